@@ -1,0 +1,426 @@
+//! The fault catalogue and the seeded, deterministic decision of which fault hits which
+//! request or webhook. Every decision is a pure function of `(seed, plan, key, run time)`:
+//! business outcomes are keyed by order id (sticky: a retry meets the same card), transport
+//! faults by order id + attempt number, webhook chaos by event id. Nothing here does I/O or
+//! keeps state, so the provider, tests and reports can all ask the same question and get
+//! the same answer.
+
+pub mod key;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A fault the provider can inject into a payment request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Sticky per order: the card has insufficient funds (402 `insufficient_funds`).
+    InsufficientFunds,
+    /// Sticky per order: the provider's risk control blocks it (402 `fraudulent`).
+    RiskBlock,
+    /// Per attempt: held past the merchant's timeout, then dropped; nothing charged.
+    Timeout,
+    /// Per attempt: charged, then the answer is held past the timeout and lost.
+    TimeoutAfterCharge,
+    /// Per attempt: 500 `api_error` before execution; nothing charged.
+    ServerError,
+    /// Per attempt: 429 rate limit before execution; nothing charged.
+    RateLimit,
+}
+
+impl FaultKind {
+    /// Every kind, in report order.
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::InsufficientFunds,
+        FaultKind::RiskBlock,
+        FaultKind::Timeout,
+        FaultKind::TimeoutAfterCharge,
+        FaultKind::ServerError,
+        FaultKind::RateLimit,
+    ];
+
+    /// The snake_case name used in scenarios and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::InsufficientFunds => "insufficient_funds",
+            FaultKind::RiskBlock => "risk_block",
+            FaultKind::Timeout => "timeout",
+            FaultKind::TimeoutAfterCharge => "timeout_after_charge",
+            FaultKind::ServerError => "server_error",
+            FaultKind::RateLimit => "rate_limit",
+        }
+    }
+
+    /// Whether the fault belongs to the order (same answer on every attempt).
+    pub fn is_sticky(self) -> bool {
+        matches!(self, FaultKind::InsufficientFunds | FaultKind::RiskBlock)
+    }
+}
+
+/// Probabilities in `0.0..=1.0` for each fault kind. Sticky kinds together, and per-attempt
+/// kinds together, sum to at most 1 (validation checks this).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rates {
+    pub insufficient_funds: f64,
+    pub risk_block: f64,
+    pub timeout: f64,
+    pub timeout_after_charge: f64,
+    pub server_error: f64,
+    pub rate_limit: f64,
+}
+
+impl Rates {
+    /// The rate of one kind.
+    pub fn get(&self, kind: FaultKind) -> f64 {
+        match kind {
+            FaultKind::InsufficientFunds => self.insufficient_funds,
+            FaultKind::RiskBlock => self.risk_block,
+            FaultKind::Timeout => self.timeout,
+            FaultKind::TimeoutAfterCharge => self.timeout_after_charge,
+            FaultKind::ServerError => self.server_error,
+            FaultKind::RateLimit => self.rate_limit,
+        }
+    }
+
+    /// Sets the rate of one kind.
+    pub fn set(&mut self, kind: FaultKind, rate: f64) {
+        match kind {
+            FaultKind::InsufficientFunds => self.insufficient_funds = rate,
+            FaultKind::RiskBlock => self.risk_block = rate,
+            FaultKind::Timeout => self.timeout = rate,
+            FaultKind::TimeoutAfterCharge => self.timeout_after_charge = rate,
+            FaultKind::ServerError => self.server_error = rate,
+            FaultKind::RateLimit => self.rate_limit = rate,
+        }
+    }
+}
+
+/// A distribution of injected latency.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "distribution", rename_all = "snake_case")]
+pub enum Latency {
+    /// Always the same.
+    Fixed { value: Duration },
+    /// Uniform between `min` and `max`.
+    Uniform { min: Duration, max: Duration },
+    /// Exponential with the given mean, capped at `max` (a long tail without hanging forever).
+    Exponential { mean: Duration, max: Duration },
+}
+
+impl Latency {
+    /// The latency for a uniform draw `u` in `[0, 1)` (inverse CDF).
+    pub fn sample(&self, u: f64) -> Duration {
+        match *self {
+            Latency::Fixed { value } => value,
+            Latency::Uniform { min, max } => min + (max.saturating_sub(min)).mul_f64(u),
+            Latency::Exponential { mean, max } => {
+                let x = mean.mul_f64(-(1.0 - u).ln());
+                x.min(max)
+            }
+        }
+    }
+}
+
+/// A span of run time in which some rates (and the latency) are replaced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub name: String,
+    /// Start, measured from the start of the load.
+    pub start: Duration,
+    /// End (exclusive), measured from the start of the load.
+    pub end: Duration,
+    /// Each `Some` replaces the base rate of its kind inside the window.
+    pub rates: [Option<f64>; 6],
+    pub latency: Option<Latency>,
+}
+
+impl Window {
+    /// Whether run time `at` falls inside the window.
+    pub fn contains(&self, at: Duration) -> bool {
+        self.start <= at && at < self.end
+    }
+
+    /// The override for `kind`, if the window sets one.
+    pub fn rate(&self, kind: FaultKind) -> Option<f64> {
+        self.rates[kind as usize]
+    }
+}
+
+/// The provider's fault plan: base rates, latency and windows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    pub rates: Rates,
+    pub latency: Option<Latency>,
+    /// Later windows win where windows overlap.
+    pub windows: Vec<Window>,
+}
+
+impl FaultPlan {
+    /// The rates in force at run time `at`.
+    pub fn rates_at(&self, at: Duration) -> Rates {
+        let mut r = self.rates;
+        for w in self.windows.iter().filter(|w| w.contains(at)) {
+            for kind in FaultKind::ALL {
+                if let Some(v) = w.rate(kind) {
+                    r.set(kind, v);
+                }
+            }
+        }
+        r
+    }
+
+    /// The latency distribution in force at run time `at`.
+    pub fn latency_at(&self, at: Duration) -> Option<Latency> {
+        self.windows
+            .iter()
+            .rev()
+            .find(|w| w.contains(at) && w.latency.is_some())
+            .and_then(|w| w.latency)
+            .or(self.latency)
+    }
+
+    /// Names of the windows active at run time `at`.
+    pub fn active_windows(&self, at: Duration) -> Vec<&str> {
+        self.windows
+            .iter()
+            .filter(|w| w.contains(at))
+            .map(|w| w.name.as_str())
+            .collect()
+    }
+}
+
+/// Webhook chaos rates; each decided per event id.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookChaos {
+    /// Probability that the first delivery is delayed, and by how much.
+    pub delay: f64,
+    pub delay_latency: Option<Latency>,
+    /// Probability that the event is delivered twice (same id, its own signature).
+    pub duplicate: f64,
+    /// Probability that a forged copy (wrong secret, claiming success) is also sent.
+    pub forged: f64,
+}
+
+/// What happens to one webhook event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebhookDecision {
+    pub delay: Duration,
+    pub duplicate: bool,
+    pub forged: bool,
+}
+
+/// Seeded decisions over one fault plan. Cheap to clone; holds no state between calls.
+#[derive(Clone, Debug)]
+pub struct Chaos {
+    pub seed: u64,
+    pub plan: FaultPlan,
+    pub webhooks: WebhookChaos,
+}
+
+impl Chaos {
+    pub fn new(seed: u64, plan: FaultPlan, webhooks: WebhookChaos) -> Chaos {
+        Chaos {
+            seed,
+            plan,
+            webhooks,
+        }
+    }
+
+    /// The card's fate for `order_id` (insufficient funds or risk block), keyed by the order
+    /// alone so that every retry meets the same card.
+    pub fn sticky(&self, order_id: &str, at: Duration) -> Option<FaultKind> {
+        let rates = self.plan.rates_at(at);
+        let u = key::draw(self.seed, "sticky", &[order_id.as_bytes()]);
+        pick(
+            u,
+            &rates,
+            &[FaultKind::InsufficientFunds, FaultKind::RiskBlock],
+        )
+    }
+
+    /// The transport fault for attempt `attempt` (0-based) of the charge for `order_id`.
+    pub fn attempt(&self, order_id: &str, attempt: u32, at: Duration) -> Option<FaultKind> {
+        let rates = self.plan.rates_at(at);
+        let u = key::draw(
+            self.seed,
+            "attempt",
+            &[order_id.as_bytes(), &attempt.to_le_bytes()],
+        );
+        pick(
+            u,
+            &rates,
+            &[
+                FaultKind::Timeout,
+                FaultKind::TimeoutAfterCharge,
+                FaultKind::ServerError,
+                FaultKind::RateLimit,
+            ],
+        )
+    }
+
+    /// Injected latency for a request identified by `key` (for charges: order id and attempt).
+    pub fn latency(&self, key: &str, at: Duration) -> Duration {
+        match self.plan.latency_at(at) {
+            None => Duration::ZERO,
+            Some(l) => l.sample(key::draw(self.seed, "latency", &[key.as_bytes()])),
+        }
+    }
+
+    /// What happens to webhook event `event_id`.
+    pub fn webhook(&self, event_id: &str) -> WebhookDecision {
+        let id = event_id.as_bytes();
+        let w = &self.webhooks;
+        let delayed = key::draw(self.seed, "wh.delay", &[id]) < w.delay;
+        let delay = match (delayed, w.delay_latency) {
+            (true, Some(l)) => l.sample(key::draw(self.seed, "wh.delay.len", &[id])),
+            _ => Duration::ZERO,
+        };
+        WebhookDecision {
+            delay,
+            duplicate: key::draw(self.seed, "wh.duplicate", &[id]) < w.duplicate,
+            forged: key::draw(self.seed, "wh.forged", &[id]) < w.forged,
+        }
+    }
+}
+
+/// Splits `[0, 1)` into consecutive segments sized by the kinds' rates; `u` picks one, or
+/// none when it falls past the last (pass-through).
+fn pick(u: f64, rates: &Rates, kinds: &[FaultKind]) -> Option<FaultKind> {
+    let mut edge = 0.0;
+    for &k in kinds {
+        edge += rates.get(k);
+        if u < edge {
+            return Some(k);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(rates: Rates) -> Chaos {
+        Chaos::new(42, FaultPlan { rates, ..FaultPlan::default() }, WebhookChaos::default())
+    }
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("ord-{i:06}")).collect()
+    }
+
+    #[test]
+    fn no_rates_means_pass_through() {
+        let c = plan(Rates::default());
+        for id in ids(1000) {
+            assert_eq!(c.sticky(&id, Duration::ZERO), None);
+            assert_eq!(c.attempt(&id, 0, Duration::ZERO), None);
+            assert_eq!(c.latency(&id, Duration::ZERO), Duration::ZERO);
+        }
+    }
+
+    #[test]
+    fn rate_one_hits_every_request() {
+        let c = plan(Rates { server_error: 1.0, risk_block: 1.0, ..Rates::default() });
+        for id in ids(100) {
+            assert_eq!(c.sticky(&id, Duration::ZERO), Some(FaultKind::RiskBlock));
+            assert_eq!(c.attempt(&id, 3, Duration::ZERO), Some(FaultKind::ServerError));
+        }
+    }
+
+    #[test]
+    fn observed_frequencies_follow_rates() {
+        let c = plan(Rates {
+            insufficient_funds: 0.1,
+            risk_block: 0.05,
+            timeout: 0.2,
+            server_error: 0.1,
+            ..Rates::default()
+        });
+        let n = 20_000;
+        let count = |f: &dyn Fn(&str) -> Option<FaultKind>, k| {
+            ids(n).iter().filter(|id| f(id) == Some(k)).count() as f64 / n as f64
+        };
+        let sticky = |id: &str| c.sticky(id, Duration::ZERO);
+        let attempt = |id: &str| c.attempt(id, 0, Duration::ZERO);
+        assert!((count(&sticky, FaultKind::InsufficientFunds) - 0.1).abs() < 0.01);
+        assert!((count(&sticky, FaultKind::RiskBlock) - 0.05).abs() < 0.01);
+        assert!((count(&attempt, FaultKind::Timeout) - 0.2).abs() < 0.015);
+        assert!((count(&attempt, FaultKind::ServerError) - 0.1).abs() < 0.01);
+        assert_eq!(count(&attempt, FaultKind::RateLimit), 0.0);
+    }
+
+    #[test]
+    fn sticky_is_per_order_and_attempts_differ() {
+        let c = plan(Rates { insufficient_funds: 0.5, timeout: 0.5, ..Rates::default() });
+        let id = "ord-000007";
+        let first = c.sticky(id, Duration::ZERO);
+        assert_eq!(c.sticky(id, Duration::from_secs(3)), first, "sticky ignores time without windows");
+        // Over many attempts, a 50% transport fault cannot be the same every time.
+        let faults: Vec<_> = (0..32).map(|a| c.attempt(id, a, Duration::ZERO)).collect();
+        assert!(faults.contains(&None) && faults.contains(&Some(FaultKind::Timeout)));
+    }
+
+    #[test]
+    fn windows_override_rates_only_inside_their_span() {
+        let mut rates = [None; 6];
+        rates[FaultKind::ServerError as usize] = Some(1.0);
+        let mut c = plan(Rates::default());
+        c.plan.windows.push(Window {
+            name: "outage".into(),
+            start: Duration::from_secs(2),
+            end: Duration::from_secs(4),
+            rates,
+            latency: Some(Latency::Fixed { value: Duration::from_millis(7) }),
+        });
+        let id = "ord-000001";
+        assert_eq!(c.attempt(id, 0, Duration::from_millis(1999)), None);
+        assert_eq!(c.attempt(id, 0, Duration::from_secs(2)), Some(FaultKind::ServerError));
+        assert_eq!(c.attempt(id, 0, Duration::from_millis(3999)), Some(FaultKind::ServerError));
+        assert_eq!(c.attempt(id, 0, Duration::from_secs(4)), None);
+        assert_eq!(c.latency(id, Duration::from_secs(3)), Duration::from_millis(7));
+        assert_eq!(c.plan.active_windows(Duration::from_secs(3)), vec!["outage"]);
+    }
+
+    #[test]
+    fn another_seed_assigns_other_orders() {
+        let a = plan(Rates { insufficient_funds: 0.3, ..Rates::default() });
+        let mut b = a.clone();
+        b.seed = 43;
+        let hits = |c: &Chaos| -> Vec<bool> {
+            ids(200).iter().map(|id| c.sticky(id, Duration::ZERO).is_some()).collect()
+        };
+        assert_eq!(hits(&a), hits(&a.clone()));
+        assert_ne!(hits(&a), hits(&b));
+    }
+
+    #[test]
+    fn latency_distributions_sample_within_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(Latency::Fixed { value: ms(5) }.sample(0.9), ms(5));
+        let u = Latency::Uniform { min: ms(10), max: ms(20) };
+        assert_eq!(u.sample(0.0), ms(10));
+        assert_eq!(u.sample(0.5), ms(15));
+        let e = Latency::Exponential { mean: ms(10), max: ms(50) };
+        assert_eq!(e.sample(0.0), Duration::ZERO);
+        assert!(e.sample(0.5) > ms(6) && e.sample(0.5) < ms(7)); // ln 2 * 10ms
+        assert_eq!(e.sample(0.999_999), ms(50), "capped at max");
+    }
+
+    #[test]
+    fn webhook_decisions_are_keyed_by_event() {
+        let mut c = plan(Rates::default());
+        c.webhooks = WebhookChaos {
+            delay: 1.0,
+            delay_latency: Some(Latency::Fixed { value: Duration::from_millis(30) }),
+            duplicate: 0.5,
+            forged: 0.0,
+        };
+        let d = c.webhook("evt_1");
+        assert_eq!(d, c.webhook("evt_1"));
+        assert_eq!(d.delay, Duration::from_millis(30));
+        assert!(!d.forged);
+        let dups = (0..1000).filter(|i| c.webhook(&format!("evt_{i}")).duplicate).count();
+        assert!((430..570).contains(&dups), "{dups} duplicates of 1000 at rate 0.5");
+    }
+}

@@ -1,0 +1,30 @@
+//! paychaos: a load-testing and chaos harness for payment integrations.
+//!
+//! One run starts a mock payment provider that injects seeded faults, drives a merchant
+//! integration with an open-loop load, waits for callbacks to settle, checks the merchant's
+//! books against the provider's ledger, and writes a report a person can read and a CI job
+//! can gate on.
+//!
+//! # Layout
+//! - [`scenario`]: the TOML format, parsed then validated into checked types.
+//! - [`chaos`]: the fault catalogue and its seeded, keyed decisions.
+//! - [`provider`]: the mock provider: server, ledger, idempotency, dialects, webhooks.
+//! - [`merchant`]: the reference merchant (the embedded system under test).
+//! - [`load`]: stages, the open-loop scheduler, the HTTP driver, the merchant contract.
+//! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
+//! - [`verify`]: reconciliation of ledger, webhooks, checkout answers and order states.
+//! - [`report`]: the report model, its writers and the gates.
+//! - [`run`] and [`cli`]: glue that wires the parts and maps results to exit codes.
+//!
+//! `provider`, `merchant` and `load` never import each other; they share [`domain`],
+//! [`scenario`], [`chaos`] and [`metrics`] types.
+
+pub mod chaos;
+pub mod domain;
+pub mod load;
+pub mod merchant;
+pub mod metrics;
+pub mod provider;
+pub mod report;
+pub mod scenario;
+pub mod verify;

@@ -1,0 +1,169 @@
+//! Latency and count recorders. Each load task keeps its own [`Recorder`]; they are merged
+//! once at the end (no shared lock on the hot path, no sample kept in a `Vec`). Latencies
+//! are in µs, HdrHistogram with 3 significant figures, measured from the intended send time.
+
+pub mod timeline;
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+pub use timeline::{Second, Timeline};
+
+/// Highest latency a histogram tracks: 10 minutes in µs (values above are clamped).
+pub const MAX_US: u64 = 600_000_000;
+
+/// A fresh latency histogram (µs, 3 significant figures).
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("static histogram bounds are valid")
+}
+
+/// How a checkout ended, from the load generator's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Told paid.
+    Paid,
+    /// Told failed (any reason).
+    Failed,
+    /// Told pending.
+    Pending,
+    /// No usable answer (timeout, connection error, unreadable body).
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Paid => "paid",
+            Outcome::Failed => "failed",
+            Outcome::Pending => "pending",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// Counts and latencies of one load task (or, merged, of the whole run).
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    /// Every answered or failed checkout (not shed), in µs.
+    pub all: Histogram<u64>,
+    pub by_outcome: BTreeMap<Outcome, Histogram<u64>>,
+    pub shed: u64,
+    pub timeline: Timeline,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            all: histogram(),
+            by_outcome: BTreeMap::new(),
+            shed: 0,
+            timeline: Timeline::default(),
+        }
+    }
+}
+
+impl Recorder {
+    /// Records one checkout sent at `second` (since load start) that ended as `outcome`
+    /// after `latency_us` from its intended send time.
+    pub fn record(&mut self, second: u64, outcome: Outcome, latency_us: u64) {
+        let v = latency_us.clamp(1, MAX_US);
+        self.all.record(v).expect("value clamped into bounds");
+        self.by_outcome
+            .entry(outcome)
+            .or_insert_with(histogram)
+            .record(v)
+            .expect("value clamped into bounds");
+        self.timeline.record(second, outcome, v);
+    }
+
+    /// Records a checkout not sent because the in-flight cap was reached.
+    pub fn record_shed(&mut self, second: u64) {
+        self.shed += 1;
+        self.timeline.record_shed(second);
+    }
+
+    /// Counts a checkout sent at `second` (answered or not).
+    pub fn record_sent(&mut self, second: u64) {
+        self.timeline.record_sent(second);
+    }
+
+    /// Adds another recorder's figures to this one.
+    pub fn merge(&mut self, other: &Recorder) {
+        self.all.add(&other.all).expect("same bounds");
+        for (k, h) in &other.by_outcome {
+            self.by_outcome
+                .entry(*k)
+                .or_insert_with(histogram)
+                .add(h)
+                .expect("same bounds");
+        }
+        self.shed += other.shed;
+        self.timeline.merge(&other.timeline);
+    }
+
+    /// Number of checkouts recorded with a latency (sent, not shed).
+    pub fn count(&self) -> u64 {
+        self.all.len()
+    }
+}
+
+/// Percentiles of a histogram in ms, for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Reads the percentiles of a µs histogram, in ms (all 0 when empty).
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Percentiles {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_counts_and_keeps_percentiles_exact() {
+        let mut a = Recorder::default();
+        let mut b = Recorder::default();
+        for i in 1..=100 {
+            a.record(0, Outcome::Paid, i * 1000);
+        }
+        for i in 101..=200 {
+            b.record(1, Outcome::Failed, i * 1000);
+        }
+        b.record_shed(1);
+        a.merge(&b);
+        assert_eq!(a.count(), 200);
+        assert_eq!(a.shed, 1);
+        assert_eq!(a.by_outcome[&Outcome::Paid].len(), 100);
+        assert_eq!(a.by_outcome[&Outcome::Failed].len(), 100);
+        let p = Percentiles::of(&a.all);
+        assert!((p.p50 - 100.0).abs() < 0.2, "p50 {}", p.p50);
+        assert!((p.max - 200.0).abs() < 0.2, "max {}", p.max);
+    }
+
+    #[test]
+    fn empty_histogram_reads_zero() {
+        assert_eq!(Percentiles::of(&histogram()), Percentiles::default());
+    }
+}

@@ -1,0 +1,156 @@
+//! The scenario: what one run does. `raw` mirrors the TOML exactly (serde,
+//! `deny_unknown_fields`); `validate` turns it into the checked types below, gathering every
+//! problem with its key path before anything starts. The rest of the program sees only
+//! these checked types.
+
+pub mod raw;
+pub mod validate;
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::chaos::{FaultPlan, WebhookChaos};
+
+pub use validate::{Problem, ScenarioError};
+
+/// A checked scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Names the report folder; `[A-Za-z0-9_-]+`.
+    pub name: String,
+    /// Seeds every chaos decision and the generated orders.
+    pub seed: u64,
+    pub load: LoadSpec,
+    pub orders: OrderSpec,
+    pub provider: ProviderSpec,
+    pub faults: FaultPlan,
+    pub webhooks: WebhookSpec,
+    pub merchant: MerchantSpec,
+    pub drain: DrainSpec,
+    pub gates: GateSpec,
+}
+
+/// How checkouts are offered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadSpec {
+    pub profile: Profile,
+    /// Checkouts in flight above this are counted as shed, not sent.
+    pub max_in_flight: NonZeroUsize,
+    /// The harness gives up on one checkout request after this long.
+    pub request_timeout: Duration,
+}
+
+/// The shape of the offered rate over time (checkouts per second).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Profile {
+    Constant { rate: f64, duration: Duration },
+    Ramp { from: f64, to: f64, duration: Duration },
+}
+
+impl Profile {
+    /// Total load duration.
+    pub fn duration(&self) -> Duration {
+        match self {
+            Profile::Constant { duration, .. } | Profile::Ramp { duration, .. } => *duration,
+        }
+    }
+}
+
+/// What the generated orders look like.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderSpec {
+    /// Minor units; each order's amount is drawn from `amount_min..=amount_max` by its id.
+    pub amount_min: u64,
+    pub amount_max: u64,
+    /// Lower-case ISO code.
+    pub currency: String,
+    pub payment_method: String,
+}
+
+/// The mock provider.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderSpec {
+    pub dialect: Dialect,
+    /// How long a `timeout` or `timeout_after_charge` fault holds the request before dropping it.
+    pub hold: Duration,
+}
+
+/// API shapes the provider speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Stripe,
+}
+
+/// Webhook delivery and its chaos.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookSpec {
+    /// Signing secret, `whsec_…`.
+    pub secret: String,
+    pub chaos: WebhookChaos,
+    /// Wait before each retry after a failed attempt; its length is the number of retries.
+    pub retry_schedule: Vec<Duration>,
+    /// An attempt with no answer after this long counts as failed.
+    pub timeout: Duration,
+}
+
+/// The merchant under test.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MerchantSpec {
+    /// The embedded reference merchant, started by the run.
+    Reference(ReferenceSpec),
+}
+
+/// Settings of the embedded reference merchant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferenceSpec {
+    /// The merchant's timeout on each provider request.
+    pub provider_timeout: Duration,
+    /// Retries (same idempotency key) after a timeout, 5xx or 429.
+    pub max_retries: u32,
+    /// Wait before the first retry; doubled on each further one.
+    pub retry_backoff: Duration,
+    /// How often pending orders are settled by asking the provider.
+    pub reconcile_every: Duration,
+    /// A pending order the provider knows nothing about is failed after this long.
+    pub pending_grace: Duration,
+}
+
+/// How long to wait after the load for webhooks and reconciliation to settle.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrainSpec {
+    pub timeout: Duration,
+}
+
+/// Pass/fail thresholds; each `None` is not checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateSpec {
+    /// Lowest success rate over orders that could succeed (not declined by the card).
+    pub success_rate_min: Option<f64>,
+    /// Highest p99 checkout latency, in ms.
+    pub p99_ms_max: Option<f64>,
+    /// Most checkouts shed at the in-flight cap.
+    pub shed_max: Option<u64>,
+    /// Whether the run fails when any verification check fails (default true).
+    pub verification: bool,
+}
+
+impl Scenario {
+    /// Parses and checks a scenario from TOML text; `origin` names the input in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+        validate::from_toml_str(text, origin)
+    }
+
+    /// Reads, parses and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            origin: origin.clone(),
+            problems: vec![Problem {
+                path: String::new(),
+                message: format!("cannot read the file: {e}"),
+            }],
+        })?;
+        Scenario::from_toml_str(&text, &origin)
+    }
+}

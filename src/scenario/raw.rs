@@ -1,0 +1,1 @@
+//! Serde structs that mirror the scenario TOML exactly; nothing is checked here.

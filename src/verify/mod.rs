@@ -1,0 +1,1 @@
+//! Reconciliation and callback checks. SKELETON.
