@@ -11,6 +11,7 @@
 //! - [`provider`]: the mock provider: server, ledger, idempotency, dialects, webhooks.
 //! - [`merchant`]: the reference merchant (the embedded system under test).
 //! - [`load`]: stages, the open-loop scheduler, the HTTP driver, the merchant contract.
+//! - [`signature`]: Stripe-style webhook signing and verification, shared by provider and merchant.
 //! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
 //! - [`verify`]: reconciliation of ledger, webhooks, checkout answers and order states.
 //! - [`report`]: the report model, its writers and the gates.
@@ -27,4 +28,5 @@ pub mod metrics;
 pub mod provider;
 pub mod report;
 pub mod scenario;
+pub mod signature;
 pub mod verify;

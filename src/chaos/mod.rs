@@ -302,7 +302,14 @@ mod tests {
     use super::*;
 
     fn plan(rates: Rates) -> Chaos {
-        Chaos::new(42, FaultPlan { rates, ..FaultPlan::default() }, WebhookChaos::default())
+        Chaos::new(
+            42,
+            FaultPlan {
+                rates,
+                ..FaultPlan::default()
+            },
+            WebhookChaos::default(),
+        )
     }
 
     fn ids(n: usize) -> Vec<String> {
@@ -321,10 +328,17 @@ mod tests {
 
     #[test]
     fn rate_one_hits_every_request() {
-        let c = plan(Rates { server_error: 1.0, risk_block: 1.0, ..Rates::default() });
+        let c = plan(Rates {
+            server_error: 1.0,
+            risk_block: 1.0,
+            ..Rates::default()
+        });
         for id in ids(100) {
             assert_eq!(c.sticky(&id, Duration::ZERO), Some(FaultKind::RiskBlock));
-            assert_eq!(c.attempt(&id, 3, Duration::ZERO), Some(FaultKind::ServerError));
+            assert_eq!(
+                c.attempt(&id, 3, Duration::ZERO),
+                Some(FaultKind::ServerError)
+            );
         }
     }
 
@@ -352,10 +366,18 @@ mod tests {
 
     #[test]
     fn sticky_is_per_order_and_attempts_differ() {
-        let c = plan(Rates { insufficient_funds: 0.5, timeout: 0.5, ..Rates::default() });
+        let c = plan(Rates {
+            insufficient_funds: 0.5,
+            timeout: 0.5,
+            ..Rates::default()
+        });
         let id = "ord-000007";
         let first = c.sticky(id, Duration::ZERO);
-        assert_eq!(c.sticky(id, Duration::from_secs(3)), first, "sticky ignores time without windows");
+        assert_eq!(
+            c.sticky(id, Duration::from_secs(3)),
+            first,
+            "sticky ignores time without windows"
+        );
         // Over many attempts, a 50% transport fault cannot be the same every time.
         let faults: Vec<_> = (0..32).map(|a| c.attempt(id, a, Duration::ZERO)).collect();
         assert!(faults.contains(&None) && faults.contains(&Some(FaultKind::Timeout)));
@@ -371,24 +393,44 @@ mod tests {
             start: Duration::from_secs(2),
             end: Duration::from_secs(4),
             rates,
-            latency: Some(Latency::Fixed { value: Duration::from_millis(7) }),
+            latency: Some(Latency::Fixed {
+                value: Duration::from_millis(7),
+            }),
         });
         let id = "ord-000001";
         assert_eq!(c.attempt(id, 0, Duration::from_millis(1999)), None);
-        assert_eq!(c.attempt(id, 0, Duration::from_secs(2)), Some(FaultKind::ServerError));
-        assert_eq!(c.attempt(id, 0, Duration::from_millis(3999)), Some(FaultKind::ServerError));
+        assert_eq!(
+            c.attempt(id, 0, Duration::from_secs(2)),
+            Some(FaultKind::ServerError)
+        );
+        assert_eq!(
+            c.attempt(id, 0, Duration::from_millis(3999)),
+            Some(FaultKind::ServerError)
+        );
         assert_eq!(c.attempt(id, 0, Duration::from_secs(4)), None);
-        assert_eq!(c.latency(id, Duration::from_secs(3)), Duration::from_millis(7));
-        assert_eq!(c.plan.active_windows(Duration::from_secs(3)), vec!["outage"]);
+        assert_eq!(
+            c.latency(id, Duration::from_secs(3)),
+            Duration::from_millis(7)
+        );
+        assert_eq!(
+            c.plan.active_windows(Duration::from_secs(3)),
+            vec!["outage"]
+        );
     }
 
     #[test]
     fn another_seed_assigns_other_orders() {
-        let a = plan(Rates { insufficient_funds: 0.3, ..Rates::default() });
+        let a = plan(Rates {
+            insufficient_funds: 0.3,
+            ..Rates::default()
+        });
         let mut b = a.clone();
         b.seed = 43;
         let hits = |c: &Chaos| -> Vec<bool> {
-            ids(200).iter().map(|id| c.sticky(id, Duration::ZERO).is_some()).collect()
+            ids(200)
+                .iter()
+                .map(|id| c.sticky(id, Duration::ZERO).is_some())
+                .collect()
         };
         assert_eq!(hits(&a), hits(&a.clone()));
         assert_ne!(hits(&a), hits(&b));
@@ -398,10 +440,16 @@ mod tests {
     fn latency_distributions_sample_within_bounds() {
         let ms = Duration::from_millis;
         assert_eq!(Latency::Fixed { value: ms(5) }.sample(0.9), ms(5));
-        let u = Latency::Uniform { min: ms(10), max: ms(20) };
+        let u = Latency::Uniform {
+            min: ms(10),
+            max: ms(20),
+        };
         assert_eq!(u.sample(0.0), ms(10));
         assert_eq!(u.sample(0.5), ms(15));
-        let e = Latency::Exponential { mean: ms(10), max: ms(50) };
+        let e = Latency::Exponential {
+            mean: ms(10),
+            max: ms(50),
+        };
         assert_eq!(e.sample(0.0), Duration::ZERO);
         assert!(e.sample(0.5) > ms(6) && e.sample(0.5) < ms(7)); // ln 2 * 10ms
         assert_eq!(e.sample(0.999_999), ms(50), "capped at max");
@@ -412,7 +460,9 @@ mod tests {
         let mut c = plan(Rates::default());
         c.webhooks = WebhookChaos {
             delay: 1.0,
-            delay_latency: Some(Latency::Fixed { value: Duration::from_millis(30) }),
+            delay_latency: Some(Latency::Fixed {
+                value: Duration::from_millis(30),
+            }),
             duplicate: 0.5,
             forged: 0.0,
         };
@@ -420,7 +470,12 @@ mod tests {
         assert_eq!(d, c.webhook("evt_1"));
         assert_eq!(d.delay, Duration::from_millis(30));
         assert!(!d.forged);
-        let dups = (0..1000).filter(|i| c.webhook(&format!("evt_{i}")).duplicate).count();
-        assert!((430..570).contains(&dups), "{dups} duplicates of 1000 at rate 0.5");
+        let dups = (0..1000)
+            .filter(|i| c.webhook(&format!("evt_{i}")).duplicate)
+            .count();
+        assert!(
+            (430..570).contains(&dups),
+            "{dups} duplicates of 1000 at rate 0.5"
+        );
     }
 }

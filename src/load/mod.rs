@@ -50,11 +50,19 @@ pub struct LoadResult {
 }
 
 /// Drives checkouts until the plan ends or `shutdown` is cancelled.
-pub async fn drive(_plan: &LoadPlan, _contract: &Contract, _origin: Instant, _shutdown: CancellationToken) -> LoadResult {
+pub async fn drive(
+    _plan: &LoadPlan,
+    _contract: &Contract,
+    _origin: Instant,
+    _shutdown: CancellationToken,
+) -> LoadResult {
     unimplemented!()
 }
 
 /// Reads final order states through the contract.
-pub async fn fetch_orders(_contract: &Contract, _order_ids: &[String]) -> Result<Vec<OrderSnapshot>, String> {
+pub async fn fetch_orders(
+    _contract: &Contract,
+    _order_ids: &[String],
+) -> Result<Vec<OrderSnapshot>, String> {
     unimplemented!()
 }

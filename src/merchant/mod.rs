@@ -34,6 +34,10 @@ impl MerchantHandle {
 }
 
 /// Serves the merchant on `listener` until `shutdown` is cancelled.
-pub fn serve(_listener: TcpListener, _cfg: MerchantConfig, _shutdown: CancellationToken) -> MerchantHandle {
+pub fn serve(
+    _listener: TcpListener,
+    _cfg: MerchantConfig,
+    _shutdown: CancellationToken,
+) -> MerchantHandle {
     unimplemented!()
 }

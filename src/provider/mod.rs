@@ -12,6 +12,8 @@ use crate::chaos::Chaos;
 use crate::domain::{LedgerEntry, WebhookAttempt};
 use crate::scenario::Dialect;
 
+pub mod webhooks;
+
 /// Everything the provider needs to run.
 #[derive(Clone, Debug)]
 pub struct ProviderConfig {
@@ -55,6 +57,10 @@ impl ProviderHandle {
 }
 
 /// Serves the provider on `listener` until `shutdown` is cancelled.
-pub fn serve(_listener: TcpListener, _cfg: ProviderConfig, _shutdown: CancellationToken) -> ProviderHandle {
+pub fn serve(
+    _listener: TcpListener,
+    _cfg: ProviderConfig,
+    _shutdown: CancellationToken,
+) -> ProviderHandle {
     unimplemented!()
 }

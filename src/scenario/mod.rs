@@ -44,8 +44,15 @@ pub struct LoadSpec {
 /// The shape of the offered rate over time (checkouts per second).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Profile {
-    Constant { rate: f64, duration: Duration },
-    Ramp { from: f64, to: f64, duration: Duration },
+    Constant {
+        rate: f64,
+        duration: Duration,
+    },
+    Ramp {
+        from: f64,
+        to: f64,
+        duration: Duration,
+    },
 }
 
 impl Profile {

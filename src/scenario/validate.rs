@@ -38,5 +38,11 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 pub fn from_toml_str(_text: &str, origin: &str) -> Result<super::Scenario, ScenarioError> {
-    Err(ScenarioError { origin: origin.into(), problems: vec![Problem { path: String::new(), message: "validation not yet written".into() }] })
+    Err(ScenarioError {
+        origin: origin.into(),
+        problems: vec![Problem {
+            path: String::new(),
+            message: "validation not yet written".into(),
+        }],
+    })
 }
