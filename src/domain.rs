@@ -178,6 +178,8 @@ pub struct LedgerEntry {
     /// The fault injected into this request, if any.
     pub fault: Option<FaultKind>,
     pub result: AttemptResult,
+    /// The card's decline, when execution declined it (also when the answer was then lost).
+    pub declined: Option<FailReason>,
     /// Whether this request moved money: a charge captured, or a refund paid out.
     pub money_moved: bool,
     /// HTTP status answered (0 when the connection was dropped without an answer).
