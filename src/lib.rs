@@ -21,12 +21,14 @@
 //! [`scenario`], [`chaos`] and [`metrics`] types.
 
 pub mod chaos;
+pub mod cli;
 pub mod domain;
 pub mod load;
 pub mod merchant;
 pub mod metrics;
 pub mod provider;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod signature;
 pub mod verify;

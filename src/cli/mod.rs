@@ -1,0 +1,130 @@
+//! The command line: clap definitions and dispatch to `run` and `validate`. Prints, maps
+//! results to exit codes (0 passed, 1 a gate or check failed, 2 the run could not be done),
+//! and leaves all logic to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::report;
+use crate::run::{self, RunOptions};
+use crate::scenario::Scenario;
+
+/// Load-testing and chaos harness for payment integrations.
+#[derive(Debug, Parser)]
+#[command(name = "paychaos", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario end to end and write its report.
+    ///
+    /// Starts the mock provider and the reference merchant on 127.0.0.1, drives the load,
+    /// drains webhooks and reconciliation, verifies the merchant's books against the
+    /// provider's ledger and writes report.json and report.md. Exit code 0 when every gate
+    /// and check passes, 1 when one fails, 2 when the run could not be done.
+    Run {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Report folder (default: reports/<scenario>-<UTC timestamp>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Replaces the scenario's seed.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Print only the final summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a scenario file and report every problem at once; starts nothing.
+    Validate {
+        /// The scenario file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// Carries out one command and returns the process exit code.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate { file } => match Scenario::load(&file) {
+            Ok(s) => {
+                println!(
+                    "{}: ok: scenario '{}', seed {}, {:.0} s of load",
+                    file.display(),
+                    s.name,
+                    s.seed,
+                    s.load.profile.duration().as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run {
+            file,
+            out,
+            seed,
+            quiet,
+        } => {
+            // Checked before any socket is bound.
+            let scenario = match Scenario::load(&file) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = RunOptions { out, seed, quiet };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: starting the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime.block_on(run_command(scenario, opts))
+        }
+    }
+}
+
+async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
+    let interrupt = CancellationToken::new();
+    let abort = CancellationToken::new();
+    {
+        let (interrupt, abort) = (interrupt.clone(), abort.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("paychaos: interrupted: stopping the load, draining briefly, writing the report (Ctrl-C again to skip the drain)");
+                interrupt.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    abort.cancel();
+                }
+            }
+        });
+    }
+    match run::run(scenario, &opts, interrupt, abort).await {
+        Ok(outcome) => {
+            print!("{}", report::summary::render(&outcome.report));
+            println!("report: {}", outcome.dir.display());
+            if outcome.report.run.interrupted {
+                eprintln!("paychaos: the run was interrupted; the report covers what was measured");
+                ExitCode::from(2)
+            } else if outcome.report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

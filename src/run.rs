@@ -1,0 +1,207 @@
+//! Runs one scenario end to end: bind loopback listeners, start the provider and the
+//! reference merchant, drive the load, drain, verify, write the report. Glue only: every
+//! decision lives in the part that owns it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::chaos::Chaos;
+use crate::domain::{CheckoutAnswer, OrderSnapshot, OrderStatus};
+use crate::load::{self, Contract, LoadPlan};
+use crate::merchant::{self, MerchantConfig};
+use crate::provider::{self, ProviderConfig, ProviderHandle};
+use crate::report::{self, ReportInputs, RunReport};
+use crate::scenario::{MerchantSpec, Scenario};
+use crate::verify::{self, Evidence};
+
+/// The API key the embedded merchant presents to the provider.
+const API_KEY: &str = "sk_test_paychaos";
+
+/// How a run is asked to behave, beyond the scenario.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Write the report here instead of `reports/<scenario>-<UTC timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// Replaces the scenario's seed.
+    pub seed: Option<u64>,
+    /// Print nothing while running (the caller prints the summary).
+    pub quiet: bool,
+}
+
+/// A finished run: the report and where it was written.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: RunReport,
+    pub dir: PathBuf,
+}
+
+/// Runs `scenario`. Cancelling `interrupt` stops the load early; the run still drains
+/// briefly, verifies what happened and writes the report (marked interrupted). Cancelling
+/// `abort` as well skips what is left of the drain.
+pub async fn run(
+    mut scenario: Scenario,
+    opts: &RunOptions,
+    interrupt: CancellationToken,
+    abort: CancellationToken,
+) -> anyhow::Result<RunOutcome> {
+    if let Some(seed) = opts.seed {
+        scenario.seed = seed;
+    }
+    let MerchantSpec::Reference(mspec) = &scenario.merchant;
+    let started_at = SystemTime::now();
+    let dir = match &opts.out {
+        Some(d) => d.clone(),
+        None => Path::new("reports").join(format!(
+            "{}-{}",
+            scenario.name,
+            report::compact_utc(started_at)
+        )),
+    };
+
+    let plistener = bind().await.context("binding the provider's listener")?;
+    let mlistener = bind().await.context("binding the merchant's listener")?;
+    let paddr = plistener.local_addr()?;
+    let maddr = mlistener.local_addr()?;
+    // The servers outlive the load so that webhooks and reconciliation can settle.
+    let servers = CancellationToken::new();
+    let origin = Instant::now();
+
+    let provider = provider::serve(
+        plistener,
+        ProviderConfig {
+            chaos: Chaos::new(
+                scenario.seed,
+                scenario.faults.clone(),
+                scenario.webhooks.chaos.clone(),
+            ),
+            dialect: scenario.provider.dialect,
+            hold: scenario.provider.hold,
+            webhook_url: Some(format!("http://{maddr}/webhooks/stripe")),
+            webhook_secret: scenario.webhooks.secret.clone(),
+            webhook_retry: scenario.webhooks.retry_schedule.clone(),
+            webhook_timeout: scenario.webhooks.timeout,
+            origin,
+        },
+        servers.child_token(),
+    );
+    let merchant = merchant::serve(
+        mlistener,
+        MerchantConfig {
+            provider_url: format!("http://{paddr}"),
+            api_key: API_KEY.into(),
+            webhook_secret: scenario.webhooks.secret.clone(),
+            provider_timeout: mspec.provider_timeout,
+            max_retries: mspec.max_retries,
+            retry_backoff: mspec.retry_backoff,
+            reconcile_every: mspec.reconcile_every,
+            pending_grace: mspec.pending_grace,
+        },
+        servers.child_token(),
+    );
+    if !opts.quiet {
+        eprintln!(
+            "paychaos: scenario '{}' seed {}: provider http://{paddr}, merchant http://{maddr}",
+            scenario.name, scenario.seed
+        );
+    }
+
+    let contract = Contract::reference(&format!("http://{maddr}"));
+    let stages = load::stages(&scenario.load.profile);
+    let plan = LoadPlan {
+        stages,
+        max_in_flight: scenario.load.max_in_flight.get(),
+        request_timeout: scenario.load.request_timeout,
+        seed: scenario.seed,
+        orders: scenario.orders.clone(),
+    };
+    let planned = load::planned(&plan.stages);
+    let load_duration = scenario.load.profile.duration();
+    let loaded = load::drive(&plan, &contract, origin, interrupt.clone()).await;
+
+    let order_ids: Vec<String> = loaded
+        .records
+        .iter()
+        .filter(|r| r.answer != CheckoutAnswer::Shed)
+        .map(|r| r.order_id.clone())
+        .collect();
+    // An interrupted run still gets a short drain: what is in flight settles, and the
+    // report says what happened to it.
+    let drain_for = if loaded.interrupted {
+        scenario.drain.timeout.min(Duration::from_secs(3))
+    } else {
+        scenario.drain.timeout
+    };
+    let drained = drain(&provider, &contract, &order_ids, drain_for, &abort).await;
+    let orders = load::fetch_orders(&contract, &order_ids)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the merchant's final order states: {e}"))?;
+    let ledger = provider.ledger();
+    let webhooks = provider.webhook_log();
+    let events_created = provider.events_created();
+    servers.cancel();
+    provider.stopped().await;
+    merchant.stopped().await;
+
+    let evidence = Evidence {
+        ledger: &ledger,
+        webhooks: &webhooks,
+        checkouts: &loaded.records,
+        orders: &orders,
+    };
+    let reconciliation = verify::reconcile(&evidence);
+    let report = report::build(&ReportInputs {
+        scenario: &scenario,
+        evidence,
+        reconciliation: &reconciliation,
+        recorder: &loaded.recorder,
+        target_rate: planned as f64 / load_duration.as_secs_f64(),
+        planned,
+        load_elapsed: loaded.elapsed,
+        run_duration: origin.elapsed(),
+        started_at,
+        interrupted: loaded.interrupted,
+        drained,
+        events_created,
+    });
+    report::write_all(&report, &dir)
+        .with_context(|| format!("writing the report to {}", dir.display()))?;
+    Ok(RunOutcome { report, dir })
+}
+
+async fn bind() -> std::io::Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", 0)).await
+}
+
+/// Waits until webhook deliveries are done and no order is pending at the merchant, or
+/// until `limit` passes (or `abort`). Returns whether everything settled.
+async fn drain(
+    provider: &ProviderHandle,
+    contract: &Contract,
+    order_ids: &[String],
+    limit: Duration,
+    abort: &CancellationToken,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if provider.webhooks_idle() {
+            match load::fetch_orders(contract, order_ids).await {
+                Ok(orders) if settled(&orders, order_ids.len()) => return true,
+                _ => {}
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return false,
+            _ = abort.cancelled() => return false,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
+/// Every sent order is known to the merchant and none is pending.
+fn settled(orders: &[OrderSnapshot], expected: usize) -> bool {
+    orders.len() >= expected && orders.iter().all(|o| o.status != OrderStatus::Pending)
+}
