@@ -1,1 +1,240 @@
-//! Serde structs that mirror the scenario TOML exactly; nothing is checked here.
+//! Serde structs that mirror the scenario TOML key for key; nothing is checked here.
+//! Every key is optional at this level and durations stay as written, so that `validate` can
+//! report every missing or bad value at once, each with its key path.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    // TOML integers are i64; a negative seed is reported by `validate`, not by serde.
+    pub seed: Option<i64>,
+    pub load: Option<RawLoad>,
+    #[serde(default)]
+    pub orders: RawOrders,
+    #[serde(default)]
+    pub provider: RawProvider,
+    #[serde(default)]
+    pub faults: RawFaults,
+    #[serde(default)]
+    pub webhooks: RawWebhooks,
+    #[serde(default)]
+    pub merchant: RawMerchant,
+    #[serde(default)]
+    pub drain: RawDrain,
+    #[serde(default)]
+    pub gates: RawGates,
+}
+
+/// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub profile: Option<String>,
+    pub rate: Option<f64>,
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+    pub duration: Option<RawDuration>,
+    pub max_in_flight: Option<i64>,
+    pub request_timeout: Option<RawDuration>,
+}
+
+/// `[orders]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrders {
+    pub amount_min: Option<i64>,
+    pub amount_max: Option<i64>,
+    pub currency: Option<String>,
+    pub payment_method: Option<String>,
+}
+
+/// `[provider]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub dialect: Option<String>,
+    pub hold: Option<RawDuration>,
+}
+
+/// `[faults]`: base rates, base latency and the windows.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFaults {
+    pub insufficient_funds: Option<f64>,
+    pub risk_block: Option<f64>,
+    pub timeout: Option<f64>,
+    pub timeout_after_charge: Option<f64>,
+    pub server_error: Option<f64>,
+    pub rate_limit: Option<f64>,
+    pub latency: Option<RawLatency>,
+    #[serde(default)]
+    pub windows: Vec<RawWindow>,
+}
+
+/// One `[[faults.windows]]` entry; each rate given replaces the base rate inside it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub name: Option<String>,
+    pub start: Option<RawDuration>,
+    pub end: Option<RawDuration>,
+    pub insufficient_funds: Option<f64>,
+    pub risk_block: Option<f64>,
+    pub timeout: Option<f64>,
+    pub timeout_after_charge: Option<f64>,
+    pub server_error: Option<f64>,
+    pub rate_limit: Option<f64>,
+    pub latency: Option<RawLatency>,
+}
+
+/// A latency table such as `{ distribution = "uniform", min = "1ms", max = "10ms" }`. Kept
+/// flat (not a tagged enum) so that a wrong key for the distribution is reported by
+/// `validate` next to the other problems instead of stopping the parse.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatency {
+    pub distribution: Option<String>,
+    pub value: Option<RawDuration>,
+    pub min: Option<RawDuration>,
+    pub max: Option<RawDuration>,
+    pub mean: Option<RawDuration>,
+}
+
+/// `[webhooks]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhooks {
+    pub secret: Option<String>,
+    pub retry_schedule: Option<Vec<RawDuration>>,
+    pub timeout: Option<RawDuration>,
+    pub delay: Option<f64>,
+    pub delay_latency: Option<RawLatency>,
+    pub duplicate: Option<f64>,
+    pub forged: Option<f64>,
+}
+
+/// `[merchant]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMerchant {
+    pub kind: Option<String>,
+    pub provider_timeout: Option<RawDuration>,
+    pub max_retries: Option<i64>,
+    pub retry_backoff: Option<RawDuration>,
+    pub reconcile_every: Option<RawDuration>,
+    pub pending_grace: Option<RawDuration>,
+}
+
+/// `[drain]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrain {
+    pub timeout: Option<RawDuration>,
+}
+
+/// `[gates]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGates {
+    pub success_rate_min: Option<f64>,
+    pub p99_ms_max: Option<f64>,
+    pub shed_max: Option<i64>,
+    pub verification: Option<bool>,
+}
+
+/// A duration as written. Numbers are accepted here only so that `validate` can say
+/// "integers are not durations" with the key path, rather than a bare type error.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawDuration {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a duration string such as "500ms", "10s" or "2m""#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Integer(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Float(v))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl fmt::Display for RawDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawDuration::Text(s) => write!(f, "{s}"),
+            RawDuration::Integer(i) => write!(f, "{i}"),
+            RawDuration::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_keep_what_was_written() {
+        let w: RawWindow = toml::from_str(
+            "start = \"1.5s\"\nend = 3\nlatency = { distribution = \"fixed\", value = 2.5 }",
+        )
+        .unwrap();
+        assert_eq!(w.start, Some(RawDuration::Text("1.5s".into())));
+        assert_eq!(w.end, Some(RawDuration::Integer(3)));
+        assert_eq!(
+            w.latency.unwrap().value,
+            Some(RawDuration::Float(2.5)),
+            "numbers are kept for validate to reject with a path"
+        );
+    }
+
+    #[test]
+    fn a_duration_of_another_type_is_a_type_error() {
+        let err = toml::from_str::<RawDrain>("timeout = true").unwrap_err();
+        assert!(
+            err.message()
+                .contains(r#"expected a duration string such as "500ms""#),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn optional_tables_default_to_empty() {
+        let s: RawScenario = toml::from_str("name = \"x\"").unwrap();
+        assert!(s.load.is_none());
+        assert!(s.faults.windows.is_empty());
+        assert!(s.gates.verification.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_in_nested_tables() {
+        let err = toml::from_str::<RawScenario>(
+            "[faults.latency]\ndistribution = \"fixed\"\nvalu = \"1ms\"",
+        )
+        .unwrap_err();
+        assert!(err.message().contains("unknown field `valu`"), "{err}");
+    }
+}

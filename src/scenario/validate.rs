@@ -1,6 +1,22 @@
 //! Raw scenario → checked [`Scenario`](super::Scenario), every problem gathered with its key path.
+//! Structural problems (TOML syntax, unknown key, wrong type) stop the parse and carry the key
+//! path and line:column; semantic ones (ranges, missing keys, sums, cross-key rules) are all
+//! collected before anything is returned. Defaults live here and nowhere else.
 
 use std::fmt;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use super::raw::{RawDuration, RawLoad, RawScenario};
+use super::{
+    Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
+    ReferenceSpec, Scenario, WebhookSpec,
+};
+use crate::chaos::{Latency, WebhookChaos};
+
+mod faults;
+#[cfg(test)]
+mod tests;
 
 /// One problem in a scenario, at a TOML key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,12 +53,611 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-pub fn from_toml_str(_text: &str, origin: &str) -> Result<super::Scenario, ScenarioError> {
-    Err(ScenarioError {
-        origin: origin.into(),
-        problems: vec![Problem {
-            path: String::new(),
-            message: "validation not yet written".into(),
-        }],
+const DEFAULT_SEED: u64 = 1;
+const DEFAULT_MAX_IN_FLIGHT: i64 = 1024;
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_AMOUNT_MIN: i64 = 500;
+const DEFAULT_AMOUNT_MAX: i64 = 50_000;
+const DEFAULT_CURRENCY: &str = "usd";
+const DEFAULT_PAYMENT_METHOD: &str = "pm_card_visa";
+const DEFAULT_HOLD: Duration = Duration::from_secs(2);
+const DEFAULT_RETRY_SCHEDULE_MS: [u64; 5] = [100, 300, 1000, 2000, 4000];
+const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_DELAY_LATENCY: Latency = Latency::Uniform {
+    min: Duration::from_millis(10),
+    max: Duration::from_millis(500),
+};
+/// An exponential latency without `max` is capped at this many means.
+const EXPONENTIAL_MAX_MEANS: u32 = 20;
+const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_MAX_RETRIES: i64 = 3;
+const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(1);
+const DEFAULT_PENDING_GRACE: Duration = Duration::from_secs(5);
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+const DURATION_FORM: &str = r#"a duration such as "500ms", "10s" or "2m""#;
+const NAME_FORM: &str = r#"letters, digits, "_" and "-""#;
+const LATENCY_FORMS: &str = r#""fixed", "uniform" or "exponential""#;
+/// Sums of rates may exceed 1 by float rounding alone (0.1 + 0.2 + 0.7).
+const SUM_SLACK: f64 = 1e-9;
+
+/// Parses and checks a scenario from TOML text; `origin` names the input in errors.
+pub fn from_toml_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    let fail = |problems| ScenarioError {
+        origin: origin.to_owned(),
+        problems,
+    };
+    let raw = parse(text).map_err(|p| fail(vec![p]))?;
+    let mut check = Checker::default();
+    let scenario = check.scenario(&raw);
+    if check.problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(fail(check.problems))
+    }
+}
+
+/// Deserializes the raw scenario; a structural error becomes one problem at its key path.
+fn parse(text: &str) -> Result<RawScenario, Problem> {
+    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
+        let path = if err.path().iter().next().is_none() {
+            String::new()
+        } else {
+            err.path().to_string()
+        };
+        let inner = err.inner();
+        // serde names Rust types; a scenario author thinks in TOML types.
+        let mut message = inner
+            .message()
+            .trim()
+            .replace('\n', "; ")
+            .replace("expected f64", "expected a number")
+            .replace("expected i64", "expected an integer")
+            .replace("expected a sequence", "expected an array");
+        if let Some(span) = inner.span() {
+            let (line, column) = line_column(text, span.start);
+            message.push_str(&format!(" (at line {line}, column {column})"));
+        }
+        Problem { path, message }
     })
+}
+
+/// 1-based line and column (in characters) of byte `offset`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+/// Parses `"<number><unit>"` with unit `ms`, `s` or `m`; decimals allowed (`"1.5s"`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (number, unit) = text.split_at(split);
+    let unit_ns: u128 = match unit {
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        _ => return None,
+    };
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (number.contains('.') && !digits(frac)) {
+        return None;
+    }
+    let whole_ns = whole.parse::<u128>().ok()? * unit_ns;
+    // Integer arithmetic keeps "0.1s" exactly 100ms; sub-nanosecond digits are dropped.
+    let frac_ns = match frac {
+        "" => 0,
+        f => f.parse::<u128>().ok()? * unit_ns / 10u128.pow(f.len() as u32),
+    };
+    let ns = whole_ns + frac_ns;
+    let secs = u64::try_from(ns / 1_000_000_000).ok()?;
+    Some(Duration::new(secs, (ns % 1_000_000_000) as u32))
+}
+
+/// A duration for messages: whole seconds as `"2s"`, else milliseconds or finer.
+fn show(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{d:?}")
+    }
+}
+
+/// A checked duration and how to name it in a message (as written, or the default).
+#[derive(Clone)]
+struct Dur {
+    value: Duration,
+    shown: String,
+}
+
+/// The lowest duration a key accepts.
+#[derive(Clone, Copy, PartialEq)]
+enum Floor {
+    Zero,
+    Positive,
+}
+
+/// Collects problems while building the checked values; invalid values fall back to
+/// placeholders that are never returned, since any problem makes the whole parse fail.
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn report(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn missing(&mut self, path: &str, expected: &str) {
+        self.report(
+            path,
+            format!("required key is missing: expected {expected}"),
+        );
+    }
+
+    /// A duration key; `default: None` makes it required. `None` back means reported.
+    fn duration(
+        &mut self,
+        path: &str,
+        raw: Option<&RawDuration>,
+        default: Option<Duration>,
+        floor: Floor,
+    ) -> Option<Dur> {
+        let (value, shown) = match (raw, default) {
+            (None, Some(d)) => (d, format!("{}, the default", show(d))),
+            (None, None) => {
+                self.missing(path, DURATION_FORM);
+                return None;
+            }
+            (Some(RawDuration::Text(t)), _) => match parse_duration(t) {
+                Some(d) => (d, t.clone()),
+                None => {
+                    self.report(path, format!("expected {DURATION_FORM}, got {t:?}"));
+                    return None;
+                }
+            },
+            (Some(number), _) => {
+                self.report(
+                    path,
+                    format!(
+                        "expected {DURATION_FORM}, got the number {number} \
+                         (a number is not a duration: write it as a string with a unit, e.g. \"{number}s\")"
+                    ),
+                );
+                return None;
+            }
+        };
+        if floor == Floor::Positive && value.is_zero() {
+            self.report(path, format!("must be greater than 0, got {shown}"));
+            return None;
+        }
+        Some(Dur { value, shown })
+    }
+
+    /// A probability in `0.0..=1.0`; `None` back when absent or reported.
+    fn probability(&mut self, path: &str, v: Option<f64>) -> Option<f64> {
+        let v = v?;
+        if (0.0..=1.0).contains(&v) {
+            Some(v)
+        } else {
+            self.report(path, format!("must be within 0.0..=1.0, got {v}"));
+            None
+        }
+    }
+
+    /// A finite number above (or, with `zero_ok`, at least) 0.
+    fn positive_number(&mut self, path: &str, v: f64, zero_ok: bool) -> Option<f64> {
+        let ok = v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0));
+        if ok {
+            return Some(v);
+        }
+        let bound = if zero_ok { ">= 0" } else { "greater than 0" };
+        self.report(path, format!("must be a number {bound}, got {v}"));
+        None
+    }
+
+    /// An integer of at least `min` (and at most `max`).
+    fn integer(&mut self, path: &str, v: i64, min: i64, max: i64) -> Option<i64> {
+        if v < min {
+            let bound = if min == 1 {
+                "greater than 0".to_owned()
+            } else {
+                format!(">= {min}")
+            };
+            self.report(path, format!("must be {bound}, got {v}"));
+            None
+        } else if v > max {
+            self.report(path, format!("must be at most {max}, got {v}"));
+            None
+        } else {
+            Some(v)
+        }
+    }
+
+    /// A string key restricted to one accepted value for now.
+    fn only(&mut self, path: &str, v: Option<&str>, accepted: &str, what: &str) {
+        match v {
+            Some(v) if v != accepted => self.report(
+                path,
+                format!("expected {accepted:?} (the only {what} for now), got {v:?}"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn scenario(&mut self, raw: &RawScenario) -> Scenario {
+        let name = match &raw.name {
+            None => {
+                self.missing("name", &format!(r#"a name such as "smoke" ({NAME_FORM})"#));
+                String::new()
+            }
+            Some(n) => {
+                let ok = !n.is_empty()
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !ok {
+                    self.report(
+                        "name",
+                        format!(
+                            "expected only {NAME_FORM} (it names the report folder), got {n:?}"
+                        ),
+                    );
+                }
+                n.clone()
+            }
+        };
+        let seed = raw.seed.map_or(Some(DEFAULT_SEED), |s| {
+            self.integer("seed", s, 0, i64::MAX).map(|s| s as u64)
+        });
+        let load = self.load(raw.load.as_ref());
+        let orders = self.orders(raw);
+        let (provider, hold) = self.provider(raw);
+        // Only a valid load duration bounds the windows; a bad one is reported already.
+        let load_duration = raw
+            .load
+            .as_ref()
+            .and_then(|l| match &l.duration {
+                Some(RawDuration::Text(t)) => parse_duration(t),
+                _ => None,
+            })
+            .filter(|d| !d.is_zero());
+        let faults = self.faults(&raw.faults, load_duration);
+        let webhooks = self.webhooks(raw, seed.unwrap_or(DEFAULT_SEED));
+        let (merchant, provider_timeout) = self.merchant(raw);
+        if let (Some(hold), Some(pt)) = (hold, provider_timeout) {
+            if hold.value <= pt.value {
+                self.report(
+                    "provider.hold",
+                    format!(
+                        "must exceed merchant.provider_timeout ({}) so that timeout faults \
+                         time the merchant out, got {}",
+                        pt.shown, hold.shown
+                    ),
+                );
+            }
+        }
+        let drain = DrainSpec {
+            timeout: self
+                .duration(
+                    "drain.timeout",
+                    raw.drain.timeout.as_ref(),
+                    Some(DEFAULT_DRAIN_TIMEOUT),
+                    Floor::Positive,
+                )
+                .map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.value),
+        };
+        let g = &raw.gates;
+        let gates = GateSpec {
+            success_rate_min: self.probability("gates.success_rate_min", g.success_rate_min),
+            p99_ms_max: g
+                .p99_ms_max
+                .and_then(|v| self.positive_number("gates.p99_ms_max", v, false)),
+            shed_max: g
+                .shed_max
+                .and_then(|v| self.integer("gates.shed_max", v, 0, i64::MAX))
+                .map(|v| v as u64),
+            verification: g.verification.unwrap_or(true),
+        };
+        Scenario {
+            name,
+            seed: seed.unwrap_or(DEFAULT_SEED),
+            load: load.unwrap_or_else(|| LoadSpec {
+                profile: Profile::Constant {
+                    rate: 1.0,
+                    duration: Duration::from_secs(1),
+                },
+                max_in_flight: NonZeroUsize::MIN,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            }),
+            orders,
+            provider,
+            faults,
+            webhooks,
+            merchant,
+            drain,
+            gates,
+        }
+    }
+
+    /// `[load]`; `None` back only when the table is missing.
+    fn load(&mut self, raw: Option<&RawLoad>) -> Option<LoadSpec> {
+        let Some(raw) = raw else {
+            self.report(
+                "load",
+                "required table is missing: expected [load] with profile, duration and \
+                 rate (profile \"constant\") or from and to (profile \"ramp\")",
+            );
+            return None;
+        };
+        let duration = self.duration(
+            "load.duration",
+            raw.duration.as_ref(),
+            None,
+            Floor::Positive,
+        );
+        let duration = duration.map_or(Duration::from_secs(1), |d| d.value);
+        let not_allowed = |c: &mut Self, key: &str, profile: &str, belongs: &str, takes: &str| {
+            c.report(
+                &format!("load.{key}"),
+                format!(
+                    "not allowed with profile {profile:?}: {key} belongs to profile {belongs:?} \
+                     (profile {profile:?} takes {takes})"
+                ),
+            );
+        };
+        let required_number = |c: &mut Self, key: &str, v: Option<f64>, zero_ok: bool| {
+            let path = format!("load.{key}");
+            match v {
+                None => {
+                    c.missing(&path, "a number of checkouts per second");
+                    1.0
+                }
+                Some(v) => c.positive_number(&path, v, zero_ok).unwrap_or(1.0),
+            }
+        };
+        let profile = match raw.profile.as_deref() {
+            Some("constant") => {
+                for (key, v) in [("from", raw.from), ("to", raw.to)] {
+                    if v.is_some() {
+                        not_allowed(self, key, "constant", "ramp", "rate");
+                    }
+                }
+                let rate = required_number(self, "rate", raw.rate, false);
+                Profile::Constant { rate, duration }
+            }
+            Some("ramp") => {
+                if raw.rate.is_some() {
+                    not_allowed(self, "rate", "ramp", "constant", "from and to");
+                }
+                let from = required_number(self, "from", raw.from, true);
+                let to = required_number(self, "to", raw.to, false);
+                Profile::Ramp { from, to, duration }
+            }
+            other => {
+                let expected = r#""constant" or "ramp""#;
+                match other {
+                    None => self.missing("load.profile", expected),
+                    Some(p) => {
+                        self.report("load.profile", format!("expected {expected}, got {p:?}"))
+                    }
+                }
+                Profile::Constant {
+                    rate: 1.0,
+                    duration,
+                }
+            }
+        };
+        let max_in_flight = self
+            .integer(
+                "load.max_in_flight",
+                raw.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+                1,
+                i64::MAX,
+            )
+            .and_then(|v| NonZeroUsize::new(usize::try_from(v).ok()?))
+            .unwrap_or(NonZeroUsize::MIN);
+        let request_timeout = self
+            .duration(
+                "load.request_timeout",
+                raw.request_timeout.as_ref(),
+                Some(DEFAULT_REQUEST_TIMEOUT),
+                Floor::Positive,
+            )
+            .map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.value);
+        Some(LoadSpec {
+            profile,
+            max_in_flight,
+            request_timeout,
+        })
+    }
+
+    fn orders(&mut self, raw: &RawScenario) -> OrderSpec {
+        let o = &raw.orders;
+        let min = self.integer(
+            "orders.amount_min",
+            o.amount_min.unwrap_or(DEFAULT_AMOUNT_MIN),
+            1,
+            i64::MAX,
+        );
+        let max = o.amount_max.unwrap_or(DEFAULT_AMOUNT_MAX);
+        if let Some(min) = min {
+            if max < min {
+                let shown = match o.amount_min {
+                    Some(_) => min.to_string(),
+                    None => format!("{min}, the default"),
+                };
+                self.report(
+                    "orders.amount_max",
+                    format!("must be >= amount_min ({shown}), got {max}"),
+                );
+            }
+        }
+        let currency = o.currency.as_deref().unwrap_or(DEFAULT_CURRENCY);
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+            self.report(
+                "orders.currency",
+                format!(r#"expected three lower-case letters such as "usd", got {currency:?}"#),
+            );
+        }
+        let payment_method = o
+            .payment_method
+            .as_deref()
+            .unwrap_or(DEFAULT_PAYMENT_METHOD);
+        if payment_method.is_empty() {
+            self.report(
+                "orders.payment_method",
+                r#"must not be empty: expected a payment method such as "pm_card_visa""#,
+            );
+        }
+        OrderSpec {
+            amount_min: min.unwrap_or(1) as u64,
+            amount_max: max.max(0) as u64,
+            currency: currency.to_owned(),
+            payment_method: payment_method.to_owned(),
+        }
+    }
+
+    /// `[provider]`, and `hold` for the cross-check with the merchant's timeout.
+    fn provider(&mut self, raw: &RawScenario) -> (ProviderSpec, Option<Dur>) {
+        let p = &raw.provider;
+        self.only(
+            "provider.dialect",
+            p.dialect.as_deref(),
+            "stripe",
+            "dialect",
+        );
+        let hold = self.duration(
+            "provider.hold",
+            p.hold.as_ref(),
+            Some(DEFAULT_HOLD),
+            Floor::Positive,
+        );
+        let spec = ProviderSpec {
+            dialect: Dialect::Stripe,
+            hold: hold.as_ref().map_or(DEFAULT_HOLD, |d| d.value),
+        };
+        (spec, hold)
+    }
+
+    /// `[merchant]`, and `provider_timeout` for the cross-check with the provider's hold.
+    fn merchant(&mut self, raw: &RawScenario) -> (MerchantSpec, Option<Dur>) {
+        let m = &raw.merchant;
+        self.only(
+            "merchant.kind",
+            m.kind.as_deref(),
+            "reference",
+            "merchant kind",
+        );
+        let dur = |c: &mut Self, key: &str, raw, default, floor| {
+            c.duration(&format!("merchant.{key}"), raw, Some(default), floor)
+        };
+        let provider_timeout = dur(
+            self,
+            "provider_timeout",
+            m.provider_timeout.as_ref(),
+            DEFAULT_PROVIDER_TIMEOUT,
+            Floor::Positive,
+        );
+        let retry_backoff = dur(
+            self,
+            "retry_backoff",
+            m.retry_backoff.as_ref(),
+            DEFAULT_RETRY_BACKOFF,
+            Floor::Zero,
+        );
+        let reconcile_every = dur(
+            self,
+            "reconcile_every",
+            m.reconcile_every.as_ref(),
+            DEFAULT_RECONCILE_EVERY,
+            Floor::Positive,
+        );
+        let pending_grace = dur(
+            self,
+            "pending_grace",
+            m.pending_grace.as_ref(),
+            DEFAULT_PENDING_GRACE,
+            Floor::Zero,
+        );
+        let max_retries = self.integer(
+            "merchant.max_retries",
+            m.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            0,
+            i64::from(u32::MAX),
+        );
+        let value = |d: &Option<Dur>| d.as_ref().map_or(Duration::ZERO, |d| d.value);
+        let spec = MerchantSpec::Reference(ReferenceSpec {
+            provider_timeout: value(&provider_timeout),
+            max_retries: max_retries.unwrap_or(0) as u32,
+            retry_backoff: value(&retry_backoff),
+            reconcile_every: value(&reconcile_every),
+            pending_grace: value(&pending_grace),
+        });
+        (spec, provider_timeout)
+    }
+
+    fn webhooks(&mut self, raw: &RawScenario, seed: u64) -> WebhookSpec {
+        let w = &raw.webhooks;
+        let secret = w
+            .secret
+            .clone()
+            .unwrap_or_else(|| format!("whsec_paychaos_{seed}"));
+        if !secret.starts_with("whsec_") {
+            // The secret itself is not echoed: it is a credential, even a test one.
+            self.report(
+                "webhooks.secret",
+                r#"must start with "whsec_", e.g. "whsec_paychaos""#,
+            );
+        }
+        let retry_schedule = match &w.retry_schedule {
+            None => DEFAULT_RETRY_SCHEDULE_MS
+                .map(Duration::from_millis)
+                .to_vec(),
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let path = format!("webhooks.retry_schedule[{i}]");
+                    self.duration(&path, Some(d), None, Floor::Zero)
+                        .map_or(Duration::ZERO, |d| d.value)
+                })
+                .collect(),
+        };
+        let timeout = self
+            .duration(
+                "webhooks.timeout",
+                w.timeout.as_ref(),
+                Some(DEFAULT_WEBHOOK_TIMEOUT),
+                Floor::Positive,
+            )
+            .map_or(DEFAULT_WEBHOOK_TIMEOUT, |d| d.value);
+        let delay_latency = match &w.delay_latency {
+            None => Some(DEFAULT_DELAY_LATENCY),
+            Some(l) => self.latency("webhooks.delay_latency", l),
+        };
+        let prob = |c: &mut Self, key: &str, v| {
+            c.probability(&format!("webhooks.{key}"), v).unwrap_or(0.0)
+        };
+        let chaos = WebhookChaos {
+            delay: prob(self, "delay", w.delay),
+            delay_latency,
+            duplicate: prob(self, "duplicate", w.duplicate),
+            forged: prob(self, "forged", w.forged),
+        };
+        WebhookSpec {
+            secret,
+            chaos,
+            retry_schedule,
+            timeout,
+        }
+    }
 }

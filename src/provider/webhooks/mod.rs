@@ -1,12 +1,28 @@
-//! Outbound webhook delivery. SKELETON: the interface below is fixed; bodies are to be written.
+//! Outbound webhook delivery: each enqueued event gets its own task that applies the event's
+//! chaos (delay, duplicate, forgery) and runs its deliveries; `delivery.rs` owns one
+//! delivery's attempt loop and HTTP exchange, `forge.rs` builds the forged copy. Every
+//! attempt lands in one log, in send order.
 
+mod delivery;
+mod forge;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
 use crate::domain::WebhookAttempt;
+
+pub use delivery::{UrlError, STRIPE_USER_AGENT};
+pub use forge::{forged_id, ForgeError};
+
+use delivery::{deliver, Delivery, Target};
 
 /// One event to deliver, created by the provider when a payment settles.
 #[derive(Clone, Debug)]
@@ -34,27 +50,172 @@ pub struct WebhookConfig {
 
 /// Delivers events in the background; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Dispatcher {}
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+}
+
+/// State shared by the dispatcher handles and the delivery tasks.
+#[derive(Debug)]
+struct Shared {
+    cfg: WebhookConfig,
+    /// `None` when no URL is configured; an unusable URL fails every attempt with its error.
+    target: Option<Result<Target, UrlError>>,
+    shutdown: CancellationToken,
+    /// Captured at start so `enqueue` may be called from any thread.
+    runtime: tokio::runtime::Handle,
+    created: AtomicU64,
+    /// Events whose deliveries are not all finished (delayed, in flight or awaiting a retry).
+    pending: AtomicU64,
+    /// Send-order ticket for each attempt.
+    seq: AtomicU64,
+    /// Finished attempts keyed by send ticket; a std mutex because it is never held across
+    /// an await and each critical section is a push or an insert.
+    log: Mutex<Vec<(u64, WebhookAttempt)>>,
+}
+
+impl Shared {
+    /// Adds a finished attempt at its send-order place.
+    fn record(&self, seq: u64, attempt: WebhookAttempt) {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let at = log.partition_point(|(s, _)| *s < seq);
+        log.insert(at, (seq, attempt));
+    }
+
+    /// Sleeps for `d`; false when shutdown came first.
+    async fn wait(&self, d: Duration) -> bool {
+        if d.is_zero() {
+            return !self.shutdown.is_cancelled();
+        }
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
+}
+
+/// Counts one event as pending until dropped, so the count falls even if the task is
+/// cancelled or dropped with the runtime.
+struct PendingGuard(Arc<Shared>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl Dispatcher {
     /// Starts delivering; deliveries stop when `shutdown` is cancelled.
-    pub fn start(_cfg: WebhookConfig, _shutdown: CancellationToken) -> Dispatcher {
-        unimplemented!()
+    ///
+    /// Must be called inside a tokio runtime: each event's deliveries run as a task on it.
+    pub fn start(cfg: WebhookConfig, shutdown: CancellationToken) -> Dispatcher {
+        let target = cfg.url.as_deref().map(Target::parse);
+        if let Some(Err(e)) = &target {
+            eprintln!("webhooks: {e}; every delivery attempt will fail");
+        }
+        Dispatcher {
+            shared: Arc::new(Shared {
+                cfg,
+                target,
+                shutdown,
+                runtime: tokio::runtime::Handle::current(),
+                created: AtomicU64::new(0),
+                pending: AtomicU64::new(0),
+                seq: AtomicU64::new(0),
+                log: Mutex::new(Vec::new()),
+            }),
+        }
     }
+
     /// Queues an event for delivery (returns at once).
-    pub fn enqueue(&self, _event: Event) {
-        unimplemented!()
+    pub fn enqueue(&self, event: Event) {
+        let shared = &self.shared;
+        shared.created.fetch_add(1, Ordering::Relaxed);
+        if shared.target.is_none() || shared.shutdown.is_cancelled() {
+            return;
+        }
+        // Counted before spawning, so `idle()` is false as soon as `enqueue` returns.
+        shared.pending.fetch_add(1, Ordering::AcqRel);
+        let guard = PendingGuard(Arc::clone(shared));
+        shared.runtime.spawn(async move {
+            run_event(&guard.0, event).await;
+            drop(guard);
+        });
     }
+
     /// Every delivery attempt so far, in send order.
     pub fn log(&self) -> Vec<WebhookAttempt> {
-        unimplemented!()
+        let log = self.shared.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter().map(|(_, a)| a.clone()).collect()
     }
+
     /// Events enqueued so far.
     pub fn created(&self) -> u64 {
-        unimplemented!()
+        self.shared.created.load(Ordering::Relaxed)
     }
+
     /// Whether no delivery is waiting, delayed, in flight or due for a retry.
     pub fn idle(&self) -> bool {
-        unimplemented!()
+        self.shared.pending.load(Ordering::Acquire) == 0
     }
+}
+
+/// All deliveries of one event: the genuine one (after the chaos delay), then, once its
+/// first attempt is over, the duplicate and the forgery alongside its retries.
+async fn run_event(shared: &Shared, event: Event) {
+    let decision = shared.cfg.chaos.webhook(&event.id);
+    let delay_ms = u64::try_from(decision.delay.as_millis()).unwrap_or(u64::MAX);
+    if !shared.wait(decision.delay).await {
+        return;
+    }
+    // The delay belongs to the event, so every delivery of it carries `delay_ms`.
+    let genuine = Delivery {
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        order_id: event.order_id.clone(),
+        payment_id: event.payment_id.clone(),
+        body: event.body.clone(),
+        secret: shared.cfg.secret.clone(),
+        duplicate: false,
+        forged: false,
+        delay_ms,
+        retry: true,
+    };
+    let (first_done, first_over) = oneshot::channel();
+    let followers = async {
+        // Dropped unsent when shutdown stopped the genuine delivery before its first attempt.
+        if first_over.await.is_err() {
+            return;
+        }
+        let duplicate = async {
+            if decision.duplicate {
+                let d = Delivery {
+                    duplicate: true,
+                    ..genuine.clone()
+                };
+                deliver(shared, &d, None).await;
+            }
+        };
+        let forged = async {
+            if !decision.forged {
+                return;
+            }
+            match forge::forge(&event, &shared.cfg.secret) {
+                Ok(f) => {
+                    let d = Delivery {
+                        event_id: f.event_id,
+                        body: f.body,
+                        secret: f.secret,
+                        forged: true,
+                        retry: false,
+                        ..genuine.clone()
+                    };
+                    deliver(shared, &d, None).await;
+                }
+                Err(e) => eprintln!("webhooks: no forged copy sent: {e}"),
+            }
+        };
+        tokio::join!(duplicate, forged);
+    };
+    tokio::join!(deliver(shared, &genuine, Some(first_done)), followers);
 }

@@ -1,0 +1,136 @@
+//! The forged copy of an event: same type, payment intent and order, but a new
+//! `evt_forged_…` id, `data.object.amount` raised by one, and a wrong signing secret. Pure;
+//! sending it is the delivery loop's job.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::Event;
+
+/// Why an event could not be forged (the provider built an event of an unexpected shape).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ForgeError {
+    #[error("event {event_id} is not a JSON object: {detail}")]
+    NotJson { event_id: String, detail: String },
+    #[error("event {event_id} has no integer data.object.amount to tamper with")]
+    NoAmount { event_id: String },
+}
+
+/// A forged copy of one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forgery {
+    pub event_id: String,
+    pub body: Bytes,
+    /// Not the endpoint's secret, so the merchant must refuse the signature.
+    pub secret: String,
+}
+
+/// `evt_forged_` + the original id without its `evt_` prefix.
+pub fn forged_id(original: &str) -> String {
+    format!(
+        "evt_forged_{}",
+        original.strip_prefix("evt_").unwrap_or(original)
+    )
+}
+
+/// Builds the forged copy of `event`; `real_secret` is only used to make sure the wrong
+/// secret really is wrong.
+pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
+    let not_json = |detail: String| ForgeError::NotJson {
+        event_id: event.id.clone(),
+        detail,
+    };
+    let mut json: Value =
+        serde_json::from_slice(&event.body).map_err(|e| not_json(e.to_string()))?;
+    let obj = json
+        .as_object_mut()
+        .ok_or_else(|| not_json("top level is not an object".into()))?;
+    let id = forged_id(&event.id);
+    obj.insert("id".into(), Value::String(id.clone()));
+    let amount = json
+        .pointer_mut("/data/object/amount")
+        .ok_or_else(|| ForgeError::NoAmount {
+            event_id: event.id.clone(),
+        })?;
+    let raised = amount
+        .as_u64()
+        .and_then(|a| a.checked_add(1))
+        .ok_or_else(|| ForgeError::NoAmount {
+            event_id: event.id.clone(),
+        })?;
+    *amount = Value::from(raised);
+    let body = serde_json::to_vec(&json).map_err(|e| not_json(e.to_string()))?;
+    let mut secret = format!("whsec_forged_{}", &id["evt_forged_".len()..]);
+    if secret == real_secret {
+        secret.push('x');
+    }
+    Ok(Forgery {
+        event_id: id,
+        body: Bytes::from(body),
+        secret,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature;
+
+    fn event(body: &str) -> Event {
+        Event {
+            id: "evt_abc123".into(),
+            event_type: "payment_intent.succeeded".into(),
+            order_id: Some("ord-000001".into()),
+            payment_id: Some("pi_1".into()),
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn forgery_has_new_id_raised_amount_and_keeps_the_rest() {
+        let e = event(
+            r#"{"id":"evt_abc123","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":1234,"metadata":{"order_id":"ord-000001"}}}}"#,
+        );
+        let f = forge(&e, "whsec_real").unwrap();
+        assert_eq!(f.event_id, "evt_forged_abc123");
+        let v: Value = serde_json::from_slice(&f.body).unwrap();
+        assert_eq!(v["id"], "evt_forged_abc123");
+        assert_eq!(v["type"], "payment_intent.succeeded");
+        assert_eq!(v["data"]["object"]["amount"], 1235);
+        assert_eq!(v["data"]["object"]["id"], "pi_1");
+        assert_eq!(v["data"]["object"]["metadata"]["order_id"], "ord-000001");
+        assert!(f.secret.starts_with("whsec_forged_"));
+        let h = signature::header(&f.secret, 10, &f.body);
+        assert!(signature::verify(&h, &f.body, "whsec_real", 10, 300).is_err());
+    }
+
+    #[test]
+    fn ids_without_the_evt_prefix_are_kept_whole() {
+        assert_eq!(forged_id("weird"), "evt_forged_weird");
+    }
+
+    #[test]
+    fn the_wrong_secret_never_equals_the_real_one() {
+        let e = event(r#"{"id":"evt_abc123","data":{"object":{"amount":1}}}"#);
+        let f = forge(&e, "whsec_forged_abc123").unwrap();
+        assert_ne!(f.secret, "whsec_forged_abc123");
+    }
+
+    #[test]
+    fn bodies_that_cannot_be_tampered_with_are_refused() {
+        assert!(matches!(
+            forge(&event("not json"), "s"),
+            Err(ForgeError::NotJson { .. })
+        ));
+        assert!(matches!(
+            forge(&event("[1]"), "s"),
+            Err(ForgeError::NotJson { .. })
+        ));
+        assert_eq!(
+            forge(&event(r#"{"data":{"object":{"amount":"12"}}}"#), "s"),
+            Err(ForgeError::NoAmount {
+                event_id: "evt_abc123".into()
+            })
+        );
+    }
+}

@@ -1,0 +1,460 @@
+//! Dispatcher behaviour against a wiremock merchant endpoint on 127.0.0.1: retries, fresh
+//! signatures, duplicate and forged deliveries, timeouts, delay, shutdown and `url: None`.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use super::*;
+use crate::chaos::{Chaos, FaultPlan, Latency, WebhookChaos};
+use crate::signature;
+
+const SECRET: &str = "whsec_test_endpoint";
+const EVENT_ID: &str = "evt_0123abcd";
+
+/// Matches requests whose `Stripe-Signature` verifies under the endpoint's secret.
+struct SignedWith(&'static str);
+
+impl wiremock::Match for SignedWith {
+    fn matches(&self, req: &Request) -> bool {
+        verifies(req, self.0)
+    }
+}
+
+fn verifies(req: &Request, secret: &str) -> bool {
+    req.headers
+        .get("Stripe-Signature")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| signature::verify(h, &req.body, secret, now(), 300).is_ok())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn event() -> Event {
+    let body = format!(
+        r#"{{"id":"{EVENT_ID}","object":"event","type":"payment_intent.succeeded","data":{{"object":{{"id":"pi_1","object":"payment_intent","amount":1234,"currency":"usd","metadata":{{"order_id":"ord-000001"}}}}}}}}"#
+    );
+    Event {
+        id: EVENT_ID.into(),
+        event_type: "payment_intent.succeeded".into(),
+        order_id: Some("ord-000001".into()),
+        payment_id: Some("pi_1".into()),
+        body: Bytes::from(body),
+    }
+}
+
+/// Chaos that always applies the given webhook faults (rate 1.0) or never (0.0).
+fn chaos(delay: Option<Duration>, duplicate: bool, forged: bool) -> Chaos {
+    let rate = |on: bool| if on { 1.0 } else { 0.0 };
+    Chaos::new(
+        7,
+        FaultPlan::default(),
+        WebhookChaos {
+            delay: rate(delay.is_some()),
+            delay_latency: delay.map(|value| Latency::Fixed { value }),
+            duplicate: rate(duplicate),
+            forged: rate(forged),
+        },
+    )
+}
+
+/// Defaults: two 10 ms retries, a 2 s timeout, no chaos.
+fn config(url: Option<String>) -> WebhookConfig {
+    WebhookConfig {
+        url: url.map(|u| format!("{u}/webhooks/stripe")),
+        secret: SECRET.into(),
+        retry: vec![Duration::from_millis(10); 2],
+        timeout: Duration::from_secs(2),
+        origin: Instant::now(),
+        chaos: chaos(None, false, false),
+    }
+}
+
+/// Waits (bounded) until the dispatcher reports idle.
+async fn until_idle(d: &Dispatcher) {
+    for _ in 0..1000 {
+        if d.idle() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("dispatcher not idle after 5 s: {:#?}", d.log());
+}
+
+fn statuses(log: &[WebhookAttempt]) -> Vec<Option<u16>> {
+    log.iter().map(|a| a.status).collect()
+}
+
+#[tokio::test]
+async fn a_500_is_retried_with_a_fresh_valid_signature_of_the_same_body() {
+    // Arrange: the endpoint fails the first signed delivery, then accepts.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/webhooks/stripe"))
+        .and(SignedWith(SECRET))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/webhooks/stripe"))
+        .and(SignedWith(SECRET))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let d = Dispatcher::start(config(Some(server.uri())), CancellationToken::new());
+
+    // Act
+    d.enqueue(event());
+    assert!(!d.idle(), "pending as soon as enqueued");
+    until_idle(&d).await;
+
+    // Assert: two attempts, logged in order, with the event's identity.
+    let log = d.log();
+    assert_eq!(statuses(&log), vec![Some(500), Some(200)]);
+    for (i, a) in log.iter().enumerate() {
+        assert_eq!(a.attempt, i as u32);
+        assert_eq!(a.event_id, EVENT_ID);
+        assert_eq!(a.event_type, "payment_intent.succeeded");
+        assert_eq!(a.order_id.as_deref(), Some("ord-000001"));
+        assert_eq!(a.payment_id.as_deref(), Some("pi_1"));
+        assert!(!a.duplicate && !a.forged && a.error.is_none());
+        assert_eq!(a.delay_ms, 0);
+    }
+    assert!(log[0].at_ms <= log[1].at_ms);
+    assert!(log[1].acknowledged());
+    assert_eq!(d.created(), 1);
+
+    // The merchant saw the exact bytes twice, each with a verifying signature and headers.
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert_eq!(r.body, event().body.to_vec());
+        assert!(verifies(r, SECRET));
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(r.headers["user-agent"], STRIPE_USER_AGENT);
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_is_a_second_genuine_delivery_of_the_same_event() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(SignedWith(SECRET))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos = chaos(None, true, false);
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    // The duplicate starts only after the genuine first attempt, so it is logged second.
+    assert!(!log[0].duplicate && log[1].duplicate);
+    for a in &log {
+        assert_eq!(a.event_id, EVENT_ID);
+        assert_eq!(a.attempt, 0);
+        assert_eq!(a.status, Some(200));
+        assert!(!a.forged);
+    }
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs.iter().all(|r| r.body == event().body.to_vec()));
+}
+
+#[tokio::test]
+async fn a_duplicate_has_retries_of_its_own() {
+    // Every attempt fails, so each delivery runs its whole schedule on its own.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.retry = vec![Duration::from_millis(5)];
+    cfg.chaos = chaos(None, true, false);
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    let of = |dup: bool| -> Vec<(u32, Option<u16>)> {
+        log.iter()
+            .filter(|a| a.duplicate == dup)
+            .map(|a| (a.attempt, a.status))
+            .collect()
+    };
+    assert_eq!(of(false), vec![(0, Some(500)), (1, Some(500))]);
+    assert_eq!(of(true), vec![(0, Some(500)), (1, Some(500))]);
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_forgery_is_sent_once_with_a_new_id_a_raised_amount_and_a_bad_signature() {
+    // Arrange: genuine signatures get 200; anything else 400, as a careful merchant answers.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(SignedWith(SECRET))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos = chaos(None, false, true);
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    // Act
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    // Assert: the genuine delivery first, then one forged attempt, not retried despite the 400.
+    let log = d.log();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    assert_eq!(
+        (log[0].event_id.as_str(), log[0].forged, log[0].status),
+        (EVENT_ID, false, Some(200))
+    );
+    let forged = &log[1];
+    assert!(forged.forged && !forged.duplicate);
+    assert_eq!(forged.event_id, "evt_forged_0123abcd");
+    assert_eq!(forged.attempt, 0);
+    assert_eq!(forged.status, Some(400));
+    assert_eq!(forged.order_id.as_deref(), Some("ord-000001"));
+
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 2);
+    let fake = reqs
+        .iter()
+        .find(|r| r.body != event().body.to_vec())
+        .unwrap();
+    assert!(!verifies(fake, SECRET), "forged signature must not verify");
+    let json: Value = serde_json::from_slice(&fake.body).unwrap();
+    assert_eq!(json["id"], "evt_forged_0123abcd");
+    assert_eq!(json["type"], "payment_intent.succeeded");
+    assert_eq!(json["data"]["object"]["amount"], 1235);
+    assert_eq!(json["data"]["object"]["id"], "pi_1");
+}
+
+#[tokio::test]
+async fn retries_stop_when_the_schedule_is_exhausted() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.retry = vec![Duration::from_millis(5); 3];
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(statuses(&log), vec![Some(500); 4]);
+    assert_eq!(
+        log.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn no_answer_within_the_timeout_is_a_failure_and_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.timeout = Duration::from_millis(100);
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(statuses(&log), vec![None, Some(200)]);
+    let err = log[0].error.as_deref().unwrap();
+    assert!(err.contains("timed out"), "{err}");
+    assert!(!log[0].acknowledged());
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_failure_on_every_attempt() {
+    // A port that was just free: nothing listens there.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let d = Dispatcher::start(
+        config(Some(format!("http://127.0.0.1:{port}"))),
+        CancellationToken::new(),
+    );
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(log.len(), 3, "1 attempt + 2 retries: {log:#?}");
+    for a in &log {
+        assert_eq!(a.status, None);
+        assert!(a.error.as_deref().unwrap().contains("connection"));
+    }
+}
+
+#[tokio::test]
+async fn the_chaos_delay_is_waited_and_recorded() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos = chaos(Some(Duration::from_millis(80)), false, false);
+    let origin = cfg.origin;
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].delay_ms, 80);
+    // Sleeps never end early, and the event was enqueued after the origin.
+    assert!(log[0].at_ms >= 80, "sent at {} ms", log[0].at_ms);
+    assert!(origin.elapsed() >= Duration::from_millis(80));
+}
+
+#[tokio::test]
+async fn without_a_url_events_are_counted_and_nothing_is_sent() {
+    let d = Dispatcher::start(config(None), CancellationToken::new());
+    for _ in 0..3 {
+        d.enqueue(event());
+    }
+    assert_eq!(d.created(), 3);
+    assert!(d.idle());
+    assert!(d.log().is_empty());
+}
+
+#[tokio::test]
+async fn shutdown_ends_a_delivery_waiting_for_a_retry() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.retry = vec![Duration::from_secs(3600)];
+    let shutdown = CancellationToken::new();
+    let d = Dispatcher::start(cfg, shutdown.clone());
+
+    d.enqueue(event());
+    for _ in 0..1000 {
+        if !d.log().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(statuses(&d.log()), vec![Some(500)]);
+    assert!(!d.idle(), "the hour-long retry is still scheduled");
+
+    shutdown.cancel();
+    until_idle(&d).await;
+    assert_eq!(d.log().len(), 1, "no retry after shutdown");
+}
+
+#[tokio::test]
+async fn shutdown_ends_a_delayed_event_before_any_attempt() {
+    let server = MockServer::start().await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos = chaos(Some(Duration::from_secs(3600)), true, true);
+    let shutdown = CancellationToken::new();
+    let d = Dispatcher::start(cfg, shutdown.clone());
+
+    d.enqueue(event());
+    assert!(!d.idle());
+    shutdown.cancel();
+    until_idle(&d).await;
+
+    assert!(d.log().is_empty());
+    assert!(server.received_requests().await.unwrap().is_empty());
+    // Events after shutdown are still counted, and not delivered.
+    d.enqueue(event());
+    assert_eq!(d.created(), 2);
+    assert!(d.idle());
+}
+
+#[tokio::test]
+async fn shutdown_ends_an_attempt_in_flight() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3600)))
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.timeout = Duration::from_secs(3600);
+    let shutdown = CancellationToken::new();
+    let d = Dispatcher::start(cfg, shutdown.clone());
+
+    d.enqueue(event());
+    // Wait until the merchant has the request, so the attempt is really in flight.
+    for _ in 0..1000 {
+        if !server.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    shutdown.cancel();
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, None);
+    assert!(log[0].error.as_deref().unwrap().contains("shutdown"));
+}
+
+#[tokio::test]
+async fn an_unusable_url_fails_every_attempt_with_its_reason() {
+    let mut cfg = config(None);
+    cfg.url = Some("http://10.1.2.3:80/hook".into());
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(log.len(), 3);
+    assert!(log
+        .iter()
+        .all(|a| a.status.is_none() && a.error.as_deref().unwrap().contains("not loopback")));
+}
