@@ -1,11 +1,28 @@
 //! The reference merchant integration: the embedded default system under test.
-//! SKELETON: the interface below is fixed; bodies are to be written.
+//! `serve` runs the HTTP server (routes in [`handlers`]) and the [`reconcile`] task over one
+//! shared [`store::Store`]; the provider is reached only over HTTP ([`provider_client`]).
+//! Every task it starts is tracked, so [`MerchantHandle::stopped`] waits for all of them.
 
+pub mod handlers;
+pub mod provider_client;
+pub mod reconcile;
+pub mod store;
+
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use provider_client::{ProviderClient, RetryPolicy};
+use store::Store;
 
 /// Everything the reference merchant needs to run.
 #[derive(Clone, Debug)]
@@ -24,20 +41,370 @@ pub struct MerchantConfig {
 }
 
 /// A running merchant.
-pub struct MerchantHandle {}
+pub struct MerchantHandle {
+    addr: SocketAddr,
+    /// Closes when every tracked task has ended (see [`Tracker`]).
+    done: mpsc::Receiver<()>,
+}
 
 impl MerchantHandle {
     pub fn addr(&self) -> SocketAddr {
-        unimplemented!()
+        self.addr
     }
-    pub async fn stopped(self) {}
+
+    /// Waits until the server, its connections, the reconciler and every checkout and refund
+    /// task have ended (after the shutdown token was cancelled).
+    pub async fn stopped(mut self) {
+        while self.done.recv().await.is_some() {}
+    }
 }
 
 /// Serves the merchant on `listener` until `shutdown` is cancelled.
+///
+/// # Panics
+/// When `cfg.provider_url` is not `http://host:port[/prefix]`, or outside a tokio runtime.
 pub fn serve(
-    _listener: TcpListener,
-    _cfg: MerchantConfig,
-    _shutdown: CancellationToken,
+    listener: TcpListener,
+    cfg: MerchantConfig,
+    shutdown: CancellationToken,
 ) -> MerchantHandle {
-    unimplemented!()
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has a local address");
+    let provider = ProviderClient::new(&cfg.provider_url, &cfg.api_key, cfg.provider_timeout)
+        .unwrap_or_else(|e| panic!("merchant config: provider_url: {e}"));
+    let (tx, done) = mpsc::channel(1);
+    let tasks = Tracker { _alive: tx };
+    let shared = Arc::new(Shared {
+        cfg,
+        store: Store::new(),
+        provider,
+        tasks: tasks.clone(),
+    });
+    tasks.spawn(accept_loop(listener, shared.clone(), shutdown.clone()));
+    tasks.spawn(reconcile::run(shared, shutdown));
+    MerchantHandle { addr, done }
+}
+
+/// State every task of one merchant shares.
+pub(crate) struct Shared {
+    pub cfg: MerchantConfig,
+    pub store: Store,
+    pub provider: ProviderClient,
+    pub tasks: Tracker,
+}
+
+impl Shared {
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.cfg.max_retries,
+            backoff: self.cfg.retry_backoff,
+        }
+    }
+}
+
+/// Spawns tasks that [`MerchantHandle::stopped`] waits for: each task holds a clone of the
+/// sender, and the handle's receiver closes once the last one is dropped. Nothing is sent.
+#[derive(Clone)]
+pub(crate) struct Tracker {
+    _alive: mpsc::Sender<()>,
+}
+
+impl Tracker {
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let guard = self.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            fut.await
+        })
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                let conn = serve_connection(stream, shared.clone(), shutdown.clone());
+                shared.tasks.spawn(conn);
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                eprintln!("merchant: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let svc = service_fn(move |req| handlers::route(shared.clone(), req));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    if !is_noise(&*e) {
+                        eprintln!("merchant: connection error: {e}");
+                    }
+                }
+                return;
+            }
+            _ = shutdown.cancelled(), if !closing => {
+                // Finish the requests in flight, then close.
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+}
+
+/// Peers hanging up mid-request (a client timing out) are normal under load, not errors.
+fn is_noise(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(io.kind(), ConnectionReset | BrokenPipe | UnexpectedEof) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Helpers for the HTTP-level tests in `handlers` and `reconcile`: a merchant on
+/// `127.0.0.1:0` against a wiremock provider, a client to it, and signed webhook bodies.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use super::*;
+    use crate::merchant::provider_client::HttpClient;
+    use bytes::Bytes;
+    use hyper::Method;
+    use serde_json::Value;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request as WmRequest, ResponseTemplate};
+
+    pub const SECRET: &str = "whsec_test_merchant";
+
+    /// Short timings so a test runs in well under a second: 300 ms provider timeout,
+    /// 2 retries 10 ms apart (then 20 ms), reconcile every 20 ms, 60 s grace.
+    pub fn config(provider_url: &str) -> MerchantConfig {
+        MerchantConfig {
+            provider_url: provider_url.to_string(),
+            api_key: "sk_test_merchant".to_string(),
+            webhook_secret: SECRET.to_string(),
+            provider_timeout: Duration::from_millis(300),
+            max_retries: 2,
+            retry_backoff: Duration::from_millis(10),
+            reconcile_every: Duration::from_millis(20),
+            pending_grace: Duration::from_secs(60),
+        }
+    }
+
+    pub struct Running {
+        pub handle: MerchantHandle,
+        pub shutdown: CancellationToken,
+        pub client: HttpClient,
+    }
+
+    pub async fn start(cfg: MerchantConfig) -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shutdown = CancellationToken::new();
+        let handle = serve(listener, cfg, shutdown.clone());
+        let client =
+            HttpClient::new(&format!("http://{}", handle.addr()), Duration::from_secs(5)).unwrap();
+        Running {
+            handle,
+            shutdown,
+            client,
+        }
+    }
+
+    impl Running {
+        /// POSTs a checkout of 1000 usd; returns the HTTP status and JSON answer.
+        pub async fn checkout(&self, order_id: &str) -> (u16, Value) {
+            let body = serde_json::json!({"order_id": order_id, "amount": 1000,
+                "currency": "usd", "payment_method": "pm_card_visa"});
+            self.post("/checkout", "application/json", body.to_string(), &[])
+                .await
+        }
+
+        pub async fn post(
+            &self,
+            path: &str,
+            content_type: &str,
+            body: String,
+            headers: &[(&str, &str)],
+        ) -> (u16, Value) {
+            let r = self
+                .client
+                .send(
+                    Method::POST,
+                    path,
+                    headers,
+                    Some((content_type, Bytes::from(body))),
+                )
+                .await
+                .unwrap();
+            (
+                r.status.as_u16(),
+                serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+            )
+        }
+
+        /// Sends `event` to the webhook route signed with `secret`.
+        pub async fn webhook(&self, event: &Value, secret: &str) -> (u16, Value) {
+            let body = event.to_string();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let sig = crate::signature::header(secret, now, body.as_bytes());
+            self.post(
+                "/webhooks/stripe",
+                "application/json",
+                body,
+                &[("Stripe-Signature", &sig)],
+            )
+            .await
+        }
+
+        pub async fn order(&self, order_id: &str) -> (u16, Value) {
+            let r = self
+                .client
+                .send(Method::GET, &format!("/orders/{order_id}"), &[], None)
+                .await
+                .unwrap();
+            (
+                r.status.as_u16(),
+                serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+            )
+        }
+
+        /// `GET /orders`: the bulk export's list.
+        pub async fn orders(&self) -> Vec<Value> {
+            let r = self
+                .client
+                .send(Method::GET, "/orders", &[], None)
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            v["orders"].as_array().cloned().unwrap_or_default()
+        }
+
+        /// Polls the order until `want(status word)` holds; gives up after 3 s.
+        pub async fn wait_for(&self, order_id: &str, want: &str) -> Value {
+            for _ in 0..300 {
+                let (_, o) = self.order(order_id).await;
+                if o["status"] == want {
+                    return o;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("order {order_id} never became {want}");
+        }
+
+        pub async fn stop(self) {
+            self.shutdown.cancel();
+            tokio::time::timeout(Duration::from_secs(5), self.handle.stopped())
+                .await
+                .expect("merchant stops after shutdown");
+        }
+    }
+
+    /// A Stripe event of `event_type` for `order_id` paid by `pi`.
+    pub fn event(id: &str, event_type: &str, order_id: &str, pi: &str) -> Value {
+        let failed = event_type == "payment_intent.payment_failed";
+        let status = if failed {
+            "requires_payment_method"
+        } else {
+            "succeeded"
+        };
+        let err = if failed {
+            serde_json::json!({"type":"card_error","code":"card_declined",
+                "decline_code":"insufficient_funds"})
+        } else {
+            Value::Null
+        };
+        serde_json::json!({"id": id, "object": "event", "type": event_type,
+            "data": {"object": {"id": pi, "object": "payment_intent", "amount": 1000,
+                "currency": "usd", "status": status, "metadata": {"order_id": order_id},
+                "last_payment_error": err}}})
+    }
+
+    /// A succeeded PaymentIntent for `order_id`, as the provider answers it.
+    pub fn intent(pi: &str, order_id: &str) -> Value {
+        serde_json::json!({"id": pi, "object": "payment_intent", "amount": 1000,
+            "currency": "usd", "status": "succeeded", "metadata": {"order_id": order_id},
+            "last_payment_error": null})
+    }
+
+    /// A 402 card decline body with `decline_code`.
+    pub fn decline(code: &str, pi: &str) -> Value {
+        serde_json::json!({"error": {"type": "card_error", "code": "card_declined",
+            "decline_code": code, "message": "Your card was declined.",
+            "payment_intent": {"id": pi, "object": "payment_intent",
+                "status": "requires_payment_method"}}})
+    }
+
+    /// The form fields of a request to the provider.
+    pub fn form_of(r: &WmRequest) -> Vec<(String, String)> {
+        form_urlencoded::parse(&r.body).into_owned().collect()
+    }
+
+    /// The `Idempotency-Key` of a request to the provider ("" when absent).
+    pub fn key_of(r: &WmRequest) -> String {
+        r.headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Every charge request the provider received, in arrival order.
+    pub async fn charges(server: &MockServer) -> Vec<WmRequest> {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/v1/payment_intents")
+            .collect()
+    }
+
+    /// Answers every charge with `t`.
+    pub async fn mount_charge(server: &MockServer, t: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents"))
+            .respond_with(t)
+            .mount(server)
+            .await;
+    }
+
+    /// The label the verifier would read for an order JSON.
+    pub fn label(o: &Value) -> String {
+        match (o["status"].as_str(), o["reason"].as_str()) {
+            (Some("failed"), Some(r)) => format!("failed_{r}"),
+            (Some(s), _) => s.to_string(),
+            _ => String::new(),
+        }
+    }
 }

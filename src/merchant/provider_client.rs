@@ -1,0 +1,676 @@
+//! The merchant's HTTP client to the provider's Stripe API (hyper 1.x, a small pool of
+//! HTTP/1 connections): one call per method, each answer sorted into an [`Answer`], and the
+//! retry loop that reuses the idempotency key. Knows nothing about orders.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+use crate::domain::{Amount, FailReason};
+
+/// Idle connections kept per client; more concurrent calls open (and then close) extra ones.
+const MAX_IDLE: usize = 64;
+
+/// Why a client could not be built or a call got no HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("base url '{url}' is not usable: expected http://host:port[/prefix]")]
+    BadUrl { url: String },
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connection to {addr} failed: {detail}")]
+    Connect { addr: String, detail: String },
+    #[error("http exchange failed: {0}")]
+    Http(String),
+}
+
+/// A plain HTTP/1 client bound to one base URL, with keep-alive connections reused.
+pub struct HttpClient {
+    host: String,
+    port: u16,
+    /// Sent as the `Host` header.
+    authority: String,
+    /// Path prefix of the base URL, without a trailing `/`.
+    prefix: String,
+    timeout: Duration,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+/// A received answer: status and whole body.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl HttpClient {
+    /// A client for `base_url` (`http://host:port[/prefix]`); every call ends within `timeout`.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpClient, ClientError> {
+        let bad = || ClientError::BadUrl {
+            url: base_url.to_string(),
+        };
+        let uri: hyper::Uri = base_url.parse().map_err(|_| bad())?;
+        if uri.scheme_str() != Some("http") {
+            return Err(bad());
+        }
+        let host = uri.host().ok_or_else(bad)?.to_string();
+        let port = uri.port_u16().unwrap_or(80);
+        let authority = uri.authority().ok_or_else(bad)?.to_string();
+        let prefix = uri.path().trim_end_matches('/').to_string();
+        Ok(HttpClient {
+            host,
+            port,
+            authority,
+            prefix,
+            timeout,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends one request to `path` (under the base URL) and reads the whole answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Bytes)>,
+    ) -> Result<Reply, ClientError> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.prefix, path))
+            .header(HOST, &self.authority);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let content = match body {
+            Some((content_type, bytes)) => {
+                b = b.header(CONTENT_TYPE, content_type);
+                bytes
+            }
+            None => Bytes::new(),
+        };
+        let req = b
+            .body(Full::new(content))
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        tokio::time::timeout(self.timeout, self.exchange(req))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+    }
+
+    async fn exchange(&self, mut req: Request<Full<Bytes>>) -> Result<Reply, ClientError> {
+        loop {
+            let (mut sender, reused) = match self.take_idle() {
+                Some(s) => (s, true),
+                None => (self.connect().await?, false),
+            };
+            if sender.ready().await.is_err() {
+                if reused {
+                    continue; // the peer closed it while idle; try another
+                }
+                return Err(ClientError::Http("connection closed before use".into()));
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let body = resp
+                        .into_body()
+                        .collect()
+                        .await
+                        .map_err(|e| ClientError::Http(e.to_string()))?
+                        .to_bytes();
+                    self.put_idle(sender);
+                    return Ok(Reply { status, body });
+                }
+                Err(mut e) => match e.take_message() {
+                    // Never written on a stale pooled connection: safe to send on another.
+                    Some(r) if reused => req = r,
+                    _ => return Err(ClientError::Http(e.into_error().to_string())),
+                },
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let addr = format!("{}:{}", self.host, self.port);
+        let fail = |e: &dyn std::fmt::Display| ClientError::Connect {
+            addr: addr.clone(),
+            detail: e.to_string(),
+        };
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| fail(&e))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| fail(&e))?;
+        // The connection task ends when the sender is dropped or the peer closes.
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(s) = idle.pop() {
+            if !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, sender: SendRequest<Full<Bytes>>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(sender);
+        }
+    }
+}
+
+/// How one provider call turned out, as far as the merchant can tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The payment succeeded (`pi_…`), or the refund was accepted (`re_…`).
+    Succeeded { payment_id: String },
+    /// The card was declined: final, never retried.
+    Declined {
+        reason: FailReason,
+        payment_id: Option<String>,
+    },
+    /// No answer (timeout, connection error, dropped) or one that cannot be read: the call
+    /// may or may not have executed.
+    Indeterminate,
+    /// The provider refused before executing and asks to come back (5xx, 429, 409).
+    Retryable { status: u16 },
+    /// Any other error (4xx): retrying the same request cannot help.
+    Fatal { status: u16 },
+}
+
+/// Whether an answer calls for another attempt with the same idempotency key.
+pub fn should_retry(a: &Answer) -> bool {
+    matches!(a, Answer::Indeterminate | Answer::Retryable { .. })
+}
+
+/// The wait before retry number `k` (0-based): `base · 2^k`.
+pub fn backoff(base: Duration, k: u32) -> Duration {
+    base.saturating_mul(2u32.saturating_pow(k))
+}
+
+/// The reason a customer is told for a Stripe `decline_code`.
+pub fn reason_for(decline_code: Option<&str>) -> FailReason {
+    match decline_code {
+        Some("insufficient_funds") => FailReason::InsufficientFunds,
+        Some("fraudulent") => FailReason::RiskBlocked,
+        _ => FailReason::Declined,
+    }
+}
+
+/// Whether a status asks for a retry: the provider did not execute the request.
+fn is_retryable_status(status: u16) -> bool {
+    status >= 500 || status == 429 || status == 409
+}
+
+/// Sorts an HTTP answer of a charge or refund call into an [`Answer`].
+pub fn classify(status: u16, body: &[u8]) -> Answer {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    match status {
+        200..=299 => match json {
+            Some(v) => classify_object(&v),
+            // A success we cannot read may still have moved money.
+            None => Answer::Indeterminate,
+        },
+        402 => {
+            let err = json.as_ref().map(|v| &v["error"]);
+            let code = err.and_then(|e| e["decline_code"].as_str());
+            let payment_id = err
+                .and_then(|e| e["payment_intent"]["id"].as_str())
+                .map(str::to_string);
+            Answer::Declined {
+                reason: reason_for(code),
+                payment_id,
+            }
+        }
+        s if is_retryable_status(s) => Answer::Retryable { status: s },
+        s => Answer::Fatal { status: s },
+    }
+}
+
+/// A 2xx body: a succeeded PaymentIntent, a declined one, or a refund.
+fn classify_object(v: &Value) -> Answer {
+    let Some(id) = v["id"].as_str() else {
+        return Answer::Indeterminate;
+    };
+    let succeeded = || Answer::Succeeded {
+        payment_id: id.to_string(),
+    };
+    match v["object"].as_str() {
+        Some("refund") => succeeded(),
+        _ => match intent_state(v) {
+            IntentState::Succeeded => succeeded(),
+            IntentState::Declined(reason) => Answer::Declined {
+                reason,
+                payment_id: Some(id.to_string()),
+            },
+            // processing, requires_action, …: not settled yet.
+            IntentState::Open => Answer::Indeterminate,
+        },
+    }
+}
+
+/// What a PaymentIntent object says about its payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntentState {
+    Succeeded,
+    /// Back to `requires_payment_method` with `last_payment_error` set.
+    Declined(FailReason),
+    /// Anything else: not settled.
+    Open,
+}
+
+/// Reads a PaymentIntent's state.
+pub fn intent_state(pi: &Value) -> IntentState {
+    let err = &pi["last_payment_error"];
+    match pi["status"].as_str() {
+        Some("succeeded") => IntentState::Succeeded,
+        Some("requires_payment_method") if err.is_object() => {
+            IntentState::Declined(reason_for(err["decline_code"].as_str()))
+        }
+        _ => IntentState::Open,
+    }
+}
+
+/// One PaymentIntent as found by a search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundIntent {
+    pub id: String,
+    pub state: IntentState,
+}
+
+/// How a run of attempts ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempts {
+    /// The last attempt's answer.
+    pub last: Answer,
+    /// Whether any attempt's outcome is unknown (it may have executed).
+    pub saw_indeterminate: bool,
+    /// How many requests were sent.
+    pub sent: u32,
+}
+
+/// How often and how patiently to retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub backoff: Duration,
+}
+
+/// Calls `attempt` until an answer is final or `max_retries` retries are spent. The caller's
+/// closure must send the same request (same idempotency key) every time.
+pub async fn with_retries<F, Fut>(policy: RetryPolicy, mut attempt: F) -> Attempts
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Answer>,
+{
+    let mut saw_indeterminate = false;
+    let mut sent = 0;
+    loop {
+        let a = attempt().await;
+        sent += 1;
+        saw_indeterminate |= a == Answer::Indeterminate;
+        let retries_used = sent - 1;
+        if !should_retry(&a) || retries_used >= policy.max_retries {
+            return Attempts {
+                last: a,
+                saw_indeterminate,
+                sent,
+            };
+        }
+        tokio::time::sleep(backoff(policy.backoff, retries_used)).await;
+    }
+}
+
+/// The provider's Stripe API, as the merchant uses it.
+pub struct ProviderClient {
+    http: HttpClient,
+    bearer: String,
+}
+
+/// Why a search gave no usable list.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search for order '{order_id}' failed: {source}")]
+    Transport {
+        order_id: String,
+        source: ClientError,
+    },
+    #[error("search for order '{order_id}' answered {status}, expected 200 with a search_result")]
+    Status { order_id: String, status: u16 },
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+impl ProviderClient {
+    pub fn new(base_url: &str, api_key: &str, timeout: Duration) -> Result<Self, ClientError> {
+        Ok(ProviderClient {
+            http: HttpClient::new(base_url, timeout)?,
+            bearer: format!("Bearer {api_key}"),
+        })
+    }
+
+    /// One `POST /v1/payment_intents` with `confirm=true`, keyed by `idempotency_key`.
+    pub async fn create_payment_intent(&self, p: &ChargeParams<'_>, key: &str) -> Answer {
+        self.post("/v1/payment_intents", charge_form(p), key).await
+    }
+
+    /// One `POST /v1/refunds` of the whole of `payment_id`.
+    pub async fn refund(&self, payment_id: &str, key: &str) -> Answer {
+        let body = form(&[("payment_intent", payment_id)]);
+        self.post("/v1/refunds", body, key).await
+    }
+
+    async fn post(&self, path: &str, body: String, key: &str) -> Answer {
+        let headers = [
+            (AUTHORIZATION.as_str(), self.bearer.as_str()),
+            ("Idempotency-Key", key),
+        ];
+        let reply = self
+            .http
+            .send(
+                Method::POST,
+                path,
+                &headers,
+                Some((FORM, Bytes::from(body))),
+            )
+            .await;
+        match reply {
+            Ok(r) => classify(r.status.as_u16(), &r.body),
+            Err(_) => Answer::Indeterminate,
+        }
+    }
+
+    /// Every PaymentIntent the provider holds for `order_id` (`metadata['order_id']`).
+    pub async fn search_by_order(&self, order_id: &str) -> Result<Vec<FoundIntent>, SearchError> {
+        let path = search_path(order_id);
+        let headers = [(AUTHORIZATION.as_str(), self.bearer.as_str())];
+        let r = self
+            .http
+            .send(Method::GET, &path, &headers, None)
+            .await
+            .map_err(|source| SearchError::Transport {
+                order_id: order_id.to_string(),
+                source,
+            })?;
+        let status_err = || SearchError::Status {
+            order_id: order_id.to_string(),
+            status: r.status.as_u16(),
+        };
+        if !r.status.is_success() {
+            return Err(status_err());
+        }
+        let v: Value = serde_json::from_slice(&r.body).map_err(|_| status_err())?;
+        let data = v["data"].as_array().ok_or_else(status_err)?;
+        Ok(data
+            .iter()
+            .filter_map(|pi| {
+                Some(FoundIntent {
+                    id: pi["id"].as_str()?.to_string(),
+                    state: intent_state(pi),
+                })
+            })
+            .collect())
+    }
+}
+
+/// What a charge needs.
+#[derive(Clone, Copy, Debug)]
+pub struct ChargeParams<'a> {
+    pub order_id: &'a str,
+    pub amount: Amount,
+    pub currency: &'a str,
+    pub payment_method: &'a str,
+}
+
+/// The idempotency key of an order's charge: derived from the order, so retries and
+/// duplicate checkouts can never charge twice.
+pub fn charge_key(order_id: &str) -> String {
+    format!("{order_id}:charge")
+}
+
+/// The idempotency key of the refund of one payment of an order.
+pub fn refund_key(order_id: &str, payment_id: &str) -> String {
+    format!("{order_id}:refund:{payment_id}")
+}
+
+/// The form body of a confirmed PaymentIntent creation, as the Stripe SDKs write it.
+pub fn charge_form(p: &ChargeParams<'_>) -> String {
+    form(&[
+        ("amount", &p.amount.to_string()),
+        ("currency", p.currency),
+        ("payment_method", p.payment_method),
+        ("confirm", "true"),
+        ("metadata[order_id]", p.order_id),
+    ])
+}
+
+/// `k=v&…`, values percent-encoded; keys are written literally, brackets included, as the
+/// SDKs send them.
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `/v1/payment_intents/search?query=metadata['order_id']:'<id>'`, URL-encoded.
+pub fn search_path(order_id: &str) -> String {
+    let query = format!("metadata['order_id']:'{order_id}'");
+    format!("/v1/payment_intents/search?query={}", encode(&query))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn succeeded_intent_is_success_with_its_id() {
+        let b = body(json!({"id":"pi_1","object":"payment_intent","status":"succeeded"}));
+        assert_eq!(
+            classify(200, &b),
+            Answer::Succeeded {
+                payment_id: "pi_1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refund_object_is_success_with_refund_id() {
+        let b = body(json!({"id":"re_1","object":"refund","status":"succeeded"}));
+        assert_eq!(
+            classify(200, &b),
+            Answer::Succeeded {
+                payment_id: "re_1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn card_declines_map_to_the_customer_reason() {
+        for (code, reason) in [
+            ("insufficient_funds", FailReason::InsufficientFunds),
+            ("fraudulent", FailReason::RiskBlocked),
+            ("generic_decline", FailReason::Declined),
+        ] {
+            let b = body(json!({"error":{"type":"card_error","code":"card_declined",
+                "decline_code":code,"payment_intent":{"id":"pi_d"}}}));
+            assert_eq!(
+                classify(402, &b),
+                Answer::Declined {
+                    reason,
+                    payment_id: Some("pi_d".into())
+                }
+            );
+        }
+        assert_eq!(reason_for(None), FailReason::Declined);
+    }
+
+    #[test]
+    fn server_errors_rate_limits_and_conflicts_are_retryable_other_4xx_fatal() {
+        assert_eq!(classify(500, b"{}"), Answer::Retryable { status: 500 });
+        assert_eq!(classify(503, b""), Answer::Retryable { status: 503 });
+        assert_eq!(classify(429, b"{}"), Answer::Retryable { status: 429 });
+        assert_eq!(classify(409, b"{}"), Answer::Retryable { status: 409 });
+        assert_eq!(classify(400, b"{}"), Answer::Fatal { status: 400 });
+        assert_eq!(classify(401, b"{}"), Answer::Fatal { status: 401 });
+    }
+
+    #[test]
+    fn unreadable_or_unsettled_success_is_indeterminate() {
+        assert_eq!(classify(200, b"not json"), Answer::Indeterminate);
+        let b = body(json!({"id":"pi_1","object":"payment_intent","status":"processing"}));
+        assert_eq!(classify(200, &b), Answer::Indeterminate);
+    }
+
+    #[test]
+    fn only_unknown_and_retryable_answers_are_retried() {
+        assert!(should_retry(&Answer::Indeterminate));
+        assert!(should_retry(&Answer::Retryable { status: 500 }));
+        assert!(!should_retry(&Answer::Fatal { status: 400 }));
+        assert!(!should_retry(&Answer::Declined {
+            reason: FailReason::InsufficientFunds,
+            payment_id: None
+        }));
+        assert!(!should_retry(&Answer::Succeeded {
+            payment_id: "pi".into()
+        }));
+    }
+
+    #[test]
+    fn backoff_doubles_per_retry() {
+        let base = Duration::from_millis(100);
+        assert_eq!(backoff(base, 0), Duration::from_millis(100));
+        assert_eq!(backoff(base, 1), Duration::from_millis(200));
+        assert_eq!(backoff(base, 3), Duration::from_millis(800));
+    }
+
+    #[test]
+    fn declined_search_hit_needs_last_payment_error() {
+        let declined = json!({"id":"pi_1","status":"requires_payment_method",
+            "last_payment_error":{"decline_code":"fraudulent"}});
+        assert_eq!(
+            intent_state(&declined),
+            IntentState::Declined(FailReason::RiskBlocked)
+        );
+        let fresh =
+            json!({"id":"pi_2","status":"requires_payment_method","last_payment_error":null});
+        assert_eq!(intent_state(&fresh), IntentState::Open);
+    }
+
+    #[test]
+    fn charge_form_carries_order_metadata_and_confirm() {
+        let f = charge_form(&ChargeParams {
+            order_id: "ord-000001",
+            amount: 1234,
+            currency: "usd",
+            payment_method: "pm_card_visa",
+        });
+        assert_eq!(
+            f,
+            "amount=1234&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]=ord-000001"
+        );
+        let parsed: Vec<(String, String)> =
+            form_urlencoded::parse(f.as_bytes()).into_owned().collect();
+        assert!(parsed.contains(&("metadata[order_id]".into(), "ord-000001".into())));
+    }
+
+    #[test]
+    fn search_query_is_url_encoded() {
+        let p = search_path("ord-000001");
+        assert_eq!(
+            p,
+            "/v1/payment_intents/search?query=metadata%5B%27order_id%27%5D%3A%27ord-000001%27"
+        );
+        let q = p.split_once('?').unwrap().1;
+        let (_, v) = form_urlencoded::parse(q.as_bytes()).next().unwrap();
+        assert_eq!(v, "metadata['order_id']:'ord-000001'");
+    }
+
+    #[test]
+    fn keys_are_derived_from_the_order() {
+        assert_eq!(charge_key("ord-000007"), "ord-000007:charge");
+        assert_eq!(refund_key("ord-000007", "pi_x"), "ord-000007:refund:pi_x");
+    }
+
+    #[test]
+    fn base_url_must_be_http_with_host() {
+        assert!(HttpClient::new("http://127.0.0.1:12111", Duration::from_secs(1)).is_ok());
+        assert!(HttpClient::new("https://127.0.0.1:1", Duration::from_secs(1)).is_err());
+        assert!(HttpClient::new("nonsense", Duration::from_secs(1)).is_err());
+        let c = HttpClient::new("http://127.0.0.1:9/api/", Duration::from_secs(1)).unwrap();
+        assert_eq!((c.port, c.prefix.as_str()), (9, "/api"));
+    }
+
+    #[tokio::test]
+    async fn retries_stop_after_max_and_remember_unknown_outcomes() {
+        let policy = RetryPolicy {
+            max_retries: 2,
+            backoff: Duration::from_millis(1),
+        };
+        let mut answers = vec![
+            Answer::Retryable { status: 500 },
+            Answer::Indeterminate,
+            Answer::Retryable { status: 429 },
+        ]
+        .into_iter();
+        let a = with_retries(policy, || {
+            let next = answers.next().expect("no more than 1 + max_retries calls");
+            async move { next }
+        })
+        .await;
+        assert_eq!(a.sent, 3);
+        assert!(a.saw_indeterminate);
+        assert_eq!(a.last, Answer::Retryable { status: 429 });
+    }
+
+    #[tokio::test]
+    async fn a_decline_ends_the_retries_at_once() {
+        let policy = RetryPolicy {
+            max_retries: 5,
+            backoff: Duration::from_millis(1),
+        };
+        let mut calls = 0;
+        let a = with_retries(policy, || {
+            calls += 1;
+            async {
+                Answer::Declined {
+                    reason: FailReason::RiskBlocked,
+                    payment_id: None,
+                }
+            }
+        })
+        .await;
+        assert_eq!((calls, a.sent, a.saw_indeterminate), (1, 1, false));
+    }
+}

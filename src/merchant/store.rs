@@ -1,0 +1,373 @@
+//! The merchant's books: every order (status, reason, payment id, fulfilments, refunds,
+//! creation time) and the webhook event ids already handled. One `std::sync::Mutex`, short
+//! critical sections, never held across an `.await`. Every state change goes through
+//! [`transition`], so checkout, webhooks and the reconciler obey the same rules.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::domain::{Amount, FailReason, OrderStatus};
+
+/// One order as the merchant keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Order {
+    pub order_id: String,
+    pub amount: Amount,
+    pub currency: String,
+    pub status: OrderStatus,
+    /// The PaymentIntent that paid the order, once paid.
+    pub payment_id: Option<String>,
+    /// How many times the goods were shipped; exactly 1 once paid.
+    pub fulfilments: u32,
+    /// Refunds of payments taken for this order while it was not paid.
+    pub refunds: Vec<Refund>,
+    pub created: Instant,
+    /// The checkout request is still talking to the provider: the reconciler leaves the
+    /// order alone until it has finished (its answer may still settle it).
+    pub charging: bool,
+}
+
+/// A refund the merchant asked for (or is asking for).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refund {
+    pub payment_id: String,
+    pub state: RefundState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefundState {
+    /// Requested; the call to the provider is under way.
+    Requested,
+    /// The provider accepted it (`re_…`).
+    Done { refund_id: String },
+    /// The provider refused it or could not be reached after every retry.
+    Failed,
+}
+
+/// What the provider said about an order's payment, from any source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    Paid { payment_id: String },
+    Failed(FailReason),
+}
+
+/// What applying a [`Settlement`] to an order's current state must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// Pending → paid: store the payment and fulfil the order.
+    Pay { payment_id: String },
+    /// Pending → failed with this reason.
+    Fail(FailReason),
+    /// The order had already failed (the customer was told so) but money was taken:
+    /// give it back, keep the order failed.
+    Refund { payment_id: String },
+    /// No change.
+    Nothing,
+}
+
+/// What the caller has to do after [`Store::settle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing more (state changed or not).
+    None,
+    /// Ask the provider to refund this payment of this order.
+    Refund {
+        order_id: String,
+        payment_id: String,
+    },
+}
+
+/// The answer to [`Store::begin_checkout`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Begin {
+    /// A new order was created (pending, charging): the caller charges it.
+    Started,
+    /// The order already exists: answer its current state, charge nothing.
+    Existing(Order),
+}
+
+/// The single rule for how provider news changes an order.
+pub fn transition(order: &Order, s: &Settlement) -> Transition {
+    match (order.status, s) {
+        (OrderStatus::Pending, Settlement::Paid { payment_id }) => Transition::Pay {
+            payment_id: payment_id.clone(),
+        },
+        (OrderStatus::Pending, Settlement::Failed(reason)) => Transition::Fail(*reason),
+        (OrderStatus::Failed(_), Settlement::Paid { payment_id }) => {
+            if already_refunding(order, payment_id) {
+                Transition::Nothing
+            } else {
+                Transition::Refund {
+                    payment_id: payment_id.clone(),
+                }
+            }
+        }
+        // A paid order stays paid; a failed order keeps the reason the customer was told.
+        (OrderStatus::Paid, _) | (OrderStatus::Failed(_), Settlement::Failed(_)) => {
+            Transition::Nothing
+        }
+    }
+}
+
+/// Whether a refund of `payment_id` was already asked for (two events, or an event and the
+/// reconciler, may both report the same payment).
+fn already_refunding(order: &Order, payment_id: &str) -> bool {
+    order.refunds.iter().any(|r| r.payment_id == payment_id)
+}
+
+/// Whether the reconciler should ask about this order now.
+fn needs_reconcile(order: &Order) -> bool {
+    order.status == OrderStatus::Pending && !order.charging
+}
+
+#[derive(Default)]
+struct State {
+    orders: HashMap<String, Order>,
+    seen_events: HashSet<String>,
+}
+
+/// The merchant's orders, shared by every task.
+#[derive(Default)]
+pub struct Store {
+    // std Mutex: every section is a few map operations and never awaits.
+    state: Mutex<State>,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not take the books down with it; the data stays consistent
+        // because every section completes its update before anything can panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates `order_id` as pending and charging, unless it exists already.
+    pub fn begin_checkout(&self, order_id: &str, amount: Amount, currency: &str) -> Begin {
+        let mut st = self.lock();
+        if let Some(o) = st.orders.get(order_id) {
+            return Begin::Existing(o.clone());
+        }
+        st.orders.insert(
+            order_id.to_string(),
+            Order {
+                order_id: order_id.to_string(),
+                amount,
+                currency: currency.to_string(),
+                status: OrderStatus::Pending,
+                payment_id: None,
+                fulfilments: 0,
+                refunds: Vec::new(),
+                created: Instant::now(),
+                charging: true,
+            },
+        );
+        Begin::Started
+    }
+
+    /// The checkout request stopped talking to the provider.
+    pub fn end_checkout(&self, order_id: &str) {
+        if let Some(o) = self.lock().orders.get_mut(order_id) {
+            o.charging = false;
+        }
+    }
+
+    /// Applies provider news to an order; unknown orders are ignored.
+    pub fn settle(&self, order_id: &str, s: &Settlement) -> Effect {
+        let mut st = self.lock();
+        let Some(order) = st.orders.get_mut(order_id) else {
+            return Effect::None;
+        };
+        match transition(order, s) {
+            Transition::Pay { payment_id } => {
+                order.status = OrderStatus::Paid;
+                order.payment_id = Some(payment_id);
+                // Fulfilment happens here and only here: the one pending → paid step.
+                order.fulfilments += 1;
+                Effect::None
+            }
+            Transition::Fail(reason) => {
+                order.status = OrderStatus::Failed(reason);
+                Effect::None
+            }
+            Transition::Refund { payment_id } => {
+                order.refunds.push(Refund {
+                    payment_id: payment_id.clone(),
+                    state: RefundState::Requested,
+                });
+                Effect::Refund {
+                    order_id: order_id.to_string(),
+                    payment_id,
+                }
+            }
+            Transition::Nothing => Effect::None,
+        }
+    }
+
+    /// Records how a refund request ended.
+    pub fn finish_refund(&self, order_id: &str, payment_id: &str, state: RefundState) {
+        let mut st = self.lock();
+        let Some(order) = st.orders.get_mut(order_id) else {
+            return;
+        };
+        if let Some(r) = order
+            .refunds
+            .iter_mut()
+            .find(|r| r.payment_id == payment_id)
+        {
+            r.state = state;
+        }
+    }
+
+    /// Records a webhook event id; `false` when it was seen before.
+    pub fn first_sight(&self, event_id: &str) -> bool {
+        self.lock().seen_events.insert(event_id.to_string())
+    }
+
+    pub fn get(&self, order_id: &str) -> Option<Order> {
+        self.lock().orders.get(order_id).cloned()
+    }
+
+    /// Every order, sorted by id.
+    pub fn all(&self) -> Vec<Order> {
+        let mut v: Vec<Order> = self.lock().orders.values().cloned().collect();
+        v.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+        v
+    }
+
+    /// Pending orders the reconciler should ask about, with their age at `now`.
+    pub fn to_reconcile(&self, now: Instant) -> Vec<(String, Duration)> {
+        let st = self.lock();
+        let mut v: Vec<(String, Duration)> = st
+            .orders
+            .values()
+            .filter(|o| needs_reconcile(o))
+            .map(|o| (o.order_id.clone(), now.saturating_duration_since(o.created)))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paid(pi: &str) -> Settlement {
+        Settlement::Paid {
+            payment_id: pi.to_string(),
+        }
+    }
+
+    fn started(store: &Store, id: &str) {
+        assert_eq!(store.begin_checkout(id, 1000, "usd"), Begin::Started);
+    }
+
+    #[test]
+    fn pending_order_paid_once_is_fulfilled_once() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        assert_eq!(store.settle("ord-1", &paid("pi_1")), Effect::None);
+        assert_eq!(store.settle("ord-1", &paid("pi_1")), Effect::None);
+        let o = store.get("ord-1").unwrap();
+        assert_eq!(o.status, OrderStatus::Paid);
+        assert_eq!(o.fulfilments, 1);
+        assert_eq!(o.payment_id.as_deref(), Some("pi_1"));
+    }
+
+    #[test]
+    fn paid_order_is_never_failed_afterwards() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        store.settle("ord-1", &paid("pi_1"));
+        store.settle("ord-1", &Settlement::Failed(FailReason::InsufficientFunds));
+        assert_eq!(store.get("ord-1").unwrap().status, OrderStatus::Paid);
+    }
+
+    #[test]
+    fn failed_order_keeps_its_first_reason() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        store.settle("ord-1", &Settlement::Failed(FailReason::RiskBlocked));
+        store.settle("ord-1", &Settlement::Failed(FailReason::ProviderError));
+        assert_eq!(
+            store.get("ord-1").unwrap().status,
+            OrderStatus::Failed(FailReason::RiskBlocked)
+        );
+    }
+
+    #[test]
+    fn payment_for_failed_order_is_refunded_once_and_order_stays_failed() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        store.settle("ord-1", &Settlement::Failed(FailReason::ProviderError));
+        let first = store.settle("ord-1", &paid("pi_9"));
+        assert_eq!(
+            first,
+            Effect::Refund {
+                order_id: "ord-1".into(),
+                payment_id: "pi_9".into()
+            }
+        );
+        assert_eq!(store.settle("ord-1", &paid("pi_9")), Effect::None);
+        store.finish_refund(
+            "ord-1",
+            "pi_9",
+            RefundState::Done {
+                refund_id: "re_1".into(),
+            },
+        );
+        let o = store.get("ord-1").unwrap();
+        assert_eq!(o.status, OrderStatus::Failed(FailReason::ProviderError));
+        assert_eq!(o.fulfilments, 0);
+        assert_eq!(o.refunds.len(), 1);
+        assert!(matches!(o.refunds[0].state, RefundState::Done { .. }));
+    }
+
+    #[test]
+    fn duplicate_checkout_returns_the_existing_order() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        match store.begin_checkout("ord-1", 5, "eur") {
+            Begin::Existing(o) => assert_eq!((o.amount, o.currency.as_str()), (1000, "usd")),
+            Begin::Started => panic!("second checkout created a new order"),
+        }
+    }
+
+    #[test]
+    fn event_ids_are_seen_once() {
+        let store = Store::new();
+        assert!(store.first_sight("evt_1"));
+        assert!(!store.first_sight("evt_1"));
+        assert!(store.first_sight("evt_2"));
+    }
+
+    #[test]
+    fn reconciler_skips_orders_still_charging_and_settled_ones() {
+        let store = Store::new();
+        started(&store, "ord-a");
+        started(&store, "ord-b");
+        started(&store, "ord-c");
+        store.end_checkout("ord-b");
+        store.end_checkout("ord-c");
+        store.settle("ord-c", &paid("pi_c"));
+        let ids: Vec<String> = store
+            .to_reconcile(Instant::now())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, vec!["ord-b".to_string()]);
+    }
+
+    #[test]
+    fn unknown_orders_are_ignored() {
+        let store = Store::new();
+        assert_eq!(store.settle("nope", &paid("pi_1")), Effect::None);
+        assert!(store.get("nope").is_none());
+    }
+}
