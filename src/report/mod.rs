@@ -1,1 +1,806 @@
-//! The run report. SKELETON.
+//! The run report: one `RunReport` data model (serde, snake_case, `schema_version`), built
+//! once from the run's evidence, the verifier's findings and the merged recorder. Writers
+//! (`json`, `markdown`, `summary`) only render it; `gates` turns the scenario's thresholds
+//! into results the exit code follows. `write_all` puts the files in place atomically.
+
+pub mod gates;
+pub mod json;
+pub mod markdown;
+pub mod summary;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::chaos::FaultKind;
+use crate::domain::{CheckoutAnswer, LedgerEntry, OrderStatus, PaymentOp, WebhookAttempt};
+use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
+use crate::scenario::{Profile, Scenario};
+use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LABELS};
+
+pub use gates::GateResult;
+pub use json::OrderedMap;
+
+/// Version of the JSON contract below; bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run reports; the one source every format is rendered from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub scenario: ScenarioInfo,
+    pub run: RunInfo,
+    pub load: LoadFigures,
+    /// Checkout latency from the intended send time, over every sent checkout.
+    pub latency_ms: Percentiles,
+    /// The same by outcome (`paid`, `failed`, `pending`, `error`), zeros when none.
+    pub latency_ms_by_outcome: OrderedMap<Percentiles>,
+    pub outcomes: Outcomes,
+    pub faults: Faults,
+    pub webhooks: Webhooks,
+    pub verification: Verification,
+    pub gates: Vec<GateResult>,
+    pub timeline: Vec<TimelineRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// RFC 3339, UTC, whole seconds.
+    pub started_at: String,
+    pub duration_s: f64,
+    /// The load was cut short by a shutdown signal.
+    pub interrupted: bool,
+    /// Webhooks and reconciliation settled before the drain timeout.
+    pub drained: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadFigures {
+    /// `constant` or `ramp`.
+    pub profile: String,
+    pub target_rate: f64,
+    pub planned: u64,
+    /// Checkouts sent (not shed).
+    pub sent: u64,
+    /// `sent` over the load's elapsed time, per second.
+    pub achieved_rate: f64,
+    pub shed: u64,
+    /// Checkouts with no usable answer.
+    pub errors: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcomes {
+    /// Orders that ended paid over orders sent (0 when none was sent).
+    pub success_rate: f64,
+    /// The same over sent orders the card did not decline (0 when there are none).
+    pub success_rate_eligible: f64,
+    /// Checkout answers by label (order states and `error`).
+    pub told: OrderedMap<u64>,
+    /// Final order states by label (and `missing`).
+    #[serde(rename = "final")]
+    pub final_states: OrderedMap<u64>,
+    /// Provider truth → final state → orders.
+    pub confusion: OrderedMap<OrderedMap<u64>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Ledger entries per injected fault kind.
+    pub injected: OrderedMap<u64>,
+    /// Distinct orders with at least one entry of the kind.
+    pub orders_hit: OrderedMap<u64>,
+    /// SHA-256 over which fault hit which charge attempt: equal digests, equal assignments.
+    pub assignment_digest: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Webhooks {
+    /// Events the provider created.
+    pub events: u64,
+    /// Delivery attempts of any kind.
+    pub sent: u64,
+    /// Genuine events acknowledged at least once.
+    pub delivered: u64,
+    /// Attempts that were retries (attempt > 0).
+    pub retried: u64,
+    /// Events that were also delivered as a duplicate copy.
+    pub duplicated: u64,
+    /// Forged deliveries.
+    pub forged: u64,
+    pub forged_accepted: u64,
+    /// Genuine events never acknowledged (including any created but never sent).
+    pub never_acknowledged: u64,
+    pub ack_latency_ms: AckLatency,
+}
+
+/// Percentiles of the merchant's acknowledgement time, in ms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AckLatency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub passed: bool,
+    pub checks: Vec<CheckRow>,
+    /// Every violation, sorted by order id.
+    pub discrepancies: Vec<Discrepancy>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckRow {
+    pub name: String,
+    pub invariant: String,
+    pub passed: bool,
+    pub violations: u64,
+}
+
+/// One second of the load, by intended send time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineRow {
+    pub second: u64,
+    pub sent: u64,
+    pub shed: u64,
+    pub paid: u64,
+    pub failed: u64,
+    pub pending: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// What [`build`] reads.
+pub struct ReportInputs<'a> {
+    pub scenario: &'a Scenario,
+    pub evidence: Evidence<'a>,
+    pub reconciliation: &'a Reconciliation,
+    /// Every load task's recorder, merged.
+    pub recorder: &'a Recorder,
+    pub target_rate: f64,
+    /// Checkouts the schedule planned.
+    pub planned: u64,
+    /// From the load start to the last scheduled send.
+    pub load_elapsed: Duration,
+    /// The whole run, drain included.
+    pub run_duration: Duration,
+    pub started_at: SystemTime,
+    pub interrupted: bool,
+    pub drained: bool,
+    /// Webhook events the provider created.
+    pub events_created: u64,
+}
+
+/// Builds the report (gates included) from a finished run.
+pub fn build(inp: &ReportInputs) -> RunReport {
+    let sc = inp.scenario;
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        scenario: ScenarioInfo {
+            name: sc.name.clone(),
+            seed: sc.seed,
+        },
+        run: RunInfo {
+            started_at: rfc3339(inp.started_at),
+            duration_s: inp.run_duration.as_secs_f64(),
+            interrupted: inp.interrupted,
+            drained: inp.drained,
+        },
+        load: load_figures(inp),
+        latency_ms: Percentiles::of(&inp.recorder.all),
+        latency_ms_by_outcome: [
+            Outcome::Paid,
+            Outcome::Failed,
+            Outcome::Pending,
+            Outcome::Error,
+        ]
+        .into_iter()
+        .map(|o| {
+            let p = inp.recorder.by_outcome.get(&o).map(Percentiles::of);
+            (o.as_str().to_string(), p.unwrap_or_default())
+        })
+        .collect(),
+        outcomes: outcomes(inp.reconciliation),
+        faults: faults(inp.evidence.ledger),
+        webhooks: webhooks(inp.evidence.webhooks, inp.events_created),
+        verification: verification(inp.reconciliation),
+        gates: Vec::new(),
+        timeline: timeline(inp.recorder),
+    };
+    report.gates = gates::evaluate(&sc.gates, &report);
+    report
+}
+
+impl RunReport {
+    /// Whether every gate passed (the verification gate among them, when the scenario gates on it).
+    pub fn passed(&self) -> bool {
+        self.gates.iter().all(|g| g.passed)
+    }
+
+    /// One line per failed gate, naming what failed and by how much.
+    pub fn failures(&self) -> Vec<String> {
+        self.gates
+            .iter()
+            .filter(|g| !g.passed)
+            .map(|g| {
+                if g.name == gates::VERIFICATION {
+                    let failed: Vec<String> = self
+                        .verification
+                        .checks
+                        .iter()
+                        .filter(|c| !c.passed)
+                        .map(|c| format!("{} {}", c.name, c.violations))
+                        .collect();
+                    format!(
+                        "verification: {} of {} checks failed ({})",
+                        failed.len(),
+                        self.verification.checks.len(),
+                        failed.join(", ")
+                    )
+                } else {
+                    g.describe()
+                }
+            })
+            .collect()
+    }
+
+    /// The report folder's name: `<scenario>-<UTC timestamp>`, e.g. `smoke-20261123T023317Z`.
+    pub fn dir_name(&self) -> String {
+        let stamp: String = self
+            .run
+            .started_at
+            .chars()
+            .filter(|c| !matches!(c, '-' | ':'))
+            .collect();
+        format!("{}-{stamp}", self.scenario.name)
+    }
+}
+
+fn load_figures(inp: &ReportInputs) -> LoadFigures {
+    let checkouts = inp.evidence.checkouts;
+    let count = |f: fn(&CheckoutAnswer) -> bool| checkouts.iter().filter(|c| f(&c.answer)).count();
+    let shed = count(|a| matches!(a, CheckoutAnswer::Shed)) as u64;
+    let errors = count(|a| matches!(a, CheckoutAnswer::Error { .. })) as u64;
+    let sent = checkouts.len() as u64 - shed;
+    let secs = inp.load_elapsed.as_secs_f64();
+    LoadFigures {
+        profile: match inp.scenario.load.profile {
+            Profile::Constant { .. } => "constant",
+            Profile::Ramp { .. } => "ramp",
+        }
+        .to_string(),
+        target_rate: inp.target_rate,
+        planned: inp.planned,
+        sent,
+        achieved_rate: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
+        shed,
+        errors,
+    }
+}
+
+fn ratio(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        n as f64 / d as f64
+    }
+}
+
+fn outcomes(rec: &Reconciliation) -> Outcomes {
+    let orders = &rec.orders;
+    let paid = orders.values().filter(|o| o.final_label == "paid");
+    let eligible = orders.values().filter(|o| !o.truth.label().is_declined());
+    let paid_eligible = eligible.clone().filter(|o| o.final_label == "paid").count();
+
+    let tally = |labels: &[&str], of: &dyn Fn(&crate::verify::VerifiedOrder) -> &str| {
+        labels
+            .iter()
+            .map(|l| {
+                let n = orders.values().filter(|o| of(o) == *l).count() as u64;
+                (l.to_string(), n)
+            })
+            .collect::<OrderedMap<u64>>()
+    };
+    let told_labels: Vec<&str> = OrderStatus::LABELS.into_iter().chain(["error"]).collect();
+
+    Outcomes {
+        success_rate: ratio(paid.count(), orders.len()),
+        success_rate_eligible: ratio(paid_eligible, eligible.count()),
+        told: tally(&told_labels, &|o| o.told),
+        final_states: tally(&FINAL_LABELS, &|o| o.final_label),
+        confusion: TruthLabel::ALL
+            .into_iter()
+            .map(|t| {
+                let row = rec.confusion.row(t);
+                let cells = FINAL_LABELS
+                    .iter()
+                    .zip(row)
+                    .map(|(l, n)| (l.to_string(), *n))
+                    .collect();
+                (t.as_str().to_string(), cells)
+            })
+            .collect(),
+    }
+}
+
+fn faults(ledger: &[LedgerEntry]) -> Faults {
+    let mut injected: BTreeMap<FaultKind, u64> = BTreeMap::new();
+    let mut hit: BTreeMap<FaultKind, BTreeSet<&str>> = BTreeMap::new();
+    for e in ledger {
+        if let Some(k) = e.fault {
+            *injected.entry(k).or_default() += 1;
+            if let Some(o) = &e.order_id {
+                hit.entry(k).or_default().insert(o);
+            }
+        }
+    }
+    let per_kind = |f: &dyn Fn(FaultKind) -> u64| {
+        FaultKind::ALL
+            .into_iter()
+            .map(|k| (k.as_str().to_string(), f(k)))
+            .collect::<OrderedMap<u64>>()
+    };
+    Faults {
+        injected: per_kind(&|k| injected.get(&k).copied().unwrap_or(0)),
+        orders_hit: per_kind(&|k| hit.get(&k).map_or(0, |s| s.len() as u64)),
+        assignment_digest: assignment_digest(ledger),
+    }
+}
+
+/// Hex SHA-256 over the sorted lines `"<order_id>\t<attempt>\t<fault or none>\n"` of every
+/// charge entry with an order id: independent of arrival order, changed by any fault moved.
+pub fn assignment_digest(ledger: &[LedgerEntry]) -> String {
+    let mut lines: Vec<String> = ledger
+        .iter()
+        .filter(|e| e.op == PaymentOp::Charge)
+        .filter_map(|e| {
+            let order = e.order_id.as_deref()?;
+            let fault = e.fault.map_or("none", FaultKind::as_str);
+            Some(format!("{order}\t{}\t{fault}\n", e.attempt))
+        })
+        .collect();
+    lines.sort();
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(l.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {
+    let genuine = || log.iter().filter(|w| !w.forged);
+    let logged: BTreeSet<&str> = genuine().map(|w| w.event_id.as_str()).collect();
+    let acked: BTreeSet<&str> = genuine()
+        .filter(|w| w.acknowledged())
+        .map(|w| w.event_id.as_str())
+        .collect();
+    let duplicated: BTreeSet<&str> = genuine()
+        .filter(|w| w.duplicate)
+        .map(|w| w.event_id.as_str())
+        .collect();
+    let never_sent = events_created.saturating_sub(logged.len() as u64);
+
+    let mut h = histogram();
+    for w in log.iter().filter(|w| w.acknowledged()) {
+        h.record(w.latency_us.clamp(1, MAX_US))
+            .expect("value clamped into bounds");
+    }
+    let p = Percentiles::of(&h);
+
+    Webhooks {
+        events: events_created,
+        sent: log.len() as u64,
+        delivered: acked.len() as u64,
+        retried: log.iter().filter(|w| w.attempt > 0).count() as u64,
+        duplicated: duplicated.len() as u64,
+        forged: log.iter().filter(|w| w.forged).count() as u64,
+        forged_accepted: log.iter().filter(|w| w.forged && w.acknowledged()).count() as u64,
+        never_acknowledged: (logged.len() - acked.len()) as u64 + never_sent,
+        ack_latency_ms: AckLatency {
+            p50: p.p50,
+            p90: p.p90,
+            p99: p.p99,
+            max: p.max,
+        },
+    }
+}
+
+fn verification(rec: &Reconciliation) -> Verification {
+    Verification {
+        passed: rec.passed(),
+        checks: rec
+            .checks
+            .iter()
+            .map(|c| CheckRow {
+                name: c.check.name().to_string(),
+                invariant: c.check.invariant().to_string(),
+                passed: c.passed(),
+                violations: c.violations as u64,
+            })
+            .collect(),
+        discrepancies: rec.discrepancies.clone(),
+    }
+}
+
+fn timeline(rec: &Recorder) -> Vec<TimelineRow> {
+    rec.timeline
+        .seconds
+        .iter()
+        .map(|(&second, s)| {
+            let p = Percentiles::of(&s.latency);
+            TimelineRow {
+                second,
+                sent: s.sent,
+                shed: s.shed,
+                paid: s.paid,
+                failed: s.failed,
+                pending: s.pending,
+                errors: s.errors,
+                p50_ms: p.p50,
+                p99_ms: p.p99,
+            }
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a system time (times before 1970 read as the epoch).
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since the epoch to a civil date (Howard Hinnant's days_from_civil, inverted).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Writes every report file into `dir` (created if needed), each through a temporary file
+/// renamed into place, so a reader never sees half a file. Returns the paths written.
+pub fn write_all(report: &RunReport, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    let json_path = dir.join("report.json");
+    write_atomically(&json_path, |w| json::write(report, w))?;
+    written.push(json_path);
+    let md_path = dir.join("report.md");
+    write_atomically(&md_path, |w| markdown::write(report, w))?;
+    written.push(md_path);
+    Ok(written)
+}
+
+fn write_atomically(
+    path: &Path,
+    render: impl FnOnce(&mut BufWriter<fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "report path has no name"))?;
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut w = BufWriter::new(fs::File::create(&tmp)?);
+        render(&mut w)?;
+        w.flush()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::chaos::{FaultPlan, WebhookChaos};
+    use crate::domain::{AttemptResult, FailReason};
+    use crate::metrics::Outcome;
+    use crate::scenario::{
+        Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, ProviderSpec,
+        ReferenceSpec, WebhookSpec,
+    };
+    use crate::verify::reconcile;
+    pub(crate) use crate::verify::tests::Set;
+
+    /// The verifier's clean evidence set: six sent orders (one paid at checkout, one paid
+    /// after pending, four failed of which one refunded) and one shed.
+    pub(crate) fn sample_set() -> Set {
+        crate::verify::tests::clean()
+    }
+
+    pub(crate) fn scenario(gates: GateSpec) -> Scenario {
+        let ms = Duration::from_millis;
+        Scenario {
+            name: "smoke".into(),
+            seed: 42,
+            load: LoadSpec {
+                profile: Profile::Constant {
+                    rate: 10.0,
+                    duration: Duration::from_secs(1),
+                },
+                max_in_flight: std::num::NonZeroUsize::new(8).unwrap(),
+                request_timeout: ms(2000),
+            },
+            orders: OrderSpec {
+                amount_min: 1000,
+                amount_max: 1000,
+                currency: "usd".into(),
+                payment_method: "pm_card_visa".into(),
+            },
+            provider: ProviderSpec {
+                dialect: Dialect::Stripe,
+                hold: ms(500),
+            },
+            faults: FaultPlan::default(),
+            webhooks: WebhookSpec {
+                secret: "whsec_test".into(),
+                chaos: WebhookChaos::default(),
+                retry_schedule: vec![ms(100)],
+                timeout: ms(1000),
+            },
+            merchant: MerchantSpec::Reference(ReferenceSpec {
+                provider_timeout: ms(300),
+                max_retries: 2,
+                retry_backoff: ms(50),
+                reconcile_every: ms(200),
+                pending_grace: ms(1000),
+            }),
+            drain: DrainSpec {
+                timeout: Duration::from_secs(5),
+            },
+            gates,
+        }
+    }
+
+    /// A recorder fed from the set's checkout records, as the load would have.
+    pub(crate) fn recorder(s: &Set) -> Recorder {
+        let mut r = Recorder::default();
+        for c in &s.checkouts {
+            let second = c.intended_ms / 1000;
+            let outcome = match &c.answer {
+                CheckoutAnswer::Shed => {
+                    r.record_shed(second);
+                    continue;
+                }
+                CheckoutAnswer::Error { .. } => Outcome::Error,
+                CheckoutAnswer::Told { status } => match status {
+                    OrderStatus::Paid => Outcome::Paid,
+                    OrderStatus::Pending => Outcome::Pending,
+                    OrderStatus::Failed(_) => Outcome::Failed,
+                },
+            };
+            r.record_sent(second);
+            r.record(second, outcome, c.latency_us);
+        }
+        r
+    }
+
+    pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
+        let sc = scenario(gates);
+        let evidence = s.evidence();
+        let rec = reconcile(&evidence);
+        let recorder = recorder(s);
+        build(&ReportInputs {
+            scenario: &sc,
+            evidence,
+            reconciliation: &rec,
+            recorder: &recorder,
+            target_rate: 10.0,
+            planned: s.checkouts.len() as u64,
+            load_elapsed: Duration::from_millis(500),
+            run_duration: Duration::from_millis(1500),
+            started_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            interrupted: false,
+            drained: true,
+            events_created: 3,
+        })
+    }
+
+    pub(crate) fn sample() -> RunReport {
+        report_with(
+            &sample_set(),
+            GateSpec {
+                success_rate_min: Some(0.5),
+                p99_ms_max: Some(1000.0),
+                shed_max: Some(5),
+                verification: true,
+            },
+        )
+    }
+
+    #[test]
+    fn load_and_outcome_figures_come_from_the_evidence() {
+        let r = sample();
+        assert_eq!(r.load.sent, 6);
+        assert_eq!(r.load.shed, 1);
+        assert_eq!(r.load.errors, 0);
+        assert_eq!(r.load.planned, 7);
+        assert!((r.load.achieved_rate - 12.0).abs() < 1e-9);
+        // Paid: ord-000000 and ord-000004 of 6 sent; 4 of them not declined by the card.
+        assert!((r.outcomes.success_rate - 2.0 / 6.0).abs() < 1e-9);
+        assert!((r.outcomes.success_rate_eligible - 0.5).abs() < 1e-9);
+        assert_eq!(r.outcomes.told.get("paid"), Some(&1));
+        assert_eq!(r.outcomes.told.get("pending"), Some(&2));
+        assert_eq!(r.outcomes.told.get("error"), Some(&0));
+        assert_eq!(r.outcomes.final_states.get("paid"), Some(&2));
+        assert_eq!(r.outcomes.final_states.get("missing"), Some(&0));
+        let charged = r.outcomes.confusion.get("charged").unwrap();
+        assert_eq!(charged.get("paid"), Some(&2));
+        let keys: Vec<_> = r.outcomes.confusion.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, TruthLabel::ALL.map(TruthLabel::as_str));
+    }
+
+    #[test]
+    fn faults_count_entries_and_distinct_orders() {
+        let mut s = sample_set();
+        s.charge("ord-000003", AttemptResult::ServerError);
+        let r = report_with(&s, sample().scenario_gates());
+        assert_eq!(r.faults.injected.get("server_error"), Some(&2));
+        assert_eq!(r.faults.orders_hit.get("server_error"), Some(&1));
+        assert_eq!(r.faults.injected.get("timeout_after_charge"), Some(&2));
+        assert_eq!(r.faults.orders_hit.get("timeout_after_charge"), Some(&2));
+        assert_eq!(r.faults.injected.get("risk_block"), Some(&1));
+        assert_eq!(r.faults.injected.0.len(), FaultKind::ALL.len());
+    }
+
+    #[test]
+    fn digest_ignores_ledger_order_and_sees_a_moved_fault() {
+        let s = sample_set();
+        let base = assignment_digest(&s.ledger);
+        assert_eq!(base.len(), 64);
+        let mut reversed = s.ledger.clone();
+        reversed.reverse();
+        assert_eq!(assignment_digest(&reversed), base);
+
+        let mut moved = s.ledger.clone();
+        let e = moved
+            .iter_mut()
+            .find(|e| e.fault == Some(FaultKind::ServerError));
+        e.unwrap().fault = Some(FaultKind::RateLimit);
+        assert_ne!(assignment_digest(&moved), base);
+
+        let mut cleared = s.ledger.clone();
+        cleared[0].fault = Some(FaultKind::Timeout);
+        assert_ne!(assignment_digest(&cleared), base);
+    }
+
+    #[test]
+    fn webhook_figures_separate_genuine_duplicate_and_forged() {
+        let mut s = sample_set();
+        // A genuine event that never got through, retried once.
+        s.webhook("ord-000001", "evt_1", None);
+        s.webhook("ord-000001", "evt_1", Some(500));
+        s.last_webhook().attempt = 1;
+        let r = report_with(&s, sample().scenario_gates());
+        let w = &r.webhooks;
+        assert_eq!(w.sent, 6);
+        assert_eq!(w.delivered, 2, "evt_0 and evt_4");
+        assert_eq!(w.retried, 1);
+        assert_eq!(w.duplicated, 1);
+        assert_eq!(w.forged, 1);
+        assert_eq!(w.forged_accepted, 0);
+        // evt_1 logged but never acknowledged; 3 created, 3 logged.
+        assert_eq!(w.never_acknowledged, 1);
+        assert!((w.ack_latency_ms.p50 - 2.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn verification_and_timeline_are_carried_over() {
+        let r = sample();
+        assert!(r.verification.passed);
+        assert_eq!(r.verification.checks.len(), 9);
+        assert_eq!(r.verification.checks[0].name, "lost_payment");
+        assert_eq!(r.timeline.len(), 1);
+        assert_eq!(r.timeline[0].sent, 6);
+        assert_eq!(r.timeline[0].shed, 1);
+        assert_eq!(r.timeline[0].paid, 1);
+    }
+
+    #[test]
+    fn started_at_is_rfc3339_utc() {
+        let at = |s| rfc3339(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(at(4_107_542_399), "2100-02-28T23:59:59Z");
+        assert_eq!(sample().dir_name(), "smoke-20231114T221320Z");
+    }
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let r = sample();
+        let text = serde_json::to_string(&r).unwrap();
+        let back: RunReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn write_all_writes_every_file_and_leaves_no_temp_files() {
+        let dir = std::env::temp_dir().join(format!(
+            "paychaos-report-test-{}-{}",
+            std::process::id(),
+            line!()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        let target = dir.join("nested").join("smoke");
+        let r = sample();
+        let paths = write_all(&r, &target).unwrap();
+        // Twice: overwriting an existing report is atomic too.
+        let paths2 = write_all(&r, &target).unwrap();
+        assert_eq!(paths, paths2);
+        let mut names: Vec<_> = fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["report.json", "report.md"]);
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
+        assert_eq!(json["schema_version"], 1);
+        let md = fs::read_to_string(&paths[1]).unwrap();
+        assert!(md.starts_with("# paychaos"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    impl RunReport {
+        /// Gates that the sample passes, for tests that change the evidence only.
+        pub(crate) fn scenario_gates(&self) -> GateSpec {
+            GateSpec {
+                success_rate_min: None,
+                p99_ms_max: None,
+                shed_max: None,
+                verification: true,
+            }
+        }
+    }
+
+    #[test]
+    fn a_declined_order_does_not_count_against_eligible_success() {
+        let mut s = Set::default();
+        s.charge("ord-000000", AttemptResult::Ok)
+            .told_status("ord-000000", OrderStatus::Paid)
+            .final_state("ord-000000", OrderStatus::Paid, 1);
+        s.charge(
+            "ord-000001",
+            AttemptResult::Declined(FailReason::InsufficientFunds),
+        )
+        .told_status(
+            "ord-000001",
+            OrderStatus::Failed(FailReason::InsufficientFunds),
+        )
+        .final_state(
+            "ord-000001",
+            OrderStatus::Failed(FailReason::InsufficientFunds),
+            0,
+        );
+        let r = report_with(&s, sample().scenario_gates());
+        assert_eq!(r.outcomes.success_rate, 0.5);
+        assert_eq!(r.outcomes.success_rate_eligible, 1.0);
+    }
+}

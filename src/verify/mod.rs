@@ -1,1 +1,558 @@
-//! Reconciliation and callback checks. SKELETON.
+//! Reconciliation: the provider's ledger (the truth) against the webhook log, the checkout
+//! answers and the merchant's final order states. `truth` reads each order's money from the
+//! ledger, `rules` holds one invariant per function, `discrepancy` names the checks and their
+//! violations. Only orders the harness sent (not shed) are verified.
+
+pub mod discrepancy;
+pub mod rules;
+pub mod truth;
+
+use std::collections::BTreeMap;
+
+use crate::domain::{CheckoutAnswer, CheckoutRecord, LedgerEntry, OrderSnapshot, WebhookAttempt};
+
+pub use discrepancy::{Check, Discrepancy};
+pub use rules::answer_label;
+pub use truth::{OrderTruth, TruthLabel};
+
+/// The records a run hands to the verifier.
+#[derive(Clone, Copy, Debug)]
+pub struct Evidence<'a> {
+    pub ledger: &'a [LedgerEntry],
+    pub webhooks: &'a [WebhookAttempt],
+    pub checkouts: &'a [CheckoutRecord],
+    /// Final order states read after the drain.
+    pub orders: &'a [OrderSnapshot],
+}
+
+/// The confusion matrix's columns: every final order state, then `missing` (not exported).
+pub const FINAL_LABELS: [&str; 7] = [
+    "paid",
+    "failed_insufficient_funds",
+    "failed_risk_blocked",
+    "failed_provider_error",
+    "failed_declined",
+    "pending",
+    "missing",
+];
+
+/// Orders counted by provider truth (rows, [`TruthLabel::ALL`]) × merchant final state
+/// (columns, [`FINAL_LABELS`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Confusion {
+    counts: [[u64; FINAL_LABELS.len()]; TruthLabel::ALL.len()],
+}
+
+impl Confusion {
+    /// Counts one order; an unknown final label is counted as `missing`.
+    pub fn add(&mut self, truth: TruthLabel, final_label: &str) {
+        self.counts[truth.index()][final_index(final_label)] += 1;
+    }
+
+    pub fn get(&self, truth: TruthLabel, final_label: &str) -> u64 {
+        FINAL_LABELS
+            .iter()
+            .position(|l| *l == final_label)
+            .map_or(0, |i| self.counts[truth.index()][i])
+    }
+
+    /// One row, in [`FINAL_LABELS`] order.
+    pub fn row(&self, truth: TruthLabel) -> &[u64; FINAL_LABELS.len()] {
+        &self.counts[truth.index()]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().flatten().sum()
+    }
+}
+
+fn final_index(label: &str) -> usize {
+    FINAL_LABELS
+        .iter()
+        .position(|l| *l == label)
+        .unwrap_or(FINAL_LABELS.len() - 1)
+}
+
+/// How one check fared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckResult {
+    pub check: Check,
+    pub violations: usize,
+}
+
+impl CheckResult {
+    pub fn passed(&self) -> bool {
+        self.violations == 0
+    }
+}
+
+/// One verified order's figures, for reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedOrder {
+    pub truth: OrderTruth,
+    /// The checkout answer's label ([`answer_label`]).
+    pub told: &'static str,
+    /// The final state's label, `missing` when not exported.
+    pub final_label: &'static str,
+}
+
+/// The verifier's findings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// Every verified order (sent by the harness, not shed), by order id.
+    pub orders: BTreeMap<String, VerifiedOrder>,
+    /// One result per check, in [`Check::ALL`] order.
+    pub checks: Vec<CheckResult>,
+    /// Every violation, sorted by order id.
+    pub discrepancies: Vec<Discrepancy>,
+    pub confusion: Confusion,
+}
+
+impl Reconciliation {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(CheckResult::passed)
+    }
+
+    /// The checks with violations, in report order.
+    pub fn failed_checks(&self) -> Vec<Check> {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed())
+            .map(|c| c.check)
+            .collect()
+    }
+}
+
+/// Checks the evidence of a run against every invariant.
+pub fn reconcile(e: &Evidence) -> Reconciliation {
+    let truths = truth::order_truths(e.ledger);
+    let empty = OrderTruth::default();
+
+    // First record wins should the load ever report an order twice.
+    let mut sent: BTreeMap<&str, &CheckoutAnswer> = BTreeMap::new();
+    for c in e.checkouts {
+        if c.answer != CheckoutAnswer::Shed {
+            sent.entry(c.order_id.as_str()).or_insert(&c.answer);
+        }
+    }
+    let mut snapshots: BTreeMap<&str, &OrderSnapshot> = BTreeMap::new();
+    for s in e.orders {
+        snapshots.entry(s.order_id.as_str()).or_insert(s);
+    }
+
+    let views: Vec<rules::OrderView> = sent
+        .iter()
+        .map(|(&id, &told)| rules::OrderView {
+            order_id: id,
+            truth: truths.get(id).unwrap_or(&empty),
+            told,
+            snapshot: snapshots.get(id).copied(),
+        })
+        .collect();
+    let ctx = rules::Context {
+        orders: views,
+        webhooks: e.webhooks,
+    };
+
+    let mut checks = Vec::with_capacity(Check::ALL.len());
+    let mut discrepancies = Vec::new();
+    for check in Check::ALL {
+        let found = rules::run(check, &ctx);
+        checks.push(CheckResult {
+            check,
+            violations: found.len(),
+        });
+        discrepancies.extend(found);
+    }
+    discrepancies.sort();
+
+    let mut confusion = Confusion::default();
+    let mut orders = BTreeMap::new();
+    for o in &ctx.orders {
+        confusion.add(o.truth.label(), o.final_label());
+        orders.insert(
+            o.order_id.to_string(),
+            VerifiedOrder {
+                truth: o.truth.clone(),
+                told: answer_label(o.told),
+                final_label: o.final_label(),
+            },
+        );
+    }
+
+    Reconciliation {
+        orders,
+        checks,
+        discrepancies,
+        confusion,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::truth::tests::{charge, refund};
+    use super::*;
+    use crate::domain::{AttemptResult, FailReason, OrderStatus};
+
+    use AttemptResult as R;
+    use FailReason as F;
+    use OrderStatus as S;
+
+    /// Owned evidence for tests; `evidence()` borrows it.
+    #[derive(Default)]
+    pub(crate) struct Set {
+        pub ledger: Vec<LedgerEntry>,
+        pub webhooks: Vec<WebhookAttempt>,
+        pub checkouts: Vec<CheckoutRecord>,
+        pub orders: Vec<OrderSnapshot>,
+    }
+
+    impl Set {
+        pub fn evidence(&self) -> Evidence<'_> {
+            Evidence {
+                ledger: &self.ledger,
+                webhooks: &self.webhooks,
+                checkouts: &self.checkouts,
+                orders: &self.orders,
+            }
+        }
+
+        fn seq(&self) -> u64 {
+            self.ledger.len() as u64
+        }
+
+        /// Adds a charge request for `order` with the next seq and attempt number.
+        pub fn charge(&mut self, order: &str, result: AttemptResult) -> &mut Self {
+            let attempt = self
+                .ledger
+                .iter()
+                .filter(|e| e.order_id.as_deref() == Some(order))
+                .count() as u32;
+            self.ledger.push(charge(self.seq(), order, attempt, result));
+            self
+        }
+
+        pub fn refund(&mut self, order: &str, amount: u64) -> &mut Self {
+            let pi = format!("pi_{order}");
+            self.ledger
+                .push(refund(self.seq(), Some(order), &pi, amount));
+            self
+        }
+
+        pub fn told(&mut self, order: &str, answer: CheckoutAnswer) -> &mut Self {
+            let n = self.checkouts.len() as u64;
+            self.checkouts.push(CheckoutRecord {
+                order_id: order.into(),
+                amount: 1000,
+                intended_ms: n * 10,
+                latency_us: 5_000 + n * 1000,
+                answer,
+            });
+            self
+        }
+
+        pub fn told_status(&mut self, order: &str, status: OrderStatus) -> &mut Self {
+            self.told(order, CheckoutAnswer::Told { status })
+        }
+
+        pub fn final_state(&mut self, order: &str, status: OrderStatus, f: u32) -> &mut Self {
+            self.orders.push(OrderSnapshot {
+                order_id: order.into(),
+                status,
+                fulfilments: Some(f),
+            });
+            self
+        }
+
+        pub fn webhook(&mut self, order: &str, event: &str, status: Option<u16>) -> &mut Self {
+            self.webhooks.push(WebhookAttempt {
+                event_id: event.into(),
+                event_type: "payment_intent.succeeded".into(),
+                order_id: Some(order.into()),
+                payment_id: Some(format!("pi_{order}")),
+                attempt: 0,
+                at_ms: 100,
+                latency_us: 2_000,
+                duplicate: false,
+                forged: false,
+                delay_ms: 0,
+                status,
+                error: None,
+            });
+            self
+        }
+
+        pub fn last_webhook(&mut self) -> &mut WebhookAttempt {
+            self.webhooks.last_mut().expect("a webhook was added")
+        }
+    }
+
+    /// A well-behaved run: paid, each kind of decline, a provider error, a pending order
+    /// settled paid and one settled failed-and-refunded, a duplicate and a forged webhook
+    /// both handled right.
+    pub(crate) fn clean() -> Set {
+        let mut s = Set::default();
+        s.charge("ord-000000", R::Ok)
+            .told_status("ord-000000", S::Paid)
+            .final_state("ord-000000", S::Paid, 1)
+            .webhook("ord-000000", "evt_0", Some(200));
+        s.charge("ord-000001", R::Declined(F::InsufficientFunds))
+            .told_status("ord-000001", S::Failed(F::InsufficientFunds))
+            .final_state("ord-000001", S::Failed(F::InsufficientFunds), 0);
+        s.charge("ord-000002", R::Declined(F::RiskBlocked))
+            .told_status("ord-000002", S::Failed(F::RiskBlocked))
+            .final_state("ord-000002", S::Failed(F::RiskBlocked), 0);
+        s.charge("ord-000003", R::ServerError)
+            .charge("ord-000003", R::RateLimited)
+            .told_status("ord-000003", S::Failed(F::ProviderError))
+            .final_state("ord-000003", S::Failed(F::ProviderError), 0);
+        s.charge("ord-000004", R::AnswerLost)
+            .charge("ord-000004", R::Replayed)
+            .told_status("ord-000004", S::Pending)
+            .final_state("ord-000004", S::Paid, 1)
+            .webhook("ord-000004", "evt_4", Some(200))
+            .webhook("ord-000004", "evt_4", Some(200));
+        s.last_webhook().duplicate = true;
+        s.webhook("ord-000004", "evt_forged_4", Some(400));
+        s.last_webhook().forged = true;
+        s.charge("ord-000005", R::AnswerLost)
+            .charge("ord-000005", R::Dropped)
+            .told_status("ord-000005", S::Pending)
+            .refund("ord-000005", 1000)
+            .final_state("ord-000005", S::Failed(F::ProviderError), 0);
+        // Shed: not verified, even though the merchant lists it oddly.
+        s.told("ord-000006", CheckoutAnswer::Shed)
+            .final_state("ord-000006", S::Pending, 0);
+        s
+    }
+
+    fn only(check: Check, s: &Set) -> Vec<Discrepancy> {
+        let r = reconcile(&s.evidence());
+        let failed = r.failed_checks();
+        assert_eq!(
+            failed,
+            vec![check],
+            "exactly {check} should fail; discrepancies: {:#?}",
+            r.discrepancies
+        );
+        assert_eq!(r.discrepancies.len(), 1);
+        r.discrepancies
+    }
+
+    #[test]
+    fn clean_evidence_passes_every_check() {
+        let r = reconcile(&clean().evidence());
+        assert!(r.passed(), "{:#?}", r.discrepancies);
+        assert_eq!(r.checks.len(), Check::ALL.len());
+        assert_eq!(r.orders.len(), 6, "the shed order is not verified");
+    }
+
+    #[test]
+    fn charged_but_failed_without_pending_is_a_lost_payment() {
+        let mut s = clean();
+        s.charge("ord-000010", R::AnswerLost)
+            .told_status("ord-000010", S::Failed(F::ProviderError))
+            .final_state("ord-000010", S::Failed(F::ProviderError), 0);
+        let d = only(Check::LostPayment, &s);
+        assert_eq!(d[0].order_id, "ord-000010");
+        assert!(d[0].observed.contains("net 1000"), "{}", d[0]);
+        assert!(d[0].observed.contains("final failed_provider_error"));
+    }
+
+    #[test]
+    fn charged_and_missing_from_the_export_is_a_lost_payment() {
+        let mut s = clean();
+        s.charge("ord-000010", R::Ok)
+            .told_status("ord-000010", S::Paid);
+        let d = only(Check::LostPayment, &s);
+        assert!(d[0].observed.contains("final missing"), "{}", d[0]);
+    }
+
+    #[test]
+    fn told_pending_then_failed_without_refund_is_a_refund_owed() {
+        let mut s = clean();
+        s.charge("ord-000010", R::AnswerLost)
+            .told_status("ord-000010", S::Pending)
+            .final_state("ord-000010", S::Failed(F::ProviderError), 0);
+        let d = only(Check::RefundOwed, &s);
+        assert!(d[0].expected.contains("refund of 1000"), "{}", d[0]);
+    }
+
+    #[test]
+    fn paid_without_money_is_free_goods() {
+        let mut s = clean();
+        s.charge("ord-000010", R::Dropped)
+            .told_status("ord-000010", S::Paid)
+            .final_state("ord-000010", S::Paid, 1);
+        let d = only(Check::FreeGoods, &s);
+        assert!(d[0].observed.contains("net 0"), "{}", d[0]);
+    }
+
+    #[test]
+    fn two_captures_are_a_double_charge() {
+        let mut s = clean();
+        s.charge("ord-000010", R::AnswerLost)
+            .charge("ord-000010", R::Ok)
+            .told_status("ord-000010", S::Paid)
+            .final_state("ord-000010", S::Paid, 1);
+        let d = only(Check::DoubleCharge, &s);
+        assert!(
+            d[0].observed.starts_with("2 charges totalling 2000"),
+            "{}",
+            d[0]
+        );
+    }
+
+    #[test]
+    fn each_wrong_reason_shape_fires_only_wrong_reason() {
+        // Told a specific decline the ledger never saw.
+        let mut s = clean();
+        s.charge("ord-000010", R::Declined(F::InsufficientFunds))
+            .told_status("ord-000010", S::Failed(F::RiskBlocked))
+            .final_state("ord-000010", S::Failed(F::RiskBlocked), 0);
+        let d = only(Check::WrongReason, &s);
+        assert!(d[0].observed.contains("told failed_risk_blocked"));
+        assert!(d[0].expected.contains("failed_insufficient_funds"));
+
+        // Told a generic decline while the ledger knows the reason.
+        let mut s = clean();
+        s.charge("ord-000010", R::Declined(F::RiskBlocked))
+            .told_status("ord-000010", S::Failed(F::Declined))
+            .final_state("ord-000010", S::Failed(F::Declined), 0);
+        only(Check::WrongReason, &s);
+
+        // Told provider trouble while the card declined.
+        let mut s = clean();
+        s.charge("ord-000010", R::Declined(F::InsufficientFunds))
+            .told_status("ord-000010", S::Failed(F::ProviderError))
+            .final_state("ord-000010", S::Failed(F::InsufficientFunds), 0);
+        only(Check::WrongReason, &s);
+
+        // Told insufficient funds when nothing was declined.
+        let mut s = clean();
+        s.charge("ord-000010", R::ServerError)
+            .told_status("ord-000010", S::Failed(F::InsufficientFunds))
+            .final_state("ord-000010", S::Failed(F::InsufficientFunds), 0);
+        let d = only(Check::WrongReason, &s);
+        assert!(d[0].observed.contains("ledger declines: none"), "{}", d[0]);
+    }
+
+    #[test]
+    fn a_generic_decline_without_a_specific_reason_is_not_wrong() {
+        let mut s = clean();
+        s.charge("ord-000010", R::Declined(F::Declined))
+            .told_status("ord-000010", S::Failed(F::Declined))
+            .final_state("ord-000010", S::Failed(F::Declined), 0);
+        assert!(reconcile(&s.evidence()).passed());
+    }
+
+    #[test]
+    fn pending_after_the_drain_is_stuck() {
+        let mut s = clean();
+        s.charge("ord-000010", R::Dropped)
+            .told_status("ord-000010", S::Pending)
+            .final_state("ord-000010", S::Pending, 0);
+        let d = only(Check::StuckPending, &s);
+        assert!(d[0].observed.contains("not_charged"), "{}", d[0]);
+    }
+
+    #[test]
+    fn an_acknowledged_forgery_is_reported_with_its_event_id() {
+        let mut s = clean();
+        s.webhook("ord-000000", "evt_forged_0", Some(200));
+        s.last_webhook().forged = true;
+        let d = only(Check::ForgedAccepted, &s);
+        assert_eq!(d[0].order_id, "ord-000000");
+        assert!(d[0].expected.contains("evt_forged_0"), "{}", d[0]);
+        assert!(d[0].observed.contains("200"));
+    }
+
+    #[test]
+    fn fulfilled_twice_is_a_duplicate_applied() {
+        let mut s = clean();
+        s.charge("ord-000010", R::Ok)
+            .told_status("ord-000010", S::Paid)
+            .final_state("ord-000010", S::Paid, 2);
+        let d = only(Check::DuplicateApplied, &s);
+        assert!(d[0].observed.contains("fulfilled 2 times"));
+    }
+
+    #[test]
+    fn a_charge_after_an_answered_decline_is_a_hard_decline_retried() {
+        let mut s = clean();
+        s.charge("ord-000010", R::Declined(F::InsufficientFunds))
+            .charge("ord-000010", R::Replayed)
+            .told_status("ord-000010", S::Failed(F::InsufficientFunds))
+            .final_state("ord-000010", S::Failed(F::InsufficientFunds), 0);
+        let d = only(Check::HardDeclineRetried, &s);
+        assert!(d[0].observed.contains("replayed"), "{}", d[0]);
+    }
+
+    #[test]
+    fn every_violation_is_listed_sorted_by_order_id() {
+        let mut s = clean();
+        for id in ["ord-000012", "ord-000011"] {
+            s.charge(id, R::Ok)
+                .told_status(id, S::Failed(F::ProviderError))
+                .final_state(id, S::Failed(F::ProviderError), 0);
+        }
+        s.charge("ord-000010", R::Dropped)
+            .told_status("ord-000010", S::Paid)
+            .final_state("ord-000010", S::Paid, 2);
+        let r = reconcile(&s.evidence());
+        let got: Vec<_> = r
+            .discrepancies
+            .iter()
+            .map(|d| (d.order_id.as_str(), d.check))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ord-000010", Check::FreeGoods),
+                ("ord-000010", Check::DuplicateApplied),
+                ("ord-000011", Check::LostPayment),
+                ("ord-000012", Check::LostPayment),
+            ]
+        );
+        let lost = r.checks.iter().find(|c| c.check == Check::LostPayment);
+        assert_eq!(lost.map(|c| c.violations), Some(2));
+    }
+
+    #[test]
+    fn confusion_counts_truth_against_final_state() {
+        let mut s = clean();
+        // A sent order that never reached the provider and is missing from the export.
+        s.told(
+            "ord-000010",
+            CheckoutAnswer::Error {
+                detail: "timeout".into(),
+            },
+        );
+        let r = reconcile(&s.evidence());
+        let c = &r.confusion;
+        assert_eq!(c.get(TruthLabel::Charged, "paid"), 2);
+        assert_eq!(c.get(TruthLabel::Refunded, "failed_provider_error"), 1);
+        assert_eq!(
+            c.get(
+                TruthLabel::DeclinedInsufficientFunds,
+                "failed_insufficient_funds"
+            ),
+            1
+        );
+        assert_eq!(
+            c.get(TruthLabel::DeclinedRiskBlocked, "failed_risk_blocked"),
+            1
+        );
+        assert_eq!(c.get(TruthLabel::NotCharged, "failed_provider_error"), 1);
+        assert_eq!(c.get(TruthLabel::NoAttempt, "missing"), 1);
+        assert_eq!(c.total(), 7);
+        assert_eq!(c.row(TruthLabel::DeclinedOther), &[0; 7]);
+    }
+
+    #[test]
+    fn final_labels_are_the_order_labels_then_missing() {
+        assert_eq!(&FINAL_LABELS[..6], &OrderStatus::LABELS[..]);
+        assert_eq!(FINAL_LABELS[6], "missing");
+    }
+}

@@ -1,0 +1,173 @@
+//! The terminal summary printed at the end of a run: a dozen lines saying whether the run
+//! passed and why, with the figures a person looks at first. The files hold the rest.
+
+use std::fmt::Write;
+
+use super::gates::number;
+use super::RunReport;
+
+/// Failures listed before the rest are counted, keeping the summary short.
+const FAILURES_SHOWN: usize = 4;
+
+/// Renders the summary (10-15 lines, no trailing newline).
+pub fn render(r: &RunReport) -> String {
+    let mut s = String::new();
+    let verdict = if r.passed() { "PASS" } else { "FAIL" };
+    let mut run_notes = String::new();
+    if r.run.interrupted {
+        run_notes.push_str(", interrupted");
+    }
+    if !r.run.drained {
+        run_notes.push_str(", not drained");
+    }
+    let _ = writeln!(
+        s,
+        "paychaos {} (seed {}): {verdict} in {:.1} s{run_notes}",
+        r.scenario.name, r.scenario.seed, r.run.duration_s
+    );
+
+    let l = &r.load;
+    let _ = writeln!(
+        s,
+        "  load          {} of {} planned sent at {:.1}/s (target {:.1}/s), {} shed, {} errors",
+        l.sent, l.planned, l.achieved_rate, l.target_rate, l.shed, l.errors
+    );
+    let p = &r.latency_ms;
+    let _ = writeln!(
+        s,
+        "  latency       p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        p.p50, p.p90, p.p99, p.max
+    );
+    let o = &r.outcomes;
+    let _ = writeln!(
+        s,
+        "  success       {:.2}% of sent, {:.2}% of orders the card did not decline",
+        o.success_rate * 100.0,
+        o.success_rate_eligible * 100.0
+    );
+    let _ = writeln!(s, "  told          {}", counts(o.told.iter()));
+    let _ = writeln!(s, "  final         {}", counts(o.final_states.iter()));
+    let _ = writeln!(
+        s,
+        "  faults        {} (digest {})",
+        counts(r.faults.injected.iter()),
+        &r.faults.assignment_digest[..r.faults.assignment_digest.len().min(12)]
+    );
+    let w = &r.webhooks;
+    let _ = writeln!(
+        s,
+        "  webhooks      {} events, {} attempts, {} delivered, {} never acknowledged, {} forged accepted",
+        w.events, w.sent, w.delivered, w.never_acknowledged, w.forged_accepted
+    );
+    let v = &r.verification;
+    let failed: Vec<String> = v
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{} {}", c.name, c.violations))
+        .collect();
+    if failed.is_empty() {
+        let _ = writeln!(s, "  verification  pass: {} checks", v.checks.len());
+    } else {
+        let _ = writeln!(
+            s,
+            "  verification  FAIL: {} of {} checks ({}), {} discrepancies",
+            failed.len(),
+            v.checks.len(),
+            failed.join(", "),
+            v.discrepancies.len()
+        );
+    }
+    let gates: Vec<String> = r
+        .gates
+        .iter()
+        .map(|g| {
+            let mark = if g.passed { "ok" } else { "FAIL" };
+            format!("{} {} {mark}", g.name, number(g.observed))
+        })
+        .collect();
+    let gates = if gates.is_empty() {
+        "none set".to_string()
+    } else {
+        gates.join(", ")
+    };
+    let _ = writeln!(s, "  gates         {gates}");
+
+    let failures = r.failures();
+    if !failures.is_empty() {
+        let _ = writeln!(s, "failures:");
+        for f in failures.iter().take(FAILURES_SHOWN) {
+            let _ = writeln!(s, "  - {f}");
+        }
+        if failures.len() > FAILURES_SHOWN {
+            let _ = writeln!(s, "  - … and {} more", failures.len() - FAILURES_SHOWN);
+        }
+    }
+    s.truncate(s.trim_end().len());
+    s
+}
+
+/// `paid 3, pending 1`: the non-zero counts, or `none`.
+fn counts<'a>(it: impl Iterator<Item = (&'a str, &'a u64)>) -> String {
+    let v: Vec<String> = it
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AttemptResult, OrderStatus};
+    use crate::report::tests::{report_with, sample, sample_set};
+    use crate::scenario::GateSpec;
+
+    #[test]
+    fn a_passing_run_reads_pass_in_ten_to_fifteen_lines() {
+        let text = render(&sample());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!((10..=15).contains(&lines.len()), "{text}");
+        assert_eq!(lines[0], "paychaos smoke (seed 42): PASS in 1.5 s");
+        assert!(text.contains("verification  pass: 9 checks"));
+        assert!(text.contains("final         paid 2, failed_insufficient_funds 1"));
+        assert!(!text.contains("failures:"));
+    }
+
+    #[test]
+    fn a_failing_run_lists_its_failures_within_fifteen_lines() {
+        let mut s = sample_set();
+        for i in 0..3 {
+            let id = format!("ord-2{i:05}");
+            s.charge(&id, AttemptResult::Dropped)
+                .told_status(&id, OrderStatus::Pending)
+                .final_state(&id, OrderStatus::Pending, 2);
+        }
+        s.told("ord-300000", crate::domain::CheckoutAnswer::Shed);
+        let gates = GateSpec {
+            success_rate_min: Some(0.99),
+            p99_ms_max: Some(0.5),
+            shed_max: Some(0),
+            verification: true,
+        };
+        let text = render(&report_with(&s, gates));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() <= 15, "{} lines:\n{text}", lines.len());
+        assert!(lines[0].ends_with("FAIL in 1.5 s"), "{text}");
+        assert!(text.contains("verification  FAIL: 2 of 9 checks (stuck_pending 3, duplicate_applied 3), 6 discrepancies"), "{text}");
+        assert!(text.contains("failures:\n  - success_rate"));
+        assert_eq!(
+            text.matches("\n  - ").count(),
+            4,
+            "one line per failed gate"
+        );
+        assert!(
+            text.ends_with("(stuck_pending 3, duplicate_applied 3)"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The checks the verifier runs (names and invariants, in report order) and one violation of
+//! one of them: order id, expected and observed values. Ordered by order id so every list
+//! of discrepancies reads the same way whatever order the evidence came in.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One verification check: an invariant over the evidence of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    LostPayment,
+    RefundOwed,
+    FreeGoods,
+    DoubleCharge,
+    WrongReason,
+    StuckPending,
+    ForgedAccepted,
+    DuplicateApplied,
+    HardDeclineRetried,
+}
+
+impl Check {
+    /// Every check, in report order.
+    pub const ALL: [Check; 9] = [
+        Check::LostPayment,
+        Check::RefundOwed,
+        Check::FreeGoods,
+        Check::DoubleCharge,
+        Check::WrongReason,
+        Check::StuckPending,
+        Check::ForgedAccepted,
+        Check::DuplicateApplied,
+        Check::HardDeclineRetried,
+    ];
+
+    /// The snake_case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::LostPayment => "lost_payment",
+            Check::RefundOwed => "refund_owed",
+            Check::FreeGoods => "free_goods",
+            Check::DoubleCharge => "double_charge",
+            Check::WrongReason => "wrong_reason",
+            Check::StuckPending => "stuck_pending",
+            Check::ForgedAccepted => "forged_accepted",
+            Check::DuplicateApplied => "duplicate_applied",
+            Check::HardDeclineRetried => "hard_decline_retried",
+        }
+    }
+
+    /// The invariant the check holds the merchant to, in one sentence.
+    pub fn invariant(self) -> &'static str {
+        match self {
+            Check::LostPayment => "money taken is matched by a paid order or given back",
+            Check::RefundOwed => {
+                "an order given up on after the customer was told it was pending has its money refunded"
+            }
+            Check::FreeGoods => "a paid order has money behind it",
+            Check::DoubleCharge => "one order is charged at most once",
+            Check::WrongReason => "the customer is told the real cause of a failure",
+            Check::StuckPending => "no order is left pending after the drain",
+            Check::ForgedAccepted => "forged webhooks are refused",
+            Check::DuplicateApplied => "a webhook delivered twice is applied once",
+            Check::HardDeclineRetried => "a hard decline is not retried",
+        }
+    }
+
+    /// Parses a name written by [`Check::name`].
+    pub fn parse(s: &str) -> Option<Check> {
+        Check::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One violation of one check, with the concrete values that show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discrepancy {
+    pub check: Check,
+    pub order_id: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl Discrepancy {
+    pub fn new(
+        check: Check,
+        order_id: impl Into<String>,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) -> Discrepancy {
+        Discrepancy {
+            check,
+            order_id: order_id.into(),
+            expected: expected.into(),
+            observed: observed.into(),
+        }
+    }
+}
+
+impl fmt::Display for Discrepancy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: expected {}; observed {}",
+            self.check, self.order_id, self.expected, self.observed
+        )
+    }
+}
+
+/// By order id first (the brief's sort), then check, then the values, so the order is total.
+impl Ord for Discrepancy {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (&self.order_id, self.check, &self.expected, &self.observed).cmp(&(
+            &other.order_id,
+            other.check,
+            &other.expected,
+            &other.observed,
+        ))
+    }
+}
+
+impl PartialOrd for Discrepancy {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for c in Check::ALL {
+            assert_eq!(Check::parse(c.name()), Some(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.name()));
+            assert!(!c.invariant().is_empty());
+        }
+        assert_eq!(Check::parse("nope"), None);
+    }
+
+    #[test]
+    fn discrepancies_sort_by_order_id_before_check() {
+        let mut v = [
+            Discrepancy::new(Check::LostPayment, "ord-000002", "a", "b"),
+            Discrepancy::new(Check::HardDeclineRetried, "ord-000001", "a", "b"),
+            Discrepancy::new(Check::DoubleCharge, "ord-000001", "a", "b"),
+        ];
+        v.sort();
+        let got: Vec<_> = v.iter().map(|d| (d.order_id.as_str(), d.check)).collect();
+        assert_eq!(
+            got,
+            [
+                ("ord-000001", Check::DoubleCharge),
+                ("ord-000001", Check::HardDeclineRetried),
+                ("ord-000002", Check::LostPayment),
+            ]
+        );
+    }
+
+    #[test]
+    fn display_names_check_order_and_values() {
+        let d = Discrepancy::new(Check::DoubleCharge, "ord-000003", "1 charge", "2 charges");
+        assert_eq!(
+            d.to_string(),
+            "double_charge ord-000003: expected 1 charge; observed 2 charges"
+        );
+    }
+}

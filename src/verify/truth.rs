@@ -1,0 +1,368 @@
+//! The provider's truth per order, read from the ledger alone: money charged and refunded,
+//! captures, declines, and charge requests that came after an answered decline. What the
+//! merchant said or did is compared against this elsewhere (`rules`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
+
+/// What the provider did to an order, in one word (the confusion matrix's rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruthLabel {
+    /// Money kept: charged more than refunded.
+    Charged,
+    /// Charged, then all of it given back.
+    Refunded,
+    DeclinedInsufficientFunds,
+    DeclinedRiskBlocked,
+    /// A decline with another reason.
+    DeclinedOther,
+    /// Charge requests arrived but none charged or declined (dropped, errors, ...).
+    NotCharged,
+    /// No charge request for the order ever reached the provider.
+    NoAttempt,
+}
+
+impl TruthLabel {
+    /// Every label, in report order.
+    pub const ALL: [TruthLabel; 7] = [
+        TruthLabel::Charged,
+        TruthLabel::Refunded,
+        TruthLabel::DeclinedInsufficientFunds,
+        TruthLabel::DeclinedRiskBlocked,
+        TruthLabel::DeclinedOther,
+        TruthLabel::NotCharged,
+        TruthLabel::NoAttempt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TruthLabel::Charged => "charged",
+            TruthLabel::Refunded => "refunded",
+            TruthLabel::DeclinedInsufficientFunds => "declined_insufficient_funds",
+            TruthLabel::DeclinedRiskBlocked => "declined_risk_blocked",
+            TruthLabel::DeclinedOther => "declined_other",
+            TruthLabel::NotCharged => "not_charged",
+            TruthLabel::NoAttempt => "no_attempt",
+        }
+    }
+
+    /// Parses a label written by [`TruthLabel::as_str`].
+    pub fn parse(s: &str) -> Option<TruthLabel> {
+        TruthLabel::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Whether the card declined the order (such orders cannot succeed whatever the merchant does).
+    pub fn is_declined(self) -> bool {
+        matches!(
+            self,
+            TruthLabel::DeclinedInsufficientFunds
+                | TruthLabel::DeclinedRiskBlocked
+                | TruthLabel::DeclinedOther
+        )
+    }
+
+    /// Position in [`TruthLabel::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The first charge request answered with a decline (the merchant saw it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnsweredDecline {
+    pub seq: u64,
+    pub reason: FailReason,
+}
+
+/// A charge request that arrived after an answered decline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LaterCharge {
+    pub seq: u64,
+    pub attempt: u32,
+    pub result: AttemptResult,
+}
+
+/// One order as the provider's ledger records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderTruth {
+    /// Sum of the amounts of charges that moved money.
+    pub charged: Amount,
+    /// Sum of the refunds paid out for the order.
+    pub refunded: Amount,
+    /// Charges that moved money (captures).
+    pub charges: u32,
+    /// Charge requests of any result.
+    pub attempts: u32,
+    /// Payment ids of the charges that moved money, in arrival order.
+    pub payment_ids: Vec<String>,
+    /// The first decline reason the ledger recorded (also from a lost answer).
+    pub decline: Option<FailReason>,
+    /// Every decline reason the ledger recorded for the order.
+    pub declines: BTreeSet<FailReason>,
+    pub answered_decline: Option<AnsweredDecline>,
+    /// Charge requests that arrived after `answered_decline`, in arrival order.
+    pub after_decline: Vec<LaterCharge>,
+}
+
+impl OrderTruth {
+    /// Money kept: charged minus refunded (signed, so bad data cannot wrap around).
+    pub fn net(&self) -> i128 {
+        i128::from(self.charged) - i128::from(self.refunded)
+    }
+
+    /// The order's row in the confusion matrix.
+    pub fn label(&self) -> TruthLabel {
+        if self.net() > 0 {
+            TruthLabel::Charged
+        } else if self.charged > 0 {
+            TruthLabel::Refunded
+        } else if let Some(d) = self.decline {
+            match d {
+                FailReason::InsufficientFunds => TruthLabel::DeclinedInsufficientFunds,
+                FailReason::RiskBlocked => TruthLabel::DeclinedRiskBlocked,
+                FailReason::ProviderError | FailReason::Declined => TruthLabel::DeclinedOther,
+            }
+        } else if self.attempts > 0 {
+            TruthLabel::NotCharged
+        } else {
+            TruthLabel::NoAttempt
+        }
+    }
+}
+
+/// The truth of every order the ledger names, by order id. Entries are taken in `seq` order
+/// whatever order the slice is in. Refunds are matched by their order id, else by the payment
+/// id of a charge; refunds matching no order are ignored.
+pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
+    let mut entries: Vec<&LedgerEntry> = ledger.iter().collect();
+    entries.sort_by_key(|e| e.seq);
+
+    let order_of_payment: HashMap<&str, &str> = entries
+        .iter()
+        .filter(|e| e.op == PaymentOp::Charge)
+        .filter_map(|e| Some((e.payment_id.as_deref()?, e.order_id.as_deref()?)))
+        .collect();
+
+    let mut out: BTreeMap<String, OrderTruth> = BTreeMap::new();
+    for e in entries {
+        match e.op {
+            PaymentOp::Charge => {
+                let Some(order) = e.order_id.as_deref() else {
+                    continue;
+                };
+                add_charge(out.entry(order.to_string()).or_default(), e);
+            }
+            PaymentOp::Refund if e.money_moved => {
+                let order = e.order_id.as_deref().or_else(|| {
+                    e.payment_id
+                        .as_deref()
+                        .and_then(|p| order_of_payment.get(p).copied())
+                });
+                if let Some(order) = order {
+                    out.entry(order.to_string()).or_default().refunded += e.amount;
+                }
+            }
+            PaymentOp::Refund | PaymentOp::Query => {}
+        }
+    }
+    out
+}
+
+fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
+    t.attempts += 1;
+    if t.answered_decline.is_some() {
+        t.after_decline.push(LaterCharge {
+            seq: e.seq,
+            attempt: e.attempt,
+            result: e.result,
+        });
+    } else if let AttemptResult::Declined(reason) = e.result {
+        t.answered_decline = Some(AnsweredDecline { seq: e.seq, reason });
+    }
+    if let Some(d) = e.declined {
+        t.decline.get_or_insert(d);
+        t.declines.insert(d);
+    }
+    if e.money_moved {
+        t.charged += e.amount;
+        t.charges += 1;
+        if let Some(p) = &e.payment_id {
+            t.payment_ids.push(p.clone());
+        }
+    }
+}
+
+/// A short name for an attempt's result, for discrepancy text.
+pub fn result_label(r: AttemptResult) -> String {
+    match r {
+        AttemptResult::Ok => "ok".into(),
+        AttemptResult::Declined(d) => format!("declined({})", d.as_str()),
+        AttemptResult::AnswerLost => "answer_lost".into(),
+        AttemptResult::Dropped => "dropped".into(),
+        AttemptResult::ServerError => "server_error".into(),
+        AttemptResult::RateLimited => "rate_limited".into(),
+        AttemptResult::Replayed => "replayed".into(),
+        AttemptResult::InFlightConflict => "in_flight_conflict".into(),
+        AttemptResult::IdempotencyMismatch => "idempotency_mismatch".into(),
+        AttemptResult::Invalid => "invalid".into(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::chaos::FaultKind;
+
+    /// A charge ledger entry: clean, `result` decides money and decline fields.
+    pub(crate) fn charge(
+        seq: u64,
+        order: &str,
+        attempt: u32,
+        result: AttemptResult,
+    ) -> LedgerEntry {
+        let (money_moved, declined, status, fault) = match result {
+            AttemptResult::Ok => (true, None, 200, None),
+            AttemptResult::Declined(r) => (
+                false,
+                Some(r),
+                402,
+                Some(match r {
+                    FailReason::RiskBlocked => FaultKind::RiskBlock,
+                    _ => FaultKind::InsufficientFunds,
+                }),
+            ),
+            AttemptResult::AnswerLost => (true, None, 0, Some(FaultKind::TimeoutAfterCharge)),
+            AttemptResult::Dropped => (false, None, 0, Some(FaultKind::Timeout)),
+            AttemptResult::ServerError => (false, None, 500, Some(FaultKind::ServerError)),
+            AttemptResult::RateLimited => (false, None, 429, Some(FaultKind::RateLimit)),
+            _ => (false, None, 200, None),
+        };
+        LedgerEntry {
+            seq,
+            at_ms: seq * 10,
+            op: PaymentOp::Charge,
+            order_id: Some(order.into()),
+            payment_id: Some(format!("pi_{order}")),
+            amount: 1000,
+            currency: "usd".into(),
+            idempotency_key: Some(format!("{order}:charge")),
+            attempt,
+            fault,
+            result,
+            declined,
+            money_moved,
+            status,
+        }
+    }
+
+    /// A paid-out refund of `amount` for `payment_id`, with or without the order id.
+    pub(crate) fn refund(
+        seq: u64,
+        order: Option<&str>,
+        payment_id: &str,
+        amount: Amount,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            seq,
+            at_ms: seq * 10,
+            op: PaymentOp::Refund,
+            order_id: order.map(Into::into),
+            payment_id: Some(payment_id.into()),
+            amount,
+            currency: "usd".into(),
+            idempotency_key: None,
+            attempt: 0,
+            fault: None,
+            result: AttemptResult::Ok,
+            declined: None,
+            money_moved: true,
+            status: 200,
+        }
+    }
+
+    #[test]
+    fn refunds_match_by_order_id_or_by_payment_id() {
+        let ledger = [
+            charge(0, "ord-000001", 0, AttemptResult::Ok),
+            charge(1, "ord-000002", 0, AttemptResult::Ok),
+            refund(2, Some("ord-000001"), "pi_other", 400),
+            refund(3, None, "pi_ord-000002", 1000),
+            refund(4, None, "pi_unknown", 1000),
+        ];
+        let t = order_truths(&ledger);
+        assert_eq!(t["ord-000001"].refunded, 400);
+        assert_eq!(t["ord-000001"].net(), 600);
+        assert_eq!(t["ord-000001"].label(), TruthLabel::Charged);
+        assert_eq!(t["ord-000002"].net(), 0);
+        assert_eq!(t["ord-000002"].label(), TruthLabel::Refunded);
+        assert_eq!(t.len(), 2, "an unmatched refund creates no order");
+    }
+
+    #[test]
+    fn labels_follow_money_then_decline_then_attempts() {
+        let ledger = [
+            charge(
+                0,
+                "ord-a",
+                0,
+                AttemptResult::Declined(FailReason::RiskBlocked),
+            ),
+            charge(1, "ord-b", 0, AttemptResult::Dropped),
+            charge(2, "ord-c", 0, AttemptResult::Declined(FailReason::Declined)),
+            charge(3, "ord-d", 0, AttemptResult::AnswerLost),
+        ];
+        let t = order_truths(&ledger);
+        assert_eq!(t["ord-a"].label(), TruthLabel::DeclinedRiskBlocked);
+        assert_eq!(t["ord-b"].label(), TruthLabel::NotCharged);
+        assert_eq!(t["ord-c"].label(), TruthLabel::DeclinedOther);
+        assert_eq!(t["ord-d"].label(), TruthLabel::Charged);
+        assert_eq!(OrderTruth::default().label(), TruthLabel::NoAttempt);
+        for t in TruthLabel::ALL {
+            assert_eq!(TruthLabel::parse(t.as_str()), Some(t));
+            assert_eq!(TruthLabel::ALL[t.index()], t);
+        }
+    }
+
+    #[test]
+    fn charges_after_an_answered_decline_are_listed_in_seq_order() {
+        // Given out of order: seq decides what "after" means.
+        let ledger = [
+            charge(7, "ord-a", 2, AttemptResult::Replayed),
+            charge(
+                5,
+                "ord-a",
+                1,
+                AttemptResult::Declined(FailReason::InsufficientFunds),
+            ),
+            charge(3, "ord-a", 0, AttemptResult::ServerError),
+        ];
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.attempts, 3);
+        assert_eq!(
+            t.answered_decline,
+            Some(AnsweredDecline {
+                seq: 5,
+                reason: FailReason::InsufficientFunds
+            })
+        );
+        assert_eq!(t.after_decline.len(), 1);
+        assert_eq!(t.after_decline[0].seq, 7);
+    }
+
+    #[test]
+    fn a_lost_decline_counts_as_decline_but_not_as_answered() {
+        let mut lost = charge(0, "ord-a", 0, AttemptResult::AnswerLost);
+        lost.money_moved = false;
+        lost.declined = Some(FailReason::InsufficientFunds);
+        let ledger = [lost, charge(1, "ord-a", 1, AttemptResult::Replayed)];
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.decline, Some(FailReason::InsufficientFunds));
+        assert_eq!(t.answered_decline, None);
+        assert!(t.after_decline.is_empty());
+        assert_eq!(t.label(), TruthLabel::DeclinedInsufficientFunds);
+    }
+}
