@@ -53,14 +53,6 @@ pub async fn run(
     }
     let MerchantSpec::Reference(mspec) = &scenario.merchant;
     let started_at = SystemTime::now();
-    let dir = match &opts.out {
-        Some(d) => d.clone(),
-        None => Path::new("reports").join(format!(
-            "{}-{}",
-            scenario.name,
-            report::compact_utc(started_at)
-        )),
-    };
 
     let plistener = bind().await.context("binding the provider's listener")?;
     let mlistener = bind().await.context("binding the merchant's listener")?;
@@ -167,6 +159,10 @@ pub async fn run(
         drained,
         events_created,
     });
+    let dir = match &opts.out {
+        Some(d) => d.clone(),
+        None => Path::new("reports").join(report.dir_name()),
+    };
     report::write_all(&report, &dir)
         .with_context(|| format!("writing the report to {}", dir.display()))?;
     Ok(RunOutcome { report, dir })
