@@ -104,7 +104,7 @@ pub enum CheckoutAnswer {
 pub struct CheckoutRecord {
     pub order_id: String,
     pub amount: Amount,
-    /// Intended send time, in ms since the load started.
+    /// Intended send time, in ms since the run's origin (just before the load starts).
     pub intended_ms: u64,
     /// From the intended send time to the answer (or error), in µs; 0 when shed.
     pub latency_us: u64,

@@ -110,7 +110,7 @@ pub async fn run(
         seed: scenario.seed,
         orders: scenario.orders.clone(),
     };
-    let planned = load::planned(&plan.stages);
+    let planned = load::Schedule::new(&plan.stages).planned();
     let load_duration = scenario.load.profile.duration();
     let loaded = load::drive(&plan, &contract, origin, interrupt.clone()).await;
 

@@ -82,7 +82,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 }
             };
             let opts = RunOptions { out, seed, quiet };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: starting the async runtime: {e}");

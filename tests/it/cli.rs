@@ -15,7 +15,11 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn shipped_scenarios_validate() {
     for file in ["scenarios/smoke.toml", "scenarios/presale.toml"] {
         let out = paychaos().args(["validate", file]).output().unwrap();
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
     }
 }
@@ -47,8 +51,14 @@ fn bad_scenario_exits_2_naming_every_key_path_and_writes_nothing() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("bad.toml"), "names the input: {err}");
-        assert!(err.contains("faults.timeout") && err.contains("0.0..=1.0") && err.contains("1.5"), "{err}");
-        assert!(err.contains("merchant.provider_timeout"), "every problem at once: {err}");
+        assert!(
+            err.contains("faults.timeout") && err.contains("0.0..=1.0") && err.contains("1.5"),
+            "{err}"
+        );
+        assert!(
+            err.contains("merchant.provider_timeout"),
+            "every problem at once: {err}"
+        );
         assert!(!out_dir.exists(), "nothing written for a bad scenario");
     }
 }
@@ -61,7 +71,10 @@ fn unknown_key_is_named_with_its_path() {
         "typo.toml",
         "name = \"typo\"\n[load]\nprofile = \"constant\"\nrate = 10\nduration = \"1s\"\n[faults]\ntimeuot = 0.1\n",
     );
-    let out = paychaos().args(["validate", &file.display().to_string()]).output().unwrap();
+    let out = paychaos()
+        .args(["validate", &file.display().to_string()])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("timeuot") && err.contains("faults"), "{err}");
@@ -69,7 +82,10 @@ fn unknown_key_is_named_with_its_path() {
 
 #[test]
 fn missing_file_exits_2() {
-    let out = paychaos().args(["validate", "no/such/scenario.toml"]).output().unwrap();
+    let out = paychaos()
+        .args(["validate", "no/such/scenario.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/scenario.toml"));
 }

@@ -10,13 +10,23 @@ async fn correct_merchant_verifies_clean_under_every_fault() {
     let j = &run.json;
 
     // Assert: every check passed, and the run really met each fault.
-    let checks = j["verification"]["checks"].as_array().expect("checks listed");
+    let checks = j["verification"]["checks"]
+        .as_array()
+        .expect("checks listed");
     assert!(checks.len() >= 9, "{checks:?}");
     for c in checks {
-        assert_eq!(c["passed"], true, "check failed: {c}\n{}", j["verification"]["discrepancies"]);
+        assert_eq!(
+            c["passed"], true,
+            "check failed: {c}\n{}",
+            j["verification"]["discrepancies"]
+        );
     }
     assert_eq!(j["verification"]["passed"], true);
-    assert!(run.outcome.report.passed(), "{:?}", run.outcome.report.failures());
+    assert!(
+        run.outcome.report.passed(),
+        "{:?}",
+        run.outcome.report.failures()
+    );
     assert_eq!(j["run"]["drained"], true, "drain did not settle");
     assert_eq!(j["load"]["sent"], 100);
     assert_eq!(j["load"]["shed"], 0);
@@ -35,7 +45,10 @@ async fn correct_merchant_verifies_clean_under_every_fault() {
         );
     }
     let wh = &j["webhooks"];
-    assert!(wh["duplicated"].as_u64().unwrap() > 0 && wh["forged"].as_u64().unwrap() > 0, "{wh}");
+    assert!(
+        wh["duplicated"].as_u64().unwrap() > 0 && wh["forged"].as_u64().unwrap() > 0,
+        "{wh}"
+    );
     assert_eq!(wh["forged_accepted"], 0);
     assert_eq!(wh["never_acknowledged"], 0);
     assert!(run.dir().join("report.md").is_file());

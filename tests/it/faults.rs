@@ -58,7 +58,11 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
     let toml = scenario_toml(1234, ALL_FAULTS, "");
     let scenario = Scenario::from_toml_str(&toml, "test").unwrap();
     let MerchantSpec::Reference(m) = &scenario.merchant;
-    let chaos = Chaos::new(scenario.seed, scenario.faults.clone(), scenario.webhooks.chaos.clone());
+    let chaos = Chaos::new(
+        scenario.seed,
+        scenario.faults.clone(),
+        scenario.webhooks.chaos.clone(),
+    );
     let want = expected(&chaos, 100, m.max_retries);
 
     // Act
@@ -69,7 +73,12 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
     // each truth landing in the merchant state that a correct merchant gives it.
     for kind in FaultKind::ALL {
         let got = count(j, &format!("/faults/injected/{}", kind.as_str()));
-        assert_eq!(got, want.injected.get(&kind).copied().unwrap_or(0), "injected {kind:?}: {}", j["faults"]);
+        assert_eq!(
+            got,
+            want.injected.get(&kind).copied().unwrap_or(0),
+            "injected {kind:?}: {}",
+            j["faults"]
+        );
         assert!(got > 0, "the scenario should meet {kind:?}");
     }
     let diagonal = [
@@ -81,11 +90,22 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
     for (truth, state) in diagonal {
         let expected = want.truth.get(truth).copied().unwrap_or(0);
         let row = &j["outcomes"]["confusion"][truth];
-        let total: u64 = row.as_object().map(|r| r.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0);
+        let total: u64 = row
+            .as_object()
+            .map(|r| r.values().filter_map(|v| v.as_u64()).sum())
+            .unwrap_or(0);
         assert_eq!(total, expected, "confusion row {truth}: {row}");
-        assert_eq!(count(row, &format!("/{state}")), expected, "{truth} should all be {state}: {row}");
+        assert_eq!(
+            count(row, &format!("/{state}")),
+            expected,
+            "{truth} should all be {state}: {row}"
+        );
     }
-    assert_eq!(j["verification"]["passed"], true, "{}", j["verification"]["discrepancies"]);
+    assert_eq!(
+        j["verification"]["passed"], true,
+        "{}",
+        j["verification"]["discrepancies"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +114,10 @@ async fn same_seed_same_assignment_other_seed_differs() {
     let b = run_toml(&scenario_toml(7, ALL_FAULTS, "")).await;
     let c = run_toml(&scenario_toml(8, ALL_FAULTS, "")).await;
     let digest = |r: &crate::util::Finished| {
-        r.json["faults"]["assignment_digest"].as_str().expect("digest present").to_string()
+        r.json["faults"]["assignment_digest"]
+            .as_str()
+            .expect("digest present")
+            .to_string()
     };
     assert_eq!(digest(&a), digest(&b), "same seed, same assignment");
     assert_ne!(digest(&a), digest(&c), "another seed, another assignment");

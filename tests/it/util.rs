@@ -91,9 +91,14 @@ pub async fn run_toml(toml: &str) -> Finished {
         seed: None,
         quiet: true,
     };
-    let outcome = run(scenario, &opts, CancellationToken::new(), CancellationToken::new())
-        .await
-        .expect("run completes");
+    let outcome = run(
+        scenario,
+        &opts,
+        CancellationToken::new(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("run completes");
     let text = std::fs::read_to_string(out.join("report.json")).expect("report.json written");
     let json = serde_json::from_str(&text).expect("report.json parses");
     Finished {
