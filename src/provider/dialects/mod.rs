@@ -1,0 +1,229 @@
+//! Provider API shapes. A dialect routes and decodes wire requests into neutral [`Call`]s,
+//! and renders neutral [`Answer`]s and events in its provider's wire format; the ledger and
+//! the idempotency store never see the wire. One file per dialect (`stripe.rs`); the
+//! functions here dispatch on [`Dialect`].
+
+pub mod stripe;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use hyper::Method;
+
+use crate::domain::{Amount, PaymentOp};
+use crate::provider::form::FormError;
+use crate::provider::idempotency::Fingerprint;
+use crate::provider::ledger::{Intent, IntentStatus, Refund};
+use crate::provider::webhooks::Event;
+use crate::scenario::Dialect;
+
+/// Which operation a request URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    CreateIntent,
+    ConfirmIntent(String),
+    RetrieveIntent(String),
+    SearchIntents,
+    CreateRefund,
+}
+
+impl Route {
+    /// The ledger operation this route records as (creating without confirming is a Charge
+    /// that moves no money).
+    pub fn op(&self) -> PaymentOp {
+        match self {
+            Route::CreateIntent | Route::ConfirmIntent(_) => PaymentOp::Charge,
+            Route::RetrieveIntent(_) | Route::SearchIntents => PaymentOp::Query,
+            Route::CreateRefund => PaymentOp::Refund,
+        }
+    }
+
+    /// Whether the route changes state, so idempotency keys apply (reads ignore them).
+    pub fn is_write(&self) -> bool {
+        !matches!(self, Route::RetrieveIntent(_) | Route::SearchIntents)
+    }
+}
+
+/// A payment intent to create.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewIntent {
+    pub amount: Amount,
+    pub currency: String,
+    pub payment_method: Option<String>,
+    /// Confirm at once (charge); only set together with a payment method.
+    pub confirm: bool,
+    pub metadata: BTreeMap<String, String>,
+    pub capture_method: Option<String>,
+    pub description: Option<String>,
+    pub customer: Option<String>,
+    pub payment_method_types: Vec<String>,
+}
+
+/// A refund to create.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewRefund {
+    pub payment_intent: String,
+    /// `None`: whatever is left.
+    pub amount: Option<Amount>,
+    pub reason: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A decoded request, whatever the dialect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    CreateIntent(NewIntent),
+    ConfirmIntent {
+        id: String,
+        payment_method: Option<String>,
+    },
+    RetrieveIntent {
+        id: String,
+    },
+    /// Intents whose `metadata[key]` equals `value`.
+    SearchIntents {
+        key: String,
+        value: String,
+    },
+    CreateRefund(NewRefund),
+}
+
+/// A decoded request with the fingerprint its idempotency key is checked against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    pub call: Call,
+    pub fingerprint: Fingerprint,
+    /// The endpoint path, as idempotency keys are scoped to it.
+    pub endpoint: String,
+}
+
+/// A refused request, in neutral terms; the dialect words it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("no api key: expected header 'Authorization: Bearer sk_test_…'")]
+    MissingApiKey,
+    #[error("malformed authorization header '{header}': expected 'Bearer sk_test_…'")]
+    InvalidApiKey { header: String },
+    #[error("unrecognized request url {method} {path}")]
+    UnknownRoute { method: String, path: String },
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("form: {0}")]
+    Form(#[from] FormError),
+    #[error("missing required parameter '{param}'")]
+    MissingParam { param: String },
+    #[error("invalid parameter '{param}': expected {expected}, got '{got}'")]
+    InvalidParam {
+        param: String,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("idempotency key of {len} characters: at most 255 are accepted")]
+    KeyTooLong { len: usize },
+    #[error("no such payment intent '{id}'")]
+    NoSuchIntent { id: String },
+    #[error("parameter '{param}' names no known payment intent: '{id}'")]
+    UnknownIntentParam { param: String, id: String },
+    #[error("cannot {action} payment intent '{id}' in status {status:?}")]
+    UnexpectedState {
+        id: String,
+        status: IntentStatus,
+        action: &'static str,
+    },
+    #[error("payment intent '{id}' is already fully refunded")]
+    AlreadyRefunded { id: String },
+    #[error("refund of {amount} exceeds the {remaining} left to refund")]
+    RefundTooLarge { amount: Amount, remaining: Amount },
+    #[error("idempotency key '{key}' was first used with other parameters")]
+    IdempotencyParams { key: String },
+    #[error("idempotency key '{key}' was first used on {first}, not {now}")]
+    IdempotencyEndpoint {
+        key: String,
+        first: String,
+        now: String,
+    },
+    #[error("idempotency key '{key}' is in use by a request still executing")]
+    KeyInUse { key: String },
+    #[error("injected server error")]
+    ServerError,
+    #[error("injected rate limit")]
+    RateLimited,
+}
+
+/// What the provider answers, in neutral terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The intent as it stands (created, retrieved, charged). Boxed: it dwarfs the rest.
+    Intent(Box<Intent>),
+    /// The charge was declined; the intent carries the decline in `last_error`.
+    Declined(Box<Intent>),
+    Search(Vec<Intent>),
+    Refund(Refund),
+    Error(ApiError),
+}
+
+/// Which event a charge creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Succeeded,
+    PaymentFailed,
+}
+
+/// What an event records about the request that caused it.
+#[derive(Clone, Debug)]
+pub struct EventMeta<'a> {
+    pub kind: EventKind,
+    pub seed: u64,
+    pub request_id: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+/// An answer on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub status: u16,
+    pub body: Bytes,
+    /// A hint for the client's retry logic (`Stripe-Should-Retry`), when the dialect has one.
+    pub should_retry: Option<bool>,
+}
+
+/// The operation `method path` names, if the dialect knows it.
+pub fn route(dialect: Dialect, method: &Method, path: &str) -> Option<Route> {
+    match dialect {
+        Dialect::Stripe => stripe::route(method, path),
+    }
+}
+
+/// Decodes a routed request's query string and body.
+pub fn decode(
+    dialect: Dialect,
+    route: &Route,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Decoded, ApiError> {
+    match dialect {
+        Dialect::Stripe => stripe::decode(route, path, query, body),
+    }
+}
+
+/// The HTTP status `answer` is sent with.
+pub fn status(dialect: Dialect, answer: &Answer) -> u16 {
+    match dialect {
+        Dialect::Stripe => stripe::status(answer),
+    }
+}
+
+/// Renders `answer`, and the event it creates when `event` says so (its `data.object`
+/// shares the rendering of the intent).
+pub fn render(
+    dialect: Dialect,
+    answer: &Answer,
+    event: Option<EventMeta<'_>>,
+) -> (Rendered, Option<Event>) {
+    match dialect {
+        Dialect::Stripe => stripe::render(answer, event),
+    }
+}

@@ -1,0 +1,837 @@
+//! One request's pass through the provider, under the lock: transport faults, then the
+//! idempotency layer, then execution against the ledger, recorded as one entry. Returns a
+//! [`Plan`] the server carries out after releasing the lock (sleep, save, answer or drop).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::chaos::{Chaos, FaultKind};
+use crate::domain::{AttemptResult, FailReason, PaymentOp};
+use crate::provider::dialects::{
+    self, Answer, ApiError, Call, Decoded, EventKind, NewIntent, NewRefund,
+};
+use crate::provider::idempotency::{Begin, Fingerprint, IdempotencyStore};
+use crate::provider::ledger::{payment_id_for, Draft, IntentStatus, Ledger};
+use crate::scenario::Dialect;
+
+/// What [`State::apply`] needs to know about the moment and the run.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx<'a> {
+    pub chaos: &'a Chaos,
+    pub dialect: Dialect,
+    /// Run time of arrival (since the origin).
+    pub at: Duration,
+    /// Wall clock, unix seconds, for `created` fields.
+    pub unix: u64,
+}
+
+/// How the server must answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Hold for the configured time, then close the connection without an answer.
+    Drop,
+    /// Send a saved answer again, marked as replayed.
+    Replay { status: u16, body: Bytes },
+    /// Render and send this.
+    Fresh(Answer),
+}
+
+/// The decision for one request, taken under the lock and carried out after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub reply: Reply,
+    /// Injected latency to sleep before answering (while the key stays in flight).
+    pub latency: Duration,
+    /// The answer is lost: after saving it, hold and close the connection without it.
+    pub lost: bool,
+    /// Save the rendered answer under this idempotency key once the latency has passed.
+    pub save: Option<String>,
+    /// The event the execution created; its intent is the one in the answer.
+    pub event: Option<EventKind>,
+}
+
+impl Plan {
+    fn new(reply: Reply, latency: Duration, lost: bool) -> Plan {
+        Plan {
+            reply,
+            latency,
+            lost,
+            save: None,
+            event: None,
+        }
+    }
+
+    fn answer(answer: Answer) -> Plan {
+        Plan::new(Reply::Fresh(answer), Duration::ZERO, false)
+    }
+}
+
+/// The ledger and the idempotency keys: they change together, under one lock.
+#[derive(Debug, Default)]
+pub struct State {
+    pub ledger: Ledger,
+    pub keys: IdempotencyStore,
+}
+
+impl State {
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// Records a request refused before execution (malformed, unknown object).
+    pub fn refuse(&mut self, ctx: &Ctx, op: PaymentOp, error: ApiError) -> Plan {
+        let answer = Answer::Error(error);
+        let mut e = Draft::new(op, None, None, 0, String::new());
+        e.result = AttemptResult::Invalid;
+        e.status = dialects::status(ctx.dialect, &answer);
+        self.ledger.record(ctx.at, e);
+        Plan::answer(answer)
+    }
+
+    /// Runs one decoded request: faults, idempotency, execution; records it.
+    pub fn apply(&mut self, ctx: &Ctx, req: Decoded, key: Option<&str>) -> Plan {
+        let Decoded {
+            call,
+            fingerprint,
+            endpoint,
+        } = req;
+        let gate = Gate {
+            key,
+            fingerprint,
+            endpoint: &endpoint,
+        };
+        match call {
+            Call::CreateIntent(p) if p.confirm => self.charge(ctx, Target::New(p), gate),
+            Call::CreateIntent(p) => self.create(ctx, p, gate),
+            Call::ConfirmIntent { id, payment_method } => {
+                self.charge(ctx, Target::Existing { id, payment_method }, gate)
+            }
+            Call::RetrieveIntent { id } => self.retrieve(ctx, &id),
+            Call::SearchIntents { key, value } => self.search(ctx, &key, &value),
+            Call::CreateRefund(r) => self.refund(ctx, r, gate),
+        }
+    }
+
+    /// A Charge: create-and-confirm, or confirm of an existing intent.
+    fn charge(&mut self, ctx: &Ctx, target: Target, gate: Gate) -> Plan {
+        // Pre-execution checks: nothing counted, nothing stored.
+        let (order_id, payment_id, amount, currency) = match &target {
+            Target::New(p) => (
+                p.metadata.get("order_id").cloned(),
+                None,
+                p.amount,
+                p.currency.clone(),
+            ),
+            Target::Existing { id, payment_method } => {
+                let Some(it) = self.ledger.intent(id) else {
+                    let error = ApiError::NoSuchIntent { id: id.clone() };
+                    return self.refuse(ctx, PaymentOp::Charge, error);
+                };
+                if payment_method.is_none()
+                    && it.payment_method.is_none()
+                    && it.status != IntentStatus::Succeeded
+                {
+                    let param = "payment_method".to_string();
+                    return self.refuse(ctx, PaymentOp::Charge, ApiError::MissingParam { param });
+                }
+                let order = it.order_id().map(str::to_string);
+                (order, Some(id.clone()), it.amount, it.currency.clone())
+            }
+        };
+        let order = order_id.as_deref();
+        let n = order.map_or(0, |o| self.ledger.bump(o, PaymentOp::Charge));
+        let mut e = Draft::new(
+            PaymentOp::Charge,
+            order_id.clone(),
+            payment_id,
+            amount,
+            currency,
+        );
+        e.key = gate.key.map(str::to_string);
+        e.attempt = n;
+
+        // Transport faults come first: they are injected before the idempotency layer.
+        let fault = order.and_then(|o| ctx.chaos.attempt(o, n, ctx.at));
+        // Formatting the latency key costs an allocation: skip it when no latency is set.
+        let latency = match order {
+            Some(o) if ctx.chaos.plan.latency_at(ctx.at).is_some() => {
+                ctx.chaos.latency(&format!("{o}#{n}"), ctx.at)
+            }
+            _ => Duration::ZERO,
+        };
+        e.fault = fault;
+        let (error, result) = match fault {
+            Some(FaultKind::Timeout) => {
+                e.result = AttemptResult::Dropped;
+                self.ledger.record(ctx.at, e);
+                return Plan::new(Reply::Drop, Duration::ZERO, false);
+            }
+            Some(FaultKind::ServerError) => (ApiError::ServerError, AttemptResult::ServerError),
+            Some(FaultKind::RateLimit) => (ApiError::RateLimited, AttemptResult::RateLimited),
+            _ => return self.charge_gated(ctx, target, gate, e, latency),
+        };
+        let answer = Answer::Error(error);
+        e.result = result;
+        e.status = dialects::status(ctx.dialect, &answer);
+        self.ledger.record(ctx.at, e);
+        Plan::new(Reply::Fresh(answer), latency, false)
+    }
+
+    /// The rest of a Charge that no fault stopped before the idempotency layer.
+    fn charge_gated(
+        &mut self,
+        ctx: &Ctx,
+        target: Target,
+        gate: Gate,
+        mut e: Draft,
+        latency: Duration,
+    ) -> Plan {
+        let lost = e.fault == Some(FaultKind::TimeoutAfterCharge);
+        let save = match gate.check(&mut self.keys, ctx) {
+            Gated::Go(save) => save,
+            Gated::Stop(reply, result, status) => {
+                if e.payment_id.is_none() {
+                    e.payment_id = e
+                        .order_id
+                        .as_deref()
+                        .map(|o| payment_id_for(ctx.chaos.seed, o, gate.key.unwrap_or("")))
+                        .filter(|id| self.ledger.intent(id).is_some());
+                }
+                e.result = result;
+                e.status = status;
+                self.finish(ctx, e, lost);
+                return Plan::new(reply, latency, lost);
+            }
+        };
+        let mut plan = Plan::new(Reply::Drop, latency, lost);
+        plan.save = save;
+
+        // Execution.
+        let i = match target {
+            Target::New(p) => self
+                .ledger
+                .create_intent(ctx.chaos.seed, ctx.unix, p, gate.key),
+            Target::Existing { id, payment_method } => {
+                // Intents are never removed, and this one was found before execution.
+                let i = self
+                    .ledger
+                    .index(&id)
+                    .expect("intent found before execution");
+                let it = self.ledger.at_mut(i);
+                if it.status == IntentStatus::Succeeded {
+                    let answer = Answer::Error(ApiError::UnexpectedState {
+                        id,
+                        status: it.status,
+                        action: "confirm",
+                    });
+                    e.result = AttemptResult::Invalid;
+                    e.status = dialects::status(ctx.dialect, &answer);
+                    plan.reply = Reply::Fresh(answer);
+                    self.finish(ctx, e, lost);
+                    return plan;
+                }
+                if payment_method.is_some() {
+                    it.payment_method = payment_method;
+                }
+                i
+            }
+        };
+        let sticky = e
+            .order_id
+            .as_deref()
+            .and_then(|o| ctx.chaos.sticky(o, ctx.at));
+        let decline = sticky.map(|kind| match kind {
+            FaultKind::RiskBlock => FailReason::RiskBlocked,
+            _ => FailReason::InsufficientFunds,
+        });
+        let it = self.ledger.settle(i, ctx.chaos.seed, decline);
+        e.payment_id = Some(it.id.clone());
+        let answer = match decline {
+            Some(reason) => {
+                e.fault = e.fault.or(sticky);
+                e.result = AttemptResult::Declined(reason);
+                e.declined = Some(reason);
+                plan.event = Some(EventKind::PaymentFailed);
+                Answer::Declined(Box::new(it.clone()))
+            }
+            None => {
+                e.result = AttemptResult::Ok;
+                e.money_moved = true;
+                plan.event = Some(EventKind::Succeeded);
+                Answer::Intent(Box::new(it.clone()))
+            }
+        };
+        e.status = dialects::status(ctx.dialect, &answer);
+        plan.reply = Reply::Fresh(answer);
+        self.finish(ctx, e, lost);
+        plan
+    }
+
+    /// Create without confirming: no charge, no fault, no attempt counted.
+    fn create(&mut self, ctx: &Ctx, p: NewIntent, gate: Gate) -> Plan {
+        let order_id = p.metadata.get("order_id").cloned();
+        let attempt = order_id
+            .as_deref()
+            .map_or(0, |o| self.ledger.count(o, PaymentOp::Charge));
+        let mut e = Draft::new(
+            PaymentOp::Charge,
+            order_id,
+            None,
+            p.amount,
+            p.currency.clone(),
+        );
+        e.key = gate.key.map(str::to_string);
+        e.attempt = attempt;
+        let save = match gate.check(&mut self.keys, ctx) {
+            Gated::Go(save) => save,
+            Gated::Stop(reply, result, status) => {
+                (e.result, e.status) = (result, status);
+                self.ledger.record(ctx.at, e);
+                return Plan::new(reply, Duration::ZERO, false);
+            }
+        };
+        let i = self
+            .ledger
+            .create_intent(ctx.chaos.seed, ctx.unix, p, gate.key);
+        let it = self.ledger.at(i);
+        e.payment_id = Some(it.id.clone());
+        let answer = Answer::Intent(Box::new(it.clone()));
+        e.status = dialects::status(ctx.dialect, &answer);
+        self.ledger.record(ctx.at, e);
+        Plan {
+            save,
+            ..Plan::answer(answer)
+        }
+    }
+
+    fn retrieve(&mut self, ctx: &Ctx, id: &str) -> Plan {
+        let Some(it) = self.ledger.intent(id).cloned() else {
+            let answer = Answer::Error(ApiError::NoSuchIntent { id: id.to_string() });
+            let mut e = Draft::new(
+                PaymentOp::Query,
+                None,
+                Some(id.to_string()),
+                0,
+                String::new(),
+            );
+            e.result = AttemptResult::Invalid;
+            e.status = dialects::status(ctx.dialect, &answer);
+            self.ledger.record(ctx.at, e);
+            return Plan::answer(answer);
+        };
+        let order = it.order_id().map(str::to_string);
+        let mut e = Draft::new(
+            PaymentOp::Query,
+            order.clone(),
+            Some(it.id.clone()),
+            it.amount,
+            it.currency.clone(),
+        );
+        e.attempt = order
+            .as_deref()
+            .map_or(0, |o| self.ledger.bump(o, PaymentOp::Query));
+        let answer = Answer::Intent(Box::new(it));
+        e.status = dialects::status(ctx.dialect, &answer);
+        self.ledger.record(ctx.at, e);
+        Plan::answer(answer)
+    }
+
+    fn search(&mut self, ctx: &Ctx, key: &str, value: &str) -> Plan {
+        let found = self.ledger.find(key, value);
+        let order = (key == "order_id").then(|| value.to_string());
+        let mut e = Draft::new(PaymentOp::Query, order, None, 0, String::new());
+        e.attempt = if key == "order_id" {
+            self.ledger.bump(value, PaymentOp::Query)
+        } else {
+            0
+        };
+        let answer = Answer::Search(found);
+        e.status = dialects::status(ctx.dialect, &answer);
+        self.ledger.record(ctx.at, e);
+        Plan::answer(answer)
+    }
+
+    fn refund(&mut self, ctx: &Ctx, r: NewRefund, gate: Gate) -> Plan {
+        let Some(i) = self.ledger.index(&r.payment_intent) else {
+            let error = ApiError::UnknownIntentParam {
+                param: "payment_intent".into(),
+                id: r.payment_intent,
+            };
+            return self.refuse(ctx, PaymentOp::Refund, error);
+        };
+        let it = self.ledger.at(i);
+        let order_id = it.order_id().map(str::to_string);
+        let mut e = Draft::new(
+            PaymentOp::Refund,
+            order_id.clone(),
+            Some(it.id.clone()),
+            r.amount.unwrap_or(0),
+            it.currency.clone(),
+        );
+        e.key = gate.key.map(str::to_string);
+        e.attempt = order_id
+            .as_deref()
+            .map_or(0, |o| self.ledger.bump(o, PaymentOp::Refund));
+        let save = match gate.check(&mut self.keys, ctx) {
+            Gated::Go(save) => save,
+            Gated::Stop(reply, result, status) => {
+                (e.result, e.status) = (result, status);
+                self.ledger.record(ctx.at, e);
+                return Plan::new(reply, Duration::ZERO, false);
+            }
+        };
+        let answer = match self.ledger.pay_refund(i, ctx.chaos.seed, ctx.unix, r) {
+            Ok(refund) => {
+                e.amount = refund.amount;
+                e.money_moved = true;
+                Answer::Refund(refund)
+            }
+            Err(error) => {
+                e.result = AttemptResult::Invalid;
+                Answer::Error(error)
+            }
+        };
+        e.status = dialects::status(ctx.dialect, &answer);
+        self.ledger.record(ctx.at, e);
+        Plan {
+            save,
+            ..Plan::answer(answer)
+        }
+    }
+
+    /// Records `e`, turned into a lost answer when the fault withholds it.
+    fn finish(&mut self, ctx: &Ctx, mut e: Draft, lost: bool) {
+        if lost {
+            e.result = AttemptResult::AnswerLost;
+            e.status = 0;
+        }
+        self.ledger.record(ctx.at, e);
+    }
+}
+
+enum Target {
+    New(NewIntent),
+    Existing {
+        id: String,
+        payment_method: Option<String>,
+    },
+}
+
+/// The idempotency check of one write request.
+struct Gate<'a> {
+    key: Option<&'a str>,
+    fingerprint: Fingerprint,
+    endpoint: &'a str,
+}
+
+enum Gated {
+    /// Execute; save the answer under this key, if any.
+    Go(Option<String>),
+    /// Do not execute: answer this instead.
+    Stop(Reply, AttemptResult, u16),
+}
+
+impl Gate<'_> {
+    fn check(&self, keys: &mut IdempotencyStore, ctx: &Ctx) -> Gated {
+        let Some(k) = self.key else {
+            return Gated::Go(None);
+        };
+        let error = match keys.begin(k, self.fingerprint, self.endpoint) {
+            Begin::Fresh => return Gated::Go(Some(k.to_string())),
+            Begin::Replay { status, body } => {
+                return Gated::Stop(
+                    Reply::Replay { status, body },
+                    AttemptResult::Replayed,
+                    status,
+                )
+            }
+            Begin::EndpointMismatch { first } => ApiError::IdempotencyEndpoint {
+                key: k.to_string(),
+                first,
+                now: self.endpoint.to_string(),
+            },
+            Begin::ParamsMismatch => ApiError::IdempotencyParams { key: k.to_string() },
+            Begin::InFlight => ApiError::KeyInUse { key: k.to_string() },
+        };
+        let result = match error {
+            ApiError::KeyInUse { .. } => AttemptResult::InFlightConflict,
+            _ => AttemptResult::IdempotencyMismatch,
+        };
+        let answer = Answer::Error(error);
+        let status = dialects::status(ctx.dialect, &answer);
+        Gated::Stop(Reply::Fresh(answer), result, status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chaos::{FaultPlan, Rates, WebhookChaos};
+    use crate::domain::LedgerEntry;
+    use crate::provider::dialects::{stripe, Route};
+    use crate::provider::ledger::Intent;
+
+    fn chaos(rates: Rates) -> Chaos {
+        Chaos::new(
+            42,
+            FaultPlan {
+                rates,
+                ..FaultPlan::default()
+            },
+            WebhookChaos::default(),
+        )
+    }
+
+    struct Bench {
+        chaos: Chaos,
+        state: State,
+    }
+
+    impl Bench {
+        fn new(rates: Rates) -> Bench {
+            Bench {
+                chaos: chaos(rates),
+                state: State::new(),
+            }
+        }
+
+        fn run(&mut self, route: Route, path: &str, body: &str, key: Option<&str>) -> Plan {
+            let query = (!route.is_write()).then_some(body);
+            let decoded =
+                stripe::decode(&route, path, query, body.as_bytes()).expect("valid request");
+            let ctx = Ctx {
+                chaos: &self.chaos,
+                dialect: Dialect::Stripe,
+                at: Duration::from_millis(5),
+                unix: 1,
+            };
+            self.state.apply(&ctx, decoded, key)
+        }
+
+        fn search(&mut self, order: &str) -> Plan {
+            let q = format!("query=metadata['order_id']:'{order}'");
+            self.run(Route::SearchIntents, "/v1/payment_intents/search", &q, None)
+        }
+
+        fn refund(&mut self, pi: &str, amount: Option<u64>, key: &str) -> Plan {
+            let mut body = format!("payment_intent={pi}");
+            if let Some(a) = amount {
+                body.push_str(&format!("&amount={a}"));
+            }
+            self.run(Route::CreateRefund, "/v1/refunds", &body, Some(key))
+        }
+
+        fn charge(&mut self, order: &str, key: Option<&str>) -> Plan {
+            let body = format!(
+                "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]={order}"
+            );
+            self.run(Route::CreateIntent, "/v1/payment_intents", &body, key)
+        }
+
+        /// What the server does after the latency: save the rendered answer.
+        fn save(&mut self, plan: &Plan) {
+            if let (Some(k), Reply::Fresh(a)) = (&plan.save, &plan.reply) {
+                let (r, _) = stripe::render(a, None);
+                assert!(self.state.keys.complete(k, r.status, r.body));
+            }
+        }
+
+        fn last(&self) -> &LedgerEntry {
+            self.state.ledger.entries().last().expect("an entry")
+        }
+    }
+
+    fn intent_of(plan: &Plan) -> &Intent {
+        match &plan.reply {
+            Reply::Fresh(Answer::Intent(it)) | Reply::Fresh(Answer::Declined(it)) => it,
+            other => panic!("no intent in {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clean_charge_moves_money_and_creates_a_succeeded_event() {
+        let mut b = Bench::new(Rates::default());
+        let plan = b.charge("ord-000001", Some("ord-000001:charge"));
+        assert_eq!(plan.event, Some(EventKind::Succeeded));
+        assert_eq!(plan.save.as_deref(), Some("ord-000001:charge"));
+        assert!(!plan.lost);
+        let it = intent_of(&plan);
+        assert_eq!(it.status, IntentStatus::Succeeded);
+        assert_eq!(it.id, payment_id_for(42, "ord-000001", "ord-000001:charge"));
+        let e = b.last();
+        assert_eq!(
+            (e.op, e.result, e.money_moved, e.status, e.attempt),
+            (PaymentOp::Charge, AttemptResult::Ok, true, 200, 0)
+        );
+        assert_eq!(e.payment_id.as_deref(), Some(it.id.as_str()));
+        assert_eq!(e.idempotency_key.as_deref(), Some("ord-000001:charge"));
+        assert_eq!((e.fault, e.declined, e.amount), (None, None, 1000));
+    }
+
+    #[test]
+    fn attempts_count_per_order_including_replays_and_conflicts() {
+        let mut b = Bench::new(Rates::default());
+        let first = b.charge("ord-000001", Some("k1"));
+        b.charge("ord-000001", Some("k1")); // in flight: 409
+        b.save(&first);
+        b.charge("ord-000001", Some("k1")); // replay
+        b.charge("ord-000002", Some("k2"));
+        let seen: Vec<_> = b
+            .state
+            .ledger
+            .entries()
+            .iter()
+            .map(|e| (e.order_id.clone().unwrap(), e.attempt, e.result, e.seq))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("ord-000001".into(), 0, AttemptResult::Ok, 0),
+                ("ord-000001".into(), 1, AttemptResult::InFlightConflict, 1),
+                ("ord-000001".into(), 2, AttemptResult::Replayed, 2),
+                ("ord-000002".into(), 0, AttemptResult::Ok, 3),
+            ]
+        );
+        assert_eq!(b.state.ledger.entries()[1].status, 409);
+        let replay = &b.state.ledger.entries()[2];
+        assert!(!replay.money_moved);
+        assert_eq!(replay.payment_id, b.state.ledger.entries()[0].payment_id);
+    }
+
+    #[test]
+    fn sticky_decline_holds_on_every_attempt_and_keeps_the_intent() {
+        let mut b = Bench::new(Rates {
+            insufficient_funds: 1.0,
+            ..Rates::default()
+        });
+        for (n, key) in ["a", "b"].into_iter().enumerate() {
+            let plan = b.charge("ord-000003", Some(key));
+            assert_eq!(plan.event, Some(EventKind::PaymentFailed));
+            let it = intent_of(&plan);
+            assert_eq!(it.status, IntentStatus::RequiresPaymentMethod);
+            assert_eq!(it.payment_method, None, "detached after the decline");
+            assert_eq!(
+                it.last_error.as_ref().map(|d| d.reason),
+                Some(FailReason::InsufficientFunds)
+            );
+            let e = b.last();
+            assert_eq!(e.attempt, n as u32);
+            assert_eq!(
+                e.result,
+                AttemptResult::Declined(FailReason::InsufficientFunds)
+            );
+            assert_eq!(e.fault, Some(FaultKind::InsufficientFunds));
+            assert_eq!(
+                (e.declined, e.money_moved, e.status),
+                (Some(FailReason::InsufficientFunds), false, 402)
+            );
+        }
+        let plan = b.search("ord-000003");
+        let Reply::Fresh(Answer::Search(found)) = plan.reply else {
+            panic!("search answer")
+        };
+        assert_eq!(found.len(), 2);
+    }
+
+    /// An order whose attempt 0 meets `fault` and attempt 1 none.
+    fn order_hit_once(c: &Chaos, fault: FaultKind) -> String {
+        (0..100_000)
+            .map(|i| format!("ord-{i:06}"))
+            .find(|o| {
+                c.attempt(o, 0, Duration::ZERO) == Some(fault)
+                    && c.attempt(o, 1, Duration::ZERO).is_none()
+            })
+            .expect("some order is hit on attempt 0 only")
+    }
+
+    #[test]
+    fn timeout_after_charge_executes_saves_and_loses_the_answer() {
+        let mut b = Bench::new(Rates {
+            timeout_after_charge: 0.5,
+            ..Rates::default()
+        });
+        let order = order_hit_once(&b.chaos, FaultKind::TimeoutAfterCharge);
+        let plan = b.charge(&order, Some("k"));
+        assert!(plan.lost);
+        assert_eq!(plan.save.as_deref(), Some("k"));
+        assert_eq!(plan.event, Some(EventKind::Succeeded));
+        let e = b.last().clone();
+        assert_eq!(
+            (e.result, e.status, e.money_moved),
+            (AttemptResult::AnswerLost, 0, true)
+        );
+        assert_eq!(e.fault, Some(FaultKind::TimeoutAfterCharge));
+        b.save(&plan);
+        let retry = b.charge(&order, Some("k"));
+        assert!(matches!(retry.reply, Reply::Replay { status: 200, .. }));
+        assert_eq!(retry.event, None, "replays create no event");
+        assert_eq!(
+            (b.last().result, b.last().money_moved),
+            (AttemptResult::Replayed, false)
+        );
+    }
+
+    #[test]
+    fn lost_answer_of_a_decline_keeps_the_decline() {
+        let mut b = Bench::new(Rates {
+            timeout_after_charge: 0.5,
+            risk_block: 1.0,
+            ..Rates::default()
+        });
+        let order = order_hit_once(&b.chaos, FaultKind::TimeoutAfterCharge);
+        b.charge(&order, Some("k"));
+        let e = b.last();
+        assert_eq!(
+            (e.result, e.money_moved),
+            (AttemptResult::AnswerLost, false)
+        );
+        assert_eq!(e.fault, Some(FaultKind::TimeoutAfterCharge));
+        assert_eq!(e.declined, Some(FailReason::RiskBlocked));
+    }
+
+    #[test]
+    fn create_without_confirm_then_confirm_charges_once() {
+        let mut b = Bench::new(Rates::default());
+        let body =
+            "amount=500&currency=usd&payment_method=pm_card_visa&metadata[order_id]=ord-000004";
+        let created = b.run(Route::CreateIntent, "/v1/payment_intents", body, Some("c"));
+        let it = intent_of(&created).clone();
+        assert_eq!(it.status, IntentStatus::RequiresConfirmation);
+        assert_eq!((b.last().money_moved, b.last().attempt), (false, 0));
+        let path = format!("/v1/payment_intents/{}/confirm", it.id);
+        let confirmed = b.run(Route::ConfirmIntent(it.id.clone()), &path, "", Some("f"));
+        assert_eq!(intent_of(&confirmed).status, IntentStatus::Succeeded);
+        let e = b.last();
+        assert_eq!(
+            (e.result, e.money_moved, e.attempt),
+            (AttemptResult::Ok, true, 0)
+        );
+        assert_eq!(e.order_id.as_deref(), Some("ord-000004"));
+        let again = b.run(Route::ConfirmIntent(it.id.clone()), &path, "", Some("g"));
+        let Reply::Fresh(Answer::Error(ApiError::UnexpectedState { .. })) = again.reply else {
+            panic!("a succeeded intent cannot be confirmed again")
+        };
+        assert_eq!(
+            (b.last().result, b.last().attempt),
+            (AttemptResult::Invalid, 1)
+        );
+        let missing = b.run(
+            Route::ConfirmIntent("pi_nope".into()),
+            "/v1/payment_intents/pi_nope/confirm",
+            "",
+            None,
+        );
+        assert!(matches!(
+            missing.reply,
+            Reply::Fresh(Answer::Error(ApiError::NoSuchIntent { .. }))
+        ));
+        assert_eq!(
+            (b.last().result, b.last().status),
+            (AttemptResult::Invalid, 404)
+        );
+    }
+
+    #[test]
+    fn refunds_full_partial_and_too_large() {
+        let mut b = Bench::new(Rates::default());
+        let pi = intent_of(&b.charge("ord-000005", Some("k"))).id.clone();
+        let part = b.refund(&pi, Some(300), "r1");
+        let Reply::Fresh(Answer::Refund(r)) = &part.reply else {
+            panic!("refund")
+        };
+        assert_eq!((r.amount, r.payment_intent.as_str()), (300, pi.as_str()));
+        let e = b.last();
+        assert_eq!(
+            (e.op, e.result, e.money_moved, e.amount, e.attempt),
+            (PaymentOp::Refund, AttemptResult::Ok, true, 300, 0)
+        );
+        let over = b.refund(&pi, Some(701), "r2");
+        assert!(matches!(
+            over.reply,
+            Reply::Fresh(Answer::Error(ApiError::RefundTooLarge {
+                amount: 701,
+                remaining: 700
+            }))
+        ));
+        assert_eq!(
+            (b.last().result, b.last().status, b.last().money_moved),
+            (AttemptResult::Invalid, 400, false)
+        );
+        let rest = b.refund(&pi, None, "r3");
+        let Reply::Fresh(Answer::Refund(r)) = &rest.reply else {
+            panic!("refund of the rest")
+        };
+        assert_eq!(r.amount, 700);
+        assert_eq!(b.state.ledger.intent(&pi).unwrap().amount_refunded, 1000);
+        let done = b.refund(&pi, None, "r4");
+        assert!(matches!(
+            done.reply,
+            Reply::Fresh(Answer::Error(ApiError::AlreadyRefunded { .. }))
+        ));
+        assert_eq!(b.state.ledger.refunds().len(), 2);
+        assert_eq!(b.last().attempt, 3, "refund attempts are counted per order");
+    }
+
+    #[test]
+    fn refund_of_a_declined_intent_is_refused() {
+        let mut b = Bench::new(Rates {
+            risk_block: 1.0,
+            ..Rates::default()
+        });
+        let pi = intent_of(&b.charge("ord-000006", Some("k"))).id.clone();
+        let plan = b.refund(&pi, None, "r");
+        assert!(matches!(
+            plan.reply,
+            Reply::Fresh(Answer::Error(ApiError::UnexpectedState { .. }))
+        ));
+        assert!(!b.last().money_moved);
+    }
+
+    #[test]
+    fn charges_without_order_or_key_get_distinct_ids_and_no_faults() {
+        let mut b = Bench::new(Rates {
+            server_error: 1.0,
+            risk_block: 1.0,
+            ..Rates::default()
+        });
+        let body = "amount=100&currency=usd&payment_method=pm_card_visa&confirm=true";
+        let a = intent_of(&b.run(Route::CreateIntent, "/v1/payment_intents", body, None)).clone();
+        let c = intent_of(&b.run(Route::CreateIntent, "/v1/payment_intents", body, None)).clone();
+        assert_ne!(a.id, c.id);
+        assert_eq!(a.status, IntentStatus::Succeeded, "faults need an order id");
+        let mut b2 = Bench::new(Rates::default());
+        let y = intent_of(&b2.charge("ord-000007", None)).clone();
+        let z = intent_of(&b2.charge("ord-000007", None)).clone();
+        assert_eq!(y.id.len(), 27, "pi_ + 24 hex digits");
+        assert_ne!(y.id, z.id, "no key twice still gives two intents");
+    }
+
+    #[test]
+    fn retrieve_and_search_record_queries() {
+        let mut b = Bench::new(Rates::default());
+        let pi = intent_of(&b.charge("ord-000008", Some("k"))).id.clone();
+        let path = format!("/v1/payment_intents/{pi}");
+        let got = b.run(Route::RetrieveIntent(pi.clone()), &path, "", None);
+        assert_eq!(intent_of(&got).id, pi);
+        let e = b.last();
+        assert_eq!(
+            (e.op, e.result, e.status),
+            (PaymentOp::Query, AttemptResult::Ok, 200)
+        );
+        assert_eq!(e.order_id.as_deref(), Some("ord-000008"));
+        let none = b.search("ord-999999");
+        assert_eq!(none.reply, Reply::Fresh(Answer::Search(vec![])));
+        let gone = b.run(
+            Route::RetrieveIntent("pi_x".into()),
+            "/v1/payment_intents/pi_x",
+            "",
+            None,
+        );
+        assert!(matches!(
+            gone.reply,
+            Reply::Fresh(Answer::Error(ApiError::NoSuchIntent { .. }))
+        ));
+        assert_eq!(b.last().status, 404);
+    }
+}

@@ -1,0 +1,450 @@
+//! The provider's authoritative record: one `LedgerEntry` per request, per-order attempt
+//! counters, the payment intents (by id and by order id) and refunds. Plain data with cheap
+//! primitives; `exec` decides what to record, under the provider's lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::chaos::{key, FaultKind};
+use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
+use crate::provider::dialects::{ApiError, NewIntent, NewRefund};
+
+/// Where a payment intent stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    Succeeded,
+}
+
+impl IntentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentStatus::RequiresPaymentMethod => "requires_payment_method",
+            IntentStatus::RequiresConfirmation => "requires_confirmation",
+            IntentStatus::Succeeded => "succeeded",
+        }
+    }
+}
+
+/// The card's decline on the latest charge of an intent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decline {
+    pub reason: FailReason,
+    pub charge: String,
+    pub payment_method: Option<String>,
+}
+
+/// A payment intent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent {
+    pub id: String,
+    pub amount: Amount,
+    pub currency: String,
+    pub status: IntentStatus,
+    pub payment_method: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// Unix seconds.
+    pub created: u64,
+    pub latest_charge: Option<String>,
+    pub last_error: Option<Decline>,
+    pub amount_refunded: Amount,
+    pub capture_method: Option<String>,
+    pub description: Option<String>,
+    pub customer: Option<String>,
+    pub payment_method_types: Vec<String>,
+    /// Charges attempted on this intent (names the next charge id).
+    pub charges: u32,
+    /// Refunds made on this intent (names the next refund id).
+    pub refunds: u32,
+}
+
+impl Intent {
+    /// The merchant's order id, `metadata[order_id]`.
+    pub fn order_id(&self) -> Option<&str> {
+        self.metadata.get("order_id").map(String::as_str)
+    }
+}
+
+/// A refund paid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refund {
+    pub id: String,
+    pub amount: Amount,
+    pub currency: String,
+    pub payment_intent: String,
+    pub charge: Option<String>,
+    pub reason: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub created: u64,
+}
+
+/// Index of a per-order counter: one per operation.
+fn op_index(op: PaymentOp) -> usize {
+    match op {
+        PaymentOp::Charge => 0,
+        PaymentOp::Query => 1,
+        PaymentOp::Refund => 2,
+    }
+}
+
+/// The record, with everything needed to execute against it.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    entries: Vec<LedgerEntry>,
+    /// Requests so far per order id and operation (the next attempt number).
+    counters: HashMap<String, [u32; 3]>,
+    intents: Vec<Intent>,
+    by_id: HashMap<String, usize>,
+    by_order: HashMap<String, Vec<usize>>,
+    refunds: Vec<Refund>,
+    /// Numbers payment ids of intents without an order id.
+    anonymous: u64,
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger::default()
+    }
+
+    /// A copy of every entry, in arrival order.
+    pub fn snapshot(&self) -> Vec<LedgerEntry> {
+        self.entries.clone()
+    }
+
+    /// The entries so far, without copying.
+    pub fn entries(&self) -> &[LedgerEntry] {
+        &self.entries
+    }
+
+    /// The intent with this id.
+    pub fn intent(&self, id: &str) -> Option<&Intent> {
+        self.by_id.get(id).map(|&i| &self.intents[i])
+    }
+
+    /// Every refund paid out, in order.
+    pub fn refunds(&self) -> &[Refund] {
+        &self.refunds
+    }
+
+    /// Every intent whose `metadata[key]` is `value`, oldest first (indexed for `order_id`).
+    pub fn find(&self, key: &str, value: &str) -> Vec<Intent> {
+        if key == "order_id" {
+            let ix = self.by_order.get(value).map_or(&[][..], Vec::as_slice);
+            return ix.iter().map(|&i| self.intents[i].clone()).collect();
+        }
+        self.intents
+            .iter()
+            .filter(|it| it.metadata.get(key).is_some_and(|v| v == value))
+            .cloned()
+            .collect()
+    }
+
+    pub(super) fn index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub(super) fn at(&self, i: usize) -> &Intent {
+        &self.intents[i]
+    }
+
+    pub(super) fn at_mut(&mut self, i: usize) -> &mut Intent {
+        &mut self.intents[i]
+    }
+
+    /// Runs a charge on intent `i`: succeeded, or declined for `decline` (the intent goes
+    /// back to needing a payment method, which Stripe detaches).
+    pub(super) fn settle(&mut self, i: usize, seed: u64, decline: Option<FailReason>) -> &Intent {
+        let it = &mut self.intents[i];
+        it.charges += 1;
+        let charge = hashed_id(
+            "ch_",
+            seed,
+            "ch",
+            &[it.id.as_bytes(), &it.charges.to_le_bytes()],
+        );
+        it.latest_charge = Some(charge.clone());
+        match decline {
+            Some(reason) => {
+                it.status = IntentStatus::RequiresPaymentMethod;
+                it.last_error = Some(Decline {
+                    reason,
+                    charge,
+                    payment_method: it.payment_method.take(),
+                });
+            }
+            None => {
+                it.status = IntentStatus::Succeeded;
+                it.last_error = None;
+            }
+        }
+        it
+    }
+
+    /// Refunds `r.amount` (or all that is left) of intent `i`'s charge.
+    pub(super) fn pay_refund(
+        &mut self,
+        i: usize,
+        seed: u64,
+        unix: u64,
+        r: NewRefund,
+    ) -> Result<Refund, ApiError> {
+        let it = &mut self.intents[i];
+        let remaining = it.amount - it.amount_refunded;
+        if it.status != IntentStatus::Succeeded {
+            return Err(ApiError::UnexpectedState {
+                id: it.id.clone(),
+                status: it.status,
+                action: "refund",
+            });
+        }
+        if remaining == 0 {
+            return Err(ApiError::AlreadyRefunded { id: it.id.clone() });
+        }
+        let amount = r.amount.unwrap_or(remaining);
+        if amount > remaining {
+            return Err(ApiError::RefundTooLarge { amount, remaining });
+        }
+        it.amount_refunded += amount;
+        it.refunds += 1;
+        let refund = Refund {
+            id: hashed_id(
+                "re_",
+                seed,
+                "re",
+                &[it.id.as_bytes(), &it.refunds.to_le_bytes()],
+            ),
+            amount,
+            currency: it.currency.clone(),
+            payment_intent: it.id.clone(),
+            charge: it.latest_charge.clone(),
+            reason: r.reason,
+            metadata: r.metadata,
+            created: unix,
+        };
+        self.refunds.push(refund.clone());
+        Ok(refund)
+    }
+
+    /// Creates an intent from `p` and returns its index; the id is derived from the order id
+    /// and idempotency key (or a counter without an order id).
+    pub(super) fn create_intent(
+        &mut self,
+        seed: u64,
+        unix: u64,
+        p: NewIntent,
+        key: Option<&str>,
+    ) -> usize {
+        let order = p.metadata.get("order_id").cloned();
+        let mut id = match &order {
+            Some(o) => payment_id_for(seed, o, key.unwrap_or("")),
+            None => {
+                self.anonymous += 1;
+                hashed_id("pi_", seed, "pi", &[&self.anonymous.to_le_bytes()])
+            }
+        };
+        // Only reachable when one order reuses a key's id (e.g. no key twice): keep ids unique.
+        while self.by_id.contains_key(&id) {
+            self.anonymous += 1;
+            id = hashed_id(
+                "pi_",
+                seed,
+                "pi.dup",
+                &[id.as_bytes(), &self.anonymous.to_le_bytes()],
+            );
+        }
+        let status = if p.payment_method.is_some() {
+            IntentStatus::RequiresConfirmation
+        } else {
+            IntentStatus::RequiresPaymentMethod
+        };
+        let i = self.intents.len();
+        self.by_id.insert(id.clone(), i);
+        if let Some(o) = order {
+            self.by_order.entry(o).or_default().push(i);
+        }
+        self.intents.push(Intent {
+            id,
+            amount: p.amount,
+            currency: p.currency,
+            status,
+            payment_method: p.payment_method,
+            metadata: p.metadata,
+            created: unix,
+            latest_charge: None,
+            last_error: None,
+            amount_refunded: 0,
+            capture_method: p.capture_method,
+            description: p.description,
+            customer: p.customer,
+            payment_method_types: p.payment_method_types,
+            charges: 0,
+            refunds: 0,
+        });
+        i
+    }
+
+    /// The next attempt number of `op` for `order`, counting this one.
+    pub(super) fn bump(&mut self, order: &str, op: PaymentOp) -> u32 {
+        let slot = match self.counters.get_mut(order) {
+            Some(c) => c,
+            None => self.counters.entry(order.to_string()).or_default(),
+        };
+        let n = slot[op_index(op)];
+        slot[op_index(op)] += 1;
+        n
+    }
+
+    /// How many `op` requests `order` has had, without counting one more.
+    pub(super) fn count(&self, order: &str, op: PaymentOp) -> u32 {
+        self.counters.get(order).map_or(0, |c| c[op_index(op)])
+    }
+
+    /// Appends `e` as the next entry, arrived at run time `at`.
+    pub(super) fn record(&mut self, at: Duration, e: Draft) {
+        self.entries.push(LedgerEntry {
+            seq: self.entries.len() as u64,
+            at_ms: at.as_millis() as u64,
+            op: e.op,
+            order_id: e.order_id,
+            payment_id: e.payment_id,
+            amount: e.amount,
+            currency: e.currency,
+            idempotency_key: e.key,
+            attempt: e.attempt,
+            fault: e.fault,
+            result: e.result,
+            declined: e.declined,
+            money_moved: e.money_moved,
+            status: e.status,
+        });
+    }
+}
+
+/// The id of the intent an order creates under an idempotency key: `pi_` + the hash as 24
+/// hex digits.
+pub fn payment_id_for(seed: u64, order_id: &str, idempotency_key: &str) -> String {
+    hashed_id(
+        "pi_",
+        seed,
+        "pi",
+        &[order_id.as_bytes(), idempotency_key.as_bytes()],
+    )
+}
+
+pub(super) fn hashed_id(prefix: &str, seed: u64, stream: &str, parts: &[&[u8]]) -> String {
+    format!("{prefix}{:024x}", key::hash(seed, stream, parts))
+}
+
+/// A ledger entry being filled in; `seq` and `at_ms` are set when it is recorded.
+pub(super) struct Draft {
+    pub(super) op: PaymentOp,
+    pub(super) order_id: Option<String>,
+    pub(super) payment_id: Option<String>,
+    pub(super) amount: Amount,
+    pub(super) currency: String,
+    pub(super) key: Option<String>,
+    pub(super) attempt: u32,
+    pub(super) fault: Option<FaultKind>,
+    pub(super) result: AttemptResult,
+    pub(super) declined: Option<FailReason>,
+    pub(super) money_moved: bool,
+    pub(super) status: u16,
+}
+
+impl Draft {
+    pub(super) fn new(
+        op: PaymentOp,
+        order_id: Option<String>,
+        payment_id: Option<String>,
+        amount: Amount,
+        currency: String,
+    ) -> Draft {
+        Draft {
+            op,
+            order_id,
+            payment_id,
+            amount,
+            currency,
+            key: None,
+            attempt: 0,
+            fault: None,
+            result: AttemptResult::Ok,
+            declined: None,
+            money_moved: false,
+            status: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_intent(order: Option<&str>) -> NewIntent {
+        NewIntent {
+            amount: 100,
+            currency: "usd".into(),
+            payment_method: Some("pm_card_visa".into()),
+            metadata: order
+                .map(|o| BTreeMap::from([("order_id".to_string(), o.to_string())]))
+                .unwrap_or_default(),
+            ..NewIntent::default()
+        }
+    }
+
+    #[test]
+    fn counters_are_per_order_and_per_operation() {
+        let mut l = Ledger::new();
+        assert_eq!(l.bump("a", PaymentOp::Charge), 0);
+        assert_eq!(l.bump("a", PaymentOp::Charge), 1);
+        assert_eq!(l.bump("a", PaymentOp::Refund), 0);
+        assert_eq!(l.bump("b", PaymentOp::Charge), 0);
+        assert_eq!(l.count("a", PaymentOp::Charge), 2);
+        assert_eq!(l.count("a", PaymentOp::Query), 0);
+        assert_eq!(
+            l.count("zzz", PaymentOp::Charge),
+            0,
+            "count does not create"
+        );
+    }
+
+    #[test]
+    fn intent_ids_derive_from_order_and_key_and_stay_unique() {
+        let mut l = Ledger::new();
+        let i = l.create_intent(42, 1, new_intent(Some("ord-000001")), Some("k"));
+        assert_eq!(l.intents[i].id, payment_id_for(42, "ord-000001", "k"));
+        assert_eq!(payment_id_for(42, "ord-000001", "k").len(), 3 + 24);
+        assert_ne!(
+            payment_id_for(42, "ord-000001", "k"),
+            payment_id_for(43, "ord-000001", "k")
+        );
+        let j = l.create_intent(42, 1, new_intent(Some("ord-000001")), Some("k"));
+        assert_ne!(l.intents[i].id, l.intents[j].id, "a clash gets another id");
+        let a = l.create_intent(42, 1, new_intent(None), None);
+        let b = l.create_intent(42, 1, new_intent(None), None);
+        assert_ne!(l.intents[a].id, l.intents[b].id);
+        assert_eq!(l.by_order["ord-000001"], vec![i, j]);
+        assert_eq!(
+            l.intent(&l.intents[a].id.clone()).map(|it| it.order_id()),
+            Some(None)
+        );
+        assert_eq!(l.intents[i].status, IntentStatus::RequiresConfirmation);
+    }
+
+    #[test]
+    fn record_numbers_entries_in_arrival_order() {
+        let mut l = Ledger::new();
+        for ms in [5, 3] {
+            let mut d = Draft::new(PaymentOp::Query, None, None, 0, String::new());
+            d.status = 200;
+            l.record(Duration::from_millis(ms), d);
+        }
+        let snap = l.snapshot();
+        assert_eq!(
+            snap.iter().map(|e| (e.seq, e.at_ms)).collect::<Vec<_>>(),
+            [(0, 5), (1, 3)]
+        );
+        assert_eq!(snap, l.entries());
+    }
+}

@@ -1,0 +1,341 @@
+//! The provider's HTTP side: the hyper accept loop (`auto::Builder`, graceful shutdown on the
+//! token), and per request: authenticate, route and decode through the dialect, decide and
+//! record under one short lock, then sleep, save the answer and send (or drop) it.
+
+use std::error::Error as StdError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::provider::dialects::{self, Answer, ApiError, EventMeta, Rendered};
+use crate::provider::exec::{Ctx, Plan, Reply, State};
+use crate::provider::idempotency::MAX_KEY_LEN;
+use crate::provider::webhooks::Dispatcher;
+use crate::provider::ProviderConfig;
+
+/// Larger bodies are refused; real payment requests are a few hundred bytes.
+const BODY_LIMIT: usize = 1 << 20;
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub cfg: ProviderConfig,
+    /// Ledger and idempotency keys change together: one lock, held only to decide and record,
+    /// never across an `.await`.
+    state: Mutex<State>,
+    pub dispatcher: Dispatcher,
+    pub shutdown: CancellationToken,
+    requests: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(cfg: ProviderConfig, dispatcher: Dispatcher, shutdown: CancellationToken) -> Shared {
+        Shared {
+            cfg,
+            state: Mutex::new(State::new()),
+            dispatcher,
+            shutdown,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The state; a panic elsewhere must not take the provider down with it.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        format!("req_{n:014x}")
+    }
+
+    /// Sleeps for `d`, cut short by shutdown.
+    async fn pause(&self, d: Duration) {
+        if d.is_zero() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = self.shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// The service's error: end the connection without an answer (injected timeouts).
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped on purpose")]
+pub(crate) struct Dropped;
+
+/// Accepts connections until shutdown, then waits for open connections to finish.
+pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>) {
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    conns.spawn(connection(builder.clone(), stream, shared.clone()));
+                }
+                Err(e) => {
+                    eprintln!("provider: accept failed: {e}");
+                    // Out of descriptors and the like: do not spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
+
+async fn connection(
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stream: TcpStream,
+    shared: Arc<Shared>,
+) {
+    let _ = stream.set_nodelay(true);
+    let token = shared.shutdown.clone();
+    let svc = service_fn(move |req| handle(shared.clone(), req));
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = token.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        if !is_quiet(e.as_ref()) {
+            eprintln!("provider: connection error: {e}");
+        }
+    }
+}
+
+/// Intended drops and clients going away are not errors worth a line.
+fn is_quiet(e: &(dyn StdError + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<Dropped>() {
+            return true;
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionReset | BrokenPipe | UnexpectedEof | NotConnected | ConnectionAborted
+            ) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+type Answered = Result<Response<Full<Bytes>>, Dropped>;
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answered {
+    let request_id = shared.request_id();
+    let dialect = shared.cfg.dialect;
+    let (parts, body) = req.into_parts();
+    let send = |answer: Answer| -> Answered {
+        let (r, _) = dialects::render(dialect, &answer, None);
+        Ok(response(r, &request_id, false, None))
+    };
+    if let Err(e) = authenticate(parts.headers.get(AUTHORIZATION)) {
+        return send(Answer::Error(e));
+    }
+    let path = parts.uri.path();
+    let Some(route) = dialects::route(dialect, &parts.method, path) else {
+        return send(Answer::Error(ApiError::UnknownRoute {
+            method: parts.method.to_string(),
+            path: path.to_string(),
+        }));
+    };
+    let body = match Limited::new(body, BODY_LIMIT).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return send(Answer::Error(ApiError::BodyTooLarge { limit: BODY_LIMIT }));
+        }
+        // The client went away mid-body: nobody to answer.
+        Err(_) => return Err(Dropped),
+    };
+    let key_header = parts
+        .headers
+        .get("idempotency-key")
+        .filter(|_| route.is_write());
+    let key = key_header
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty());
+    let decoded = match (key_header, key) {
+        (Some(h), None) => Err(ApiError::InvalidParam {
+            param: "Idempotency-Key".into(),
+            expected: "non-empty visible ASCII",
+            got: String::from_utf8_lossy(h.as_bytes()).into_owned(),
+        }),
+        (_, Some(k)) if k.len() > MAX_KEY_LEN => Err(ApiError::KeyTooLong { len: k.len() }),
+        _ => dialects::decode(dialect, &route, path, parts.uri.query(), &body),
+    };
+
+    let plan = {
+        let mut st = shared.lock();
+        let ctx = Ctx {
+            chaos: &shared.cfg.chaos,
+            dialect,
+            at: Instant::now().saturating_duration_since(shared.cfg.origin),
+            unix: unix_now(),
+        };
+        match decoded {
+            Ok(d) => st.apply(&ctx, d, key),
+            Err(e) => st.refuse(&ctx, route.op(), e),
+        }
+    };
+    respond(&shared, plan, &request_id, key, key_header).await
+}
+
+/// Carries out a plan outside the lock: render, enqueue the event, sleep, save, send or drop.
+async fn respond(
+    shared: &Shared,
+    plan: Plan,
+    request_id: &str,
+    key: Option<&str>,
+    key_header: Option<&HeaderValue>,
+) -> Answered {
+    let Plan {
+        reply,
+        latency,
+        lost,
+        save,
+        event,
+    } = plan;
+    let (rendered, replayed) = match reply {
+        Reply::Drop => {
+            shared.pause(shared.cfg.hold).await;
+            return Err(Dropped);
+        }
+        Reply::Replay { status, body } => (
+            Rendered {
+                status,
+                body,
+                should_retry: None,
+            },
+            true,
+        ),
+        Reply::Fresh(answer) => {
+            let meta = event.map(|kind| EventMeta {
+                kind,
+                seed: shared.cfg.chaos.seed,
+                request_id,
+                idempotency_key: key,
+                created: unix_now(),
+            });
+            let (rendered, event) = dialects::render(shared.cfg.dialect, &answer, meta);
+            if let Some(ev) = event {
+                shared.dispatcher.enqueue(ev);
+            }
+            (rendered, false)
+        }
+    };
+    // Saved even if the client hangs up during the latency: the charge has happened.
+    let guard = save.map(|key| SaveOnDrop {
+        shared,
+        key,
+        status: rendered.status,
+        body: rendered.body.clone(),
+    });
+    shared.pause(latency).await;
+    drop(guard);
+    if lost {
+        shared.pause(shared.cfg.hold).await;
+        return Err(Dropped);
+    }
+    Ok(response(rendered, request_id, replayed, key_header))
+}
+
+/// Saves an executed answer under its idempotency key when dropped.
+struct SaveOnDrop<'a> {
+    shared: &'a Shared,
+    key: String,
+    status: u16,
+    body: Bytes,
+}
+
+impl Drop for SaveOnDrop<'_> {
+    fn drop(&mut self) {
+        let body = std::mem::take(&mut self.body);
+        self.shared
+            .lock()
+            .keys
+            .complete(&self.key, self.status, body);
+    }
+}
+
+fn authenticate(header: Option<&HeaderValue>) -> Result<(), ApiError> {
+    let Some(h) = header else {
+        return Err(ApiError::MissingApiKey);
+    };
+    let text = h.to_str().unwrap_or("");
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("Basic "))
+        .map(str::trim)
+        .unwrap_or("");
+    if token.is_empty() {
+        return Err(ApiError::InvalidApiKey {
+            header: text.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn response(
+    r: Rendered,
+    request_id: &str,
+    replayed: bool,
+    key: Option<&HeaderValue>,
+) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(r.body));
+    *resp.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("request-id", v);
+    }
+    if let Some(k) = key {
+        h.insert("idempotency-key", k.clone());
+    }
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    if let Some(retry) = r.should_retry {
+        let v = if retry { "true" } else { "false" };
+        h.insert("stripe-should-retry", HeaderValue::from_static(v));
+    }
+    resp
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
