@@ -114,7 +114,7 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
     }
     match run::run(scenario, &opts, interrupt, abort).await {
         Ok(outcome) => {
-            print!("{}", report::summary::render(&outcome.report));
+            println!("{}", report::summary::render(&outcome.report));
             println!("report: {}", outcome.dir.display());
             if outcome.report.run.interrupted {
                 eprintln!("paychaos: the run was interrupted; the report covers what was measured");

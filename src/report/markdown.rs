@@ -36,7 +36,7 @@ impl<W: Write> Markdown<'_, W> {
 
     fn headline(&mut self) -> io::Result<()> {
         let r = self.r;
-        let verdict = if r.passed() { "PASS" } else { "FAIL" };
+        let verdict = r.verdict();
         writeln!(self.w, "# paychaos: {} — {verdict}\n", r.scenario.name)?;
         let failures = r.failures();
         if !failures.is_empty() {

@@ -258,6 +258,18 @@ impl RunReport {
             .collect()
     }
 
+    /// The headline word: `PASS`, `FAIL`, or `INTERRUPTED` when the load was cut short
+    /// (the figures then cover only what was measured).
+    pub fn verdict(&self) -> &'static str {
+        if self.run.interrupted {
+            "INTERRUPTED"
+        } else if self.passed() {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    }
+
     /// The report folder's name: `<scenario>-<UTC timestamp>`, e.g. `smoke-20261123T023317Z`.
     pub fn dir_name(&self) -> String {
         let stamp: String = self

@@ -12,7 +12,7 @@ const FAILURES_SHOWN: usize = 4;
 /// Renders the summary (10-15 lines, no trailing newline).
 pub fn render(r: &RunReport) -> String {
     let mut s = String::new();
-    let verdict = if r.passed() { "PASS" } else { "FAIL" };
+    let verdict = r.verdict();
     let mut run_notes = String::new();
     if r.run.interrupted {
         run_notes.push_str(", interrupted");
