@@ -1,7 +1,9 @@
 //! Runs one scenario end to end: bind loopback listeners, start the provider and the
 //! reference merchant, drive the load, drain, verify, write the report. Glue only: every
-//! decision lives in the part that owns it.
+//! decision lives in the part that owns it. An external merchant is not started: the run
+//! says what it must be configured with and waits for it to answer.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,11 +17,14 @@ use crate::load::{self, Contract, LoadPlan};
 use crate::merchant::{self, MerchantConfig};
 use crate::provider::{self, ProviderConfig, ProviderHandle};
 use crate::report::{self, ReportInputs, RunReport};
-use crate::scenario::{MerchantSpec, Scenario};
+use crate::scenario::{ExternalSpec, MerchantSpec, Scenario};
 use crate::verify::{self, Evidence};
 
 /// The API key the embedded merchant presents to the provider.
 const API_KEY: &str = "sk_test_paychaos";
+
+/// How long an external merchant has to accept a connection before the run gives up.
+const MERCHANT_READY_WAIT: Duration = Duration::from_secs(5);
 
 /// How a run is asked to behave, beyond the scenario.
 #[derive(Clone, Debug, Default)]
@@ -51,13 +56,37 @@ pub async fn run(
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
     }
-    let MerchantSpec::Reference(mspec) = &scenario.merchant;
     let started_at = SystemTime::now();
 
-    let plistener = bind().await.context("binding the provider's listener")?;
-    let mlistener = bind().await.context("binding the merchant's listener")?;
+    let listen = scenario.provider.listen;
+    let plistener = TcpListener::bind(listen).await.with_context(|| {
+        format!("cannot listen on {listen} (provider.listen; is another process using that port?)")
+    })?;
     let paddr = plistener.local_addr()?;
-    let maddr = mlistener.local_addr()?;
+    // The embedded merchant gets a listener of its own; an external one must already be
+    // listening, and is told what to be configured with.
+    let (mlistener, contract, webhook_url) = match &scenario.merchant {
+        MerchantSpec::Reference(_) => {
+            let l = bind().await.context("binding the merchant's listener")?;
+            let base = format!("http://{}", l.local_addr()?);
+            let webhook_url = format!("{base}/webhooks/stripe");
+            (Some(l), Contract::reference(&base), webhook_url)
+        }
+        MerchantSpec::External(ext) => {
+            if !opts.quiet {
+                eprint!("{}", external_briefing(&scenario, paddr, ext));
+            }
+            tokio::select! {
+                ready = load::wait_for_merchant(&ext.contract, MERCHANT_READY_WAIT) => {
+                    ready.map_err(|e| anyhow::anyhow!("external merchant: {e}"))?;
+                }
+                _ = interrupt.cancelled() => {
+                    anyhow::bail!("interrupted while waiting for the external merchant to answer")
+                }
+            }
+            (None, ext.contract.clone(), ext.webhook_url.clone())
+        }
+    };
     // The servers outlive the load so that webhooks and reconciliation can settle.
     let servers = CancellationToken::new();
     let origin = Instant::now();
@@ -72,7 +101,7 @@ pub async fn run(
             ),
             dialect: scenario.provider.dialect,
             hold: scenario.provider.hold,
-            webhook_url: Some(format!("http://{maddr}/webhooks/stripe")),
+            webhook_url: Some(webhook_url),
             webhook_secret: scenario.webhooks.secret.clone(),
             webhook_retry: scenario.webhooks.retry_schedule.clone(),
             webhook_timeout: scenario.webhooks.timeout,
@@ -80,28 +109,30 @@ pub async fn run(
         },
         servers.child_token(),
     );
-    let merchant = merchant::serve(
-        mlistener,
-        MerchantConfig {
-            provider_url: format!("http://{paddr}"),
-            api_key: API_KEY.into(),
-            webhook_secret: scenario.webhooks.secret.clone(),
-            provider_timeout: mspec.provider_timeout,
-            max_retries: mspec.max_retries,
-            retry_backoff: mspec.retry_backoff,
-            reconcile_every: mspec.reconcile_every,
-            pending_grace: mspec.pending_grace,
-        },
-        servers.child_token(),
-    );
+    let merchant = match (&scenario.merchant, mlistener) {
+        (MerchantSpec::Reference(mspec), Some(mlistener)) => Some(merchant::serve(
+            mlistener,
+            MerchantConfig {
+                provider_url: format!("http://{paddr}"),
+                api_key: API_KEY.into(),
+                webhook_secret: scenario.webhooks.secret.clone(),
+                provider_timeout: mspec.provider_timeout,
+                max_retries: mspec.max_retries,
+                retry_backoff: mspec.retry_backoff,
+                reconcile_every: mspec.reconcile_every,
+                pending_grace: mspec.pending_grace,
+            },
+            servers.child_token(),
+        )),
+        _ => None,
+    };
     if !opts.quiet {
         eprintln!(
-            "paychaos: scenario '{}' seed {}: provider http://{paddr}, merchant http://{maddr}",
-            scenario.name, scenario.seed
+            "paychaos: scenario '{}' seed {}: provider http://{paddr}, merchant {}",
+            scenario.name, scenario.seed, contract.checkout.url
         );
     }
 
-    let contract = Contract::reference(&format!("http://{maddr}"));
     let stages = load::stages(&scenario.load.profile);
     let plan = LoadPlan {
         stages,
@@ -136,7 +167,9 @@ pub async fn run(
     let events_created = provider.events_created();
     servers.cancel();
     provider.stopped().await;
-    merchant.stopped().await;
+    if let Some(merchant) = merchant {
+        merchant.stopped().await;
+    }
 
     let evidence = Evidence {
         ledger: &ledger,
@@ -166,6 +199,26 @@ pub async fn run(
     report::write_all(&report, &dir)
         .with_context(|| format!("writing the report to {}", dir.display()))?;
     Ok(RunOutcome { report, dir })
+}
+
+/// What an external merchant must be configured with, for the person running it.
+fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSpec) -> String {
+    let listen = load::loopback_addr(&ext.contract.checkout.url).map_or_else(
+        |_| "<host:port of the checkout url>".into(),
+        |a| a.to_string(),
+    );
+    format!(
+        "paychaos: external merchant: it must be configured with\n  \
+         provider API base url   http://{provider}  (Stripe-shaped; any bearer key such as \
+         {API_KEY} is accepted)\n  \
+         webhook endpoint        {webhook_url}  (the provider posts signed events there)\n  \
+         webhook signing secret  {secret}\n  \
+         and every charge must carry metadata[order_id] = the order_id of its checkout\n\
+         paychaos: the reference merchant as external: paychaos merchant --provider-url \
+         http://{provider} --webhook-secret {secret} --listen {listen}\n",
+        webhook_url = ext.webhook_url,
+        secret = scenario.webhooks.secret,
+    )
 }
 
 async fn bind() -> std::io::Result<TcpListener> {
@@ -200,4 +253,34 @@ async fn drain(
 /// Every sent order is known to the merchant and none is pending.
 fn settled(orders: &[OrderSnapshot], expected: usize) -> bool {
     orders.len() >= expected && orders.iter().all(|o| o.status != OrderStatus::Pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_briefing_names_everything_an_external_merchant_needs() {
+        let scenario = Scenario::from_toml_str(
+            "name = \"x\"\n[load]\nprofile = \"constant\"\nrate = 1\nduration = \"1s\"\n\
+             [webhooks]\nsecret = \"whsec_brief\"",
+            "t",
+        )
+        .unwrap();
+        let ext = ExternalSpec {
+            webhook_url: "http://127.0.0.1:8080/hooks".into(),
+            contract: Contract::reference("http://127.0.0.1:8080"),
+        };
+        let text = external_briefing(&scenario, "127.0.0.1:12111".parse().unwrap(), &ext);
+        for needle in [
+            "http://127.0.0.1:12111 ",
+            "sk_test_",
+            "http://127.0.0.1:8080/hooks",
+            "whsec_brief",
+            "metadata[order_id]",
+            "--listen 127.0.0.1:8080\n",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+    }
 }

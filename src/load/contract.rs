@@ -4,6 +4,7 @@
 //! merchant; [`Contract::reference`] is the embedded reference merchant's.
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -66,7 +67,7 @@ pub struct OrderReads {
 /// A problem that makes a contract unusable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ContractError {
-    #[error("{field}: '{url}' {reason} (accepted form: http://127.0.0.1:PORT/path)")]
+    #[error("{field}: '{url}' {reason} (accepted: {URL_FORM})")]
     BadUrl {
         field: &'static str,
         url: String,
@@ -85,6 +86,31 @@ pub enum ContractError {
     BadMethod { method: String },
     #[error("orders: neither bulk_url nor order_url is set (at least one is needed)")]
     NoOrderRead,
+}
+
+/// The URLs the harness accepts, for messages.
+pub const URL_FORM: &str =
+    "an http:// url on loopback (127.0.0.0/8, localhost or [::1]), e.g. http://127.0.0.1:8080/path";
+
+/// The socket an `http://` loopback URL points at; the error says what is wrong (to be
+/// followed by [`URL_FORM`]).
+pub fn loopback_addr(url: &str) -> Result<SocketAddr, String> {
+    super::client::Target::parse(url).map(|t| t.addr)
+}
+
+impl ContractError {
+    /// The contract field at fault (`checkout.url`, `orders.order_url`, …), which also
+    /// starts the message.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ContractError::BadUrl { field, .. }
+            | ContractError::BadPointer { field, .. }
+            | ContractError::UnknownPlaceholder { field, .. } => field,
+            ContractError::BodyNotJson { .. } => "checkout.body",
+            ContractError::BadMethod { .. } => "checkout.method",
+            ContractError::NoOrderRead => "orders",
+        }
+    }
 }
 
 impl Contract {
@@ -630,5 +656,36 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("does not render to json")));
         assert!(text.iter().any(|t| t.contains("json pointer 'status'")));
         assert!(text.iter().any(|t| t.contains("'P O S T'")));
+        for e in &errs {
+            assert!(
+                e.to_string().starts_with(&format!("{}: ", e.field())),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_addr_accepts_only_http_on_loopback() {
+        assert_eq!(
+            loopback_addr("http://127.0.0.2:8080/checkout").unwrap(),
+            "127.0.0.2:8080".parse().unwrap()
+        );
+        assert_eq!(
+            loopback_addr("http://localhost/x").unwrap(),
+            "127.0.0.1:80".parse().unwrap()
+        );
+        assert!(loopback_addr("http://[::1]:9/").is_ok());
+        assert!(loopback_addr("http://10.0.0.1:80/")
+            .unwrap_err()
+            .contains("not loopback"));
+        assert!(loopback_addr("https://127.0.0.1/")
+            .unwrap_err()
+            .contains("http://"));
+        let bad = ContractError::BadUrl {
+            field: "checkout.url",
+            url: "x".into(),
+            reason: "is not a url".into(),
+        };
+        assert!(bad.to_string().contains("127.0.0.0/8, localhost or [::1]"));
     }
 }

@@ -21,7 +21,8 @@ use crate::scenario::OrderSpec;
 
 use client::Checkout;
 pub use contract::{
-    CheckoutCall, Contract, ContractError, Field, OrderReads, Template, Values, Words,
+    loopback_addr, CheckoutCall, Contract, ContractError, Field, OrderReads, Template, Values,
+    Words, URL_FORM,
 };
 pub use profiles::stages;
 pub use scheduler::Schedule;
@@ -280,6 +281,37 @@ pub async fn fetch_orders(
     }
 }
 
+/// Waits until something accepts connections at the address of the contract's checkout URL,
+/// trying every 100 ms for up to `within`: a merchant the run did not start must already be
+/// listening. Returns that address.
+///
+/// # Errors
+/// The URL is unusable, or nothing accepted a connection in time (naming the address).
+pub async fn wait_for_merchant(
+    contract: &Contract,
+    within: Duration,
+) -> Result<std::net::SocketAddr, String> {
+    let url = &contract.checkout.url;
+    let addr = loopback_addr(url).map_err(|e| format!("checkout url '{url}' {e}"))?;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let tried = tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await;
+        let last = match tried {
+            Ok(Ok(_)) => return Ok(addr),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer".to_string(),
+        };
+        if tokio::time::Instant::now() + Duration::from_millis(100) >= deadline {
+            return Err(format!(
+                "the merchant does not answer at {addr} (checkout url {url}) after {:.1} s \
+                 ({last}): start it before the run",
+                within.as_secs_f64()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -330,6 +362,23 @@ mod tests {
 
     fn ids(n: u64) -> Vec<String> {
         (0..n).map(order_id).collect()
+    }
+
+    #[tokio::test]
+    async fn wait_for_merchant_finds_a_listener_and_names_a_missing_one() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let contract = Contract::reference(&format!("http://{addr}"));
+        let found = wait_for_merchant(&contract, Duration::from_secs(5)).await;
+        assert_eq!(found, Ok(addr));
+        drop(l);
+        let err = wait_for_merchant(&contract, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains(&format!("does not answer at {addr}")) && err.contains("0.3 s"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -568,6 +568,7 @@ pub(crate) mod tests {
             provider: ProviderSpec {
                 dialect: Dialect::Stripe,
                 hold: ms(500),
+                listen: ([127, 0, 0, 1], 0).into(),
             },
             faults: FaultPlan::default(),
             webhooks: WebhookSpec {

@@ -6,11 +6,13 @@
 pub mod raw;
 pub mod validate;
 
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::chaos::{FaultPlan, WebhookChaos};
+use crate::load::Contract;
 
 pub use validate::{Problem, ScenarioError};
 
@@ -81,6 +83,9 @@ pub struct ProviderSpec {
     pub dialect: Dialect,
     /// How long a `timeout` or `timeout_after_charge` fault holds the request before dropping it.
     pub hold: Duration,
+    /// Where the provider listens; port 0 picks a free one (an external merchant needs a
+    /// known port).
+    pub listen: SocketAddr,
 }
 
 /// API shapes the provider speaks.
@@ -106,6 +111,8 @@ pub struct WebhookSpec {
 pub enum MerchantSpec {
     /// The embedded reference merchant, started by the run.
     Reference(ReferenceSpec),
+    /// A merchant paychaos did not start, driven over HTTP through the contract.
+    External(Box<ExternalSpec>),
 }
 
 /// Settings of the embedded reference merchant.
@@ -121,6 +128,15 @@ pub struct ReferenceSpec {
     pub reconcile_every: Duration,
     /// A pending order the provider knows nothing about is failed after this long.
     pub pending_grace: Duration,
+}
+
+/// A merchant under test that runs on its own (see the merchant contract in the README).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalSpec {
+    /// Where the provider sends webhooks: the merchant's webhook endpoint.
+    pub webhook_url: String,
+    /// How checkouts are sent and answers and final order states are read.
+    pub contract: Contract,
 }
 
 /// How long to wait after the load for webhooks and reconciliation to settle.

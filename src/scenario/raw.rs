@@ -60,6 +60,7 @@ pub struct RawOrders {
 pub struct RawProvider {
     pub dialect: Option<String>,
     pub hold: Option<RawDuration>,
+    pub listen: Option<String>,
 }
 
 /// `[faults]`: base rates, base latency and the windows.
@@ -129,6 +130,55 @@ pub struct RawMerchant {
     pub retry_backoff: Option<RawDuration>,
     pub reconcile_every: Option<RawDuration>,
     pub pending_grace: Option<RawDuration>,
+    // The merchant contract, for kind = "external" only.
+    pub webhook_url: Option<String>,
+    pub checkout: Option<RawCheckout>,
+    pub orders: Option<RawOrderReads>,
+    pub words: Option<RawWords>,
+    pub reasons: Option<RawReasons>,
+}
+
+/// `[merchant.checkout]`: the checkout request of an external merchant and its answer.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheckout {
+    pub method: Option<String>,
+    pub url: Option<String>,
+    pub body: Option<String>,
+    pub status_pointer: Option<String>,
+    pub reason_pointer: Option<String>,
+}
+
+/// `[merchant.orders]`: how an external merchant's final order states are read.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrderReads {
+    pub export_url: Option<String>,
+    pub order_url: Option<String>,
+    pub list_pointer: Option<String>,
+    pub id_pointer: Option<String>,
+    pub status_pointer: Option<String>,
+    pub reason_pointer: Option<String>,
+    pub fulfilments_pointer: Option<String>,
+}
+
+/// `[merchant.words]`: an external merchant's status words.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWords {
+    pub paid: Option<Vec<String>>,
+    pub failed: Option<Vec<String>>,
+    pub pending: Option<Vec<String>>,
+}
+
+/// `[merchant.reasons]`: an external merchant's reason words, per reason.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReasons {
+    pub insufficient_funds: Option<Vec<String>>,
+    pub risk_blocked: Option<Vec<String>>,
+    pub provider_error: Option<Vec<String>>,
+    pub declined: Option<Vec<String>>,
 }
 
 /// `[drain]`.

@@ -14,7 +14,10 @@ use super::{
 };
 use crate::chaos::{Latency, WebhookChaos};
 
+mod external;
 mod faults;
+
+pub use external::parse_listen;
 #[cfg(test)]
 mod tests;
 
@@ -544,6 +547,7 @@ impl Checker {
         let spec = ProviderSpec {
             dialect: Dialect::Stripe,
             hold: hold.as_ref().map_or(DEFAULT_HOLD, |d| d.value),
+            listen: self.provider_listen(p.listen.as_deref()),
         };
         (spec, hold)
     }
@@ -551,12 +555,15 @@ impl Checker {
     /// `[merchant]`, and `provider_timeout` for the cross-check with the provider's hold.
     fn merchant(&mut self, raw: &RawScenario) -> (MerchantSpec, Option<Dur>) {
         let m = &raw.merchant;
-        self.only(
-            "merchant.kind",
-            m.kind.as_deref(),
-            "reference",
-            "merchant kind",
-        );
+        match m.kind.as_deref() {
+            None | Some("reference") => self.no_contract_keys(m),
+            // No provider_timeout: the hold cross-check is the external merchant's business.
+            Some("external") => return (self.external(raw), None),
+            Some(k) => self.report(
+                "merchant.kind",
+                format!(r#"expected "reference" or "external", got {k:?}"#),
+            ),
+        }
         let dur = |c: &mut Self, key: &str, raw, default, floor| {
             c.duration(&format!("merchant.{key}"), raw, Some(default), floor)
         };

@@ -57,7 +57,9 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
     // Arrange
     let toml = scenario_toml(1234, ALL_FAULTS, "");
     let scenario = Scenario::from_toml_str(&toml, "test").unwrap();
-    let MerchantSpec::Reference(m) = &scenario.merchant;
+    let MerchantSpec::Reference(m) = &scenario.merchant else {
+        panic!("the test scenario uses the reference merchant")
+    };
     let chaos = Chaos::new(
         scenario.seed,
         scenario.faults.clone(),

@@ -81,7 +81,9 @@ fn smoke_scenario_is_valid_and_exercises_every_fault() {
     assert!(w.rate(FaultKind::ServerError).unwrap() > s.faults.rates.server_error);
     let c = &s.webhooks.chaos;
     assert!(c.delay > 0.0 && c.duplicate > 0.0 && c.forged > 0.0);
-    let MerchantSpec::Reference(m) = &s.merchant;
+    let MerchantSpec::Reference(m) = &s.merchant else {
+        panic!("smoke uses the reference merchant")
+    };
     assert_eq!(m.provider_timeout, ms(500));
     assert_eq!((m.reconcile_every, m.pending_grace), (ms(300), secs(2)));
     assert_eq!(s.provider.hold, secs(1));
@@ -147,6 +149,7 @@ fn minimal_scenario_gets_every_default() {
         provider: ProviderSpec {
             dialect: Dialect::Stripe,
             hold: secs(2),
+            listen: ([127, 0, 0, 1], 0).into(),
         },
         faults: FaultPlan::default(),
         webhooks: WebhookSpec {
