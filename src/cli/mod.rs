@@ -1,12 +1,14 @@
 //! The command line: clap definitions and dispatch to `run` and `validate`. Prints, maps
 //! results to exit codes (0 passed, 1 a gate or check failed, 2 the run could not be done),
-//! and leaves all logic to the library.
+//! and leaves all logic to the library. `paychaos merchant` is in `merchant_cmd`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
+
+mod merchant_cmd;
 
 use crate::report;
 use crate::run::{self, RunOptions};
@@ -46,11 +48,19 @@ pub enum Command {
         /// The scenario file (TOML).
         file: PathBuf,
     },
+    /// Serve the reference merchant alone until Ctrl-C, to drive it as an external merchant.
+    ///
+    /// Listens on --listen (127.0.0.1) and prints its checkout, orders and webhook URLs;
+    /// charges go to the provider at --provider-url, and webhooks are verified with
+    /// --webhook-secret. Start it, then `paychaos run` a scenario with
+    /// `[merchant] kind = "external"` pointing at it.
+    Merchant(merchant_cmd::MerchantArgs),
 }
 
 /// Carries out one command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Merchant(args) => merchant_cmd::run(args),
         Command::Validate { file } => match Scenario::load(&file) {
             Ok(s) => {
                 println!(
