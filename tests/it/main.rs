@@ -12,3 +12,7 @@ mod faults;
 
 /// The `paychaos` binary: validation errors, exit codes, nothing half-written.
 mod cli;
+
+/// `paychaos merchant` in its own process, driven as an external merchant through the
+/// contract; the run's refusals when the provider port is taken or the merchant is absent.
+mod external;

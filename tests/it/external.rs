@@ -1,0 +1,300 @@
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use crate::util::{count, run_toml, ALL_FAULTS, WEBHOOK_CHAOS};
+
+fn paychaos() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paychaos"))
+}
+
+/// A port nothing listens on right now (bound, then released for the caller to bind).
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// `paychaos merchant` in its own process; killed when dropped, also when a test panics.
+struct MerchantProcess {
+    child: Child,
+    /// Kept open so the child never writes into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    /// `127.0.0.1:PORT`, as the merchant printed it.
+    addr: String,
+}
+
+impl MerchantProcess {
+    /// Starts the reference merchant against a provider at `provider_port`, on a free port,
+    /// with the timings of `util::scenario_toml`, and waits for it to print its address.
+    fn start(provider_port: u16, secret: &str) -> MerchantProcess {
+        let provider_url = format!("http://127.0.0.1:{provider_port}");
+        let args = [
+            "merchant",
+            "--provider-url",
+            &provider_url,
+            "--webhook-secret",
+            secret,
+            "--listen",
+            "127.0.0.1:0",
+            "--provider-timeout",
+            "150ms",
+            "--max-retries",
+            "3",
+            "--retry-backoff",
+            "10ms",
+            "--reconcile-every",
+            "100ms",
+            "--pending-grace",
+            "1s",
+        ];
+        let mut child = paychaos()
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("paychaos merchant starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        // An early exit closes the pipe: read_line returns, and the assert below says why.
+        let read = stdout.read_line(&mut line);
+        let mut process = MerchantProcess {
+            child,
+            _stdout: stdout,
+            addr: String::new(),
+        };
+        read.expect("reading the merchant's first line");
+        let Some(addr) = line
+            .trim()
+            .strip_prefix("paychaos merchant: listening on http://")
+        else {
+            panic!(
+                "unexpected first line {line:?} (exit: {:?})",
+                process.child.try_wait()
+            );
+        };
+        process.addr = addr.to_string();
+        process
+    }
+}
+
+impl Drop for MerchantProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An external-merchant scenario: the faults and webhook chaos of the reference e2e test,
+/// the merchant at `merchant`, order states read one by one (`order_url`).
+fn external_toml(provider_port: u16, merchant: &str) -> String {
+    format!(
+        r#"
+name = "it-external"
+seed = 42
+
+[load]
+profile = "constant"
+rate = 50
+duration = "2s"
+max_in_flight = 1000
+request_timeout = "10s"
+
+[provider]
+listen = "127.0.0.1:{provider_port}"
+hold = "300ms"
+
+[faults]
+{ALL_FAULTS}
+
+[webhooks]
+secret = "whsec_it_external"
+retry_schedule = ["50ms", "100ms", "200ms"]
+timeout = "1s"
+{WEBHOOK_CHAOS}
+
+[merchant]
+kind = "external"
+webhook_url = "http://{merchant}/webhooks/stripe"
+
+[merchant.checkout]
+url = "http://{merchant}/checkout"
+
+[merchant.orders]
+order_url = "http://{merchant}/orders/{{{{order_id}}}}"
+
+[drain]
+timeout = "10s"
+
+[gates]
+verification = true
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_merchant_in_its_own_process_verifies_clean_as_external() {
+    // Arrange: the merchant runs first, pointed at where the run's provider will listen.
+    let provider_port = free_port();
+    let mut merchant = MerchantProcess::start(provider_port, "whsec_it_external");
+    let toml = external_toml(provider_port, &merchant.addr);
+
+    // Act
+    let run = run_toml(&toml).await;
+    let j = &run.json;
+
+    // Assert: every check passed, and the run met every fault kind and webhook chaos.
+    let checks = j["verification"]["checks"]
+        .as_array()
+        .expect("checks listed");
+    assert!(checks.len() >= 9, "{checks:?}");
+    for c in checks {
+        assert_eq!(
+            c["passed"], true,
+            "check failed: {c}\n{}",
+            j["verification"]["discrepancies"]
+        );
+    }
+    assert_eq!(j["verification"]["passed"], true);
+    assert!(
+        run.outcome.report.passed(),
+        "{:?}",
+        run.outcome.report.failures()
+    );
+    assert_eq!(j["run"]["drained"], true, "drain did not settle");
+    assert_eq!((count(j, "/load/sent"), count(j, "/load/shed")), (100, 0));
+    for kind in [
+        "insufficient_funds",
+        "risk_block",
+        "timeout",
+        "timeout_after_charge",
+        "server_error",
+        "rate_limit",
+    ] {
+        assert!(
+            count(j, &format!("/faults/injected/{kind}")) > 0,
+            "{kind} never injected: {}",
+            j["faults"]["injected"]
+        );
+    }
+    let wh = &j["webhooks"];
+    assert!(
+        count(wh, "/duplicated") > 0 && count(wh, "/forged") > 0,
+        "{wh}"
+    );
+    assert_eq!(count(wh, "/forged_accepted"), 0);
+
+    // The confusion matrix: every order on the diagonal of a correct merchant.
+    let diagonal = [
+        ("charged", "paid"),
+        ("refunded", "failed_provider_error"),
+        ("declined_insufficient_funds", "failed_insufficient_funds"),
+        ("declined_risk_blocked", "failed_risk_blocked"),
+        ("not_charged", "failed_provider_error"),
+        ("no_attempt", "failed_provider_error"),
+    ];
+    let confusion = j["outcomes"]["confusion"]
+        .as_object()
+        .expect("confusion matrix");
+    let mut total = 0;
+    for (truth, row) in confusion {
+        for (state, n) in row.as_object().expect("a row") {
+            let n = n.as_u64().unwrap_or(0);
+            total += n;
+            assert!(
+                n == 0 || diagonal.contains(&(truth.as_str(), state.as_str())),
+                "{n} order(s) {truth} at the provider but {state} at the merchant"
+            );
+        }
+    }
+    assert_eq!(total, 100);
+    for (truth, state) in [diagonal[0], diagonal[2], diagonal[3]] {
+        assert!(
+            count(j, &format!("/outcomes/confusion/{truth}/{state}")) > 0,
+            "no {truth} order"
+        );
+    }
+    assert!(
+        merchant.child.try_wait().unwrap().is_none(),
+        "the merchant process is still serving"
+    );
+}
+
+#[test]
+fn run_refuses_a_taken_provider_port_naming_it() {
+    // Arrange: something already listens on provider.listen.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ext.toml");
+    std::fs::write(&file, external_toml(port, "127.0.0.1:9")).unwrap();
+
+    // Act
+    let out = paychaos()
+        .args(["run", &file.display().to_string(), "--out"])
+        .arg(tmp.path().join("report"))
+        .output()
+        .unwrap();
+
+    // Assert
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && err.contains("provider.listen"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("report").exists());
+}
+
+#[test]
+fn run_without_the_merchant_prints_its_configuration_then_gives_up() {
+    // Arrange: nothing listens at the merchant's address.
+    let (provider_port, merchant_port) = (free_port(), free_port());
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ext.toml");
+    let merchant = format!("127.0.0.1:{merchant_port}");
+    std::fs::write(&file, external_toml(provider_port, &merchant)).unwrap();
+
+    // Act
+    let out = paychaos()
+        .args(["run", &file.display().to_string(), "--out"])
+        .arg(tmp.path().join("report"))
+        .output()
+        .unwrap();
+
+    // Assert: what to configure, then why the run could not be done.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for needle in [
+        format!("http://127.0.0.1:{provider_port}"),
+        format!("http://{merchant}/webhooks/stripe"),
+        "whsec_it_external".to_string(),
+        "metadata[order_id]".to_string(),
+        format!("the merchant does not answer at {merchant}"),
+    ] {
+        assert!(err.contains(&needle), "{needle} missing:\n{err}");
+    }
+    assert!(!tmp.path().join("report").exists());
+}
+
+#[test]
+fn merchant_command_refuses_unknown_flaws_and_bad_flags() {
+    let out = paychaos()
+        .args([
+            "merchant",
+            "--provider-url",
+            "http://example.com",
+            "--webhook-secret",
+            "whsec_x",
+            "--flaw",
+            "no_such_flaw",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--provider-url: 'http://example.com'") && err.contains("127.0.0.0/8"),
+        "{err}"
+    );
+    assert!(err.contains("'no_such_flaw'"), "{err}");
+}
