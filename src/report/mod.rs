@@ -1,10 +1,12 @@
 //! The run report: one `RunReport` data model (serde, snake_case, `schema_version`), built
 //! once from the run's evidence, the verifier's findings and the merged recorder (`timeline`
-//! builds the chart data). Writers (`json`, `markdown`, `summary`) only render it; `gates`
-//! turns the scenario's thresholds into results the exit code follows. `write_all` puts the
-//! files in place atomically.
+//! builds the chart data). Writers (`json`, `markdown`, `html` with `charts`, `summary`) only
+//! render it; `gates` turns the scenario's thresholds into results the exit code follows.
+//! `write_all` puts the files in place atomically.
 
+pub mod charts;
 pub mod gates;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod summary;
@@ -491,6 +493,9 @@ pub fn write_all(report: &RunReport, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let md_path = dir.join("report.md");
     write_atomically(&md_path, |w| markdown::write(report, w))?;
     written.push(md_path);
+    let html_path = dir.join("report.html");
+    write_atomically(&html_path, |w| html::write(report, w))?;
+    written.push(html_path);
     Ok(written)
 }
 
@@ -761,7 +766,7 @@ pub(crate) mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["report.json", "report.md"]);
+        assert_eq!(names, ["report.html", "report.json", "report.md"]);
         let json: serde_json::Value =
             serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
         assert_eq!(json["schema_version"], 1);

@@ -12,3 +12,6 @@ mod faults;
 
 /// The `paychaos` binary: validation errors, exit codes, nothing half-written.
 mod cli;
+
+/// `report.html`: one self-contained page with the charts and their data.
+mod report_html;
