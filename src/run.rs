@@ -142,6 +142,7 @@ pub async fn run(
         orders: scenario.orders.clone(),
     };
     let planned = load::Schedule::new(&plan.stages).planned();
+    let planned_per_second = report::planned_per_second(&load::Schedule::new(&plan.stages));
     let load_duration = scenario.load.profile.duration();
     let loaded = load::drive(&plan, &contract, origin, interrupt.clone()).await;
 
@@ -185,6 +186,7 @@ pub async fn run(
         recorder: &loaded.recorder,
         target_rate: planned as f64 / load_duration.as_secs_f64(),
         planned,
+        planned_per_second,
         load_elapsed: loaded.elapsed,
         run_duration: origin.elapsed(),
         started_at,

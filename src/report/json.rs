@@ -148,6 +148,14 @@ mod tests {
             "/timeline/0/errors",
             "/timeline/0/p50_ms",
             "/timeline/0/p99_ms",
+            "/timeline/0/target_rate",
+            "/timeline/0/achieved_rate",
+            "/timeline/0/success_rate",
+            "/timeline/0/in_flight",
+            "/timeline/0/active_windows",
+            "/latency_spectrum_ms/0/percentile",
+            "/latency_spectrum_ms/0/ms",
+            "/faults/windows",
         ];
         let missing: Vec<_> = paths.iter().filter(|p| v.pointer(p).is_none()).collect();
         assert!(missing.is_empty(), "missing {missing:?}");

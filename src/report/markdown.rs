@@ -270,7 +270,7 @@ impl<W: Write> Markdown<'_, W> {
 }
 
 /// Whether an order of provider truth `truth` may rightly end in final state `state`.
-fn agrees(truth: &str, state: &str) -> bool {
+pub(super) fn agrees(truth: &str, state: &str) -> bool {
     match TruthLabel::parse(truth) {
         Some(TruthLabel::Charged) => state == "paid",
         Some(TruthLabel::Refunded) => state.starts_with("failed_"),

@@ -1,12 +1,16 @@
 //! The run report: one `RunReport` data model (serde, snake_case, `schema_version`), built
-//! once from the run's evidence, the verifier's findings and the merged recorder. Writers
-//! (`json`, `markdown`, `summary`) only render it; `gates` turns the scenario's thresholds
-//! into results the exit code follows. `write_all` puts the files in place atomically.
+//! once from the run's evidence, the verifier's findings and the merged recorder (`timeline`
+//! builds the chart data). Writers (`json`, `markdown`, `html` with `charts`, `summary`) only
+//! render it; `gates` turns the scenario's thresholds into results the exit code follows.
+//! `write_all` puts the files in place atomically.
 
+pub mod charts;
 pub mod gates;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod summary;
+pub mod timeline;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -25,6 +29,7 @@ use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LAB
 
 pub use gates::GateResult;
 pub use json::OrderedMap;
+pub use timeline::{planned_per_second, SpectrumPoint, TimelineRow, WindowSpan};
 
 /// Version of the JSON contract below; bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -40,11 +45,15 @@ pub struct RunReport {
     pub latency_ms: Percentiles,
     /// The same by outcome (`paid`, `failed`, `pending`, `error`), zeros when none.
     pub latency_ms_by_outcome: OrderedMap<Percentiles>,
+    /// Checkout latency at percentiles from p0 to p99.99, evenly spread on a log axis of
+    /// `1 / (1 - q)` (HdrHistogram's percentile plot); empty when nothing was sent.
+    pub latency_spectrum_ms: Vec<SpectrumPoint>,
     pub outcomes: Outcomes,
     pub faults: Faults,
     pub webhooks: Webhooks,
     pub verification: Verification,
     pub gates: Vec<GateResult>,
+    /// One row per second of the load ([`TimelineRow`]).
     pub timeline: Vec<TimelineRow>,
 }
 
@@ -103,6 +112,8 @@ pub struct Faults {
     pub orders_hit: OrderedMap<u64>,
     /// SHA-256 over which fault hit which charge attempt: equal digests, equal assignments.
     pub assignment_digest: String,
+    /// The scenario's fault windows, in seconds from the load start.
+    pub windows: Vec<WindowSpan>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,20 +161,6 @@ pub struct CheckRow {
     pub violations: u64,
 }
 
-/// One second of the load, by intended send time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TimelineRow {
-    pub second: u64,
-    pub sent: u64,
-    pub shed: u64,
-    pub paid: u64,
-    pub failed: u64,
-    pub pending: u64,
-    pub errors: u64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-}
-
 /// What [`build`] reads.
 pub struct ReportInputs<'a> {
     pub scenario: &'a Scenario,
@@ -174,6 +171,9 @@ pub struct ReportInputs<'a> {
     pub target_rate: f64,
     /// Checkouts the schedule planned.
     pub planned: u64,
+    /// Checkouts the schedule planned in each second from the load start
+    /// ([`planned_per_second`]).
+    pub planned_per_second: Vec<u64>,
     /// From the load start to the last scheduled send.
     pub load_elapsed: Duration,
     /// The whole run, drain included.
@@ -214,12 +214,23 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             (o.as_str().to_string(), p.unwrap_or_default())
         })
         .collect(),
+        latency_spectrum_ms: timeline::spectrum(&inp.recorder.all),
         outcomes: outcomes(inp.reconciliation),
-        faults: faults(inp.evidence.ledger),
+        faults: Faults {
+            windows: timeline::window_spans(&sc.faults.windows),
+            ..faults(inp.evidence.ledger)
+        },
         webhooks: webhooks(inp.evidence.webhooks, inp.events_created),
         verification: verification(inp.reconciliation),
         gates: Vec::new(),
-        timeline: timeline(inp.recorder),
+        timeline: timeline::timeline(&timeline::TimelineInputs {
+            recorder: inp.recorder,
+            checkouts: inp.evidence.checkouts,
+            reconciliation: inp.reconciliation,
+            windows: &sc.faults.windows,
+            planned_per_second: &inp.planned_per_second,
+            interrupted: inp.interrupted,
+        }),
     };
     report.gates = gates::evaluate(&sc.gates, &report);
     report
@@ -370,6 +381,7 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
         injected: per_kind(&|k| injected.get(&k).copied().unwrap_or(0)),
         orders_hit: per_kind(&|k| hit.get(&k).map_or(0, |s| s.len() as u64)),
         assignment_digest: assignment_digest(ledger),
+        windows: Vec::new(),
     }
 }
 
@@ -448,27 +460,6 @@ fn verification(rec: &Reconciliation) -> Verification {
     }
 }
 
-fn timeline(rec: &Recorder) -> Vec<TimelineRow> {
-    rec.timeline
-        .seconds
-        .iter()
-        .map(|(&second, s)| {
-            let p = Percentiles::of(&s.latency);
-            TimelineRow {
-                second,
-                sent: s.sent,
-                shed: s.shed,
-                paid: s.paid,
-                failed: s.failed,
-                pending: s.pending,
-                errors: s.errors,
-                p50_ms: p.p50,
-                p99_ms: p.p99,
-            }
-        })
-        .collect()
-}
-
 /// `YYYY-MM-DDTHH:MM:SSZ` for a system time (times before 1970 read as the epoch).
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -502,6 +493,9 @@ pub fn write_all(report: &RunReport, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let md_path = dir.join("report.md");
     write_atomically(&md_path, |w| markdown::write(report, w))?;
     written.push(md_path);
+    let html_path = dir.join("report.html");
+    write_atomically(&html_path, |w| html::write(report, w))?;
+    written.push(html_path);
     Ok(written)
 }
 
@@ -626,6 +620,7 @@ pub(crate) mod tests {
             recorder: &recorder,
             target_rate: 10.0,
             planned: s.checkouts.len() as u64,
+            planned_per_second: vec![s.checkouts.len() as u64],
             load_elapsed: Duration::from_millis(500),
             run_duration: Duration::from_millis(1500),
             started_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -772,7 +767,7 @@ pub(crate) mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["report.json", "report.md"]);
+        assert_eq!(names, ["report.html", "report.json", "report.md"]);
         let json: serde_json::Value =
             serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
         assert_eq!(json["schema_version"], 1);

@@ -16,3 +16,6 @@ mod cli;
 /// `paychaos merchant` in its own process, driven as an external merchant through the
 /// contract; the run's refusals when the provider port is taken or the merchant is absent.
 mod external;
+
+/// `report.html`: one self-contained page with the charts and their data.
+mod report_html;
