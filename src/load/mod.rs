@@ -728,7 +728,7 @@ mod tests {
             Mock::given(method("GET"))
                 .and(path(format!("/orders/{id}")))
                 .respond_with(ResponseTemplate::new(200).set_body_json(order(&id, "paid", None, 1)))
-                .expect(1)
+                .expect(1..=2)
                 .mount(&server)
                 .await;
         }
@@ -745,7 +745,16 @@ mod tests {
         let got_ids: Vec<&str> = got.iter().map(|s| s.order_id.as_str()).collect();
         assert_eq!(got_ids, ["ord-000000", "ord-000003", "ord-000040"]);
         assert!(got.iter().all(|s| s.status == OrderStatus::Paid));
-        assert_eq!(server.received_requests().await.unwrap().len(), 50);
+        // Every id asked for once; a read may be resent on a fresh connection when an idle
+        // one was closed under it (harmless for a GET), so count distinct paths.
+        let paths: std::collections::BTreeSet<String> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.url.path().to_string())
+            .collect();
+        assert_eq!(paths.len(), 50);
     }
 
     #[tokio::test]
