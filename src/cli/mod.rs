@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+/// `paychaos provider`: the mock provider alone.
+mod provider;
+
 use crate::report;
 use crate::run::{self, RunOptions};
 use crate::scenario::Scenario;
@@ -46,11 +49,17 @@ pub enum Command {
         /// The scenario file (TOML).
         file: PathBuf,
     },
+    /// Serve the mock provider alone on 127.0.0.1 until Ctrl-C.
+    ///
+    /// Prints its base URL and webhook secret; point an SDK or a merchant at it. Faults and
+    /// webhook settings come from `--scenario` (none without it).
+    Provider(provider::ProviderArgs),
 }
 
 /// Carries out one command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Provider(args) => provider::run(args),
         Command::Validate { file } => match Scenario::load(&file) {
             Ok(s) => {
                 println!(
