@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 mod merchant_cmd;
+/// `paychaos provider`: the mock provider alone.
+mod provider;
 
 use crate::report;
 use crate::run::{self, RunOptions};
@@ -55,12 +57,18 @@ pub enum Command {
     /// --webhook-secret. Start it, then `paychaos run` a scenario with
     /// `[merchant] kind = "external"` pointing at it.
     Merchant(merchant_cmd::MerchantArgs),
+    /// Serve the mock provider alone on 127.0.0.1 until Ctrl-C.
+    ///
+    /// Prints its base URL and webhook secret; point an SDK or a merchant at it. Faults and
+    /// webhook settings come from `--scenario` (none without it).
+    Provider(provider::ProviderArgs),
 }
 
 /// Carries out one command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Merchant(args) => merchant_cmd::run(args),
+        Command::Provider(args) => provider::run(args),
         Command::Validate { file } => match Scenario::load(&file) {
             Ok(s) => {
                 println!(

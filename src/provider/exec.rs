@@ -8,9 +8,11 @@ use bytes::Bytes;
 
 use crate::chaos::{Chaos, FaultKind};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
+use crate::provider::cards::{self, DeclineCode, TestCard};
 use crate::provider::dialects::{
     self, Answer, ApiError, Call, Decoded, EventKind, NewIntent, NewRefund,
 };
+use crate::provider::events::EventLog;
 use crate::provider::idempotency::{Begin, Fingerprint, IdempotencyStore};
 use crate::provider::ledger::{payment_id_for, Draft, IntentStatus, Ledger};
 use crate::scenario::Dialect;
@@ -49,16 +51,19 @@ pub struct Plan {
     pub save: Option<String>,
     /// The event the execution created; its intent is the one in the answer.
     pub event: Option<EventKind>,
+    /// Events of that kind for that intent before this one (numbers repeats' ids).
+    pub event_nth: u32,
 }
 
 impl Plan {
-    fn new(reply: Reply, latency: Duration, lost: bool) -> Plan {
+    pub(super) fn new(reply: Reply, latency: Duration, lost: bool) -> Plan {
         Plan {
             reply,
             latency,
             lost,
             save: None,
             event: None,
+            event_nth: 0,
         }
     }
 
@@ -72,6 +77,8 @@ impl Plan {
 pub struct State {
     pub ledger: Ledger,
     pub keys: IdempotencyStore,
+    /// Every event created, for `GET /v1/events` (recorded by the server once rendered).
+    pub events: EventLog,
 }
 
 impl State {
@@ -95,13 +102,15 @@ impl State {
             call,
             fingerprint,
             endpoint,
+            expand,
         } = req;
+        self.ledger.now = ctx.unix;
         let gate = Gate {
             key,
             fingerprint,
             endpoint: &endpoint,
         };
-        match call {
+        let mut plan = match call {
             Call::CreateIntent(p) if p.confirm => self.charge(ctx, Target::New(p), gate),
             Call::CreateIntent(p) => self.create(ctx, p, gate),
             Call::ConfirmIntent { id, payment_method } => {
@@ -110,7 +119,18 @@ impl State {
             Call::RetrieveIntent { id } => self.retrieve(ctx, &id),
             Call::SearchIntents { key, value } => self.search(ctx, &key, &value),
             Call::CreateRefund(r) => self.refund(ctx, r, gate),
-        }
+            Call::UpdateIntent { id, update } => self.update(ctx, &id, update, gate),
+            Call::CaptureIntent {
+                id,
+                amount_to_capture,
+            } => self.capture(ctx, &id, amount_to_capture, gate),
+            Call::CancelIntent { id, reason } => self.cancel(ctx, &id, reason, gate),
+            Call::RetrieveCharge { id } => self.retrieve_charge(ctx, &id),
+            Call::ListEvents(q) => self.list_events(ctx, &q),
+            Call::RetrieveEvent { id } => self.retrieve_event(ctx, &id),
+        };
+        self.finish_plan(&mut plan, &expand);
+        plan
     }
 
     /// A Charge: create-and-confirm, or confirm of an existing intent.
@@ -130,7 +150,7 @@ impl State {
                 };
                 if payment_method.is_none()
                     && it.payment_method.is_none()
-                    && it.status != IntentStatus::Succeeded
+                    && it.status.can_confirm()
                 {
                     let param = "payment_method".to_string();
                     return self.refuse(ctx, PaymentOp::Charge, ApiError::MissingParam { param });
@@ -219,7 +239,7 @@ impl State {
                     .index(&id)
                     .expect("intent found before execution");
                 let it = self.ledger.at_mut(i);
-                if it.status == IntentStatus::Succeeded {
+                if !it.status.can_confirm() {
                     let answer = Answer::Error(ApiError::UnexpectedState {
                         id,
                         status: it.status,
@@ -237,23 +257,41 @@ impl State {
                 i
             }
         };
+        // A test card decides its own outcome; an ordinary card meets the order's chaos.
+        let card = cards::test_card(self.ledger.at(i).payment_method.as_deref());
         let sticky = e
             .order_id
             .as_deref()
+            .filter(|_| card == TestCard::Ordinary)
             .and_then(|o| ctx.chaos.sticky(o, ctx.at));
-        let decline = sticky.map(|kind| match kind {
-            FaultKind::RiskBlock => FailReason::RiskBlocked,
-            _ => FailReason::InsufficientFunds,
-        });
-        let it = self.ledger.settle(i, ctx.chaos.seed, decline);
+        let decline = match card {
+            TestCard::Decline(code) => Some((code, code.reason())),
+            _ => sticky.map(|kind| {
+                let reason = match kind {
+                    FaultKind::RiskBlock => FailReason::RiskBlocked,
+                    _ => FailReason::InsufficientFunds,
+                };
+                (DeclineCode::from_reason(reason), reason)
+            }),
+        };
+        if card == TestCard::RequiresAction {
+            return self.require_action(ctx, i, e, plan);
+        }
+        let it = self.ledger.settle_card(i, ctx.chaos.seed, decline);
         e.payment_id = Some(it.id.clone());
         let answer = match decline {
-            Some(reason) => {
+            Some((_, reason)) => {
                 e.fault = e.fault.or(sticky);
                 e.result = AttemptResult::Declined(reason);
                 e.declined = Some(reason);
                 plan.event = Some(EventKind::PaymentFailed);
                 Answer::Declined(Box::new(it.clone()))
+            }
+            // Authorised only (`capture_method=manual`): the money moves at capture.
+            None if it.status == IntentStatus::RequiresCapture => {
+                e.result = AttemptResult::Ok;
+                plan.event = Some(EventKind::AmountCapturableUpdated);
+                Answer::Intent(Box::new(it.clone()))
             }
             None => {
                 e.result = AttemptResult::Ok;
@@ -352,7 +390,10 @@ impl State {
         Plan::answer(answer)
     }
 
-    fn refund(&mut self, ctx: &Ctx, r: NewRefund, gate: Gate) -> Plan {
+    fn refund(&mut self, ctx: &Ctx, mut r: NewRefund, gate: Gate) -> Plan {
+        if let Err(error) = self.refund_target(&mut r) {
+            return self.refuse(ctx, PaymentOp::Refund, error);
+        }
         let Some(i) = self.ledger.index(&r.payment_intent) else {
             let error = ApiError::UnknownIntentParam {
                 param: "payment_intent".into(),
@@ -401,7 +442,7 @@ impl State {
     }
 
     /// Records `e`, turned into a lost answer when the fault withholds it.
-    fn finish(&mut self, ctx: &Ctx, mut e: Draft, lost: bool) {
+    pub(super) fn finish(&mut self, ctx: &Ctx, mut e: Draft, lost: bool) {
         if lost {
             e.result = AttemptResult::AnswerLost;
             e.status = 0;
@@ -419,13 +460,13 @@ enum Target {
 }
 
 /// The idempotency check of one write request.
-struct Gate<'a> {
-    key: Option<&'a str>,
+pub(super) struct Gate<'a> {
+    pub(super) key: Option<&'a str>,
     fingerprint: Fingerprint,
     endpoint: &'a str,
 }
 
-enum Gated {
+pub(super) enum Gated {
     /// Execute; save the answer under this key, if any.
     Go(Option<String>),
     /// Do not execute: answer this instead.
@@ -433,7 +474,7 @@ enum Gated {
 }
 
 impl Gate<'_> {
-    fn check(&self, keys: &mut IdempotencyStore, ctx: &Ctx) -> Gated {
+    pub(super) fn check(&self, keys: &mut IdempotencyStore, ctx: &Ctx) -> Gated {
         let Some(k) = self.key else {
             return Gated::Go(None);
         };

@@ -1,12 +1,15 @@
 //! The provider's authoritative record: one `LedgerEntry` per request, per-order attempt
-//! counters, the payment intents (by id and by order id) and refunds. Plain data with cheap
-//! primitives; `exec` decides what to record, under the provider's lock.
+//! counters, the payment intents (by id and by order id), their charges and refunds. Plain
+//! data with cheap primitives; `exec` decides what to record, under the provider's lock.
+//! Intent lifecycle steps beyond the charge (capture, cancel, update) are in `lifecycle`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::chaos::{key, FaultKind};
 use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
+use crate::provider::cards::DeclineCode;
+use crate::provider::charges::Charge;
 use crate::provider::dialects::{ApiError, NewIntent, NewRefund};
 
 /// Where a payment intent stands.
@@ -14,6 +17,11 @@ use crate::provider::dialects::{ApiError, NewIntent, NewRefund};
 pub enum IntentStatus {
     RequiresPaymentMethod,
     RequiresConfirmation,
+    /// The card needs authentication (3D Secure) before it can be charged.
+    RequiresAction,
+    /// Authorised, waiting for a capture (`capture_method=manual`); no money moved yet.
+    RequiresCapture,
+    Canceled,
     Succeeded,
 }
 
@@ -22,8 +30,26 @@ impl IntentStatus {
         match self {
             IntentStatus::RequiresPaymentMethod => "requires_payment_method",
             IntentStatus::RequiresConfirmation => "requires_confirmation",
+            IntentStatus::RequiresAction => "requires_action",
+            IntentStatus::RequiresCapture => "requires_capture",
+            IntentStatus::Canceled => "canceled",
             IntentStatus::Succeeded => "succeeded",
         }
+    }
+
+    /// Whether a confirm may run from this status.
+    pub fn can_confirm(self) -> bool {
+        matches!(
+            self,
+            IntentStatus::RequiresPaymentMethod
+                | IntentStatus::RequiresConfirmation
+                | IntentStatus::RequiresAction
+        )
+    }
+
+    /// Whether a cancel may run from this status.
+    pub fn can_cancel(self) -> bool {
+        self.can_confirm() || self == IntentStatus::RequiresCapture
     }
 }
 
@@ -31,6 +57,8 @@ impl IntentStatus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decline {
     pub reason: FailReason,
+    /// The finer code the answer carries (`reason` is what the customer should be told).
+    pub code: DeclineCode,
     pub charge: String,
     pub payment_method: Option<String>,
 }
@@ -49,6 +77,13 @@ pub struct Intent {
     pub latest_charge: Option<String>,
     pub last_error: Option<Decline>,
     pub amount_refunded: Amount,
+    /// Authorised and not yet captured (`requires_capture`).
+    pub amount_capturable: Amount,
+    /// Captured: what a refund can give back.
+    pub amount_received: Amount,
+    /// Unix seconds, when canceled.
+    pub canceled_at: Option<u64>,
+    pub cancellation_reason: Option<String>,
     pub capture_method: Option<String>,
     pub description: Option<String>,
     pub customer: Option<String>,
@@ -63,6 +98,11 @@ impl Intent {
     /// The merchant's order id, `metadata[order_id]`.
     pub fn order_id(&self) -> Option<&str> {
         self.metadata.get("order_id").map(String::as_str)
+    }
+
+    /// Whether a confirm authorises only, leaving the capture for later.
+    pub fn manual_capture(&self) -> bool {
+        self.capture_method.as_deref() == Some("manual")
     }
 }
 
@@ -98,8 +138,12 @@ pub struct Ledger {
     by_id: HashMap<String, usize>,
     by_order: HashMap<String, Vec<usize>>,
     refunds: Vec<Refund>,
+    pub(super) charges: Vec<Charge>,
+    pub(super) charge_by_id: HashMap<String, usize>,
     /// Numbers payment ids of intents without an order id.
     anonymous: u64,
+    /// Wall clock (unix seconds) of the request being executed, for `created` fields.
+    pub(super) now: u64,
 }
 
 impl Ledger {
@@ -140,6 +184,35 @@ impl Ledger {
             .collect()
     }
 
+    /// The charge with this id.
+    pub fn charge(&self, id: &str) -> Option<&Charge> {
+        self.charge_by_id.get(id).map(|&c| &self.charges[c])
+    }
+
+    /// The latest charge of intent `i`, to update on capture, refund or cancel.
+    pub(super) fn latest_charge_mut(&mut self, i: usize) -> Option<&mut Charge> {
+        let id = self.intents[i].latest_charge.as_deref()?;
+        let &c = self.charge_by_id.get(id)?;
+        Some(&mut self.charges[c])
+    }
+
+    /// Files intent `i` under its new `metadata[order_id]` after an update changed it.
+    pub(super) fn reindex_order(&mut self, i: usize, old: Option<&str>) {
+        let new = self.intents[i].order_id().map(str::to_string);
+        if old == new.as_deref() {
+            return;
+        }
+        if let Some(list) = old.and_then(|o| self.by_order.get_mut(o)) {
+            list.retain(|&j| j != i);
+        }
+        if let Some(o) = new {
+            let list = self.by_order.entry(o).or_default();
+            // Oldest first, as `find` promises.
+            let at = list.partition_point(|&j| j < i);
+            list.insert(at, i);
+        }
+    }
+
     pub(super) fn index(&self, id: &str) -> Option<usize> {
         self.by_id.get(id).copied()
     }
@@ -152,9 +225,17 @@ impl Ledger {
         &mut self.intents[i]
     }
 
-    /// Runs a charge on intent `i`: succeeded, or declined for `decline` (the intent goes
-    /// back to needing a payment method, which Stripe detaches).
-    pub(super) fn settle(&mut self, i: usize, seed: u64, decline: Option<FailReason>) -> &Intent {
+    /// Runs a charge on intent `i` with the card's decline (`code`, and the reason the
+    /// customer should be told): the intent goes back to needing a payment method, which
+    /// Stripe detaches. Without a decline it succeeds, or is only authorised when the intent
+    /// captures manually. Records the charge.
+    pub(super) fn settle_card(
+        &mut self,
+        i: usize,
+        seed: u64,
+        decline: Option<(DeclineCode, FailReason)>,
+    ) -> &Intent {
+        let now = self.now;
         let it = &mut self.intents[i];
         it.charges += 1;
         let charge = hashed_id(
@@ -164,21 +245,32 @@ impl Ledger {
             &[it.id.as_bytes(), &it.charges.to_le_bytes()],
         );
         it.latest_charge = Some(charge.clone());
+        let record = Charge::new(&charge, it, now, decline.map(|(c, _)| c));
         match decline {
-            Some(reason) => {
+            Some((code, reason)) => {
                 it.status = IntentStatus::RequiresPaymentMethod;
                 it.last_error = Some(Decline {
                     reason,
+                    code,
                     charge,
                     payment_method: it.payment_method.take(),
                 });
             }
+            None if it.manual_capture() => {
+                it.status = IntentStatus::RequiresCapture;
+                it.amount_capturable = it.amount;
+                it.last_error = None;
+            }
             None => {
                 it.status = IntentStatus::Succeeded;
+                it.amount_received = it.amount;
                 it.last_error = None;
             }
         }
-        it
+        self.charge_by_id
+            .insert(record.id.clone(), self.charges.len());
+        self.charges.push(record);
+        &self.intents[i]
     }
 
     /// Refunds `r.amount` (or all that is left) of intent `i`'s charge.
@@ -190,7 +282,7 @@ impl Ledger {
         r: NewRefund,
     ) -> Result<Refund, ApiError> {
         let it = &mut self.intents[i];
-        let remaining = it.amount - it.amount_refunded;
+        let remaining = it.amount_received.saturating_sub(it.amount_refunded);
         if it.status != IntentStatus::Succeeded {
             return Err(ApiError::UnexpectedState {
                 id: it.id.clone(),
@@ -207,6 +299,14 @@ impl Ledger {
         }
         it.amount_refunded += amount;
         it.refunds += 1;
+        let captured_charge = it
+            .latest_charge
+            .as_deref()
+            .and_then(|c| self.charge_by_id.get(c));
+        if let Some(&c) = captured_charge {
+            self.charges[c].amount_refunded += amount;
+        }
+        let it = &self.intents[i];
         let refund = Refund {
             id: hashed_id(
                 "re_",
@@ -274,6 +374,10 @@ impl Ledger {
             latest_charge: None,
             last_error: None,
             amount_refunded: 0,
+            amount_capturable: 0,
+            amount_received: 0,
+            canceled_at: None,
+            cancellation_reason: None,
             capture_method: p.capture_method,
             description: p.description,
             customer: p.customer,

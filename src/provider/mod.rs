@@ -2,7 +2,9 @@
 //! webhook dispatcher. `server` accepts and answers; a `dialect` turns wire requests (`form`)
 //! into neutral calls and answers back into the wire; `exec` decides faults, checks keys in the
 //! `idempotency` store and executes against the `ledger`, all under one lock; executed charges
-//! hand an event to the `webhooks` dispatcher.
+//! hand an event to the `webhooks` dispatcher. `lifecycle` runs the intent steps beyond the
+//! charge (update, capture, cancel) and the reads of `charges` and `events`; `cards` knows
+//! the test payment methods.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,11 +18,15 @@ use crate::chaos::Chaos;
 use crate::domain::{LedgerEntry, WebhookAttempt};
 use crate::scenario::Dialect;
 
+pub mod cards;
+pub mod charges;
 pub mod dialects;
+pub mod events;
 pub mod exec;
 pub mod form;
 pub mod idempotency;
 pub mod ledger;
+mod lifecycle;
 mod server;
 pub mod webhooks;
 
@@ -114,6 +120,9 @@ pub fn serve(
     let task = tokio::spawn(server::run(listener, shared.clone()));
     ProviderHandle { addr, shared, task }
 }
+
+#[cfg(test)]
+mod loopback_tests;
 
 #[cfg(test)]
 mod tests {

@@ -226,6 +226,7 @@ async fn respond(
         lost,
         save,
         event,
+        event_nth,
     } = plan;
     let (rendered, replayed) = match reply {
         Reply::Drop => {
@@ -247,9 +248,12 @@ async fn respond(
                 request_id,
                 idempotency_key: key,
                 created: unix_now(),
+                nth: event_nth,
             });
             let (rendered, event) = dialects::render(shared.cfg.dialect, &answer, meta);
             if let Some(ev) = event {
+                // Listed by `GET /v1/events` before the answer goes out.
+                shared.lock().events.record(ev.clone());
                 shared.dispatcher.enqueue(ev);
             }
             (rendered, false)

@@ -1,6 +1,6 @@
 //! Provider API shapes. A dialect routes and decodes wire requests into neutral [`Call`]s,
 //! and renders neutral [`Answer`]s and events in its provider's wire format; the ledger and
-//! the idempotency store never see the wire. One file per dialect (`stripe.rs`); the
+//! the idempotency store never see the wire. One folder per dialect (`stripe/`); the
 //! functions here dispatch on [`Dialect`].
 
 pub mod stripe;
@@ -11,6 +11,8 @@ use bytes::Bytes;
 use hyper::Method;
 
 use crate::domain::{Amount, PaymentOp};
+use crate::provider::charges::Charge;
+use crate::provider::events::{EventPage, EventQuery};
 use crate::provider::form::FormError;
 use crate::provider::idempotency::Fingerprint;
 use crate::provider::ledger::{Intent, IntentStatus, Refund};
@@ -25,22 +27,43 @@ pub enum Route {
     RetrieveIntent(String),
     SearchIntents,
     CreateRefund,
+    UpdateIntent(String),
+    CaptureIntent(String),
+    CancelIntent(String),
+    RetrieveCharge(String),
+    ListEvents,
+    RetrieveEvent(String),
 }
 
 impl Route {
     /// The ledger operation this route records as (creating without confirming is a Charge
-    /// that moves no money).
+    /// that moves no money; a capture is the Charge that moves it; a cancel is recorded as a
+    /// void, a Refund that moves no money; an update as a Query, as it moves none either).
     pub fn op(&self) -> PaymentOp {
         match self {
-            Route::CreateIntent | Route::ConfirmIntent(_) => PaymentOp::Charge,
-            Route::RetrieveIntent(_) | Route::SearchIntents => PaymentOp::Query,
-            Route::CreateRefund => PaymentOp::Refund,
+            Route::CreateIntent | Route::ConfirmIntent(_) | Route::CaptureIntent(_) => {
+                PaymentOp::Charge
+            }
+            Route::RetrieveIntent(_)
+            | Route::SearchIntents
+            | Route::UpdateIntent(_)
+            | Route::RetrieveCharge(_)
+            | Route::ListEvents
+            | Route::RetrieveEvent(_) => PaymentOp::Query,
+            Route::CreateRefund | Route::CancelIntent(_) => PaymentOp::Refund,
         }
     }
 
     /// Whether the route changes state, so idempotency keys apply (reads ignore them).
     pub fn is_write(&self) -> bool {
-        !matches!(self, Route::RetrieveIntent(_) | Route::SearchIntents)
+        !matches!(
+            self,
+            Route::RetrieveIntent(_)
+                | Route::SearchIntents
+                | Route::RetrieveCharge(_)
+                | Route::ListEvents
+                | Route::RetrieveEvent(_)
+        )
     }
 }
 
@@ -59,10 +82,60 @@ pub struct NewIntent {
     pub payment_method_types: Vec<String>,
 }
 
+/// Changes to an intent (`None`: unchanged).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntentUpdate {
+    pub amount: Option<Amount>,
+    pub currency: Option<String>,
+    pub payment_method: Option<String>,
+    pub capture_method: Option<String>,
+    pub description: Option<String>,
+    pub customer: Option<String>,
+    pub metadata: MetadataPatch,
+}
+
+impl IntentUpdate {
+    /// Whether the update touches what may only change before confirmation.
+    pub fn changes_payment(&self) -> bool {
+        self.amount.is_some()
+            || self.currency.is_some()
+            || self.payment_method.is_some()
+            || self.capture_method.is_some()
+            || self.customer.is_some()
+    }
+}
+
+/// How an update changes metadata: `metadata=` clears it, `metadata[k]=` unsets `k`,
+/// `metadata[k]=v` sets it; other keys are kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetadataPatch {
+    pub clear: bool,
+    /// `None` unsets the key.
+    pub set: BTreeMap<String, Option<String>>,
+}
+
+impl MetadataPatch {
+    /// Applies the patch to `metadata`.
+    pub fn apply(&self, metadata: &mut BTreeMap<String, String>) {
+        if self.clear {
+            metadata.clear();
+        }
+        for (k, v) in &self.set {
+            match v {
+                Some(v) => metadata.insert(k.clone(), v.clone()),
+                None => metadata.remove(k),
+            };
+        }
+    }
+}
+
 /// A refund to create.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewRefund {
+    /// The intent to refund; empty when only `charge` names it (exec resolves it).
     pub payment_intent: String,
+    /// The charge to refund, when named instead of (or besides) the intent.
+    pub charge: Option<String>,
     /// `None`: whatever is left.
     pub amount: Option<Amount>,
     pub reason: Option<String>,
@@ -86,6 +159,26 @@ pub enum Call {
         value: String,
     },
     CreateRefund(NewRefund),
+    UpdateIntent {
+        id: String,
+        update: IntentUpdate,
+    },
+    CaptureIntent {
+        id: String,
+        /// `None`: all that is capturable.
+        amount_to_capture: Option<Amount>,
+    },
+    CancelIntent {
+        id: String,
+        reason: Option<String>,
+    },
+    RetrieveCharge {
+        id: String,
+    },
+    ListEvents(EventQuery),
+    RetrieveEvent {
+        id: String,
+    },
 }
 
 /// A decoded request with the fingerprint its idempotency key is checked against.
@@ -95,6 +188,8 @@ pub struct Decoded {
     pub fingerprint: Fingerprint,
     /// The endpoint path, as idempotency keys are scoped to it.
     pub endpoint: String,
+    /// Fields to expand in the answer (`expand[]=latest_charge`).
+    pub expand: Vec<String>,
 }
 
 /// A refused request, in neutral terms; the dialect words it.
@@ -122,6 +217,20 @@ pub enum ApiError {
     KeyTooLong { len: usize },
     #[error("no such payment intent '{id}'")]
     NoSuchIntent { id: String },
+    #[error("no such {object} '{id}'")]
+    NoSuchObject {
+        object: &'static str,
+        id: String,
+        /// The parameter that named it; `None` when the URL did.
+        param: Option<&'static str>,
+    },
+    #[error("parameters '{first}' and '{second}' cannot be given together")]
+    ExclusiveParams {
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error("capture of {amount} exceeds the {capturable} capturable")]
+    CaptureTooLarge { amount: Amount, capturable: Amount },
     #[error("parameter '{param}' names no known payment intent: '{id}'")]
     UnknownIntentParam { param: String, id: String },
     #[error("cannot {action} payment intent '{id}' in status {status:?}")]
@@ -160,13 +269,35 @@ pub enum Answer {
     Search(Vec<Intent>),
     Refund(Refund),
     Error(ApiError),
+    /// An intent with its latest charge expanded in place of the charge id.
+    IntentWithCharge(Box<Intent>, Box<Charge>),
+    Charge(Box<Charge>),
+    /// A page of the event list.
+    Events(EventPage),
+    /// One event as rendered when it was created.
+    Event(Bytes),
 }
 
-/// Which event a charge creates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl Answer {
+    /// The intent the answer shows, if any.
+    pub fn intent(&self) -> Option<&Intent> {
+        match self {
+            Answer::Intent(it) | Answer::Declined(it) | Answer::IntentWithCharge(it, _) => Some(it),
+            _ => None,
+        }
+    }
+}
+
+/// Which event an execution creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
     Succeeded,
     PaymentFailed,
+    /// The card needs authentication.
+    RequiresAction,
+    /// Authorised for a manual capture.
+    AmountCapturableUpdated,
+    Canceled,
 }
 
 /// What an event records about the request that caused it.
@@ -178,6 +309,9 @@ pub struct EventMeta<'a> {
     pub idempotency_key: Option<&'a str>,
     /// Unix seconds.
     pub created: u64,
+    /// Events of this kind for this intent before this one (0 for the first): a repeat
+    /// gets an id of its own.
+    pub nth: u32,
 }
 
 /// An answer on the wire.

@@ -1,0 +1,284 @@
+//! The provider's event log: every event created (as rendered and signed for webhooks),
+//! retrievable by id and listed newest first with cursor pagination (`limit`,
+//! `starting_after`, `ending_before`, type filters), as `GET /v1/events` does. Pure.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::provider::dialects::{ApiError, EventKind};
+use crate::provider::webhooks::Event;
+
+/// Stripe's default and largest page size.
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 100;
+
+/// One page request of the event list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventQuery {
+    /// 1..=100.
+    pub limit: usize,
+    /// Events older than this one (the next page, newest first).
+    pub starting_after: Option<String>,
+    /// Events newer than this one (the previous page).
+    pub ending_before: Option<String>,
+    /// Only these types (`payment_intent.*` matches by prefix); empty: every type.
+    pub types: Vec<String>,
+}
+
+impl Default for EventQuery {
+    fn default() -> EventQuery {
+        EventQuery {
+            limit: DEFAULT_LIMIT,
+            starting_after: None,
+            ending_before: None,
+            types: Vec::new(),
+        }
+    }
+}
+
+/// One page of events, newest first, as rendered bodies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventPage {
+    pub data: Vec<Bytes>,
+    pub has_more: bool,
+}
+
+/// Every event created, in creation order.
+#[derive(Debug, Default)]
+pub struct EventLog {
+    events: Vec<Event>,
+    by_id: HashMap<String, usize>,
+    /// Events reserved so far per (payment id, kind): numbers repeats so ids stay unique.
+    reserved: HashMap<(String, EventKind), u32>,
+}
+
+impl EventLog {
+    pub fn new() -> EventLog {
+        EventLog::default()
+    }
+
+    /// How many events of `kind` for `payment_id` came before this one (0 for the first);
+    /// called once per event, under the provider's lock, when the event is decided.
+    pub fn reserve(&mut self, payment_id: &str, kind: EventKind) -> u32 {
+        let n = self
+            .reserved
+            .entry((payment_id.to_string(), kind))
+            .or_default();
+        *n += 1;
+        *n - 1
+    }
+
+    /// Adds a created event; a second event with an id already logged replaces nothing.
+    pub fn record(&mut self, event: Event) {
+        if self.by_id.contains_key(&event.id) {
+            return;
+        }
+        self.by_id.insert(event.id.clone(), self.events.len());
+        self.events.push(event);
+    }
+
+    /// The event with this id.
+    pub fn get(&self, id: &str) -> Option<&Event> {
+        self.by_id.get(id).map(|&i| &self.events[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// One page of the list, newest first.
+    pub fn page(&self, q: &EventQuery) -> Result<EventPage, ApiError> {
+        let cursor = |param: &'static str, id: &str| {
+            self.by_id
+                .get(id)
+                .copied()
+                .ok_or_else(|| ApiError::NoSuchObject {
+                    object: "event",
+                    id: id.to_string(),
+                    param: Some(param),
+                })
+        };
+        let wanted = |i: &usize| type_matches(&q.types, &self.events[*i].event_type);
+        let limit = q.limit.clamp(1, MAX_LIMIT);
+        let (picked, has_more): (Vec<usize>, bool) = match (&q.starting_after, &q.ending_before) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::ExclusiveParams {
+                    first: "starting_after",
+                    second: "ending_before",
+                })
+            }
+            (None, Some(before)) => {
+                // The `limit` events just newer than the cursor, shown newest first.
+                let at = cursor("ending_before", before)?;
+                let mut newer = (at + 1..self.events.len()).filter(wanted);
+                let mut page: Vec<usize> = newer.by_ref().take(limit).collect();
+                let more = newer.next().is_some();
+                page.reverse();
+                (page, more)
+            }
+            (after, None) => {
+                let end = match after {
+                    Some(id) => cursor("starting_after", id)?,
+                    None => self.events.len(),
+                };
+                let mut older = (0..end).rev().filter(wanted);
+                let page: Vec<usize> = older.by_ref().take(limit).collect();
+                (page, older.next().is_some())
+            }
+        };
+        Ok(EventPage {
+            data: picked
+                .into_iter()
+                .map(|i| self.events[i].body.clone())
+                .collect(),
+            has_more,
+        })
+    }
+}
+
+/// `payment_intent.succeeded` matches itself and `payment_intent.*`; no filter matches all.
+fn type_matches(types: &[String], event_type: &str) -> bool {
+    types.is_empty()
+        || types.iter().any(|t| match t.strip_suffix('*') {
+            Some(prefix) => event_type.starts_with(prefix),
+            None => t == event_type,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: usize, kind: &str) -> Event {
+        Event {
+            id: format!("evt_{n}"),
+            event_type: kind.into(),
+            order_id: None,
+            payment_id: Some(format!("pi_{n}")),
+            body: Bytes::from(format!("{{\"id\":\"evt_{n}\"}}")),
+        }
+    }
+
+    /// Events evt_0 … evt_{n-1}; odd ones are payment_failed.
+    fn log(n: usize) -> EventLog {
+        let mut l = EventLog::new();
+        for i in 0..n {
+            let kind = if i % 2 == 1 {
+                "payment_intent.payment_failed"
+            } else {
+                "payment_intent.succeeded"
+            };
+            l.record(event(i, kind));
+        }
+        l
+    }
+
+    fn ids(p: &EventPage) -> Vec<String> {
+        p.data
+            .iter()
+            .map(|b| {
+                let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                v["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    fn q(limit: usize, after: Option<&str>, before: Option<&str>) -> EventQuery {
+        EventQuery {
+            limit,
+            starting_after: after.map(str::to_string),
+            ending_before: before.map(str::to_string),
+            types: vec![],
+        }
+    }
+
+    #[test]
+    fn first_page_is_newest_first_with_has_more() {
+        let l = log(5);
+        let p = l.page(&q(2, None, None)).unwrap();
+        assert_eq!(ids(&p), ["evt_4", "evt_3"]);
+        assert!(p.has_more);
+        let all = l.page(&EventQuery::default()).unwrap();
+        assert_eq!(all.data.len(), 5);
+        assert!(!all.has_more);
+    }
+
+    #[test]
+    fn starting_after_walks_to_the_oldest_and_ending_before_walks_back() {
+        let l = log(5);
+        let p = l.page(&q(2, Some("evt_3"), None)).unwrap();
+        assert_eq!(
+            (ids(&p), p.has_more),
+            (vec!["evt_2".into(), "evt_1".into()], true)
+        );
+        let last = l.page(&q(2, Some("evt_1"), None)).unwrap();
+        assert_eq!(
+            (ids(&last), last.has_more),
+            (vec!["evt_0".to_string()], false)
+        );
+        let back = l.page(&q(2, None, Some("evt_1"))).unwrap();
+        assert_eq!(
+            (ids(&back), back.has_more),
+            (vec!["evt_3".into(), "evt_2".into()], true)
+        );
+        let top = l.page(&q(2, None, Some("evt_3"))).unwrap();
+        assert_eq!(
+            (ids(&top), top.has_more),
+            (vec!["evt_4".to_string()], false)
+        );
+    }
+
+    #[test]
+    fn type_filters_match_exactly_or_by_prefix() {
+        let l = log(5);
+        let mut f = q(10, None, None);
+        f.types = vec!["payment_intent.payment_failed".into()];
+        assert_eq!(ids(&l.page(&f).unwrap()), ["evt_3", "evt_1"]);
+        f.types = vec!["payment_intent.*".into()];
+        assert_eq!(l.page(&f).unwrap().data.len(), 5);
+        f.types = vec!["charge.*".into()];
+        assert!(l.page(&f).unwrap().data.is_empty());
+        // The cursor need not match the filter.
+        f.types = vec!["payment_intent.succeeded".into()];
+        f.starting_after = Some("evt_3".into());
+        assert_eq!(ids(&l.page(&f).unwrap()), ["evt_2", "evt_0"]);
+    }
+
+    #[test]
+    fn unknown_cursor_and_both_cursors_are_refused() {
+        let l = log(2);
+        assert_eq!(
+            l.page(&q(2, Some("evt_9"), None)),
+            Err(ApiError::NoSuchObject {
+                object: "event",
+                id: "evt_9".into(),
+                param: Some("starting_after")
+            })
+        );
+        assert!(matches!(
+            l.page(&q(2, Some("evt_0"), Some("evt_1"))),
+            Err(ApiError::ExclusiveParams { .. })
+        ));
+    }
+
+    #[test]
+    fn reserve_numbers_repeats_and_record_keeps_the_first_of_an_id() {
+        let mut l = EventLog::new();
+        assert_eq!(l.reserve("pi_1", EventKind::PaymentFailed), 0);
+        assert_eq!(l.reserve("pi_1", EventKind::PaymentFailed), 1);
+        assert_eq!(l.reserve("pi_1", EventKind::Succeeded), 0);
+        assert_eq!(l.reserve("pi_2", EventKind::PaymentFailed), 0);
+        l.record(event(1, "a"));
+        let mut again = event(1, "b");
+        again.body = Bytes::from_static(b"{}");
+        l.record(again);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l.get("evt_1").unwrap().event_type, "a");
+        assert!(l.get("evt_2").is_none());
+    }
+}
