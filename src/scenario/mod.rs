@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::chaos::{FaultPlan, WebhookChaos};
+use crate::merchant::flaws::Flaws;
 
 pub use validate::{Problem, ScenarioError};
 
@@ -79,7 +80,8 @@ pub struct OrderSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderSpec {
     pub dialect: Dialect,
-    /// How long a `timeout` or `timeout_after_charge` fault holds the request before dropping it.
+    /// How long a `timeout`, `timeout_after_charge` or `late_charge` fault holds the request
+    /// before dropping it (a late charge executes at the end of the hold).
     pub hold: Duration,
 }
 
@@ -121,6 +123,8 @@ pub struct ReferenceSpec {
     pub reconcile_every: Duration,
     /// A pending order the provider knows nothing about is failed after this long.
     pub pending_grace: Duration,
+    /// Planted bugs to switch on (none: the correct merchant).
+    pub flaws: Flaws,
 }
 
 /// How long to wait after the load for webhooks and reconciliation to settle.

@@ -72,6 +72,8 @@ pub struct RawFaults {
     pub timeout_after_charge: Option<f64>,
     pub server_error: Option<f64>,
     pub rate_limit: Option<f64>,
+    pub processing_error: Option<f64>,
+    pub late_charge: Option<f64>,
     pub latency: Option<RawLatency>,
     #[serde(default)]
     pub windows: Vec<RawWindow>,
@@ -90,6 +92,8 @@ pub struct RawWindow {
     pub timeout_after_charge: Option<f64>,
     pub server_error: Option<f64>,
     pub rate_limit: Option<f64>,
+    pub processing_error: Option<f64>,
+    pub late_charge: Option<f64>,
     pub latency: Option<RawLatency>,
 }
 
@@ -117,6 +121,11 @@ pub struct RawWebhooks {
     pub delay_latency: Option<RawLatency>,
     pub duplicate: Option<f64>,
     pub forged: Option<f64>,
+    pub reorder: Option<f64>,
+    pub drop_first: Option<f64>,
+    pub drop_attempts: Option<i64>,
+    pub stale: Option<f64>,
+    pub unsigned: Option<f64>,
 }
 
 /// `[merchant]`.
@@ -129,6 +138,8 @@ pub struct RawMerchant {
     pub retry_backoff: Option<RawDuration>,
     pub reconcile_every: Option<RawDuration>,
     pub pending_grace: Option<RawDuration>,
+    /// Names of planted flaws (`merchant::flaws::Flaw`), checked by `validate`.
+    pub flaws: Option<Vec<String>>,
 }
 
 /// `[drain]`.

@@ -488,7 +488,17 @@ fn event_for(meta: &EventMeta<'_>, it: &Intent, pi: &str) -> Event {
         EventKind::Succeeded => "payment_intent.succeeded",
         EventKind::PaymentFailed => "payment_intent.payment_failed",
     };
-    let id = event_id(meta.seed, &it.id, kind);
+    let mut id = event_id(meta.seed, &it.id, kind);
+    // A payment charged again (confirmed after a soft decline) makes events of a type it
+    // already had: each event keeps an id of its own, as Stripe's do.
+    if it.charges > 1 {
+        let h = key::hash(
+            meta.seed,
+            "evt",
+            &[it.id.as_bytes(), kind.as_bytes(), &it.charges.to_le_bytes()],
+        );
+        id = format!("evt_{h:016x}");
+    }
     let mut head = to_json(&EventHead {
         id: &id,
         object: "event",
@@ -736,6 +746,33 @@ mod tests {
         assert_eq!(
             e["data"]["object"]["last_payment_error"]["decline_code"],
             "fraudulent"
+        );
+    }
+
+    #[test]
+    fn a_payment_charged_again_gets_events_with_ids_of_their_own() {
+        let meta = || EventMeta {
+            kind: EventKind::PaymentFailed,
+            seed: 7,
+            request_id: "req_1",
+            idempotency_key: None,
+            created: 1,
+        };
+        let mut it = intent(IntentStatus::RequiresPaymentMethod);
+        it.last_error = Some(Decline {
+            reason: FailReason::ProviderError,
+            charge: "ch_1".into(),
+            payment_method: None,
+        });
+        let first = render(&Answer::Declined(Box::new(it.clone())), Some(meta())).1;
+        it.charges = 2;
+        let second = render(&Answer::Declined(Box::new(it)), Some(meta())).1;
+        let (a, b) = (first.unwrap(), second.unwrap());
+        assert_eq!(a.id, event_id(7, "pi_1", "payment_intent.payment_failed"));
+        assert_ne!(a.id, b.id);
+        assert_eq!(
+            json(&b.body)["data"]["object"]["last_payment_error"]["decline_code"],
+            "processing_error"
         );
     }
 
