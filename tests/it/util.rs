@@ -64,6 +64,13 @@ const MERCHANT_DEFAULTS: [(&str, &str); 5] = [
 ];
 
 impl Setup {
+    /// The same setup with `[merchant]` key `key` set to the TOML value `value`.
+    pub fn merchant(mut self, key: &'static str, value: &str) -> Setup {
+        self.merchant.retain(|(k, _)| *k != key);
+        self.merchant.push((key, value.to_string()));
+        self
+    }
+
     /// The scenario's TOML text.
     pub fn toml(&self) -> String {
         let mut merchant = String::new();
