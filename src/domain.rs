@@ -162,9 +162,10 @@ pub enum AttemptResult {
 /// One request to the provider, as the provider's ledger records it: the ground truth.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
-    /// Arrival order, from 0.
+    /// Record order, from 0: arrival order, except that a `late_charge` is recorded when it
+    /// executes, at the end of its hold.
     pub seq: u64,
-    /// Arrival time in ms since the run's origin.
+    /// Arrival time (for a `late_charge`, execution time) in ms since the run's origin.
     pub at_ms: u64,
     pub op: PaymentOp,
     /// The merchant's order id (`metadata[order_id]`), when the request carried one.
@@ -204,6 +205,19 @@ pub struct WebhookAttempt {
     pub duplicate: bool,
     /// This delivery is an injected forgery: signed with a wrong secret.
     pub forged: bool,
+    /// This delivery is an injected replay of the event signed with a timestamp outside the
+    /// merchant's tolerance (right secret, stale time).
+    #[serde(default)]
+    pub stale: bool,
+    /// This delivery is an injected copy sent without any signature header.
+    #[serde(default)]
+    pub unsigned: bool,
+    /// This attempt was dropped by chaos: counted as failed, never sent to the merchant.
+    #[serde(default)]
+    pub dropped: bool,
+    /// The event was held back until a later event of its payment had been delivered.
+    #[serde(default)]
+    pub reordered: bool,
     /// Injected delay before the first attempt, in ms.
     pub delay_ms: u64,
     /// The merchant's HTTP status; `None` on timeout or connection failure.
@@ -216,6 +230,25 @@ impl WebhookAttempt {
     /// Whether the merchant acknowledged this attempt (any 2xx).
     pub fn acknowledged(&self) -> bool {
         matches!(self.status, Some(s) if (200..300).contains(&s))
+    }
+
+    /// Whether this delivery is an attacker-style copy (forged, stale or unsigned) that a
+    /// merchant must refuse, rather than the provider's genuine event or its duplicate.
+    pub fn is_attack(&self) -> bool {
+        self.forged || self.stale || self.unsigned
+    }
+
+    /// The kind of attacker copy, for reports: `forged`, `stale`, `unsigned`, or `None`.
+    pub fn attack_kind(&self) -> Option<&'static str> {
+        if self.forged {
+            Some("forged")
+        } else if self.stale {
+            Some("stale")
+        } else if self.unsigned {
+            Some("unsigned")
+        } else {
+            None
+        }
     }
 }
 

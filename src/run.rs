@@ -121,6 +121,7 @@ pub async fn run(
                 retry_backoff: mspec.retry_backoff,
                 reconcile_every: mspec.reconcile_every,
                 pending_grace: mspec.pending_grace,
+                flaws: mspec.flaws,
             },
             servers.child_token(),
         )),
@@ -227,8 +228,9 @@ async fn bind() -> std::io::Result<TcpListener> {
     TcpListener::bind(("127.0.0.1", 0)).await
 }
 
-/// Waits until webhook deliveries are done and no order is pending at the merchant, or
-/// until `limit` passes (or `abort`). Returns whether everything settled.
+/// Waits until the provider is idle (late charges executed, webhook deliveries done) and no
+/// order is pending at the merchant, or until `limit` passes (or `abort`). Returns whether
+/// everything settled.
 async fn drain(
     provider: &ProviderHandle,
     contract: &Contract,
@@ -237,13 +239,19 @@ async fn drain(
     abort: &CancellationToken,
 ) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
+    // Settled on two polls in a row: work the last acknowledgement started (a refund of a
+    // late payment) has then reached the provider.
+    let mut settled_before = false;
     loop {
-        if provider.webhooks_idle() {
-            match load::fetch_orders(contract, order_ids).await {
-                Ok(orders) if settled(&orders, order_ids.len()) => return true,
-                _ => {}
-            }
+        let now_settled = provider.idle()
+            && matches!(
+                load::fetch_orders(contract, order_ids).await,
+                Ok(orders) if settled(&orders, order_ids.len())
+            );
+        if now_settled && settled_before {
+            return true;
         }
+        settled_before = now_settled;
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return false,
             _ = abort.cancelled() => return false,

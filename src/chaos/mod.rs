@@ -27,17 +27,37 @@ pub enum FaultKind {
     ServerError,
     /// Per attempt: 429 rate limit before execution; nothing charged.
     RateLimit,
+    /// Per attempt: executed, but the processor fails it with a soft decline (402
+    /// `processing_error`); the same payment may be confirmed again and succeed.
+    ProcessingError,
+    /// Per attempt: held past the merchant's timeout and executed only at the end of the hold
+    /// (charged or declined, answer saved under the key), then dropped: the money moves after
+    /// the merchant stopped waiting, and the payment is invisible until then.
+    LateCharge,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::InsufficientFunds,
         FaultKind::RiskBlock,
         FaultKind::Timeout,
         FaultKind::TimeoutAfterCharge,
         FaultKind::ServerError,
         FaultKind::RateLimit,
+        FaultKind::ProcessingError,
+        FaultKind::LateCharge,
+    ];
+
+    /// The per-attempt kinds, in the order their rates split `[0, 1)` (new kinds go last so
+    /// that existing seeds keep their assignments).
+    pub const PER_ATTEMPT: [FaultKind; 6] = [
+        FaultKind::Timeout,
+        FaultKind::TimeoutAfterCharge,
+        FaultKind::ServerError,
+        FaultKind::RateLimit,
+        FaultKind::ProcessingError,
+        FaultKind::LateCharge,
     ];
 
     /// The snake_case name used in scenarios and reports.
@@ -49,6 +69,8 @@ impl FaultKind {
             FaultKind::TimeoutAfterCharge => "timeout_after_charge",
             FaultKind::ServerError => "server_error",
             FaultKind::RateLimit => "rate_limit",
+            FaultKind::ProcessingError => "processing_error",
+            FaultKind::LateCharge => "late_charge",
         }
     }
 
@@ -68,6 +90,8 @@ pub struct Rates {
     pub timeout_after_charge: f64,
     pub server_error: f64,
     pub rate_limit: f64,
+    pub processing_error: f64,
+    pub late_charge: f64,
 }
 
 impl Rates {
@@ -80,6 +104,8 @@ impl Rates {
             FaultKind::TimeoutAfterCharge => self.timeout_after_charge,
             FaultKind::ServerError => self.server_error,
             FaultKind::RateLimit => self.rate_limit,
+            FaultKind::ProcessingError => self.processing_error,
+            FaultKind::LateCharge => self.late_charge,
         }
     }
 
@@ -92,6 +118,8 @@ impl Rates {
             FaultKind::TimeoutAfterCharge => self.timeout_after_charge = rate,
             FaultKind::ServerError => self.server_error = rate,
             FaultKind::RateLimit => self.rate_limit = rate,
+            FaultKind::ProcessingError => self.processing_error = rate,
+            FaultKind::LateCharge => self.late_charge = rate,
         }
     }
 }
@@ -131,7 +159,7 @@ pub struct Window {
     /// End (exclusive), measured from the start of the load.
     pub end: Duration,
     /// Each `Some` replaces the base rate of its kind inside the window.
-    pub rates: [Option<f64>; 6],
+    pub rates: [Option<f64>; FaultKind::ALL.len()],
     pub latency: Option<Latency>,
 }
 
@@ -200,6 +228,18 @@ pub struct WebhookChaos {
     pub duplicate: f64,
     /// Probability that a forged copy (wrong secret, claiming success) is also sent.
     pub forged: f64,
+    /// Probability that the event is held back until a later event of the same payment has
+    /// been delivered (so the later one arrives first).
+    pub reorder: f64,
+    /// Probability that the first `drop_attempts` attempts of the event are dropped (counted
+    /// as failed, never sent), so that it arrives only on a retry.
+    pub drop_first: f64,
+    pub drop_attempts: u32,
+    /// Probability that a replay of the event signed with a timestamp outside the merchant's
+    /// tolerance is also sent.
+    pub stale: f64,
+    /// Probability that a copy without any signature is also sent.
+    pub unsigned: f64,
 }
 
 /// What happens to one webhook event.
@@ -208,6 +248,11 @@ pub struct WebhookDecision {
     pub delay: Duration,
     pub duplicate: bool,
     pub forged: bool,
+    pub reorder: bool,
+    /// How many of the first attempts are dropped (0: none).
+    pub drop: u32,
+    pub stale: bool,
+    pub unsigned: bool,
 }
 
 /// Seeded decisions over one fault plan. Cheap to clone; holds no state between calls.
@@ -247,16 +292,7 @@ impl Chaos {
             "attempt",
             &[order_id.as_bytes(), &attempt.to_le_bytes()],
         );
-        pick(
-            u,
-            &rates,
-            &[
-                FaultKind::Timeout,
-                FaultKind::TimeoutAfterCharge,
-                FaultKind::ServerError,
-                FaultKind::RateLimit,
-            ],
-        )
+        pick(u, &rates, &FaultKind::PER_ATTEMPT)
     }
 
     /// Injected latency for a request identified by `key` (for charges: order id and attempt).
@@ -276,10 +312,19 @@ impl Chaos {
             (true, Some(l)) => l.sample(key::draw(self.seed, "wh.delay.len", &[id])),
             _ => Duration::ZERO,
         };
+        let hit = |what: &str, rate: f64| key::draw(self.seed, what, &[id]) < rate;
         WebhookDecision {
             delay,
-            duplicate: key::draw(self.seed, "wh.duplicate", &[id]) < w.duplicate,
-            forged: key::draw(self.seed, "wh.forged", &[id]) < w.forged,
+            duplicate: hit("wh.duplicate", w.duplicate),
+            forged: hit("wh.forged", w.forged),
+            reorder: hit("wh.reorder", w.reorder),
+            drop: if hit("wh.drop", w.drop_first) {
+                w.drop_attempts
+            } else {
+                0
+            },
+            stale: hit("wh.stale", w.stale),
+            unsigned: hit("wh.unsigned", w.unsigned),
         }
     }
 }
@@ -385,7 +430,7 @@ mod tests {
 
     #[test]
     fn windows_override_rates_only_inside_their_span() {
-        let mut rates = [None; 6];
+        let mut rates = [None; FaultKind::ALL.len()];
         rates[FaultKind::ServerError as usize] = Some(1.0);
         let mut c = plan(Rates::default());
         c.plan.windows.push(Window {
@@ -465,6 +510,7 @@ mod tests {
             }),
             duplicate: 0.5,
             forged: 0.0,
+            ..WebhookChaos::default()
         };
         let d = c.webhook("evt_1");
         assert_eq!(d, c.webhook("evt_1"));
@@ -477,5 +523,56 @@ mod tests {
             (430..570).contains(&dups),
             "{dups} duplicates of 1000 at rate 0.5"
         );
+    }
+
+    #[test]
+    fn new_webhook_chaos_is_keyed_by_event_and_follows_rates() {
+        let mut c = plan(Rates::default());
+        c.webhooks = WebhookChaos {
+            reorder: 1.0,
+            drop_first: 0.5,
+            drop_attempts: 2,
+            stale: 0.25,
+            unsigned: 0.0,
+            ..WebhookChaos::default()
+        };
+        let all: Vec<_> = (0..1000).map(|i| c.webhook(&format!("evt_{i}"))).collect();
+        assert!(all.iter().all(|d| d.reorder && !d.unsigned));
+        assert!(all.iter().all(|d| d.drop == 0 || d.drop == 2));
+        let dropped = all.iter().filter(|d| d.drop == 2).count();
+        let stale = all.iter().filter(|d| d.stale).count();
+        assert!((430..570).contains(&dropped), "{dropped} of 1000 at 0.5");
+        assert!((200..300).contains(&stale), "{stale} of 1000 at 0.25");
+        assert_eq!(c.webhook("evt_9"), all[9]);
+    }
+
+    #[test]
+    fn new_attempt_kinds_split_after_the_old_ones() {
+        // The old kinds keep their segments: adding rates for the new kinds moves no order
+        // that an old kind hit.
+        let old = plan(Rates {
+            timeout: 0.2,
+            server_error: 0.1,
+            ..Rates::default()
+        });
+        let mut new = old.clone();
+        new.plan.rates.processing_error = 0.2;
+        new.plan.rates.late_charge = 0.1;
+        let mut seen_new = [0; 2];
+        for id in ids(2000) {
+            let a = old.attempt(&id, 0, Duration::ZERO);
+            let b = new.attempt(&id, 0, Duration::ZERO);
+            if a.is_some() {
+                assert_eq!(a, b);
+            }
+            match b {
+                Some(FaultKind::ProcessingError) => seen_new[0] += 1,
+                Some(FaultKind::LateCharge) => seen_new[1] += 1,
+                _ => {}
+            }
+        }
+        assert!(seen_new[0] > 300 && seen_new[1] > 120, "{seen_new:?}");
+        assert!(!FaultKind::ProcessingError.is_sticky() && !FaultKind::LateCharge.is_sticky());
+        assert_eq!(FaultKind::LateCharge.as_str(), "late_charge");
     }
 }

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::load::{loopback_addr, URL_FORM};
+use crate::merchant::flaws::{Flaw, Flaws};
 use crate::merchant::{self, MerchantConfig};
 use crate::scenario::validate::{parse_duration, parse_listen};
 
@@ -68,21 +69,22 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 
 /// The reference merchant's deliberate flaws named by `--flaw`.
 ///
-/// FLAWS WIRING: no flaw exists in this build, so any name is refused. At merge this becomes
-/// a parse into `merchant::flaws::Flaw` values, and its one call site in [`checked`] passes
-/// them into `MerchantConfig`.
-fn parse_flaws(names: &[String]) -> Result<(), String> {
-    if names.is_empty() {
-        return Ok(());
+/// Parses `--flaw` names into the set of planted flaws; an unknown name is refused with
+/// the accepted ones.
+fn parse_flaws(names: &[String]) -> Result<Flaws, String> {
+    let mut flaws = Flaws::NONE;
+    for name in names {
+        match Flaw::parse(name) {
+            Some(f) => flaws = flaws.with(f),
+            None => {
+                return Err(format!(
+                    "--flaw: unknown flaw '{name}' (accepted: {})",
+                    Flaw::accepted()
+                ))
+            }
+        }
     }
-    Err(format!(
-        "--flaw: unknown flaw {}: this build has none (accepted: none)",
-        names
-            .iter()
-            .map(|n| format!("'{n}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    Ok(flaws)
 }
 
 /// The listen address and the merchant's configuration, or every problem with the flags.
@@ -115,10 +117,10 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
     if args.api_key.is_empty() {
         problems.push("--api-key: must not be empty, e.g. sk_test_paychaos".into());
     }
-    // FLAWS WIRING: the single call site; the result goes into MerchantConfig at merge.
-    if let Err(e) = parse_flaws(&args.flaws) {
+    let flaws = parse_flaws(&args.flaws).unwrap_or_else(|e| {
         problems.push(e);
-    }
+        Flaws::NONE
+    });
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -131,6 +133,7 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
         retry_backoff: args.retry_backoff,
         reconcile_every: args.reconcile_every,
         pending_grace: args.pending_grace,
+        flaws,
     };
     Ok((listen, cfg))
 }
@@ -285,7 +288,10 @@ mod tests {
 
     #[test]
     fn no_flaws_is_the_correct_merchant() {
-        assert_eq!(parse_flaws(&[]), Ok(()));
+        assert_eq!(parse_flaws(&[]), Ok(Flaws::NONE));
+        let two = parse_flaws(&["ignore_webhooks".into(), "skip_signature_check".into()]).unwrap();
+        assert!(two.has(Flaw::IgnoreWebhooks) && two.has(Flaw::SkipSignatureCheck));
+        assert!(!two.has(Flaw::NoEventDedupe));
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The merchant's HTTP routes: `POST /checkout` (charge with retries, tell the customer the
-//! real outcome), `GET /orders[/{id}]`, and `POST /webhooks/stripe` (verify, dedupe, apply),
-//! plus the refunds those may trigger. State rules live in `store`; provider calls in
-//! `provider_client`.
+//! The merchant's HTTP routes: `POST /checkout` (charge through `charge`, tell the customer
+//! the real outcome), `GET /orders[/{id}]`, and `POST /webhooks/stripe` (verify, dedupe,
+//! apply), plus the refunds those may trigger. State rules live in `store`; provider calls in
+//! `provider_client`; the webhook flaws act here, at one decision each.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,9 +15,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::provider_client::{
-    charge_key, refund_key, with_retries, Answer, Attempts, ChargeParams,
-};
+use super::charge::charge_order;
+use super::flaws::{Flaw, Flaws};
+use super::provider_client::{is_soft, reason_for, refund_key, with_retries, Answer};
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
 use super::Shared;
 use crate::domain::{Amount, FailReason, OrderStatus};
@@ -53,11 +53,11 @@ pub(crate) async fn route(
 
 /// The checkout request body.
 #[derive(Clone, Debug, Deserialize)]
-struct CheckoutRequest {
-    order_id: String,
-    amount: Amount,
-    currency: String,
-    payment_method: String,
+pub(crate) struct CheckoutRequest {
+    pub order_id: String,
+    pub amount: Amount,
+    pub currency: String,
+    pub payment_method: String,
 }
 
 fn parse_checkout(body: &[u8]) -> Result<CheckoutRequest, String> {
@@ -87,7 +87,7 @@ async fn checkout(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<
         .begin_checkout(&r.order_id, r.amount, &r.currency)
     {
         // A repeated checkout never charges again: it is told where the order stands.
-        return checkout_answer(&order);
+        return checkout_answer(&order, shared.cfg.flaws);
     }
     let order_id = r.order_id.clone();
     // Charged in its own task so that a client hanging up cannot abandon the order
@@ -95,67 +95,30 @@ async fn checkout(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<
     let job = shared.tasks.spawn(charge_order(shared.clone(), r));
     let _ = job.await;
     match shared.store.get(&order_id) {
-        Some(order) => checkout_answer(&order),
+        Some(order) => checkout_answer(&order, shared.cfg.flaws),
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),
     }
 }
 
-/// Clears the order's `charging` mark however the charge ends (even by a panic).
-struct ChargingGuard<'a> {
-    shared: &'a Shared,
-    order_id: &'a str,
-}
-
-impl Drop for ChargingGuard<'_> {
-    fn drop(&mut self) {
-        self.shared.store.end_checkout(self.order_id);
-    }
-}
-
-/// Charges the order (retrying with the same key) and records what the provider said.
-async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
-    let _guard = ChargingGuard {
-        shared: &shared,
-        order_id: &r.order_id,
-    };
-    let params = ChargeParams {
-        order_id: &r.order_id,
-        amount: r.amount,
-        currency: &r.currency,
-        payment_method: &r.payment_method,
-    };
-    let key = charge_key(&r.order_id);
-    let attempts = with_retries(shared.retry_policy(), || {
-        shared.provider.create_payment_intent(&params, &key)
-    })
-    .await;
-    if let Some(s) = settlement_after(&attempts) {
-        let effect = shared.store.settle(&r.order_id, &s);
-        run_effect(&shared, effect);
-    }
-}
-
-/// What the checkout learned, once the retries are over; `None` leaves the order pending
-/// (an attempt may have charged: the webhook or the reconciler will tell).
-fn settlement_after(a: &Attempts) -> Option<Settlement> {
-    match &a.last {
-        Answer::Succeeded { payment_id } => Some(Settlement::Paid {
-            payment_id: payment_id.clone(),
-        }),
-        Answer::Declined { reason, .. } => Some(Settlement::Failed(*reason)),
-        _ if a.saw_indeterminate => None,
-        _ => Some(Settlement::Failed(FailReason::ProviderError)),
-    }
-}
-
-fn checkout_answer(o: &Order) -> Response<Full<Bytes>> {
+fn checkout_answer(o: &Order, flaws: Flaws) -> Response<Full<Bytes>> {
+    let (told, message) = customer_answer(o.status, flaws);
     let body = json!({
         "order_id": o.order_id,
-        "status": status_word(o.status),
-        "reason": reason_of(o.status),
-        "message": message_for(o.status),
+        "status": status_word(told),
+        "reason": reason_of(told),
+        "message": message,
     });
-    json_response(http_status_for(o.status), &body)
+    json_response(http_status_for(told), &body)
+}
+
+/// What the customer is told about an order in `status`, and the words used.
+fn customer_answer(status: OrderStatus, flaws: Flaws) -> (OrderStatus, &'static str) {
+    match status {
+        OrderStatus::Failed(_) if flaws.has(Flaw::GenericDeclineMessage) => {
+            (OrderStatus::Failed(FailReason::Declined), "Payment failed.")
+        }
+        s => (s, message_for(s)),
+    }
 }
 
 /// HTTP status of a checkout answer: 200 paid, 202 pending, 402 failed.
@@ -244,9 +207,12 @@ async fn webhook(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
         Ok(b) => b,
         Err(resp) => return resp,
     };
+    let flaws = shared.cfg.flaws;
     // Verify the exact bytes received: re-serialised JSON would not match the signature.
-    if let Err(msg) = check_signature(sig.as_deref(), &body, &shared.cfg.webhook_secret) {
-        return json_error(StatusCode::BAD_REQUEST, &msg);
+    if !flaws.has(Flaw::SkipSignatureCheck) {
+        if let Err(msg) = check_signature(sig.as_deref(), &body, &shared.cfg.webhook_secret) {
+            return json_error(StatusCode::BAD_REQUEST, &msg);
+        }
     }
     let event: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -260,13 +226,19 @@ async fn webhook(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
     let Some(event_id) = event["id"].as_str() else {
         return json_error(StatusCode::BAD_REQUEST, "webhook event has no string 'id'");
     };
-    if !shared.store.first_sight(event_id) {
+    if flaws.has(Flaw::IgnoreWebhooks) {
+        return json_response(StatusCode::OK, &json!({"received": true}));
+    }
+    let effect = if shared.store.first_sight(event_id) {
+        apply_event(&shared, &event)
+    } else if flaws.has(Flaw::NoEventDedupe) {
+        repeat_event(&shared, &event)
+    } else {
         return json_response(
             StatusCode::OK,
             &json!({"received": true, "duplicate": true}),
         );
-    }
-    let effect = apply_event(&shared, &event);
+    };
     // Refunds run in their own task: the provider gets its 2xx at once.
     run_effect(&shared, effect);
     json_response(StatusCode::OK, &json!({"received": true}))
@@ -291,6 +263,14 @@ fn apply_event(shared: &Shared, event: &Value) -> Effect {
     }
 }
 
+/// Applies an event seen before as if it were new (only with `no_event_dedupe`).
+fn repeat_event(shared: &Shared, event: &Value) -> Effect {
+    match event_settlement(event) {
+        Some((order_id, s)) => shared.store.repeat(&order_id, &s),
+        None => Effect::None,
+    }
+}
+
 /// What an event says about which order: `None` for other types or events without an order.
 fn event_settlement(event: &Value) -> Option<(String, Settlement)> {
     let pi = &event["data"]["object"];
@@ -299,9 +279,12 @@ fn event_settlement(event: &Value) -> Option<(String, Settlement)> {
         "payment_intent.succeeded" => Settlement::Paid {
             payment_id: pi["id"].as_str()?.to_string(),
         },
-        "payment_intent.payment_failed" => Settlement::Failed(super::provider_client::reason_for(
-            pi["last_payment_error"]["decline_code"].as_str(),
-        )),
+        "payment_intent.payment_failed" => {
+            match reason_for(pi["last_payment_error"]["decline_code"].as_str()) {
+                r if is_soft(r) => Settlement::SoftDeclined,
+                r => Settlement::Failed(r),
+            }
+        }
         _ => return None,
     };
     Some((order_id, s))
@@ -389,36 +372,6 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     // --- pure decisions -----------------------------------------------------------------
-
-    #[test]
-    fn exhausted_retries_are_pending_only_if_an_outcome_was_unknown() {
-        let a = |last, saw_indeterminate| Attempts {
-            last,
-            saw_indeterminate,
-            sent: 3,
-        };
-        assert_eq!(settlement_after(&a(Answer::Indeterminate, true)), None);
-        assert_eq!(
-            settlement_after(&a(Answer::Retryable { status: 500 }, true)),
-            None
-        );
-        assert_eq!(
-            settlement_after(&a(Answer::Retryable { status: 500 }, false)),
-            Some(Settlement::Failed(FailReason::ProviderError))
-        );
-        assert_eq!(
-            settlement_after(&a(Answer::Fatal { status: 400 }, false)),
-            Some(Settlement::Failed(FailReason::ProviderError))
-        );
-        let declined = Answer::Declined {
-            reason: FailReason::RiskBlocked,
-            payment_id: None,
-        };
-        assert_eq!(
-            settlement_after(&a(declined, true)),
-            Some(Settlement::Failed(FailReason::RiskBlocked))
-        );
-    }
 
     #[test]
     fn customer_messages_name_the_real_cause() {

@@ -1,8 +1,11 @@
 //! The reference merchant integration: the embedded default system under test.
-//! `serve` runs the HTTP server (routes in [`handlers`]) and the [`reconcile`] task over one
-//! shared [`store::Store`]; the provider is reached only over HTTP ([`provider_client`]).
+//! `serve` runs the HTTP server (routes in [`handlers`], the checkout's attempts in
+//! [`charge`]) and the [`reconcile`] task over one shared [`store::Store`]; the provider is
+//! reached only over HTTP ([`provider_client`]). [`flaws`] plants deliberate bugs on demand.
 //! Every task it starts is tracked, so [`MerchantHandle::stopped`] waits for all of them.
 
+pub mod charge;
+pub mod flaws;
 pub mod handlers;
 pub mod provider_client;
 pub mod reconcile;
@@ -21,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use flaws::Flaws;
 use provider_client::{ProviderClient, RetryPolicy};
 use store::Store;
 
@@ -38,6 +42,8 @@ pub struct MerchantConfig {
     pub retry_backoff: Duration,
     pub reconcile_every: Duration,
     pub pending_grace: Duration,
+    /// Planted bugs; [`Flaws::NONE`] for the correct integration.
+    pub flaws: Flaws,
 }
 
 /// A running merchant.
@@ -76,8 +82,8 @@ pub fn serve(
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let shared = Arc::new(Shared {
+        store: Store::with_flaws(cfg.flaws),
         cfg,
-        store: Store::new(),
         provider,
         tasks: tasks.clone(),
     });
@@ -216,6 +222,7 @@ pub(crate) mod testkit {
             retry_backoff: Duration::from_millis(10),
             reconcile_every: Duration::from_millis(20),
             pending_grace: Duration::from_secs(60),
+            flaws: Flaws::NONE,
         }
     }
 

@@ -209,13 +209,20 @@ pub fn backoff(base: Duration, k: u32) -> Duration {
     base.saturating_mul(2u32.saturating_pow(k))
 }
 
-/// The reason a customer is told for a Stripe `decline_code`.
+/// The reason a customer is told for a Stripe `decline_code`. `processing_error` is the
+/// processor's trouble, not the card's answer: a soft decline, worth confirming again.
 pub fn reason_for(decline_code: Option<&str>) -> FailReason {
     match decline_code {
         Some("insufficient_funds") => FailReason::InsufficientFunds,
         Some("fraudulent") => FailReason::RiskBlocked,
+        Some("processing_error") => FailReason::ProviderError,
         _ => FailReason::Declined,
     }
+}
+
+/// Whether a decline may be retried by confirming the same payment again.
+pub fn is_soft(reason: FailReason) -> bool {
+    reason == FailReason::ProviderError
 }
 
 /// Whether a status asks for a retry: the provider did not execute the request.
@@ -375,6 +382,19 @@ impl ProviderClient {
         self.post("/v1/payment_intents", charge_form(p), key).await
     }
 
+    /// One `POST /v1/payment_intents/{id}/confirm` with the payment method again (Stripe
+    /// detaches it after a decline), keyed by `idempotency_key`.
+    pub async fn confirm_payment_intent(
+        &self,
+        payment_id: &str,
+        payment_method: &str,
+        key: &str,
+    ) -> Answer {
+        let path = format!("/v1/payment_intents/{}/confirm", encode(payment_id));
+        let body = form(&[("payment_method", payment_method)]);
+        self.post(&path, body, key).await
+    }
+
     /// One `POST /v1/refunds` of the whole of `payment_id`.
     pub async fn refund(&self, payment_id: &str, key: &str) -> Answer {
         let body = form(&[("payment_intent", payment_id)]);
@@ -522,6 +542,7 @@ mod tests {
             ("insufficient_funds", FailReason::InsufficientFunds),
             ("fraudulent", FailReason::RiskBlocked),
             ("generic_decline", FailReason::Declined),
+            ("processing_error", FailReason::ProviderError),
         ] {
             let b = body(json!({"error":{"type":"card_error","code":"card_declined",
                 "decline_code":code,"payment_intent":{"id":"pi_d"}}}));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::flaws::{Flaw, Flaws};
 use crate::domain::{Amount, FailReason, OrderStatus};
 
 /// One order as the merchant keeps it.
@@ -28,6 +29,9 @@ pub struct Order {
     /// The checkout request is still talking to the provider: the reconciler leaves the
     /// order alone until it has finished (its answer may still settle it).
     pub charging: bool,
+    /// The merchant stopped listening to the provider about this order: no news changes it
+    /// any more. Only a flawed merchant closes orders (`timeout_is_failure`).
+    pub closed: bool,
 }
 
 /// A refund the merchant asked for (or is asking for).
@@ -50,8 +54,14 @@ pub enum RefundState {
 /// What the provider said about an order's payment, from any source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Settlement {
-    Paid { payment_id: String },
+    Paid {
+        payment_id: String,
+    },
     Failed(FailReason),
+    /// One attempt of the payment met a processing error (a `payment_failed` event with
+    /// `processing_error`): not final, since the checkout confirms again and the reconciler
+    /// reads where the payment ended.
+    SoftDeclined,
 }
 
 /// What applying a [`Settlement`] to an order's current state must do.
@@ -90,14 +100,22 @@ pub enum Begin {
 }
 
 /// The single rule for how provider news changes an order.
-pub fn transition(order: &Order, s: &Settlement) -> Transition {
+pub fn transition(order: &Order, s: &Settlement, flaws: Flaws) -> Transition {
+    if order.closed {
+        return Transition::Nothing;
+    }
+    if flaws.has(Flaw::LastEventWins) {
+        return latest_news_wins(order, s);
+    }
     match (order.status, s) {
+        // A processing error on one attempt decides nothing.
+        (_, Settlement::SoftDeclined) => Transition::Nothing,
         (OrderStatus::Pending, Settlement::Paid { payment_id }) => Transition::Pay {
             payment_id: payment_id.clone(),
         },
         (OrderStatus::Pending, Settlement::Failed(reason)) => Transition::Fail(*reason),
         (OrderStatus::Failed(_), Settlement::Paid { payment_id }) => {
-            if already_refunding(order, payment_id) {
+            if already_refunding(order, payment_id) || flaws.has(Flaw::NoRefundOnAbandon) {
                 Transition::Nothing
             } else {
                 Transition::Refund {
@@ -112,6 +130,20 @@ pub fn transition(order: &Order, s: &Settlement) -> Transition {
     }
 }
 
+/// The flawed rule of `last_event_wins`: whatever arrived last is the order's state, so an
+/// older failure arriving late fails an order that was paid (its fulfilment stays done).
+fn latest_news_wins(order: &Order, s: &Settlement) -> Transition {
+    match (order.status, s) {
+        (OrderStatus::Paid, Settlement::Paid { .. }) => Transition::Nothing,
+        (_, Settlement::Paid { payment_id }) => Transition::Pay {
+            payment_id: payment_id.clone(),
+        },
+        (OrderStatus::Failed(_), _) => Transition::Nothing,
+        (_, Settlement::Failed(reason)) => Transition::Fail(*reason),
+        (_, Settlement::SoftDeclined) => Transition::Fail(FailReason::ProviderError),
+    }
+}
+
 /// Whether a refund of `payment_id` was already asked for (two events, or an event and the
 /// reconciler, may both report the same payment).
 fn already_refunding(order: &Order, payment_id: &str) -> bool {
@@ -121,6 +153,34 @@ fn already_refunding(order: &Order, payment_id: &str) -> bool {
 /// Whether the reconciler should ask about this order now.
 fn needs_reconcile(order: &Order) -> bool {
     order.status == OrderStatus::Pending && !order.charging
+}
+
+/// Applies `s` to `order` per [`transition`]; says what the caller must do next.
+fn apply(order: &mut Order, s: &Settlement, flaws: Flaws) -> Effect {
+    match transition(order, s, flaws) {
+        Transition::Pay { payment_id } => {
+            order.status = OrderStatus::Paid;
+            order.payment_id = Some(payment_id);
+            // Fulfilment happens here and only here: the one pending → paid step.
+            order.fulfilments += 1;
+            Effect::None
+        }
+        Transition::Fail(reason) => {
+            order.status = OrderStatus::Failed(reason);
+            Effect::None
+        }
+        Transition::Refund { payment_id } => {
+            order.refunds.push(Refund {
+                payment_id: payment_id.clone(),
+                state: RefundState::Requested,
+            });
+            Effect::Refund {
+                order_id: order.order_id.clone(),
+                payment_id,
+            }
+        }
+        Transition::Nothing => Effect::None,
+    }
 }
 
 #[derive(Default)]
@@ -134,11 +194,21 @@ struct State {
 pub struct Store {
     // std Mutex: every section is a few map operations and never awaits.
     state: Mutex<State>,
+    /// Planted bugs that change the rules of [`transition`].
+    flaws: Flaws,
 }
 
 impl Store {
     pub fn new() -> Store {
         Store::default()
+    }
+
+    /// A store whose rules carry `flaws`.
+    pub fn with_flaws(flaws: Flaws) -> Store {
+        Store {
+            flaws,
+            ..Store::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -165,6 +235,7 @@ impl Store {
                 refunds: Vec::new(),
                 created: Instant::now(),
                 charging: true,
+                closed: false,
             },
         );
         Begin::Started
@@ -183,29 +254,33 @@ impl Store {
         let Some(order) = st.orders.get_mut(order_id) else {
             return Effect::None;
         };
-        match transition(order, s) {
-            Transition::Pay { payment_id } => {
-                order.status = OrderStatus::Paid;
-                order.payment_id = Some(payment_id);
-                // Fulfilment happens here and only here: the one pending → paid step.
+        apply(order, s, self.flaws)
+    }
+
+    /// What a merchant keeping no record of handled events does with a redelivered one: its
+    /// handler runs again, so a `succeeded` event for the payment that paid the order ships
+    /// the order again; other news settles as usual. Only reached with `no_event_dedupe`.
+    pub fn repeat(&self, order_id: &str, s: &Settlement) -> Effect {
+        let mut st = self.lock();
+        let Some(order) = st.orders.get_mut(order_id) else {
+            return Effect::None;
+        };
+        if let Settlement::Paid { payment_id } = s {
+            if order.status == OrderStatus::Paid && order.payment_id.as_ref() == Some(payment_id) {
                 order.fulfilments += 1;
-                Effect::None
+                return Effect::None;
             }
-            Transition::Fail(reason) => {
-                order.status = OrderStatus::Failed(reason);
-                Effect::None
-            }
-            Transition::Refund { payment_id } => {
-                order.refunds.push(Refund {
-                    payment_id: payment_id.clone(),
-                    state: RefundState::Requested,
-                });
-                Effect::Refund {
-                    order_id: order_id.to_string(),
-                    payment_id,
-                }
-            }
-            Transition::Nothing => Effect::None,
+        }
+        apply(order, s, self.flaws)
+    }
+
+    /// Fails the order with `reason`, whatever news came meanwhile (the flawed checkout's
+    /// verdict is final), and stops listening to news about it. Only reached with
+    /// `timeout_is_failure`.
+    pub fn give_up(&self, order_id: &str, reason: FailReason) {
+        if let Some(o) = self.lock().orders.get_mut(order_id) {
+            o.status = OrderStatus::Failed(reason);
+            o.closed = true;
         }
     }
 
@@ -369,5 +444,59 @@ mod tests {
         let store = Store::new();
         assert_eq!(store.settle("nope", &paid("pi_1")), Effect::None);
         assert!(store.get("nope").is_none());
+    }
+
+    #[test]
+    fn a_soft_decline_notice_changes_no_order() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        store.settle("ord-1", &Settlement::SoftDeclined);
+        assert_eq!(store.get("ord-1").unwrap().status, OrderStatus::Pending);
+        store.settle("ord-1", &paid("pi_1"));
+        store.settle("ord-1", &Settlement::SoftDeclined);
+        assert_eq!(store.get("ord-1").unwrap().status, OrderStatus::Paid);
+    }
+
+    #[test]
+    fn last_event_wins_lets_a_late_failure_overwrite_a_payment() {
+        let store = Store::with_flaws(Flaws::NONE.with(Flaw::LastEventWins));
+        started(&store, "ord-1");
+        store.settle("ord-1", &paid("pi_1"));
+        store.settle("ord-1", &Settlement::SoftDeclined);
+        let o = store.get("ord-1").unwrap();
+        assert_eq!(o.status, OrderStatus::Failed(FailReason::ProviderError));
+        assert_eq!(o.fulfilments, 1, "the goods went out while it was paid");
+    }
+
+    #[test]
+    fn no_refund_on_abandon_keeps_a_late_payment() {
+        let store = Store::with_flaws(Flaws::NONE.with(Flaw::NoRefundOnAbandon));
+        started(&store, "ord-1");
+        store.settle("ord-1", &Settlement::Failed(FailReason::ProviderError));
+        assert_eq!(store.settle("ord-1", &paid("pi_9")), Effect::None);
+        assert!(store.get("ord-1").unwrap().refunds.is_empty());
+    }
+
+    #[test]
+    fn a_given_up_order_ignores_all_news() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        store.give_up("ord-1", FailReason::ProviderError);
+        assert_eq!(store.settle("ord-1", &paid("pi_1")), Effect::None);
+        let o = store.get("ord-1").unwrap();
+        assert_eq!(o.status, OrderStatus::Failed(FailReason::ProviderError));
+        assert!(o.closed && o.refunds.is_empty());
+    }
+
+    #[test]
+    fn a_repeated_success_ships_the_paid_order_again() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        store.settle("ord-1", &paid("pi_1"));
+        store.repeat("ord-1", &paid("pi_1"));
+        assert_eq!(store.get("ord-1").unwrap().fulfilments, 2);
+        // Another payment's success is settled as news, not shipped.
+        store.repeat("ord-1", &paid("pi_2"));
+        assert_eq!(store.get("ord-1").unwrap().fulfilments, 2);
     }
 }

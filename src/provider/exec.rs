@@ -37,6 +37,18 @@ pub enum Reply {
     Replay { status: u16, body: Bytes },
     /// Render and send this.
     Fresh(Answer),
+    /// A `late_charge`: nothing has executed yet. Hold, then run [`State::execute_late`]
+    /// (whether or not the client is still there) and close the connection without an answer.
+    Late(Box<Late>),
+}
+
+/// A charge accepted by the idempotency layer whose execution waits for the end of the hold.
+/// Its key stays in flight (retries get 409) and nothing is recorded or visible until then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Late {
+    target: Target,
+    draft: Draft,
+    save: Option<String>,
 }
 
 /// The decision for one request, taken under the lock and carried out after it.
@@ -207,7 +219,11 @@ impl State {
         mut e: Draft,
         latency: Duration,
     ) -> Plan {
-        let lost = e.fault == Some(FaultKind::TimeoutAfterCharge);
+        // A late charge whose key is refused is dropped like a lost answer.
+        let lost = matches!(
+            e.fault,
+            Some(FaultKind::TimeoutAfterCharge | FaultKind::LateCharge)
+        );
         let save = match gate.check(&mut self.keys, ctx) {
             Gated::Go(save) => save,
             Gated::Stop(reply, result, status) => {
@@ -224,14 +240,46 @@ impl State {
                 return Plan::new(reply, latency, lost);
             }
         };
+        if e.fault == Some(FaultKind::LateCharge) {
+            let late = Late {
+                target,
+                draft: e,
+                save,
+            };
+            return Plan::new(Reply::Late(Box::new(late)), Duration::ZERO, false);
+        }
+        self.execute(ctx, target, e, save, latency, lost)
+    }
+
+    /// Runs a late charge at the end of its hold, recorded at that time with its lost answer.
+    /// The answer is saved under its key; the client is gone by then.
+    pub fn execute_late(&mut self, ctx: &Ctx, late: Late) -> Plan {
+        let Late {
+            target,
+            draft,
+            save,
+        } = late;
+        self.execute(ctx, target, draft, save, Duration::ZERO, true)
+    }
+
+    /// Executes a charge that passed the idempotency layer: meets the card (or the injected
+    /// processing error), settles the intent, records the entry.
+    fn execute(
+        &mut self,
+        ctx: &Ctx,
+        target: Target,
+        mut e: Draft,
+        save: Option<String>,
+        latency: Duration,
+        lost: bool,
+    ) -> Plan {
         let mut plan = Plan::new(Reply::Drop, latency, lost);
         plan.save = save;
-
-        // Execution.
         let i = match target {
-            Target::New(p) => self
-                .ledger
-                .create_intent(ctx.chaos.seed, ctx.unix, p, gate.key),
+            Target::New(p) => {
+                self.ledger
+                    .create_intent(ctx.chaos.seed, ctx.unix, p, e.key.as_deref())
+            }
             Target::Existing { id, payment_method } => {
                 // Intents are never removed, and this one was found before execution.
                 let i = self
@@ -264,17 +312,24 @@ impl State {
             .as_deref()
             .filter(|_| card == TestCard::Ordinary)
             .and_then(|o| ctx.chaos.sticky(o, ctx.at));
-        let decline = match card {
-            TestCard::Decline(code) => Some((code, code.reason())),
-            _ => sticky.map(|kind| {
-                let reason = match kind {
-                    FaultKind::RiskBlock => FailReason::RiskBlocked,
-                    _ => FailReason::InsufficientFunds,
-                };
-                (DeclineCode::from_reason(reason), reason)
-            }),
+        // A processing error fails the attempt before the card is asked: a soft decline
+        // (`processing_error`), whatever the card would have said. Otherwise a test card
+        // decides its own outcome and an ordinary card meets the order's chaos.
+        let decline = if e.fault == Some(FaultKind::ProcessingError) {
+            Some((DeclineCode::ProcessingError, FailReason::ProviderError))
+        } else {
+            match card {
+                TestCard::Decline(code) => Some((code, code.reason())),
+                _ => sticky.map(|kind| {
+                    let reason = match kind {
+                        FaultKind::RiskBlock => FailReason::RiskBlocked,
+                        _ => FailReason::InsufficientFunds,
+                    };
+                    (DeclineCode::from_reason(reason), reason)
+                }),
+            }
         };
-        if card == TestCard::RequiresAction {
+        if card == TestCard::RequiresAction && decline.is_none() {
             return self.require_action(ctx, i, e, plan);
         }
         let it = self.ledger.settle_card(i, ctx.chaos.seed, decline);
@@ -451,6 +506,7 @@ impl State {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Target {
     New(NewIntent),
     Existing {
@@ -580,6 +636,15 @@ mod tests {
 
         fn last(&self) -> &LedgerEntry {
             self.state.ledger.entries().last().expect("an entry")
+        }
+    }
+
+    impl Plan {
+        fn reply_answer(&self) -> Answer {
+            match &self.reply {
+                Reply::Fresh(a) => a.clone(),
+                other => panic!("no fresh answer in {other:?}"),
+            }
         }
     }
 
@@ -874,5 +939,83 @@ mod tests {
             Reply::Fresh(Answer::Error(ApiError::NoSuchIntent { .. }))
         ));
         assert_eq!(b.last().status, 404);
+    }
+
+    #[test]
+    fn processing_error_soft_declines_and_a_confirm_can_then_succeed() {
+        let mut b = Bench::new(Rates {
+            processing_error: 0.5,
+            ..Rates::default()
+        });
+        let order = order_hit_once(&b.chaos, FaultKind::ProcessingError);
+        let plan = b.charge(&order, Some("k"));
+        assert_eq!(plan.event, Some(EventKind::PaymentFailed));
+        let it = intent_of(&plan).clone();
+        assert_eq!(it.status, IntentStatus::RequiresPaymentMethod);
+        let e = b.last();
+        assert_eq!(
+            (e.result, e.declined, e.fault, e.money_moved, e.status),
+            (
+                AttemptResult::Declined(FailReason::ProviderError),
+                Some(FailReason::ProviderError),
+                Some(FaultKind::ProcessingError),
+                false,
+                402
+            )
+        );
+        let (r, _) = stripe::render(&plan.reply_answer(), None);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["error"]["decline_code"], "processing_error");
+        // Attempt 1 is clean: confirming the same intent (new key) charges it.
+        let path = format!("/v1/payment_intents/{}/confirm", it.id);
+        let confirmed = b.run(
+            Route::ConfirmIntent(it.id.clone()),
+            &path,
+            "payment_method=pm_card_visa",
+            Some("k2"),
+        );
+        assert_eq!(intent_of(&confirmed).status, IntentStatus::Succeeded);
+        assert_eq!(confirmed.event, Some(EventKind::Succeeded));
+        assert_eq!((b.last().attempt, b.last().money_moved), (1, true));
+    }
+
+    #[test]
+    fn late_charge_executes_only_when_run_and_keeps_its_key_in_flight() {
+        let mut b = Bench::new(Rates {
+            late_charge: 0.5,
+            ..Rates::default()
+        });
+        let order = order_hit_once(&b.chaos, FaultKind::LateCharge);
+        let plan = b.charge(&order, Some("k"));
+        let Reply::Late(late) = plan.reply else {
+            panic!("a late charge is deferred: {:?}", plan.reply)
+        };
+        assert!(b.state.ledger.entries().is_empty(), "nothing recorded yet");
+        assert!(
+            b.state.ledger.find("order_id", &order).is_empty(),
+            "nothing visible"
+        );
+        let retry = b.charge(&order, Some("k"));
+        assert!(matches!(
+            retry.reply,
+            Reply::Fresh(Answer::Error(ApiError::KeyInUse { .. }))
+        ));
+        let ctx = Ctx {
+            chaos: &b.chaos,
+            dialect: Dialect::Stripe,
+            at: Duration::from_millis(900),
+            unix: 1,
+        };
+        let done = b.state.execute_late(&ctx, *late);
+        assert!(done.lost);
+        assert_eq!(done.save.as_deref(), Some("k"));
+        assert_eq!(done.event, Some(EventKind::Succeeded));
+        let e = b.last();
+        assert_eq!(
+            (e.result, e.money_moved, e.status, e.attempt, e.at_ms),
+            (AttemptResult::AnswerLost, true, 0, 0, 900)
+        );
+        assert_eq!(e.fault, Some(FaultKind::LateCharge));
+        assert_eq!(b.state.ledger.find("order_id", &order).len(), 1);
     }
 }

@@ -441,6 +441,7 @@ pub(super) fn hashed_id(prefix: &str, seed: u64, stream: &str, parts: &[&[u8]]) 
 }
 
 /// A ledger entry being filled in; `seq` and `at_ms` are set when it is recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Draft {
     pub(super) op: PaymentOp,
     pub(super) order_id: Option<String>,

@@ -39,7 +39,8 @@ pub struct ProviderConfig {
     /// Seeded fault decisions (rates, windows, latency, webhook chaos).
     pub chaos: Chaos,
     pub dialect: Dialect,
-    /// How long `timeout` / `timeout_after_charge` faults hold a request before dropping it.
+    /// How long `timeout` / `timeout_after_charge` / `late_charge` faults hold a request before
+    /// dropping it (a late charge executes at the end of the hold).
     pub hold: Duration,
     /// Where webhooks go; `None` sends none (events are still recorded).
     pub webhook_url: Option<String>,
@@ -84,6 +85,13 @@ impl ProviderHandle {
     /// Whether no webhook delivery is pending.
     pub fn webhooks_idle(&self) -> bool {
         self.shared.dispatcher.idle()
+    }
+
+    /// Whether nothing is left to happen on the provider's side: no late charge waiting to
+    /// execute and no webhook delivery pending.
+    pub fn idle(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.shared.late_pending.load(Ordering::Acquire) == 0 && self.webhooks_idle()
     }
 
     /// Resolves once the server has stopped (after `shutdown` is cancelled) and its
@@ -372,6 +380,89 @@ mod tests {
         assert_eq!(ledger[1].payment_id, ledger[0].payment_id);
         assert_eq!(retry.json["id"].as_str(), ledger[0].payment_id.as_deref());
         assert_eq!(h.handle.events_created(), 1);
+        stop(h).await;
+    }
+
+    #[tokio::test]
+    async fn late_charge_executes_after_the_client_left_and_the_key_then_replays() {
+        let h = start(rates(Rates {
+            late_charge: 0.5,
+            ..Rates::default()
+        }))
+        .await;
+        let order = (0..100_000)
+            .map(|i| format!("ord-{i:06}"))
+            .find(|o| {
+                h.chaos.attempt(o, 0, Duration::ZERO) == Some(FaultKind::LateCharge)
+                    && (1..3).all(|n| h.chaos.attempt(o, n, Duration::ZERO).is_none())
+            })
+            .unwrap();
+        // The client gives up long before the 50 ms hold ends, as a merchant would.
+        let gone = tokio::time::timeout(Duration::from_millis(5), charge(&h, &order, "k")).await;
+        assert!(gone.is_err());
+        let busy = charge(&h, &order, "k").await.unwrap();
+        assert_eq!(busy.status, 409, "{}", busy.json);
+        let search = format!("/v1/payment_intents/search?query=metadata['order_id']:'{order}'");
+        let found = send(h.handle.addr(), "GET", &search, "", &[])
+            .await
+            .unwrap();
+        assert_eq!(found.json["data"].as_array().map(Vec::len), Some(0));
+        let mut late = None;
+        for _ in 0..200 {
+            late = h
+                .handle
+                .ledger()
+                .into_iter()
+                .find(|e| e.fault == Some(FaultKind::LateCharge));
+            if late.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let late = late.expect("the late charge executed without its client");
+        for _ in 0..200 {
+            if h.handle.idle() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(h.handle.idle(), "nothing left once the late charge has run");
+        assert_eq!(
+            (late.result, late.money_moved, late.attempt),
+            (AttemptResult::AnswerLost, true, 0)
+        );
+        assert_eq!(h.handle.events_created(), 1);
+        let replay = charge(&h, &order, "k").await.unwrap();
+        assert_eq!(
+            (replay.status, replay.header("idempotent-replayed")),
+            (200, Some("true"))
+        );
+        stop(h).await;
+    }
+
+    #[tokio::test]
+    async fn processing_error_answers_a_soft_decline() {
+        let h = start(rates(Rates {
+            processing_error: 0.5,
+            ..Rates::default()
+        }))
+        .await;
+        let order = order_hit_once(&h.chaos, FaultKind::ProcessingError);
+        let a = charge(&h, &order, "k").await.unwrap();
+        assert_eq!(a.status, 402);
+        assert_eq!(a.json["error"]["decline_code"], "processing_error");
+        assert_eq!(
+            a.json["error"]["payment_intent"]["status"],
+            "requires_payment_method"
+        );
+        assert_eq!(
+            results(&h),
+            [(
+                AttemptResult::Declined(FailReason::ProviderError),
+                false,
+                402
+            )]
+        );
         stop(h).await;
     }
 

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::provider::dialects::{self, Answer, ApiError, EventMeta, Rendered};
-use crate::provider::exec::{Ctx, Plan, Reply, State};
+use crate::provider::exec::{Ctx, Late, Plan, Reply, State};
 use crate::provider::idempotency::MAX_KEY_LEN;
 use crate::provider::webhooks::Dispatcher;
 use crate::provider::ProviderConfig;
@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub dispatcher: Dispatcher,
     pub shutdown: CancellationToken,
     requests: AtomicU64,
+    /// Late charges waiting for the end of their hold (see [`Reply::Late`]).
+    pub late_pending: AtomicU64,
 }
 
 impl Shared {
@@ -47,6 +49,7 @@ impl Shared {
             dispatcher,
             shutdown,
             requests: AtomicU64::new(0),
+            late_pending: AtomicU64::new(0),
         }
     }
 
@@ -198,12 +201,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answered {
 
     let plan = {
         let mut st = shared.lock();
-        let ctx = Ctx {
-            chaos: &shared.cfg.chaos,
-            dialect,
-            at: Instant::now().saturating_duration_since(shared.cfg.origin),
-            unix: unix_now(),
-        };
+        let ctx = ctx_now(&shared);
         match decoded {
             Ok(d) => st.apply(&ctx, d, key),
             Err(e) => st.refuse(&ctx, route.op(), e),
@@ -212,9 +210,49 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answered {
     respond(&shared, plan, &request_id, key, key_header).await
 }
 
+/// The moment and the run, as `exec` needs them.
+fn ctx_now(shared: &Shared) -> Ctx<'_> {
+    Ctx {
+        chaos: &shared.cfg.chaos,
+        dialect: shared.cfg.dialect,
+        at: Instant::now().saturating_duration_since(shared.cfg.origin),
+        unix: unix_now(),
+    }
+}
+
+/// Executes a late charge at the end of its hold: records it, saves its answer under its
+/// key and sends its event. Nobody is waiting for the answer any more.
+fn run_late(shared: &Shared, late: Late, request_id: &str, key: Option<&str>) {
+    let plan = {
+        let mut st = shared.lock();
+        st.execute_late(&ctx_now(shared), late)
+    };
+    let Reply::Fresh(answer) = plan.reply else {
+        return;
+    };
+    let meta = plan.event.map(|kind| EventMeta {
+        kind,
+        seed: shared.cfg.chaos.seed,
+        request_id,
+        idempotency_key: key,
+        created: unix_now(),
+        nth: plan.event_nth,
+    });
+    let (rendered, event) = dialects::render(shared.cfg.dialect, &answer, meta);
+    if let Some(k) = plan.save {
+        shared
+            .lock()
+            .keys
+            .complete(&k, rendered.status, rendered.body);
+    }
+    if let Some(ev) = event {
+        shared.dispatcher.enqueue(ev);
+    }
+}
+
 /// Carries out a plan outside the lock: render, enqueue the event, sleep, save, send or drop.
 async fn respond(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     plan: Plan,
     request_id: &str,
     key: Option<&str>,
@@ -230,6 +268,20 @@ async fn respond(
     } = plan;
     let (rendered, replayed) = match reply {
         Reply::Drop => {
+            shared.pause(shared.cfg.hold).await;
+            return Err(Dropped);
+        }
+        Reply::Late(late) => {
+            // The execution must not depend on this connection: the client has usually hung
+            // up long before the hold ends, and hyper may then drop this future.
+            let owned = Arc::clone(shared);
+            let (request_id, key) = (request_id.to_string(), key.map(str::to_string));
+            owned.late_pending.fetch_add(1, Ordering::AcqRel);
+            tokio::spawn(async move {
+                owned.pause(owned.cfg.hold).await;
+                run_late(&owned, *late, &request_id, key.as_deref());
+                owned.late_pending.fetch_sub(1, Ordering::AcqRel);
+            });
             shared.pause(shared.cfg.hold).await;
             return Err(Dropped);
         }

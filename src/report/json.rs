@@ -123,7 +123,11 @@ mod tests {
             "/webhooks/retried",
             "/webhooks/duplicated",
             "/webhooks/forged",
+            "/webhooks/stale",
+            "/webhooks/unsigned",
             "/webhooks/forged_accepted",
+            "/webhooks/reordered",
+            "/webhooks/dropped",
             "/webhooks/never_acknowledged",
             "/webhooks/ack_latency_ms/p50",
             "/webhooks/ack_latency_ms/p90",
@@ -163,7 +167,7 @@ mod tests {
         assert_eq!(v["scenario"]["name"], "smoke");
         assert_eq!(v["outcomes"]["confusion"]["charged"]["paid"], 2);
         assert_eq!(
-            v["verification"]["checks"][8]["name"],
+            v["verification"]["checks"][9]["name"],
             "hard_decline_retried"
         );
         assert_eq!(v["gates"][3]["name"], "verification");

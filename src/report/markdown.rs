@@ -177,7 +177,7 @@ impl<W: Write> Markdown<'_, W> {
         writeln!(self.w, "## Webhooks\n")?;
         writeln!(
             self.w,
-            "| events | attempts | delivered | retried | duplicated | forged | forged accepted | never acknowledged |"
+            "| events | attempts | delivered | retried | dropped | duplicated | reordered | never acknowledged |"
         )?;
         writeln!(self.w, "|--:|--:|--:|--:|--:|--:|--:|--:|")?;
         writeln!(
@@ -187,10 +187,15 @@ impl<W: Write> Markdown<'_, W> {
             h.sent,
             h.delivered,
             h.retried,
+            h.dropped,
             h.duplicated,
-            h.forged,
-            h.forged_accepted,
+            h.reordered,
             h.never_acknowledged
+        )?;
+        writeln!(
+            self.w,
+            "Attacker copies: {} forged, {} stale, {} unsigned; **{}** accepted (must be 0).\n",
+            h.forged, h.stale, h.unsigned, h.forged_accepted
         )?;
         let a = &h.ack_latency_ms;
         writeln!(
@@ -359,7 +364,7 @@ mod tests {
             );
         let r = report_with(&s, sample().scenario_gates());
         let md = render(&r);
-        assert!(md.starts_with("# paychaos: smoke — FAIL\n\n- verification: 1 of 9 checks failed (lost_payment 1)\n"), "{md}");
+        assert!(md.starts_with("# paychaos: smoke — FAIL\n\n- verification: 1 of 10 checks failed (lost_payment 1)\n"), "{md}");
         assert!(md.contains("## Verification: FAIL"));
         assert!(md.contains("| lost_payment | money taken is matched by a paid order or given back | **FAIL** | 1 |"));
         assert!(md.contains("#### lost_payment (1)\n\n- `ord-000010`: expected order paid, or the 1000 kept refunded; observed charged 1000 in 1 charge(s), refunded 0, net 1000; final failed_provider_error; told failed_provider_error\n"), "{md}");

@@ -130,7 +130,20 @@ pub struct Webhooks {
     pub duplicated: u64,
     /// Forged deliveries.
     pub forged: u64,
+    /// Stale replays (signature timestamp outside the tolerance).
+    #[serde(default)]
+    pub stale: u64,
+    /// Copies sent without a signature.
+    #[serde(default)]
+    pub unsigned: u64,
+    /// Attacker copies (forged, stale or unsigned) the merchant acknowledged.
     pub forged_accepted: u64,
+    /// Events delivered after a later event of their payment (reorder chaos).
+    #[serde(default)]
+    pub reordered: u64,
+    /// Attempts dropped by chaos before reaching the merchant (the event came on a retry).
+    #[serde(default)]
+    pub dropped: u64,
     /// Genuine events never acknowledged (including any created but never sent).
     pub never_acknowledged: u64,
     pub ack_latency_ms: AckLatency,
@@ -406,7 +419,7 @@ pub fn assignment_digest(ledger: &[LedgerEntry]) -> String {
 }
 
 fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {
-    let genuine = || log.iter().filter(|w| !w.forged);
+    let genuine = || log.iter().filter(|w| !w.is_attack());
     let logged: BTreeSet<&str> = genuine().map(|w| w.event_id.as_str()).collect();
     let acked: BTreeSet<&str> = genuine()
         .filter(|w| w.acknowledged())
@@ -414,6 +427,10 @@ fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {
         .collect();
     let duplicated: BTreeSet<&str> = genuine()
         .filter(|w| w.duplicate)
+        .map(|w| w.event_id.as_str())
+        .collect();
+    let reordered: BTreeSet<&str> = genuine()
+        .filter(|w| w.reordered)
         .map(|w| w.event_id.as_str())
         .collect();
     let never_sent = events_created.saturating_sub(logged.len() as u64);
@@ -432,7 +449,14 @@ fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {
         retried: log.iter().filter(|w| w.attempt > 0).count() as u64,
         duplicated: duplicated.len() as u64,
         forged: log.iter().filter(|w| w.forged).count() as u64,
-        forged_accepted: log.iter().filter(|w| w.forged && w.acknowledged()).count() as u64,
+        stale: log.iter().filter(|w| w.stale).count() as u64,
+        unsigned: log.iter().filter(|w| w.unsigned).count() as u64,
+        forged_accepted: log
+            .iter()
+            .filter(|w| w.is_attack() && w.acknowledged())
+            .count() as u64,
+        reordered: reordered.len() as u64,
+        dropped: log.iter().filter(|w| w.dropped).count() as u64,
         never_acknowledged: (logged.len() - acked.len()) as u64 + never_sent,
         ack_latency_ms: AckLatency {
             p50: p.p50,
@@ -577,6 +601,7 @@ pub(crate) mod tests {
                 retry_backoff: ms(50),
                 reconcile_every: ms(200),
                 pending_grace: ms(1000),
+                flaws: crate::merchant::flaws::Flaws::NONE,
             }),
             drain: DrainSpec {
                 timeout: Duration::from_secs(5),
@@ -719,10 +744,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn webhook_figures_count_new_chaos_and_attack_copies_accepted() {
+        let mut s = sample_set();
+        // evt_0 reordered, first attempt dropped; a stale replay refused, an unsigned copy taken.
+        s.webhook("ord-000001", "evt_1", None);
+        s.last_webhook().dropped = true;
+        s.last_webhook().reordered = true;
+        s.webhook("ord-000001", "evt_1", Some(200));
+        s.last_webhook().attempt = 1;
+        s.last_webhook().reordered = true;
+        s.webhook("ord-000001", "evt_1", Some(400));
+        s.last_webhook().stale = true;
+        s.webhook("ord-000001", "evt_unsigned_1", Some(200));
+        s.last_webhook().unsigned = true;
+        let r = report_with(&s, sample().scenario_gates());
+        let w = &r.webhooks;
+        assert_eq!((w.reordered, w.dropped), (1, 1));
+        assert_eq!((w.stale, w.unsigned, w.forged_accepted), (1, 1, 1));
+        assert_eq!(w.never_acknowledged, 0, "evt_1 came through on its retry");
+        assert_eq!(w.delivered, 3, "the unsigned copy is no genuine delivery");
+    }
+
+    #[test]
     fn verification_and_timeline_are_carried_over() {
         let r = sample();
         assert!(r.verification.passed);
-        assert_eq!(r.verification.checks.len(), 9);
+        assert_eq!(r.verification.checks.len(), crate::verify::Check::ALL.len());
         assert_eq!(r.verification.checks[0].name, "lost_payment");
         assert_eq!(r.timeline.len(), 1);
         assert_eq!(r.timeline[0].sent, 6);

@@ -227,7 +227,7 @@ mod tests {
             name: name.into(),
             start: Duration::from_millis(start_ms),
             end: Duration::from_millis(end_ms),
-            rates: [None; 6],
+            rates: [None; crate::chaos::FaultKind::ALL.len()],
             latency: None,
         }
     }

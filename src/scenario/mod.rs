@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::chaos::{FaultPlan, WebhookChaos};
 use crate::load::Contract;
+use crate::merchant::flaws::Flaws;
 
 pub use validate::{Problem, ScenarioError};
 
@@ -81,7 +82,8 @@ pub struct OrderSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderSpec {
     pub dialect: Dialect,
-    /// How long a `timeout` or `timeout_after_charge` fault holds the request before dropping it.
+    /// How long a `timeout`, `timeout_after_charge` or `late_charge` fault holds the request
+    /// before dropping it (a late charge executes at the end of the hold).
     pub hold: Duration,
     /// Where the provider listens; port 0 picks a free one (an external merchant needs a
     /// known port).
@@ -128,6 +130,8 @@ pub struct ReferenceSpec {
     pub reconcile_every: Duration,
     /// A pending order the provider knows nothing about is failed after this long.
     pub pending_grace: Duration,
+    /// Planted bugs to switch on (none: the correct merchant).
+    pub flaws: Flaws,
 }
 
 /// A merchant under test that runs on its own (see the merchant contract in the README).

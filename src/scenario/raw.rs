@@ -73,6 +73,8 @@ pub struct RawFaults {
     pub timeout_after_charge: Option<f64>,
     pub server_error: Option<f64>,
     pub rate_limit: Option<f64>,
+    pub processing_error: Option<f64>,
+    pub late_charge: Option<f64>,
     pub latency: Option<RawLatency>,
     #[serde(default)]
     pub windows: Vec<RawWindow>,
@@ -91,6 +93,8 @@ pub struct RawWindow {
     pub timeout_after_charge: Option<f64>,
     pub server_error: Option<f64>,
     pub rate_limit: Option<f64>,
+    pub processing_error: Option<f64>,
+    pub late_charge: Option<f64>,
     pub latency: Option<RawLatency>,
 }
 
@@ -118,6 +122,11 @@ pub struct RawWebhooks {
     pub delay_latency: Option<RawLatency>,
     pub duplicate: Option<f64>,
     pub forged: Option<f64>,
+    pub reorder: Option<f64>,
+    pub drop_first: Option<f64>,
+    pub drop_attempts: Option<i64>,
+    pub stale: Option<f64>,
+    pub unsigned: Option<f64>,
 }
 
 /// `[merchant]`.
@@ -130,6 +139,8 @@ pub struct RawMerchant {
     pub retry_backoff: Option<RawDuration>,
     pub reconcile_every: Option<RawDuration>,
     pub pending_grace: Option<RawDuration>,
+    /// Names of planted flaws (`merchant::flaws::Flaw`), checked by `validate`.
+    pub flaws: Option<Vec<String>>,
     // The merchant contract, for kind = "external" only.
     pub webhook_url: Option<String>,
     pub checkout: Option<RawCheckout>,

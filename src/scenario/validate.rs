@@ -13,6 +13,7 @@ use super::{
     ReferenceSpec, Scenario, WebhookSpec,
 };
 use crate::chaos::{Latency, WebhookChaos};
+use crate::merchant::flaws::{Flaw, Flaws};
 
 mod external;
 mod faults;
@@ -66,6 +67,7 @@ const DEFAULT_PAYMENT_METHOD: &str = "pm_card_visa";
 const DEFAULT_HOLD: Duration = Duration::from_secs(2);
 const DEFAULT_RETRY_SCHEDULE_MS: [u64; 5] = [100, 300, 1000, 2000, 4000];
 const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_DROP_ATTEMPTS: i64 = 1;
 const DEFAULT_DELAY_LATENCY: Latency = Latency::Uniform {
     min: Duration::from_millis(10),
     max: Duration::from_millis(500),
@@ -601,6 +603,7 @@ impl Checker {
             0,
             i64::from(u32::MAX),
         );
+        let flaws = self.flaws(m.flaws.as_deref().unwrap_or_default());
         let value = |d: &Option<Dur>| d.as_ref().map_or(Duration::ZERO, |d| d.value);
         let spec = MerchantSpec::Reference(ReferenceSpec {
             provider_timeout: value(&provider_timeout),
@@ -608,8 +611,31 @@ impl Checker {
             retry_backoff: value(&retry_backoff),
             reconcile_every: value(&reconcile_every),
             pending_grace: value(&pending_grace),
+            flaws,
         });
         (spec, provider_timeout)
+    }
+
+    /// `merchant.flaws`: known names, each at most once.
+    fn flaws(&mut self, names: &[String]) -> Flaws {
+        let mut flaws = Flaws::NONE;
+        for (i, name) in names.iter().enumerate() {
+            let path = format!("merchant.flaws[{i}]");
+            match Flaw::parse(name) {
+                Some(f) if flaws.has(f) => {
+                    self.report(&path, format!("{name:?} is listed twice"));
+                }
+                Some(f) => flaws = flaws.with(f),
+                None => self.report(
+                    &path,
+                    format!(
+                        "unknown flaw {name:?}: expected one of {}",
+                        Flaw::accepted()
+                    ),
+                ),
+            }
+        }
+        flaws
     }
 
     fn webhooks(&mut self, raw: &RawScenario, seed: u64) -> WebhookSpec {
@@ -654,12 +680,42 @@ impl Checker {
         let prob = |c: &mut Self, key: &str, v| {
             c.probability(&format!("webhooks.{key}"), v).unwrap_or(0.0)
         };
+        let drop_attempts = self
+            .integer(
+                "webhooks.drop_attempts",
+                w.drop_attempts.unwrap_or(DEFAULT_DROP_ATTEMPTS),
+                1,
+                i64::from(u32::MAX),
+            )
+            .map_or(1, |n| n as u32);
         let chaos = WebhookChaos {
             delay: prob(self, "delay", w.delay),
             delay_latency,
             duplicate: prob(self, "duplicate", w.duplicate),
             forged: prob(self, "forged", w.forged),
+            reorder: prob(self, "reorder", w.reorder),
+            drop_first: prob(self, "drop_first", w.drop_first),
+            drop_attempts,
+            stale: prob(self, "stale", w.stale),
+            unsigned: prob(self, "unsigned", w.unsigned),
         };
+        // "Delivered only on retry": a dropped event must still have a retry left.
+        if chaos.drop_first > 0.0 && drop_attempts as usize > retry_schedule.len() {
+            let path = if w.drop_attempts.is_some() {
+                "webhooks.drop_attempts"
+            } else {
+                "webhooks.drop_first"
+            };
+            self.report(
+                path,
+                format!(
+                    "dropping the first {drop_attempts} attempt(s) needs at least as many \
+                     retries, but webhooks.retry_schedule has {}: expected drop_attempts <= {}",
+                    retry_schedule.len(),
+                    retry_schedule.len()
+                ),
+            );
+        }
         WebhookSpec {
             secret,
             chaos,

@@ -19,12 +19,13 @@ pub enum Check {
     StuckPending,
     ForgedAccepted,
     DuplicateApplied,
+    OutOfOrder,
     HardDeclineRetried,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 10] = [
         Check::LostPayment,
         Check::RefundOwed,
         Check::FreeGoods,
@@ -33,6 +34,7 @@ impl Check {
         Check::StuckPending,
         Check::ForgedAccepted,
         Check::DuplicateApplied,
+        Check::OutOfOrder,
         Check::HardDeclineRetried,
     ];
 
@@ -47,6 +49,7 @@ impl Check {
             Check::StuckPending => "stuck_pending",
             Check::ForgedAccepted => "forged_accepted",
             Check::DuplicateApplied => "duplicate_applied",
+            Check::OutOfOrder => "out_of_order",
             Check::HardDeclineRetried => "hard_decline_retried",
         }
     }
@@ -62,8 +65,13 @@ impl Check {
             Check::DoubleCharge => "one order is charged at most once",
             Check::WrongReason => "the customer is told the real cause of a failure",
             Check::StuckPending => "no order is left pending after the drain",
-            Check::ForgedAccepted => "forged webhooks are refused",
+            Check::ForgedAccepted => {
+                "webhooks with a bad, stale or missing signature are refused"
+            }
             Check::DuplicateApplied => "a webhook delivered twice is applied once",
+            Check::OutOfOrder => {
+                "an older event arriving late never overwrites a newer outcome (a payment that succeeded stays paid)"
+            }
             Check::HardDeclineRetried => "a hard decline is not retried",
         }
     }

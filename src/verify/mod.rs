@@ -150,10 +150,7 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
             snapshot: snapshots.get(id).copied(),
         })
         .collect();
-    let ctx = rules::Context {
-        orders: views,
-        webhooks: e.webhooks,
-    };
+    let ctx = rules::Context::new(views, e.webhooks);
 
     let mut checks = Vec::with_capacity(Check::ALL.len());
     let mut discrepancies = Vec::new();
@@ -276,6 +273,10 @@ pub(crate) mod tests {
                 latency_us: 2_000,
                 duplicate: false,
                 forged: false,
+                stale: false,
+                unsigned: false,
+                dropped: false,
+                reordered: false,
                 delay_ms: 0,
                 status,
                 error: None,
@@ -487,6 +488,122 @@ pub(crate) mod tests {
             .final_state("ord-000010", S::Failed(F::InsufficientFunds), 0);
         let d = only(Check::HardDeclineRetried, &s);
         assert!(d[0].observed.contains("replayed"), "{}", d[0]);
+    }
+
+    /// A payment that soft-declined once and then succeeded, its two events acknowledged in
+    /// `order` (`"failed_last"` or `"succeeded_last"`).
+    fn soft_then_paid(
+        s: &mut Set,
+        order: &str,
+        failed_last: bool,
+        told: OrderStatus,
+        fin: OrderStatus,
+    ) {
+        let mut soft = truth::tests::charge(
+            s.ledger.len() as u64,
+            order,
+            0,
+            R::Declined(F::ProviderError),
+        );
+        soft.fault = Some(crate::chaos::FaultKind::ProcessingError);
+        soft.status = 402;
+        s.ledger.push(soft);
+        s.charge(order, R::Ok)
+            .told_status(order, told)
+            .final_state(order, fin, 1);
+        let failed = |s: &mut Set| {
+            s.webhook(order, &format!("evt_f_{order}"), Some(200));
+            s.last_webhook().event_type = "payment_intent.payment_failed".into();
+        };
+        if !failed_last {
+            failed(s);
+        }
+        s.webhook(order, &format!("evt_s_{order}"), Some(200));
+        if failed_last {
+            failed(s);
+            s.last_webhook().reordered = true;
+        }
+    }
+
+    #[test]
+    fn a_soft_decline_retried_into_a_payment_is_clean() {
+        let mut s = clean();
+        soft_then_paid(&mut s, "ord-000010", true, S::Paid, S::Paid);
+        soft_then_paid(&mut s, "ord-000011", false, S::Paid, S::Paid);
+        let r = reconcile(&s.evidence());
+        assert!(r.passed(), "{:#?}", r.discrepancies);
+    }
+
+    #[test]
+    fn a_late_failure_overwriting_a_payment_is_out_of_order_only() {
+        let mut s = clean();
+        soft_then_paid(
+            &mut s,
+            "ord-000010",
+            true,
+            S::Paid,
+            S::Failed(F::ProviderError),
+        );
+        let d = only(Check::OutOfOrder, &s);
+        assert_eq!(d[0].order_id, "ord-000010");
+        assert!(d[0].observed.contains("evt_f_ord-000010"), "{}", d[0]);
+        assert!(d[0].observed.contains("told paid"), "{}", d[0]);
+
+        // Told pending, then overwritten: still out_of_order, not refund_owed.
+        let mut s = clean();
+        soft_then_paid(
+            &mut s,
+            "ord-000010",
+            true,
+            S::Pending,
+            S::Failed(F::ProviderError),
+        );
+        only(Check::OutOfOrder, &s);
+
+        // Failed although the events came in order: not out of order, a lost payment.
+        let mut s = clean();
+        soft_then_paid(
+            &mut s,
+            "ord-000010",
+            false,
+            S::Paid,
+            S::Failed(F::ProviderError),
+        );
+        only(Check::LostPayment, &s);
+    }
+
+    #[test]
+    fn stale_and_unsigned_copies_acknowledged_are_forged_accepted_naming_the_kind() {
+        let mut s = clean();
+        s.webhook("ord-000000", "evt_0", Some(200));
+        s.last_webhook().stale = true;
+        s.webhook("ord-000000", "evt_unsigned_0", Some(200));
+        s.last_webhook().unsigned = true;
+        s.webhook("ord-000000", "evt_0", Some(400));
+        s.last_webhook().stale = true;
+        let r = reconcile(&s.evidence());
+        assert_eq!(r.failed_checks(), vec![Check::ForgedAccepted]);
+        let obs: Vec<&str> = r
+            .discrepancies
+            .iter()
+            .map(|d| d.observed.as_str())
+            .collect();
+        assert_eq!(obs.len(), 2, "{obs:?}");
+        assert!(obs.iter().any(|o| o.starts_with("stale copy")), "{obs:?}");
+        assert!(
+            obs.iter().any(|o| o.starts_with("unsigned copy")),
+            "{obs:?}"
+        );
+    }
+
+    #[test]
+    fn provider_trouble_told_as_a_card_decline_is_a_wrong_reason() {
+        let mut s = clean();
+        s.charge("ord-000010", R::ServerError)
+            .told_status("ord-000010", S::Failed(F::Declined))
+            .final_state("ord-000010", S::Failed(F::ProviderError), 0);
+        let d = only(Check::WrongReason, &s);
+        assert!(d[0].expected.contains("failed_provider_error"), "{}", d[0]);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! One invariant per function. Each takes the per-order view of the evidence and returns
-//! every violation it finds; none depends on another's result, so each discrepancy belongs to
-//! exactly one check.
+//! every violation it finds; none depends on another's result.
+//!
+//! Attribution: a bad order that two checks could name is named by the most specific one
+//! only, so that each flaw shows under one check. `out_of_order` explains a failed order
+//! whose payment succeeded by the stale `payment_failed` event acknowledged after the
+//! `succeeded` one; `lost_payment` and `refund_owed` leave such orders to it.
+
+use std::collections::BTreeMap;
 
 use crate::domain::{CheckoutAnswer, FailReason, OrderSnapshot, OrderStatus, WebhookAttempt};
 
@@ -31,6 +37,15 @@ impl OrderView<'_> {
     /// Final state failed, or the order missing from the export.
     fn final_failed_or_missing(&self) -> bool {
         matches!(self.final_status(), None | Some(OrderStatus::Failed(_)))
+    }
+
+    fn told_failed(&self) -> bool {
+        matches!(
+            self.told,
+            CheckoutAnswer::Told {
+                status: OrderStatus::Failed(_)
+            }
+        )
     }
 
     fn told_pending(&self) -> bool {
@@ -69,15 +84,77 @@ pub fn answer_label(a: &CheckoutAnswer) -> &'static str {
 pub struct Context<'a> {
     pub orders: Vec<OrderView<'a>>,
     pub webhooks: &'a [WebhookAttempt],
+    /// Per payment id: a `payment_failed` event acknowledged after its `succeeded` one.
+    late_failures: BTreeMap<&'a str, LateFailure<'a>>,
+}
+
+/// A `payment_failed` event of a payment acknowledged after that payment's `succeeded` event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LateFailure<'a> {
+    pub succeeded: &'a str,
+    pub failed: &'a str,
 }
 
 impl<'a> Context<'a> {
+    /// The context over `orders` (sorted by id) and the webhook log (in send order).
+    pub fn new(orders: Vec<OrderView<'a>>, webhooks: &'a [WebhookAttempt]) -> Context<'a> {
+        Context {
+            orders,
+            webhooks,
+            late_failures: late_failures(webhooks),
+        }
+    }
+
     fn order(&self, id: &str) -> Option<&OrderView<'a>> {
         self.orders
             .binary_search_by(|o| o.order_id.cmp(id))
             .ok()
             .map(|i| &self.orders[i])
     }
+
+    /// The stale event that explains why `o` ended failed although it was charged: one of its
+    /// charged payments had a `payment_failed` acknowledged after its `succeeded`, and the
+    /// checkout had not told the customer it failed. `None` otherwise.
+    pub fn overwritten(&self, o: &OrderView) -> Option<(&'a str, LateFailure<'a>)> {
+        if o.truth.net() <= 0 || o.told_failed() {
+            return None;
+        }
+        if !matches!(o.final_status(), Some(OrderStatus::Failed(_))) {
+            return None;
+        }
+        o.truth.payment_ids.iter().find_map(|p| {
+            self.late_failures
+                .get_key_value(p.as_str())
+                .map(|(k, v)| (*k, *v))
+        })
+    }
+}
+
+/// Scans the log in send order for acknowledged `payment_failed` deliveries of a payment
+/// whose `succeeded` event was acknowledged before (attacker copies aside).
+fn late_failures(log: &[WebhookAttempt]) -> BTreeMap<&str, LateFailure<'_>> {
+    let mut succeeded: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for w in log.iter().filter(|w| !w.is_attack() && w.acknowledged()) {
+        let Some(p) = w.payment_id.as_deref() else {
+            continue;
+        };
+        match w.event_type.as_str() {
+            "payment_intent.succeeded" => {
+                succeeded.entry(p).or_insert(w.event_id.as_str());
+            }
+            "payment_intent.payment_failed" => {
+                if let Some(&ok) = succeeded.get(p) {
+                    out.entry(p).or_insert(LateFailure {
+                        succeeded: ok,
+                        failed: w.event_id.as_str(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Runs one check.
@@ -91,15 +168,18 @@ pub fn run(check: Check, ctx: &Context) -> Vec<Discrepancy> {
         Check::StuckPending => stuck_pending(ctx),
         Check::ForgedAccepted => forged_accepted(ctx),
         Check::DuplicateApplied => duplicate_applied(ctx),
+        Check::OutOfOrder => out_of_order(ctx),
         Check::HardDeclineRetried => hard_decline_retried(ctx),
     }
 }
 
-/// Money kept for an order that did not end paid, when the customer was not told pending.
+/// Money kept for an order that did not end paid, when the customer was not told pending
+/// (unless `out_of_order` explains it).
 pub fn lost_payment(ctx: &Context) -> Vec<Discrepancy> {
     ctx.orders
         .iter()
         .filter(|o| o.truth.net() > 0 && o.final_failed_or_missing() && !o.told_pending())
+        .filter(|o| ctx.overwritten(o).is_none())
         .map(|o| {
             Discrepancy::new(
                 Check::LostPayment,
@@ -116,11 +196,13 @@ pub fn lost_payment(ctx: &Context) -> Vec<Discrepancy> {
         .collect()
 }
 
-/// Money kept for an order told pending and then given up on.
+/// Money kept for an order told pending and then given up on (unless `out_of_order`
+/// explains it).
 pub fn refund_owed(ctx: &Context) -> Vec<Discrepancy> {
     ctx.orders
         .iter()
         .filter(|o| o.truth.net() > 0 && o.final_failed_or_missing() && o.told_pending())
+        .filter(|o| ctx.overwritten(o).is_none())
         .map(|o| {
             Discrepancy::new(
                 Check::RefundOwed,
@@ -197,15 +279,18 @@ pub fn wrong_reason(ctx: &Context) -> Vec<Discrepancy> {
                 FailReason::InsufficientFunds | FailReason::RiskBlocked => {
                     !t.declines.contains(&told)
                 }
-                FailReason::Declined => specific,
-                FailReason::ProviderError => !t.declines.is_empty(),
+                // "Declined" is right only for a generic card decline, never for provider
+                // trouble or when the ledger knows the specific reason.
+                FailReason::Declined => specific || !t.declines.contains(&FailReason::Declined),
+                // Provider trouble (a processing error included) unless the card declined.
+                FailReason::ProviderError => t.decline.is_some(),
             };
             if !wrong {
                 return None;
             }
             let expected = match t.decline {
                 Some(d) => format!("failed_{} (the ledger's decline)", d.as_str()),
-                None => "no card-decline reason: the ledger has no decline".to_string(),
+                None => "failed_provider_error: the ledger has no card decline".to_string(),
             };
             let ledger = if t.declines.is_empty() {
                 "none".to_string()
@@ -247,19 +332,29 @@ pub fn stuck_pending(ctx: &Context) -> Vec<Discrepancy> {
         .collect()
 }
 
-/// A forged webhook delivery the merchant acknowledged (for a verified order).
+/// An attacker-style webhook delivery (forged, stale or unsigned) the merchant acknowledged
+/// (for a verified order).
 pub fn forged_accepted(ctx: &Context) -> Vec<Discrepancy> {
     ctx.webhooks
         .iter()
-        .filter(|w| w.forged && w.acknowledged())
+        .filter(|w| w.is_attack() && w.acknowledged())
         .filter_map(|w| {
             let order = ctx.order(w.order_id.as_deref()?)?;
+            let kind = w.attack_kind()?;
             let status = w.status.map_or("none".into(), |s| s.to_string());
+            let why = match kind {
+                "forged" => "signed with a wrong secret",
+                "stale" => "signature timestamp outside the 300 s tolerance",
+                _ => "no Stripe-Signature header",
+            };
             Some(Discrepancy::new(
                 Check::ForgedAccepted,
                 order.order_id,
-                format!("forged {} {} refused (4xx)", w.event_type, w.event_id),
-                format!("acknowledged with {status} (attempt {})", w.attempt),
+                format!("{kind} {} {} refused (4xx)", w.event_type, w.event_id),
+                format!(
+                    "{kind} copy ({why}) acknowledged with {status} (attempt {})",
+                    w.attempt
+                ),
             ))
         })
         .collect()
@@ -279,6 +374,33 @@ pub fn duplicate_applied(ctx: &Context) -> Vec<Discrepancy> {
                     format!("fulfilled {n} times; final {}", o.final_label()),
                 )
             })
+        })
+        .collect()
+}
+
+/// A charged order left failed because an older `payment_failed` event, acknowledged after
+/// its payment's `succeeded` event, overwrote the outcome.
+pub fn out_of_order(ctx: &Context) -> Vec<Discrepancy> {
+    ctx.orders
+        .iter()
+        .filter_map(|o| {
+            let (payment, late) = ctx.overwritten(o)?;
+            Some(Discrepancy::new(
+                Check::OutOfOrder,
+                o.order_id,
+                format!(
+                    "paid: {payment} succeeded ({}), and the older payment_failed {} changes nothing",
+                    late.succeeded, late.failed
+                ),
+                format!(
+                    "final {}: payment_failed {} acknowledged after succeeded {}; told {}; {}",
+                    o.final_label(),
+                    late.failed,
+                    late.succeeded,
+                    answer_label(o.told),
+                    o.money()
+                ),
+            ))
         })
         .collect()
 }

@@ -99,10 +99,13 @@ pub struct OrderTruth {
     pub attempts: u32,
     /// Payment ids of the charges that moved money, in arrival order.
     pub payment_ids: Vec<String>,
-    /// The first decline reason the ledger recorded (also from a lost answer).
+    /// The first card decline the ledger recorded (also from a lost answer). A processing
+    /// error (`provider_error`, a soft decline) is provider trouble, not the card's answer,
+    /// and is not counted here.
     pub decline: Option<FailReason>,
-    /// Every decline reason the ledger recorded for the order.
+    /// Every decline reason the ledger recorded for the order, soft ones included.
     pub declines: BTreeSet<FailReason>,
+    /// The first hard decline answered to the merchant (soft declines may be retried).
     pub answered_decline: Option<AnsweredDecline>,
     /// Charge requests that arrived after `answered_decline`, in arrival order.
     pub after_decline: Vec<LaterCharge>,
@@ -181,10 +184,14 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             result: e.result,
         });
     } else if let AttemptResult::Declined(reason) = e.result {
-        t.answered_decline = Some(AnsweredDecline { seq: e.seq, reason });
+        if is_hard(reason) {
+            t.answered_decline = Some(AnsweredDecline { seq: e.seq, reason });
+        }
     }
     if let Some(d) = e.declined {
-        t.decline.get_or_insert(d);
+        if is_hard(d) {
+            t.decline.get_or_insert(d);
+        }
         t.declines.insert(d);
     }
     if e.money_moved {
@@ -194,6 +201,12 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             t.payment_ids.push(p.clone());
         }
     }
+}
+
+/// Whether a decline is the card's final answer. A `provider_error` decline is the
+/// processor's soft `processing_error`: the same payment may be confirmed again.
+pub fn is_hard(reason: FailReason) -> bool {
+    reason != FailReason::ProviderError
 }
 
 /// A short name for an attempt's result, for discrepancy text.
@@ -351,6 +364,37 @@ pub(crate) mod tests {
         );
         assert_eq!(t.after_decline.len(), 1);
         assert_eq!(t.after_decline[0].seq, 7);
+    }
+
+    #[test]
+    fn a_soft_decline_is_neither_the_cards_decline_nor_a_hard_one() {
+        let mut soft = charge(
+            0,
+            "ord-a",
+            0,
+            AttemptResult::Declined(FailReason::ProviderError),
+        );
+        soft.fault = Some(FaultKind::ProcessingError);
+        let ledger = [soft, charge(1, "ord-a", 1, AttemptResult::Ok)];
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(
+            t.answered_decline, None,
+            "retrying it is no hard decline retried"
+        );
+        assert!(t.after_decline.is_empty());
+        assert_eq!(t.decline, None);
+        assert!(t.declines.contains(&FailReason::ProviderError));
+        assert_eq!(t.label(), TruthLabel::Charged);
+        let only_soft = [charge(
+            0,
+            "ord-b",
+            0,
+            AttemptResult::Declined(FailReason::ProviderError),
+        )];
+        assert_eq!(
+            order_truths(&only_soft)["ord-b"].label(),
+            TruthLabel::NotCharged
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ async fn correct_merchant_verifies_clean_under_every_fault() {
         "timeout_after_charge",
         "server_error",
         "rate_limit",
+        "processing_error",
+        "late_charge",
     ] {
         assert!(
             j["faults"]["injected"][kind].as_u64().unwrap_or(0) > 0,
@@ -45,13 +47,20 @@ async fn correct_merchant_verifies_clean_under_every_fault() {
         );
     }
     let wh = &j["webhooks"];
-    assert!(
-        wh["duplicated"].as_u64().unwrap() > 0 && wh["forged"].as_u64().unwrap() > 0,
-        "{wh}"
-    );
+    for chaos in [
+        "duplicated",
+        "forged",
+        "stale",
+        "unsigned",
+        "reordered",
+        "dropped",
+    ] {
+        assert!(wh[chaos].as_u64().unwrap() > 0, "no {chaos}: {wh}");
+    }
     assert_eq!(wh["forged_accepted"], 0);
     assert_eq!(wh["never_acknowledged"], 0);
     assert!(run.dir().join("report.md").is_file());
     let md = std::fs::read_to_string(run.dir().join("report.md")).unwrap();
     assert!(md.contains("PASS"), "{md}");
+    assert!(md.contains("Attacker copies:"), "{md}");
 }

@@ -4,58 +4,164 @@ use std::time::Duration;
 use paychaos::chaos::{Chaos, FaultKind};
 use paychaos::scenario::{MerchantSpec, Scenario};
 
-use crate::util::{count, run_toml, scenario_toml, ALL_FAULTS};
+use crate::util::{count, run_toml, Setup, ALL_FAULTS};
 
-/// What the seed decides for one order when the merchant retries transport failures with
-/// the same key: the faults of each attempt, and the provider truth it must end in.
+/// What the seed decides, replayed as the reference merchant meets it: the faults of each
+/// attempt, and each order's (provider truth, final state) cell of the confusion matrix.
 struct Expected {
     injected: BTreeMap<FaultKind, u64>,
-    truth: BTreeMap<&'static str, u64>,
+    cells: BTreeMap<(&'static str, &'static str), u64>,
+}
+
+/// What an execution did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outcome {
+    Charged,
+    Hard(&'static str),
+    Soft,
+}
+
+/// Where an idempotency key stands at the provider.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Key {
+    Fresh,
+    Done(Outcome),
+    /// A late charge, executing only after the merchant has settled the order (the scenario
+    /// holds it far longer than the checkout's retries and the reconciler's grace).
+    Late(Outcome),
+}
+
+/// What the merchant makes of one answer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Heard {
+    Outcome(Outcome),
+    Unknown,
+    Retry,
+}
+
+fn label(o: Outcome) -> (&'static str, &'static str) {
+    match o {
+        Outcome::Charged => ("charged", "paid"),
+        Outcome::Hard(r) => match r {
+            "insufficient_funds" => ("declined_insufficient_funds", "failed_insufficient_funds"),
+            _ => ("declined_risk_blocked", "failed_risk_blocked"),
+        },
+        Outcome::Soft => ("not_charged", "failed_provider_error"),
+    }
 }
 
 /// Replays the provider's decisions for `orders` order ids as the reference merchant meets
-/// them: attempts go on while a transport fault hits, up to `1 + max_retries`; the first
-/// attempt that executes (a clean one, or one whose answer is then lost) meets the card.
+/// them: at most `1 + max_retries` requests per order, each meeting its attempt's fault
+/// first; a fresh key executes (a processing error soft-declines it, else the card answers);
+/// a used key replays; a soft decline is confirmed again under a new key. An order left
+/// pending is settled by the last executed outcome of its payment, else failed after the
+/// grace; a late charge lands after that (refunded when it charged).
 fn expected(chaos: &Chaos, orders: u64, max_retries: u32) -> Expected {
     let mut injected = BTreeMap::new();
-    let mut truth = BTreeMap::new();
+    let mut cells = BTreeMap::new();
     for n in 0..orders {
         let id = format!("ord-{n:06}");
-        let mut executed_by: Option<Option<FaultKind>> = None;
+        let card = match chaos.sticky(&id, Duration::ZERO) {
+            Some(FaultKind::InsufficientFunds) => Some("insufficient_funds"),
+            Some(FaultKind::RiskBlock) => Some("risk_blocked"),
+            _ => None,
+        };
+        let execute = |f: Option<FaultKind>| match (f, card) {
+            (Some(FaultKind::ProcessingError), _) => Outcome::Soft,
+            (_, Some(r)) => Outcome::Hard(r),
+            (_, None) => Outcome::Charged,
+        };
+        let mut key = Key::Fresh;
+        let mut executed: Vec<Outcome> = Vec::new(); // in execution order, late ones aside
+        let mut late: Option<Outcome> = None;
+        let mut saw_unknown = false;
+        let mut last = Heard::Retry;
         for k in 0..=max_retries {
             let f = chaos.attempt(&id, k, Duration::ZERO);
-            let clean = f.is_none();
             if let Some(f) = f {
                 *injected.entry(f).or_insert(0) += 1;
             }
-            if (clean || f == Some(FaultKind::TimeoutAfterCharge)) && executed_by.is_none() {
-                executed_by = Some(f);
-            }
-            if clean {
-                break;
+            let lost = matches!(
+                f,
+                Some(FaultKind::TimeoutAfterCharge | FaultKind::LateCharge)
+            );
+            last = match f {
+                Some(FaultKind::Timeout) => Heard::Unknown,
+                Some(FaultKind::ServerError | FaultKind::RateLimit) => Heard::Retry,
+                _ => match key {
+                    Key::Done(_) if lost => Heard::Unknown,
+                    Key::Done(o) => Heard::Outcome(o),
+                    Key::Late(_) if lost => Heard::Unknown,
+                    Key::Late(_) => Heard::Retry, // 409: the key is in flight
+                    Key::Fresh => {
+                        let o = execute(f);
+                        // The ledger names a card decline met by a clean attempt by its kind.
+                        if let (None, Outcome::Hard(r)) = (f, o) {
+                            let kind = if r == "insufficient_funds" {
+                                FaultKind::InsufficientFunds
+                            } else {
+                                FaultKind::RiskBlock
+                            };
+                            *injected.entry(kind).or_insert(0) += 1;
+                        }
+                        if f == Some(FaultKind::LateCharge) {
+                            key = Key::Late(o);
+                            late = Some(o);
+                            Heard::Unknown
+                        } else {
+                            key = Key::Done(o);
+                            executed.push(o);
+                            if lost {
+                                Heard::Unknown
+                            } else {
+                                Heard::Outcome(o)
+                            }
+                        }
+                    }
+                },
+            };
+            saw_unknown |= last == Heard::Unknown;
+            match last {
+                Heard::Outcome(Outcome::Soft) => key = Key::Fresh, // confirm under a new key
+                Heard::Outcome(_) => break,
+                _ => {}
             }
         }
-        let sticky = chaos.sticky(&id, Duration::ZERO);
-        let label = match (executed_by, sticky) {
-            (None, _) => "not_charged",
-            (Some(_), Some(FaultKind::InsufficientFunds)) => "declined_insufficient_funds",
-            (Some(_), Some(FaultKind::RiskBlock)) => "declined_risk_blocked",
-            (Some(_), _) => "charged",
+        let cell = match last {
+            Heard::Outcome(o) => label(o),
+            _ if !saw_unknown => ("not_charged", "failed_provider_error"),
+            // Pending: the payment's last executed outcome settles it, else the grace.
+            _ => match executed.last() {
+                Some(&o) => label(o),
+                None => match late {
+                    Some(Outcome::Charged) => ("refunded", "failed_provider_error"),
+                    Some(o) => (label(o).0, "failed_provider_error"),
+                    None => ("not_charged", "failed_provider_error"),
+                },
+            },
         };
-        // A decline met by a clean attempt is recorded as that attempt's fault; one met
-        // by an attempt whose answer is lost is recorded as the transport fault.
-        if let (Some(None), Some(s)) = (executed_by, sticky) {
-            *injected.entry(s).or_insert(0) += 1;
-        }
-        *truth.entry(label).or_insert(0) += 1;
+        // A charge anywhere earlier wins the truth (a paid order), as the ledger sums money.
+        let cell = if executed.contains(&Outcome::Charged) {
+            ("charged", "paid")
+        } else {
+            cell
+        };
+        *cells.entry(cell).or_insert(0) += 1;
     }
-    Expected { injected, truth }
+    Expected { injected, cells }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
-    // Arrange
-    let toml = scenario_toml(1234, ALL_FAULTS, "");
+    // Arrange: late charges held 2 s, far past the checkout's retries and the 1 s grace, so
+    // that they land after the order was given up on (and are refunded).
+    let toml = Setup {
+        seed: 1234,
+        hold: "2s",
+        faults: ALL_FAULTS.into(),
+        ..Setup::default()
+    }
+    .toml();
     let scenario = Scenario::from_toml_str(&toml, "test").unwrap();
     let MerchantSpec::Reference(m) = &scenario.merchant else {
         panic!("the test scenario uses the reference merchant")
@@ -71,8 +177,7 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
     let run = run_toml(&toml).await;
     let j = &run.json;
 
-    // Assert: injected counts per kind, and the confusion rows per provider truth, with
-    // each truth landing in the merchant state that a correct merchant gives it.
+    // Assert: injected counts per kind, and the whole confusion matrix.
     for kind in FaultKind::ALL {
         let got = count(j, &format!("/faults/injected/{}", kind.as_str()));
         assert_eq!(
@@ -83,26 +188,26 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
         );
         assert!(got > 0, "the scenario should meet {kind:?}");
     }
-    let diagonal = [
-        ("charged", "paid"),
-        ("declined_insufficient_funds", "failed_insufficient_funds"),
-        ("declined_risk_blocked", "failed_risk_blocked"),
-        ("not_charged", "failed_provider_error"),
-    ];
-    for (truth, state) in diagonal {
-        let expected = want.truth.get(truth).copied().unwrap_or(0);
-        let row = &j["outcomes"]["confusion"][truth];
-        let total: u64 = row
-            .as_object()
-            .map(|r| r.values().filter_map(|v| v.as_u64()).sum())
-            .unwrap_or(0);
-        assert_eq!(total, expected, "confusion row {truth}: {row}");
-        assert_eq!(
-            count(row, &format!("/{state}")),
-            expected,
-            "{truth} should all be {state}: {row}"
-        );
+    let confusion = j["outcomes"]["confusion"].as_object().expect("confusion");
+    let mut got = BTreeMap::new();
+    for (truth, row) in confusion {
+        for (state, n) in row.as_object().expect("row") {
+            let n = n.as_u64().unwrap_or(0);
+            if n > 0 {
+                got.insert((truth.clone(), state.clone()), n);
+            }
+        }
     }
+    let want_cells: BTreeMap<(String, String), u64> = want
+        .cells
+        .iter()
+        .map(|((t, s), n)| ((t.to_string(), s.to_string()), *n))
+        .collect();
+    assert_eq!(got, want_cells, "confusion (truth, final) → orders");
+    assert!(
+        want_cells.contains_key(&("refunded".into(), "failed_provider_error".into())),
+        "the seed should give a late charge refunded: {want_cells:?}"
+    );
     assert_eq!(
         j["verification"]["passed"], true,
         "{}",
@@ -112,9 +217,19 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_seed_same_assignment_other_seed_differs() {
-    let a = run_toml(&scenario_toml(7, ALL_FAULTS, "")).await;
-    let b = run_toml(&scenario_toml(7, ALL_FAULTS, "")).await;
-    let c = run_toml(&scenario_toml(8, ALL_FAULTS, "")).await;
+    // Late charges held past every retry, so that no retry's answer depends on timing.
+    let setup = |seed| {
+        Setup {
+            seed,
+            hold: "2s",
+            faults: ALL_FAULTS.into(),
+            ..Setup::default()
+        }
+        .toml()
+    };
+    let a = run_toml(&setup(7)).await;
+    let b = run_toml(&setup(7)).await;
+    let c = run_toml(&setup(8)).await;
     let digest = |r: &crate::util::Finished| {
         r.json["faults"]["assignment_digest"]
             .as_str()

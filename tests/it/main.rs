@@ -10,6 +10,10 @@ mod e2e;
 /// Faults land exactly where the seed put them; the same seed gives the same assignment.
 mod faults;
 
+/// Each planted flaw of the reference merchant fails exactly its check; the correct
+/// merchant verifies clean over 20 seeds.
+mod flaws;
+
 /// The `paychaos` binary: validation errors, exit codes, nothing half-written.
 mod cli;
 

@@ -1,6 +1,8 @@
 //! Helpers for whole-run tests. Defaults (documented because tests lean on them): 50
 //! checkouts/s for 2 s (100 orders), a 300 ms hold for timeout faults against a 150 ms
-//! merchant provider timeout, 3 merchant retries, short webhook retries, a 10 s drain.
+//! merchant provider timeout, 3 merchant retries 10 ms apart (doubling), reconciling every
+//! 100 ms with a 1 s grace, webhook retries after 50, 100 and 200 ms, a 10 s drain.
+//! [`Setup`] changes any of these.
 
 use std::path::PathBuf;
 
@@ -10,20 +12,90 @@ use tokio_util::sync::CancellationToken;
 
 /// A fast scenario with `faults` and `webhooks` lines inserted into their tables.
 pub fn scenario_toml(seed: u64, faults: &str, webhooks: &str) -> String {
-    format!(
-        r#"
+    Setup {
+        seed,
+        faults: faults.into(),
+        webhooks: webhooks.into(),
+        ..Setup::default()
+    }
+    .toml()
+}
+
+/// The knobs of the test scenario; [`Setup::default`] is the documented default above.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub seed: u64,
+    /// Checkouts per second, constant.
+    pub rate: u32,
+    pub duration: &'static str,
+    /// `provider.hold`.
+    pub hold: &'static str,
+    /// Lines for `[faults]` and `[webhooks]`.
+    pub faults: String,
+    pub webhooks: String,
+    /// `[merchant]` keys replacing the defaults (or added, such as `flaws`).
+    pub merchant: Vec<(&'static str, String)>,
+    /// `drain.timeout`.
+    pub drain: &'static str,
+}
+
+impl Default for Setup {
+    fn default() -> Setup {
+        Setup {
+            seed: 1,
+            rate: 50,
+            duration: "2s",
+            hold: "300ms",
+            faults: String::new(),
+            webhooks: String::new(),
+            merchant: Vec::new(),
+            drain: "10s",
+        }
+    }
+}
+
+/// The reference merchant's settings unless a test replaces them.
+const MERCHANT_DEFAULTS: [(&str, &str); 5] = [
+    ("provider_timeout", "\"150ms\""),
+    ("max_retries", "3"),
+    ("retry_backoff", "\"10ms\""),
+    ("reconcile_every", "\"100ms\""),
+    ("pending_grace", "\"1s\""),
+];
+
+impl Setup {
+    /// The same setup with `[merchant]` key `key` set to the TOML value `value`.
+    pub fn merchant(mut self, key: &'static str, value: &str) -> Setup {
+        self.merchant.retain(|(k, _)| *k != key);
+        self.merchant.push((key, value.to_string()));
+        self
+    }
+
+    /// The scenario's TOML text.
+    pub fn toml(&self) -> String {
+        let mut merchant = String::new();
+        for (k, v) in MERCHANT_DEFAULTS {
+            if !self.merchant.iter().any(|(key, _)| *key == k) {
+                merchant.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        for (k, v) in &self.merchant {
+            merchant.push_str(&format!("{k} = {v}\n"));
+        }
+        format!(
+            r#"
 name = "it"
 seed = {seed}
 
 [load]
 profile = "constant"
-rate = 50
-duration = "2s"
+rate = {rate}
+duration = "{duration}"
 max_in_flight = 1000
 request_timeout = "10s"
 
 [provider]
-hold = "300ms"
+hold = "{hold}"
 
 [faults]
 {faults}
@@ -35,19 +107,22 @@ timeout = "1s"
 {webhooks}
 
 [merchant]
-provider_timeout = "150ms"
-max_retries = 3
-retry_backoff = "10ms"
-reconcile_every = "100ms"
-pending_grace = "1s"
-
+{merchant}
 [drain]
-timeout = "10s"
+timeout = "{drain}"
 
 [gates]
 verification = true
-"#
-    )
+"#,
+            seed = self.seed,
+            rate = self.rate,
+            duration = self.duration,
+            hold = self.hold,
+            faults = self.faults,
+            webhooks = self.webhooks,
+            drain = self.drain,
+        )
+    }
 }
 
 /// Every fault kind at a rate that shows in 100 orders.
@@ -58,14 +133,22 @@ timeout = 0.08
 timeout_after_charge = 0.08
 server_error = 0.08
 rate_limit = 0.08
+processing_error = 0.08
+late_charge = 0.04
 "#;
 
-/// Webhook chaos on: delays, duplicates and forgeries.
+/// All webhook chaos on: delays, reordering, dropped first attempts, duplicates, and the
+/// attacker copies (forged, stale, unsigned).
 pub const WEBHOOK_CHAOS: &str = r#"
 delay = 0.3
 delay_latency = { distribution = "uniform", min = "5ms", max = "100ms" }
 duplicate = 0.3
 forged = 0.3
+reorder = 0.3
+drop_first = 0.3
+drop_attempts = 1
+stale = 0.3
+unsigned = 0.3
 "#;
 
 /// A finished in-process run, its report folder kept alive for the test.

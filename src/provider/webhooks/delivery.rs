@@ -1,7 +1,7 @@
 //! One delivery of one event: the attempt loop (fresh signature per attempt, POST, 2xx within
-//! the timeout or retry on the schedule) and the single HTTP/1.1 exchange behind an attempt.
-//! Every attempt is recorded through [`Shared::record`]; scheduling the event's deliveries
-//! is left to `mod.rs`.
+//! the timeout or retry on the schedule; chaos may drop the first attempts unsent) and the
+//! single HTTP/1.1 exchange behind an attempt. Every attempt is recorded through
+//! [`Shared::record`]; scheduling the event's deliveries is left to `mod.rs`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -21,6 +21,13 @@ use crate::signature;
 
 /// Stripe's webhook user agent.
 pub const STRIPE_USER_AGENT: &str = "Stripe/1.0 (+https://stripe.com/docs/webhooks)";
+
+/// How old a stale copy's signature timestamp is: twice Stripe's tolerance, so that any
+/// merchant checking the timestamp refuses it.
+pub const STALE_AGE_S: i64 = 2 * signature::DEFAULT_TOLERANCE_S;
+
+/// The error logged for an attempt chaos dropped.
+pub const DROPPED: &str = "dropped by chaos: not sent";
 
 /// Why the webhook URL cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -80,8 +87,16 @@ pub struct Delivery {
     pub secret: String,
     pub duplicate: bool,
     pub forged: bool,
+    /// Signed with a timestamp [`STALE_AGE_S`] in the past.
+    pub stale: bool,
+    /// Sent without a `Stripe-Signature` header.
+    pub unsigned: bool,
+    /// The event was held back until a later event of its payment was delivered.
+    pub reordered: bool,
     pub delay_ms: u64,
-    /// Whether failures are retried on the configured schedule (forgeries are sent once).
+    /// How many of the first attempts are dropped unsent (logged as failed).
+    pub drop: u32,
+    /// Whether failures are retried on the configured schedule (attacker copies are sent once).
     pub retry: bool,
 }
 
@@ -117,10 +132,20 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let sent = Instant::now();
     let at_ms = millis(sent.saturating_duration_since(shared.cfg.origin));
+    let dropped = attempt < d.drop;
     let outcome = match &shared.target {
+        // Chaos: the attempt fails without reaching the merchant, as a lost connection would.
+        Some(Ok(_)) if dropped => Err(DROPPED.to_owned()),
         Some(Ok(target)) => {
             // Stripe signs every attempt afresh, with the time it is sent.
-            let sig = signature::header(&d.secret, unix_now(), &d.body);
+            let sig = (!d.unsigned).then(|| {
+                let t = if d.stale {
+                    unix_now() - STALE_AGE_S
+                } else {
+                    unix_now()
+                };
+                signature::header(&d.secret, t, &d.body)
+            });
             let timeout = shared.cfg.timeout;
             tokio::select! {
                 _ = shared.shutdown.cancelled() => Err("shutdown before an answer".to_owned()),
@@ -148,6 +173,10 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
         latency_us,
         duplicate: d.duplicate,
         forged: d.forged,
+        stale: d.stale,
+        unsigned: d.unsigned,
+        dropped,
+        reordered: d.reordered,
         delay_ms: d.delay_ms,
         status,
         error,
@@ -159,18 +188,21 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
 
 /// One POST on a fresh connection; the status, or why there is none. The connection is
 /// driven inside this future, so dropping it (timeout, shutdown) closes the socket.
-async fn post(target: &Target, body: Bytes, sig: String) -> Result<u16, String> {
+async fn post(target: &Target, body: Bytes, sig: Option<String>) -> Result<u16, String> {
     let stream = TcpStream::connect(target.addr)
         .await
         .map_err(|e| format!("connection to {} failed: {e}", target.addr))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("http handshake failed: {e}"))?;
-    let req = Request::post(target.path.as_str())
+    let mut req = Request::post(target.path.as_str())
         .header(HOST, target.authority.as_str())
         .header(CONTENT_TYPE, "application/json")
-        .header(USER_AGENT, STRIPE_USER_AGENT)
-        .header("Stripe-Signature", sig)
+        .header(USER_AGENT, STRIPE_USER_AGENT);
+    if let Some(sig) = sig {
+        req = req.header("Stripe-Signature", sig);
+    }
+    let req = req
         .body(Full::new(body))
         .map_err(|e| format!("building the request failed: {e}"))?;
     let exchange = async move {

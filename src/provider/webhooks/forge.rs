@@ -1,6 +1,8 @@
-//! The forged copy of an event: same type, payment intent and order, but a new
-//! `evt_forged_…` id, `data.object.amount` raised by one, and a wrong signing secret. Pure;
-//! sending it is the delivery loop's job.
+//! The attacker-style copies of an event. Forged: same type, payment intent and order, but a
+//! new `evt_forged_…` id, `data.object.amount` raised by one, and a wrong signing secret.
+//! Unsigned: the same tampering under an `evt_unsigned_…` id, sent without a signature. (The
+//! stale copy is the genuine body itself, signed with an old timestamp by the delivery.)
+//! Pure; sending them is the delivery loop's job.
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -33,9 +35,39 @@ pub fn forged_id(original: &str) -> String {
     )
 }
 
+/// `evt_unsigned_` + the original id without its `evt_` prefix.
+pub fn unsigned_id(original: &str) -> String {
+    format!(
+        "evt_unsigned_{}",
+        original.strip_prefix("evt_").unwrap_or(original)
+    )
+}
+
 /// Builds the forged copy of `event`; `real_secret` is only used to make sure the wrong
 /// secret really is wrong.
 pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
+    let id = forged_id(&event.id);
+    let body = tamper(event, &id)?;
+    let mut secret = format!("whsec_forged_{}", &id["evt_forged_".len()..]);
+    if secret == real_secret {
+        secret.push('x');
+    }
+    Ok(Forgery {
+        event_id: id,
+        body,
+        secret,
+    })
+}
+
+/// The unsigned copy of `event`: its id and tampered body (sent without `Stripe-Signature`).
+pub fn unsigned_copy(event: &Event) -> Result<(String, Bytes), ForgeError> {
+    let id = unsigned_id(&event.id);
+    let body = tamper(event, &id)?;
+    Ok((id, body))
+}
+
+/// `event`'s body under the new `id`, with `data.object.amount` raised by one.
+fn tamper(event: &Event, id: &str) -> Result<Bytes, ForgeError> {
     let not_json = |detail: String| ForgeError::NotJson {
         event_id: event.id.clone(),
         detail,
@@ -45,8 +77,7 @@ pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
     let obj = json
         .as_object_mut()
         .ok_or_else(|| not_json("top level is not an object".into()))?;
-    let id = forged_id(&event.id);
-    obj.insert("id".into(), Value::String(id.clone()));
+    obj.insert("id".into(), Value::String(id.to_string()));
     let amount = json
         .pointer_mut("/data/object/amount")
         .ok_or_else(|| ForgeError::NoAmount {
@@ -60,15 +91,7 @@ pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
         })?;
     *amount = Value::from(raised);
     let body = serde_json::to_vec(&json).map_err(|e| not_json(e.to_string()))?;
-    let mut secret = format!("whsec_forged_{}", &id["evt_forged_".len()..]);
-    if secret == real_secret {
-        secret.push('x');
-    }
-    Ok(Forgery {
-        event_id: id,
-        body: Bytes::from(body),
-        secret,
-    })
+    Ok(Bytes::from(body))
 }
 
 #[cfg(test)]
@@ -102,6 +125,20 @@ mod tests {
         assert!(f.secret.starts_with("whsec_forged_"));
         let h = signature::header(&f.secret, 10, &f.body);
         assert!(signature::verify(&h, &f.body, "whsec_real", 10, 300).is_err());
+    }
+
+    #[test]
+    fn the_unsigned_copy_is_tampered_under_its_own_id() {
+        let e = event(
+            r#"{"id":"evt_abc123","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":10}}}"#,
+        );
+        let (id, body) = unsigned_copy(&e).unwrap();
+        assert_eq!(id, "evt_unsigned_abc123");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (v["id"].as_str(), v["data"]["object"]["amount"].as_u64()),
+            (Some(id.as_str()), Some(11))
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Outbound webhook delivery: each enqueued event gets its own task that applies the event's
-//! chaos (delay, duplicate, forgery) and runs its deliveries; `delivery.rs` owns one
-//! delivery's attempt loop and HTTP exchange, `forge.rs` builds the forged copy. Every
-//! attempt lands in one log, in send order.
+//! chaos (delay, reorder, dropped first attempts, duplicate, and the attacker copies: forged,
+//! stale, unsigned) and runs its deliveries; `delivery.rs` owns one delivery's attempt loop
+//! and HTTP exchange, `forge.rs` builds the tampered copies, `reorder.rs` holds events back
+//! behind later ones of their payment. Every attempt lands in one log, in send order.
 
 mod delivery;
 mod forge;
+mod reorder;
 #[cfg(test)]
 mod tests;
 
@@ -19,8 +21,9 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::Chaos;
 use crate::domain::WebhookAttempt;
 
-pub use delivery::{UrlError, STRIPE_USER_AGENT};
-pub use forge::{forged_id, ForgeError};
+pub use delivery::{UrlError, DROPPED, STALE_AGE_S, STRIPE_USER_AGENT};
+pub use forge::{forged_id, unsigned_id, ForgeError};
+pub use reorder::{REORDER_MAX_HOLD, REORDER_WAIT};
 
 use delivery::{deliver, Delivery, Target};
 
@@ -71,6 +74,8 @@ struct Shared {
     /// Finished attempts keyed by send ticket; a std mutex because it is never held across
     /// an await and each critical section is a push or an insert.
     log: Mutex<Vec<(u64, WebhookAttempt)>>,
+    /// Which events each payment has had, for reorder chaos (empty when it is off).
+    order: reorder::Book,
 }
 
 impl Shared {
@@ -123,6 +128,7 @@ impl Dispatcher {
                 pending: AtomicU64::new(0),
                 seq: AtomicU64::new(0),
                 log: Mutex::new(Vec::new()),
+                order: reorder::Book::default(),
             }),
         }
     }
@@ -130,15 +136,22 @@ impl Dispatcher {
     /// Queues an event for delivery (returns at once).
     pub fn enqueue(&self, event: Event) {
         let shared = &self.shared;
-        shared.created.fetch_add(1, Ordering::Relaxed);
+        let n = shared.created.fetch_add(1, Ordering::Relaxed);
         if shared.target.is_none() || shared.shutdown.is_cancelled() {
             return;
+        }
+        // Noted here, in creation order, so that an earlier event held back can tell which
+        // events of its payment came after it.
+        if shared.cfg.chaos.webhooks.reorder > 0.0 {
+            if let Some(p) = &event.payment_id {
+                shared.order.created(p, n);
+            }
         }
         // Counted before spawning, so `idle()` is false as soon as `enqueue` returns.
         shared.pending.fetch_add(1, Ordering::AcqRel);
         let guard = PendingGuard(Arc::clone(shared));
         shared.runtime.spawn(async move {
-            run_event(&guard.0, event).await;
+            run_event(&guard.0, event, n).await;
             drop(guard);
         });
     }
@@ -160,14 +173,24 @@ impl Dispatcher {
     }
 }
 
-/// All deliveries of one event: the genuine one (after the chaos delay), then, once its
-/// first attempt is over, the duplicate and the forgery alongside its retries.
-async fn run_event(shared: &Shared, event: Event) {
+/// All deliveries of one event: the genuine one (after the chaos delay and any reorder
+/// hold), then, once its first attempt is over, the duplicate and the attacker copies
+/// alongside its retries. `n` is the event's creation number.
+async fn run_event(shared: &Shared, event: Event, n: u64) {
+    let enqueued = Instant::now();
     let decision = shared.cfg.chaos.webhook(&event.id);
     let delay_ms = u64::try_from(decision.delay.as_millis()).unwrap_or(u64::MAX);
     if !shared.wait(decision.delay).await {
         return;
     }
+    let payment = event.payment_id.as_deref().filter(|_| decision.reorder);
+    let reordered = match payment {
+        Some(p) => match reorder::hold(shared, p, n, enqueued).await {
+            Some(r) => r,
+            None => return, // shutdown
+        },
+        None => false,
+    };
     // The delay belongs to the event, so every delivery of it carries `delay_ms`.
     let genuine = Delivery {
         event_id: event.id.clone(),
@@ -178,8 +201,17 @@ async fn run_event(shared: &Shared, event: Event) {
         secret: shared.cfg.secret.clone(),
         duplicate: false,
         forged: false,
+        stale: false,
+        unsigned: false,
+        reordered,
         delay_ms,
+        drop: decision.drop,
         retry: true,
+    };
+    // Copies are never dropped and never retried unless said otherwise.
+    let copy = Delivery {
+        drop: 0,
+        ..genuine.clone()
     };
     let (first_done, first_over) = oneshot::channel();
     let followers = async {
@@ -191,7 +223,7 @@ async fn run_event(shared: &Shared, event: Event) {
             if decision.duplicate {
                 let d = Delivery {
                     duplicate: true,
-                    ..genuine.clone()
+                    ..copy.clone()
                 };
                 deliver(shared, &d, None).await;
             }
@@ -208,14 +240,52 @@ async fn run_event(shared: &Shared, event: Event) {
                         secret: f.secret,
                         forged: true,
                         retry: false,
-                        ..genuine.clone()
+                        ..copy.clone()
                     };
                     deliver(shared, &d, None).await;
                 }
                 Err(e) => eprintln!("webhooks: no forged copy sent: {e}"),
             }
         };
-        tokio::join!(duplicate, forged);
+        // A replay of the genuine request whose signature is too old to be accepted.
+        let stale = async {
+            if decision.stale {
+                let d = Delivery {
+                    stale: true,
+                    retry: false,
+                    ..copy.clone()
+                };
+                deliver(shared, &d, None).await;
+            }
+        };
+        let unsigned = async {
+            if !decision.unsigned {
+                return;
+            }
+            match forge::unsigned_copy(&event) {
+                Ok((event_id, body)) => {
+                    let d = Delivery {
+                        event_id,
+                        body,
+                        unsigned: true,
+                        retry: false,
+                        ..copy.clone()
+                    };
+                    deliver(shared, &d, None).await;
+                }
+                Err(e) => eprintln!("webhooks: no unsigned copy sent: {e}"),
+            }
+        };
+        tokio::join!(duplicate, forged, stale, unsigned);
     };
-    tokio::join!(deliver(shared, &genuine, Some(first_done)), followers);
+    let genuine_run = async {
+        deliver(shared, &genuine, Some(first_done)).await;
+        // Delivered (or given up on): earlier events of the payment held back may follow.
+        if let Some(p) = event.payment_id.as_deref() {
+            if shared.cfg.chaos.webhooks.reorder > 0.0 {
+                shared.order.delivered(p, n);
+            }
+        }
+    };
+    tokio::join!(genuine_run, followers);
 }

@@ -1,5 +1,6 @@
 //! Dispatcher behaviour against a wiremock merchant endpoint on 127.0.0.1: retries, fresh
-//! signatures, duplicate and forged deliveries, timeouts, delay, shutdown and `url: None`.
+//! signatures, duplicate, forged, stale and unsigned deliveries, dropped first attempts,
+//! reordering, timeouts, delay, shutdown and `url: None`.
 
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,7 @@ fn chaos(delay: Option<Duration>, duplicate: bool, forged: bool) -> Chaos {
             delay_latency: delay.map(|value| Latency::Fixed { value }),
             duplicate: rate(duplicate),
             forged: rate(forged),
+            ..WebhookChaos::default()
         },
     )
 }
@@ -457,4 +459,127 @@ async fn an_unusable_url_fails_every_attempt_with_its_reason() {
     assert!(log
         .iter()
         .all(|a| a.status.is_none() && a.error.as_deref().unwrap().contains("not loopback")));
+}
+
+/// Only the given new chaos, at rate 1.0.
+fn chaos_with(w: WebhookChaos) -> Chaos {
+    Chaos::new(7, FaultPlan::default(), w)
+}
+
+/// Accepts deliveries signed with the endpoint's secret within the tolerance; 400 otherwise.
+async fn careful_merchant() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(SignedWith(SECRET))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn dropped_first_attempts_are_logged_unsent_and_the_retry_delivers() {
+    let server = careful_merchant().await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos = chaos_with(WebhookChaos {
+        drop_first: 1.0,
+        drop_attempts: 2,
+        ..WebhookChaos::default()
+    });
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(statuses(&log), vec![None, None, Some(200)]);
+    assert!(log[0].dropped && log[1].dropped && !log[2].dropped);
+    assert_eq!(log[0].error.as_deref(), Some(DROPPED));
+    assert_eq!(log[2].attempt, 2);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn stale_and_unsigned_copies_are_sent_once_and_refused_by_a_careful_merchant() {
+    let server = careful_merchant().await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos = chaos_with(WebhookChaos {
+        stale: 1.0,
+        unsigned: 1.0,
+        ..WebhookChaos::default()
+    });
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    d.enqueue(event());
+    until_idle(&d).await;
+
+    let log = d.log();
+    assert_eq!(log.len(), 3, "{log:#?}");
+    let genuine = log.iter().find(|a| !a.is_attack()).unwrap();
+    assert_eq!(genuine.status, Some(200));
+    let stale = log.iter().find(|a| a.stale).unwrap();
+    assert_eq!(
+        (stale.event_id.as_str(), stale.status),
+        (EVENT_ID, Some(400))
+    );
+    let unsigned = log.iter().find(|a| a.unsigned).unwrap();
+    assert_eq!(unsigned.event_id, "evt_unsigned_0123abcd");
+    assert_eq!(unsigned.status, Some(400));
+
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 3);
+    let no_sig: Vec<_> = reqs
+        .iter()
+        .filter(|r| !r.headers.contains_key("stripe-signature"))
+        .collect();
+    assert_eq!(no_sig.len(), 1, "only the unsigned copy lacks the header");
+    // The stale replay is the genuine body under the right secret, only too old.
+    let replay = reqs
+        .iter()
+        .filter(|r| r.body == event().body.to_vec())
+        .find(|r| !verifies(r, SECRET))
+        .expect("a stale replay of the genuine body");
+    let h = replay.headers["stripe-signature"].to_str().unwrap();
+    assert!(signature::verify(h, &replay.body, SECRET, now(), 0).is_ok());
+    let t: i64 = h[2..h.find(',').unwrap()].parse().unwrap();
+    assert!(now() - t >= STALE_AGE_S - 5, "signed {} s ago", now() - t);
+}
+
+#[tokio::test]
+async fn a_reordered_event_goes_out_after_the_later_event_of_its_payment() {
+    let server = careful_merchant().await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos = chaos_with(WebhookChaos {
+        reorder: 1.0,
+        ..WebhookChaos::default()
+    });
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+    let failed = Event {
+        id: "evt_failed".into(),
+        event_type: "payment_intent.payment_failed".into(),
+        body: Bytes::from(event().body.to_vec()),
+        ..event()
+    };
+    let succeeded = Event {
+        id: "evt_ok".into(),
+        ..event()
+    };
+
+    // Act: the failure happened first, the success after it.
+    d.enqueue(failed);
+    d.enqueue(succeeded);
+    until_idle(&d).await;
+
+    // Assert: the success reached the merchant first; only the failure counts as reordered.
+    let log = d.log();
+    let ids: Vec<&str> = log.iter().map(|a| a.event_id.as_str()).collect();
+    assert_eq!(ids, ["evt_ok", "evt_failed"]);
+    assert!(log[1].reordered && !log[0].reordered);
+    assert!(log.iter().all(|a| a.acknowledged()));
 }

@@ -7,10 +7,13 @@ use super::{show, Checker, Floor, EXPONENTIAL_MAX_MEANS, LATENCY_FORMS, SUM_SLAC
 use crate::chaos::{FaultKind, FaultPlan, Latency, Rates, Window};
 use crate::scenario::raw::{RawDuration, RawFaults, RawLatency, RawWindow};
 
+/// How many rate keys there are (one per fault kind).
+const N: usize = FaultKind::ALL.len();
+
 impl Checker {
-    /// The six rate keys of `faults` or of one window, in `FaultKind::ALL` order.
-    fn rates(&mut self, path: &str, raw: [Option<f64>; 6]) -> [Option<f64>; 6] {
-        let mut out = [None; 6];
+    /// The rate keys of `faults` or of one window, in `FaultKind::ALL` order.
+    fn rates(&mut self, path: &str, raw: [Option<f64>; N]) -> [Option<f64>; N] {
+        let mut out = [None; N];
         for (kind, v) in FaultKind::ALL.into_iter().zip(raw) {
             out[kind as usize] = self.probability(&format!("{path}.{}", kind.as_str()), v);
         }
@@ -56,6 +59,8 @@ impl Checker {
             raw.timeout_after_charge,
             raw.server_error,
             raw.rate_limit,
+            raw.processing_error,
+            raw.late_charge,
         ];
         let checked = self.rates("faults", given);
         let mut rates = Rates::default();
@@ -124,6 +129,8 @@ impl Checker {
             w.timeout_after_charge,
             w.server_error,
             w.rate_limit,
+            w.processing_error,
+            w.late_charge,
         ];
         let overrides = self.rates(path, given);
         let mut inside = *base;

@@ -162,6 +162,11 @@ fn minimal_scenario_gets_every_default() {
                 }),
                 duplicate: 0.0,
                 forged: 0.0,
+                reorder: 0.0,
+                drop_first: 0.0,
+                drop_attempts: 1,
+                stale: 0.0,
+                unsigned: 0.0,
             },
             retry_schedule: vec![ms(100), ms(300), secs(1), secs(2), secs(4)],
             timeout: secs(2),
@@ -172,6 +177,7 @@ fn minimal_scenario_gets_every_default() {
             retry_backoff: ms(100),
             reconcile_every: secs(1),
             pending_grace: secs(5),
+            flaws: Flaws::NONE,
         }),
         drain: DrainSpec { timeout: secs(30) },
         gates: GateSpec {
@@ -194,7 +200,7 @@ fn default_secret_and_window_name_follow_seed_and_index() {
     assert_eq!(s.webhooks.secret, "whsec_paychaos_9");
     let names: Vec<&str> = s.faults.windows.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(names, ["window-0", "window-1"]);
-    let mut rates = [None; 6];
+    let mut rates = [None; FaultKind::ALL.len()];
     rates[FaultKind::Timeout as usize] = Some(0.5);
     assert_eq!(
         s.faults.windows[1],
@@ -451,8 +457,8 @@ fn rate_sums_over_one_are_reported() {
         all,
         [
             "faults: insufficient_funds + risk_block must sum to at most 1.0, got 1.2",
-            "faults: timeout + timeout_after_charge + server_error + rate_limit must sum to \
-             at most 1.0, got 1.1",
+            "faults: timeout + timeout_after_charge + server_error + rate_limit + \
+             processing_error + late_charge must sum to at most 1.0, got 1.1",
         ]
     );
     // Exactly 1 is allowed, even when float rounding lands a hair above it.
@@ -471,8 +477,8 @@ fn window_sums_apply_the_overrides_to_the_base_rates() {
     assert_eq!(
         all,
         [
-            "faults.windows[1]: timeout + timeout_after_charge + server_error + rate_limit must \
-          sum to at most 1.0 inside the window (its rates over the base rates), got 1.1"
+            "faults.windows[1]: timeout + timeout_after_charge + server_error + rate_limit + \
+             processing_error + late_charge must sum to at most 1.0 inside the window (its rates over the base rates), got 1.1"
         ]
     );
 }
@@ -486,8 +492,8 @@ fn overlapping_windows_are_checked_together() {
     assert_eq!(
         all,
         [
-            "faults.windows[1]: timeout + timeout_after_charge + server_error + rate_limit must \
-          sum to at most 1.0 where it overlaps faults.windows[0] (400ms to 600ms), got 1.2"
+            "faults.windows[1]: timeout + timeout_after_charge + server_error + rate_limit + \
+             processing_error + late_charge must sum to at most 1.0 where it overlaps faults.windows[0] (400ms to 600ms), got 1.2"
         ]
     );
 }
@@ -649,4 +655,88 @@ fn syntax_errors_carry_line_and_column() {
         err.to_string().starts_with("s.toml: invalid table header"),
         "{err}"
     );
+}
+
+#[test]
+fn merchant_flaws_are_parsed_and_unknown_or_repeated_names_reported() {
+    let s = ok(&format!(
+        "{MINIMAL}[merchant]\nflaws = [\"ignore_webhooks\", \"last_event_wins\"]\n"
+    ));
+    let MerchantSpec::Reference(m) = &s.merchant else {
+        panic!("reference merchant expected")
+    };
+    let on: Vec<Flaw> = m.flaws.iter().collect();
+    assert_eq!(on, [Flaw::IgnoreWebhooks, Flaw::LastEventWins]);
+
+    let e = from_toml_str(
+        &format!("{MINIMAL}[merchant]\nflaws = [\"no_dedupe\", \"ignore_webhooks\", \"ignore_webhooks\"]\n"),
+        "t.toml",
+    )
+    .unwrap_err();
+    let paths: Vec<&str> = e.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["merchant.flaws[0]", "merchant.flaws[2]"]);
+    assert!(
+        e.problems[0].message.contains("unknown flaw \"no_dedupe\"")
+            && e.problems[0].message.contains("\"no_event_dedupe\""),
+        "{e}"
+    );
+    assert!(e.problems[1].message.contains("listed twice"), "{e}");
+}
+
+#[test]
+fn new_fault_rates_and_webhook_chaos_keys_are_read() {
+    let s = ok(&format!(
+        "{MINIMAL}[faults]\nprocessing_error = 0.2\nlate_charge = 0.1\n\
+         [[faults.windows]]\nstart = \"0s\"\nend = \"1s\"\nlate_charge = 0.5\n\
+         [webhooks]\nreorder = 0.3\ndrop_first = 0.4\ndrop_attempts = 2\nstale = 0.1\nunsigned = 0.2\n"
+    ));
+    assert_eq!(s.faults.rates.processing_error, 0.2);
+    assert_eq!(s.faults.rates.late_charge, 0.1);
+    assert_eq!(s.faults.windows[0].rate(FaultKind::LateCharge), Some(0.5));
+    let c = &s.webhooks.chaos;
+    assert_eq!(
+        (
+            c.reorder,
+            c.drop_first,
+            c.drop_attempts,
+            c.stale,
+            c.unsigned
+        ),
+        (0.3, 0.4, 2, 0.1, 0.2)
+    );
+}
+
+#[test]
+fn per_attempt_sums_include_the_new_kinds() {
+    let e = from_toml_str(
+        &format!("{MINIMAL}[faults]\ntimeout = 0.6\nprocessing_error = 0.3\nlate_charge = 0.2\n"),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.problems.len(), 1, "{e}");
+    assert!(e.problems[0].message.contains("late_charge"), "{e}");
+}
+
+#[test]
+fn dropped_attempts_need_as_many_retries() {
+    let e = from_toml_str(
+        &format!(
+            "{MINIMAL}[webhooks]\nretry_schedule = [\"10ms\"]\ndrop_first = 0.5\ndrop_attempts = 2\n"
+        ),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].path, "webhooks.drop_attempts");
+    assert!(
+        e.problems[0]
+            .message
+            .contains("expected drop_attempts <= 1"),
+        "{e}"
+    );
+    let e = from_toml_str(
+        &format!("{MINIMAL}[webhooks]\ndrop_attempts = 0\n"),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].path, "webhooks.drop_attempts");
 }

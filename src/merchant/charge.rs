@@ -1,0 +1,347 @@
+//! Charging one order at checkout: the attempt loop (create-and-confirm keyed by the order,
+//! retried with the same key on timeouts, 5xx, 429 and 409; a soft `processing_error`
+//! decline confirmed again under a new key; hard declines final) and what the order learns
+//! from it. Each decision is a small named function; the planted flaws act here at
+//! [`create_key`] and [`next_step`].
+
+use std::sync::Arc;
+
+use super::flaws::{Flaw, Flaws};
+use super::handlers::{run_effect, CheckoutRequest};
+use super::provider_client::{backoff, charge_key, is_soft, Answer, Attempts, ChargeParams};
+use super::store::Settlement;
+use super::Shared;
+use crate::domain::FailReason;
+
+/// The request the checkout sends next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// `POST /v1/payment_intents` with `confirm=true`.
+    Create,
+    /// `POST /v1/payment_intents/{id}/confirm`, after a soft decline of that payment.
+    Confirm { payment_id: String },
+}
+
+/// What to do after one answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The answer is final.
+    Stop,
+    /// Send the same request again (same idempotency key).
+    Retry,
+    /// Confirm this payment again under a new key (a soft decline).
+    Reconfirm { payment_id: String },
+    /// Give the order up as failed and stop looking (only with `timeout_is_failure`).
+    GiveUp,
+}
+
+/// The decision after `answer`.
+pub fn next_step(answer: &Answer, flaws: Flaws) -> Step {
+    match answer {
+        Answer::Succeeded { .. } | Answer::Fatal { .. } => Step::Stop,
+        Answer::Declined {
+            reason,
+            payment_id: Some(pi),
+        } if is_soft(*reason) => Step::Reconfirm {
+            payment_id: pi.clone(),
+        },
+        Answer::Declined { .. } => {
+            if flaws.has(Flaw::RetryHardDeclines) {
+                Step::Retry
+            } else {
+                Step::Stop
+            }
+        }
+        Answer::Indeterminate => {
+            if flaws.has(Flaw::TimeoutIsFailure) {
+                Step::GiveUp
+            } else {
+                Step::Retry
+            }
+        }
+        Answer::Retryable { .. } => Step::Retry,
+    }
+}
+
+/// The idempotency key of the `sent`-th request (0-based) when it creates the payment:
+/// derived from the order, so that no retry can charge twice.
+pub fn create_key(order_id: &str, sent: u32, flaws: Flaws) -> String {
+    if flaws.has(Flaw::NewKeyOnRetry) {
+        format!("{order_id}:charge:{sent}")
+    } else {
+        charge_key(order_id)
+    }
+}
+
+/// The key of a confirm sent as request number `sent`: new for each soft decline, so the
+/// provider does not replay the decline; reused by that confirm's own retries.
+pub fn confirm_key(order_id: &str, sent: u32) -> String {
+    format!("{order_id}:confirm:{sent}")
+}
+
+/// What the checkout learned, once the attempts are over; `None` leaves the order pending
+/// (an attempt may have charged: the webhook or the reconciler will tell).
+pub fn settlement_after(a: &Attempts) -> Option<Settlement> {
+    match &a.last {
+        Answer::Succeeded { payment_id } => Some(Settlement::Paid {
+            payment_id: payment_id.clone(),
+        }),
+        // A soft decline last means every key before it ended declined: nothing charged.
+        Answer::Declined { reason, .. } => Some(Settlement::Failed(*reason)),
+        _ if a.saw_indeterminate => None,
+        _ => Some(Settlement::Failed(FailReason::ProviderError)),
+    }
+}
+
+/// Clears the order's `charging` mark however the charge ends (even by a panic).
+struct ChargingGuard<'a> {
+    shared: &'a Shared,
+    order_id: &'a str,
+}
+
+impl Drop for ChargingGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.store.end_checkout(self.order_id);
+    }
+}
+
+/// Charges the order within `1 + max_retries` requests and records what the provider said.
+pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
+    let _guard = ChargingGuard {
+        shared: &shared,
+        order_id: &r.order_id,
+    };
+    let flaws = shared.cfg.flaws;
+    let policy = shared.retry_policy();
+    let params = ChargeParams {
+        order_id: &r.order_id,
+        amount: r.amount,
+        currency: &r.currency,
+        payment_method: &r.payment_method,
+    };
+    let mut call = Call::Create;
+    let mut key = create_key(&r.order_id, 0, flaws);
+    let mut sent = 0u32;
+    let mut saw_indeterminate = false;
+    let (last, step) = loop {
+        let a = match &call {
+            Call::Create => shared.provider.create_payment_intent(&params, &key).await,
+            Call::Confirm { payment_id } => {
+                shared
+                    .provider
+                    .confirm_payment_intent(payment_id, &r.payment_method, &key)
+                    .await
+            }
+        };
+        sent += 1;
+        saw_indeterminate |= a == Answer::Indeterminate;
+        let step = next_step(&a, flaws);
+        let retries_used = sent - 1;
+        if matches!(step, Step::Stop | Step::GiveUp) || retries_used >= policy.max_retries {
+            break (a, step);
+        }
+        match step {
+            Step::Reconfirm { payment_id } => {
+                call = Call::Confirm { payment_id };
+                key = confirm_key(&r.order_id, sent);
+            }
+            _ if call == Call::Create => key = create_key(&r.order_id, sent, flaws),
+            _ => {}
+        }
+        tokio::time::sleep(backoff(policy.backoff, retries_used)).await;
+    };
+    if step == Step::GiveUp {
+        shared.store.give_up(&r.order_id, FailReason::ProviderError);
+        return;
+    }
+    let attempts = Attempts {
+        last,
+        saw_indeterminate,
+        sent,
+    };
+    if let Some(s) = settlement_after(&attempts) {
+        let effect = shared.store.settle(&r.order_id, &s);
+        run_effect(&shared, effect);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declined(reason: FailReason) -> Answer {
+        Answer::Declined {
+            reason,
+            payment_id: Some("pi_1".into()),
+        }
+    }
+
+    #[test]
+    fn exhausted_retries_are_pending_only_if_an_outcome_was_unknown() {
+        let a = |last, saw_indeterminate| Attempts {
+            last,
+            saw_indeterminate,
+            sent: 3,
+        };
+        assert_eq!(settlement_after(&a(Answer::Indeterminate, true)), None);
+        assert_eq!(
+            settlement_after(&a(Answer::Retryable { status: 500 }, true)),
+            None
+        );
+        assert_eq!(
+            settlement_after(&a(Answer::Retryable { status: 500 }, false)),
+            Some(Settlement::Failed(FailReason::ProviderError))
+        );
+        assert_eq!(
+            settlement_after(&a(Answer::Fatal { status: 400 }, false)),
+            Some(Settlement::Failed(FailReason::ProviderError))
+        );
+        assert_eq!(
+            settlement_after(&a(declined(FailReason::RiskBlocked), true)),
+            Some(Settlement::Failed(FailReason::RiskBlocked))
+        );
+        assert_eq!(
+            settlement_after(&a(declined(FailReason::ProviderError), true)),
+            Some(Settlement::Failed(FailReason::ProviderError))
+        );
+    }
+
+    #[test]
+    fn the_correct_merchant_retries_unknowns_reconfirms_soft_declines_and_stops_on_hard_ones() {
+        let ok = Flaws::NONE;
+        assert_eq!(next_step(&Answer::Indeterminate, ok), Step::Retry);
+        assert_eq!(
+            next_step(&Answer::Retryable { status: 409 }, ok),
+            Step::Retry
+        );
+        assert_eq!(
+            next_step(&declined(FailReason::ProviderError), ok),
+            Step::Reconfirm {
+                payment_id: "pi_1".into()
+            }
+        );
+        for hard in [
+            FailReason::InsufficientFunds,
+            FailReason::RiskBlocked,
+            FailReason::Declined,
+        ] {
+            assert_eq!(next_step(&declined(hard), ok), Step::Stop);
+        }
+        let soft_without_intent = Answer::Declined {
+            reason: FailReason::ProviderError,
+            payment_id: None,
+        };
+        assert_eq!(next_step(&soft_without_intent, ok), Step::Stop);
+        assert_eq!(next_step(&Answer::Fatal { status: 400 }, ok), Step::Stop);
+    }
+
+    #[test]
+    fn flaws_change_exactly_their_decision() {
+        let hard = declined(FailReason::InsufficientFunds);
+        let retrying = Flaws::NONE.with(Flaw::RetryHardDeclines);
+        assert_eq!(next_step(&hard, retrying), Step::Retry);
+        assert_eq!(next_step(&Answer::Indeterminate, retrying), Step::Retry);
+        let giving_up = Flaws::NONE.with(Flaw::TimeoutIsFailure);
+        assert_eq!(next_step(&Answer::Indeterminate, giving_up), Step::GiveUp);
+        assert_eq!(
+            next_step(&Answer::Retryable { status: 500 }, giving_up),
+            Step::Retry
+        );
+        assert_eq!(next_step(&hard, giving_up), Step::Stop);
+    }
+
+    #[test]
+    fn create_keys_are_the_orders_unless_a_fresh_key_is_the_flaw() {
+        assert_eq!(create_key("ord-1", 0, Flaws::NONE), "ord-1:charge");
+        assert_eq!(create_key("ord-1", 2, Flaws::NONE), "ord-1:charge");
+        let fresh = Flaws::NONE.with(Flaw::NewKeyOnRetry);
+        assert_ne!(create_key("ord-1", 0, fresh), create_key("ord-1", 1, fresh));
+        assert_ne!(confirm_key("ord-1", 1), confirm_key("ord-1", 2));
+    }
+}
+
+/// The attempt loop against a wiremock provider.
+#[cfg(test)]
+mod http_tests {
+    use crate::merchant::testkit::{self, charges, decline, form_of, intent, key_of};
+    use serde_json::Value;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn a_soft_decline_is_confirmed_again_under_a_new_key_and_pays() {
+        // Arrange: the create soft-declines; confirming the same intent succeeds.
+        let server = MockServer::start().await;
+        testkit::mount_charge(
+            &server,
+            ResponseTemplate::new(402).set_body_json(decline("processing_error", "pi_soft")),
+        )
+        .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents/pi_soft/confirm"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(intent("pi_soft", "ord-1")))
+            .mount(&server)
+            .await;
+        let m = testkit::start(testkit::config(&server.uri())).await;
+
+        // Act
+        let (status, answer) = m.checkout("ord-1").await;
+
+        // Assert
+        assert_eq!((status, answer["status"].as_str()), (200, Some("paid")));
+        assert_eq!(charges(&server).await.len(), 1, "no second create");
+        let confirms: Vec<_> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path().ends_with("/confirm"))
+            .collect();
+        assert_eq!(confirms.len(), 1);
+        assert_eq!(key_of(&confirms[0]), "ord-1:confirm:1");
+        assert!(form_of(&confirms[0]).contains(&("payment_method".into(), "pm_card_visa".into())));
+        let (_, order) = m.order("ord-1").await;
+        assert_eq!(order["fulfilments"], 1);
+        m.stop().await;
+    }
+
+    #[tokio::test]
+    async fn soft_declines_to_the_end_fail_as_provider_trouble() {
+        let server = MockServer::start().await;
+        testkit::mount_charge(
+            &server,
+            ResponseTemplate::new(402).set_body_json(decline("processing_error", "pi_s")),
+        )
+        .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents/pi_s/confirm"))
+            .respond_with(
+                ResponseTemplate::new(402).set_body_json(decline("processing_error", "pi_s")),
+            )
+            .mount(&server)
+            .await;
+        let cfg = testkit::config(&server.uri());
+        let m = testkit::start(cfg.clone()).await;
+
+        let (_, answer) = m.checkout("ord-2").await;
+
+        assert_eq!(testkit::label(&answer), "failed_provider_error");
+        let keys: Vec<String> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(key_of)
+            .collect();
+        assert_eq!(keys.len() as u32, 1 + cfg.max_retries);
+        assert_eq!(keys, ["ord-2:charge", "ord-2:confirm:1", "ord-2:confirm:2"]);
+        assert_eq!(
+            answer["message"]
+                .as_str()
+                .map(|m| m.contains("Nothing was charged")),
+            Some(true)
+        );
+        let _: Value = answer;
+        m.stop().await;
+    }
+}
