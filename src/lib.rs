@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`scenario`]: the TOML format, parsed then validated into checked types.
 //! - [`chaos`]: the fault catalogue and its seeded, keyed decisions.
-//! - [`provider`]: the mock provider: server, ledger, idempotency, dialects, webhooks.
+//! - [`provider`]: the mock provider: server, ledger, idempotency, dialects, webhooks, and the
+//!   control API and request log of `paychaos provider`.
 //! - [`merchant`]: the reference merchant (the embedded system under test).
 //! - [`load`]: stages, the open-loop scheduler, the HTTP driver, the merchant contract.
 //! - [`signature`]: Stripe-style webhook signing and verification, shared by provider and merchant.

@@ -60,7 +60,9 @@ pub enum Command {
     /// Serve the mock provider alone on 127.0.0.1 until Ctrl-C.
     ///
     /// Prints its base URL and webhook secret; point an SDK or a merchant at it. Faults and
-    /// webhook settings come from `--scenario` (none without it).
+    /// webhook settings come from `--scenario` (none without it). Logs one line per request;
+    /// the control API under /_paychaos/ replaces the fault plan at run time, lists the
+    /// ledger, events and webhook deliveries, resends an event and resets the state.
     Provider(provider::ProviderArgs),
 }
 

@@ -1,11 +1,13 @@
 //! `paychaos provider`: the mock provider alone on a loopback port, for SDK programs and
-//! merchants run by hand. Prints its base URL and webhook secret, serves until Ctrl-C (or
+//! merchants run by hand. Prints its base URL, webhook secret and how to point an SDK at it,
+//! logs one line per request on stdout, serves the control API, runs until Ctrl-C (or
 //! SIGTERM), then writes the ledger and webhook log when asked. Faults come from a scenario.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -14,7 +16,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
-use crate::provider::{self, ProviderConfig};
+use crate::provider::{
+    self, ControlOptions, ProviderConfig, RequestHook, RequestLog, ServeOptions,
+};
 use crate::scenario::Scenario;
 
 /// The scenario used without `--scenario`: no faults, default webhook settings.
@@ -25,7 +29,7 @@ const DEFAULT_SCENARIO: &str =
 #[derive(Debug, Args)]
 pub struct ProviderArgs {
     /// Where to listen; a loopback address (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:12111")]
     pub listen: SocketAddr,
     /// Take the faults, webhook chaos, hold, webhook secret and retry schedule from this
     /// scenario (its load, merchant and gates are ignored).
@@ -43,6 +47,16 @@ pub struct ProviderArgs {
     /// On exit, write `{"ledger":[…],"webhooks":[…]}` (the provider's record) here as JSON.
     #[arg(long, value_name = "FILE")]
     pub ledger_out: Option<PathBuf>,
+    /// Serve the control API on this loopback address instead of under `/_paychaos/` on the
+    /// provider's port.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// Require `Authorization: Bearer T` on the control API (the Stripe paths are unaffected).
+    #[arg(long, value_name = "T")]
+    pub control_token: Option<String>,
+    /// No request log: print only the start-up lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Runs the provider until interrupted; exit code 0, or 2 when it could not start.
@@ -68,11 +82,19 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         }
         scenario.webhooks.secret.clone_from(secret);
     }
-    if !args.listen.ip().is_loopback() {
-        eprintln!(
-            "error: --listen {}: expected a loopback address such as 127.0.0.1:0",
-            args.listen
-        );
+    // paychaos binds loopback only; the control API is never reachable from elsewhere.
+    let addrs = [("--listen", Some(args.listen)), ("--control", args.control)];
+    for (flag, addr) in addrs {
+        if let Some(addr) = addr.filter(|a| !a.ip().is_loopback()) {
+            eprintln!(
+                "error: {flag} {addr}: expected a loopback address such as 127.0.0.1:0 \
+                 (paychaos only listens on loopback)"
+            );
+            return ExitCode::from(2);
+        }
+    }
+    if args.control_token.as_deref() == Some("") {
+        eprintln!("error: --control-token: expected a non-empty token");
         return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -99,9 +121,32 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let control_listener = match args.control {
+        Some(c) => Some(
+            TcpListener::bind(c)
+                .await
+                .with_context(|| format!("binding the control address {c}"))?,
+        ),
+        None => None,
+    };
     let shutdown = CancellationToken::new();
     let secret = scenario.webhooks.secret.clone();
-    let handle = provider::serve(
+    let on_request: Option<RequestHook> = if args.quiet {
+        None
+    } else {
+        Some(Arc::new(|r: &RequestLog| {
+            // A closed stdout must not stop the provider.
+            let _ = writeln!(std::io::stdout().lock(), "{r}");
+        }))
+    };
+    let opts = ServeOptions {
+        control: Some(ControlOptions {
+            token: args.control_token.clone(),
+            listener: control_listener,
+        }),
+        on_request,
+    };
+    let handle = provider::serve_with(
         listener,
         ProviderConfig {
             chaos: Chaos::new(
@@ -117,22 +162,17 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
             webhook_timeout: scenario.webhooks.timeout,
             origin: Instant::now(),
         },
+        opts,
         shutdown.clone(),
     );
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "paychaos provider listening on http://{addr} (seed {})",
-            scenario.seed
-        )?;
-        writeln!(out, "webhook secret: {secret}")?;
-        match &args.webhook_url {
-            Some(url) => writeln!(out, "webhooks to: {url}")?,
-            None => writeln!(out, "webhooks: none sent (no --webhook-url)")?,
-        }
-        out.flush()?;
-    }
+    let control = handle.control_addr().unwrap_or(addr);
+    print_usage(
+        &mut std::io::stdout().lock(),
+        addr,
+        control,
+        &scenario,
+        args,
+    )?;
     interrupted().await;
     shutdown.cancel();
     let ledger = handle.ledger();
@@ -148,6 +188,73 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         ledger.len()
     );
     Ok(())
+}
+
+/// The start-up lines: the base URL first (scripts read it), the webhook secret, then how to
+/// point the SDKs at it and drive the control API.
+fn print_usage(
+    out: &mut impl Write,
+    addr: SocketAddr,
+    control: SocketAddr,
+    scenario: &Scenario,
+    args: &ProviderArgs,
+) -> std::io::Result<()> {
+    let base = format!("http://{addr}");
+    writeln!(
+        out,
+        "paychaos provider listening on {base} (seed {})",
+        scenario.seed
+    )?;
+    writeln!(out, "webhook secret: {}", scenario.webhooks.secret)?;
+    match &args.webhook_url {
+        Some(url) => writeln!(out, "webhooks to: {url}")?,
+        None => writeln!(out, "webhooks: none sent (no --webhook-url)")?,
+    }
+    let (auth, bearer) = match args.control_token {
+        Some(_) => (
+            ", bearer token required",
+            " -H 'Authorization: Bearer <token>'",
+        ),
+        None => ("", ""),
+    };
+    let faults = format!("http://{control}/_paychaos/faults");
+    writeln!(
+        out,
+        "control API: http://{control}/_paychaos/ (loopback only{auth})"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Point your Stripe SDK at it (any sk_test_ key works):")?;
+    writeln!(out, "  stripe-python  stripe.api_base = \"{base}\"")?;
+    writeln!(
+        out,
+        "                 or StripeClient(\"sk_test_x\", base_addresses={{\"api\": \"{base}\"}})"
+    )?;
+    writeln!(
+        out,
+        "  stripe-node    new Stripe(\"sk_test_x\", {{host: \"{}\", port: {}, protocol: \"http\"}})",
+        addr.ip(),
+        addr.port()
+    )?;
+    writeln!(out, "Switch a fault on, then off again:")?;
+    for rate in [1, 0] {
+        writeln!(
+            out,
+            "  curl -X PATCH{bearer} {faults} -d '{{\"faults\":{{\"insufficient_funds\":{rate}}}}}'"
+        )?;
+    }
+    writeln!(
+        out,
+        "Ledger and webhook log: curl{bearer} 'http://{control}/_paychaos/ledger?order_id=ID'"
+    )?;
+    if !args.quiet {
+        writeln!(
+            out,
+            "Requests follow, one a line: time (UTC), method, path, status, fault, order, latency."
+        )?;
+    }
+    writeln!(out, "Ctrl-C stops it.")?;
+    writeln!(out)?;
+    out.flush()
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one.

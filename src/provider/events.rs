@@ -83,6 +83,11 @@ impl EventLog {
         self.by_id.get(id).map(|&i| &self.events[i])
     }
 
+    /// Every event, in creation order.
+    pub fn all(&self) -> &[Event] {
+        &self.events
+    }
+
     pub fn len(&self) -> usize {
         self.events.len()
     }

@@ -4,7 +4,8 @@
 //! `idempotency` store and executes against the `ledger`, all under one lock; executed charges
 //! hand an event to the `webhooks` dispatcher. `lifecycle` runs the intent steps beyond the
 //! charge (update, capture, cancel) and the reads of `charges` and `events`; `cards` knows
-//! the test payment methods.
+//! the test payment methods. Served on its own (`serve_with`), it also answers the `control`
+//! API under `/_paychaos/` and logs each request through `reqlog`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::scenario::Dialect;
 
 pub mod cards;
 pub mod charges;
+mod control;
 pub mod dialects;
 pub mod events;
 pub mod exec;
@@ -27,10 +29,13 @@ pub mod form;
 pub mod idempotency;
 pub mod ledger;
 mod lifecycle;
+pub mod reqlog;
 mod server;
 pub mod webhooks;
 
-use server::Shared;
+pub use control::{ControlOptions, ServeOptions};
+pub use reqlog::{RequestHook, RequestLog};
+use server::{Role, Shared};
 use webhooks::{Dispatcher, WebhookConfig};
 
 /// Everything the provider needs to run.
@@ -59,12 +64,29 @@ pub struct ProviderHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    /// The control API's own listener and server task, with `ControlOptions::listener`.
+    control: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
 impl ProviderHandle {
     /// Where the provider listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the control API listens when it has a listener of its own.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control.as_ref().map(|(addr, _)| *addr)
+    }
+
+    /// The chaos in force now (the control API may have replaced the configured one).
+    pub fn chaos(&self) -> Arc<Chaos> {
+        self.shared.chaos()
+    }
+
+    /// Replaces the fault plan and webhook chaos for requests and events from now on.
+    pub fn replace_chaos(&self, chaos: Chaos) {
+        self.shared.replace_chaos(chaos);
     }
 
     /// A copy of the ledger so far, in arrival order.
@@ -100,6 +122,11 @@ impl ProviderHandle {
         if let Err(e) = self.task.await {
             eprintln!("provider: server task failed: {e}");
         }
+        if let Some((_, task)) = self.control {
+            if let Err(e) = task.await {
+                eprintln!("provider: control server task failed: {e}");
+            }
+        }
     }
 }
 
@@ -108,6 +135,17 @@ impl ProviderHandle {
 pub fn serve(
     listener: TcpListener,
     cfg: ProviderConfig,
+    shutdown: CancellationToken,
+) -> ProviderHandle {
+    serve_with(listener, cfg, ServeOptions::default(), shutdown)
+}
+
+/// [`serve`] with the extras of a provider served on its own: the control API and the
+/// request log. Must be called inside a tokio runtime.
+pub fn serve_with(
+    listener: TcpListener,
+    cfg: ProviderConfig,
+    opts: ServeOptions,
     shutdown: CancellationToken,
 ) -> ProviderHandle {
     let addr = listener
@@ -124,9 +162,31 @@ pub fn serve(
         },
         shutdown.clone(),
     );
-    let shared = Arc::new(Shared::new(cfg, dispatcher, shutdown));
-    let task = tokio::spawn(server::run(listener, shared.clone()));
-    ProviderHandle { addr, shared, task }
+    let mut shared = Shared::new(cfg, dispatcher, shutdown);
+    shared.on_request = opts.on_request;
+    let (role, control_listener) = match opts.control {
+        None => (Role::Api { control: false }, None),
+        Some(c) => {
+            shared.control_token = c.token;
+            let on_port = c.listener.is_none();
+            (Role::Api { control: on_port }, c.listener)
+        }
+    };
+    let shared = Arc::new(shared);
+    let task = tokio::spawn(server::run(listener, shared.clone(), role));
+    let control = control_listener.map(|l| {
+        let addr = l
+            .local_addr()
+            .expect("a bound listener has a local address");
+        let task = tokio::spawn(server::run(l, shared.clone(), Role::Control));
+        (addr, task)
+    });
+    ProviderHandle {
+        addr,
+        shared,
+        task,
+        control,
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The provider's HTTP side: the hyper accept loop (`auto::Builder`, graceful shutdown on the
 //! token), and per request: authenticate, route and decode through the dialect, decide and
-//! record under one short lock, then sleep, save the answer and send (or drop) it.
+//! record under one short lock, then sleep, save the answer and send (or drop) it. Control
+//! paths go to `control` first; the request log hook, when set, sees every answer or drop.
 
 use std::error::Error as StdError;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -19,14 +21,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::chaos::{Chaos, FaultKind};
+use crate::domain::AttemptResult;
+use crate::provider::control;
 use crate::provider::dialects::{self, Answer, ApiError, EventMeta, Rendered};
 use crate::provider::exec::{Ctx, Late, Plan, Reply, State};
 use crate::provider::idempotency::MAX_KEY_LEN;
+use crate::provider::reqlog::{RequestHook, RequestLog};
 use crate::provider::webhooks::Dispatcher;
 use crate::provider::ProviderConfig;
 
 /// Larger bodies are refused; real payment requests are a few hundred bytes.
-const BODY_LIMIT: usize = 1 << 20;
+pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
 /// State shared by every connection.
 pub(crate) struct Shared {
@@ -39,18 +45,41 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     /// Late charges waiting for the end of their hold (see [`Reply::Late`]).
     pub late_pending: AtomicU64,
+    /// The chaos in force: `cfg.chaos` at start, replaced whole by the control API. Read once
+    /// per request (an `Arc` clone under an uncontended read lock, tens of ns), so one
+    /// request's decisions all come from one plan; writes are rare (a person with curl).
+    chaos: RwLock<Arc<Chaos>>,
+    /// The request log; `None` (the embedded run) costs one branch per request.
+    pub on_request: Option<RequestHook>,
+    /// Bearer token the control paths require, when set.
+    pub control_token: Option<String>,
 }
 
 impl Shared {
     pub fn new(cfg: ProviderConfig, dispatcher: Dispatcher, shutdown: CancellationToken) -> Shared {
         Shared {
+            chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
             cfg,
             state: Mutex::new(State::new()),
             dispatcher,
             shutdown,
             requests: AtomicU64::new(0),
             late_pending: AtomicU64::new(0),
+            on_request: None,
+            control_token: None,
         }
+    }
+
+    /// The chaos in force now.
+    pub fn chaos(&self) -> Arc<Chaos> {
+        Arc::clone(&self.chaos.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the chaos for requests and webhook events from now on; requests already
+    /// decided keep theirs.
+    pub fn replace_chaos(&self, chaos: Chaos) {
+        self.dispatcher.set_chaos(chaos.clone());
+        *self.chaos.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(chaos);
     }
 
     /// The state; a panic elsewhere must not take the provider down with it.
@@ -80,16 +109,25 @@ impl Shared {
 #[error("connection dropped on purpose")]
 pub(crate) struct Dropped;
 
+/// What a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The provider's API; with `control`, also the control API under `/_paychaos/`.
+    Api { control: bool },
+    /// The control API alone (`--control ADDR`).
+    Control,
+}
+
 /// Accepts connections until shutdown, then waits for open connections to finish.
-pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, role: Role) {
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    conns.spawn(connection(builder.clone(), stream, shared.clone()));
+                Ok((stream, peer)) => {
+                    conns.spawn(connection(builder.clone(), stream, peer, shared.clone(), role));
                 }
                 Err(e) => {
                     eprintln!("provider: accept failed: {e}");
@@ -107,11 +145,13 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>) {
 async fn connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
     stream: TcpStream,
+    peer: SocketAddr,
     shared: Arc<Shared>,
+    role: Role,
 ) {
     let _ = stream.set_nodelay(true);
     let token = shared.shutdown.clone();
-    let svc = service_fn(move |req| handle(shared.clone(), req));
+    let svc = service_fn(move |req| serve_request(shared.clone(), peer, role, req));
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
     let result = tokio::select! {
@@ -156,7 +196,54 @@ fn is_quiet(e: &(dyn StdError + 'static)) -> bool {
 
 type Answered = Result<Response<Full<Bytes>>, Dropped>;
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answered {
+/// What the request log needs from the ledger entry of a request.
+#[derive(Debug, Default)]
+struct Note {
+    fault: Option<FaultKind>,
+    order_id: Option<String>,
+    replayed: bool,
+}
+
+/// One request: to the control API or the dialect, then to the request log when one is set.
+async fn serve_request(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    role: Role,
+    req: Request<Incoming>,
+) -> Answered {
+    let to_control = match role {
+        Role::Control => true,
+        Role::Api { control } => control && control::is_control_path(req.uri().path()),
+    };
+    let Some(hook) = shared.on_request.clone() else {
+        return if to_control {
+            Ok(control::handle(&shared, peer, req).await)
+        } else {
+            handle(&shared, req, None).await
+        };
+    };
+    let (at, started) = (SystemTime::now(), Instant::now());
+    let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+    let mut note = Note::default();
+    let answered = if to_control {
+        Ok(control::handle(&shared, peer, req).await)
+    } else {
+        handle(&shared, req, Some(&mut note)).await
+    };
+    hook(&RequestLog {
+        at,
+        method,
+        path,
+        status: answered.as_ref().ok().map(|r| r.status().as_u16()),
+        fault: note.fault,
+        order_id: note.order_id,
+        replayed: note.replayed,
+        latency: started.elapsed(),
+    });
+    answered
+}
+
+async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, note: Option<&mut Note>) -> Answered {
     let request_id = shared.request_id();
     let dialect = shared.cfg.dialect;
     let (parts, body) = req.into_parts();
@@ -199,21 +286,31 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answered {
         _ => dialects::decode(dialect, &route, path, parts.uri.query(), &body),
     };
 
+    let chaos = shared.chaos();
     let plan = {
         let mut st = shared.lock();
-        let ctx = ctx_now(&shared);
-        match decoded {
+        // The request log reads this request's ledger entry: the one recorded after `before`.
+        let before = note.is_some().then(|| st.ledger.entries().len());
+        let ctx = ctx_now(shared, &chaos);
+        let plan = match decoded {
             Ok(d) => st.apply(&ctx, d, key),
             Err(e) => st.refuse(&ctx, route.op(), e),
+        };
+        let entry = before.and_then(|i| st.ledger.entries().get(i));
+        if let (Some(note), Some(e)) = (note, entry) {
+            note.fault = e.fault;
+            note.order_id.clone_from(&e.order_id);
+            note.replayed = e.result == AttemptResult::Replayed;
         }
+        plan
     };
-    respond(&shared, plan, &request_id, key, key_header).await
+    respond(shared, plan, chaos.seed, &request_id, key, key_header).await
 }
 
-/// The moment and the run, as `exec` needs them.
-fn ctx_now(shared: &Shared) -> Ctx<'_> {
+/// The moment and the run, as `exec` needs them, under the chaos in force.
+fn ctx_now<'a>(shared: &Shared, chaos: &'a Chaos) -> Ctx<'a> {
     Ctx {
-        chaos: &shared.cfg.chaos,
+        chaos,
         dialect: shared.cfg.dialect,
         at: Instant::now().saturating_duration_since(shared.cfg.origin),
         unix: unix_now(),
@@ -223,16 +320,17 @@ fn ctx_now(shared: &Shared) -> Ctx<'_> {
 /// Executes a late charge at the end of its hold: records it, saves its answer under its
 /// key and sends its event. Nobody is waiting for the answer any more.
 fn run_late(shared: &Shared, late: Late, request_id: &str, key: Option<&str>) {
+    let chaos = shared.chaos();
     let plan = {
         let mut st = shared.lock();
-        st.execute_late(&ctx_now(shared), late)
+        st.execute_late(&ctx_now(shared, &chaos), late)
     };
     let Reply::Fresh(answer) = plan.reply else {
         return;
     };
     let meta = plan.event.map(|kind| EventMeta {
         kind,
-        seed: shared.cfg.chaos.seed,
+        seed: chaos.seed,
         request_id,
         idempotency_key: key,
         created: unix_now(),
@@ -254,6 +352,7 @@ fn run_late(shared: &Shared, late: Late, request_id: &str, key: Option<&str>) {
 async fn respond(
     shared: &Arc<Shared>,
     plan: Plan,
+    seed: u64,
     request_id: &str,
     key: Option<&str>,
     key_header: Option<&HeaderValue>,
@@ -296,7 +395,7 @@ async fn respond(
         Reply::Fresh(answer) => {
             let meta = event.map(|kind| EventMeta {
                 kind,
-                seed: shared.cfg.chaos.seed,
+                seed,
                 request_id,
                 idempotency_key: key,
                 created: unix_now(),

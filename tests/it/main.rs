@@ -23,3 +23,7 @@ mod external;
 
 /// `report.html`: one self-contained page with the charts and their data.
 mod report_html;
+
+/// `paychaos provider` in its own process: the request log on stdout, faults switched
+/// through the control API, the control token and port, Ctrl-C exiting 0.
+mod provider_cli;

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import urllib.request
 
 import stripe
 
@@ -331,6 +332,50 @@ def webhook_signatures_verify_and_forgeries_fail():
             raise AssertionError(f"{name} accepted")
         except stripe.SignatureVerificationError:
             pass
+
+
+def control(method, path, body=None):
+    """One request to the provider's control API: parsed JSON, or NDJSON lines parsed."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + path, data=data, method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read().decode()
+        if r.headers.get_content_type() == "application/x-ndjson":
+            return [json.loads(line) for line in text.splitlines()]
+        return json.loads(text)
+
+
+@check
+def faults_switched_through_the_control_api_and_an_event_resent():
+    order = "sdk-py-control-1"
+    saved = control("GET", "/_paychaos/faults")
+    try:
+        # Transport faults off too, so the decline is the first answer.
+        on = {"insufficient_funds": 1.0, "server_error": 0, "timeout_after_charge": 0}
+        control("PATCH", "/_paychaos/faults", {"faults": on})
+        e = card_error(card("pm_card_visa", metadata={"order_id": order}))
+        expect_eq(e.error.decline_code, "insufficient_funds", "decline with the fault on")
+        control("PATCH", "/_paychaos/faults", {"faults": {"insufficient_funds": 0}})
+        pi = client().v1.payment_intents.create(card("pm_card_visa", metadata={"order_id": order}))
+        expect_eq(pi.status, "succeeded", "the same order with the fault off")
+    finally:
+        control("PUT", "/_paychaos/faults", saved)
+    expect_eq(control("GET", "/_paychaos/faults"), saved, "the plan restored")
+    rows = control("GET", f"/_paychaos/ledger?order_id={order}")
+    got = [(r["fault"], r["status"]) for r in rows]
+    expect_eq(got, [("insufficient_funds", 402), (None, 200)], "ledger of the order")
+    events = control("GET", f"/_paychaos/events?order_id={order}")
+    failed = [ev["id"] for ev in events if ev["type"] == "payment_intent.payment_failed"]
+    expect_eq(len(failed), 1, "one payment_failed event")
+    resent = control("POST", f"/_paychaos/events/{failed[0]}/resend")
+    expect_eq(resent, {"resent": failed[0]}, "resend answer")
+    deadline = time.time() + 10
+    while True:
+        same = [ev for ev in control("GET", f"/_paychaos/events?order_id={order}") if ev["id"] == failed[0]]
+        if same[0]["attempts"] >= 2 or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    expect_eq((same[0]["attempts"], same[0]["acknowledged"]), (2, True), "deliveries after resend")
 
 
 @check

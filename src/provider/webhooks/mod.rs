@@ -11,7 +11,7 @@ mod reorder;
 mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -76,9 +76,16 @@ struct Shared {
     log: Mutex<Vec<(u64, WebhookAttempt)>>,
     /// Which events each payment has had, for reorder chaos (empty when it is off).
     order: reorder::Book,
+    /// The chaos in force: `cfg.chaos` at start, replaced at run time by the control API.
+    chaos: RwLock<Arc<Chaos>>,
 }
 
 impl Shared {
+    /// The chaos in force now.
+    fn chaos(&self) -> Arc<Chaos> {
+        Arc::clone(&self.chaos.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Adds a finished attempt at its send-order place.
     fn record(&self, seq: u64, attempt: WebhookAttempt) {
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
@@ -120,7 +127,6 @@ impl Dispatcher {
         }
         Dispatcher {
             shared: Arc::new(Shared {
-                cfg,
                 target,
                 shutdown,
                 runtime: tokio::runtime::Handle::current(),
@@ -129,6 +135,8 @@ impl Dispatcher {
                 seq: AtomicU64::new(0),
                 log: Mutex::new(Vec::new()),
                 order: reorder::Book::default(),
+                chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
+                cfg,
             }),
         }
     }
@@ -178,7 +186,7 @@ impl Dispatcher {
 /// alongside its retries. `n` is the event's creation number.
 async fn run_event(shared: &Shared, event: Event, n: u64) {
     let enqueued = Instant::now();
-    let decision = shared.cfg.chaos.webhook(&event.id);
+    let decision = shared.chaos().webhook(&event.id);
     let delay_ms = u64::try_from(decision.delay.as_millis()).unwrap_or(u64::MAX);
     if !shared.wait(decision.delay).await {
         return;
@@ -288,4 +296,69 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
         }
     };
     tokio::join!(genuine_run, followers);
+}
+
+/// Why an event could not be resent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResendError {
+    #[error("no webhook url is configured: start the provider with --webhook-url")]
+    NoUrl,
+    #[error("the provider is shutting down")]
+    ShuttingDown,
+}
+
+// Run-time control (`paychaos provider`'s control API): kept apart from the delivery path.
+impl Dispatcher {
+    /// Replaces the chaos applied to events enqueued from now on.
+    pub fn set_chaos(&self, chaos: Chaos) {
+        let mut live = self
+            .shared
+            .chaos
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *live = Arc::new(chaos);
+    }
+
+    /// Delivers `event` once more as a fresh delivery with its own retries, logged like the
+    /// others (attempts from 0, not a duplicate). No chaos applies: a resend is asked for.
+    pub fn resend(&self, event: Event) -> Result<(), ResendError> {
+        let shared = &self.shared;
+        if shared.target.is_none() {
+            return Err(ResendError::NoUrl);
+        }
+        if shared.shutdown.is_cancelled() {
+            return Err(ResendError::ShuttingDown);
+        }
+        shared.pending.fetch_add(1, Ordering::AcqRel);
+        let guard = PendingGuard(Arc::clone(shared));
+        shared.runtime.spawn(async move {
+            let d = Delivery {
+                secret: guard.0.cfg.secret.clone(),
+                event_id: event.id,
+                event_type: event.event_type,
+                order_id: event.order_id,
+                payment_id: event.payment_id,
+                body: event.body,
+                duplicate: false,
+                forged: false,
+                stale: false,
+                unsigned: false,
+                reordered: false,
+                delay_ms: 0,
+                drop: 0,
+                retry: true,
+            };
+            deliver(&guard.0, &d, None).await;
+            drop(guard);
+        });
+        Ok(())
+    }
+
+    /// Forgets every attempt logged and the count of events created. Deliveries under way
+    /// carry on: their later attempts land in the emptied log.
+    pub fn reset(&self) {
+        let mut log = self.shared.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.clear();
+        self.shared.created.store(0, Ordering::Relaxed);
+    }
 }

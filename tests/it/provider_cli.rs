@@ -1,0 +1,210 @@
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+fn paychaos() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paychaos"))
+}
+
+/// `paychaos provider` in its own process; killed when dropped, also when a test panics.
+struct ProviderProcess {
+    child: Child,
+    /// `127.0.0.1:PORT`, from the first stdout line.
+    addr: String,
+    /// Every later stdout line, read on a thread so the child never blocks on a full pipe.
+    lines: Receiver<String>,
+}
+
+impl ProviderProcess {
+    fn start(args: &[&str]) -> ProviderProcess {
+        let mut child = paychaos()
+            .arg("provider")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("paychaos provider starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("the first line");
+        let addr = first
+            .strip_prefix("paychaos provider listening on http://")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_string();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ProviderProcess { child, addr, lines }
+    }
+
+    /// The next stdout line containing `needle` (bounded wait; the log line is printed
+    /// after the answer, so it may trail the client by a moment).
+    fn line_with(&self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(10)) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no stdout line with {needle:?}: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for ProviderProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`): status and body.
+fn http(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {resp:?}"));
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+fn charge(addr: &str, order: &str) -> (u16, String) {
+    let body = format!(
+        "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]={order}"
+    );
+    let headers = [
+        "Authorization: Bearer sk_test_x",
+        "Content-Type: application/x-www-form-urlencoded",
+    ];
+    http(addr, "POST", "/v1/payment_intents", &headers, &body)
+}
+
+#[test]
+fn faults_switched_through_the_control_api_hit_the_next_charge_and_ctrl_c_exits_0() {
+    // Arrange
+    let mut p = ProviderProcess::start(&["--listen", "127.0.0.1:0", "--seed", "7"]);
+    let secret = p.line_with("webhook secret: ");
+    assert!(secret.contains("whsec_"), "{secret}");
+    p.line_with("stripe-python");
+
+    // Act 1: a clean charge, logged.
+    let (status, _) = charge(&p.addr, "ord-000001");
+    assert_eq!(status, 200);
+    let line = p.line_with("POST /v1/payment_intents");
+    assert!(line.contains(" 200 order=ord-000001 "), "{line}");
+    assert!(line.ends_with("ms"), "{line}");
+
+    // Act 2: insufficient funds switched on for every order.
+    let patch = r#"{"faults":{"insufficient_funds":1.0}}"#;
+    let (status, body) = http(&p.addr, "PATCH", "/_paychaos/faults", &[], patch);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = charge(&p.addr, "ord-000002");
+
+    // Assert
+    assert_eq!(status, 402);
+    assert!(
+        body.contains("\"decline_code\":\"insufficient_funds\""),
+        "{body}"
+    );
+    let line = p.line_with("POST /v1/payment_intents");
+    assert!(
+        line.contains(" 402 fault=insufficient_funds order=ord-000002 "),
+        "{line}"
+    );
+    let (status, ledger) = http(
+        &p.addr,
+        "GET",
+        "/_paychaos/ledger?order_id=ord-000002",
+        &[],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(ledger.lines().count(), 1, "{ledger}");
+    assert!(
+        ledger.contains("\"fault\":\"insufficient_funds\""),
+        "{ledger}"
+    );
+
+    // Ctrl-C stops it cleanly.
+    let pid = p.child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = p.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    p.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("stopped after"), "{stderr}");
+}
+
+#[test]
+fn the_control_token_and_a_separate_control_port_are_honoured() {
+    let p = ProviderProcess::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--control",
+        "127.0.0.1:0",
+        "--control-token",
+        "t0k",
+        "--quiet",
+    ]);
+    let line = p.line_with("control API: ");
+    let control = line
+        .strip_prefix("control API: http://")
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    assert_ne!(control, p.addr);
+    assert!(line.contains("bearer token required"), "{line}");
+    let (status, _) = http(&control, "GET", "/_paychaos/faults", &[], "");
+    assert_eq!(status, 401);
+    let auth = ["Authorization: Bearer t0k"];
+    let (status, body) = http(&control, "GET", "/_paychaos/faults", &auth, "");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"insufficient_funds\": 0.0"), "{body}");
+    let (status, _) = http(&p.addr, "GET", "/_paychaos/faults", &auth, "");
+    assert_eq!(status, 404, "the API port serves the Stripe paths only");
+}
+
+#[test]
+fn non_loopback_addresses_are_refused_before_binding() {
+    for args in [["--listen", "0.0.0.0:0"], ["--control", "192.168.1.1:9000"]] {
+        let out = paychaos().arg("provider").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(args[0]) && stderr.contains("loopback"),
+            "{stderr}"
+        );
+    }
+}
