@@ -141,6 +141,7 @@ mod tests {
             p99_ms_max: Some(100.0),
             shed_max: Some(1),
             verification: true,
+            recovery_s_max: None,
         }
     }
 
@@ -215,6 +216,7 @@ mod tests {
             p99_ms_max: None,
             shed_max: None,
             verification: false,
+            recovery_s_max: None,
         };
         let r = report_with(&sample_set(), none);
         assert!(r.gates.is_empty());

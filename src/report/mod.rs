@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::chaos::FaultKind;
 use crate::domain::{CheckoutAnswer, LedgerEntry, OrderStatus, PaymentOp, WebhookAttempt};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
-use crate::scenario::{Profile, Scenario};
+use crate::scenario::Scenario;
 use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LABELS};
 
 pub use gates::GateResult;
@@ -290,11 +290,7 @@ fn load_figures(inp: &ReportInputs) -> LoadFigures {
     let sent = checkouts.len() as u64 - shed;
     let secs = inp.load_elapsed.as_secs_f64();
     LoadFigures {
-        profile: match inp.scenario.load.profile {
-            Profile::Constant { .. } => "constant",
-            Profile::Ramp { .. } => "ramp",
-        }
-        .to_string(),
+        profile: inp.scenario.load.profile.name().to_string(),
         target_rate: inp.target_rate,
         planned: inp.planned,
         sent,
@@ -534,8 +530,8 @@ pub(crate) mod tests {
     use crate::domain::{AttemptResult, FailReason};
     use crate::metrics::Outcome;
     use crate::scenario::{
-        Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, ProviderSpec,
-        ReferenceSpec, WebhookSpec,
+        Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
+        RecoverySpec, ReferenceSpec, WebhookSpec,
     };
     use crate::verify::reconcile;
     pub(crate) use crate::verify::tests::Set;
@@ -587,6 +583,12 @@ pub(crate) mod tests {
                 timeout: Duration::from_secs(5),
             },
             gates,
+            capacity: None,
+            recovery: RecoverySpec {
+                tolerance: 0.05,
+                hold: Duration::from_secs(3),
+                baseline: Duration::from_secs(10),
+            },
         }
     }
 
@@ -642,6 +644,7 @@ pub(crate) mod tests {
                 p99_ms_max: Some(1000.0),
                 shed_max: Some(5),
                 verification: true,
+                recovery_s_max: None,
             },
         )
     }
@@ -788,6 +791,7 @@ pub(crate) mod tests {
                 p99_ms_max: None,
                 shed_max: None,
                 verification: true,
+                recovery_s_max: None,
             }
         }
     }

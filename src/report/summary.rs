@@ -153,6 +153,7 @@ mod tests {
             p99_ms_max: Some(0.5),
             shed_max: Some(0),
             verification: true,
+            recovery_s_max: None,
         };
         let text = render(&report_with(&s, gates));
         let lines: Vec<&str> = text.lines().collect();
