@@ -116,6 +116,9 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
         Ok(outcome) => {
             println!("{}", report::summary::render(&outcome.report));
             println!("report: {}", outcome.dir.display());
+            for w in &outcome.report.warnings {
+                eprintln!("paychaos: warning: {w}");
+            }
             if outcome.report.run.interrupted {
                 eprintln!("paychaos: the run was interrupted; the report covers what was measured");
                 ExitCode::from(2)

@@ -1,14 +1,16 @@
 //! Load generation against a merchant over HTTP: profiles become stages (`profiles.rs`), stages
 //! become absolute send offsets (`scheduler.rs`), [`drive`] sends one spawned checkout per
 //! offset through its own connections (`client.rs`) and reads answers through the merchant
-//! [`Contract`] (`contract.rs`). While it runs, it publishes [`LiveCounters`] (`live.rs`) for
-//! a progress line or a stop condition. Never imports `provider`, `merchant` or `verify`.
+//! [`Contract`] (`contract.rs`). While it runs it publishes [`LiveCounters`] (`live.rs`) for a
+//! progress line or a stop condition such as a capacity run's (`stop.rs`). Never imports
+//! `provider`, `merchant` or `verify`.
 
 mod client;
 mod contract;
 mod live;
 mod profiles;
 mod scheduler;
+pub mod stop;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

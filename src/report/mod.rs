@@ -2,10 +2,16 @@
 //! once from the run's evidence, the verifier's findings and the merged recorder. Writers
 //! (`json`, `markdown`, `summary`) only render it; `gates` turns the scenario's thresholds
 //! into results the exit code follows. `write_all` puts the files in place atomically.
+//! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
+//! (whether the generator kept its schedule) compute their parts from the evidence.
 
+pub mod capacity;
 pub mod gates;
 pub mod json;
 pub mod markdown;
+mod markdown_load;
+pub mod recovery;
+pub mod schedule;
 pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,17 +20,21 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::FaultKind;
 use crate::domain::{CheckoutAnswer, LedgerEntry, OrderStatus, PaymentOp, WebhookAttempt};
+use crate::load::{Schedule, Stage};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
 use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LABELS};
 
+pub use capacity::{CapacityReport, CapacityStep};
 pub use gates::GateResult;
 pub use json::OrderedMap;
+pub use recovery::{RecoveryStatus, WindowRecovery};
 
 /// Version of the JSON contract below; bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -46,6 +56,12 @@ pub struct RunReport {
     pub verification: Verification,
     pub gates: Vec<GateResult>,
     pub timeline: Vec<TimelineRow>,
+    /// Recovery after each fault window, in scenario order.
+    pub recovery: Vec<WindowRecovery>,
+    /// A capacity run's steps and knee; `None` for other runs.
+    pub capacity: Option<CapacityReport>,
+    /// Where the generator did not keep its schedule ([`schedule::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,6 +94,9 @@ pub struct LoadFigures {
     pub shed: u64,
     /// Checkouts with no usable answer.
     pub errors: u64,
+    /// How late the generator sent checkouts after their intended time, ms.
+    pub send_lag_p99_ms: f64,
+    pub send_lag_max_ms: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,6 +202,19 @@ pub struct ReportInputs<'a> {
     pub drained: bool,
     /// Webhook events the provider created.
     pub events_created: u64,
+    /// What the load generator knows beyond the records.
+    pub generator: Generator,
+}
+
+/// The load generator's own facts, for the schedule warnings and a capacity run.
+#[derive(Clone, Debug, Default)]
+pub struct Generator {
+    /// The stages the load offered.
+    pub stages: Vec<Stage>,
+    /// From each sent checkout's intended to its actual send time, µs.
+    pub send_lag: Option<Histogram<u64>>,
+    /// Set when a capacity run stopped its load once a step broke: how far it got.
+    pub stopped_early_at: Option<Duration>,
 }
 
 /// Builds the report (gates included) from a finished run.
@@ -220,7 +252,35 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         verification: verification(inp.reconciliation),
         gates: Vec::new(),
         timeline: timeline(inp.recorder),
+        recovery: Vec::new(),
+        capacity: None,
+        warnings: Vec::new(),
     };
+    let seconds = recovery::per_second(inp.evidence.checkouts, &inp.reconciliation.orders);
+    report.recovery = recovery::windows(
+        &seconds,
+        &sc.faults.windows,
+        &sc.recovery,
+        inp.evidence.ledger,
+        &inp.reconciliation.discrepancies,
+    );
+    let g = &inp.generator;
+    report.capacity = sc.capacity.as_ref().map(|c| {
+        let schedule = Schedule::new(&g.stages);
+        capacity::build(
+            c,
+            inp.evidence.checkouts,
+            &inp.reconciliation.orders,
+            &schedule,
+            g.stopped_early_at.unwrap_or(schedule.duration()),
+            g.stopped_early_at.is_some(),
+        )
+    });
+    report.warnings = schedule::warnings(
+        &report.load,
+        sc.load.max_in_flight.get(),
+        report.capacity.as_ref(),
+    );
     report.gates = gates::evaluate(&sc.gates, &report);
     report
 }
@@ -251,6 +311,8 @@ impl RunReport {
                         self.verification.checks.len(),
                         failed.join(", ")
                     )
+                } else if g.name == gates::RECOVERY_S {
+                    gates::describe_recovery(g, &self.recovery)
                 } else {
                     g.describe()
                 }
@@ -289,6 +351,12 @@ fn load_figures(inp: &ReportInputs) -> LoadFigures {
     let errors = count(|a| matches!(a, CheckoutAnswer::Error { .. })) as u64;
     let sent = checkouts.len() as u64 - shed;
     let secs = inp.load_elapsed.as_secs_f64();
+    let lag = inp
+        .generator
+        .send_lag
+        .as_ref()
+        .map(Percentiles::of)
+        .unwrap_or_default();
     LoadFigures {
         profile: inp.scenario.load.profile.name().to_string(),
         target_rate: inp.target_rate,
@@ -297,6 +365,8 @@ fn load_figures(inp: &ReportInputs) -> LoadFigures {
         achieved_rate: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
         shed,
         errors,
+        send_lag_p99_ms: lag.p99,
+        send_lag_max_ms: lag.max,
     }
 }
 
@@ -633,6 +703,7 @@ pub(crate) mod tests {
             interrupted: false,
             drained: true,
             events_created: 3,
+            generator: Generator::default(),
         })
     }
 

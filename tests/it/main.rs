@@ -10,5 +10,8 @@ mod e2e;
 /// Faults land exactly where the seed put them; the same seed gives the same assignment.
 mod faults;
 
+/// Load shapes end to end: a capacity run's knee and early stop, recovery after a window.
+mod profiles;
+
 /// The `paychaos` binary: validation errors, exit codes, nothing half-written.
 mod cli;
