@@ -105,14 +105,19 @@ pub async fn run(
         in_flight: 0,
         windows: Vec::new(),
     };
+    // Figures every `per` redraws: counting ticks, not comparing instants that a tick may
+    // reach a hair early.
+    let per = (every.as_millis() / redraw.as_millis()).max(1);
+    let mut ticks = 0u128;
     loop {
         let finished = tokio::select! {
             _ = done.cancelled() => true,
             _ = tick.tick() => false,
         };
+        ticks += 1;
         let now = tokio::time::Instant::now();
         let totals = live.totals();
-        if now - last.0 >= every || finished {
+        if ticks.is_multiple_of(per) || finished {
             let (rate, success) = figures(&last.1, &totals, now - last.0);
             let recent = live.take_recent();
             shown.rate = rate;

@@ -37,7 +37,7 @@ pub enum Command {
         /// Replaces the scenario's seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
-        /// Print only the final summary.
+        /// Print only the final summary (no progress line, no start-up lines).
         #[arg(long, short)]
         quiet: bool,
     },

@@ -12,6 +12,7 @@ mod profiles;
 mod scheduler;
 pub mod stop;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::key::hash;
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus};
-use crate::metrics::{histogram, Outcome, Recorder, MAX_US};
+use crate::metrics::{Outcome, Recorder, MAX_US};
 use crate::scenario::OrderSpec;
 
 use client::Checkout;
@@ -59,9 +60,9 @@ pub struct LoadResult {
     pub elapsed: Duration,
     /// Whether the schedule was cut short by the shutdown signal.
     pub interrupted: bool,
-    /// How late each sent checkout left, from its intended instant, in µs: the generator's
-    /// own delay (CPU, runtime), which the latencies include.
-    pub send_lag: Histogram<u64>,
+    /// How late each sent checkout left after its intended instant, in µs, by intended second
+    /// from the load start: the generator's own delay (CPU, runtime), which latencies include.
+    pub send_lag: BTreeMap<u64, Histogram<u64>>,
 }
 
 /// The id of the `n`-th scheduled checkout: `ord-000000`, `ord-000001`, … (more digits past
@@ -78,6 +79,11 @@ pub fn order_amount(seed: u64, orders: &OrderSpec, order_id: &str) -> u64 {
         Some(width) => orders.amount_min + h % width,
         None => h, // the whole u64 range
     }
+}
+
+/// A send-lag histogram: µs, two significant figures (a lag is a warning, not a result).
+pub fn lag_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 2).expect("static histogram bounds are valid")
 }
 
 /// After the schedule ends, in-flight checkouts get this long beyond their own timeout.
@@ -162,7 +168,7 @@ pub async fn drive_live(
         finished: 0,
         live,
     };
-    let mut send_lag = histogram();
+    let mut send_lag: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
     let mut spawned = 0usize;
     let mut interrupted = false;
     let mut last_send = Duration::ZERO;
@@ -228,6 +234,8 @@ pub async fn drive_live(
         }
         let lag = tokio::time::Instant::now().saturating_duration_since(intended);
         send_lag
+            .entry(second)
+            .or_insert_with(lag_histogram)
             .record(
                 u64::try_from(lag.as_micros())
                     .unwrap_or(MAX_US)

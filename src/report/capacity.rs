@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderStatus};
-use crate::load::Schedule;
+use crate::load::{lag_histogram, Schedule};
 use crate::metrics::{histogram, Percentiles, MAX_US};
 use crate::scenario::{step_count, CapacitySpec};
 use crate::verify::VerifiedOrder;
@@ -35,6 +36,8 @@ pub struct CapacityStep {
     pub achieved_rate: f64,
     /// Checkout latency p99 over the sent ones, ms (`None`: none sent).
     pub p99_ms: Option<f64>,
+    /// How late the generator sent them, p99 in ms, over the seconds the span touches.
+    pub send_lag_p99_ms: Option<f64>,
     /// Checkouts the card did not decline, and of those the ones told paid.
     pub eligible: u64,
     pub paid: u64,
@@ -103,13 +106,25 @@ impl CapacityReport {
     }
 }
 
-/// Builds the capacity answer. `ran_for` is how far into the schedule the load got (its
-/// whole length unless stopped early); steps starting later are left out.
+/// Histograms summed into one (µs, empty when there are none).
+pub fn merged<'a>(hs: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
+    let mut all = lag_histogram();
+    for h in hs {
+        all.add(h).expect("lag histograms share their bounds");
+    }
+    all
+}
+
+/// Builds the capacity answer. `send_lag` is the generator's lag by intended second;
+/// `ran_for` is how far into the schedule the load got (its whole length unless stopped or
+/// interrupted): steps whose judged part starts later are left out, and the one it stopped
+/// in is incomplete.
 pub fn build(
     spec: &CapacitySpec,
     checkouts: &[CheckoutRecord],
     orders: &BTreeMap<String, VerifiedOrder>,
     schedule: &Schedule,
+    send_lag: &BTreeMap<u64, Histogram<u64>>,
     ran_for: Duration,
     stopped_early: bool,
 ) -> CapacityReport {
@@ -117,7 +132,7 @@ pub fn build(
     let every_ms = spec.every.as_millis().max(1) as u64;
     let settle_ms = spec.settle.as_millis() as u64;
     // Per step: planned, sent, shed, eligible, paid, latencies.
-    let mut acc: Vec<(u64, u64, u64, u64, hdrhistogram::Histogram<u64>)> =
+    let mut acc: Vec<(u64, u64, u64, u64, Histogram<u64>)> =
         (0..n).map(|_| (0, 0, 0, 0, histogram())).collect();
     for c in checkouts {
         let i = (c.intended_ms / every_ms) as usize;
@@ -148,12 +163,20 @@ pub fn build(
     let mut steps = Vec::new();
     for (i, (sent, shed, eligible, paid, lat)) in acc.into_iter().enumerate() {
         let start = spec.every * i as u32;
-        if start >= ran_for && i > 0 {
-            break;
-        }
         let (from, to) = (start + spec.settle, start + spec.every);
-        let planned = schedule.planned_before(to) - schedule.planned_before(from);
-        let len = (to - from).as_secs_f64();
+        if from >= ran_for {
+            break; // nothing of it was judged
+        }
+        // An incomplete step planned only what was due before the stop.
+        let planned = schedule
+            .planned_before(to.min(ran_for))
+            .saturating_sub(schedule.planned_before(from));
+        let len = (to.min(ran_for).max(from) - from).as_secs_f64();
+        let lag = merged(
+            send_lag
+                .range(from.as_secs()..to.as_secs_f64().ceil() as u64)
+                .map(|(_, h)| h),
+        );
         let mut step = CapacityStep {
             rate: spec.start + spec.step * i as f64,
             from_s: from.as_secs_f64(),
@@ -163,10 +186,13 @@ pub fn build(
             shed,
             achieved_rate: if len > 0.0 { sent as f64 / len } else { 0.0 },
             p99_ms: (!lat.is_empty()).then(|| Percentiles::of(&lat).p99),
+            send_lag_p99_ms: (!lag.is_empty()).then(|| Percentiles::of(&lag).p99),
             eligible,
             paid,
             success_rate: (eligible > 0).then(|| paid as f64 / eligible as f64),
-            complete: to <= ran_for && sent + shed >= planned,
+            // Ran to its end; a generator running behind may have left a few unsent, which
+            // the schedule warnings report.
+            complete: to <= ran_for,
             held: false,
         };
         step.held = holds(&step, spec.p99_ms, spec.success_rate);
@@ -224,6 +250,7 @@ mod tests {
             shed: 0,
             achieved_rate: rate,
             p99_ms: Some(p99),
+            send_lag_p99_ms: Some(1.0),
             eligible: 100,
             paid: (success * 100.0).round() as u64,
             success_rate: Some(success),
@@ -341,6 +368,7 @@ mod tests {
             &recs,
             &BTreeMap::new(),
             &schedule,
+            &BTreeMap::new(),
             Duration::from_secs(2),
             false,
         );
@@ -398,10 +426,11 @@ mod tests {
             &recs,
             &BTreeMap::new(),
             &schedule,
+            &BTreeMap::new(),
             Duration::from_millis(1250),
             true,
         );
-        assert_eq!(r.steps.len(), 2, "steps 3..5 never started");
+        assert_eq!(r.steps.len(), 2, "steps 3..5 were never judged");
         assert!(r.steps[0].complete && !r.steps[1].complete);
         assert_eq!(r.knee.unwrap().rate, 10.0);
         assert!(r.first_broken.is_none() && !r.held_at_max && r.stopped_early);

@@ -60,13 +60,13 @@ pub(super) fn capacity(w: &mut impl Write, r: &RunReport) -> io::Result<()> {
     }
     writeln!(
         w,
-        "| step | rate | achieved | planned | sent | shed | p99 ms | success | result |"
+        "| step | rate | achieved | planned | sent | shed | p99 ms | success | send lag p99 ms | result |"
     )?;
-    writeln!(w, "|--:|--:|--:|--:|--:|--:|--:|--:|---|")?;
+    writeln!(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")?;
     for (i, s) in c.steps.iter().enumerate() {
         writeln!(
             w,
-            "| {} | {}/s | {:.1}/s | {} | {} | {} | {} | {} | {} |",
+            "| {} | {}/s | {:.1}/s | {} | {} | {} | {} | {} | {} | {} |",
             i + 1,
             number(s.rate),
             s.achieved_rate,
@@ -75,6 +75,7 @@ pub(super) fn capacity(w: &mut impl Write, r: &RunReport) -> io::Result<()> {
             s.shed,
             ms(s.p99_ms),
             pct(s.success_rate),
+            ms(s.send_lag_p99_ms),
             result(s)
         )?;
     }
@@ -155,6 +156,7 @@ mod tests {
             shed: 0,
             achieved_rate: rate,
             p99_ms: Some(p99),
+            send_lag_p99_ms: Some(1.0),
             eligible: 100,
             paid: 100,
             success_rate: Some(1.0),
@@ -223,7 +225,9 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| 2 | 200/s | 200.0/s | 100 | 100 | 0 | 900.0 | 100.00% | **broke** |"),
+            md.contains(
+                "| 2 | 200/s | 200.0/s | 100 | 100 | 0 | 900.0 | 100.00% | 1.0 | **broke** |"
+            ),
             "{md}"
         );
         assert!(md.contains("higher steps were not offered"));

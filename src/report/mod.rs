@@ -211,8 +211,8 @@ pub struct ReportInputs<'a> {
 pub struct Generator {
     /// The stages the load offered.
     pub stages: Vec<Stage>,
-    /// From each sent checkout's intended to its actual send time, µs.
-    pub send_lag: Option<Histogram<u64>>,
+    /// From each sent checkout's intended to its actual send time, µs, by intended second.
+    pub send_lag: BTreeMap<u64, Histogram<u64>>,
     /// Set when a capacity run stopped its load once a step broke: how far it got.
     pub stopped_early_at: Option<Duration>,
 }
@@ -267,12 +267,16 @@ pub fn build(inp: &ReportInputs) -> RunReport {
     let g = &inp.generator;
     report.capacity = sc.capacity.as_ref().map(|c| {
         let schedule = Schedule::new(&g.stages);
+        let cut_at = g
+            .stopped_early_at
+            .or(inp.interrupted.then_some(inp.load_elapsed));
         capacity::build(
             c,
             inp.evidence.checkouts,
             &inp.reconciliation.orders,
             &schedule,
-            g.stopped_early_at.unwrap_or(schedule.duration()),
+            &g.send_lag,
+            cut_at.unwrap_or(schedule.duration()),
             g.stopped_early_at.is_some(),
         )
     });
@@ -351,12 +355,7 @@ fn load_figures(inp: &ReportInputs) -> LoadFigures {
     let errors = count(|a| matches!(a, CheckoutAnswer::Error { .. })) as u64;
     let sent = checkouts.len() as u64 - shed;
     let secs = inp.load_elapsed.as_secs_f64();
-    let lag = inp
-        .generator
-        .send_lag
-        .as_ref()
-        .map(Percentiles::of)
-        .unwrap_or_default();
+    let lag = Percentiles::of(&capacity::merged(inp.generator.send_lag.values()));
     LoadFigures {
         profile: inp.scenario.load.profile.name().to_string(),
         target_rate: inp.target_rate,

@@ -43,8 +43,13 @@ pub fn warnings(
             load.send_lag_p99_ms, load.send_lag_max_ms
         ));
     }
-    if let Some(c) = capacity {
-        for s in c.steps.iter().filter(|s| !s.schedule_kept()) {
+    // Per capacity step (complete ones: a stopped step is expected to fall short).
+    for s in capacity
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter(|s| s.complete)
+    {
+        if !s.schedule_kept() {
             out.push(format!(
                 "capacity step {}/s: {} of {} planned checkouts sent, {} shed: the \
                  generator's limit shaped this step's figures",
@@ -52,6 +57,13 @@ pub fn warnings(
                 s.sent,
                 s.planned,
                 s.shed
+            ));
+        }
+        if let Some(lag) = s.send_lag_p99_ms.filter(|&l| l > LAG_WARN_MS) {
+            out.push(format!(
+                "capacity step {}/s: the generator sent 1% of checkouts more than {lag:.1} ms \
+                 late: part of this step's latency is the generator's",
+                number(s.rate)
             ));
         }
     }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::chaos::{FaultKind, FaultPlan, Window};
-use crate::scenario::RecoverySpec;
+use crate::scenario::{RateStage, RecoverySpec};
 
 const SMOKE: &str = include_str!("../../../scenarios/smoke.toml");
 const PRESALE: &str = include_str!("../../../scenarios/presale.toml");
@@ -106,14 +106,24 @@ fn presale_scenario_is_a_ramp_with_an_outage_at_the_peak() {
     assert_eq!(s.name, "presale");
     assert_eq!(
         s.load.profile,
-        Profile::Ramp {
-            from: 10.0,
-            to: 80.0,
-            duration: secs(30)
-        }
+        Profile::Stages(vec![
+            RateStage {
+                from: 10.0,
+                to: 80.0,
+                duration: secs(20)
+            },
+            RateStage {
+                from: 80.0,
+                to: 80.0,
+                duration: secs(20)
+            },
+        ])
     );
     let w = &s.faults.windows[0];
-    assert_eq!((w.start, w.end), (secs(20), secs(25)));
+    assert_eq!((w.start, w.end), (secs(22), secs(27)));
+    // Recovery is measured after the outage, with time at the peak left to do it in.
+    assert_eq!(s.gates.recovery_s_max, Some(5.0));
+    assert!(s.load.profile.duration() - w.end >= s.recovery.hold + secs(5));
     assert_eq!(w.rate(FaultKind::ServerError), Some(0.8));
     assert_eq!(w.latency, Some(Latency::Fixed { value: ms(200) }));
     assert_eq!(
