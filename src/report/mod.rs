@@ -3,7 +3,7 @@
 //! (`json`, `markdown`, `summary`) only render it; `gates` turns the scenario's thresholds
 //! into results the exit code follows. `write_all` puts the files in place atomically.
 //! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
-//! (whether the generator kept its schedule) compute their parts from the evidence.
+//! (whether the generator kept its schedule) compute their parts, wired in by `shape`.
 
 pub mod capacity;
 pub mod gates;
@@ -12,6 +12,7 @@ pub mod markdown;
 mod markdown_load;
 pub mod recovery;
 pub mod schedule;
+mod shape;
 pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,13 +21,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::FaultKind;
 use crate::domain::{CheckoutAnswer, LedgerEntry, OrderStatus, PaymentOp, WebhookAttempt};
-use crate::load::{Schedule, Stage};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
 use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LABELS};
@@ -35,6 +34,7 @@ pub use capacity::{CapacityReport, CapacityStep};
 pub use gates::GateResult;
 pub use json::OrderedMap;
 pub use recovery::{RecoveryStatus, WindowRecovery};
+pub use shape::Generator;
 
 /// Version of the JSON contract below; bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -206,17 +206,6 @@ pub struct ReportInputs<'a> {
     pub generator: Generator,
 }
 
-/// The load generator's own facts, for the schedule warnings and a capacity run.
-#[derive(Clone, Debug, Default)]
-pub struct Generator {
-    /// The stages the load offered.
-    pub stages: Vec<Stage>,
-    /// From each sent checkout's intended to its actual send time, µs, by intended second.
-    pub send_lag: BTreeMap<u64, Histogram<u64>>,
-    /// Set when a capacity run stopped its load once a step broke: how far it got.
-    pub stopped_early_at: Option<Duration>,
-}
-
 /// Builds the report (gates included) from a finished run.
 pub fn build(inp: &ReportInputs) -> RunReport {
     let sc = inp.scenario;
@@ -256,35 +245,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         capacity: None,
         warnings: Vec::new(),
     };
-    let seconds = recovery::per_second(inp.evidence.checkouts, &inp.reconciliation.orders);
-    report.recovery = recovery::windows(
-        &seconds,
-        &sc.faults.windows,
-        &sc.recovery,
-        inp.evidence.ledger,
-        &inp.reconciliation.discrepancies,
-    );
-    let g = &inp.generator;
-    report.capacity = sc.capacity.as_ref().map(|c| {
-        let schedule = Schedule::new(&g.stages);
-        let cut_at = g
-            .stopped_early_at
-            .or(inp.interrupted.then_some(inp.load_elapsed));
-        capacity::build(
-            c,
-            inp.evidence.checkouts,
-            &inp.reconciliation.orders,
-            &schedule,
-            &g.send_lag,
-            cut_at.unwrap_or(schedule.duration()),
-            g.stopped_early_at.is_some(),
-        )
-    });
-    report.warnings = schedule::warnings(
-        &report.load,
-        sc.load.max_in_flight.get(),
-        report.capacity.as_ref(),
-    );
+    shape::add(&mut report, inp);
     report.gates = gates::evaluate(&sc.gates, &report);
     report
 }
