@@ -16,7 +16,8 @@
 //! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
 //! - [`verify`]: reconciliation of ledger, webhooks, checkout answers and order states.
 //! - [`report`]: the report model, its writers and the gates.
-//! - [`run`] and [`cli`]: glue that wires the parts and maps results to exit codes.
+//! - [`run`] and [`cli`]: glue that wires the parts and maps results to exit codes;
+//!   [`progress`] draws the live progress line of a run.
 //!
 //! `provider`, `merchant` and `load` never import each other; they share [`domain`],
 //! [`scenario`], [`chaos`] and [`metrics`] types.
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod load;
 pub mod merchant;
 pub mod metrics;
+pub mod progress;
 pub mod provider;
 pub mod report;
 pub mod run;

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -13,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
 use crate::domain::{CheckoutAnswer, OrderSnapshot, OrderStatus};
-use crate::load::{self, Contract, LoadPlan};
+use crate::load::{self, Contract, LiveCounters, LoadPlan};
 use crate::merchant::{self, MerchantConfig};
+use crate::progress;
 use crate::provider::{self, ProviderConfig, ProviderHandle};
-use crate::report::{self, ReportInputs, RunReport};
+use crate::report::{self, Generator, ReportInputs, RunReport};
 use crate::scenario::{ExternalSpec, MerchantSpec, Scenario};
 use crate::verify::{self, Evidence};
 
@@ -142,10 +144,74 @@ pub async fn run(
         seed: scenario.seed,
         orders: scenario.orders.clone(),
     };
-    let planned = load::Schedule::new(&plan.stages).planned();
-    let planned_per_second = report::planned_per_second(&load::Schedule::new(&plan.stages));
+    let schedule = load::Schedule::new(&plan.stages);
+    let planned_per_second = report::planned_per_second(&schedule);
     let load_duration = scenario.load.profile.duration();
-    let loaded = load::drive(&plan, &contract, origin, interrupt.clone()).await;
+
+    // Live figures feed the progress line and a capacity run's stop condition, which stops
+    // the load through its own token (a child of `interrupt`, so Ctrl-C still reaches it).
+    let capacity = scenario.capacity.clone();
+    let slo_p99 = capacity
+        .as_ref()
+        .map(|c| Duration::from_secs_f64(c.p99_ms / 1000.0));
+    let live = Arc::new(LiveCounters::with_threshold(slo_p99));
+    let load_stop = interrupt.child_token();
+    let load_done = CancellationToken::new();
+    let watcher = capacity.map(|c| {
+        tokio::spawn(load::stop::watch(
+            Arc::clone(&live),
+            c,
+            plan.request_timeout,
+            tokio::time::Instant::now(),
+            load_stop.clone(),
+            load_done.clone(),
+        ))
+    });
+    let shown = (!opts.quiet).then(|| {
+        tokio::spawn(progress::run(
+            Arc::clone(&live),
+            schedule.duration(),
+            scenario.faults.windows.clone(),
+            load_done.clone(),
+        ))
+    });
+    let mut loaded =
+        load::drive_live(&plan, &contract, origin, load_stop, Some(Arc::clone(&live))).await;
+    load_done.cancel();
+    let broke = match watcher {
+        Some(w) => w.await.ok().flatten(),
+        None => None,
+    };
+    if let Some(p) = shown {
+        let _ = p.await;
+    }
+    // A stop the watcher asked for is the end of a capacity run, not an interruption.
+    let stopped_early_at = (broke.is_some() && loaded.interrupted && !interrupt.is_cancelled())
+        .then_some(loaded.elapsed);
+    if stopped_early_at.is_some() {
+        loaded.interrupted = false;
+    }
+    // What the schedule planned for the part of it that ran.
+    let (planned, target_rate) = match stopped_early_at {
+        Some(at) if !at.is_zero() => {
+            let n = schedule.planned_before(at);
+            (n, n as f64 / at.as_secs_f64())
+        }
+        _ => (
+            schedule.planned(),
+            schedule.planned() as f64 / load_duration.as_secs_f64(),
+        ),
+    };
+    if !opts.quiet {
+        if let Some(i) = broke.filter(|_| stopped_early_at.is_some()) {
+            eprintln!(
+                "paychaos: capacity step {} broke the SLO; load stopped at {:.1} s",
+                i + 1,
+                loaded.elapsed.as_secs_f64()
+            );
+        }
+        eprintln!("paychaos: load done; draining webhooks and reconciliation");
+    }
 
     let order_ids: Vec<String> = loaded
         .records
@@ -185,7 +251,7 @@ pub async fn run(
         evidence,
         reconciliation: &reconciliation,
         recorder: &loaded.recorder,
-        target_rate: planned as f64 / load_duration.as_secs_f64(),
+        target_rate,
         planned,
         planned_per_second,
         load_elapsed: loaded.elapsed,
@@ -194,6 +260,11 @@ pub async fn run(
         interrupted: loaded.interrupted,
         drained,
         events_created,
+        generator: Generator {
+            stages: plan.stages.clone(),
+            send_lag: std::mem::take(&mut loaded.send_lag),
+            stopped_early_at,
+        },
     });
     let dir = match &opts.out {
         Some(d) => d.clone(),
@@ -224,8 +295,15 @@ fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSp
     )
 }
 
+/// Pending connections each listener queues. Tokio's default (1024) overflows when a
+/// capacity run's connection bursts meet a busy accept loop, and every dropped SYN costs its
+/// client a 1 s retransmission: a harness artifact in the p99, not the merchant's.
+const BACKLOG: u32 = 4096;
+
 async fn bind() -> std::io::Result<TcpListener> {
-    TcpListener::bind(("127.0.0.1", 0)).await
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    socket.listen(BACKLOG)
 }
 
 /// Waits until the provider is idle (late charges executed, webhook deliveries done) and no

@@ -41,7 +41,7 @@ pub enum Command {
         /// Replaces the scenario's seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
-        /// Print only the final summary.
+        /// Print only the final summary (no progress line, no start-up lines).
         #[arg(long, short)]
         quiet: bool,
     },
@@ -136,6 +136,9 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
         Ok(outcome) => {
             println!("{}", report::summary::render(&outcome.report));
             println!("report: {}", outcome.dir.display());
+            for w in &outcome.report.warnings {
+                eprintln!("paychaos: warning: {w}");
+            }
             if outcome.report.run.interrupted {
                 eprintln!("paychaos: the run was interrupted; the report covers what was measured");
                 ExitCode::from(2)

@@ -1,22 +1,28 @@
 //! Load generation against a merchant over HTTP: profiles become stages (`profiles.rs`), stages
 //! become absolute send offsets (`scheduler.rs`), [`drive`] sends one spawned checkout per
 //! offset through its own connections (`client.rs`) and reads answers through the merchant
-//! [`Contract`] (`contract.rs`). Never imports `provider`, `merchant` or `verify`.
+//! [`Contract`] (`contract.rs`). While it runs it publishes [`LiveCounters`] (`live.rs`) for a
+//! progress line or a stop condition such as a capacity run's (`stop.rs`). Never imports
+//! `provider`, `merchant` or `verify`.
 
 mod client;
 mod contract;
+mod live;
 mod profiles;
 mod scheduler;
+pub mod stop;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::key::hash;
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus};
-use crate::metrics::{Outcome, Recorder};
+use crate::metrics::{Outcome, Recorder, MAX_US};
 use crate::scenario::OrderSpec;
 
 use client::Checkout;
@@ -24,7 +30,8 @@ pub use contract::{
     loopback_addr, CheckoutCall, Contract, ContractError, Field, OrderReads, Template, Values,
     Words, URL_FORM,
 };
-pub use profiles::stages;
+pub use live::{LiveCounters, Slice, Totals, SLICE};
+pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
 
 /// One stage of the offered rate: linear from `start_rate` to `end_rate` over `duration`.
@@ -54,6 +61,9 @@ pub struct LoadResult {
     pub elapsed: Duration,
     /// Whether the schedule was cut short by the shutdown signal.
     pub interrupted: bool,
+    /// How late each sent checkout left after its intended instant, in µs, by intended second
+    /// from the load start: the generator's own delay (CPU, runtime), which latencies include.
+    pub send_lag: BTreeMap<u64, Histogram<u64>>,
 }
 
 /// The id of the `n`-th scheduled checkout: `ord-000000`, `ord-000001`, … (more digits past
@@ -72,13 +82,18 @@ pub fn order_amount(seed: u64, orders: &OrderSpec, order_id: &str) -> u64 {
     }
 }
 
+/// A send-lag histogram: µs, two significant figures (a lag is a warning, not a result).
+pub fn lag_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 2).expect("static histogram bounds are valid")
+}
+
 /// After the schedule ends, in-flight checkouts get this long beyond their own timeout.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// A finished checkout, sent back to the driver task, which alone records.
 struct Done {
     n: usize,
-    second: u64,
+    offset: Duration,
     record: CheckoutRecord,
 }
 
@@ -87,12 +102,19 @@ struct Books {
     records: Vec<Option<CheckoutRecord>>,
     recorder: Recorder,
     finished: usize,
+    live: Option<Arc<LiveCounters>>,
 }
 
 impl Books {
     fn finish(&mut self, d: Done) {
-        self.recorder
-            .record(d.second, outcome(&d.record.answer), d.record.latency_us);
+        if let Some(live) = &self.live {
+            live.on_answer(d.offset, &d.record.answer, d.record.latency_us);
+        }
+        self.recorder.record(
+            d.offset.as_secs(),
+            outcome(&d.record.answer),
+            d.record.latency_us,
+        );
         self.records[d.n] = Some(d.record);
         self.finished += 1;
     }
@@ -125,6 +147,17 @@ pub async fn drive(
     origin: Instant,
     shutdown: CancellationToken,
 ) -> LoadResult {
+    drive_live(plan, contract, origin, shutdown, None).await
+}
+
+/// [`drive`], publishing live figures into `live` as it goes.
+pub async fn drive_live(
+    plan: &LoadPlan,
+    contract: &Contract,
+    origin: Instant,
+    shutdown: CancellationToken,
+    live: Option<Arc<LiveCounters>>,
+) -> LoadResult {
     let load_start = tokio::time::Instant::now();
     let base = load_start.into_std().saturating_duration_since(origin);
     let schedule = Schedule::new(&plan.stages);
@@ -134,7 +167,9 @@ pub async fn drive(
         records: Vec::with_capacity(usize::try_from(schedule.planned()).unwrap_or(0)),
         recorder: Recorder::default(),
         finished: 0,
+        live,
     };
+    let mut send_lag: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
     let mut spawned = 0usize;
     let mut interrupted = false;
     let mut last_send = Duration::ZERO;
@@ -182,6 +217,9 @@ pub async fn drive(
         let slot = books.records.len();
         last_send = load_start.elapsed();
         if spawned - books.finished >= plan.max_in_flight {
+            if let Some(live) = &books.live {
+                live.on_shed(offset);
+            }
             books.recorder.record_shed(second);
             books.records.push(Some(CheckoutRecord {
                 order_id: id,
@@ -192,6 +230,19 @@ pub async fn drive(
             }));
             continue;
         }
+        if let Some(live) = &books.live {
+            live.on_sent(offset);
+        }
+        let lag = tokio::time::Instant::now().saturating_duration_since(intended);
+        send_lag
+            .entry(second)
+            .or_insert_with(lag_histogram)
+            .record(
+                u64::try_from(lag.as_micros())
+                    .unwrap_or(MAX_US)
+                    .clamp(1, MAX_US),
+            )
+            .expect("value clamped into bounds");
         books.recorder.record_sent(second);
         books.records.push(None);
         spawned += 1;
@@ -203,7 +254,7 @@ pub async fn drive(
             // to it and already marked as unanswered.
             let _ = tx.send(Done {
                 n: slot,
-                second,
+                offset,
                 record: CheckoutRecord {
                     order_id: id,
                     amount,
@@ -258,6 +309,7 @@ pub async fn drive(
         recorder: books.recorder,
         elapsed,
         interrupted,
+        send_lag,
     }
 }
 

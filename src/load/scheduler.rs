@@ -75,6 +75,21 @@ impl Schedule {
         self.duration
     }
 
+    /// How many requests are due strictly before offset `t` (all of them past the end).
+    pub fn planned_before(&self, t: Duration) -> u64 {
+        let t = t.as_secs_f64();
+        let mut count = 0.0;
+        for span in &self.spans {
+            if t <= span.start {
+                break;
+            }
+            let dt = (t - span.start).min(span.len);
+            count = span.before + span.a * dt + span.slope * dt * dt / 2.0;
+        }
+        // Request n is due at N⁻¹(n), so those before t are n < N(t).
+        ((count - EPS).ceil().max(0.0) as u64).min(self.planned)
+    }
+
     /// The intended send offset of request `n` (0-based) from the load start, or `None` past
     /// the planned count.
     pub fn offset(&self, n: u64) -> Option<Duration> {
@@ -226,6 +241,29 @@ mod tests {
         assert!(close(got[50], 3000.0), "third stage starts on time");
         assert!(close(got[54], 3800.0));
         assert!(got.windows(2).all(|w| w[0] < w[1]), "offsets increase");
+    }
+
+    #[test]
+    fn planned_before_counts_requests_due_strictly_earlier() {
+        let s = Schedule::new(&[
+            stage(10.0, 10.0, 1.0),
+            stage(0.0, 0.0, 1.0),
+            stage(0.0, 10.0, 2.0),
+        ]);
+        assert_eq!(s.planned(), 20);
+        let at = |ms: u64| s.planned_before(Duration::from_millis(ms));
+        assert_eq!(at(0), 0);
+        assert_eq!(at(1), 1, "request 0 is due at 0");
+        assert_eq!(at(100), 1, "request 1 is due at exactly 100 ms");
+        assert_eq!(at(101), 2);
+        assert_eq!(at(1500), 10, "nothing during the idle stage");
+        // In the ramp N = 10 + 2.5 t²: 1 s in, 12.5 requests are due.
+        assert_eq!(at(3000), 13);
+        assert_eq!(at(60_000), 20);
+        for n in 0..s.planned() {
+            let t = s.offset(n).unwrap();
+            assert_eq!(s.planned_before(t), n, "request {n} at {t:?}");
+        }
     }
 
     #[test]

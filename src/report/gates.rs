@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::GateSpec;
 
+use super::recovery::{RecoveryStatus, WindowRecovery};
 use super::RunReport;
 
 pub const SUCCESS_RATE: &str = "success_rate";
 pub const P99_MS: &str = "p99_ms";
 pub const SHED: &str = "shed";
 pub const VERIFICATION: &str = "verification";
+pub const RECOVERY_S: &str = "recovery_s";
 
 /// One threshold and how the run fared against it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +114,9 @@ pub fn evaluate(spec: &GateSpec, report: &RunReport) -> Vec<GateResult> {
             report.load.shed as f64,
         ));
     }
+    if let Some(max) = spec.recovery_s_max {
+        out.push(recovery_gate(max, &report.recovery));
+    }
     if spec.verification {
         let failed = report
             .verification
@@ -129,10 +134,66 @@ pub fn evaluate(spec: &GateSpec, report: &RunReport) -> Vec<GateResult> {
     out
 }
 
+/// The slowest recovery among the windows against `max`. A window that never recovered (or
+/// has no baseline to recover to) fails the gate; its observed value is then the time
+/// watched after it, a lower bound.
+fn recovery_gate(max: f64, windows: &[WindowRecovery]) -> GateResult {
+    let unrecovered = windows
+        .iter()
+        .filter(|w| w.status != RecoveryStatus::Recovered)
+        .map(|w| w.observed_after_s)
+        .reduce(f64::max);
+    let slowest = windows
+        .iter()
+        .filter_map(|w| w.recovery_s)
+        .fold(0.0, f64::max);
+    match unrecovered {
+        Some(watched) => GateResult {
+            name: RECOVERY_S.to_string(),
+            threshold: max,
+            observed: watched.max(slowest),
+            passed: false,
+        },
+        None => GateResult::new(RECOVERY_S, Bound::Max, max, slowest),
+    }
+}
+
+/// The failure line of the recovery gate, naming the windows that did not recover in time.
+pub fn describe_recovery(g: &GateResult, windows: &[WindowRecovery]) -> String {
+    let parts: Vec<String> = windows
+        .iter()
+        .filter_map(|w| match (w.status, w.recovery_s) {
+            (RecoveryStatus::NeverRecovered, _) => Some(format!(
+                "'{}' never recovered ({} s watched after it)",
+                w.name,
+                number(w.observed_after_s)
+            )),
+            (RecoveryStatus::NoBaseline, _) => Some(format!(
+                "'{}' has no baseline before it to recover to",
+                w.name
+            )),
+            (RecoveryStatus::Recovered, Some(s)) if s > g.threshold => {
+                Some(format!("'{}' took {} s", w.name, number(s)))
+            }
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        g.describe()
+    } else {
+        format!(
+            "recovery_s above the maximum {}: {}",
+            number(g.threshold),
+            parts.join(", ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::tests::{report_with, sample_set};
+    use crate::report::RecoveryStatus;
 
     fn spec() -> GateSpec {
         GateSpec {
@@ -141,6 +202,7 @@ mod tests {
             p99_ms_max: Some(100.0),
             shed_max: Some(1),
             verification: true,
+            recovery_s_max: None,
         }
     }
 
@@ -215,10 +277,85 @@ mod tests {
             p99_ms_max: None,
             shed_max: None,
             verification: false,
+            recovery_s_max: None,
         };
         let r = report_with(&sample_set(), none);
         assert!(r.gates.is_empty());
         assert!(r.passed());
+    }
+
+    fn window(name: &str, status: RecoveryStatus, recovery_s: Option<f64>) -> WindowRecovery {
+        WindowRecovery {
+            name: name.into(),
+            start_s: 10.0,
+            end_s: 15.0,
+            baseline_s: 10.0,
+            baseline_success_rate: Some(0.99),
+            baseline_p99_ms: Some(20.0),
+            worst_success_rate: Some(0.4),
+            worst_p99_ms: Some(900.0),
+            threshold: Some(0.94),
+            tolerance: 0.05,
+            hold_s: 3.0,
+            status,
+            recovery_s,
+            observed_after_s: 6.0,
+            orders_affected: 50,
+            orders_correct: 50,
+        }
+    }
+
+    fn recovery_spec(max: f64) -> GateSpec {
+        GateSpec {
+            success_rate_min: None,
+            p99_ms_max: None,
+            shed_max: None,
+            verification: false,
+            recovery_s_max: Some(max),
+        }
+    }
+
+    #[test]
+    fn recovery_gate_takes_the_slowest_window() {
+        let mut r = report_with(&sample_set(), recovery_spec(2.0));
+        r.recovery = vec![
+            window("a", RecoveryStatus::Recovered, Some(1.0)),
+            window("b", RecoveryStatus::Recovered, Some(2.0)),
+        ];
+        let g = evaluate(&recovery_spec(2.0), &r);
+        assert_eq!(
+            (g[0].name.as_str(), g[0].observed, g[0].passed),
+            (RECOVERY_S, 2.0, true)
+        );
+
+        r.recovery[1].recovery_s = Some(3.5);
+        r.gates = evaluate(&recovery_spec(2.0), &r);
+        assert!(!r.passed());
+        assert_eq!(
+            r.failures(),
+            ["recovery_s above the maximum 2: 'b' took 3.5 s"]
+        );
+    }
+
+    #[test]
+    fn a_window_that_never_recovers_fails_the_gate_and_says_so() {
+        let mut r = report_with(&sample_set(), recovery_spec(30.0));
+        r.recovery = vec![
+            window("a", RecoveryStatus::Recovered, Some(1.0)),
+            window("b", RecoveryStatus::NeverRecovered, None),
+            window("c", RecoveryStatus::NoBaseline, None),
+        ];
+        r.gates = evaluate(&recovery_spec(30.0), &r);
+        let g = &r.gates[0];
+        assert!(!g.passed, "6 s watched is below 30, but it never recovered");
+        assert_eq!(g.observed, 6.0);
+        assert_eq!(
+            r.failures(),
+            [
+                "recovery_s above the maximum 30: 'b' never recovered (6 s watched after it), \
+              'c' has no baseline before it to recover to"
+            ]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::charts::{self, Chart, Swatch};
 use super::gates::number;
 use super::markdown::agrees;
 use super::timeline::{SpectrumPoint, TimelineRow, WindowSpan};
-use super::{GateResult, LoadFigures, OrderedMap, RunReport, ScenarioInfo};
+use super::{GateResult, LoadFigures, OrderedMap, RecoveryStatus, RunReport, ScenarioInfo};
 use crate::metrics::Percentiles;
 use crate::verify::FINAL_LABELS;
 
@@ -247,43 +247,93 @@ fn confusion_section(h: &mut String, r: &RunReport) {
     h.push_str("<p class=\"key\">Shade by count:<span class=\"chip\" style=\"background:rgba(0,158,115,0.7)\"></span>agrees with the provider<span class=\"chip\" style=\"background:rgba(213,94,0,0.7)\"></span>contradicts it</p>\n</section>\n");
 }
 
-// ---- Recovery hook (wired at merge to `report.recovery`) -----------------------------------
+// ---- Recovery --------------------------------------------------------------------------------
 
 /// The recovery section: how fast the success rate and latency came back after each fault
-/// window. Until the report carries recovery figures it lists the windows, or says there are
-/// none.
+/// window, or a note that there are none.
 pub fn recovery_section(r: &RunReport) -> String {
     let mut h = String::from("<section id=\"recovery\">\n<h2>Recovery</h2>\n");
-    let windows: &[WindowSpan] = &r.faults.windows;
-    if windows.is_empty() {
+    if r.recovery.is_empty() {
         h.push_str("<p class=\"note\">No fault windows in this scenario.</p>\n");
-    } else {
-        h.push_str("<p class=\"note\">Recovery figures are not computed in this report.</p>\n");
-        h.push_str(
-            "<table>\n<thead><tr><th>window</th><th>start (s)</th><th>end (s)</th></tr></thead>\n<tbody>\n",
-        );
-        for w in windows {
-            h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                esc(&w.name),
-                number(w.start_s),
-                number(w.end_s)
-            ));
-        }
-        h.push_str("</tbody>\n</table>\n");
+        h.push_str("</section>\n");
+        return h;
     }
-    h.push_str("</section>\n");
+    h.push_str(
+        "<p class=\"note\">Per fault window: success (over orders the card did not decline) and p99 \
+         before it, the worst second during it, and the time after its end until success stays \
+         within the tolerance of the baseline for the hold period.</p>\n<table>\n<thead><tr>\
+         <th>window</th><th>span (s)</th><th>baseline success</th><th>baseline p99 (ms)</th>\
+         <th>worst success</th><th>worst p99 (ms)</th><th>recovery</th>\
+         <th>orders affected</th><th>ended correct</th></tr></thead>\n<tbody>\n",
+    );
+    let pct = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{:.2}%", x * 100.0));
+    let ms = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.1}"));
+    for w in &r.recovery {
+        let recovery = match (w.status, w.recovery_s) {
+            (RecoveryStatus::Recovered, Some(s)) => format!("{} s", number(s)),
+            (status, _) => status.as_str().replace('_', " "),
+        };
+        let class = if w.status == RecoveryStatus::Recovered {
+            ""
+        } else {
+            " class=\"bad\""
+        };
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td{class}>{recovery}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&w.name),
+            number(w.start_s),
+            number(w.end_s),
+            pct(w.baseline_success_rate),
+            ms(w.baseline_p99_ms),
+            pct(w.worst_success_rate),
+            ms(w.worst_p99_ms),
+            w.orders_affected,
+            w.orders_correct,
+        ));
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
     h
 }
 
-// ---- Capacity hook (wired at merge to `report.capacity`) -----------------------------------
+// ---- Capacity --------------------------------------------------------------------------------
 
-/// The capacity section: each step's offered and achieved rate, success and latency, and the
-/// highest rate that held. Until the report carries capacity steps it says this was not a
-/// capacity run.
-pub fn capacity_section(_r: &RunReport) -> String {
-    "<section id=\"capacity\">\n<h2>Capacity</h2>\n<p class=\"note\">Not a capacity run.</p>\n</section>\n"
-        .to_string()
+/// The steps of a capacity run and its knee, or a note that this is not one.
+pub fn capacity_section(r: &RunReport) -> String {
+    let Some(c) = &r.capacity else {
+        return "<section id=\"capacity\">\n<h2>Capacity</h2>\n<p class=\"note\">Not a capacity run.</p>\n</section>\n"
+            .to_string();
+    };
+    let mut h = format!(
+        "<section id=\"capacity\">\n<h2>Capacity</h2>\n<p><strong>{}</strong></p>\n\
+         <p class=\"note\">SLO: p99 ≤ {} ms and success ≥ {:.2}% over each step after its first {} s.</p>\n\
+         <table>\n<thead><tr><th>rate (/s)</th><th>achieved (/s)</th><th>sent</th><th>shed</th>\
+         <th>p99 (ms)</th><th>send lag p99 (ms)</th><th>success</th><th>result</th></tr></thead>\n<tbody>\n",
+        esc(&c.answer()),
+        number(c.slo_p99_ms),
+        c.slo_success_rate * 100.0,
+        number(c.settle_s),
+    );
+    for s in &c.steps {
+        let result = match (s.held, s.complete) {
+            (true, _) => "held",
+            (false, false) => "partial",
+            (false, true) => "broke",
+        };
+        let class = if s.held { "" } else { " class=\"bad\"" };
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{class}>{result}</td></tr>\n",
+            number(s.rate),
+            s.achieved_rate,
+            s.sent,
+            s.shed,
+            s.p99_ms.map_or("–".into(), |p| format!("{p:.1}")),
+            s.send_lag_p99_ms.map_or("–".into(), |p| format!("{p:.1}")),
+            s.success_rate.map_or("–".into(), |x| format!("{:.2}%", x * 100.0)),
+        ));
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
+    h
 }
 
 // ---- end of hooks --------------------------------------------------------------------------
@@ -634,15 +684,81 @@ mod tests {
     }
 
     #[test]
-    fn recovery_and_capacity_hooks_say_what_the_report_holds() {
+    fn recovery_and_capacity_sections_show_what_the_report_holds() {
         let none = recovery_section(&sample());
         assert!(none.contains("No fault windows"), "{none}");
-        let some = recovery_section(&with_window("outage"));
+        let mut r = with_window("outage");
+        let window = |status, recovery_s| super::super::WindowRecovery {
+            name: "outage".into(),
+            start_s: 0.25,
+            end_s: 0.75,
+            baseline_s: 0.0,
+            baseline_success_rate: Some(1.0),
+            baseline_p99_ms: Some(12.0),
+            worst_success_rate: Some(0.5),
+            worst_p99_ms: Some(900.0),
+            threshold: Some(0.95),
+            tolerance: 0.05,
+            hold_s: 3.0,
+            status,
+            recovery_s,
+            observed_after_s: 5.0,
+            orders_affected: 40,
+            orders_correct: 39,
+        };
+        r.recovery = vec![
+            window(RecoveryStatus::Recovered, Some(2.0)),
+            window(RecoveryStatus::NeverRecovered, None),
+        ];
+        let some = recovery_section(&r);
         assert!(
-            some.contains("<td>outage</td><td>0.25</td><td>0.75</td>"),
+            some.contains("<td>outage</td><td>0.25–0.75</td><td>100.00%</td>"),
             "{some}"
         );
+        assert!(
+            some.contains("<td>2 s</td><td>40</td><td>39</td>"),
+            "{some}"
+        );
+        assert!(
+            some.contains("<td class=\"bad\">never recovered</td>"),
+            "{some}"
+        );
+
         assert!(capacity_section(&sample()).contains("Not a capacity run."));
+        let step = |rate: f64, held: bool| super::super::CapacityStep {
+            rate,
+            from_s: 0.0,
+            to_s: 1.0,
+            planned: 100,
+            sent: 100,
+            shed: 0,
+            achieved_rate: rate,
+            p99_ms: Some(if held { 20.0 } else { 700.0 }),
+            send_lag_p99_ms: Some(1.0),
+            eligible: 100,
+            paid: 100,
+            success_rate: Some(1.0),
+            complete: true,
+            held,
+        };
+        r.capacity = Some(super::super::CapacityReport {
+            slo_p99_ms: 250.0,
+            slo_success_rate: 0.99,
+            every_s: 3.0,
+            settle_s: 1.0,
+            max_rate: 1000.0,
+            steps: vec![step(500.0, true), step(750.0, false)],
+            knee: Some(step(500.0, true)),
+            first_broken: Some(step(750.0, false)),
+            held_at_max: false,
+            stopped_early: true,
+        });
+        let cap = capacity_section(&r);
+        assert!(cap.contains("knee 500/s"), "{cap}");
+        assert!(
+            cap.contains("<td>750</td>") && cap.contains(">broke</td>"),
+            "{cap}"
+        );
     }
 
     #[test]

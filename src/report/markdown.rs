@@ -1,5 +1,7 @@
 //! The Markdown writer: `report.md`, sized for a CI step summary. Sections in a fixed order:
-//! verdict, load, latency, outcomes (confusion matrix), faults, webhooks, verification, gates.
+//! verdict, load (with schedule warnings), capacity (capacity runs), latency, outcomes
+//! (confusion matrix), faults, recovery (when there are fault windows), webhooks,
+//! verification, gates. Capacity and recovery render in `markdown_load.rs`.
 
 use std::io::{self, Write};
 
@@ -26,9 +28,11 @@ impl<W: Write> Markdown<'_, W> {
     fn write(&mut self) -> io::Result<()> {
         self.headline()?;
         self.load()?;
+        super::markdown_load::capacity(self.w, self.r)?;
         self.latency()?;
         self.outcomes()?;
         self.faults()?;
+        super::markdown_load::recovery(self.w, self.r)?;
         self.webhooks()?;
         self.verification()?;
         self.gates()
@@ -71,7 +75,8 @@ impl<W: Write> Markdown<'_, W> {
             self.w,
             "| {} | {:.1}/s | {:.1}/s | {} | {} | {} | {} |\n",
             l.profile, l.target_rate, l.achieved_rate, l.planned, l.sent, l.shed, l.errors
-        )
+        )?;
+        super::markdown_load::schedule(self.w, self.r)
     }
 
     fn latency(&mut self) -> io::Result<()> {
@@ -288,12 +293,12 @@ pub(super) fn agrees(truth: &str, state: &str) -> bool {
     }
 }
 
-fn percent(x: f64) -> String {
+pub(super) fn percent(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
 
 /// Text safe inside a table cell or list item: no pipes breaking columns, one line.
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 

@@ -2,13 +2,20 @@
 //! once from the run's evidence, the verifier's findings and the merged recorder (`timeline`
 //! builds the chart data). Writers (`json`, `markdown`, `html` with `charts`, `summary`) only
 //! render it; `gates` turns the scenario's thresholds into results the exit code follows.
+//! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
+//! (whether the generator kept its schedule) compute their parts, wired in by `shape`.
 //! `write_all` puts the files in place atomically.
 
+pub mod capacity;
 pub mod charts;
 pub mod gates;
 pub mod html;
 pub mod json;
 pub mod markdown;
+mod markdown_load;
+pub mod recovery;
+pub mod schedule;
+mod shape;
 pub mod summary;
 pub mod timeline;
 
@@ -24,11 +31,14 @@ use sha2::{Digest, Sha256};
 use crate::chaos::FaultKind;
 use crate::domain::{CheckoutAnswer, LedgerEntry, OrderStatus, PaymentOp, WebhookAttempt};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
-use crate::scenario::{Profile, Scenario};
+use crate::scenario::Scenario;
 use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LABELS};
 
+pub use capacity::{CapacityReport, CapacityStep};
 pub use gates::GateResult;
 pub use json::OrderedMap;
+pub use recovery::{RecoveryStatus, WindowRecovery};
+pub use shape::Generator;
 pub use timeline::{planned_per_second, SpectrumPoint, TimelineRow, WindowSpan};
 
 /// Version of the JSON contract below; bump on any incompatible change.
@@ -55,6 +65,12 @@ pub struct RunReport {
     pub gates: Vec<GateResult>,
     /// One row per second of the load ([`TimelineRow`]).
     pub timeline: Vec<TimelineRow>,
+    /// Recovery after each fault window, in scenario order.
+    pub recovery: Vec<WindowRecovery>,
+    /// A capacity run's steps and knee; `None` for other runs.
+    pub capacity: Option<CapacityReport>,
+    /// Where the generator did not keep its schedule ([`schedule::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,6 +103,9 @@ pub struct LoadFigures {
     pub shed: u64,
     /// Checkouts with no usable answer.
     pub errors: u64,
+    /// How late the generator sent checkouts after their intended time, ms.
+    pub send_lag_p99_ms: f64,
+    pub send_lag_max_ms: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -196,6 +215,8 @@ pub struct ReportInputs<'a> {
     pub drained: bool,
     /// Webhook events the provider created.
     pub events_created: u64,
+    /// What the load generator knows beyond the records.
+    pub generator: Generator,
 }
 
 /// Builds the report (gates included) from a finished run.
@@ -244,7 +265,11 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             planned_per_second: &inp.planned_per_second,
             interrupted: inp.interrupted,
         }),
+        recovery: Vec::new(),
+        capacity: None,
+        warnings: Vec::new(),
     };
+    shape::add(&mut report, inp);
     report.gates = gates::evaluate(&sc.gates, &report);
     report
 }
@@ -275,6 +300,8 @@ impl RunReport {
                         self.verification.checks.len(),
                         failed.join(", ")
                     )
+                } else if g.name == gates::RECOVERY_S {
+                    gates::describe_recovery(g, &self.recovery)
                 } else {
                     g.describe()
                 }
@@ -313,18 +340,17 @@ fn load_figures(inp: &ReportInputs) -> LoadFigures {
     let errors = count(|a| matches!(a, CheckoutAnswer::Error { .. })) as u64;
     let sent = checkouts.len() as u64 - shed;
     let secs = inp.load_elapsed.as_secs_f64();
+    let lag = Percentiles::of(&capacity::merged(inp.generator.send_lag.values()));
     LoadFigures {
-        profile: match inp.scenario.load.profile {
-            Profile::Constant { .. } => "constant",
-            Profile::Ramp { .. } => "ramp",
-        }
-        .to_string(),
+        profile: inp.scenario.load.profile.name().to_string(),
         target_rate: inp.target_rate,
         planned: inp.planned,
         sent,
         achieved_rate: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
         shed,
         errors,
+        send_lag_p99_ms: lag.p99,
+        send_lag_max_ms: lag.max,
     }
 }
 
@@ -552,8 +578,8 @@ pub(crate) mod tests {
     use crate::domain::{AttemptResult, FailReason};
     use crate::metrics::Outcome;
     use crate::scenario::{
-        Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, ProviderSpec,
-        ReferenceSpec, WebhookSpec,
+        Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
+        RecoverySpec, ReferenceSpec, WebhookSpec,
     };
     use crate::verify::reconcile;
     pub(crate) use crate::verify::tests::Set;
@@ -607,6 +633,12 @@ pub(crate) mod tests {
                 timeout: Duration::from_secs(5),
             },
             gates,
+            capacity: None,
+            recovery: RecoverySpec {
+                tolerance: 0.05,
+                hold: Duration::from_secs(3),
+                baseline: Duration::from_secs(10),
+            },
         }
     }
 
@@ -652,6 +684,7 @@ pub(crate) mod tests {
             interrupted: false,
             drained: true,
             events_created: 3,
+            generator: Generator::default(),
         })
     }
 
@@ -663,6 +696,7 @@ pub(crate) mod tests {
                 p99_ms_max: Some(1000.0),
                 shed_max: Some(5),
                 verification: true,
+                recovery_s_max: None,
             },
         )
     }
@@ -831,6 +865,7 @@ pub(crate) mod tests {
                 p99_ms_max: None,
                 shed_max: None,
                 verification: true,
+                recovery_s_max: None,
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::gates::number;
+use super::recovery::RecoveryStatus;
 use super::RunReport;
 
 /// Failures listed before the rest are counted, keeping the summary short.
@@ -27,11 +28,22 @@ pub fn render(r: &RunReport) -> String {
     );
 
     let l = &r.load;
+    let kept = if r.warnings.is_empty() {
+        ""
+    } else {
+        "; schedule NOT kept (warnings in the report)"
+    };
     let _ = writeln!(
         s,
-        "  load          {} of {} planned sent at {:.1}/s (target {:.1}/s), {} shed, {} errors",
+        "  load          {} of {} planned sent at {:.1}/s (target {:.1}/s), {} shed, {} errors{kept}",
         l.sent, l.planned, l.achieved_rate, l.target_rate, l.shed, l.errors
     );
+    if let Some(c) = &r.capacity {
+        let _ = writeln!(s, "  capacity      {}", c.answer());
+    }
+    if !r.recovery.is_empty() {
+        let _ = writeln!(s, "  recovery      {}", recovery(r));
+    }
     let p = &r.latency_ms;
     let _ = writeln!(
         s,
@@ -107,6 +119,29 @@ pub fn render(r: &RunReport) -> String {
     s
 }
 
+/// `peak-outage 1 s (baseline 99.9%, worst 41.2%)` per window, comma-separated.
+fn recovery(r: &RunReport) -> String {
+    r.recovery
+        .iter()
+        .map(|w| {
+            let how = match (w.status, w.recovery_s) {
+                (RecoveryStatus::Recovered, Some(t)) => format!("{} s", number(t)),
+                (RecoveryStatus::NoBaseline, _) => "no baseline".to_string(),
+                _ => format!("NEVER recovered ({} s watched)", number(w.observed_after_s)),
+            };
+            let rate =
+                |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{:.1}%", x * 100.0));
+            format!(
+                "{} {how} (baseline {}, worst {})",
+                w.name,
+                rate(w.baseline_success_rate),
+                rate(w.worst_success_rate)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `paid 3, pending 1`: the non-zero counts, or `none`.
 fn counts<'a>(it: impl Iterator<Item = (&'a str, &'a u64)>) -> String {
     let v: Vec<String> = it
@@ -153,6 +188,7 @@ mod tests {
             p99_ms_max: Some(0.5),
             shed_max: Some(0),
             verification: true,
+            recovery_s_max: None,
         };
         let text = render(&report_with(&s, gates));
         let lines: Vec<&str> = text.lines().collect();

@@ -32,6 +32,11 @@ pub struct Scenario {
     pub merchant: MerchantSpec,
     pub drain: DrainSpec,
     pub gates: GateSpec,
+    /// A capacity run: the load steps up until the SLO breaks (`[capacity]`); `None` for a
+    /// plain run. When set, `load.profile` is the matching `Steps` profile.
+    pub capacity: Option<CapacitySpec>,
+    /// How recovery after each fault window is measured (`[recovery]`).
+    pub recovery: RecoverySpec,
 }
 
 /// How checkouts are offered.
@@ -56,15 +61,119 @@ pub enum Profile {
         to: f64,
         duration: Duration,
     },
+    /// `start`, then `start + step`, … every `every`, up to the highest rate not above `until`.
+    Steps {
+        start: f64,
+        step: f64,
+        every: Duration,
+        until: f64,
+    },
+    /// `base`, jumping to `peak` at `at` for `length` (TOML `for`), then `base` again until
+    /// `duration`.
+    Spike {
+        base: f64,
+        peak: f64,
+        at: Duration,
+        length: Duration,
+        duration: Duration,
+    },
+    /// An explicit list, played in order.
+    Stages(Vec<RateStage>),
+}
+
+/// One `[[load.stages]]` entry: linear from `from` to `to` over `duration` (`rate` sets both).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateStage {
+    pub from: f64,
+    pub to: f64,
+    pub duration: Duration,
 }
 
 impl Profile {
     /// Total load duration.
     pub fn duration(&self) -> Duration {
         match self {
-            Profile::Constant { duration, .. } | Profile::Ramp { duration, .. } => *duration,
+            Profile::Constant { duration, .. }
+            | Profile::Ramp { duration, .. }
+            | Profile::Spike { duration, .. } => *duration,
+            Profile::Steps {
+                start,
+                step,
+                every,
+                until,
+            } => every.saturating_mul(step_count(*start, *step, *until)),
+            Profile::Stages(stages) => stages.iter().map(|s| s.duration).sum(),
         }
     }
+
+    /// The profile's word in the scenario and the report: `constant`, `ramp`, `steps`,
+    /// `spike` or `stages`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Profile::Constant { .. } => "constant",
+            Profile::Ramp { .. } => "ramp",
+            Profile::Steps { .. } => "steps",
+            Profile::Spike { .. } => "spike",
+            Profile::Stages(_) => "stages",
+        }
+    }
+}
+
+/// How many steps a steps profile has: `start`, `start + step`, … up to the highest rate not
+/// above `until` (0 when `step` is not positive or `until < start`; at most `u32::MAX`).
+pub fn step_count(start: f64, step: f64, until: f64) -> u32 {
+    let counts = step > 0.0 && until >= start;
+    if !counts {
+        return 0;
+    }
+    // The slack keeps 100 + 3 × 0.1-sized float steps from losing the last one.
+    let n = ((until - start) / step + 1e-9).floor() + 1.0;
+    if n >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        n as u32
+    }
+}
+
+/// A capacity run (`[capacity]`): the rate steps from `start` by `step` every `every` up to
+/// `max_rate`; each step is judged against the SLO over its part after `settle`, and the run
+/// stops once a step breaks it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacitySpec {
+    pub start: f64,
+    pub step: f64,
+    pub every: Duration,
+    pub max_rate: f64,
+    /// The first part of each step, not judged (the merchant settles to the new rate).
+    pub settle: Duration,
+    /// SLO: highest p99 checkout latency in ms.
+    pub p99_ms: f64,
+    /// SLO: lowest share of checkouts answered paid over those the card did not decline.
+    pub success_rate: f64,
+}
+
+impl CapacitySpec {
+    /// The steps profile this capacity run offers.
+    pub fn profile(&self) -> Profile {
+        Profile::Steps {
+            start: self.start,
+            step: self.step,
+            every: self.every,
+            until: self.max_rate,
+        }
+    }
+}
+
+/// How recovery after a fault window is measured (`[recovery]`), per second of intended send
+/// time: the success rate over orders that could succeed must be back within `tolerance` of
+/// the `baseline` before the window and stay there for `hold`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecoverySpec {
+    /// Absolute: 0.05 means within 5 points of the baseline success rate.
+    pub tolerance: f64,
+    pub hold: Duration,
+    /// Length of the baseline span just before each window (shorter if the load is).
+    pub baseline: Duration,
 }
 
 /// What the generated orders look like.
@@ -160,6 +269,8 @@ pub struct GateSpec {
     pub shed_max: Option<u64>,
     /// Whether the run fails when any verification check fails (default true).
     pub verification: bool,
+    /// Longest recovery after a fault window, in seconds; a window that never recovers fails.
+    pub recovery_s_max: Option<f64>,
 }
 
 impl Scenario {

@@ -29,9 +29,14 @@ pub struct RawScenario {
     pub drain: RawDrain,
     #[serde(default)]
     pub gates: RawGates,
+    /// Present: a capacity run.
+    pub capacity: Option<RawCapacity>,
+    #[serde(default)]
+    pub recovery: RawRecovery,
 }
 
-/// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp.
+/// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
+/// `step`, `every`, `until` to steps; `base`, `peak`, `at`, `for` to spike; `stages` to stages.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoad {
@@ -42,6 +47,48 @@ pub struct RawLoad {
     pub duration: Option<RawDuration>,
     pub max_in_flight: Option<i64>,
     pub request_timeout: Option<RawDuration>,
+    pub start: Option<f64>,
+    pub step: Option<f64>,
+    pub every: Option<RawDuration>,
+    pub until: Option<f64>,
+    pub base: Option<f64>,
+    pub peak: Option<f64>,
+    pub at: Option<RawDuration>,
+    #[serde(rename = "for")]
+    pub for_: Option<RawDuration>,
+    pub stages: Option<Vec<RawStage>>,
+}
+
+/// One `[[load.stages]]` entry: `from` and `to`, or `rate`, over `duration`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+    pub rate: Option<f64>,
+    pub duration: Option<RawDuration>,
+}
+
+/// `[capacity]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacity {
+    pub start: Option<f64>,
+    pub step: Option<f64>,
+    pub every: Option<RawDuration>,
+    pub max_rate: Option<f64>,
+    pub settle: Option<RawDuration>,
+    pub p99_ms: Option<f64>,
+    pub success_rate: Option<f64>,
+}
+
+/// `[recovery]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecovery {
+    pub tolerance: Option<f64>,
+    pub hold: Option<RawDuration>,
+    pub baseline: Option<RawDuration>,
 }
 
 /// `[orders]`.
@@ -207,6 +254,7 @@ pub struct RawGates {
     pub p99_ms_max: Option<f64>,
     pub shed_max: Option<i64>,
     pub verification: Option<bool>,
+    pub recovery_s_max: Option<f64>,
 }
 
 /// A duration as written. Numbers are accepted here only so that `validate` can say

@@ -19,6 +19,7 @@ mod external;
 mod faults;
 
 pub use external::parse_listen;
+mod load;
 #[cfg(test)]
 mod tests;
 
@@ -345,16 +346,28 @@ impl Checker {
         let seed = raw.seed.map_or(Some(DEFAULT_SEED), |s| {
             self.integer("seed", s, 0, i64::MAX).map(|s| s as u64)
         });
-        let load = self.load(raw.load.as_ref());
+        let before_load = self.problems.len();
+        let capacity = raw.capacity.as_ref().map(|c| self.capacity(c));
+        let load = match &capacity {
+            Some(c) => Some(self.capacity_load(raw.load.as_ref(), c)),
+            None => self.load(raw.load.as_ref()),
+        };
+        let load_ok = self.problems.len() == before_load;
         let orders = self.orders(raw);
         let (provider, hold) = self.provider(raw);
         // Only a valid load duration bounds the windows; a bad one is reported already.
+        // Profiles without a `duration` key are measured once they are valid.
         let load_duration = raw
             .load
             .as_ref()
             .and_then(|l| match &l.duration {
                 Some(RawDuration::Text(t)) => parse_duration(t),
                 _ => None,
+            })
+            .or_else(|| {
+                let derived = load.as_ref().filter(|_| load_ok)?;
+                matches!(derived.profile, Profile::Steps { .. } | Profile::Stages(_))
+                    .then(|| derived.profile.duration())
             })
             .filter(|d| !d.is_zero());
         let faults = self.faults(&raw.faults, load_duration);
@@ -393,7 +406,17 @@ impl Checker {
                 .and_then(|v| self.integer("gates.shed_max", v, 0, i64::MAX))
                 .map(|v| v as u64),
             verification: g.verification.unwrap_or(true),
+            recovery_s_max: g
+                .recovery_s_max
+                .and_then(|v| self.positive_number("gates.recovery_s_max", v, true)),
         };
+        if gates.recovery_s_max.is_some() && raw.faults.windows.is_empty() {
+            self.report(
+                "gates.recovery_s_max",
+                "needs at least one [[faults.windows]] to measure recovery after",
+            );
+        }
+        let recovery = self.recovery(&raw.recovery);
         Scenario {
             name,
             seed: seed.unwrap_or(DEFAULT_SEED),
@@ -412,35 +435,49 @@ impl Checker {
             merchant,
             drain,
             gates,
+            capacity,
+            recovery,
         }
     }
 
-    /// `[load]`; `None` back only when the table is missing.
+    /// `[load]`; `None` back only when the table is missing. The profile-specific keys of
+    /// `steps`, `spike` and `stages` are checked in `load.rs`.
     fn load(&mut self, raw: Option<&RawLoad>) -> Option<LoadSpec> {
         let Some(raw) = raw else {
             self.report(
                 "load",
                 "required table is missing: expected [load] with profile, duration and \
-                 rate (profile \"constant\") or from and to (profile \"ramp\")",
+                 rate (profile \"constant\"), or another profile with its keys, or a \
+                 [capacity] table",
             );
             return None;
         };
-        let duration = self.duration(
-            "load.duration",
-            raw.duration.as_ref(),
-            None,
-            Floor::Positive,
-        );
-        let duration = duration.map_or(Duration::from_secs(1), |d| d.value);
-        let not_allowed = |c: &mut Self, key: &str, profile: &str, belongs: &str, takes: &str| {
-            c.report(
-                &format!("load.{key}"),
-                format!(
-                    "not allowed with profile {profile:?}: {key} belongs to profile {belongs:?} \
-                     (profile {profile:?} takes {takes})"
-                ),
-            );
+        let profile = raw.profile.as_deref();
+        // Steps and stages have a length of their own; every other profile needs one.
+        let duration = if matches!(profile, Some("steps" | "stages")) {
+            if raw.duration.is_some() {
+                self.report(
+                    "load.duration",
+                    format!(
+                        "not allowed with profile {:?}: its length follows from {}",
+                        profile.unwrap_or_default(),
+                        load::takes(profile.unwrap_or_default())
+                    ),
+                );
+            }
+            Duration::from_secs(1)
+        } else {
+            self.duration(
+                "load.duration",
+                raw.duration.as_ref(),
+                None,
+                Floor::Positive,
+            )
+            .map_or(Duration::from_secs(1), |d| d.value)
         };
+        if let Some(p) = profile.filter(|p| load::PROFILES.contains(p)) {
+            self.keys_of_other_profiles(raw, p);
+        }
         let required_number = |c: &mut Self, key: &str, v: Option<f64>, zero_ok: bool| {
             let path = format!("load.{key}");
             match v {
@@ -451,26 +488,21 @@ impl Checker {
                 Some(v) => c.positive_number(&path, v, zero_ok).unwrap_or(1.0),
             }
         };
-        let profile = match raw.profile.as_deref() {
+        let profile = match profile {
             Some("constant") => {
-                for (key, v) in [("from", raw.from), ("to", raw.to)] {
-                    if v.is_some() {
-                        not_allowed(self, key, "constant", "ramp", "rate");
-                    }
-                }
                 let rate = required_number(self, "rate", raw.rate, false);
                 Profile::Constant { rate, duration }
             }
             Some("ramp") => {
-                if raw.rate.is_some() {
-                    not_allowed(self, "rate", "ramp", "constant", "from and to");
-                }
                 let from = required_number(self, "from", raw.from, true);
                 let to = required_number(self, "to", raw.to, false);
                 Profile::Ramp { from, to, duration }
             }
+            Some("steps") => self.steps(raw),
+            Some("spike") => self.spike(raw, duration),
+            Some("stages") => self.stages(raw),
             other => {
-                let expected = r#""constant" or "ramp""#;
+                let expected = load::PROFILES_SHOWN;
                 match other {
                     None => self.missing("load.profile", expected),
                     Some(p) => {
@@ -483,6 +515,16 @@ impl Checker {
                 }
             }
         };
+        let (max_in_flight, request_timeout) = self.load_limits(raw);
+        Some(LoadSpec {
+            profile,
+            max_in_flight,
+            request_timeout,
+        })
+    }
+
+    /// `load.max_in_flight` and `load.request_timeout`, shared by every kind of run.
+    fn load_limits(&mut self, raw: &RawLoad) -> (NonZeroUsize, Duration) {
         let max_in_flight = self
             .integer(
                 "load.max_in_flight",
@@ -500,11 +542,7 @@ impl Checker {
                 Floor::Positive,
             )
             .map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.value);
-        Some(LoadSpec {
-            profile,
-            max_in_flight,
-            request_timeout,
-        })
+        (max_in_flight, request_timeout)
     }
 
     fn orders(&mut self, raw: &RawScenario) -> OrderSpec {

@@ -14,6 +14,9 @@ mod faults;
 /// merchant verifies clean over 20 seeds.
 mod flaws;
 
+/// Load shapes end to end: a capacity run's knee and early stop, recovery after a window.
+mod profiles;
+
 /// The `paychaos` binary: validation errors, exit codes, nothing half-written.
 mod cli;
 

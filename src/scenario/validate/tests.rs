@@ -3,12 +3,13 @@
 
 use super::*;
 use crate::chaos::{FaultKind, FaultPlan, Window};
+use crate::scenario::{RateStage, RecoverySpec};
 
 const SMOKE: &str = include_str!("../../../scenarios/smoke.toml");
 const PRESALE: &str = include_str!("../../../scenarios/presale.toml");
 
 /// The smallest valid scenario: a constant 10/s for 1 s. Tests append tables to it.
-const MINIMAL: &str = r#"
+pub(super) const MINIMAL: &str = r#"
 name = "t"
 [load]
 profile = "constant"
@@ -24,12 +25,12 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn ok(text: &str) -> Scenario {
+pub(super) fn ok(text: &str) -> Scenario {
     from_toml_str(text, "t.toml").unwrap_or_else(|e| panic!("expected a valid scenario:\n{e}"))
 }
 
 /// The problems of an invalid scenario, as `path: message` lines.
-fn problems(text: &str) -> Vec<String> {
+pub(super) fn problems(text: &str) -> Vec<String> {
     match from_toml_str(text, "t.toml") {
         Ok(_) => panic!("expected problems, the scenario was accepted:\n{text}"),
         Err(e) => e
@@ -41,13 +42,13 @@ fn problems(text: &str) -> Vec<String> {
 }
 
 /// The problems of `MINIMAL` followed by `extra`.
-fn problems_with(extra: &str) -> Vec<String> {
+pub(super) fn problems_with(extra: &str) -> Vec<String> {
     problems(&format!("{MINIMAL}{extra}"))
 }
 
 /// Asserts that exactly one problem sits at `path` and that it contains `needle`.
 #[track_caller]
-fn assert_problem(all: &[String], path: &str, needle: &str) {
+pub(super) fn assert_problem(all: &[String], path: &str, needle: &str) {
     let at: Vec<&String> = all
         .iter()
         .filter(|p| p.starts_with(&format!("{path}: ")))
@@ -96,6 +97,7 @@ fn smoke_scenario_is_valid_and_exercises_every_fault() {
             p99_ms_max: Some(5000.0),
             shed_max: Some(0),
             verification: true,
+            recovery_s_max: None,
         }
     );
 }
@@ -106,14 +108,24 @@ fn presale_scenario_is_a_ramp_with_an_outage_at_the_peak() {
     assert_eq!(s.name, "presale");
     assert_eq!(
         s.load.profile,
-        Profile::Ramp {
-            from: 10.0,
-            to: 80.0,
-            duration: secs(30)
-        }
+        Profile::Stages(vec![
+            RateStage {
+                from: 10.0,
+                to: 80.0,
+                duration: secs(20)
+            },
+            RateStage {
+                from: 80.0,
+                to: 80.0,
+                duration: secs(20)
+            },
+        ])
     );
     let w = &s.faults.windows[0];
-    assert_eq!((w.start, w.end), (secs(20), secs(25)));
+    assert_eq!((w.start, w.end), (secs(22), secs(27)));
+    // Recovery is measured after the outage, with time at the peak left to do it in.
+    assert_eq!(s.gates.recovery_s_max, Some(5.0));
+    assert!(s.load.profile.duration() - w.end >= s.recovery.hold + secs(5));
     assert_eq!(w.rate(FaultKind::ServerError), Some(0.8));
     assert_eq!(w.latency, Some(Latency::Fixed { value: ms(200) }));
     assert_eq!(
@@ -180,11 +192,18 @@ fn minimal_scenario_gets_every_default() {
             flaws: Flaws::NONE,
         }),
         drain: DrainSpec { timeout: secs(30) },
+        capacity: None,
+        recovery: RecoverySpec {
+            tolerance: 0.05,
+            hold: secs(3),
+            baseline: secs(10),
+        },
         gates: GateSpec {
             success_rate_min: None,
             p99_ms_max: None,
             shed_max: None,
             verification: true,
+            recovery_s_max: None,
         },
     };
     assert_eq!(s, expected);
@@ -305,12 +324,16 @@ fn missing_required_keys_are_named() {
         all,
         [
             "load: required table is missing: expected [load] with profile, duration and rate \
-          (profile \"constant\") or from and to (profile \"ramp\")"
+          (profile \"constant\"), or another profile with its keys, or a [capacity] table"
         ]
     );
 
     let all = problems("name = \"t\"\n[load]\nduration = \"1s\"\n");
-    assert_problem(&all, "load.profile", r#"expected "constant" or "ramp""#);
+    assert_problem(
+        &all,
+        "load.profile",
+        r#"expected "constant", "ramp", "steps", "spike" or "stages""#,
+    );
 }
 
 #[test]
@@ -350,10 +373,10 @@ fn rate_keys_belong_to_their_profile() {
 
 #[test]
 fn unknown_profile_lists_the_accepted_ones() {
-    let all = problems(&MINIMAL.replace("\"constant\"", "\"spike\""));
+    let all = problems(&MINIMAL.replace("\"constant\"", "\"burst\""));
     assert_eq!(
         all,
-        [r#"load.profile: expected "constant" or "ramp", got "spike""#]
+        [r#"load.profile: expected "constant", "ramp", "steps", "spike" or "stages", got "burst""#]
     );
 }
 

@@ -1,0 +1,56 @@
+//! Wires the parts of the report about the load's shape and its effects into a report whose
+//! core figures are built: recovery after each fault window, a capacity run's steps and
+//! knee, and the schedule warnings. Also the load generator's facts they read.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::{capacity, recovery, schedule, ReportInputs, RunReport};
+use crate::load::{Schedule, Stage};
+
+/// The load generator's own facts, for the schedule warnings and a capacity run.
+#[derive(Clone, Debug, Default)]
+pub struct Generator {
+    /// The stages the load offered.
+    pub stages: Vec<Stage>,
+    /// From each sent checkout's intended to its actual send time, µs, by intended second.
+    pub send_lag: BTreeMap<u64, Histogram<u64>>,
+    /// Set when a capacity run stopped its load once a step broke: how far it got.
+    pub stopped_early_at: Option<Duration>,
+}
+
+/// Fills `recovery`, `capacity` and `warnings` of `report` (its load figures built).
+pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
+    let sc = inp.scenario;
+    let seconds = recovery::per_second(inp.evidence.checkouts, &inp.reconciliation.orders);
+    report.recovery = recovery::windows(
+        &seconds,
+        &sc.faults.windows,
+        &sc.recovery,
+        inp.evidence.ledger,
+        &inp.reconciliation.discrepancies,
+    );
+    let g = &inp.generator;
+    report.capacity = sc.capacity.as_ref().map(|c| {
+        let schedule = Schedule::new(&g.stages);
+        let cut_at = g
+            .stopped_early_at
+            .or(inp.interrupted.then_some(inp.load_elapsed));
+        capacity::build(
+            c,
+            inp.evidence.checkouts,
+            &inp.reconciliation.orders,
+            &schedule,
+            &g.send_lag,
+            cut_at.unwrap_or(schedule.duration()),
+            g.stopped_early_at.is_some(),
+        )
+    });
+    report.warnings = schedule::warnings(
+        &report.load,
+        sc.load.max_in_flight.get(),
+        report.capacity.as_ref(),
+    );
+}

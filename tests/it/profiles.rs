@@ -1,0 +1,135 @@
+use paychaos::report::RecoveryStatus;
+
+use crate::util::run_toml;
+
+/// A fast scenario around the given `[load]`/`[capacity]` tables and extra tables: no base
+/// faults, quick merchant retries, a short drain.
+fn toml(load: &str, extra: &str) -> String {
+    format!(
+        r#"
+name = "it-profiles"
+seed = 5
+{load}
+
+[provider]
+hold = "300ms"
+
+[webhooks]
+secret = "whsec_it_profiles"
+retry_schedule = ["50ms", "100ms"]
+timeout = "1s"
+
+[merchant]
+provider_timeout = "150ms"
+max_retries = 3
+retry_backoff = "10ms"
+reconcile_every = "100ms"
+pending_grace = "1s"
+
+[drain]
+timeout = "10s"
+
+{extra}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_run_within_its_slo_holds_at_max_rate() {
+    // Arrange: three 1 s steps of 20, 40, 60/s, a generous SLO.
+    let cap = "[capacity]\nstart = 20\nstep = 20\nevery = \"1s\"\nmax_rate = 60\n\
+               settle = \"200ms\"\np99_ms = 5000\nsuccess_rate = 0.5\n";
+
+    // Act
+    let run = run_toml(&toml(cap, "")).await;
+    let r = &run.outcome.report;
+
+    // Assert
+    let c = r.capacity.as_ref().expect("a capacity section");
+    let rates: Vec<f64> = c.steps.iter().map(|s| s.rate).collect();
+    assert_eq!(rates, [20.0, 40.0, 60.0]);
+    assert!(c.steps.iter().all(|s| s.complete && s.held), "{c:?}");
+    // 800 ms judged per step: 16, 32, 48 checkouts.
+    let planned: Vec<u64> = c.steps.iter().map(|s| s.planned).collect();
+    assert_eq!(planned, [16, 32, 48]);
+    assert!(c.held_at_max && !c.stopped_early);
+    assert_eq!(c.knee.as_ref().unwrap().rate, 60.0);
+    assert!(c.first_broken.is_none());
+    assert_eq!(r.load.profile, "steps");
+    assert_eq!(r.load.planned, 120);
+    assert!(!r.run.interrupted);
+    assert!(r.passed(), "{:?}", r.failures());
+    assert_eq!(run.json["capacity"]["held_at_max"], true);
+    let md = std::fs::read_to_string(run.dir().join("report.md")).unwrap();
+    assert!(
+        md.contains("## Capacity") && md.contains("held up to max_rate: 60/s"),
+        "{md}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_run_stops_at_the_first_step_that_breaks() {
+    // Arrange: an SLO no checkout can meet (p99 ≤ 1 µs), steps of 1 s up to 100/s.
+    let cap = "[capacity]\nstart = 20\nstep = 20\nevery = \"1s\"\nmax_rate = 100\n\
+               settle = \"0s\"\np99_ms = 0.001\nsuccess_rate = 0.5\n";
+
+    // Act
+    let run = run_toml(&toml(cap, "")).await;
+    let r = &run.outcome.report;
+
+    // Assert: broke at the first step, stopped during the second, not an interruption.
+    let c = r.capacity.as_ref().expect("a capacity section");
+    assert!(c.stopped_early, "{c:?}");
+    assert!(c.knee.is_none());
+    assert_eq!(c.first_broken.as_ref().unwrap().rate, 20.0);
+    assert!(
+        c.steps.len() <= 2,
+        "steps past the break were not offered: {c:?}"
+    );
+    assert!(!c.held_at_max);
+    assert!(!r.run.interrupted, "an early stop is not an interruption");
+    assert!(
+        r.load.planned < 300,
+        "planned counts only the part that ran"
+    );
+    assert_eq!(r.verdict(), "PASS", "a capacity answer is not a gate");
+    assert!(r.verification.passed, "{:?}", r.verification.discrepancies);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_window_reports_its_recovery() {
+    // Arrange: 50/s for 3 s; every charge attempt in 1.0..1.5 s gets a 500, so the merchant
+    // fails most orders of second 1 after its quick retries; second 2 is clean again.
+    let load = "[load]\nprofile = \"constant\"\nrate = 50\nduration = \"3s\"\n\
+                [[faults.windows]]\nname = \"outage\"\nstart = \"1s\"\nend = \"1.5s\"\n\
+                server_error = 1.0\n";
+    let extra = "[recovery]\nhold = \"1s\"\n[gates]\nrecovery_s_max = 5\n";
+
+    // Act
+    let run = run_toml(&toml(load, extra)).await;
+    let r = &run.outcome.report;
+
+    // Assert
+    assert_eq!(r.recovery.len(), 1);
+    let w = &r.recovery[0];
+    assert_eq!((w.name.as_str(), w.start_s, w.end_s), ("outage", 1.0, 1.5));
+    assert_eq!(w.baseline_s, 1.0, "only second 0 is before the window");
+    assert_eq!(w.baseline_success_rate, Some(1.0));
+    assert!(w.worst_success_rate.unwrap() < 0.9, "{w:?}");
+    assert_eq!(w.status, RecoveryStatus::Recovered, "{w:?}");
+    assert_eq!(
+        w.recovery_s,
+        Some(0.5),
+        "second 2 is healthy, 0.5 s after the end"
+    );
+    assert!(w.orders_affected >= 20, "{w:?}");
+    assert_eq!(
+        w.orders_correct, w.orders_affected,
+        "the reference merchant is correct"
+    );
+    let gate = r.gates.iter().find(|g| g.name == "recovery_s").unwrap();
+    assert!(gate.passed && gate.observed == 0.5, "{gate:?}");
+    assert_eq!(run.json["recovery"][0]["status"], "recovered");
+    let md = std::fs::read_to_string(run.dir().join("report.md")).unwrap();
+    assert!(md.contains("## Recovery"), "{md}");
+}
