@@ -1,0 +1,321 @@
+//! Unit tests of the module, kept apart so the module stays readable.
+
+use super::*;
+use crate::chaos::{FaultPlan, WebhookChaos};
+use crate::domain::{AttemptResult, FailReason};
+use crate::metrics::Outcome;
+use crate::scenario::{
+    Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
+    RecoverySpec, ReferenceSpec, WebhookSpec,
+};
+use crate::verify::reconcile;
+pub(crate) use crate::verify::tests::Set;
+
+/// The verifier's clean evidence set: six sent orders (one paid at checkout, one paid
+/// after pending, four failed of which one refunded) and one shed.
+pub(crate) fn sample_set() -> Set {
+    crate::verify::tests::clean()
+}
+
+pub(crate) fn scenario(gates: GateSpec) -> Scenario {
+    let ms = Duration::from_millis;
+    Scenario {
+        name: "smoke".into(),
+        seed: 42,
+        load: LoadSpec {
+            profile: Profile::Constant {
+                rate: 10.0,
+                duration: Duration::from_secs(1),
+            },
+            max_in_flight: std::num::NonZeroUsize::new(8).unwrap(),
+            request_timeout: ms(2000),
+        },
+        orders: OrderSpec {
+            amount_min: 1000,
+            amount_max: 1000,
+            currency: "usd".into(),
+            payment_method: "pm_card_visa".into(),
+        },
+        provider: ProviderSpec {
+            dialect: Dialect::Stripe,
+            hold: ms(500),
+            listen: ([127, 0, 0, 1], 0).into(),
+        },
+        faults: FaultPlan::default(),
+        webhooks: WebhookSpec {
+            secret: "whsec_test".into(),
+            chaos: WebhookChaos::default(),
+            retry_schedule: vec![ms(100)],
+            timeout: ms(1000),
+        },
+        merchant: MerchantSpec::Reference(ReferenceSpec {
+            provider_timeout: ms(300),
+            max_retries: 2,
+            retry_backoff: ms(50),
+            reconcile_every: ms(200),
+            pending_grace: ms(1000),
+            flaws: crate::merchant::flaws::Flaws::NONE,
+        }),
+        drain: DrainSpec {
+            timeout: Duration::from_secs(5),
+        },
+        gates,
+        capacity: None,
+        recovery: RecoverySpec {
+            tolerance: 0.05,
+            hold: Duration::from_secs(3),
+            baseline: Duration::from_secs(10),
+        },
+    }
+}
+
+/// A recorder fed from the set's checkout records, as the load would have.
+pub(crate) fn recorder(s: &Set) -> Recorder {
+    let mut r = Recorder::default();
+    for c in &s.checkouts {
+        let second = c.intended_ms / 1000;
+        let outcome = match &c.answer {
+            CheckoutAnswer::Shed => {
+                r.record_shed(second);
+                continue;
+            }
+            CheckoutAnswer::Error { .. } => Outcome::Error,
+            CheckoutAnswer::Told { status } => match status {
+                OrderStatus::Paid => Outcome::Paid,
+                OrderStatus::Pending => Outcome::Pending,
+                OrderStatus::Failed(_) => Outcome::Failed,
+            },
+        };
+        r.record_sent(second);
+        r.record(second, outcome, c.latency_us);
+    }
+    r
+}
+
+pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
+    let sc = scenario(gates);
+    let evidence = s.evidence();
+    let rec = reconcile(&evidence);
+    let recorder = recorder(s);
+    build(&ReportInputs {
+        scenario: &sc,
+        evidence,
+        reconciliation: &rec,
+        recorder: &recorder,
+        target_rate: 10.0,
+        planned: s.checkouts.len() as u64,
+        planned_per_second: vec![s.checkouts.len() as u64],
+        load_elapsed: Duration::from_millis(500),
+        run_duration: Duration::from_millis(1500),
+        started_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        interrupted: false,
+        drained: true,
+        events_created: 3,
+        generator: Generator::default(),
+    })
+}
+
+pub(crate) fn sample() -> RunReport {
+    report_with(
+        &sample_set(),
+        GateSpec {
+            success_rate_min: Some(0.5),
+            p99_ms_max: Some(1000.0),
+            shed_max: Some(5),
+            verification: true,
+            recovery_s_max: None,
+        },
+    )
+}
+
+#[test]
+fn load_and_outcome_figures_come_from_the_evidence() {
+    let r = sample();
+    assert_eq!(r.load.sent, 6);
+    assert_eq!(r.load.shed, 1);
+    assert_eq!(r.load.errors, 0);
+    assert_eq!(r.load.planned, 7);
+    assert!((r.load.achieved_rate - 12.0).abs() < 1e-9);
+    // Paid: ord-000000 and ord-000004 of 6 sent; 4 of them not declined by the card.
+    assert!((r.outcomes.success_rate - 2.0 / 6.0).abs() < 1e-9);
+    assert!((r.outcomes.success_rate_eligible - 0.5).abs() < 1e-9);
+    assert_eq!(r.outcomes.told.get("paid"), Some(&1));
+    assert_eq!(r.outcomes.told.get("pending"), Some(&2));
+    assert_eq!(r.outcomes.told.get("error"), Some(&0));
+    assert_eq!(r.outcomes.final_states.get("paid"), Some(&2));
+    assert_eq!(r.outcomes.final_states.get("missing"), Some(&0));
+    let charged = r.outcomes.confusion.get("charged").unwrap();
+    assert_eq!(charged.get("paid"), Some(&2));
+    let keys: Vec<_> = r.outcomes.confusion.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, TruthLabel::ALL.map(TruthLabel::as_str));
+}
+
+#[test]
+fn faults_count_entries_and_distinct_orders() {
+    let mut s = sample_set();
+    s.charge("ord-000003", AttemptResult::ServerError);
+    let r = report_with(&s, sample().scenario_gates());
+    assert_eq!(r.faults.injected.get("server_error"), Some(&2));
+    assert_eq!(r.faults.orders_hit.get("server_error"), Some(&1));
+    assert_eq!(r.faults.injected.get("timeout_after_charge"), Some(&2));
+    assert_eq!(r.faults.orders_hit.get("timeout_after_charge"), Some(&2));
+    assert_eq!(r.faults.injected.get("risk_block"), Some(&1));
+    assert_eq!(r.faults.injected.0.len(), FaultKind::ALL.len());
+}
+
+#[test]
+fn digest_ignores_ledger_order_and_sees_a_moved_fault() {
+    let s = sample_set();
+    let base = assignment_digest(&s.ledger);
+    assert_eq!(base.len(), 64);
+    let mut reversed = s.ledger.clone();
+    reversed.reverse();
+    assert_eq!(assignment_digest(&reversed), base);
+
+    let mut moved = s.ledger.clone();
+    let e = moved
+        .iter_mut()
+        .find(|e| e.fault == Some(FaultKind::ServerError));
+    e.unwrap().fault = Some(FaultKind::RateLimit);
+    assert_ne!(assignment_digest(&moved), base);
+
+    let mut cleared = s.ledger.clone();
+    cleared[0].fault = Some(FaultKind::Timeout);
+    assert_ne!(assignment_digest(&cleared), base);
+}
+
+#[test]
+fn webhook_figures_separate_genuine_duplicate_and_forged() {
+    let mut s = sample_set();
+    // A genuine event that never got through, retried once.
+    s.webhook("ord-000001", "evt_1", None);
+    s.webhook("ord-000001", "evt_1", Some(500));
+    s.last_webhook().attempt = 1;
+    let r = report_with(&s, sample().scenario_gates());
+    let w = &r.webhooks;
+    assert_eq!(w.sent, 6);
+    assert_eq!(w.delivered, 2, "evt_0 and evt_4");
+    assert_eq!(w.retried, 1);
+    assert_eq!(w.duplicated, 1);
+    assert_eq!(w.forged, 1);
+    assert_eq!(w.forged_accepted, 0);
+    // evt_1 logged but never acknowledged; 3 created, 3 logged.
+    assert_eq!(w.never_acknowledged, 1);
+    assert!((w.ack_latency_ms.p50 - 2.0).abs() < 0.01);
+}
+
+#[test]
+fn webhook_figures_count_new_chaos_and_attack_copies_accepted() {
+    let mut s = sample_set();
+    // evt_0 reordered, first attempt dropped; a stale replay refused, an unsigned copy taken.
+    s.webhook("ord-000001", "evt_1", None);
+    s.last_webhook().dropped = true;
+    s.last_webhook().reordered = true;
+    s.webhook("ord-000001", "evt_1", Some(200));
+    s.last_webhook().attempt = 1;
+    s.last_webhook().reordered = true;
+    s.webhook("ord-000001", "evt_1", Some(400));
+    s.last_webhook().stale = true;
+    s.webhook("ord-000001", "evt_unsigned_1", Some(200));
+    s.last_webhook().unsigned = true;
+    let r = report_with(&s, sample().scenario_gates());
+    let w = &r.webhooks;
+    assert_eq!((w.reordered, w.dropped), (1, 1));
+    assert_eq!((w.stale, w.unsigned, w.forged_accepted), (1, 1, 1));
+    assert_eq!(w.never_acknowledged, 0, "evt_1 came through on its retry");
+    assert_eq!(w.delivered, 3, "the unsigned copy is no genuine delivery");
+}
+
+#[test]
+fn verification_and_timeline_are_carried_over() {
+    let r = sample();
+    assert!(r.verification.passed);
+    assert_eq!(r.verification.checks.len(), crate::verify::Check::ALL.len());
+    assert_eq!(r.verification.checks[0].name, "lost_payment");
+    assert_eq!(r.timeline.len(), 1);
+    assert_eq!(r.timeline[0].sent, 6);
+    assert_eq!(r.timeline[0].shed, 1);
+    assert_eq!(r.timeline[0].paid, 1);
+}
+
+#[test]
+fn started_at_is_rfc3339_utc() {
+    let at = |s| rfc3339(UNIX_EPOCH + Duration::from_secs(s));
+    assert_eq!(at(0), "1970-01-01T00:00:00Z");
+    assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+    assert_eq!(at(1_700_000_000), "2023-11-14T22:13:20Z");
+    assert_eq!(at(4_107_542_399), "2100-02-28T23:59:59Z");
+    assert_eq!(sample().dir_name(), "smoke-20231114T221320Z");
+}
+
+#[test]
+fn report_round_trips_through_json() {
+    let r = sample();
+    let text = serde_json::to_string(&r).unwrap();
+    let back: RunReport = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, r);
+}
+
+#[test]
+fn write_all_writes_every_file_and_leaves_no_temp_files() {
+    let dir = std::env::temp_dir().join(format!(
+        "paychaos-report-test-{}-{}",
+        std::process::id(),
+        line!()
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    let target = dir.join("nested").join("smoke");
+    let r = sample();
+    let paths = write_all(&r, &target).unwrap();
+    // Twice: overwriting an existing report is atomic too.
+    let paths2 = write_all(&r, &target).unwrap();
+    assert_eq!(paths, paths2);
+    let mut names: Vec<_> = fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report.html", "report.json", "report.md"]);
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    let md = fs::read_to_string(&paths[1]).unwrap();
+    assert!(md.starts_with("# paychaos"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+impl RunReport {
+    /// Gates that the sample passes, for tests that change the evidence only.
+    pub(crate) fn scenario_gates(&self) -> GateSpec {
+        GateSpec {
+            success_rate_min: None,
+            p99_ms_max: None,
+            shed_max: None,
+            verification: true,
+            recovery_s_max: None,
+        }
+    }
+}
+
+#[test]
+fn a_declined_order_does_not_count_against_eligible_success() {
+    let mut s = Set::default();
+    s.charge("ord-000000", AttemptResult::Ok)
+        .told_status("ord-000000", OrderStatus::Paid)
+        .final_state("ord-000000", OrderStatus::Paid, 1);
+    s.charge(
+        "ord-000001",
+        AttemptResult::Declined(FailReason::InsufficientFunds),
+    )
+    .told_status(
+        "ord-000001",
+        OrderStatus::Failed(FailReason::InsufficientFunds),
+    )
+    .final_state(
+        "ord-000001",
+        OrderStatus::Failed(FailReason::InsufficientFunds),
+        0,
+    );
+    let r = report_with(&s, sample().scenario_gates());
+    assert_eq!(r.outcomes.success_rate, 0.5);
+    assert_eq!(r.outcomes.success_rate_eligible, 1.0);
+}
