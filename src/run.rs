@@ -124,6 +124,7 @@ pub async fn run(
                 reconcile_every: mspec.reconcile_every,
                 pending_grace: mspec.pending_grace,
                 flaws: mspec.flaws,
+                breaker: mspec.breaker,
             },
             servers.child_token(),
         )),

@@ -49,6 +49,13 @@ pub struct MerchantArgs {
     /// A pending order the provider knows nothing about is failed after this long.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
     pub pending_grace: Duration,
+    /// Open the circuit breaker after N checkouts in a row end in provider trouble (off
+    /// without it): checkouts then fail fast for --breaker-cooldown.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_failures: Option<u32>,
+    /// How long an open circuit breaker fails checkouts fast.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = positive_duration)]
+    pub breaker_cooldown: Duration,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -134,6 +141,12 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
         reconcile_every: args.reconcile_every,
         pending_grace: args.pending_grace,
         flaws,
+        breaker: args
+            .breaker_failures
+            .map(|failures| merchant::BreakerConfig {
+                failures,
+                cooldown: args.breaker_cooldown,
+            }),
     };
     Ok((listen, cfg))
 }

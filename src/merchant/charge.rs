@@ -5,7 +5,9 @@
 //! [`create_key`] and [`next_step`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::breaker::Admit;
 use super::flaws::{Flaw, Flaws};
 use super::handlers::{run_effect, CheckoutRequest};
 use super::provider_client::{backoff, charge_key, is_soft, Answer, Attempts, ChargeParams};
@@ -111,6 +113,15 @@ pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
         shared: &shared,
         order_id: &r.order_id,
     };
+    let admitted = shared.breaker.admit(Instant::now());
+    if admitted == Admit::Refuse {
+        // The breaker is open: fail fast, telling the truth (provider trouble, nothing sent).
+        let effect = shared
+            .store
+            .settle(&r.order_id, &Settlement::Failed(FailReason::ProviderError));
+        run_effect(&shared, effect);
+        return;
+    }
     let flaws = shared.cfg.flaws;
     let policy = shared.retry_policy();
     let params = ChargeParams {
@@ -150,6 +161,9 @@ pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
         }
         tokio::time::sleep(backoff(policy.backoff, retries_used)).await;
     };
+    // Trouble: the provider gave no definite answer (a payment and a decline are both answers).
+    let trouble = !matches!(last, Answer::Succeeded { .. } | Answer::Declined { .. });
+    shared.breaker.record(admitted, trouble, Instant::now());
     if step == Step::GiveUp {
         shared.store.give_up(&r.order_id, FailReason::ProviderError);
         return;

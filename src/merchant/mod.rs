@@ -4,6 +4,7 @@
 //! reached only over HTTP ([`provider_client`]). [`flaws`] plants deliberate bugs on demand.
 //! Every task it starts is tracked, so [`MerchantHandle::stopped`] waits for all of them.
 
+pub mod breaker;
 pub mod charge;
 pub mod flaws;
 pub mod handlers;
@@ -24,6 +25,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use breaker::Breaker;
+pub use breaker::BreakerConfig;
 use flaws::Flaws;
 use provider_client::{ProviderClient, RetryPolicy};
 use store::Store;
@@ -44,6 +47,8 @@ pub struct MerchantConfig {
     pub pending_grace: Duration,
     /// Planted bugs; [`Flaws::NONE`] for the correct integration.
     pub flaws: Flaws,
+    /// Fail fast after repeated provider trouble; `None`: never.
+    pub breaker: Option<BreakerConfig>,
 }
 
 /// A running merchant.
@@ -83,6 +88,7 @@ pub fn serve(
     let tasks = Tracker { _alive: tx };
     let shared = Arc::new(Shared {
         store: Store::with_flaws(cfg.flaws),
+        breaker: Breaker::new(cfg.breaker),
         cfg,
         provider,
         tasks: tasks.clone(),
@@ -96,6 +102,7 @@ pub fn serve(
 pub(crate) struct Shared {
     pub cfg: MerchantConfig,
     pub store: Store,
+    pub breaker: Breaker,
     pub provider: ProviderClient,
     pub tasks: Tracker,
 }
@@ -223,6 +230,7 @@ pub(crate) mod testkit {
             reconcile_every: Duration::from_millis(20),
             pending_grace: Duration::from_secs(60),
             flaws: Flaws::NONE,
+            breaker: None,
         }
     }
 

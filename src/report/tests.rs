@@ -55,6 +55,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             reconcile_every: ms(200),
             pending_grace: ms(1000),
             flaws: crate::merchant::flaws::Flaws::NONE,
+            breaker: None,
         }),
         drain: DrainSpec {
             timeout: Duration::from_secs(5),

@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::chaos::{FaultPlan, WebhookChaos};
 use crate::load::Contract;
 use crate::merchant::flaws::Flaws;
+use crate::merchant::BreakerConfig;
 
 pub use validate::{Problem, ScenarioError};
 
@@ -241,6 +242,8 @@ pub struct ReferenceSpec {
     pub pending_grace: Duration,
     /// Planted bugs to switch on (none: the correct merchant).
     pub flaws: Flaws,
+    /// The circuit breaker in front of the provider; `None`: off.
+    pub breaker: Option<BreakerConfig>,
 }
 
 /// A merchant under test that runs on its own (see the merchant contract in the README).

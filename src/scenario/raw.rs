@@ -186,6 +186,10 @@ pub struct RawMerchant {
     pub retry_backoff: Option<RawDuration>,
     pub reconcile_every: Option<RawDuration>,
     pub pending_grace: Option<RawDuration>,
+    /// Consecutive checkouts in provider trouble that open the circuit breaker (off if unset).
+    pub breaker_failures: Option<i64>,
+    /// How long an open breaker fails checkouts fast.
+    pub breaker_cooldown: Option<RawDuration>,
     /// Names of planted flaws (`merchant::flaws::Flaw`), checked by `validate`.
     pub flaws: Option<Vec<String>>,
     // The merchant contract, for kind = "external" only.

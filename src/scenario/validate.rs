@@ -14,6 +14,7 @@ use super::{
 };
 use crate::chaos::{FaultPlan, Latency, WebhookChaos};
 use crate::merchant::flaws::{Flaw, Flaws};
+use crate::merchant::BreakerConfig;
 
 mod external;
 mod faults;
@@ -80,6 +81,7 @@ const DEFAULT_MAX_RETRIES: i64 = 3;
 const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(1);
 const DEFAULT_PENDING_GRACE: Duration = Duration::from_secs(5);
+const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(3);
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 const DURATION_FORM: &str = r#"a duration such as "500ms", "10s" or "2m""#;
@@ -664,7 +666,27 @@ impl Checker {
             i64::from(u32::MAX),
         );
         let flaws = self.flaws(m.flaws.as_deref().unwrap_or_default());
+        let breaker_failures = m
+            .breaker_failures
+            .and_then(|n| self.integer("merchant.breaker_failures", n, 1, i64::from(u32::MAX)));
+        let breaker_cooldown = dur(
+            self,
+            "breaker_cooldown",
+            m.breaker_cooldown.as_ref(),
+            DEFAULT_BREAKER_COOLDOWN,
+            Floor::Positive,
+        );
+        if m.breaker_cooldown.is_some() && m.breaker_failures.is_none() {
+            self.report(
+                "merchant.breaker_cooldown",
+                "only with merchant.breaker_failures, which switches the circuit breaker on",
+            );
+        }
         let value = |d: &Option<Dur>| d.as_ref().map_or(Duration::ZERO, |d| d.value);
+        let breaker = breaker_failures.map(|f| BreakerConfig {
+            failures: f as u32,
+            cooldown: value(&breaker_cooldown),
+        });
         let spec = MerchantSpec::Reference(ReferenceSpec {
             provider_timeout: value(&provider_timeout),
             max_retries: max_retries.unwrap_or(0) as u32,
@@ -672,6 +694,7 @@ impl Checker {
             reconcile_every: value(&reconcile_every),
             pending_grace: value(&pending_grace),
             flaws,
+            breaker,
         });
         (spec, provider_timeout)
     }

@@ -71,6 +71,8 @@ impl Checker {
             ("retry_backoff", m.retry_backoff.is_some()),
             ("reconcile_every", m.reconcile_every.is_some()),
             ("pending_grace", m.pending_grace.is_some()),
+            ("breaker_failures", m.breaker_failures.is_some()),
+            ("breaker_cooldown", m.breaker_cooldown.is_some()),
         ];
         for (key, _) in reference_only.into_iter().filter(|(_, set)| *set) {
             self.report(

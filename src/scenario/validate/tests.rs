@@ -190,6 +190,7 @@ fn minimal_scenario_gets_every_default() {
             reconcile_every: secs(1),
             pending_grace: secs(5),
             flaws: Flaws::NONE,
+            breaker: None,
         }),
         drain: DrainSpec { timeout: secs(30) },
         capacity: None,
@@ -762,4 +763,41 @@ fn dropped_attempts_need_as_many_retries() {
     )
     .unwrap_err();
     assert_eq!(e.problems[0].path, "webhooks.drop_attempts");
+}
+
+#[test]
+fn circuit_breaker_is_off_by_default_and_checked_when_on() {
+    let off = ok(MINIMAL);
+    let MerchantSpec::Reference(m) = &off.merchant else {
+        panic!("reference merchant expected")
+    };
+    assert_eq!(m.breaker, None);
+
+    let on = ok(&format!(
+        "{MINIMAL}[merchant]\nbreaker_failures = 5\nbreaker_cooldown = \"2s\"\n"
+    ));
+    let MerchantSpec::Reference(m) = &on.merchant else {
+        panic!("reference merchant expected")
+    };
+    assert_eq!(
+        m.breaker,
+        Some(crate::merchant::BreakerConfig {
+            failures: 5,
+            cooldown: secs(2)
+        })
+    );
+
+    let e = from_toml_str(
+        &format!("{MINIMAL}[merchant]\nbreaker_failures = 0\n"),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].path, "merchant.breaker_failures", "{e}");
+    let e = from_toml_str(
+        &format!("{MINIMAL}[merchant]\nbreaker_cooldown = \"2s\"\n"),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].path, "merchant.breaker_cooldown", "{e}");
+    assert!(e.problems[0].message.contains("breaker_failures"), "{e}");
 }
