@@ -102,19 +102,25 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 }
             };
             let opts = RunOptions { out, seed, quiet };
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match runtime() {
                 Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: starting the async runtime: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             runtime.block_on(run_command(scenario, opts))
         }
     }
+}
+
+/// The multi-threaded runtime every serving command runs on; on failure the error is printed
+/// and the exit code (2) returned.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: starting the async runtime: {e}");
+            ExitCode::from(2)
+        })
 }
 
 async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {

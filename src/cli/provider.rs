@@ -97,15 +97,9 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         eprintln!("error: --control-token: expected a non-empty token");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(serve(scenario, &args)) {
         Ok(()) => ExitCode::SUCCESS,
