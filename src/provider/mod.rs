@@ -4,7 +4,7 @@
 //! `idempotency` store and executes against the `ledger`, all under one lock; executed charges
 //! hand an event to the `webhooks` dispatcher. `lifecycle` runs the intent steps beyond the
 //! charge (update, capture, cancel) and the reads of `charges` and `events`; `cards` knows
-//! the test payment methods.
+//! the test payment methods; `trade` picks the gateway's pay target and key by order number.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ pub mod idempotency;
 pub mod ledger;
 mod lifecycle;
 mod server;
+mod trade;
 pub mod webhooks;
 
 use server::Shared;
@@ -129,6 +130,8 @@ pub fn serve(
     ProviderHandle { addr, shared, task }
 }
 
+#[cfg(test)]
+mod gateway_tests;
 #[cfg(test)]
 mod loopback_tests;
 

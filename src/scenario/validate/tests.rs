@@ -404,9 +404,29 @@ fn only_known_dialect_and_merchant_kind_are_accepted() {
     assert_problem(
         &all,
         "provider.dialect",
-        r#"expected "stripe" (the only dialect for now), got "adyen""#,
+        r#"expected "stripe" or "gateway", got "adyen""#,
     );
     assert_problem(&all, "merchant.kind", r#"expected "reference""#);
+}
+
+#[test]
+fn gateway_dialect_defaults_to_alipays_schedule_compressed() {
+    let s = ok(&format!("{MINIMAL}[provider]\ndialect = \"gateway\"\n"));
+    assert_eq!(s.provider.dialect, Dialect::Gateway);
+    // 4m, 10m, 10m, 1h, 2h, 6h, 15h divided by 6000.
+    let want: Vec<Duration> = [40, 100, 100, 600, 1200, 3600, 9000].map(ms).to_vec();
+    assert_eq!(s.webhooks.retry_schedule, want);
+    let own = ok(&format!(
+        "{MINIMAL}[provider]\ndialect = \"gateway\"\n[webhooks]\nretry_schedule = [\"5ms\"]\n"
+    ));
+    assert_eq!(
+        own.webhooks.retry_schedule,
+        vec![ms(5)],
+        "the scenario overrides it"
+    );
+    let stripe = ok(MINIMAL);
+    assert_eq!(stripe.provider.dialect, Dialect::Stripe);
+    assert_eq!(stripe.webhooks.retry_schedule.len(), 5);
 }
 
 #[test]
