@@ -6,6 +6,7 @@ use crate::chaos::{FaultKind, FaultPlan, Window};
 
 const SMOKE: &str = include_str!("../../../scenarios/smoke.toml");
 const PRESALE: &str = include_str!("../../../scenarios/presale.toml");
+const GATEWAY: &str = include_str!("../../../scenarios/gateway.toml");
 
 /// The smallest valid scenario: a constant 10/s for 1 s. Tests append tables to it.
 const MINIMAL: &str = r#"
@@ -407,6 +408,26 @@ fn only_known_dialect_and_merchant_kind_are_accepted() {
         r#"expected "stripe" or "gateway", got "adyen""#,
     );
     assert_problem(&all, "merchant.kind", r#"expected "reference""#);
+}
+
+#[test]
+fn gateway_scenario_is_the_smoke_workload_on_the_gateway() {
+    let (smoke, gw) = (ok(SMOKE), ok(GATEWAY));
+    assert_eq!(gw.provider.dialect, Dialect::Gateway);
+    assert_eq!(gw.provider.hold, smoke.provider.hold);
+    assert_eq!((&gw.load, &gw.orders), (&smoke.load, &smoke.orders));
+    assert_eq!(gw.faults, smoke.faults, "the same fault plan");
+    assert_eq!(gw.webhooks.chaos, smoke.webhooks.chaos);
+    assert_eq!(gw.webhooks.timeout, smoke.webhooks.timeout);
+    assert_eq!(
+        (&gw.merchant, &gw.drain, &gw.gates),
+        (&smoke.merchant, &smoke.drain, &smoke.gates)
+    );
+    assert_eq!(
+        gw.webhooks.retry_schedule.len(),
+        7,
+        "the gateway's own schedule"
+    );
 }
 
 #[test]
