@@ -13,6 +13,7 @@
 //! - [`merchant`]: the reference merchant (the embedded system under test).
 //! - [`load`]: stages, the open-loop scheduler, the HTTP driver, the merchant contract.
 //! - [`signature`]: Stripe-style webhook signing and verification, shared by provider and merchant.
+//! - [`gateway`]: the gateway dialect's wire vocabulary (codes, statuses, amounts), shared likewise.
 //! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
 //! - [`verify`]: reconciliation of ledger, webhooks, checkout answers and order states.
 //! - [`report`]: the report model, its writers and the gates.
@@ -25,6 +26,7 @@
 pub mod chaos;
 pub mod cli;
 pub mod domain;
+pub mod gateway;
 pub mod load;
 pub mod merchant;
 pub mod metrics;

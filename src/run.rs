@@ -19,7 +19,7 @@ use crate::merchant::{self, MerchantConfig};
 use crate::progress;
 use crate::provider::{self, ProviderConfig, ProviderHandle};
 use crate::report::{self, Generator, ReportInputs, RunReport};
-use crate::scenario::{ExternalSpec, MerchantSpec, Scenario};
+use crate::scenario::{Dialect, ExternalSpec, MerchantSpec, Scenario};
 use crate::verify::{self, Evidence};
 
 /// The API key the embedded merchant presents to the provider.
@@ -71,7 +71,10 @@ pub async fn run(
         MerchantSpec::Reference(_) => {
             let l = bind().await.context("binding the merchant's listener")?;
             let base = format!("http://{}", l.local_addr()?);
-            let webhook_url = format!("{base}/webhooks/stripe");
+            let webhook_url = format!(
+                "{base}{}",
+                merchant::webhook_path(scenario.provider.dialect)
+            );
             (Some(l), Contract::reference(&base), webhook_url)
         }
         MerchantSpec::External(ext) => {
@@ -116,6 +119,7 @@ pub async fn run(
             mlistener,
             MerchantConfig {
                 provider_url: format!("http://{paddr}"),
+                dialect: scenario.provider.dialect,
                 api_key: API_KEY.into(),
                 webhook_secret: scenario.webhooks.secret.clone(),
                 provider_timeout: mspec.provider_timeout,
@@ -282,15 +286,28 @@ fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSp
         |_| "<host:port of the checkout url>".into(),
         |a| a.to_string(),
     );
+    let (shape, link, flag) = match scenario.provider.dialect {
+        Dialect::Stripe => (
+            format!("Stripe-shaped; any bearer key such as {API_KEY} is accepted"),
+            "every charge must carry metadata[order_id] = the order_id of its checkout",
+            "",
+        ),
+        Dialect::Gateway => (
+            "the gateway dialect: POST /gateway/pay, GET /gateway/query, POST /gateway/refund; \
+             requests may be signed with the signing secret"
+                .to_string(),
+            "every pay's out_trade_no must be the order_id of its checkout",
+            " --dialect gateway",
+        ),
+    };
     format!(
         "paychaos: external merchant: it must be configured with\n  \
-         provider API base url   http://{provider}  (Stripe-shaped; any bearer key such as \
-         {API_KEY} is accepted)\n  \
+         provider API base url   http://{provider}  ({shape})\n  \
          webhook endpoint        {webhook_url}  (the provider posts signed events there)\n  \
          webhook signing secret  {secret}\n  \
-         and every charge must carry metadata[order_id] = the order_id of its checkout\n\
+         and {link}\n\
          paychaos: the reference merchant as external: paychaos merchant --provider-url \
-         http://{provider} --webhook-secret {secret} --listen {listen}\n",
+         http://{provider} --webhook-secret {secret}{flag} --listen {listen}\n",
         webhook_url = ext.webhook_url,
         secret = scenario.webhooks.secret,
     )

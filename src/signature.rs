@@ -1,6 +1,7 @@
-//! Stripe-style webhook signatures: `Stripe-Signature: t=<unix>,v1=<hex>`, where
-//! `v1 = HMAC-SHA256(key = the whole "whsec_…" secret, msg = "{t}.{raw body}")`. Shared by the
-//! provider (signs) and the reference merchant (verifies), as an SDK would be.
+//! Webhook signatures, shared by the provider (signs) and the reference merchant (verifies),
+//! as an SDK would be. Stripe: `Stripe-Signature: t=<unix>,v1=<hex>`, where
+//! `v1 = HMAC-SHA256(key = the whole "whsec_…" secret, msg = "{t}.{raw body}")`. The gateway:
+//! `sign = hex(HMAC-SHA256(secret, "k1=v1&k2=v2…"))` over the sorted parameters (`gateway_*`).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -17,6 +18,14 @@ pub enum SignatureError {
     NoMatch,
     #[error("timestamp {t} is outside the tolerance of {tolerance} s (now {now})")]
     Stale { t: i64, now: i64, tolerance: i64 },
+    #[error("no 'sign' parameter: expected sign=<hex hmac-sha256>")]
+    MissingSign,
+    #[error("sign_type '{got}' is not supported: expected HMAC-SHA256")]
+    SignType { got: String },
+    #[error("parameter '{name}' appears twice: a signed request names each parameter once")]
+    RepeatedParam { name: String },
+    #[error("notify_time '{got}' is malformed: expected 'yyyy-MM-dd HH:mm:ss' (UTC+8)")]
+    BadTime { got: String },
 }
 
 /// The hex `v1` HMAC of `"{t}.{body}"` under `secret`.
@@ -78,11 +87,250 @@ pub fn verify(
     Ok(())
 }
 
+/// The gateway's `sign_type`.
+pub const GATEWAY_SIGN_TYPE: &str = "HMAC-SHA256";
+
+/// The text the gateway signs: every parameter but `sign` and `sign_type`, empty values left
+/// out (as Alipay does), sorted by name (bytewise), joined as `k=v&…` with the values as
+/// they are (not percent-encoded).
+pub fn gateway_sign_text<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
+    let mut kept: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .filter(|(k, v)| *k != "sign" && *k != "sign_type" && !v.is_empty())
+        .collect();
+    kept.sort_unstable();
+    let pairs: Vec<String> = kept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join("&")
+}
+
+/// `hex(HMAC-SHA256(secret, gateway_sign_text(params)))`, lower-case.
+pub fn gateway_sign<K: AsRef<str>, V: AsRef<str>>(secret: &str, params: &[(K, V)]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(gateway_sign_text(params).as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Checks the `sign` of gateway parameters (a request or a notification): present, of
+/// `sign_type` HMAC-SHA256 when the type is given, each name once, and matching.
+pub fn gateway_verify<K: AsRef<str>, V: AsRef<str>>(
+    params: &[(K, V)],
+    secret: &str,
+) -> Result<(), SignatureError> {
+    let mut names: Vec<&str> = params.iter().map(|(k, _)| k.as_ref()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(SignatureError::RepeatedParam {
+            name: w[0].to_string(),
+        });
+    }
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k.as_ref() == name)
+            .map(|(_, v)| v.as_ref())
+    };
+    if let Some(t) = get("sign_type") {
+        if t != GATEWAY_SIGN_TYPE {
+            return Err(SignatureError::SignType { got: t.to_string() });
+        }
+    }
+    let sign = get("sign").ok_or(SignatureError::MissingSign)?;
+    let bytes = hex::decode(sign).map_err(|_| SignatureError::NoMatch)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(gateway_sign_text(params).as_bytes());
+    mac.verify_slice(&bytes)
+        .map_err(|_| SignatureError::NoMatch)
+}
+
+/// The gateway's clock is Beijing time (UTC+8), as Alipay's `notify_time`.
+const GATEWAY_UTC_OFFSET_S: i64 = 8 * 3600;
+
+/// `yyyy-MM-dd HH:mm:ss` in UTC+8 for unix time `t` (Alipay's `notify_time` format).
+pub fn gateway_time(t: i64) -> String {
+    let local = t + GATEWAY_UTC_OFFSET_S;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The unix time of a `yyyy-MM-dd HH:mm:ss` (UTC+8) text written by [`gateway_time`].
+pub fn parse_gateway_time(text: &str) -> Result<i64, SignatureError> {
+    let bad = || SignatureError::BadTime {
+        got: text.to_string(),
+    };
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return Err(bad());
+    }
+    let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().map_err(|_| bad());
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let days = days_from_civil(y, m, d);
+    // Round trip to refuse impossible dates (February 30th) and times.
+    if !(1..=12).contains(&m) || civil_from_days(days) != (y, m, d) || hh > 23 || mm > 59 || ss > 59
+    {
+        return Err(bad());
+    }
+    Ok(days * 86_400 + hh * 3600 + mm * 60 + ss - GATEWAY_UTC_OFFSET_S)
+}
+
+/// Checks a notification's `notify_time` against `now`, as the Stripe timestamp: older than
+/// `tolerance` seconds fails (a tolerance of 0 disables the check).
+pub fn gateway_check_time(text: &str, now: i64, tolerance: i64) -> Result<(), SignatureError> {
+    let t = parse_gateway_time(text)?;
+    if tolerance > 0 && t < now - tolerance {
+        return Err(SignatureError::Stale { t, now, tolerance });
+    }
+    Ok(())
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01; the inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SECRET: &str = "whsec_test_secret";
+
+    fn params(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn gateway_sign_matches_a_reference_vector() {
+        // Computed independently: printf '%s' 'notify_id=n1&notify_time=2024-01-02 03:04:05&
+        //   out_trade_no=ord-000001&total_amount=12.34&trade_status=TRADE_SUCCESS' |
+        //   openssl dgst -sha256 -hmac whsec_test_secret
+        let p = params(&[
+            ("trade_status", "TRADE_SUCCESS"),
+            ("sign_type", "HMAC-SHA256"),
+            ("out_trade_no", "ord-000001"),
+            ("notify_time", "2024-01-02 03:04:05"),
+            ("empty", ""),
+            ("total_amount", "12.34"),
+            ("notify_id", "n1"),
+        ]);
+        assert_eq!(
+            gateway_sign_text(&p),
+            "notify_id=n1&notify_time=2024-01-02 03:04:05&out_trade_no=ord-000001&total_amount=12.34&trade_status=TRADE_SUCCESS"
+        );
+        assert_eq!(
+            gateway_sign(SECRET, &p),
+            "034273bacfc6c3961203c49808aad81596738f17d7a4dcfe8715eb9b58f44359"
+        );
+    }
+
+    #[test]
+    fn gateway_verify_accepts_its_sign_and_refuses_tampering() {
+        let mut p = params(&[("out_trade_no", "ord-1"), ("total_amount", "1.00")]);
+        let sign = gateway_sign(SECRET, &p);
+        p.push(("sign".into(), sign.clone()));
+        p.push(("sign_type".into(), GATEWAY_SIGN_TYPE.into()));
+        assert_eq!(gateway_verify(&p, SECRET), Ok(()));
+        assert_eq!(
+            gateway_verify(&p, "whsec_other"),
+            Err(SignatureError::NoMatch)
+        );
+        let mut tampered = p.clone();
+        tampered[1].1 = "1.01".into();
+        assert_eq!(
+            gateway_verify(&tampered, SECRET),
+            Err(SignatureError::NoMatch)
+        );
+        let unsigned = params(&[("out_trade_no", "ord-1")]);
+        assert_eq!(
+            gateway_verify(&unsigned, SECRET),
+            Err(SignatureError::MissingSign)
+        );
+        let mut rsa = p.clone();
+        rsa[3].1 = "RSA2".into();
+        assert!(matches!(
+            gateway_verify(&rsa, SECRET),
+            Err(SignatureError::SignType { .. })
+        ));
+        let mut twice = p.clone();
+        twice.push(("total_amount".into(), "1.00".into()));
+        assert!(matches!(
+            gateway_verify(&twice, SECRET),
+            Err(SignatureError::RepeatedParam { .. })
+        ));
+        let mut not_hex = p;
+        not_hex[2].1 = "zz".into();
+        assert_eq!(
+            gateway_verify(&not_hex, SECRET),
+            Err(SignatureError::NoMatch)
+        );
+    }
+
+    #[test]
+    fn gateway_time_is_beijing_time_and_round_trips() {
+        // TZ=Asia/Shanghai date -d @1700000000 '+%Y-%m-%d %H:%M:%S'
+        assert_eq!(gateway_time(1_700_000_000), "2023-11-15 06:13:20");
+        assert_eq!(gateway_time(951_782_400), "2000-02-29 08:00:00");
+        assert_eq!(gateway_time(0), "1970-01-01 08:00:00");
+        for t in [0, 951_782_400, 1_700_000_000, 4_102_444_799] {
+            assert_eq!(parse_gateway_time(&gateway_time(t)), Ok(t));
+        }
+        for bad in [
+            "2023-11-15T06:13:20",
+            "2023-02-30 00:00:00",
+            "2023-11-15 24:00:00",
+            "",
+        ] {
+            assert!(
+                matches!(parse_gateway_time(bad), Err(SignatureError::BadTime { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn gateway_time_older_than_the_tolerance_is_stale() {
+        let t = gateway_time(1000);
+        assert_eq!(gateway_check_time(&t, 1300, 300), Ok(()));
+        assert!(matches!(
+            gateway_check_time(&t, 1301, 300),
+            Err(SignatureError::Stale { .. })
+        ));
+        assert_eq!(gateway_check_time(&t, 9_999, 0), Ok(()));
+    }
 
     #[test]
     fn matches_stripe_reference_vector() {

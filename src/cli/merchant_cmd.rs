@@ -14,6 +14,7 @@ use crate::load::{loopback_addr, URL_FORM};
 use crate::merchant::flaws::{Flaw, Flaws};
 use crate::merchant::{self, MerchantConfig};
 use crate::scenario::validate::{parse_duration, parse_listen};
+use crate::scenario::Dialect;
 
 /// Flags of `paychaos merchant`; the defaults are the scenario's `[merchant]` defaults.
 #[derive(Debug, Args)]
@@ -25,6 +26,9 @@ pub struct MerchantArgs {
     /// Secret the provider signs webhooks with (`webhooks.secret` of the scenario), whsec_….
     #[arg(long, value_name = "S")]
     pub webhook_secret: String,
+    /// The provider's API: stripe, or gateway (`provider.dialect` of the scenario).
+    #[arg(long, value_name = "D", default_value = "stripe", value_parser = dialect)]
+    pub dialect: Dialect,
     /// Where the merchant listens (loopback; port 0 picks a free one, printed at start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -62,6 +66,10 @@ fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).ok_or_else(|| {
         format!(r#"expected a duration such as "500ms", "1s" or "2m", got {text:?}"#)
     })
+}
+
+fn dialect(text: &str) -> Result<Dialect, String> {
+    Dialect::parse(text).ok_or_else(|| format!(r#"expected "stripe" or "gateway", got {text:?}"#))
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {
@@ -133,6 +141,7 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
     }
     let cfg = MerchantConfig {
         provider_url: args.provider_url.trim_end_matches('/').to_string(),
+        dialect: args.dialect,
         api_key: args.api_key,
         webhook_secret: args.webhook_secret,
         provider_timeout: args.provider_timeout,
@@ -179,8 +188,9 @@ async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let provider_url = cfg.provider_url.clone();
+    let dialect = cfg.dialect;
     let handle = merchant::serve(listener, cfg, shutdown.clone());
-    print!("{}", banner(handle.addr(), &provider_url));
+    print!("{}", banner(handle.addr(), &provider_url, dialect));
     if tokio::signal::ctrl_c().await.is_err() {
         eprintln!("paychaos merchant: cannot wait for Ctrl-C; stopping");
     }
@@ -196,14 +206,16 @@ async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
 }
 
 /// What the merchant serves; the first line is stable for scripts (`listening on http://…`).
-fn banner(addr: SocketAddr, provider_url: &str) -> String {
+fn banner(addr: SocketAddr, provider_url: &str, dialect: Dialect) -> String {
+    let hooks = merchant::webhook_path(dialect);
     format!(
         "paychaos merchant: listening on http://{addr}\n  \
          checkout       POST http://{addr}/checkout\n  \
          orders         GET  http://{addr}/orders (bulk export), http://{addr}/orders/{{order_id}}\n  \
-         webhooks       POST http://{addr}/webhooks/stripe\n  \
-         provider       {provider_url}\n\
-         Ctrl-C stops it.\n"
+         webhooks       POST http://{addr}{hooks}\n  \
+         provider       {provider_url} ({})\n\
+         Ctrl-C stops it.\n",
+        dialect.as_str()
     )
 }
 
@@ -303,7 +315,11 @@ mod tests {
 
     #[test]
     fn the_banner_starts_with_the_address_and_lists_every_route() {
-        let text = banner("127.0.0.1:9".parse().unwrap(), "http://127.0.0.1:1");
+        let text = banner(
+            "127.0.0.1:9".parse().unwrap(),
+            "http://127.0.0.1:1",
+            Dialect::Stripe,
+        );
         assert!(text.starts_with("paychaos merchant: listening on http://127.0.0.1:9\n"));
         for route in [
             "/checkout",
@@ -313,5 +329,34 @@ mod tests {
         ] {
             assert!(text.contains(route), "{route}: {text}");
         }
+        let gw = banner(
+            "127.0.0.1:9".parse().unwrap(),
+            "http://127.0.0.1:1",
+            Dialect::Gateway,
+        );
+        assert!(
+            gw.contains("POST http://127.0.0.1:9/notify/gateway\n"),
+            "{gw}"
+        );
+        assert!(gw.contains("(gateway)"), "{gw}");
+    }
+
+    #[test]
+    fn the_dialect_flag_takes_stripe_or_gateway() {
+        assert_eq!(checked(args(&[])).unwrap().1.dialect, Dialect::Stripe);
+        let gw = checked(args(&["--dialect", "gateway"])).unwrap().1;
+        assert_eq!(gw.dialect, Dialect::Gateway);
+        let base = [
+            "paychaos",
+            "merchant",
+            "--provider-url",
+            "http://127.0.0.1:1",
+            "--webhook-secret",
+            "whsec_x",
+            "--dialect",
+            "adyen",
+        ];
+        let err = Cli::try_parse_from(base).unwrap_err().to_string();
+        assert!(err.contains("--dialect"), "{err}");
     }
 }

@@ -140,7 +140,7 @@ pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
             Call::Confirm { payment_id } => {
                 shared
                     .provider
-                    .confirm_payment_intent(payment_id, &r.payment_method, &key)
+                    .confirm_payment_intent(&params, payment_id, &key)
                     .await
             }
         };

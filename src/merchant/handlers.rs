@@ -1,7 +1,8 @@
 //! The merchant's HTTP routes: `POST /checkout` (charge through `charge`, tell the customer
 //! the real outcome), `GET /orders[/{id}]`, and `POST /webhooks/stripe` (verify, dedupe,
 //! apply), plus the refunds those may trigger. State rules live in `store`; provider calls in
-//! `provider_client`; the webhook flaws act here, at one decision each.
+//! `provider_client`; the webhook flaws act here, at one decision each. The gateway's
+//! `POST /notify/gateway` is routed to `gateway_notify`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -39,7 +40,8 @@ pub(crate) async fn route(
             get_order(&shared, &p["/orders/".len()..])
         }
         (&Method::POST, "/webhooks/stripe") => webhook(shared, req).await,
-        (_, "/checkout" | "/orders" | "/webhooks/stripe") => json_error(
+        (&Method::POST, "/notify/gateway") => super::gateway_notify::notify(shared, req).await,
+        (_, "/checkout" | "/orders" | "/webhooks/stripe" | "/notify/gateway") => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("method {} not allowed on {path}", req.method()),
         ),
@@ -337,7 +339,7 @@ fn refund_state(last: &Answer) -> RefundState {
 // ---------------------------------------------------------------------------------------
 // HTTP helpers
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Full<Bytes>>> {
+pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Full<Bytes>>> {
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => Err(json_error(

@@ -1,12 +1,17 @@
 //! The reference merchant integration: the embedded default system under test.
 //! `serve` runs the HTTP server (routes in [`handlers`], the checkout's attempts in
 //! [`charge`]) and the [`reconcile`] task over one shared [`store::Store`]; the provider is
-//! reached only over HTTP ([`provider_client`]). [`flaws`] plants deliberate bugs on demand.
-//! Every task it starts is tracked, so [`MerchantHandle::stopped`] waits for all of them.
+//! reached only over HTTP, in the scenario's dialect ([`api`]: Stripe's [`provider_client`]
+//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives). [`flaws`]
+//! plants deliberate bugs on demand. Every task it starts is tracked, so
+//! [`MerchantHandle::stopped`] waits for all of them.
 
+pub mod api;
 pub mod breaker;
 pub mod charge;
 pub mod flaws;
+pub mod gateway_client;
+pub mod gateway_notify;
 pub mod handlers;
 pub mod provider_client;
 pub mod reconcile;
@@ -25,20 +30,39 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::scenario::Dialect;
+use api::ProviderApi;
 use breaker::Breaker;
 pub use breaker::BreakerConfig;
 use flaws::Flaws;
+use gateway_client::GatewayClient;
 use provider_client::{ProviderClient, RetryPolicy};
 use store::Store;
+
+/// Where the reference merchant receives Stripe webhooks.
+pub const STRIPE_WEBHOOK_PATH: &str = "/webhooks/stripe";
+/// Where the reference merchant receives the gateway's notifications.
+pub const GATEWAY_NOTIFY_PATH: &str = "/notify/gateway";
+
+/// The path where the reference merchant receives `dialect`'s webhooks.
+pub fn webhook_path(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Stripe => STRIPE_WEBHOOK_PATH,
+        Dialect::Gateway => GATEWAY_NOTIFY_PATH,
+    }
+}
 
 /// Everything the reference merchant needs to run.
 #[derive(Clone, Debug)]
 pub struct MerchantConfig {
     /// Base URL of the provider's API, e.g. `http://127.0.0.1:12111`.
     pub provider_url: String,
+    /// The provider API spoken: Stripe's, or the gateway's (which also signs requests with
+    /// `webhook_secret` and sends `notify_url` = this merchant's notify route).
+    pub dialect: Dialect,
     /// Sent as `Authorization: Bearer …`.
     pub api_key: String,
-    /// `whsec_…`, to verify webhook signatures.
+    /// `whsec_…`, to verify webhook signatures (the gateway's merchant key, too).
     pub webhook_secret: String,
     pub provider_timeout: Duration,
     pub max_retries: u32,
@@ -82,8 +106,23 @@ pub fn serve(
     let addr = listener
         .local_addr()
         .expect("a bound listener has a local address");
-    let provider = ProviderClient::new(&cfg.provider_url, &cfg.api_key, cfg.provider_timeout)
-        .unwrap_or_else(|e| panic!("merchant config: provider_url: {e}"));
+    let provider = match cfg.dialect {
+        Dialect::Stripe => {
+            ProviderClient::new(&cfg.provider_url, &cfg.api_key, cfg.provider_timeout)
+                .map(ProviderApi::Stripe)
+        }
+        Dialect::Gateway => {
+            let notify_url = format!("http://{addr}{GATEWAY_NOTIFY_PATH}");
+            GatewayClient::new(
+                &cfg.provider_url,
+                &cfg.webhook_secret,
+                &notify_url,
+                cfg.provider_timeout,
+            )
+            .map(ProviderApi::Gateway)
+        }
+    }
+    .unwrap_or_else(|e| panic!("merchant config: provider_url: {e}"));
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let shared = Arc::new(Shared {
@@ -103,7 +142,7 @@ pub(crate) struct Shared {
     pub cfg: MerchantConfig,
     pub store: Store,
     pub breaker: Breaker,
-    pub provider: ProviderClient,
+    pub provider: ProviderApi,
     pub tasks: Tracker,
 }
 
@@ -203,6 +242,9 @@ fn is_noise(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+#[cfg(test)]
+mod gateway_tests;
+
 /// Helpers for the HTTP-level tests in `handlers` and `reconcile`: a merchant on
 /// `127.0.0.1:0` against a wiremock provider, a client to it, and signed webhook bodies.
 #[cfg(test)]
@@ -222,6 +264,7 @@ pub(crate) mod testkit {
     pub fn config(provider_url: &str) -> MerchantConfig {
         MerchantConfig {
             provider_url: provider_url.to_string(),
+            dialect: Dialect::Stripe,
             api_key: "sk_test_merchant".to_string(),
             webhook_secret: SECRET.to_string(),
             provider_timeout: Duration::from_millis(300),
@@ -342,6 +385,54 @@ pub(crate) mod testkit {
             tokio::time::timeout(Duration::from_secs(5), self.handle.stopped())
                 .await
                 .expect("merchant stops after shutdown");
+        }
+    }
+
+    /// [`config`] for a merchant speaking the gateway dialect.
+    pub fn gateway_config(provider_url: &str) -> MerchantConfig {
+        MerchantConfig {
+            dialect: Dialect::Gateway,
+            ..config(provider_url)
+        }
+    }
+
+    impl Running {
+        /// Posts gateway notification `params`, plus `notify_time` (now, unless given) and,
+        /// when `secret` is given, `sign_type` and `sign`; returns the status and raw body.
+        pub async fn notify(&self, params: &[(&str, &str)], secret: Option<&str>) -> (u16, String) {
+            let mut p: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if !p.iter().any(|(k, _)| k == "notify_time") {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
+                p.push(("notify_time".into(), crate::signature::gateway_time(now)));
+            }
+            if let Some(secret) = secret {
+                let sign = crate::signature::gateway_sign(secret, &p);
+                p.push(("sign_type".into(), "HMAC-SHA256".into()));
+                p.push(("sign".into(), sign));
+            }
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&p)
+                .finish();
+            let r = self
+                .client
+                .send(
+                    Method::POST,
+                    GATEWAY_NOTIFY_PATH,
+                    &[],
+                    Some(("application/x-www-form-urlencoded", Bytes::from(body))),
+                )
+                .await
+                .unwrap();
+            (
+                r.status.as_u16(),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            )
         }
     }
 

@@ -365,6 +365,8 @@ pub enum SearchError {
     },
     #[error("search for order '{order_id}' answered {status}, expected 200 with a search_result")]
     Status { order_id: String, status: u16 },
+    #[error("query of order '{order_id}' answered code {code}, expected 000 or 404")]
+    Code { order_id: String, code: String },
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -495,7 +497,8 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a form or query value.
+pub(crate) fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

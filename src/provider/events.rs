@@ -166,6 +166,8 @@ mod tests {
             order_id: None,
             payment_id: Some(format!("pi_{n}")),
             body: Bytes::from(format!("{{\"id\":\"evt_{n}\"}}")),
+            format: crate::provider::webhooks::Format::Stripe,
+            url: None,
         }
     }
 

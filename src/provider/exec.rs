@@ -115,7 +115,10 @@ impl State {
             fingerprint,
             endpoint,
             expand,
+            key: own_key,
         } = req;
+        // A header key wins over one the request carries (the gateway's out_request_no).
+        let key = key.or(own_key.as_deref());
         self.ledger.now = ctx.unix;
         let gate = Gate {
             key,
@@ -140,13 +143,14 @@ impl State {
             Call::RetrieveCharge { id } => self.retrieve_charge(ctx, &id),
             Call::ListEvents(q) => self.list_events(ctx, &q),
             Call::RetrieveEvent { id } => self.retrieve_event(ctx, &id),
+            Call::Pay(p) => self.pay(ctx, p, gate),
         };
         self.finish_plan(&mut plan, &expand);
         plan
     }
 
     /// A Charge: create-and-confirm, or confirm of an existing intent.
-    fn charge(&mut self, ctx: &Ctx, target: Target, gate: Gate) -> Plan {
+    pub(super) fn charge(&mut self, ctx: &Ctx, target: Target, gate: Gate) -> Plan {
         // Pre-execution checks: nothing counted, nothing stored.
         let (order_id, payment_id, amount, currency) = match &target {
             Target::New(p) => (
@@ -507,7 +511,7 @@ impl State {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Target {
+pub(super) enum Target {
     New(NewIntent),
     Existing {
         id: String,
@@ -518,8 +522,8 @@ enum Target {
 /// The idempotency check of one write request.
 pub(super) struct Gate<'a> {
     pub(super) key: Option<&'a str>,
-    fingerprint: Fingerprint,
-    endpoint: &'a str,
+    pub(super) fingerprint: Fingerprint,
+    pub(super) endpoint: &'a str,
 }
 
 pub(super) enum Gated {

@@ -4,8 +4,9 @@
 //! `idempotency` store and executes against the `ledger`, all under one lock; executed charges
 //! hand an event to the `webhooks` dispatcher. `lifecycle` runs the intent steps beyond the
 //! charge (update, capture, cancel) and the reads of `charges` and `events`; `cards` knows
-//! the test payment methods. Served on its own (`serve_with`), it also answers the `control`
-//! API under `/_paychaos/` and logs each request through `reqlog`.
+//! the test payment methods; `trade` picks the gateway's pay target and key by order number.
+//! Served on its own (`serve_with`), it also answers the `control` API under `/_paychaos/`
+//! and logs each request through `reqlog`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub mod ledger;
 mod lifecycle;
 pub mod reqlog;
 mod server;
+mod trade;
 pub mod webhooks;
 
 pub use control::{ControlOptions, ServeOptions};
@@ -189,6 +191,8 @@ pub fn serve_with(
     }
 }
 
+#[cfg(test)]
+mod gateway_tests;
 #[cfg(test)]
 mod loopback_tests;
 

@@ -30,6 +30,7 @@ use crate::provider::idempotency::MAX_KEY_LEN;
 use crate::provider::reqlog::{RequestHook, RequestLog};
 use crate::provider::webhooks::Dispatcher;
 use crate::provider::ProviderConfig;
+use crate::scenario::Dialect;
 
 /// Larger bodies are refused; real payment requests are a few hundred bytes.
 pub(crate) const BODY_LIMIT: usize = 1 << 20;
@@ -251,8 +252,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, note: Option<&mut 
         let (r, _) = dialects::render(dialect, &answer, None);
         Ok(response(r, &request_id, false, None))
     };
-    if let Err(e) = authenticate(parts.headers.get(AUTHORIZATION)) {
-        return send(Answer::Error(e));
+    // The gateway authenticates by `merchant_id` and the request's `sign` (decoded), not
+    // by an API key.
+    if dialect == Dialect::Stripe {
+        if let Err(e) = authenticate(parts.headers.get(AUTHORIZATION)) {
+            return send(Answer::Error(e));
+        }
     }
     let path = parts.uri.path();
     let Some(route) = dialects::route(dialect, &parts.method, path) else {
@@ -269,10 +274,11 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, note: Option<&mut 
         // The client went away mid-body: nobody to answer.
         Err(_) => return Err(Dropped),
     };
+    // The gateway's keys are in the request (out_trade_no, out_request_no), not a header.
     let key_header = parts
         .headers
         .get("idempotency-key")
-        .filter(|_| route.is_write());
+        .filter(|_| route.is_write() && dialect == Dialect::Stripe);
     let key = key_header
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty());
@@ -283,7 +289,10 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, note: Option<&mut 
             got: String::from_utf8_lossy(h.as_bytes()).into_owned(),
         }),
         (_, Some(k)) if k.len() > MAX_KEY_LEN => Err(ApiError::KeyTooLong { len: k.len() }),
-        _ => dialects::decode(dialect, &route, path, parts.uri.query(), &body),
+        _ => {
+            let secret = &shared.cfg.webhook_secret;
+            dialects::decode(dialect, &route, path, parts.uri.query(), &body, secret)
+        }
     };
 
     let chaos = shared.chaos();

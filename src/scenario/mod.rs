@@ -204,6 +204,27 @@ pub struct ProviderSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Stripe,
+    /// A CN-style async-notify gateway: JSON pay and query APIs with result codes, form
+    /// notifications signed with HMAC-SHA256 over the sorted parameters (README, "The
+    /// gateway dialect").
+    Gateway,
+}
+
+impl Dialect {
+    /// The name used in scenarios and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Stripe => "stripe",
+            Dialect::Gateway => "gateway",
+        }
+    }
+
+    /// Parses a name written by [`Dialect::as_str`].
+    pub fn parse(s: &str) -> Option<Dialect> {
+        [Dialect::Stripe, Dialect::Gateway]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
 }
 
 /// Webhook delivery and its chaos.

@@ -68,6 +68,8 @@ const DEFAULT_CURRENCY: &str = "usd";
 const DEFAULT_PAYMENT_METHOD: &str = "pm_card_visa";
 const DEFAULT_HOLD: Duration = Duration::from_secs(2);
 const DEFAULT_RETRY_SCHEDULE_MS: [u64; 5] = [100, 300, 1000, 2000, 4000];
+/// The gateway's default: Alipay's 4m, 10m, 10m, 1h, 2h, 6h, 15h scaled by 1/6000.
+const GATEWAY_RETRY_SCHEDULE_MS: [u64; 7] = [40, 100, 100, 600, 1200, 3600, 9000];
 const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_DROP_ATTEMPTS: i64 = 1;
 const DEFAULT_DELAY_LATENCY: Latency = Latency::Uniform {
@@ -120,7 +122,8 @@ pub fn run_time_faults(
     };
     let mut check = Checker::default();
     let plan = check.faults(&raw.faults, None);
-    let chaos = check.webhooks(&raw, DEFAULT_SEED).chaos;
+    // The dialect only picks the default retry schedule, which a run-time plan cannot set.
+    let chaos = check.webhooks(&raw, DEFAULT_SEED, Dialect::Stripe).chaos;
     if check.problems.is_empty() {
         Ok((plan, chaos))
     } else {
@@ -313,17 +316,6 @@ impl Checker {
         }
     }
 
-    /// A string key restricted to one accepted value for now.
-    fn only(&mut self, path: &str, v: Option<&str>, accepted: &str, what: &str) {
-        match v {
-            Some(v) if v != accepted => self.report(
-                path,
-                format!("expected {accepted:?} (the only {what} for now), got {v:?}"),
-            ),
-            _ => {}
-        }
-    }
-
     fn scenario(&mut self, raw: &RawScenario) -> Scenario {
         let name = match &raw.name {
             None => {
@@ -373,7 +365,7 @@ impl Checker {
             })
             .filter(|d| !d.is_zero());
         let faults = self.faults(&raw.faults, load_duration);
-        let webhooks = self.webhooks(raw, seed.unwrap_or(DEFAULT_SEED));
+        let webhooks = self.webhooks(raw, seed.unwrap_or(DEFAULT_SEED), provider.dialect);
         let (merchant, provider_timeout) = self.merchant(raw);
         if let (Some(hold), Some(pt)) = (hold, provider_timeout) {
             if hold.value <= pt.value {
@@ -596,12 +588,16 @@ impl Checker {
     /// `[provider]`, and `hold` for the cross-check with the merchant's timeout.
     fn provider(&mut self, raw: &RawScenario) -> (ProviderSpec, Option<Dur>) {
         let p = &raw.provider;
-        self.only(
-            "provider.dialect",
-            p.dialect.as_deref(),
-            "stripe",
-            "dialect",
-        );
+        let dialect = match p.dialect.as_deref() {
+            None => Dialect::Stripe,
+            Some(d) => Dialect::parse(d).unwrap_or_else(|| {
+                self.report(
+                    "provider.dialect",
+                    format!(r#"expected "stripe" or "gateway", got {d:?}"#),
+                );
+                Dialect::Stripe
+            }),
+        };
         let hold = self.duration(
             "provider.hold",
             p.hold.as_ref(),
@@ -609,7 +605,7 @@ impl Checker {
             Floor::Positive,
         );
         let spec = ProviderSpec {
-            dialect: Dialect::Stripe,
+            dialect,
             hold: hold.as_ref().map_or(DEFAULT_HOLD, |d| d.value),
             listen: self.provider_listen(p.listen.as_deref()),
         };
@@ -721,7 +717,7 @@ impl Checker {
         flaws
     }
 
-    fn webhooks(&mut self, raw: &RawScenario, seed: u64) -> WebhookSpec {
+    fn webhooks(&mut self, raw: &RawScenario, seed: u64, dialect: Dialect) -> WebhookSpec {
         let w = &raw.webhooks;
         let secret = w
             .secret
@@ -734,10 +730,14 @@ impl Checker {
                 r#"must start with "whsec_", e.g. "whsec_paychaos""#,
             );
         }
-        let retry_schedule = match &w.retry_schedule {
-            None => DEFAULT_RETRY_SCHEDULE_MS
-                .map(Duration::from_millis)
-                .to_vec(),
+        let retry_schedule: Vec<Duration> = match &w.retry_schedule {
+            None => match dialect {
+                Dialect::Stripe => &DEFAULT_RETRY_SCHEDULE_MS[..],
+                Dialect::Gateway => &GATEWAY_RETRY_SCHEDULE_MS[..],
+            }
+            .iter()
+            .map(|&ms| Duration::from_millis(ms))
+            .collect(),
             Some(list) => list
                 .iter()
                 .enumerate()

@@ -153,12 +153,26 @@ fn expected(chaos: &Chaos, orders: u64, max_retries: u32) -> Expected {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_kind_lands_at_the_count_its_seed_decided() {
+    faults_land_where_the_seed_put_them("stripe").await;
+}
+
+/// The same fault plan drives the gateway dialect: the same seed puts the same faults on
+/// the same attempts, and the merchant's outcomes follow the same model (a channel error
+/// pays the trade again as a soft decline confirms the intent again; a pay during a late
+/// charge hears 202 where Stripe answers 409, both leaving the order to be settled later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_kind_lands_at_the_count_its_seed_decided_on_the_gateway() {
+    faults_land_where_the_seed_put_them("gateway").await;
+}
+
+async fn faults_land_where_the_seed_put_them(dialect: &'static str) {
     // Arrange: late charges held 2 s, far past the checkout's retries and the 1 s grace, so
     // that they land after the order was given up on (and are refunded).
     let toml = Setup {
         seed: 1234,
         hold: "2s",
         faults: ALL_FAULTS.into(),
+        dialect,
         ..Setup::default()
     }
     .toml();

@@ -12,7 +12,7 @@ const SEED: u64 = 7;
 
 /// 50 checkouts/s for 1 s with `faults` and `webhooks`, a 4 s drain (flawed merchants may
 /// leave orders pending until it ends).
-fn exposing(faults: &str, webhooks: &str) -> Setup {
+pub(crate) fn exposing(faults: &str, webhooks: &str) -> Setup {
     Setup {
         seed: SEED,
         duration: "1s",
@@ -42,7 +42,7 @@ fn violations(run: &Finished) -> Vec<(String, u64)> {
 /// fails `check` alone, with every discrepancy naming an order, the check's invariant in
 /// the report, expected and observed values, and the check's section in the Markdown; and
 /// that the correct merchant passes every check in the same scenario. Returns the count.
-async fn exposes(flaw: &str, check: &str, setup: Setup) -> u64 {
+pub(crate) async fn exposes(flaw: &str, check: &str, setup: Setup) -> u64 {
     let flawed = setup
         .clone()
         .merchant("flaws", &format!("[\"{flaw}\"]"))

@@ -10,6 +10,10 @@ mod e2e;
 /// Faults land exactly where the seed put them; the same seed gives the same assignment.
 mod faults;
 
+/// The gateway dialect end to end: the reference merchant paying by out_trade_no and
+/// receiving signed form notifications verifies clean under every fault and all chaos.
+mod gateway;
+
 /// Each planted flaw of the reference merchant fails exactly its check; the correct
 /// merchant verifies clean over 20 seeds.
 mod flaws;

@@ -1,8 +1,8 @@
 //! Helpers for whole-run tests. Defaults (documented because tests lean on them): 50
 //! checkouts/s for 2 s (100 orders), a 300 ms hold for timeout faults against a 150 ms
 //! merchant provider timeout, 3 merchant retries 10 ms apart (doubling), reconciling every
-//! 100 ms with a 1 s grace, webhook retries after 50, 100 and 200 ms, a 10 s drain.
-//! [`Setup`] changes any of these.
+//! 100 ms with a 1 s grace, webhook retries after 50, 100 and 200 ms, a 10 s drain, the
+//! Stripe dialect. [`Setup`] changes any of these.
 
 use std::path::PathBuf;
 
@@ -37,6 +37,8 @@ pub struct Setup {
     pub merchant: Vec<(&'static str, String)>,
     /// `drain.timeout`.
     pub drain: &'static str,
+    /// `provider.dialect`: `stripe` or `gateway`.
+    pub dialect: &'static str,
 }
 
 impl Default for Setup {
@@ -50,6 +52,7 @@ impl Default for Setup {
             webhooks: String::new(),
             merchant: Vec::new(),
             drain: "10s",
+            dialect: "stripe",
         }
     }
 }
@@ -96,6 +99,7 @@ request_timeout = "10s"
 
 [provider]
 hold = "{hold}"
+dialect = "{dialect}"
 
 [faults]
 {faults}
@@ -121,6 +125,7 @@ verification = true
             faults = self.faults,
             webhooks = self.webhooks,
             drain = self.drain,
+            dialect = self.dialect,
         )
     }
 }

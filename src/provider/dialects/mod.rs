@@ -1,8 +1,9 @@
 //! Provider API shapes. A dialect routes and decodes wire requests into neutral [`Call`]s,
 //! and renders neutral [`Answer`]s and events in its provider's wire format; the ledger and
-//! the idempotency store never see the wire. One folder per dialect (`stripe/`); the
-//! functions here dispatch on [`Dialect`].
+//! the idempotency store never see the wire. One folder per dialect (`stripe/`,
+//! `gateway/`); the functions here dispatch on [`Dialect`].
 
+pub mod gateway;
 pub mod stripe;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,12 @@ pub enum Route {
     RetrieveCharge(String),
     ListEvents,
     RetrieveEvent(String),
+    /// The gateway's `POST /gateway/pay`.
+    GatewayPay,
+    /// The gateway's `GET /gateway/query`.
+    GatewayQuery,
+    /// The gateway's `POST /gateway/refund`.
+    GatewayRefund,
 }
 
 impl Route {
@@ -41,16 +48,20 @@ impl Route {
     /// void, a Refund that moves no money; an update as a Query, as it moves none either).
     pub fn op(&self) -> PaymentOp {
         match self {
-            Route::CreateIntent | Route::ConfirmIntent(_) | Route::CaptureIntent(_) => {
-                PaymentOp::Charge
-            }
+            Route::CreateIntent
+            | Route::ConfirmIntent(_)
+            | Route::CaptureIntent(_)
+            | Route::GatewayPay => PaymentOp::Charge,
             Route::RetrieveIntent(_)
             | Route::SearchIntents
+            | Route::GatewayQuery
             | Route::UpdateIntent(_)
             | Route::RetrieveCharge(_)
             | Route::ListEvents
             | Route::RetrieveEvent(_) => PaymentOp::Query,
-            Route::CreateRefund | Route::CancelIntent(_) => PaymentOp::Refund,
+            Route::CreateRefund | Route::CancelIntent(_) | Route::GatewayRefund => {
+                PaymentOp::Refund
+            }
         }
     }
 
@@ -63,6 +74,7 @@ impl Route {
                 | Route::RetrieveCharge(_)
                 | Route::ListEvents
                 | Route::RetrieveEvent(_)
+                | Route::GatewayQuery
         )
     }
 }
@@ -179,6 +191,10 @@ pub enum Call {
     RetrieveEvent {
         id: String,
     },
+    /// A charge by the merchant's natural key, `metadata[order_id]` (the gateway's
+    /// `out_trade_no`): the order's trade is paid again if a soft decline left it open,
+    /// answered as it stands if it is settled, created and paid if there is none.
+    Pay(NewIntent),
 }
 
 /// A decoded request with the fingerprint its idempotency key is checked against.
@@ -190,6 +206,9 @@ pub struct Decoded {
     pub endpoint: String,
     /// Fields to expand in the answer (`expand[]=latest_charge`).
     pub expand: Vec<String>,
+    /// An idempotency key carried by the request itself (the gateway's refund
+    /// `out_request_no`); an `Idempotency-Key` header wins over it.
+    pub key: Option<String>,
 }
 
 /// A refused request, in neutral terms; the dialect words it.
@@ -327,19 +346,23 @@ pub struct Rendered {
 pub fn route(dialect: Dialect, method: &Method, path: &str) -> Option<Route> {
     match dialect {
         Dialect::Stripe => stripe::route(method, path),
+        Dialect::Gateway => gateway::route(method, path),
     }
 }
 
-/// Decodes a routed request's query string and body.
+/// Decodes a routed request's query string and body; `secret` checks the gateway's
+/// request signatures (Stripe authenticates by API key instead).
 pub fn decode(
     dialect: Dialect,
     route: &Route,
     path: &str,
     query: Option<&str>,
     body: &[u8],
+    secret: &str,
 ) -> Result<Decoded, ApiError> {
     match dialect {
         Dialect::Stripe => stripe::decode(route, path, query, body),
+        Dialect::Gateway => gateway::decode(route, path, query, body, secret),
     }
 }
 
@@ -347,6 +370,7 @@ pub fn decode(
 pub fn status(dialect: Dialect, answer: &Answer) -> u16 {
     match dialect {
         Dialect::Stripe => stripe::status(answer),
+        Dialect::Gateway => gateway::status(answer),
     }
 }
 
@@ -359,5 +383,6 @@ pub fn render(
 ) -> (Rendered, Option<Event>) {
     match dialect {
         Dialect::Stripe => stripe::render(answer, event),
+        Dialect::Gateway => gateway::render(answer, event),
     }
 }

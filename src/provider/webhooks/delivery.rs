@@ -1,7 +1,8 @@
-//! One delivery of one event: the attempt loop (fresh signature per attempt, POST, 2xx within
-//! the timeout or retry on the schedule; chaos may drop the first attempts unsent) and the
-//! single HTTP/1.1 exchange behind an attempt. Every attempt is recorded through
-//! [`Shared::record`]; scheduling the event's deliveries is left to `mod.rs`.
+//! One delivery of one event: the attempt loop (fresh signature per attempt, POST, an
+//! acknowledgement within the timeout or retry on the schedule; chaos may drop the first
+//! attempts unsent) and the single HTTP/1.1 exchange behind an attempt, in the event's
+//! [`Format`]. Every attempt is recorded through [`Shared::record`]; scheduling the event's
+//! deliveries is left to `mod.rs`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -15,12 +16,16 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use super::Shared;
+use super::{Format, Shared};
 use crate::domain::WebhookAttempt;
+use crate::gateway::SUCCESS_BODY;
 use crate::signature;
 
 /// Stripe's webhook user agent.
 pub const STRIPE_USER_AGENT: &str = "Stripe/1.0 (+https://stripe.com/docs/webhooks)";
+
+/// The gateway's notification user agent.
+pub const GATEWAY_USER_AGENT: &str = "paychaos-gateway-notify/1.0";
 
 /// How old a stale copy's signature timestamp is: twice Stripe's tolerance, so that any
 /// merchant checking the timestamp refuses it.
@@ -79,6 +84,9 @@ impl Target {
 /// One delivery: what is sent and how it is labelled in the log.
 #[derive(Clone, Debug)]
 pub struct Delivery {
+    /// Where it goes (an unusable URL fails every attempt with its error).
+    pub target: Result<Target, UrlError>,
+    pub format: Format,
     pub event_id: String,
     pub event_type: String,
     pub order_id: Option<String>,
@@ -133,30 +141,27 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
     let sent = Instant::now();
     let at_ms = millis(sent.saturating_duration_since(shared.cfg.origin));
     let dropped = attempt < d.drop;
-    let outcome = match &shared.target {
+    let outcome = match &d.target {
         // Chaos: the attempt fails without reaching the merchant, as a lost connection would.
-        Some(Ok(_)) if dropped => Err(DROPPED.to_owned()),
-        Some(Ok(target)) => {
-            // Stripe signs every attempt afresh, with the time it is sent.
-            let sig = (!d.unsigned).then(|| {
-                let t = if d.stale {
-                    unix_now() - STALE_AGE_S
-                } else {
-                    unix_now()
-                };
-                signature::header(&d.secret, t, &d.body)
-            });
+        Ok(_) if dropped => Err(DROPPED.to_owned()),
+        Ok(target) => {
+            // Every attempt is signed afresh, with the time it is sent.
+            let t = if d.stale {
+                unix_now() - STALE_AGE_S
+            } else {
+                unix_now()
+            };
+            let req = outgoing(d, t);
             let timeout = shared.cfg.timeout;
-            tokio::select! {
+            let answer = tokio::select! {
                 _ = shared.shutdown.cancelled() => Err("shutdown before an answer".to_owned()),
-                r = tokio::time::timeout(timeout, post(target, d.body.clone(), sig)) => {
+                r = tokio::time::timeout(timeout, post(target, req)) => {
                     r.unwrap_or_else(|_| Err(format!("timed out after {timeout:?}")))
                 }
-            }
+            };
+            answer.and_then(|(status, body)| accepted(d.format, status, &body))
         }
-        Some(Err(e)) => Err(e.to_string()),
-        // Not reached: nothing is delivered without a URL.
-        None => Err("no webhook url".to_owned()),
+        Err(e) => Err(e.to_string()),
     };
     let latency_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
     let (status, error) = match outcome {
@@ -186,9 +191,69 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
     acknowledged
 }
 
-/// One POST on a fresh connection; the status, or why there is none. The connection is
-/// driven inside this future, so dropping it (timeout, shutdown) closes the socket.
-async fn post(target: &Target, body: Bytes, sig: Option<String>) -> Result<u16, String> {
+/// One attempt's request, as its format writes it.
+pub struct Outgoing {
+    pub content_type: &'static str,
+    pub user_agent: &'static str,
+    pub body: Bytes,
+    /// `Stripe-Signature`, unless the copy is unsigned or the format signs in the body.
+    pub signature: Option<String>,
+}
+
+/// The request of an attempt sent at unix time `t`. Stripe: the body as is, signed in a
+/// header. Gateway: the notification's parameters plus `notify_time` (`t`), then
+/// `sign_type` and `sign` over them all (left out of an unsigned copy).
+pub fn outgoing(d: &Delivery, t: i64) -> Outgoing {
+    match d.format {
+        Format::Stripe => Outgoing {
+            content_type: "application/json",
+            user_agent: STRIPE_USER_AGENT,
+            body: d.body.clone(),
+            signature: (!d.unsigned).then(|| signature::header(&d.secret, t, &d.body)),
+        },
+        Format::Gateway => {
+            let mut params: Vec<(String, String)> =
+                form_urlencoded::parse(&d.body).into_owned().collect();
+            params.push(("notify_time".into(), signature::gateway_time(t)));
+            if !d.unsigned {
+                let sign = signature::gateway_sign(&d.secret, &params);
+                params.push(("sign_type".into(), signature::GATEWAY_SIGN_TYPE.into()));
+                params.push(("sign".into(), sign));
+            }
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish();
+            Outgoing {
+                content_type: "application/x-www-form-urlencoded; charset=utf-8",
+                user_agent: GATEWAY_USER_AGENT,
+                body: Bytes::from(body),
+                signature: None,
+            }
+        }
+    }
+}
+
+/// The status to log for an answer, or why the answer does not count. Stripe: any status
+/// is logged as it is (a 2xx acknowledges). Gateway: a 2xx acknowledges only with the exact
+/// body `success`; any other 2xx is logged as a failure with no status, so that the log's
+/// `acknowledged()` says what the gateway concluded (it retries).
+pub fn accepted(format: Format, status: u16, body: &[u8]) -> Result<u16, String> {
+    let ok = (200..300).contains(&status);
+    match format {
+        Format::Gateway if ok && body != SUCCESS_BODY.as_bytes() => {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+            Err(format!(
+                "answered {status} with body {shown:?}, not the exact body \"{SUCCESS_BODY}\""
+            ))
+        }
+        _ => Ok(status),
+    }
+}
+
+/// One POST on a fresh connection; the status and body, or why there is none. The
+/// connection is driven inside this future, so dropping it (timeout, shutdown) closes the
+/// socket.
+async fn post(target: &Target, out: Outgoing) -> Result<(u16, Bytes), String> {
     let stream = TcpStream::connect(target.addr)
         .await
         .map_err(|e| format!("connection to {} failed: {e}", target.addr))?;
@@ -197,13 +262,13 @@ async fn post(target: &Target, body: Bytes, sig: Option<String>) -> Result<u16, 
         .map_err(|e| format!("http handshake failed: {e}"))?;
     let mut req = Request::post(target.path.as_str())
         .header(HOST, target.authority.as_str())
-        .header(CONTENT_TYPE, "application/json")
-        .header(USER_AGENT, STRIPE_USER_AGENT);
-    if let Some(sig) = sig {
+        .header(CONTENT_TYPE, out.content_type)
+        .header(USER_AGENT, out.user_agent);
+    if let Some(sig) = out.signature {
         req = req.header("Stripe-Signature", sig);
     }
     let req = req
-        .body(Full::new(body))
+        .body(Full::new(out.body))
         .map_err(|e| format!("building the request failed: {e}"))?;
     let exchange = async move {
         let resp = sender
@@ -212,9 +277,12 @@ async fn post(target: &Target, body: Bytes, sig: Option<String>) -> Result<u16, 
             .map_err(|e| format!("request failed: {e}"))?;
         let status = resp.status().as_u16();
         // Read the answer to its end so the latency covers the whole response; a body
-        // error after the status line does not change the verdict.
-        let _ = resp.into_body().collect().await;
-        Ok(status)
+        // error after the status line leaves an empty body (the gateway then refuses it).
+        let body = match resp.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        Ok((status, body))
     };
     tokio::pin!(conn, exchange);
     tokio::select! {

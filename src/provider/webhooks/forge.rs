@@ -2,12 +2,14 @@
 //! new `evt_forged_…` id, `data.object.amount` raised by one, and a wrong signing secret.
 //! Unsigned: the same tampering under an `evt_unsigned_…` id, sent without a signature. (The
 //! stale copy is the genuine body itself, signed with an old timestamp by the delivery.)
-//! Pure; sending them is the delivery loop's job.
+//! A gateway notification is tampered alike: `notify_id` `ntf_forged_…` / `ntf_unsigned_…`,
+//! `total_amount` raised by 0.01. Pure; sending them is the delivery loop's job.
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::Event;
+use super::{Event, Format};
+use crate::gateway::{format_amount, parse_amount};
 
 /// Why an event could not be forged (the provider built an event of an unexpected shape).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +18,8 @@ pub enum ForgeError {
     NotJson { event_id: String, detail: String },
     #[error("event {event_id} has no integer data.object.amount to tamper with")]
     NoAmount { event_id: String },
+    #[error("notification {event_id} has no decimal total_amount to tamper with")]
+    NoTotalAmount { event_id: String },
 }
 
 /// A forged copy of one event.
@@ -46,9 +50,9 @@ pub fn unsigned_id(original: &str) -> String {
 /// Builds the forged copy of `event`; `real_secret` is only used to make sure the wrong
 /// secret really is wrong.
 pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
-    let id = forged_id(&event.id);
+    let id = copy_id(event, "forged");
     let body = tamper(event, &id)?;
-    let mut secret = format!("whsec_forged_{}", &id["evt_forged_".len()..]);
+    let mut secret = format!("whsec_forged_{}", bare_id(event));
     if secret == real_secret {
         secret.push('x');
     }
@@ -61,13 +65,67 @@ pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
 
 /// The unsigned copy of `event`: its id and tampered body (sent without `Stripe-Signature`).
 pub fn unsigned_copy(event: &Event) -> Result<(String, Bytes), ForgeError> {
-    let id = unsigned_id(&event.id);
+    let id = copy_id(event, "unsigned");
     let body = tamper(event, &id)?;
     Ok((id, body))
 }
 
-/// `event`'s body under the new `id`, with `data.object.amount` raised by one.
+/// The id of an attacker copy of `kind` (`forged`, `unsigned`), in the event's format.
+fn copy_id(event: &Event, kind: &str) -> String {
+    match (event.format, kind) {
+        (Format::Stripe, "forged") => forged_id(&event.id),
+        (Format::Stripe, _) => unsigned_id(&event.id),
+        (Format::Gateway, _) => format!("ntf_{kind}_{}", bare_id(event)),
+    }
+}
+
+/// The event id without its format's prefix (`evt_`, `ntf_`).
+fn bare_id(event: &Event) -> &str {
+    let prefix = match event.format {
+        Format::Stripe => "evt_",
+        Format::Gateway => "ntf_",
+    };
+    event.id.strip_prefix(prefix).unwrap_or(&event.id)
+}
+
+/// `event`'s body under the new `id`, with its amount raised by one minor unit.
 fn tamper(event: &Event, id: &str) -> Result<Bytes, ForgeError> {
+    match event.format {
+        Format::Stripe => tamper_json(event, id),
+        Format::Gateway => tamper_form(event, id),
+    }
+}
+
+/// A notification's parameters with `notify_id` = `id` and `total_amount` + 0.01.
+fn tamper_form(event: &Event, id: &str) -> Result<Bytes, ForgeError> {
+    let no_amount = || ForgeError::NoTotalAmount {
+        event_id: event.id.clone(),
+    };
+    let mut params: Vec<(String, String)> =
+        form_urlencoded::parse(&event.body).into_owned().collect();
+    let mut raised = false;
+    for (k, v) in &mut params {
+        match k.as_str() {
+            "notify_id" => *v = id.to_string(),
+            "total_amount" => {
+                let a = parse_amount(v).and_then(|a| a.checked_add(1));
+                *v = format_amount(a.ok_or_else(no_amount)?);
+                raised = true;
+            }
+            _ => {}
+        }
+    }
+    if !raised {
+        return Err(no_amount());
+    }
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    Ok(Bytes::from(body))
+}
+
+/// `event`'s JSON under the new `id`, with `data.object.amount` raised by one.
+fn tamper_json(event: &Event, id: &str) -> Result<Bytes, ForgeError> {
     let not_json = |detail: String| ForgeError::NotJson {
         event_id: event.id.clone(),
         detail,
@@ -106,7 +164,42 @@ mod tests {
             order_id: Some("ord-000001".into()),
             payment_id: Some("pi_1".into()),
             body: Bytes::from(body.to_owned()),
+            format: Format::Stripe,
+            url: None,
         }
+    }
+
+    #[test]
+    fn a_gateway_notification_is_forged_with_its_own_ids_and_amount() {
+        let e = Event {
+            id: "ntf_00ff".into(),
+            event_type: "trade_status_sync.TRADE_SUCCESS".into(),
+            body: Bytes::from_static(
+                b"notify_id=ntf_00ff&out_trade_no=ord-1&total_amount=12.99&trade_status=TRADE_SUCCESS",
+            ),
+            format: Format::Gateway,
+            ..event("")
+        };
+        let f = forge(&e, "whsec_real").unwrap();
+        assert_eq!(f.event_id, "ntf_forged_00ff");
+        assert_eq!(f.secret, "whsec_forged_00ff");
+        let p: Vec<(String, String)> = form_urlencoded::parse(&f.body).into_owned().collect();
+        let get = |k: &str| p.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("notify_id"), Some("ntf_forged_00ff"));
+        assert_eq!(get("total_amount"), Some("13.00"));
+        assert_eq!(get("trade_status"), Some("TRADE_SUCCESS"));
+        let (id, _) = unsigned_copy(&e).unwrap();
+        assert_eq!(id, "ntf_unsigned_00ff");
+        let bare = Event {
+            body: Bytes::from_static(b"notify_id=ntf_00ff"),
+            ..e
+        };
+        assert_eq!(
+            forge(&bare, "s"),
+            Err(ForgeError::NoTotalAmount {
+                event_id: "ntf_00ff".into()
+            })
+        );
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //! chaos (delay, reorder, dropped first attempts, duplicate, and the attacker copies: forged,
 //! stale, unsigned) and runs its deliveries; `delivery.rs` owns one delivery's attempt loop
 //! and HTTP exchange, `forge.rs` builds the tampered copies, `reorder.rs` holds events back
-//! behind later ones of their payment. Every attempt lands in one log, in send order.
+//! behind later ones of their payment. Every attempt lands in one log, in send order. An
+//! event says its wire [`Format`] (Stripe's signed JSON, or the gateway's signed form that only
+//! the body `success` acknowledges), so one dispatcher, chaos and log serve both dialects.
 
 mod delivery;
 mod forge;
+#[cfg(test)]
+mod gateway_tests;
 mod reorder;
 #[cfg(test)]
 mod tests;
@@ -21,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::Chaos;
 use crate::domain::WebhookAttempt;
 
-pub use delivery::{UrlError, DROPPED, STALE_AGE_S, STRIPE_USER_AGENT};
+pub use delivery::{UrlError, DROPPED, GATEWAY_USER_AGENT, STALE_AGE_S, STRIPE_USER_AGENT};
 pub use forge::{forged_id, unsigned_id, ForgeError};
 pub use reorder::{REORDER_MAX_HOLD, REORDER_WAIT};
 
@@ -35,8 +39,31 @@ pub struct Event {
     pub event_type: String,
     pub order_id: Option<String>,
     pub payment_id: Option<String>,
-    /// The event JSON exactly as it will be sent and signed.
+    /// Stripe: the event JSON exactly as it will be sent and signed. Gateway: the
+    /// notification's form parameters, to which each attempt adds `notify_time`, `sign_type`
+    /// and `sign`.
     pub body: Bytes,
+    /// How the event goes on the wire and what acknowledges it.
+    pub format: Format,
+    /// Where this event goes instead of the configured URL (the gateway's per-trade
+    /// `notify_url`); `None`: the configured one.
+    pub url: Option<String>,
+}
+
+/// How an event is sent, signed and acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// JSON body, `Stripe-Signature: t=…,v1=…` header; any 2xx acknowledges.
+    #[default]
+    Stripe,
+    /// Form parameters signed in the body (`sign` = HMAC-SHA256 over the sorted parameters,
+    /// `notify_time` the send time); only a 2xx whose body is exactly `success` acknowledges.
+    Gateway,
+}
+
+/// Checks that `url` can receive webhooks: `http://` on 127.0.0.1 or `localhost`.
+pub fn check_url(url: &str) -> Result<(), UrlError> {
+    Target::parse(url).map(|_| ())
 }
 
 /// Where and how to deliver.
@@ -145,7 +172,8 @@ impl Dispatcher {
     pub fn enqueue(&self, event: Event) {
         let shared = &self.shared;
         let n = shared.created.fetch_add(1, Ordering::Relaxed);
-        if shared.target.is_none() || shared.shutdown.is_cancelled() {
+        let nowhere = shared.target.is_none() && event.url.is_none();
+        if nowhere || shared.shutdown.is_cancelled() {
             return;
         }
         // Noted here, in creation order, so that an earlier event held back can tell which
@@ -199,8 +227,16 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
         },
         None => false,
     };
+    // The event's own URL wins over the configured one; `enqueue` sends nothing without either.
+    let target = match (&event.url, &shared.target) {
+        (Some(url), _) => Target::parse(url),
+        (None, Some(t)) => t.clone(),
+        (None, None) => return,
+    };
     // The delay belongs to the event, so every delivery of it carries `delay_ms`.
     let genuine = Delivery {
+        target,
+        format: event.format,
         event_id: event.id.clone(),
         event_type: event.event_type.clone(),
         order_id: event.order_id.clone(),
@@ -323,9 +359,12 @@ impl Dispatcher {
     /// others (attempts from 0, not a duplicate). No chaos applies: a resend is asked for.
     pub fn resend(&self, event: Event) -> Result<(), ResendError> {
         let shared = &self.shared;
-        if shared.target.is_none() {
-            return Err(ResendError::NoUrl);
-        }
+        // The event's own URL (a gateway trade's notify_url) wins over the configured one.
+        let target = match (&event.url, &shared.target) {
+            (Some(url), _) => Target::parse(url),
+            (None, Some(t)) => t.clone(),
+            (None, None) => return Err(ResendError::NoUrl),
+        };
         if shared.shutdown.is_cancelled() {
             return Err(ResendError::ShuttingDown);
         }
@@ -333,6 +372,8 @@ impl Dispatcher {
         let guard = PendingGuard(Arc::clone(shared));
         shared.runtime.spawn(async move {
             let d = Delivery {
+                target,
+                format: event.format,
                 secret: guard.0.cfg.secret.clone(),
                 event_id: event.id,
                 event_type: event.event_type,

@@ -50,6 +50,8 @@ fn event() -> Event {
         order_id: Some("ord-000001".into()),
         payment_id: Some("pi_1".into()),
         body: Bytes::from(body),
+        format: Format::Stripe,
+        url: None,
     }
 }
 

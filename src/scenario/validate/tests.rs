@@ -7,6 +7,7 @@ use crate::scenario::{RateStage, RecoverySpec};
 
 const SMOKE: &str = include_str!("../../../scenarios/smoke.toml");
 const PRESALE: &str = include_str!("../../../scenarios/presale.toml");
+const GATEWAY: &str = include_str!("../../../scenarios/gateway.toml");
 
 /// The smallest valid scenario: a constant 10/s for 1 s. Tests append tables to it.
 pub(super) const MINIMAL: &str = r#"
@@ -428,9 +429,49 @@ fn only_known_dialect_and_merchant_kind_are_accepted() {
     assert_problem(
         &all,
         "provider.dialect",
-        r#"expected "stripe" (the only dialect for now), got "adyen""#,
+        r#"expected "stripe" or "gateway", got "adyen""#,
     );
     assert_problem(&all, "merchant.kind", r#"expected "reference""#);
+}
+
+#[test]
+fn gateway_scenario_is_the_smoke_workload_on_the_gateway() {
+    let (smoke, gw) = (ok(SMOKE), ok(GATEWAY));
+    assert_eq!(gw.provider.dialect, Dialect::Gateway);
+    assert_eq!(gw.provider.hold, smoke.provider.hold);
+    assert_eq!((&gw.load, &gw.orders), (&smoke.load, &smoke.orders));
+    assert_eq!(gw.faults, smoke.faults, "the same fault plan");
+    assert_eq!(gw.webhooks.chaos, smoke.webhooks.chaos);
+    assert_eq!(gw.webhooks.timeout, smoke.webhooks.timeout);
+    assert_eq!(
+        (&gw.merchant, &gw.drain, &gw.gates),
+        (&smoke.merchant, &smoke.drain, &smoke.gates)
+    );
+    assert_eq!(
+        gw.webhooks.retry_schedule.len(),
+        7,
+        "the gateway's own schedule"
+    );
+}
+
+#[test]
+fn gateway_dialect_defaults_to_alipays_schedule_compressed() {
+    let s = ok(&format!("{MINIMAL}[provider]\ndialect = \"gateway\"\n"));
+    assert_eq!(s.provider.dialect, Dialect::Gateway);
+    // 4m, 10m, 10m, 1h, 2h, 6h, 15h divided by 6000.
+    let want: Vec<Duration> = [40, 100, 100, 600, 1200, 3600, 9000].map(ms).to_vec();
+    assert_eq!(s.webhooks.retry_schedule, want);
+    let own = ok(&format!(
+        "{MINIMAL}[provider]\ndialect = \"gateway\"\n[webhooks]\nretry_schedule = [\"5ms\"]\n"
+    ));
+    assert_eq!(
+        own.webhooks.retry_schedule,
+        vec![ms(5)],
+        "the scenario overrides it"
+    );
+    let stripe = ok(MINIMAL);
+    assert_eq!(stripe.provider.dialect, Dialect::Stripe);
+    assert_eq!(stripe.webhooks.retry_schedule.len(), 5);
 }
 
 #[test]

@@ -76,12 +76,20 @@ pub fn decode(
         Route::RetrieveCharge(id) => Call::RetrieveCharge { id: id.clone() },
         Route::ListEvents => Call::ListEvents(event_query(&form)?),
         Route::RetrieveEvent(id) => Call::RetrieveEvent { id: id.clone() },
+        // Another dialect's routes: never routed here.
+        Route::GatewayPay | Route::GatewayQuery | Route::GatewayRefund => {
+            return Err(ApiError::UnknownRoute {
+                method: if route.is_write() { "POST" } else { "GET" }.into(),
+                path: path.to_string(),
+            })
+        }
     };
     Ok(Decoded {
         call,
         fingerprint: Fingerprint::of(path, form.pairs()),
         endpoint: path.to_string(),
         expand: list(&form, "expand"),
+        key: None,
     })
 }
 

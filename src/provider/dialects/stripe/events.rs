@@ -8,7 +8,7 @@ use crate::chaos::key;
 use crate::provider::dialects::{EventKind, EventMeta};
 use crate::provider::events::EventPage;
 use crate::provider::ledger::Intent;
-use crate::provider::webhooks::Event;
+use crate::provider::webhooks::{Event, Format};
 
 use super::objects::to_json;
 use super::API_VERSION;
@@ -94,6 +94,8 @@ pub fn event_for(meta: &EventMeta<'_>, it: &Intent, pi: &str) -> Event {
         order_id: it.order_id().map(str::to_string),
         payment_id: Some(it.id.clone()),
         body: Bytes::from(body),
+        format: Format::Stripe,
+        url: None,
     }
 }
 
