@@ -1,0 +1,700 @@
+//! Unit tests of the module, kept apart so the module stays readable.
+
+//! End-to-end over loopback: a provider on 127.0.0.1:0 and a bare hyper client, one
+//! connection per request (a dropped answer closes its connection).
+
+use super::*;
+use crate::chaos::{FaultKind, FaultPlan, Latency, Rates, WebhookChaos};
+use crate::domain::{AttemptResult, FailReason, PaymentOp};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderMap;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+struct Harness {
+    handle: ProviderHandle,
+    shutdown: CancellationToken,
+    chaos: Chaos,
+}
+
+/// A provider with `plan` (seed 42), holds of 50 ms, no webhook URL.
+async fn start(plan: FaultPlan) -> Harness {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let chaos = Chaos::new(42, plan, WebhookChaos::default());
+    let cfg = ProviderConfig {
+        chaos: chaos.clone(),
+        dialect: Dialect::Stripe,
+        hold: Duration::from_millis(50),
+        webhook_url: None,
+        webhook_secret: "whsec_test".into(),
+        webhook_retry: vec![],
+        webhook_timeout: Duration::from_secs(1),
+        origin: Instant::now(),
+    };
+    let shutdown = CancellationToken::new();
+    let handle = serve(listener, cfg, shutdown.clone());
+    Harness {
+        handle,
+        shutdown,
+        chaos,
+    }
+}
+
+fn rates(r: Rates) -> FaultPlan {
+    FaultPlan {
+        rates: r,
+        ..FaultPlan::default()
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    json: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends one request on a fresh connection; `Err` when the connection ends without an
+/// answer. Adds a test API key unless `headers` sets `authorization`.
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Result<Answer, hyper::Error> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if !headers.iter().any(|(k, _)| *k == "authorization") {
+        req = req.header("authorization", "Bearer sk_test_x");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    let json = serde_json::from_slice(&bytes).expect("every answer is JSON");
+    Ok(Answer {
+        status,
+        headers,
+        json,
+    })
+}
+
+fn charge_body(order: &str) -> String {
+    format!("amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]={order}")
+}
+
+async fn charge(h: &Harness, order: &str, key: &str) -> Result<Answer, hyper::Error> {
+    let body = charge_body(order);
+    send(
+        h.handle.addr(),
+        "POST",
+        "/v1/payment_intents",
+        &body,
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+/// An order whose attempt 0 meets `fault` and attempt 1 none.
+fn order_hit_once(c: &Chaos, fault: FaultKind) -> String {
+    (0..100_000)
+        .map(|i| format!("ord-{i:06}"))
+        .find(|o| {
+            c.attempt(o, 0, Duration::ZERO) == Some(fault)
+                && c.attempt(o, 1, Duration::ZERO).is_none()
+        })
+        .expect("some order is hit on attempt 0 only")
+}
+
+fn results(h: &Harness) -> Vec<(AttemptResult, bool, u16)> {
+    h.handle
+        .ledger()
+        .iter()
+        .map(|e| (e.result, e.money_moved, e.status))
+        .collect()
+}
+
+async fn stop(h: Harness) {
+    h.shutdown.cancel();
+    h.handle.stopped().await;
+}
+
+#[tokio::test]
+async fn clean_charge_answers_succeeded_and_records_money_moved() {
+    let h = start(FaultPlan::default()).await;
+    let a = charge(&h, "ord-000001", "ord-000001:charge").await.unwrap();
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json["object"], "payment_intent");
+    assert_eq!(a.json["status"], "succeeded");
+    assert_eq!(a.json["metadata"]["order_id"], "ord-000001");
+    assert!(a.header("request-id").unwrap().starts_with("req_"));
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(a.header("idempotent-replayed"), None);
+    let ledger = h.handle.ledger();
+    assert_eq!(ledger.len(), 1);
+    let e = &ledger[0];
+    assert_eq!(
+        (e.op, e.result, e.money_moved, e.status),
+        (PaymentOp::Charge, AttemptResult::Ok, true, 200)
+    );
+    assert_eq!(e.payment_id.as_deref(), a.json["id"].as_str());
+    assert_eq!(h.handle.events_created(), 1);
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn sticky_decline_answers_402_on_every_attempt() {
+    for (rate, code, reason) in [
+        (
+            Rates {
+                insufficient_funds: 1.0,
+                ..Rates::default()
+            },
+            "insufficient_funds",
+            FailReason::InsufficientFunds,
+        ),
+        (
+            Rates {
+                risk_block: 1.0,
+                ..Rates::default()
+            },
+            "fraudulent",
+            FailReason::RiskBlocked,
+        ),
+    ] {
+        let h = start(rates(rate)).await;
+        let mut ids = Vec::new();
+        for key in ["k1", "k2", "k2"] {
+            let a = charge(&h, "ord-000002", key).await.unwrap();
+            assert_eq!(a.status, 402);
+            let err = &a.json["error"];
+            assert_eq!(
+                (err["type"].as_str(), err["code"].as_str()),
+                (Some("card_error"), Some("card_declined"))
+            );
+            assert_eq!(err["decline_code"], code);
+            assert!(err["charge"].as_str().unwrap().starts_with("ch_"));
+            assert_eq!(err["payment_intent"]["status"], "requires_payment_method");
+            ids.push(err["payment_intent"]["id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(ids[1], ids[2], "the same key replays the same decline");
+        let got = send(
+            h.handle.addr(),
+            "GET",
+            &format!("/v1/payment_intents/{}", ids[0]),
+            "",
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.json["status"], "requires_payment_method");
+        assert_eq!(got.json["last_payment_error"]["decline_code"], code);
+        let want = [
+            (AttemptResult::Declined(reason), false, 402),
+            (AttemptResult::Declined(reason), false, 402),
+            (AttemptResult::Replayed, false, 402),
+            (AttemptResult::Ok, false, 200),
+        ];
+        assert_eq!(results(&h), want);
+        assert_eq!(h.handle.events_created(), 2, "one event per execution");
+        stop(h).await;
+    }
+}
+
+#[tokio::test]
+async fn timeout_after_charge_drops_then_the_retry_is_replayed() {
+    let h = start(rates(Rates {
+        timeout_after_charge: 0.5,
+        ..Rates::default()
+    }))
+    .await;
+    let order = order_hit_once(&h.chaos, FaultKind::TimeoutAfterCharge);
+    let lost = charge(&h, &order, "k").await;
+    assert!(lost.is_err(), "the connection ends without an answer");
+    let retry = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(retry.status, 200);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json["status"], "succeeded");
+    assert_eq!(
+        results(&h),
+        [
+            (AttemptResult::AnswerLost, true, 0),
+            (AttemptResult::Replayed, false, 200)
+        ]
+    );
+    let ledger = h.handle.ledger();
+    assert_eq!(ledger[1].payment_id, ledger[0].payment_id);
+    assert_eq!(retry.json["id"].as_str(), ledger[0].payment_id.as_deref());
+    assert_eq!(h.handle.events_created(), 1);
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn late_charge_executes_after_the_client_left_and_the_key_then_replays() {
+    let h = start(rates(Rates {
+        late_charge: 0.5,
+        ..Rates::default()
+    }))
+    .await;
+    let order = (0..100_000)
+        .map(|i| format!("ord-{i:06}"))
+        .find(|o| {
+            h.chaos.attempt(o, 0, Duration::ZERO) == Some(FaultKind::LateCharge)
+                && (1..3).all(|n| h.chaos.attempt(o, n, Duration::ZERO).is_none())
+        })
+        .unwrap();
+    // The client gives up long before the 50 ms hold ends, as a merchant would.
+    let gone = tokio::time::timeout(Duration::from_millis(5), charge(&h, &order, "k")).await;
+    assert!(gone.is_err());
+    let busy = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(busy.status, 409, "{}", busy.json);
+    let search = format!("/v1/payment_intents/search?query=metadata['order_id']:'{order}'");
+    let found = send(h.handle.addr(), "GET", &search, "", &[])
+        .await
+        .unwrap();
+    assert_eq!(found.json["data"].as_array().map(Vec::len), Some(0));
+    let mut late = None;
+    for _ in 0..200 {
+        late = h
+            .handle
+            .ledger()
+            .into_iter()
+            .find(|e| e.fault == Some(FaultKind::LateCharge));
+        if late.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let late = late.expect("the late charge executed without its client");
+    for _ in 0..200 {
+        if h.handle.idle() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(h.handle.idle(), "nothing left once the late charge has run");
+    assert_eq!(
+        (late.result, late.money_moved, late.attempt),
+        (AttemptResult::AnswerLost, true, 0)
+    );
+    assert_eq!(h.handle.events_created(), 1);
+    let replay = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(
+        (replay.status, replay.header("idempotent-replayed")),
+        (200, Some("true"))
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn processing_error_answers_a_soft_decline() {
+    let h = start(rates(Rates {
+        processing_error: 0.5,
+        ..Rates::default()
+    }))
+    .await;
+    let order = order_hit_once(&h.chaos, FaultKind::ProcessingError);
+    let a = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(a.status, 402);
+    assert_eq!(a.json["error"]["decline_code"], "processing_error");
+    assert_eq!(
+        a.json["error"]["payment_intent"]["status"],
+        "requires_payment_method"
+    );
+    assert_eq!(
+        results(&h),
+        [(
+            AttemptResult::Declined(FailReason::ProviderError),
+            false,
+            402
+        )]
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn timeout_drops_without_charging_and_the_retry_executes() {
+    let h = start(rates(Rates {
+        timeout: 0.5,
+        ..Rates::default()
+    }))
+    .await;
+    let order = order_hit_once(&h.chaos, FaultKind::Timeout);
+    assert!(charge(&h, &order, "k").await.is_err());
+    assert_eq!(h.handle.events_created(), 0);
+    assert_eq!(h.handle.ledger()[0].fault, Some(FaultKind::Timeout));
+    let retry = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(
+        (retry.status, retry.header("idempotent-replayed")),
+        (200, None)
+    );
+    assert_eq!(
+        results(&h),
+        [
+            (AttemptResult::Dropped, false, 0),
+            (AttemptResult::Ok, true, 200)
+        ]
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn server_error_says_retry_and_the_retry_executes() {
+    let h = start(rates(Rates {
+        server_error: 0.5,
+        ..Rates::default()
+    }))
+    .await;
+    let order = order_hit_once(&h.chaos, FaultKind::ServerError);
+    let a = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(a.status, 500);
+    assert_eq!(a.header("stripe-should-retry"), Some("true"));
+    assert_eq!(a.json["error"]["type"], "api_error");
+    let retry = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(
+        (retry.status, retry.header("idempotent-replayed")),
+        (200, None)
+    );
+    assert_eq!(
+        results(&h),
+        [
+            (AttemptResult::ServerError, false, 500),
+            (AttemptResult::Ok, true, 200)
+        ]
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_and_is_not_saved() {
+    let h = start(rates(Rates {
+        rate_limit: 0.5,
+        ..Rates::default()
+    }))
+    .await;
+    let order = order_hit_once(&h.chaos, FaultKind::RateLimit);
+    let a = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(a.status, 429);
+    assert_eq!(a.json["error"]["code"], "rate_limit");
+    assert_eq!(a.header("stripe-should-retry"), None);
+    assert_eq!(charge(&h, &order, "k").await.unwrap().status, 200);
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn attempt_numbers_count_per_order() {
+    let h = start(FaultPlan::default()).await;
+    for (order, key) in [
+        ("ord-000001", "a"),
+        ("ord-000002", "b"),
+        ("ord-000001", "a"),
+        ("ord-000001", "c"),
+    ] {
+        charge(&h, order, key).await.unwrap();
+    }
+    let seen: Vec<_> = h
+        .handle
+        .ledger()
+        .iter()
+        .map(|e| (e.order_id.clone().unwrap(), e.attempt, e.seq))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ord-000001".into(), 0, 0),
+            ("ord-000002".into(), 0, 1),
+            ("ord-000001".into(), 1, 2),
+            ("ord-000001".into(), 2, 3)
+        ]
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn same_key_with_other_params_is_an_idempotency_error() {
+    let h = start(FaultPlan::default()).await;
+    charge(&h, "ord-000001", "k").await.unwrap();
+    let a = charge(&h, "ord-000002", "k").await.unwrap();
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json["error"]["type"], "idempotency_error");
+    assert_eq!(
+        h.handle.ledger()[1].result,
+        AttemptResult::IdempotencyMismatch
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn same_key_while_in_flight_is_409() {
+    // Latency up to 100 s, keyed per attempt: pick an order whose first attempt sleeps
+    // long and whose second answers at once.
+    let latency = Latency::Uniform {
+        min: Duration::ZERO,
+        max: Duration::from_secs(100),
+    };
+    let h = start(FaultPlan {
+        latency: Some(latency),
+        ..FaultPlan::default()
+    })
+    .await;
+    let order = (0..1_000_000)
+        .map(|i| format!("ord-{i:06}"))
+        .find(|o| {
+            h.chaos.latency(&format!("{o}#0"), Duration::ZERO) > Duration::from_secs(50)
+                && h.chaos.latency(&format!("{o}#1"), Duration::ZERO) < Duration::from_millis(20)
+        })
+        .unwrap();
+    let addr = h.handle.addr();
+    let body = charge_body(&order);
+    let first = tokio::spawn(async move {
+        send(
+            addr,
+            "POST",
+            "/v1/payment_intents",
+            &body,
+            &[("idempotency-key", "k")],
+        )
+        .await
+    });
+    while h.handle.ledger().is_empty() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let second = charge(&h, &order, "k").await.unwrap();
+    assert_eq!(second.status, 409);
+    assert_eq!(second.json["error"]["code"], "idempotency_key_in_use");
+    // Shutdown cuts the long latency short; the first request still gets its answer.
+    h.shutdown.cancel();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        results(&h),
+        [
+            (AttemptResult::Ok, true, 200),
+            (AttemptResult::InFlightConflict, false, 409)
+        ]
+    );
+    h.handle.stopped().await;
+}
+
+#[tokio::test]
+async fn search_by_order_id_finds_declined_and_succeeded_intents() {
+    let h = start(FaultPlan::default()).await;
+    charge(&h, "ord-000001", "a").await.unwrap();
+    charge(&h, "ord-000002", "b").await.unwrap();
+    charge(&h, "ord-000001", "c").await.unwrap();
+    for q in [
+        "query=metadata%5B%27order_id%27%5D%3A%27ord-000001%27",
+        "query=metadata[\"order_id\"]:\"ord-000001\"",
+    ] {
+        let a = send(
+            h.handle.addr(),
+            "GET",
+            &format!("/v1/payment_intents/search?{}", q.replace('"', "%22")),
+            "",
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.status, 200, "{}", a.json);
+        assert_eq!(a.json["object"], "search_result");
+        let data = a.json["data"].as_array().unwrap();
+        assert_eq!(data.len(), 2);
+        assert!(data
+            .iter()
+            .all(|pi| pi["metadata"]["order_id"] == "ord-000001"));
+    }
+    let last = h.handle.ledger().pop().unwrap();
+    assert_eq!(
+        (last.op, last.order_id.as_deref(), last.attempt),
+        (PaymentOp::Query, Some("ord-000001"), 1)
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn refunds_full_partial_and_over_refund_refused() {
+    let h = start(FaultPlan::default()).await;
+    let pi = charge(&h, "ord-000001", "k").await.unwrap().json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refund = |body: String, key: &'static str| {
+        let addr = h.handle.addr();
+        async move {
+            send(
+                addr,
+                "POST",
+                "/v1/refunds",
+                &body,
+                &[("idempotency-key", key)],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let part = refund(format!("payment_intent={pi}&amount=400"), "r1").await;
+    assert_eq!(
+        (
+            part.status,
+            part.json["object"].as_str(),
+            part.json["amount"].as_u64()
+        ),
+        (200, Some("refund"), Some(400))
+    );
+    let over = refund(format!("payment_intent={pi}&amount=601"), "r2").await;
+    assert_eq!(over.status, 400);
+    assert_eq!(over.json["error"]["type"], "invalid_request_error");
+    let rest = refund(format!("payment_intent={pi}"), "r3").await;
+    assert_eq!(
+        (rest.status, rest.json["amount"].as_u64()),
+        (200, Some(600))
+    );
+    let replay = refund(format!("payment_intent={pi}"), "r3").await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    let refunds: Vec<_> = h
+        .handle
+        .ledger()
+        .into_iter()
+        .filter(|e| e.op == PaymentOp::Refund)
+        .map(|e| (e.result, e.money_moved, e.amount))
+        .collect();
+    assert_eq!(
+        refunds,
+        [
+            (AttemptResult::Ok, true, 400),
+            (AttemptResult::Invalid, false, 601),
+            (AttemptResult::Ok, true, 600),
+            (AttemptResult::Replayed, false, 0)
+        ]
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn unknown_path_missing_key_and_bad_params_are_refused_with_a_request_id() {
+    let h = start(FaultPlan::default()).await;
+    let addr = h.handle.addr();
+    let a = send(addr, "GET", "/v1/x", "", &[]).await.unwrap();
+    assert_eq!(a.status, 404);
+    assert!(a.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Unrecognized request URL (GET: /v1/x)"));
+    assert!(a.header("request-id").is_some());
+    let b = send(
+        addr,
+        "POST",
+        "/v1/payment_intents",
+        &charge_body("o"),
+        &[("authorization", "")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (b.status, b.json["error"]["type"].as_str()),
+        (401, Some("authentication_error"))
+    );
+    assert!(b.header("request-id").is_some());
+    let c = send(
+        addr,
+        "POST",
+        "/v1/payment_intents",
+        "currency=usd",
+        &[("idempotency-key", "bad")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (c.status, c.json["error"]["param"].as_str()),
+        (400, Some("amount"))
+    );
+    assert_ne!(
+        c.header("request-id"),
+        a.header("request-id"),
+        "request ids are unique"
+    );
+    // Pre-execution refusals are not saved: the key still works for a valid request.
+    let d = send(
+        addr,
+        "POST",
+        "/v1/payment_intents",
+        &charge_body("o"),
+        &[("idempotency-key", "bad")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(d.status, 200);
+    assert_eq!(
+        results(&h),
+        [
+            (AttemptResult::Invalid, false, 400),
+            (AttemptResult::Ok, true, 200)
+        ]
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn create_then_confirm_charges_through_the_confirm_endpoint() {
+    let h = start(rates(Rates {
+        insufficient_funds: 1.0,
+        ..Rates::default()
+    }))
+    .await;
+    let addr = h.handle.addr();
+    let body = "amount=700&currency=usd&payment_method=pm_card_visa&metadata[order_id]=ord-000003";
+    let created = send(addr, "POST", "/v1/payment_intents", body, &[])
+        .await
+        .unwrap();
+    assert_eq!(created.json["status"], "requires_confirmation");
+    let id = created.json["id"].as_str().unwrap();
+    let confirmed = send(
+        addr,
+        "POST",
+        &format!("/v1/payment_intents/{id}/confirm"),
+        "",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(confirmed.status, 402);
+    assert_eq!(
+        confirmed.json["error"]["decline_code"],
+        "insufficient_funds"
+    );
+    let e = h.handle.ledger().pop().unwrap();
+    assert_eq!(e.order_id.as_deref(), Some("ord-000003"));
+    assert_eq!(e.fault, Some(FaultKind::InsufficientFunds));
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn stopped_resolves_after_shutdown() {
+    let h = start(FaultPlan::default()).await;
+    let addr = h.handle.addr();
+    stop(h).await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
+}
