@@ -58,10 +58,29 @@ pub async fn run(
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
     }
+    // The report's folder must be writable before a long rehearsal starts, not after it;
+    // one made here is removed again if the run fails before writing into it.
+    let folder = opts.out.clone().unwrap_or_else(|| PathBuf::from("reports"));
+    let existed = folder.exists();
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create the report folder {}", folder.display()))?;
+    let result = run_scenario(scenario, opts, interrupt, abort).await;
+    if result.is_err() && !existed {
+        let _ = std::fs::remove_dir(&folder); // only if still empty
+    }
+    result
+}
+
+async fn run_scenario(
+    scenario: Scenario,
+    opts: &RunOptions,
+    interrupt: CancellationToken,
+    abort: CancellationToken,
+) -> anyhow::Result<RunOutcome> {
     let started_at = SystemTime::now();
 
     let listen = scenario.provider.listen;
-    let plistener = TcpListener::bind(listen).await.with_context(|| {
+    let plistener = bind(listen).await.with_context(|| {
         format!("cannot listen on {listen} (provider.listen; is another process using that port?)")
     })?;
     let paddr = plistener.local_addr()?;
@@ -69,7 +88,9 @@ pub async fn run(
     // listening, and is told what to be configured with.
     let (mlistener, contract, webhook_url) = match &scenario.merchant {
         MerchantSpec::Reference(_) => {
-            let l = bind().await.context("binding the merchant's listener")?;
+            let l = bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .context("binding the merchant's listener")?;
             let base = format!("http://{}", l.local_addr()?);
             let webhook_url = format!(
                 "{base}{}",
@@ -231,10 +252,18 @@ pub async fn run(
     } else {
         scenario.drain.timeout
     };
-    let drained = drain(&provider, &contract, &order_ids, drain_for, &abort).await;
-    let orders = load::fetch_orders(&contract, &order_ids)
-        .await
-        .map_err(|e| anyhow::anyhow!("reading the merchant's final order states: {e}"))?;
+    let drained = drain(
+        &provider, &contract, &order_ids, drain_for, &interrupt, &abort,
+    )
+    .await;
+    // A Ctrl-C during the drain still makes the run an interrupted one.
+    loaded.interrupted |= interrupt.is_cancelled() && stopped_early_at.is_none();
+    // Unreadable final states leave every order `missing`; the report is still written (it
+    // says so) and the run then ends as one that could not be done.
+    let (orders, final_read_error) = match load::fetch_orders(&contract, &order_ids).await {
+        Ok(o) => (o, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     let ledger = provider.ledger();
     let webhooks = provider.webhook_log();
     let events_created = provider.events_created();
@@ -271,12 +300,24 @@ pub async fn run(
             stopped_early_at,
         },
     });
+    let mut report = report;
+    if let Some(e) = &final_read_error {
+        report.warnings.push(format!(
+            "the merchant's final order states could not be read ({e}): every order counts as missing"
+        ));
+    }
     let dir = match &opts.out {
         Some(d) => d.clone(),
         None => Path::new("reports").join(report.dir_name()),
     };
     report::write_all(&report, &dir)
         .with_context(|| format!("writing the report to {}", dir.display()))?;
+    if let Some(e) = final_read_error {
+        anyhow::bail!(
+            "reading the merchant's final order states: {e} (the report in {} covers what was measured)",
+            dir.display()
+        );
+    }
     Ok(RunOutcome { report, dir })
 }
 
@@ -318,23 +359,24 @@ fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSp
 /// client a 1 s retransmission: a harness artifact in the p99, not the merchant's.
 const BACKLOG: u32 = 4096;
 
-async fn bind() -> std::io::Result<TcpListener> {
+async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    socket.bind(addr)?;
     socket.listen(BACKLOG)
 }
 
 /// Waits until the provider is idle (late charges executed, webhook deliveries done) and no
-/// order is pending at the merchant, or until `limit` passes (or `abort`). Returns whether
-/// everything settled.
+/// order is pending at the merchant, or until `limit` passes (at most 3 s more once
+/// `interrupt` fires; at once on `abort`). Returns whether everything settled.
 async fn drain(
     provider: &ProviderHandle,
     contract: &Contract,
     order_ids: &[String],
     limit: Duration,
+    interrupt: &CancellationToken,
     abort: &CancellationToken,
 ) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
+    let mut deadline = tokio::time::Instant::now() + limit;
     // Settled on two polls in a row: work the last acknowledgement started (a refund of a
     // late payment) has then reached the provider.
     let mut settled_before = false;
@@ -348,6 +390,9 @@ async fn drain(
             return true;
         }
         settled_before = now_settled;
+        if interrupt.is_cancelled() {
+            deadline = deadline.min(tokio::time::Instant::now() + Duration::from_secs(3));
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return false,
             _ = abort.cancelled() => return false,

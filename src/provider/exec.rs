@@ -263,7 +263,11 @@ impl State {
             draft,
             save,
         } = late;
-        self.execute(ctx, target, draft, save, Duration::ZERO, true)
+        let mut plan = self.execute(ctx, target, draft, save, Duration::ZERO, true);
+        // Numbered among its intent's events like any other, so a second event of a kind
+        // gets an id of its own.
+        self.finish_plan(&mut plan, &[]);
+        plan
     }
 
     /// Executes a charge that passed the idempotency layer: meets the card (or the injected

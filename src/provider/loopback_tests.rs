@@ -261,9 +261,17 @@ async fn key_in_use_says_retry_and_a_mismatched_key_says_do_not() {
             async move { send(addr, "POST", "/v1/payment_intents", &body, Some("k")).await },
         )
     };
-    while h.handle.ledger().is_empty() {
+    // Bounded: a regression fails here instead of hanging the suite.
+    for _ in 0..2500 {
+        if !h.handle.ledger().is_empty() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    assert!(
+        !h.handle.ledger().is_empty(),
+        "the first request never reached the ledger"
+    );
     let busy = send(addr, "POST", "/v1/payment_intents", &body, Some("k")).await;
     assert_eq!(busy.status, 409);
     assert_eq!(busy.header("stripe-should-retry"), Some("true"));

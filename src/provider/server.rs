@@ -353,6 +353,8 @@ fn run_late(shared: &Shared, late: Late, request_id: &str, key: Option<&str>) {
             .complete(&k, rendered.status, rendered.body);
     }
     if let Some(ev) = event {
+        // Listed by `GET /v1/events` (and resendable) like the events of answered requests.
+        shared.lock().events.record(ev.clone());
         shared.dispatcher.enqueue(ev);
     }
 }

@@ -298,6 +298,12 @@ async fn late_charge_executes_after_the_client_left_and_the_key_then_replays() {
         (AttemptResult::AnswerLost, true, 0)
     );
     assert_eq!(h.handle.events_created(), 1);
+    // The late charge's event is listed like any other.
+    let events = send(h.handle.addr(), "GET", "/v1/events", "", &[])
+        .await
+        .unwrap();
+    let listed = events.json["data"].as_array().map(Vec::len);
+    assert_eq!(listed, Some(1), "{}", events.json);
     let replay = charge(&h, &order, "k").await.unwrap();
     assert_eq!(
         (replay.status, replay.header("idempotent-replayed")),
@@ -476,9 +482,17 @@ async fn same_key_while_in_flight_is_409() {
         )
         .await
     });
-    while h.handle.ledger().is_empty() {
+    // Bounded: a regression fails here instead of hanging the suite.
+    for _ in 0..2500 {
+        if !h.handle.ledger().is_empty() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    assert!(
+        !h.handle.ledger().is_empty(),
+        "the first request never reached the ledger"
+    );
     let second = charge(&h, &order, "k").await.unwrap();
     assert_eq!(second.status, 409);
     assert_eq!(second.json["error"]["code"], "idempotency_key_in_use");

@@ -136,11 +136,16 @@ pub fn evaluate(spec: &GateSpec, report: &RunReport) -> Vec<GateResult> {
 
 /// The slowest recovery among the windows against `max`. A window that never recovered (or
 /// has no baseline to recover to) fails the gate; its observed value is then the time
-/// watched after it, a lower bound.
+/// watched after it, a lower bound. A window the load never got past has nothing to judge.
 fn recovery_gate(max: f64, windows: &[WindowRecovery]) -> GateResult {
     let unrecovered = windows
         .iter()
-        .filter(|w| w.status != RecoveryStatus::Recovered)
+        .filter(|w| {
+            !matches!(
+                w.status,
+                RecoveryStatus::Recovered | RecoveryStatus::NotReached
+            )
+        })
         .map(|w| w.observed_after_s)
         .reduce(f64::max);
     let slowest = windows
@@ -356,6 +361,18 @@ mod tests {
               'c' has no baseline before it to recover to"
             ]
         );
+    }
+
+    #[test]
+    fn a_window_the_load_never_got_past_does_not_fail_the_gate() {
+        let mut r = report_with(&sample_set(), recovery_spec(2.0));
+        r.recovery = vec![
+            window("a", RecoveryStatus::Recovered, Some(1.0)),
+            window("cut", RecoveryStatus::NotReached, None),
+        ];
+        r.gates = evaluate(&recovery_spec(2.0), &r);
+        assert!(r.gates[0].passed, "{:?}", r.gates[0]);
+        assert_eq!(r.gates[0].observed, 1.0);
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub(super) fn recovery(w: &mut impl Write, r: &RunReport) -> io::Result<()> {
         let recovery = match (x.status, x.recovery_s) {
             (RecoveryStatus::Recovered, Some(s)) => format!("{} s", number(s)),
             (RecoveryStatus::NoBaseline, _) => "no baseline".into(),
+            (RecoveryStatus::NotReached, _) => "not reached (the load ended first)".into(),
             _ => format!("**never** ({} s watched)", number(x.observed_after_s)),
         };
         writeln!(

@@ -105,6 +105,9 @@ pub enum RecoveryStatus {
     NeverRecovered,
     /// No eligible checkout before the window: nothing to recover to.
     NoBaseline,
+    /// The load ended before the window did (interrupted, or a capacity run stopped early):
+    /// there was no time after it to measure.
+    NotReached,
 }
 
 impl RecoveryStatus {
@@ -113,6 +116,7 @@ impl RecoveryStatus {
             RecoveryStatus::Recovered => "recovered",
             RecoveryStatus::NeverRecovered => "never_recovered",
             RecoveryStatus::NoBaseline => "no_baseline",
+            RecoveryStatus::NotReached => "not_reached",
         }
     }
 }
@@ -180,6 +184,7 @@ pub fn recover(seconds: &Seconds, window: &Window, spec: &RecoverySpec) -> Windo
     let observed_after_s = (last - we).max(0.0);
     let threshold = baseline_success.map(|b| (b - spec.tolerance).max(0.0));
     let (status, recovery_s) = match threshold {
+        _ if last <= we => (RecoveryStatus::NotReached, None),
         None => (RecoveryStatus::NoBaseline, None),
         Some(t) => match held_from(seconds, we.floor() as u64, t, spec) {
             Some(s) => (RecoveryStatus::Recovered, Some((s as f64 - we).max(0.0))),
@@ -374,11 +379,14 @@ mod tests {
     }
 
     #[test]
-    fn a_window_at_the_very_end_has_nothing_after_it() {
+    fn a_window_the_load_never_got_past_is_not_reached() {
+        // The load ends with the window (or is cut short inside it): nothing after it to
+        // measure, which is neither recovered nor never recovered.
         let mut t = healthy(8);
         t.extend(vec![Some((30, 500)); 2]);
         let r = recover(&timeline(&t), &window(8_000, 10_000), &spec());
-        assert_eq!(r.status, RecoveryStatus::NeverRecovered);
+        assert_eq!(r.status, RecoveryStatus::NotReached);
+        assert_eq!(r.recovery_s, None);
         assert_eq!(r.observed_after_s, 0.0);
         assert_eq!(r.worst_success_rate, Some(0.3));
     }

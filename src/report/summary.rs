@@ -127,6 +127,7 @@ fn recovery(r: &RunReport) -> String {
             let how = match (w.status, w.recovery_s) {
                 (RecoveryStatus::Recovered, Some(t)) => format!("{} s", number(t)),
                 (RecoveryStatus::NoBaseline, _) => "no baseline".to_string(),
+                (RecoveryStatus::NotReached, _) => "not reached (the load ended first)".to_string(),
                 _ => format!("NEVER recovered ({} s watched)", number(w.observed_after_s)),
             };
             let rate =

@@ -178,7 +178,8 @@ impl Dispatcher {
         }
         // Noted here, in creation order, so that an earlier event held back can tell which
         // events of its payment came after it.
-        if shared.cfg.chaos.webhooks.reorder > 0.0 {
+        // The plan in force, which the control API may have changed since the start.
+        if shared.chaos().webhooks.reorder > 0.0 {
             if let Some(p) = &event.payment_id {
                 shared.order.created(p, n);
             }
@@ -326,7 +327,8 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
         deliver(shared, &genuine, Some(first_done)).await;
         // Delivered (or given up on): earlier events of the payment held back may follow.
         if let Some(p) = event.payment_id.as_deref() {
-            if shared.cfg.chaos.webhooks.reorder > 0.0 {
+            // The plan in force, which the control API may have changed since the start.
+            if shared.chaos().webhooks.reorder > 0.0 {
                 shared.order.delivered(p, n);
             }
         }
