@@ -22,6 +22,8 @@ mod faults;
 pub use external::parse_listen;
 mod load;
 #[cfg(test)]
+mod merchant_chaos_tests;
+#[cfg(test)]
 mod tests;
 
 /// One problem in a scenario, at a TOML key path.
