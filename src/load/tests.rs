@@ -130,7 +130,6 @@ async fn drive_sends_every_scheduled_checkout_once() {
             rec.intended_ms
         );
     }
-    assert!(r.elapsed >= Duration::from_millis(1950), "{:?}", r.elapsed);
 
     // The merchant saw each order once, with the templated body.
     let seen = server.received_requests().await.unwrap();
@@ -316,7 +315,6 @@ async fn shutdown_stops_the_schedule_and_keeps_what_was_measured() {
         n
     );
     assert_eq!(r.recorder.count() as usize, n);
-    assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
 }
 
 #[tokio::test]

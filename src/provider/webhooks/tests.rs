@@ -345,7 +345,6 @@ async fn the_chaos_delay_is_waited_and_recorded() {
         .await;
     let mut cfg = config(Some(server.uri()));
     cfg.chaos = chaos(Some(Duration::from_millis(80)), false, false);
-    let origin = cfg.origin;
     let d = Dispatcher::start(cfg, CancellationToken::new());
 
     d.enqueue(event());
@@ -354,9 +353,8 @@ async fn the_chaos_delay_is_waited_and_recorded() {
     let log = d.log();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].delay_ms, 80);
-    // Sleeps never end early, and the event was enqueued after the origin.
+    // The send time is after the delay: a sleep never ends early, so this cannot flake.
     assert!(log[0].at_ms >= 80, "sent at {} ms", log[0].at_ms);
-    assert!(origin.elapsed() >= Duration::from_millis(80));
 }
 
 #[tokio::test]
