@@ -3,59 +3,33 @@
 //! `out_trade_no`, every fault kind, signed requests; the ledger is the Stripe dialect's.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
+use super::test_support::Harness;
 use super::*;
-use crate::chaos::{FaultKind, FaultPlan, Rates, WebhookChaos};
+use crate::chaos::{FaultKind, FaultPlan, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::signature;
 
 const SECRET: &str = "whsec_gateway_test";
 
-struct Harness {
-    handle: ProviderHandle,
-    shutdown: CancellationToken,
-    chaos: Chaos,
-}
-
 /// A gateway provider with `rates` (seed 11), holds of 50 ms, no notify URL.
 async fn start(rates: Rates) -> Harness {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let plan = FaultPlan {
         rates,
         ..FaultPlan::default()
     };
-    let chaos = Chaos::new(11, plan, WebhookChaos::default());
-    let cfg = ProviderConfig {
-        chaos: chaos.clone(),
-        dialect: Dialect::Gateway,
-        hold: Duration::from_millis(50),
-        webhook_url: None,
-        webhook_secret: SECRET.into(),
-        webhook_retry: vec![],
-        webhook_timeout: Duration::from_secs(1),
-        origin: Instant::now(),
-    };
-    let shutdown = CancellationToken::new();
-    let handle = serve(listener, cfg, shutdown.clone());
-    Harness {
-        handle,
-        shutdown,
-        chaos,
-    }
+    Harness::start(11, plan, Dialect::Gateway, SECRET).await
 }
 
 async fn stop(h: Harness) {
-    h.shutdown.cancel();
-    h.handle.stopped().await;
+    h.stop().await;
 }
 
 /// One request on a fresh connection: `(HTTP status, JSON)`, `Err` when dropped unanswered.

@@ -3,7 +3,7 @@
 //! `Stripe-Should-Retry` headers, query strings with list keys.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -11,44 +11,19 @@ use hyper::header::HeaderMap;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
+use super::test_support::Harness;
 use super::*;
-use crate::chaos::{FaultPlan, Latency, WebhookChaos};
+use crate::chaos::{FaultPlan, Latency};
 use crate::domain::{AttemptResult, PaymentOp};
 
-struct Harness {
-    handle: ProviderHandle,
-    shutdown: CancellationToken,
-    chaos: Chaos,
-}
-
+/// A provider with `plan` (seed 9), holds of 50 ms, no webhook URL.
 async fn start(plan: FaultPlan) -> Harness {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let chaos = Chaos::new(9, plan, WebhookChaos::default());
-    let cfg = ProviderConfig {
-        chaos: chaos.clone(),
-        dialect: Dialect::Stripe,
-        hold: Duration::from_millis(50),
-        webhook_url: None,
-        webhook_secret: "whsec_test".into(),
-        webhook_retry: vec![],
-        webhook_timeout: Duration::from_secs(1),
-        origin: Instant::now(),
-    };
-    let shutdown = CancellationToken::new();
-    let handle = serve(listener, cfg, shutdown.clone());
-    Harness {
-        handle,
-        shutdown,
-        chaos,
-    }
+    Harness::start(9, plan, Dialect::Stripe, "whsec_test").await
 }
 
 async fn stop(h: Harness) {
-    h.shutdown.cancel();
-    h.handle.stopped().await;
+    h.stop().await;
 }
 
 struct Answer {

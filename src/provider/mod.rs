@@ -197,4 +197,6 @@ mod gateway_tests;
 mod loopback_tests;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -3,8 +3,9 @@
 //! End-to-end over loopback: a provider on 127.0.0.1:0 and a bare hyper client, one
 //! connection per request (a dropped answer closes its connection).
 
+use super::test_support::Harness;
 use super::*;
-use crate::chaos::{FaultKind, FaultPlan, Latency, Rates, WebhookChaos};
+use crate::chaos::{FaultKind, FaultPlan, Latency, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,33 +14,9 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-struct Harness {
-    handle: ProviderHandle,
-    shutdown: CancellationToken,
-    chaos: Chaos,
-}
-
 /// A provider with `plan` (seed 42), holds of 50 ms, no webhook URL.
 async fn start(plan: FaultPlan) -> Harness {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let chaos = Chaos::new(42, plan, WebhookChaos::default());
-    let cfg = ProviderConfig {
-        chaos: chaos.clone(),
-        dialect: Dialect::Stripe,
-        hold: Duration::from_millis(50),
-        webhook_url: None,
-        webhook_secret: "whsec_test".into(),
-        webhook_retry: vec![],
-        webhook_timeout: Duration::from_secs(1),
-        origin: Instant::now(),
-    };
-    let shutdown = CancellationToken::new();
-    let handle = serve(listener, cfg, shutdown.clone());
-    Harness {
-        handle,
-        shutdown,
-        chaos,
-    }
+    Harness::start(42, plan, Dialect::Stripe, "whsec_test").await
 }
 
 fn rates(r: Rates) -> FaultPlan {
@@ -135,8 +112,7 @@ fn results(h: &Harness) -> Vec<(AttemptResult, bool, u16)> {
 }
 
 async fn stop(h: Harness) {
-    h.shutdown.cancel();
-    h.handle.stopped().await;
+    h.stop().await;
 }
 
 #[tokio::test]
