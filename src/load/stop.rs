@@ -207,7 +207,9 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    // Paused clock: the watcher's timers advance virtually, so the elapsed bound below is
+    // exact, not a wall-clock guess.
+    #[tokio::test(start_paused = true)]
     async fn watch_stops_the_load_at_the_first_step_that_breaks() {
         // Arrange: steps of 200 ms, all counted before the watch starts; step 0 answers
         // fast, step 1 has one slow answer in three, step 2 is never reached.
