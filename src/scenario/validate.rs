@@ -7,12 +7,12 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use super::raw::{RawDuration, RawFaults, RawLoad, RawScenario, RawWebhooks};
+use super::raw::{RawDuration, RawLoad, RawScenario};
 use super::{
     Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
     ReferenceSpec, Scenario, WebhookSpec,
 };
-use crate::chaos::{FaultPlan, Latency, WebhookChaos};
+use crate::chaos::{Latency, WebhookChaos};
 use crate::merchant::flaws::{Flaw, Flaws};
 use crate::merchant::BreakerConfig;
 
@@ -20,6 +20,7 @@ mod external;
 mod faults;
 
 pub use external::parse_listen;
+pub use faults::run_time_faults;
 mod load;
 #[cfg(test)]
 mod merchant_chaos_tests;
@@ -107,29 +108,6 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError
         Ok(scenario)
     } else {
         Err(fail(check.problems))
-    }
-}
-
-/// Checks a fault plan and webhook chaos given while the provider runs (the control API's
-/// JSON), with the scenario's rules, defaults and key paths. Windows are not bounded by a
-/// load duration (there is none); `webhooks` delivery keys are the caller's to refuse.
-pub fn run_time_faults(
-    faults: &RawFaults,
-    webhooks: &RawWebhooks,
-) -> Result<(FaultPlan, WebhookChaos), Vec<Problem>> {
-    let raw = RawScenario {
-        faults: faults.clone(),
-        webhooks: webhooks.clone(),
-        ..RawScenario::default()
-    };
-    let mut check = Checker::default();
-    let plan = check.faults(&raw.faults, None);
-    // The dialect only picks the default retry schedule, which a run-time plan cannot set.
-    let chaos = check.webhooks(&raw, DEFAULT_SEED, Dialect::Stripe).chaos;
-    if check.problems.is_empty() {
-        Ok((plan, chaos))
-    } else {
-        Err(check.problems)
     }
 }
 

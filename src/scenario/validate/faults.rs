@@ -1,11 +1,40 @@
 //! The `[faults]` part of validation: rates and their sums, latency tables, windows and
-//! where windows overlap. Extends the parent's `Checker`.
+//! where windows overlap. Extends the parent's `Checker`; also checks a plan given at run
+//! time through the control API ([`run_time_faults`]).
 
 use std::time::Duration;
 
-use super::{show, Checker, Floor, EXPONENTIAL_MAX_MEANS, LATENCY_FORMS, SUM_SLACK};
-use crate::chaos::{FaultKind, FaultPlan, Latency, Rates, Window};
-use crate::scenario::raw::{RawDuration, RawFaults, RawLatency, RawWindow};
+use super::{
+    show, Checker, Floor, Problem, DEFAULT_SEED, EXPONENTIAL_MAX_MEANS, LATENCY_FORMS, SUM_SLACK,
+};
+use crate::chaos::{FaultKind, FaultPlan, Latency, Rates, WebhookChaos, Window};
+use crate::scenario::raw::{
+    RawDuration, RawFaults, RawLatency, RawScenario, RawWebhooks, RawWindow,
+};
+use crate::scenario::Dialect;
+
+/// Checks a fault plan and webhook chaos given while the provider runs (the control API's
+/// JSON), with the scenario's rules, defaults and key paths. Windows are not bounded by a
+/// load duration (there is none); `webhooks` delivery keys are the caller's to refuse.
+pub fn run_time_faults(
+    faults: &RawFaults,
+    webhooks: &RawWebhooks,
+) -> Result<(FaultPlan, WebhookChaos), Vec<Problem>> {
+    let raw = RawScenario {
+        faults: faults.clone(),
+        webhooks: webhooks.clone(),
+        ..RawScenario::default()
+    };
+    let mut check = Checker::default();
+    let plan = check.faults(&raw.faults, None);
+    // The dialect only picks the default retry schedule, which a run-time plan cannot set.
+    let chaos = check.webhooks(&raw, DEFAULT_SEED, Dialect::Stripe).chaos;
+    if check.problems.is_empty() {
+        Ok((plan, chaos))
+    } else {
+        Err(check.problems)
+    }
+}
 
 /// How many rate keys there are (one per fault kind).
 const N: usize = FaultKind::ALL.len();
