@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
@@ -80,7 +79,7 @@ async fn run_scenario(
     let started_at = SystemTime::now();
 
     let listen = scenario.provider.listen;
-    let plistener = bind(listen).await.with_context(|| {
+    let plistener = crate::net::listen(listen).with_context(|| {
         format!("cannot listen on {listen} (provider.listen; is another process using that port?)")
     })?;
     let paddr = plistener.local_addr()?;
@@ -88,8 +87,7 @@ async fn run_scenario(
     // listening, and is told what to be configured with.
     let (mlistener, contract, webhook_url) = match &scenario.merchant {
         MerchantSpec::Reference(_) => {
-            let l = bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-                .await
+            let l = crate::net::listen(SocketAddr::from(([127, 0, 0, 1], 0)))
                 .context("binding the merchant's listener")?;
             let base = format!("http://{}", l.local_addr()?);
             let webhook_url = format!(
@@ -352,17 +350,6 @@ fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSp
         webhook_url = ext.webhook_url,
         secret = scenario.webhooks.secret,
     )
-}
-
-/// Pending connections each listener queues. Tokio's default (1024) overflows when a
-/// capacity run's connection bursts meet a busy accept loop, and every dropped SYN costs its
-/// client a 1 s retransmission: a harness artifact in the p99, not the merchant's.
-const BACKLOG: u32 = 4096;
-
-async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.bind(addr)?;
-    socket.listen(BACKLOG)
 }
 
 /// Waits until the provider is idle (late charges executed, webhook deliveries done) and no

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::load::{loopback_addr, URL_FORM};
@@ -179,7 +178,7 @@ pub fn run(args: MerchantArgs) -> ExitCode {
 }
 
 async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
-    let listener = match TcpListener::bind(listen).await {
+    let listener = match crate::net::listen(listen) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {listen} (--listen; is another process using that port?): {e}");

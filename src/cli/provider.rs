@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
@@ -111,15 +110,12 @@ pub fn run(args: ProviderArgs) -> ExitCode {
 }
 
 async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        crate::net::listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     let control_listener = match args.control {
         Some(c) => Some(
-            TcpListener::bind(c)
-                .await
-                .with_context(|| format!("binding the control address {c}"))?,
+            crate::net::listen(c).with_context(|| format!("binding the control address {c}"))?,
         ),
         None => None,
     };
