@@ -44,6 +44,9 @@ pub enum Command {
         /// Print only the final summary (no progress line, no start-up lines).
         #[arg(long, short)]
         quiet: bool,
+        /// Also write the JUnit XML (the report folder's junit.xml) to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Check a scenario file and report every problem at once; starts nothing.
     Validate {
@@ -92,6 +95,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             out,
             seed,
             quiet,
+            junit,
         } => {
             // Checked before any socket is bound.
             let scenario = match Scenario::load(&file) {
@@ -106,7 +110,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 Ok(r) => r,
                 Err(code) => return code,
             };
-            runtime.block_on(run_command(scenario, opts))
+            runtime.block_on(run_command(scenario, opts, junit))
         }
     }
 }
@@ -123,7 +127,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
+async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf>) -> ExitCode {
     let interrupt = CancellationToken::new();
     let abort = CancellationToken::new();
     {
@@ -145,6 +149,9 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
             for w in &outcome.report.warnings {
                 eprintln!("paychaos: warning: {w}");
             }
+            if let Err(code) = ci_outputs(&outcome.report, junit.as_deref()) {
+                return code;
+            }
             if outcome.report.run.interrupted {
                 eprintln!("paychaos: the run was interrupted; the report covers what was measured");
                 ExitCode::from(2)
@@ -159,4 +166,29 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// What a CI job asked for besides the report folder: the `--junit` copy (unwritable: exit 2,
+/// as for any report file) and the step summary when `GITHUB_STEP_SUMMARY` names a file
+/// (unwritable: only a warning, the run being done and reported).
+fn ci_outputs(report: &report::RunReport, junit: Option<&std::path::Path>) -> Result<(), ExitCode> {
+    if let Some(path) = junit {
+        if let Err(e) = report::junit::write_file(report, path) {
+            eprintln!(
+                "error: writing the JUnit report to {} (--junit): {e}",
+                path.display()
+            );
+            return Err(ExitCode::from(2));
+        }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        if let Err(e) = report::step_summary::append(report, &path) {
+            eprintln!(
+                "paychaos: warning: appending the step summary to {} (GITHUB_STEP_SUMMARY): {e}",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! The run report: one `RunReport` data model (serde, snake_case, `schema_version`), built
 //! once from the run's evidence, the verifier's findings and the merged recorder (`timeline`
-//! builds the chart data). Writers (`json`, `markdown`, `html` with `charts`, `summary`) only
-//! render it; `gates` turns the scenario's thresholds into results the exit code follows.
+//! builds the chart data). Writers (`json`, `markdown`, `html` with `charts`, `junit`,
+//! `summary`, `step_summary`) only render it; `gates` turns the scenario's thresholds into
+//! results the exit code follows.
 //! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
 //! (whether the generator kept its schedule) compute their parts, wired in by `shape`.
 //! `write_all` puts the files in place atomically.
@@ -11,11 +12,13 @@ pub mod charts;
 pub mod gates;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 mod markdown_load;
 pub mod recovery;
 pub mod schedule;
 mod shape;
+pub mod step_summary;
 pub mod summary;
 pub mod timeline;
 
@@ -546,6 +549,9 @@ pub fn write_all(report: &RunReport, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let html_path = dir.join("report.html");
     write_atomically(&html_path, |w| html::write(report, w))?;
     written.push(html_path);
+    let junit_path = dir.join(junit::FILE_NAME);
+    write_atomically(&junit_path, |w| junit::write(report, w))?;
+    written.push(junit_path);
     Ok(written)
 }
 

@@ -276,7 +276,10 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["report.html", "report.json", "report.md"]);
+    assert_eq!(
+        names,
+        ["junit.xml", "report.html", "report.json", "report.md"]
+    );
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 1);
     let md = fs::read_to_string(&paths[1]).unwrap();

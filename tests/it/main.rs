@@ -28,6 +28,10 @@ mod cli;
 /// contract; the run's refusals when the provider port is taken or the merchant is absent.
 mod external;
 
+/// `run --junit` and `$GITHUB_STEP_SUMMARY`: the files a CI job reads, and a summary that
+/// cannot be written only warned about.
+mod ci_outputs;
+
 /// `report.html`: one self-contained page with the charts and their data.
 mod report_html;
 
