@@ -14,7 +14,6 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::chaos::Chaos;
 use crate::provider::{
     self, ControlOptions, ProviderConfig, RequestHook, RequestLog, ServeOptions,
 };
@@ -120,7 +119,6 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         None => None,
     };
     let shutdown = CancellationToken::new();
-    let secret = scenario.webhooks.secret.clone();
     let on_request: Option<RequestHook> = if args.quiet {
         None
     } else {
@@ -138,20 +136,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     };
     let handle = provider::serve_with(
         listener,
-        ProviderConfig {
-            chaos: Chaos::new(
-                scenario.seed,
-                scenario.faults.clone(),
-                scenario.webhooks.chaos.clone(),
-            ),
-            dialect: scenario.provider.dialect,
-            hold: scenario.provider.hold,
-            webhook_url: args.webhook_url.clone(),
-            webhook_secret: secret.clone(),
-            webhook_retry: scenario.webhooks.retry_schedule.clone(),
-            webhook_timeout: scenario.webhooks.timeout,
-            origin: Instant::now(),
-        },
+        ProviderConfig::from_scenario(&scenario, args.webhook_url.clone(), Instant::now()),
         opts,
         shutdown.clone(),
     );
