@@ -1,6 +1,6 @@
-//! `paychaos merchant`: the reference merchant served alone until Ctrl-C, so that a run (or a
-//! test) can drive it as an external merchant in another process. Checks the flags, prints
-//! the merchant's URLs, and leaves the serving to `crate::merchant`.
+//! `paychaos merchant`: the reference merchant served alone until Ctrl-C or SIGTERM, so that
+//! a run (or a test) can drive it as an external merchant in another process. Checks the
+//! flags, prints the merchant's URLs, and leaves the serving to `crate::merchant`.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -199,6 +199,13 @@ pub fn run(args: MerchantArgs) -> ExitCode {
 }
 
 async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
+    let stop = match super::signal::shutdown_signal() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match crate::net::listen(listen) {
         Ok(l) => l,
         Err(e) => {
@@ -217,10 +224,8 @@ async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
         }
     };
     print!("{}", banner(handle.addr(), &provider_url, dialect));
-    if tokio::signal::ctrl_c().await.is_err() {
-        eprintln!("paychaos merchant: cannot wait for Ctrl-C; stopping");
-    }
-    eprintln!("paychaos merchant: stopping");
+    let signal = stop.await;
+    eprintln!("paychaos merchant: {}: stopping", signal.name());
     shutdown.cancel();
     if tokio::time::timeout(Duration::from_secs(5), handle.stopped())
         .await
@@ -240,7 +245,7 @@ fn banner(addr: SocketAddr, provider_url: &str, dialect: Dialect) -> String {
          orders         GET  http://{addr}/orders (bulk export), http://{addr}/orders/{{order_id}}\n  \
          webhooks       POST http://{addr}{hooks}\n  \
          provider       {provider_url} ({})\n\
-         Ctrl-C stops it.\n",
+         Ctrl-C (or SIGTERM) stops it.\n",
         dialect.as_str()
     )
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 mod merchant_cmd;
 /// `paychaos provider`: the mock provider alone.
 mod provider;
+mod signal;
 
 use crate::report;
 use crate::run::{self, RunOptions};
@@ -50,14 +51,15 @@ pub enum Command {
         /// The scenario file (TOML).
         file: PathBuf,
     },
-    /// Serve the reference merchant alone until Ctrl-C, to drive it as an external merchant.
+    /// Serve the reference merchant alone until Ctrl-C or SIGTERM, to drive it as an external
+    /// merchant.
     ///
     /// Listens on --listen (127.0.0.1) and prints its checkout, orders and webhook URLs;
     /// charges go to the provider at --provider-url, and webhooks are verified with
     /// --webhook-secret. Start it, then `paychaos run` a scenario with
     /// `[merchant] kind = "external"` pointing at it.
     Merchant(merchant_cmd::MerchantArgs),
-    /// Serve the mock provider alone on 127.0.0.1 until Ctrl-C.
+    /// Serve the mock provider alone on 127.0.0.1 until Ctrl-C or SIGTERM.
     ///
     /// Prints its base URL and webhook secret; point an SDK or a merchant at it. Faults and
     /// webhook settings come from `--scenario` (none without it). Logs one line per request;
@@ -126,16 +128,28 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
     let interrupt = CancellationToken::new();
     let abort = CancellationToken::new();
+    // Listening starts before any socket is bound: a SIGTERM from then on interrupts the run
+    // like Ctrl-C instead of killing it with an empty report folder.
+    let mut signals = match signal::Signals::listen() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            return ExitCode::from(2);
+        }
+    };
     {
         let (interrupt, abort) = (interrupt.clone(), abort.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("paychaos: interrupted: stopping the load, draining briefly, writing the report (Ctrl-C again to skip the drain)");
-                interrupt.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    abort.cancel();
-                }
-            }
+            let stop = signals.next().await;
+            eprintln!(
+                "paychaos: {}: stopping the load, draining briefly, writing the report \
+                 ({} again to skip the drain)",
+                stop.name(),
+                stop.name()
+            );
+            interrupt.cancel();
+            signals.next().await;
+            abort.cancel();
         });
     }
     match run::run(scenario, &opts, interrupt, abort).await {

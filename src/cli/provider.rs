@@ -109,6 +109,7 @@ pub fn run(args: ProviderArgs) -> ExitCode {
 }
 
 async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
+    let stop = super::signal::shutdown_signal().context("listening for Ctrl-C and SIGTERM")?;
     let listener =
         crate::net::listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -148,7 +149,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         &scenario,
         args,
     )?;
-    interrupted().await;
+    stop.await;
     shutdown.cancel();
     let ledger = handle.ledger();
     let webhooks = handle.webhook_log();
@@ -227,25 +228,9 @@ fn print_usage(
             "Requests follow, one a line: time (UTC), method, path, status, fault, order, latency."
         )?;
     }
-    writeln!(out, "Ctrl-C stops it.")?;
+    writeln!(out, "Ctrl-C (or SIGTERM) stops it.")?;
     writeln!(out)?;
     out.flush()
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM where there is one.
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

@@ -147,12 +147,12 @@ fn a_failed_check_exits_1_and_names_it() {
     assert!(out_dir.join("report.json").is_file() && out_dir.join("report.html").is_file());
 }
 
-#[test]
-fn ctrl_c_stops_the_run_and_still_writes_the_report() {
+/// Starts a 60 s run, sends `signal` (a `kill` name) once the run has started, and returns
+/// its exit code, its stderr after the first line, its report.json and its report.md.
+fn interrupt_a_run(signal: &str) -> (Option<i32>, String, serde_json::Value, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    // Arrange: a run long enough to interrupt.
     let tmp = tempfile::tempdir().unwrap();
     let file = write(
         tmp.path(),
@@ -172,30 +172,56 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
         .spawn()
         .unwrap();
 
-    // Act: interrupt once the run has started (its first line names the servers).
+    // The run's first line names the servers: the load is about to start.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     assert!(line.contains("provider http://127.0.0.1:"), "{line}");
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
+    let json = std::fs::read_to_string(out_dir.join("report.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap_or_default();
+    (status.code(), rest, json, md)
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_still_writes_the_report() {
+    // Act
+    let (code, stderr, json, _) = interrupt_a_run("INT");
 
     // Assert: exit 2, and the report says it was interrupted.
-    assert_eq!(status.code(), Some(2), "{rest}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
-    assert_eq!(json["run"]["interrupted"], true);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(json["run"]["interrupted"], true, "{stderr}");
     assert!(json["load"]["planned"].as_u64().unwrap() == 1200);
     assert!(
         json["load"]["sent"].as_u64().unwrap() < 1200,
         "{}",
         json["load"]
     );
+}
+
+/// #11: SIGTERM (CI runners, Kubernetes) used to end the run at once with an empty folder.
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c_and_writes_an_interrupted_report() {
+    // Act
+    let (code, stderr, json, md) = interrupt_a_run("TERM");
+
+    // Assert
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("SIGTERM: stopping the load"), "{stderr}");
+    assert_eq!(json["run"]["interrupted"], true, "{stderr}");
+    assert!(
+        json["load"]["sent"].as_u64().unwrap() < 1200,
+        "{}",
+        json["load"]
+    );
+    assert!(md.contains("INTERRUPTED"), "{md}");
 }
