@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::term::{out, say};
 use crate::load::{loopback_addr, URL_FORM};
 use crate::merchant::flaws::{Flaw, Flaws};
 use crate::merchant::{self, MerchantConfig, DEFAULT_API_KEY};
@@ -186,7 +187,7 @@ pub fn run(args: MerchantArgs) -> ExitCode {
         Ok(v) => v,
         Err(problems) => {
             for p in problems {
-                eprintln!("error: {p}");
+                say!("error: {p}");
             }
             return ExitCode::from(2);
         }
@@ -202,14 +203,14 @@ async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
     let stop = match super::signal::shutdown_signal() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            say!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
             return ExitCode::from(2);
         }
     };
     let listener = match crate::net::listen(listen) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {listen} (--listen; is another process using that port?): {e}");
+            say!("error: cannot listen on {listen} (--listen; is another process using that port?): {e}");
             return ExitCode::from(2);
         }
     };
@@ -219,19 +220,21 @@ async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
     let handle = match merchant::serve(listener, cfg, shutdown.clone()) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    print!("{}", banner(handle.addr(), &provider_url, dialect));
+    // The banner ends in a newline; a closed stdout does not stop the merchant.
+    let banner = banner(handle.addr(), &provider_url, dialect);
+    out!("{}", banner.trim_end_matches('\n'));
     let signal = stop.await;
-    eprintln!("paychaos merchant: {}: stopping", signal.name());
+    say!("paychaos merchant: {}: stopping", signal.name());
     shutdown.cancel();
     if tokio::time::timeout(Duration::from_secs(5), handle.stopped())
         .await
         .is_err()
     {
-        eprintln!("paychaos merchant: requests still in flight after 5 s; leaving them");
+        say!("paychaos merchant: requests still in flight after 5 s; leaving them");
     }
     ExitCode::SUCCESS
 }

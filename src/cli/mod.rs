@@ -12,10 +12,13 @@ mod merchant_cmd;
 /// `paychaos provider`: the mock provider alone.
 mod provider;
 mod signal;
+mod term;
 
 use crate::report;
 use crate::run::{self, RunOptions};
 use crate::scenario::Scenario;
+use term::{out, say};
+use tracing_subscriber::filter::LevelFilter;
 
 /// Load-testing and chaos harness for payment integrations.
 #[derive(Debug, Parser)]
@@ -70,12 +73,19 @@ pub enum Command {
 
 /// Carries out one command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
+    // `run --quiet` keeps warnings; every other command shows the run-of-the-mill lines too.
+    let quiet = matches!(cli.command, Command::Run { quiet: true, .. });
+    term::init_logging(if quiet {
+        LevelFilter::WARN
+    } else {
+        LevelFilter::INFO
+    });
     match cli.command {
         Command::Merchant(args) => merchant_cmd::run(args),
         Command::Provider(args) => provider::run(args),
         Command::Validate { file } => match Scenario::load(&file) {
             Ok(s) => {
-                println!(
+                out!(
                     "{}: ok: scenario '{}', seed {}, {:.0} s of load",
                     file.display(),
                     s.name,
@@ -85,7 +95,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{e}");
+                say!("{e}");
                 ExitCode::from(2)
             }
         },
@@ -99,7 +109,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             let scenario = match Scenario::load(&file) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("{e}");
+                    say!("{e}");
                     return ExitCode::from(2);
                 }
             };
@@ -120,7 +130,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: starting the async runtime: {e}");
+            say!("error: starting the async runtime: {e}");
             ExitCode::from(2)
         })
 }
@@ -133,7 +143,7 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
     let mut signals = match signal::Signals::listen() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            say!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
             return ExitCode::from(2);
         }
     };
@@ -141,7 +151,7 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
         let (interrupt, abort) = (interrupt.clone(), abort.clone());
         tokio::spawn(async move {
             let stop = signals.next().await;
-            eprintln!(
+            say!(
                 "paychaos: {}: stopping the load, draining briefly, writing the report \
                  ({} again to skip the drain)",
                 stop.name(),
@@ -154,13 +164,13 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
     }
     match run::run(scenario, &opts, interrupt, abort).await {
         Ok(outcome) => {
-            println!("{}", report::summary::render(&outcome.report));
-            println!("report: {}", outcome.dir.display());
+            out!("{}", report::summary::render(&outcome.report));
+            out!("report: {}", outcome.dir.display());
             for w in &outcome.report.warnings {
-                eprintln!("paychaos: warning: {w}");
+                say!("paychaos: warning: {w}");
             }
             if outcome.report.run.interrupted {
-                eprintln!("paychaos: the run was interrupted; the report covers what was measured");
+                say!("paychaos: the run was interrupted; the report covers what was measured");
                 ExitCode::from(2)
             } else if outcome.report.passed() {
                 ExitCode::SUCCESS
@@ -169,7 +179,7 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::term::say;
 use crate::provider::{
     self, ControlOptions, ProviderConfig, RequestHook, RequestLog, ServeOptions,
 };
@@ -66,7 +67,7 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     let mut scenario = match scenario {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             return ExitCode::from(2);
         }
     };
@@ -75,7 +76,7 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     }
     if let Some(secret) = &args.webhook_secret {
         if !secret.starts_with("whsec_") {
-            eprintln!("error: --webhook-secret '{secret}': expected a secret starting with whsec_");
+            say!("error: --webhook-secret '{secret}': expected a secret starting with whsec_");
             return ExitCode::from(2);
         }
         scenario.webhooks.secret.clone_from(secret);
@@ -84,7 +85,7 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     let addrs = [("--listen", Some(args.listen)), ("--control", args.control)];
     for (flag, addr) in addrs {
         if let Some(addr) = addr.filter(|a| !a.ip().is_loopback()) {
-            eprintln!(
+            say!(
                 "error: {flag} {addr}: expected a loopback address such as 127.0.0.1:0 \
                  (paychaos only listens on loopback)"
             );
@@ -92,7 +93,7 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         }
     }
     if args.control_token.as_deref() == Some("") {
-        eprintln!("error: --control-token: expected a non-empty token");
+        say!("error: --control-token: expected a non-empty token");
         return ExitCode::from(2);
     }
     let runtime = match super::runtime() {
@@ -102,7 +103,7 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     match runtime.block_on(serve(scenario, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -142,13 +143,14 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     );
     let control = handle.control_addr().unwrap_or(addr);
-    print_usage(
+    // A closed stdout must not stop the provider: scripts may read the first line only.
+    let _ = print_usage(
         &mut std::io::stdout().lock(),
         addr,
         control,
         &scenario,
         args,
-    )?;
+    );
     stop.await;
     shutdown.cancel();
     let ledger = handle.ledger();
@@ -159,7 +161,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    eprintln!(
+    say!(
         "paychaos provider: stopped after {} request(s)",
         ledger.len()
     );

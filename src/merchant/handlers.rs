@@ -319,9 +319,10 @@ async fn refund_payment(shared: Arc<Shared>, order_id: String, payment_id: Strin
     .await;
     let state = refund_state(&a.last);
     if state == RefundState::Failed {
-        eprintln!(
-            "merchant: refund of {payment_id} for {order_id} failed after {} attempts: {:?}",
-            a.sent, a.last
+        tracing::warn!(
+            "refund of {payment_id} for {order_id} failed after {} attempts: {:?}",
+            a.sent,
+            a.last
         );
     }
     shared.store.finish_refund(&order_id, &payment_id, state);

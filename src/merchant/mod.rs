@@ -196,7 +196,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
-                eprintln!("merchant: accept failed: {e}");
+                tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -214,7 +214,7 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, shutdown: Canc
             res = conn.as_mut() => {
                 if let Err(e) = res {
                     if !is_noise(&*e) {
-                        eprintln!("merchant: connection error: {e}");
+                        tracing::warn!("connection error: {e}");
                     }
                 }
                 return;

@@ -148,11 +148,11 @@ impl ProviderHandle {
     /// connections have closed.
     pub async fn stopped(self) {
         if let Err(e) = self.task.await {
-            eprintln!("provider: server task failed: {e}");
+            tracing::error!("server task failed: {e}");
         }
         if let Some((_, task)) = self.control {
             if let Err(e) = task.await {
-                eprintln!("provider: control server task failed: {e}");
+                tracing::error!("control server task failed: {e}");
             }
         }
     }

@@ -8,8 +8,8 @@ use crate::load;
 use crate::merchant::DEFAULT_API_KEY;
 use crate::scenario::{Dialect, ExternalSpec, Scenario};
 
-/// The briefing for `ext`, the provider listening at `provider`; several lines, each
-/// ending in a newline.
+/// The briefing for `ext`, the provider listening at `provider`: several lines, for a log
+/// event that puts `paychaos: ` before the first.
 pub fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSpec) -> String {
     let listen = load::loopback_addr(&ext.contract.checkout.url).map_or_else(
         |_| "<host:port of the checkout url>".into(),
@@ -30,13 +30,13 @@ pub fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &Extern
         ),
     };
     format!(
-        "paychaos: external merchant: it must be configured with\n  \
+        "external merchant: it must be configured with\n  \
          provider API base url   http://{provider}  ({shape})\n  \
          webhook endpoint        {webhook_url}  (the provider posts signed events there)\n  \
          webhook signing secret  {secret}\n  \
          and {link}\n\
          paychaos: the reference merchant as external: paychaos merchant --provider-url \
-         http://{provider} --webhook-secret {secret}{flag} --listen {listen}\n",
+         http://{provider} --webhook-secret {secret}{flag} --listen {listen}",
         webhook_url = ext.webhook_url,
         secret = scenario.webhooks.secret,
     )
@@ -66,9 +66,9 @@ mod tests {
             "http://127.0.0.1:8080/hooks",
             "whsec_brief",
             "metadata[order_id]",
-            "--listen 127.0.0.1:8080\n",
         ] {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
         }
+        assert!(text.ends_with("--listen 127.0.0.1:8080"), "{text}");
     }
 }

@@ -99,16 +99,14 @@ pub async fn drive(
         stopped_early_at,
         scenario.load.profile.duration(),
     );
-    if !quiet {
-        if let Some(i) = broke.filter(|_| stopped_early_at.is_some()) {
-            eprintln!(
-                "paychaos: capacity step {} broke the SLO; load stopped at {:.1} s",
-                i + 1,
-                result.elapsed.as_secs_f64()
-            );
-        }
-        eprintln!("paychaos: load done; draining webhooks and reconciliation");
+    if let Some(i) = broke.filter(|_| stopped_early_at.is_some()) {
+        tracing::info!(
+            "capacity step {} broke the SLO; load stopped at {:.1} s",
+            i + 1,
+            result.elapsed.as_secs_f64()
+        );
     }
+    tracing::info!("load done; draining webhooks and reconciliation");
     Driven {
         result,
         stages: plan.stages,

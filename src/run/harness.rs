@@ -34,11 +34,10 @@ pub struct Harness {
 
 impl Harness {
     /// Binds the provider's listener (and the embedded merchant's), waits for an external
-    /// merchant to accept connections (telling, unless `quiet`, what it must be configured
-    /// with), then starts the servers. Cancelling `interrupt` ends the wait.
+    /// merchant to accept connections (logging what it must be configured with), then starts
+    /// the servers. Cancelling `interrupt` ends the wait.
     pub async fn start(
         scenario: &Scenario,
-        quiet: bool,
         interrupt: &CancellationToken,
     ) -> anyhow::Result<Harness> {
         let listen = scenario.provider.listen;
@@ -66,9 +65,7 @@ impl Harness {
                 )
             }
             MerchantSpec::External(ext) => {
-                if !quiet {
-                    eprint!("{}", external_briefing(scenario, paddr, ext));
-                }
+                tracing::info!("{}", external_briefing(scenario, paddr, ext));
                 tokio::select! {
                     ready = load::wait_for_merchant(&ext.contract, MERCHANT_READY_WAIT) => {
                         ready.map_err(|e| anyhow::anyhow!("external merchant: {e}"))?;
@@ -100,12 +97,12 @@ impl Harness {
             }
             None => None,
         };
-        if !quiet {
-            eprintln!(
-                "paychaos: scenario '{}' seed {}: provider http://{paddr}, merchant {}",
-                scenario.name, scenario.seed, contract.checkout.url
-            );
-        }
+        tracing::info!(
+            "scenario '{}' seed {}: provider http://{paddr}, merchant {}",
+            scenario.name,
+            scenario.seed,
+            contract.checkout.url
+        );
         Ok(Harness {
             provider,
             contract,

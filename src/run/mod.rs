@@ -30,7 +30,9 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Replaces the scenario's seed.
     pub seed: Option<u64>,
-    /// Print nothing while running (the caller prints the summary).
+    /// No progress line on stderr. The run's other lines (start-up, phases) are `tracing`
+    /// events at `info`, shown as the caller's subscriber decides (`paychaos run --quiet`
+    /// shows warnings only).
     pub quiet: bool,
 }
 
@@ -73,7 +75,7 @@ async fn run_scenario(
     abort: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
     let started_at = SystemTime::now();
-    let harness = Harness::start(&scenario, opts.quiet, &interrupt).await?;
+    let harness = Harness::start(&scenario, &interrupt).await?;
     let contract = &harness.contract;
     let mut driven =
         drive::drive(&scenario, contract, harness.origin, &interrupt, opts.quiet).await;
