@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch to `run` and `validate`. Prints, maps
 //! results to exit codes (0 passed, 1 a gate or check failed, 2 the run could not be done),
-//! and leaves all logic to the library. `paychaos merchant` is in `merchant_cmd`.
+//! and leaves all logic to the library. `paychaos merchant` is in `merchant_cmd`; `signal`
+//! listens for Ctrl-C and SIGTERM; `term` writes lines and log events to the terminal.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,9 +40,12 @@ pub enum Command {
     Run {
         /// The scenario file (TOML).
         file: PathBuf,
-        /// Report folder (default: reports/<scenario>-<UTC timestamp>/).
+        /// Report folder (default: a new reports/<scenario>-<UTC timestamp>/).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Replace the report an earlier run left in --out (refused without it).
+        #[arg(long, requires = "out")]
+        force: bool,
         /// Replaces the scenario's seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
@@ -102,6 +106,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Run {
             file,
             out,
+            force,
             seed,
             quiet,
         } => {
@@ -113,7 +118,12 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let opts = RunOptions { out, seed, quiet };
+            let opts = RunOptions {
+                out,
+                force,
+                seed,
+                quiet,
+            };
             let runtime = match runtime() {
                 Ok(r) => r,
                 Err(code) => return code,

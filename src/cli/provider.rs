@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,6 +96,11 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         say!("error: --control-token: expected a non-empty token");
         return ExitCode::from(2);
     }
+    // Found now, not at Ctrl-C when the ledger would be lost.
+    if let Err(e) = args.ledger_out.as_deref().map_or(Ok(()), ledger_out_usable) {
+        say!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let runtime = match super::runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -159,13 +164,56 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.ledger_out {
         let json = serde_json::json!({ "ledger": ledger, "webhooks": webhooks });
         let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        write_ledger(path, &text)?;
     }
     say!(
         "paychaos provider: stopped after {} request(s)",
         ledger.len()
     );
     Ok(())
+}
+
+/// Whether `--ledger-out` can be written: not a folder, in a folder that takes new files.
+fn ledger_out_usable(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "--ledger-out {}: is a folder; expected a file name",
+            path.display()
+        );
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    crate::run::destination::writable(folder).with_context(|| {
+        format!(
+            "--ledger-out {}: cannot write in {}",
+            path.display(),
+            folder.display()
+        )
+    })
+}
+
+/// Writes the ledger to `path`, or, when that fails, to a file in the system's temporary
+/// folder that the error names: the record of a session is not lost to a late failure.
+fn write_ledger(path: &Path, text: &str) -> anyhow::Result<()> {
+    let Err(e) = std::fs::write(path, text) else {
+        return Ok(());
+    };
+    let fallback =
+        std::env::temp_dir().join(format!("paychaos-ledger-{}.json", std::process::id()));
+    match std::fs::write(&fallback, text) {
+        Ok(()) => anyhow::bail!(
+            "cannot write {}: {e}; the ledger was written to {} instead",
+            path.display(),
+            fallback.display()
+        ),
+        Err(e2) => anyhow::bail!(
+            "cannot write {}: {e}; writing it to {} instead failed too: {e2}",
+            path.display(),
+            fallback.display()
+        ),
+    }
 }
 
 /// The start-up lines: the base URL first (scripts read it), the webhook secret, then how to

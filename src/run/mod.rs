@@ -3,9 +3,11 @@
 //! decision lives in the part that owns it. [`harness`] binds and starts the parts (an
 //! external merchant is not started: [`briefing`] says what it must be configured with, and
 //! the run waits for it to answer); [`drive`] runs the load with the progress line and a
-//! capacity run's early stop; [`drain`] waits for webhooks and reconciliation to settle.
+//! capacity run's early stop; [`drain`] waits for webhooks and reconciliation to settle;
+//! [`destination`] settles where the report goes before any of it starts.
 
 mod briefing;
+pub mod destination;
 mod drain;
 mod drive;
 mod harness;
@@ -13,7 +15,6 @@ mod harness;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::CheckoutAnswer;
@@ -21,6 +22,7 @@ use crate::load;
 use crate::report::{self, Generator, ReportInputs, RunReport};
 use crate::scenario::Scenario;
 use crate::verify::{self, Evidence};
+use destination::Destination;
 use harness::Harness;
 
 /// How a run is asked to behave, beyond the scenario.
@@ -28,6 +30,8 @@ use harness::Harness;
 pub struct RunOptions {
     /// Write the report here instead of `reports/<scenario>-<UTC timestamp>/`.
     pub out: Option<PathBuf>,
+    /// Replace the report an earlier run left in `out` (refused without it).
+    pub force: bool,
     /// Replaces the scenario's seed.
     pub seed: Option<u64>,
     /// No progress line on stderr. The run's other lines (start-up, phases) are `tracing`
@@ -55,15 +59,18 @@ pub async fn run(
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
     }
-    // The report's folder must be writable before a long rehearsal starts, not after it;
-    // one made here is removed again if the run fails before writing into it.
-    let folder = opts.out.clone().unwrap_or_else(|| PathBuf::from("reports"));
-    let existed = folder.exists();
-    std::fs::create_dir_all(&folder)
-        .with_context(|| format!("cannot create the report folder {}", folder.display()))?;
-    let result = run_scenario(scenario, opts, interrupt, abort).await;
-    if result.is_err() && !existed {
-        let _ = std::fs::remove_dir(&folder); // only if still empty
+    let started_at = SystemTime::now();
+    // The report's folder must be usable before a long rehearsal starts, not after it.
+    let dest = Destination::prepare(
+        opts.out.as_deref(),
+        opts.force,
+        Path::new(destination::REPORTS),
+        &scenario.name,
+        started_at,
+    )?;
+    let result = run_scenario(scenario, opts, started_at, &dest, interrupt, abort).await;
+    if result.is_err() {
+        dest.discard();
     }
     result
 }
@@ -71,10 +78,11 @@ pub async fn run(
 async fn run_scenario(
     scenario: Scenario,
     opts: &RunOptions,
+    started_at: SystemTime,
+    dest: &Destination,
     interrupt: CancellationToken,
     abort: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
-    let started_at = SystemTime::now();
     let harness = Harness::start(&scenario, &interrupt).await?;
     let contract = &harness.contract;
     let mut driven =
@@ -144,12 +152,7 @@ async fn run_scenario(
             "the merchant's final order states could not be read ({e}): every order counts as missing"
         ));
     }
-    let dir = match &opts.out {
-        Some(d) => d.clone(),
-        None => Path::new("reports").join(report.dir_name()),
-    };
-    report::write_all(&report, &dir)
-        .with_context(|| format!("writing the report to {}", dir.display()))?;
+    let dir = dest.write(&report)?;
     if let Some(e) = final_read_error {
         anyhow::bail!(
             "reading the merchant's final order states: {e} (the report in {} covers what was measured)",

@@ -234,3 +234,24 @@ fn sigterm_exits_0_and_writes_the_ledger_out() {
     assert_eq!(ledger.len(), 1, "{json}");
     assert!(ledger[0].to_string().contains("ord-000001"), "{json}");
 }
+
+/// #11: a --ledger-out into a missing folder used to lose the ledger at Ctrl-C.
+#[test]
+fn a_ledger_out_that_cannot_be_written_is_refused_before_binding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing").join("ledger.json");
+    let out = paychaos()
+        .args(["provider", "--listen", "127.0.0.1:0", "--ledger-out"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--ledger-out")
+            && stderr.contains("missing")
+            && stderr.contains("No such file"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing was served");
+}
