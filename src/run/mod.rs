@@ -119,7 +119,6 @@ async fn run_scenario(
     let origin = harness.origin;
     harness.stop().await;
 
-    let loaded = &mut driven.result;
     let evidence = Evidence {
         ledger: &ledger,
         webhooks: &webhooks,
