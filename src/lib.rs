@@ -19,8 +19,9 @@
 //! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
 //! - [`verify`]: reconciliation of ledger, webhooks, checkout answers and order states.
 //! - [`report`]: the report model, its writers and the gates.
-//! - [`run`] and [`cli`]: glue that wires the parts and maps results to exit codes;
-//!   [`progress`] draws the live progress line of a run.
+//! - [`run`] and [`cli`]: glue that wires the parts, settles the report's folder, handles
+//!   Ctrl-C and SIGTERM and maps results to exit codes; [`progress`] draws the live progress
+//!   line of a run.
 //!
 //! `provider`, `merchant` and `load` never import each other; they share [`domain`],
 //! [`scenario`], [`chaos`] and [`metrics`] types.

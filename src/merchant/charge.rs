@@ -122,7 +122,7 @@ pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
         run_effect(&shared, effect);
         return;
     }
-    let flaws = shared.cfg.flaws;
+    let flaws = shared.cfg.reference.flaws;
     let policy = shared.retry_policy();
     let params = ChargeParams {
         order_id: &r.order_id,
@@ -347,7 +347,7 @@ mod http_tests {
             .iter()
             .map(key_of)
             .collect();
-        assert_eq!(keys.len() as u32, 1 + cfg.max_retries);
+        assert_eq!(keys.len() as u32, 1 + cfg.reference.max_retries);
         assert_eq!(keys, ["ord-2:charge", "ord-2:confirm:1", "ord-2:confirm:2"]);
         assert_eq!(
             answer["message"]

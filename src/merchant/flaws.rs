@@ -165,7 +165,7 @@ mod http_tests {
 
     fn flawed(server: &MockServer, flaw: Flaw) -> MerchantConfig {
         let mut cfg = testkit::config(&server.uri());
-        cfg.flaws = Flaws::NONE.with(flaw);
+        cfg.reference.flaws = Flaws::NONE.with(flaw);
         cfg
     }
 
@@ -178,8 +178,8 @@ mod http_tests {
         )
         .await;
         let mut cfg = flawed(&server, flaw);
-        cfg.max_retries = 0;
-        cfg.reconcile_every = Duration::from_secs(3600);
+        cfg.reference.max_retries = 0;
+        cfg.reference.reconcile_every = Duration::from_secs(3600);
         let m = testkit::start(cfg).await;
         let (_, answer) = m.checkout("ord-1").await;
         assert_eq!(answer["status"], "pending");
@@ -251,7 +251,10 @@ mod http_tests {
         let m = testkit::start(cfg.clone()).await;
         let (_, answer) = m.checkout("ord-3").await;
         assert_eq!(label(&answer), "failed_risk_blocked");
-        assert_eq!(charges(&server).await.len() as u32, 1 + cfg.max_retries);
+        assert_eq!(
+            charges(&server).await.len() as u32,
+            1 + cfg.reference.max_retries
+        );
         m.stop().await;
     }
 

@@ -28,7 +28,7 @@ pub(crate) async fn notify(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
         return fail();
     };
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let flaws = shared.cfg.flaws;
+    let flaws = shared.cfg.reference.flaws;
     if !flaws.has(Flaw::SkipSignatureCheck) && verify(&shared, &params, unix_now()).is_err() {
         return fail();
     }

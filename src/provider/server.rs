@@ -131,7 +131,7 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, role: Role) 
                     conns.spawn(connection(builder.clone(), stream, peer, shared.clone(), role));
                 }
                 Err(e) => {
-                    eprintln!("provider: accept failed: {e}");
+                    tracing::warn!("accept failed: {e}");
                     // Out of descriptors and the like: do not spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -164,7 +164,7 @@ async fn connection(
     };
     if let Err(e) = result {
         if !is_quiet(e.as_ref()) {
-            eprintln!("provider: connection error: {e}");
+            tracing::warn!("connection error: {e}");
         }
     }
 }

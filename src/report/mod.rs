@@ -326,14 +326,22 @@ impl RunReport {
 
     /// The report folder's name: `<scenario>-<UTC timestamp>`, e.g. `smoke-20261123T023317Z`.
     pub fn dir_name(&self) -> String {
-        let stamp: String = self
-            .run
-            .started_at
-            .chars()
-            .filter(|c| !matches!(c, '-' | ':'))
-            .collect();
-        format!("{}-{stamp}", self.scenario.name)
+        folder_name(&self.scenario.name, &self.run.started_at)
     }
+}
+
+/// [`RunReport::dir_name`] of the run of scenario `name` started at `started_at`, known
+/// before the run so that its folder can be made first.
+pub fn dir_name(name: &str, started_at: SystemTime) -> String {
+    folder_name(name, &rfc3339(started_at))
+}
+
+fn folder_name(name: &str, started_at: &str) -> String {
+    let stamp: String = started_at
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    format!("{name}-{stamp}")
 }
 
 fn load_figures(inp: &ReportInputs) -> LoadFigures {
@@ -537,22 +545,53 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// Writes every report file into `dir` (created if needed), each through a temporary file
 /// renamed into place, so a reader never sees half a file. Returns the paths written.
-pub fn write_all(report: &RunReport, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    fs::create_dir_all(dir)?;
+pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
     let mut written = Vec::new();
-    let json_path = dir.join("report.json");
-    write_atomically(&json_path, |w| json::write(report, w))?;
-    written.push(json_path);
-    let md_path = dir.join("report.md");
-    write_atomically(&md_path, |w| markdown::write(report, w))?;
-    written.push(md_path);
-    let html_path = dir.join("report.html");
-    write_atomically(&html_path, |w| html::write(report, w))?;
-    written.push(html_path);
-    let junit_path = dir.join(junit::FILE_NAME);
-    write_atomically(&junit_path, |w| junit::write(report, w))?;
-    written.push(junit_path);
+    fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.to_path_buf(),
+        written: Vec::new(),
+        source,
+    })?;
+    type Writer = fn(&RunReport, &mut BufWriter<fs::File>) -> io::Result<()>;
+    let files: [(&str, Writer); 4] = [
+        ("report.json", |r, w| json::write(r, w)),
+        ("report.md", |r, w| markdown::write(r, w)),
+        ("report.html", |r, w| html::write(r, w)),
+        (junit::FILE_NAME, |r, w| junit::write(r, w)),
+    ];
+    for (name, write) in files {
+        let path = dir.join(name);
+        match write_atomically(&path, |w| write(report, w)) {
+            Ok(()) => written.push(path),
+            Err(source) => {
+                return Err(WriteError {
+                    path,
+                    written,
+                    source,
+                })
+            }
+        }
+    }
     Ok(written)
+}
+
+/// A report file (or its folder) that could not be written; the files written before it
+/// are complete and stay where they are.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source} ({})", path.display(), kept(written))]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub written: Vec<PathBuf>,
+    #[source]
+    pub source: io::Error,
+}
+
+fn kept(written: &[PathBuf]) -> String {
+    if written.is_empty() {
+        return "nothing was written".into();
+    }
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    format!("kept: {}", names.join(", "))
 }
 
 fn write_atomically(

@@ -1,8 +1,9 @@
 //! The scenario: what one run does. `raw` mirrors the TOML exactly (serde,
 //! `deny_unknown_fields`); `validate` turns it into the checked types below, gathering every
-//! problem with its key path before anything starts. The rest of the program sees only
-//! these checked types.
+//! problem with its key path before anything starts; `defaults` holds the defaults the
+//! command line shares. The rest of the program sees only these checked types.
 
+pub mod defaults;
 pub mod raw;
 pub mod validate;
 

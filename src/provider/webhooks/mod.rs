@@ -150,7 +150,7 @@ impl Dispatcher {
     pub fn start(cfg: WebhookConfig, shutdown: CancellationToken) -> Dispatcher {
         let target = cfg.url.as_deref().map(Target::parse);
         if let Some(Err(e)) = &target {
-            eprintln!("webhooks: {e}; every delivery attempt will fail");
+            tracing::warn!("webhooks: {e}; every delivery attempt will fail");
         }
         Dispatcher {
             shared: Arc::new(Shared {
@@ -289,7 +289,7 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
                     };
                     deliver(shared, &d, None).await;
                 }
-                Err(e) => eprintln!("webhooks: no forged copy sent: {e}"),
+                Err(e) => tracing::warn!("webhooks: no forged copy sent: {e}"),
             }
         };
         // A replay of the genuine request whose signature is too old to be accepted.
@@ -318,7 +318,7 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
                     };
                     deliver(shared, &d, None).await;
                 }
-                Err(e) => eprintln!("webhooks: no unsigned copy sent: {e}"),
+                Err(e) => tracing::warn!("webhooks: no unsigned copy sent: {e}"),
             }
         };
         tokio::join!(duplicate, forged, stale, unsigned);
