@@ -411,8 +411,7 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
         }
     }
     let per_kind = |f: &dyn Fn(FaultKind) -> u64| {
-        FaultKind::ALL
-            .into_iter()
+        FaultKind::all()
             .map(|k| (k.as_str().to_string(), f(k)))
             .collect::<OrderedMap<u64>>()
     };

@@ -161,7 +161,7 @@ fn faults_count_entries_and_distinct_orders() {
     assert_eq!(r.faults.injected.get("timeout_after_charge"), Some(&2));
     assert_eq!(r.faults.orders_hit.get("timeout_after_charge"), Some(&2));
     assert_eq!(r.faults.injected.get("risk_block"), Some(&1));
-    assert_eq!(r.faults.injected.0.len(), FaultKind::ALL.len());
+    assert_eq!(r.faults.injected.0.len(), FaultKind::all().count());
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! Payment terms shared by every part: money, what a customer was told, order states, and
 //! the records each part hands to the verifier (ledger entries, webhook attempts, checkout
-//! answers, final order states). Plain data only; no part's logic lives here.
+//! answers, final order states), and the fault catalogue those records name (`fault.rs`).
+//! Plain data only; no part's logic lives here. Imports no other module of the crate.
+
+mod fault;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chaos::FaultKind;
+pub use fault::FaultKind;
 
 /// An amount in the currency's minor unit (cents for USD).
 pub type Amount = u64;
