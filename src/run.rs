@@ -13,11 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
 use crate::domain::{CheckoutAnswer, OrderSnapshot, OrderStatus};
-use crate::load::{self, Contract, LiveCounters, LoadPlan};
+use crate::load::{self, LiveCounters, LoadPlan};
 use crate::merchant::{self, MerchantConfig};
 use crate::progress;
 use crate::provider::{self, ProviderConfig, ProviderHandle};
 use crate::report::{self, Generator, ReportInputs, RunReport};
+use crate::scenario::contract::Contract;
 use crate::scenario::{Dialect, ExternalSpec, MerchantSpec, Scenario};
 use crate::verify::{self, Evidence};
 
@@ -321,7 +322,7 @@ async fn run_scenario(
 
 /// What an external merchant must be configured with, for the person running it.
 fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSpec) -> String {
-    let listen = load::loopback_addr(&ext.contract.checkout.url).map_or_else(
+    let listen = crate::net::loopback_addr(&ext.contract.checkout.url).map_or_else(
         |_| "<host:port of the checkout url>".into(),
         |a| a.to_string(),
     );

@@ -9,9 +9,9 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::load::{loopback_addr, URL_FORM};
-use crate::merchant::flaws::{Flaw, Flaws};
 use crate::merchant::{self, MerchantConfig};
+use crate::net::{loopback_addr, URL_FORM};
+use crate::scenario::flaws::{Flaw, Flaws};
 use crate::scenario::validate::{parse_duration, parse_listen};
 use crate::scenario::Dialect;
 

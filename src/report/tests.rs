@@ -54,7 +54,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             retry_backoff: ms(50),
             reconcile_every: ms(200),
             pending_grace: ms(1000),
-            flaws: crate::merchant::flaws::Flaws::NONE,
+            flaws: crate::scenario::flaws::Flaws::NONE,
             breaker: None,
         }),
         drain: DrainSpec {

@@ -3,6 +3,8 @@
 //! problem with its key path before anything starts. The rest of the program sees only
 //! these checked types.
 
+pub mod contract;
+pub mod flaws;
 pub mod raw;
 pub mod validate;
 
@@ -12,9 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::chaos::{FaultPlan, WebhookChaos};
-use crate::load::Contract;
-use crate::merchant::flaws::Flaws;
-use crate::merchant::BreakerConfig;
+use contract::Contract;
+use flaws::Flaws;
 
 pub use validate::{Problem, ScenarioError};
 
@@ -265,6 +266,15 @@ pub struct ReferenceSpec {
     pub flaws: Flaws,
     /// The circuit breaker in front of the provider; `None`: off.
     pub breaker: Option<BreakerConfig>,
+}
+
+/// When the reference merchant's circuit breaker opens and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive checkouts ending in provider trouble that open the breaker (> 0).
+    pub failures: u32,
+    /// How long an open breaker fails checkouts fast before letting a probe through.
+    pub cooldown: Duration,
 }
 
 /// A merchant under test that runs on its own (see the merchant contract in the README).

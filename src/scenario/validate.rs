@@ -7,14 +7,13 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use super::flaws::{Flaw, Flaws};
 use super::raw::{RawDuration, RawLoad, RawScenario};
 use super::{
-    Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
-    ReferenceSpec, Scenario, WebhookSpec,
+    BreakerConfig, Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile,
+    ProviderSpec, ReferenceSpec, Scenario, WebhookSpec,
 };
 use crate::chaos::{Latency, WebhookChaos};
-use crate::merchant::flaws::{Flaw, Flaws};
-use crate::merchant::BreakerConfig;
 
 mod external;
 mod faults;

@@ -183,7 +183,7 @@ pub struct RawMerchant {
     pub breaker_failures: Option<i64>,
     /// How long an open breaker fails checkouts fast.
     pub breaker_cooldown: Option<RawDuration>,
-    /// Names of planted flaws (`merchant::flaws::Flaw`), checked by `validate`.
+    /// Names of planted flaws (`scenario::flaws::Flaw`), checked by `validate`.
     pub flaws: Option<Vec<String>>,
     // The merchant contract, for kind = "external" only.
     pub webhook_url: Option<String>,

@@ -105,7 +105,7 @@ fn circuit_breaker_is_off_by_default_and_checked_when_on() {
     };
     assert_eq!(
         m.breaker,
-        Some(crate::merchant::BreakerConfig {
+        Some(crate::scenario::BreakerConfig {
             failures: 5,
             cooldown: secs(2)
         })
