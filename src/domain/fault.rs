@@ -65,15 +65,12 @@ impl FaultKind {
 
     /// The snake_case name used in scenarios and reports (the serde name).
     pub fn as_str(self) -> &'static str {
-        serde_variant::to_variant_name(&self).expect("a unit variant has a name")
+        super::label(&self)
     }
 
     /// Parses a name written by [`FaultKind::as_str`].
     pub fn parse(name: &str) -> Option<FaultKind> {
-        use serde::de::IntoDeserializer;
-        let de: serde::de::value::StrDeserializer<serde::de::value::Error> =
-            name.into_deserializer();
-        FaultKind::deserialize(de).ok()
+        super::parse_label(name)
     }
 
     /// Whether the fault belongs to the order (same answer on every attempt).

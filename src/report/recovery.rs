@@ -111,13 +111,9 @@ pub enum RecoveryStatus {
 }
 
 impl RecoveryStatus {
+    /// The word used in reports (the serde name).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RecoveryStatus::Recovered => "recovered",
-            RecoveryStatus::NeverRecovered => "never_recovered",
-            RecoveryStatus::NoBaseline => "no_baseline",
-            RecoveryStatus::NotReached => "not_reached",
-        }
+        crate::domain::label(&self)
     }
 }
 

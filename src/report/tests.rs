@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::chaos::{FaultPlan, WebhookChaos};
-use crate::domain::{AttemptResult, FailReason};
+use crate::domain::{AttemptResult, FailReason, OrderStatus};
 use crate::metrics::Outcome;
 use crate::scenario::{
     Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,

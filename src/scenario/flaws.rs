@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{label, parse_label};
+
 /// One planted bug. The doc line says what real mistake it models; the serde name is the
 /// word in scenarios, on the command line and in reports.
 #[derive(
@@ -60,15 +62,12 @@ impl Flaw {
 
     /// The snake_case name used in scenarios and reports (the serde name).
     pub fn as_str(self) -> &'static str {
-        serde_variant::to_variant_name(&self).expect("a unit variant has a name")
+        label(&self)
     }
 
     /// Parses a name written by [`Flaw::as_str`].
     pub fn parse(name: &str) -> Option<Flaw> {
-        use serde::de::IntoDeserializer;
-        let de: serde::de::value::StrDeserializer<serde::de::value::Error> =
-            name.into_deserializer();
-        Flaw::deserialize(de).ok()
+        parse_label(name)
     }
 
     /// Every accepted name, quoted and comma-separated, for error messages.

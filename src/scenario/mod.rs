@@ -13,6 +13,8 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::chaos::{FaultPlan, WebhookChaos};
 use contract::Contract;
 use flaws::Flaws;
@@ -201,8 +203,10 @@ pub struct ProviderSpec {
     pub listen: SocketAddr,
 }
 
-/// API shapes the provider speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// API shapes the provider speaks (and the reference merchant with it); the serde name is
+/// the word in scenarios and on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Dialect {
     Stripe,
     /// A CN-style async-notify gateway: JSON pay and query APIs with result codes, form
@@ -214,17 +218,12 @@ pub enum Dialect {
 impl Dialect {
     /// The name used in scenarios and on the command line.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Stripe => "stripe",
-            Dialect::Gateway => "gateway",
-        }
+        crate::domain::label(&self)
     }
 
     /// Parses a name written by [`Dialect::as_str`].
     pub fn parse(s: &str) -> Option<Dialect> {
-        [Dialect::Stripe, Dialect::Gateway]
-            .into_iter()
-            .find(|d| d.as_str() == s)
+        crate::domain::parse_label(s)
     }
 }
 

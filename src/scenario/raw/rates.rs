@@ -143,9 +143,9 @@ impl<T: RateTable> Visitor<'_> for KeySeed<T> {
         if let Some(kind) = FaultKind::parse(v) {
             return Ok(Key::Rate(kind));
         }
-        let fixed = T::BEFORE.iter().chain(T::AFTER).find(|k| **k == v);
+        let fixed = T::BEFORE.iter().chain(T::AFTER).copied().find(|k| *k == v);
         fixed
-            .map(|k| Key::Fixed(*k))
+            .map(Key::Fixed)
             .ok_or_else(|| E::unknown_field(v, T::accepted()))
     }
 }
