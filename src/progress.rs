@@ -229,7 +229,7 @@ mod tests {
             name: name.into(),
             start: Duration::from_secs(a),
             end: Duration::from_secs(b),
-            rates: [None; crate::chaos::FaultKind::ALL.len()],
+            rates: Default::default(),
             latency: None,
         };
         let ws = [w("a", 0, 5), w("b", 3, 8)];

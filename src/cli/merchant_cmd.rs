@@ -11,10 +11,10 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::term::{out, say};
-use crate::load::{loopback_addr, URL_FORM};
-use crate::merchant::flaws::{Flaw, Flaws};
 use crate::merchant::{self, MerchantConfig, DEFAULT_API_KEY};
+use crate::net::{loopback_addr, URL_FORM};
 use crate::scenario::defaults::{self, REFERENCE};
+use crate::scenario::flaws::{Flaw, Flaws};
 use crate::scenario::validate::{parse_duration, parse_listen, show};
 use crate::scenario::{Dialect, ReferenceSpec};
 

@@ -17,8 +17,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-use super::{Contract, LoadPlan, Template, Values};
+use super::LoadPlan;
 use crate::domain::{CheckoutAnswer, OrderSnapshot};
+use crate::scenario::contract::{Contract, Template, Values};
 
 /// Where a URL points: a loopback socket, its `Host` header and the request target.
 #[derive(Clone, Debug)]

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::breaker::Admit;
-use super::flaws::{Flaw, Flaws};
 use super::handlers::{run_effect, CheckoutRequest};
 use super::provider_client::{backoff, charge_key, is_soft, Answer, Attempts, ChargeParams};
 use super::store::Settlement;
 use super::Shared;
 use crate::domain::FailReason;
+use crate::scenario::flaws::{Flaw, Flaws};
 
 /// The request the checkout sends next.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,13 +13,13 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
-use super::flaws::Flaw;
 use super::gateway_client::decline_reason;
 use super::handlers::{read_body, run_effect};
 use super::store::{Effect, Settlement};
 use super::Shared;
 use crate::domain::FailReason;
 use crate::gateway::{parse_amount, Code, TradeStatus, FAIL_BODY, SUCCESS_BODY};
+use crate::scenario::flaws::Flaw;
 use crate::signature;
 
 /// Handles one notification.

@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::charge::charge_order;
-use super::flaws::{Flaw, Flaws};
 use super::provider_client::{is_soft, reason_for, refund_key, with_retries, Answer};
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
 use super::Shared;
 use crate::domain::{Amount, FailReason, OrderStatus};
+use crate::scenario::flaws::{Flaw, Flaws};
 use crate::signature;
 
 /// Largest request body accepted (checkouts and webhook events are a few KB).

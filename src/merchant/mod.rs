@@ -2,14 +2,15 @@
 //! `serve` runs the HTTP server (routes in [`handlers`], the checkout's attempts in
 //! [`charge`]) and the [`reconcile`] task over one shared [`store::Store`]; the provider is
 //! reached only over HTTP, in the scenario's dialect ([`api`]: Stripe's [`provider_client`]
-//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives). [`flaws`]
-//! plants deliberate bugs on demand. Every task it starts is tracked, so
+//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives). The
+//! scenario's [`flaws`](crate::scenario::flaws) plant deliberate bugs on demand. Every task it starts is tracked, so
 //! [`MerchantHandle::stopped`] waits for all of them.
 
 pub mod api;
 pub mod breaker;
 pub mod charge;
-pub mod flaws;
+#[cfg(test)]
+mod flaw_tests;
 pub mod gateway_client;
 pub mod gateway_notify;
 pub mod handlers;
@@ -30,10 +31,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::scenario::BreakerConfig;
 use crate::scenario::{Dialect, ReferenceSpec};
 use api::ProviderApi;
 use breaker::Breaker;
-pub use breaker::BreakerConfig;
 use gateway_client::GatewayClient;
 use provider_client::{ProviderClient, RetryPolicy};
 use store::Store;
@@ -256,8 +257,8 @@ mod gateway_tests;
 #[cfg(test)]
 pub(crate) mod testkit {
     use super::*;
-    use crate::merchant::flaws::Flaws;
     use crate::merchant::provider_client::HttpClient;
+    use crate::scenario::flaws::Flaws;
     use bytes::Bytes;
     use hyper::Method;
     use serde_json::Value;

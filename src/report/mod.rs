@@ -32,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::FaultKind;
-use crate::domain::{CheckoutAnswer, LedgerEntry, OrderStatus, PaymentOp, WebhookAttempt};
+use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, PaymentOp, WebhookAttempt};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
-use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LABELS};
+use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel};
 
 pub use capacity::{CapacityReport, CapacityStep};
 pub use gates::GateResult;
@@ -375,9 +375,14 @@ fn ratio(n: usize, d: usize) -> f64 {
 
 fn outcomes(rec: &Reconciliation) -> Outcomes {
     let orders = &rec.orders;
-    let paid = orders.values().filter(|o| o.final_label == "paid");
+    let paid = orders
+        .values()
+        .filter(|o| o.final_state == FinalState::Paid);
     let eligible = orders.values().filter(|o| !o.truth.label().is_declined());
-    let paid_eligible = eligible.clone().filter(|o| o.final_label == "paid").count();
+    let paid_eligible = eligible
+        .clone()
+        .filter(|o| o.final_state == FinalState::Paid)
+        .count();
 
     let tally = |labels: &[&str], of: &dyn Fn(&crate::verify::VerifiedOrder) -> &str| {
         labels
@@ -388,21 +393,25 @@ fn outcomes(rec: &Reconciliation) -> Outcomes {
             })
             .collect::<OrderedMap<u64>>()
     };
-    let told_labels: Vec<&str> = OrderStatus::LABELS.into_iter().chain(["error"]).collect();
+    let states = || FinalState::all().map(FinalState::as_str);
+    let told_labels: Vec<&str> = states()
+        .filter(|s| *s != FinalState::Missing.as_str())
+        .chain(["error"])
+        .collect();
+    let final_labels: Vec<&str> = states().collect();
 
     Outcomes {
         success_rate: ratio(paid.count(), orders.len()),
         success_rate_eligible: ratio(paid_eligible, eligible.count()),
         told: tally(&told_labels, &|o| o.told),
-        final_states: tally(&FINAL_LABELS, &|o| o.final_label),
+        final_states: tally(&final_labels, &|o| o.final_state.as_str()),
         confusion: TruthLabel::ALL
             .into_iter()
             .map(|t| {
                 let row = rec.confusion.row(t);
-                let cells = FINAL_LABELS
+                let cells = row
                     .iter()
-                    .zip(row)
-                    .map(|(l, n)| (l.to_string(), *n))
+                    .map(|(state, n)| (state.as_str().to_string(), *n))
                     .collect();
                 (t.as_str().to_string(), cells)
             })
@@ -422,8 +431,7 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
         }
     }
     let per_kind = |f: &dyn Fn(FaultKind) -> u64| {
-        FaultKind::ALL
-            .into_iter()
+        FaultKind::all()
             .map(|k| (k.as_str().to_string(), f(k)))
             .collect::<OrderedMap<u64>>()
     };

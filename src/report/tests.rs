@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::chaos::{FaultPlan, WebhookChaos};
-use crate::domain::{AttemptResult, FailReason};
+use crate::domain::{AttemptResult, FailReason, OrderStatus};
 use crate::metrics::Outcome;
 use crate::scenario::{
     Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
@@ -54,7 +54,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             retry_backoff: ms(50),
             reconcile_every: ms(200),
             pending_grace: ms(1000),
-            flaws: crate::merchant::flaws::Flaws::NONE,
+            flaws: crate::scenario::flaws::Flaws::NONE,
             breaker: None,
         }),
         drain: DrainSpec {
@@ -161,7 +161,7 @@ fn faults_count_entries_and_distinct_orders() {
     assert_eq!(r.faults.injected.get("timeout_after_charge"), Some(&2));
     assert_eq!(r.faults.orders_hit.get("timeout_after_charge"), Some(&2));
     assert_eq!(r.faults.injected.get("risk_block"), Some(&1));
-    assert_eq!(r.faults.injected.0.len(), FaultKind::ALL.len());
+    assert_eq!(r.faults.injected.0.len(), FaultKind::all().count());
 }
 
 #[test]

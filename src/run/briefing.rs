@@ -4,14 +4,13 @@
 
 use std::net::SocketAddr;
 
-use crate::load;
 use crate::merchant::DEFAULT_API_KEY;
 use crate::scenario::{Dialect, ExternalSpec, Scenario};
 
 /// The briefing for `ext`, the provider listening at `provider`: several lines, for a log
 /// event that puts `paychaos: ` before the first.
 pub fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSpec) -> String {
-    let listen = load::loopback_addr(&ext.contract.checkout.url).map_or_else(
+    let listen = crate::net::loopback_addr(&ext.contract.checkout.url).map_or_else(
         |_| "<host:port of the checkout url>".into(),
         |a| a.to_string(),
     );
@@ -45,7 +44,7 @@ pub fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &Extern
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::Contract;
+    use crate::scenario::contract::Contract;
 
     #[test]
     fn the_briefing_names_everything_an_external_merchant_needs() {

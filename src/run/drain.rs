@@ -7,8 +7,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{OrderSnapshot, OrderStatus};
-use crate::load::{self, Contract};
+use crate::load;
 use crate::provider::ProviderHandle;
+use crate::scenario::contract::Contract;
 
 /// The most an interrupted run waits for things to settle.
 pub const BRIEF: Duration = Duration::from_secs(3);

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::load::{self, Contract, LiveCounters, LoadPlan, LoadResult, Schedule, Stage};
+use crate::load::{self, LiveCounters, LoadPlan, LoadResult, Schedule, Stage};
 use crate::progress;
 use crate::report;
+use crate::scenario::contract::Contract;
 use crate::scenario::Scenario;
 
 /// What the load did, and what it was measured against.

@@ -10,9 +10,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::briefing::external_briefing;
-use crate::load::{self, Contract};
+use crate::load;
 use crate::merchant::{self, MerchantConfig, MerchantHandle, DEFAULT_API_KEY};
 use crate::provider::{self, ProviderConfig, ProviderHandle};
+use crate::scenario::contract::Contract;
 use crate::scenario::{MerchantSpec, ReferenceSpec, Scenario};
 
 /// How long an external merchant has to accept a connection before the run gives up.

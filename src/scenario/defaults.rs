@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use super::flaws::Flaws;
 use super::{Dialect, ReferenceSpec};
-use crate::merchant::flaws::Flaws;
 
 /// `provider.dialect` (and `paychaos merchant --dialect`).
 pub const DIALECT: Dialect = Dialect::Stripe;

@@ -8,14 +8,13 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use super::flaws::{Flaw, Flaws};
 use super::raw::{RawDuration, RawLoad, RawScenario};
 use super::{
-    defaults, Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile,
-    ProviderSpec, ReferenceSpec, Scenario, WebhookSpec,
+    defaults, BreakerConfig, Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec,
+    Profile, ProviderSpec, ReferenceSpec, Scenario, WebhookSpec,
 };
 use crate::chaos::{Latency, WebhookChaos};
-use crate::merchant::flaws::{Flaw, Flaws};
-use crate::merchant::BreakerConfig;
 
 mod external;
 mod faults;

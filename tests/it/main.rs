@@ -38,3 +38,6 @@ mod report_html;
 /// `paychaos provider` in its own process: the request log on stdout, faults switched
 /// through the control API, the control token and port, Ctrl-C exiting 0.
 mod provider_cli;
+
+/// The crate's modules depend on each other one way (the order is stated in the file).
+mod layering;

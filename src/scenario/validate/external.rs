@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use super::Checker;
 use crate::domain::FailReason;
-use crate::load::{loopback_addr, Contract, ContractError, URL_FORM};
+use crate::net::{loopback_addr, URL_FORM};
+use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::raw::{RawMerchant, RawScenario};
 use crate::scenario::{ExternalSpec, MerchantSpec};
 
