@@ -123,16 +123,44 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// The run's Ctrl-C, listened to from [`CtrlC::listen`] on. `tokio::signal::ctrl_c()` in a
+/// spawned task installs its handler only once the task is first polled, and on a busy machine
+/// a Ctrl-C pressed right after the run's first line could come before that and be lost.
+struct CtrlC {
+    #[cfg(unix)]
+    sigint: Option<tokio::signal::unix::Signal>,
+}
+
+impl CtrlC {
+    /// Installs the handler now (on Unix; elsewhere when first awaited).
+    fn listen() -> CtrlC {
+        CtrlC {
+            #[cfg(unix)]
+            sigint: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// Resolves on the next Ctrl-C; `false` when none can be received.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.sigint {
+            return s.recv().await.is_some();
+        }
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
 async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
     let interrupt = CancellationToken::new();
     let abort = CancellationToken::new();
     {
         let (interrupt, abort) = (interrupt.clone(), abort.clone());
+        let mut ctrl_c = CtrlC::listen();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if ctrl_c.next().await {
                 eprintln!("paychaos: interrupted: stopping the load, draining briefly, writing the report (Ctrl-C again to skip the drain)");
                 interrupt.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
+                if ctrl_c.next().await {
                     abort.cancel();
                 }
             }
