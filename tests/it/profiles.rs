@@ -3,7 +3,8 @@ use paychaos::report::RecoveryStatus;
 use crate::util::run_toml;
 
 /// A fast scenario around the given `[load]`/`[capacity]` tables and extra tables: no base
-/// faults, quick merchant retries, a short drain.
+/// faults, quick merchant retries, a generous 1 s provider timeout (a slow answer on a busy
+/// machine is still an answer), a short drain.
 fn toml(load: &str, extra: &str) -> String {
     format!(
         r#"
@@ -12,7 +13,7 @@ seed = 5
 {load}
 
 [provider]
-hold = "300ms"
+hold = "2s"
 
 [webhooks]
 secret = "whsec_it_profiles"
@@ -20,7 +21,7 @@ retry_schedule = ["50ms", "100ms"]
 timeout = "1s"
 
 [merchant]
-provider_timeout = "150ms"
+provider_timeout = "1s"
 max_retries = 3
 retry_backoff = "10ms"
 reconcile_every = "100ms"
