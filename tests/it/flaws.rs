@@ -199,8 +199,8 @@ async fn no_refund_on_abandon_is_a_refund_owed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_merchant_verifies_clean_over_20_seeds() {
-    // 1 s at 30 checkouts/s per seed, every fault kind and all webhook chaos on; ten seeds
-    // at a time (a run mostly waits on its timeouts).
+    // 1 s at 30 checkouts/s per seed, every fault kind and all webhook chaos on; four seeds
+    // at a time (more would load a busy machine past what the 1 s provider timeout absorbs).
     let setup = |seed| {
         Setup {
             seed,
@@ -212,7 +212,7 @@ async fn correct_merchant_verifies_clean_over_20_seeds() {
         }
         .toml()
     };
-    for batch in (100..120u64).collect::<Vec<_>>().chunks(10) {
+    for batch in (100..120u64).collect::<Vec<_>>().chunks(4) {
         let runs = futures_join(batch.iter().map(|&s| setup(s)).collect()).await;
         for (seed, run) in batch.iter().zip(runs) {
             assert_eq!(
