@@ -15,8 +15,8 @@ use crate::domain::{LedgerEntry, PaymentOp};
 use super::{Chaos, FaultKind, WebhookDecision};
 
 /// How many attempts of each faulted operation, and how many webhook event slots, of every
-/// planned order the plan digest covers. Four covers the first try and three retries, more
-/// than the reference merchant's default makes; a change of depth changes every digest.
+/// planned order the plan digest covers. Four covers the first try and the reference
+/// merchant's default three retries; a change of depth changes every digest.
 pub const PLAN_DIGEST_DEPTH: u32 = 4;
 
 /// Bytes hashed per planned order: its sequence number, the sticky fault, then per attempt
