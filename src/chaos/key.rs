@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn pinned_value_guards_against_accidental_change() {
         // A seed must mean the same faults in every release: if this changes, so does
-        // every recorded assignment_digest.
+        // every recorded plan_digest.
         assert_eq!(hash(42, "sticky", &[b"ord-000001"]), PINNED);
     }
 

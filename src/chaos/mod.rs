@@ -3,8 +3,9 @@
 //! business outcomes are keyed by order id (sticky: a retry meets the same card), transport
 //! faults by order id + attempt number, webhook chaos by event id. Nothing here does I/O or
 //! keeps state, so the provider, tests and reports can all ask the same question and get
-//! the same answer.
+//! the same answer. `digest` fingerprints them: what the plan assigns, and what a run met.
 
+pub mod digest;
 pub mod key;
 
 use std::time::Duration;

@@ -67,7 +67,15 @@ pub struct LoadResult {
 /// The id of the `n`-th scheduled checkout: `ord-000000`, `ord-000001`, … (more digits past
 /// a million).
 pub fn order_id(n: u64) -> String {
-    format!("ord-{n:06}")
+    let mut id = String::new();
+    write_order_id(n, &mut id);
+    id
+}
+
+/// Appends [`order_id`]`(n)` to `buf`, for a pass over many orders that reuses one buffer.
+pub fn write_order_id(n: u64, buf: &mut String) {
+    use std::fmt::Write as _;
+    let _ = write!(buf, "ord-{n:06}");
 }
 
 /// The amount of an order, drawn from `amount_min..=amount_max` by its id and the seed.

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::breaker::Admit;
 use super::handlers::{run_effect, CheckoutRequest};
 use super::provider_client::{backoff, charge_key, is_soft, Answer, Attempts, ChargeParams};
-use super::store::Settlement;
+use super::store::{Order, Settlement};
 use super::Shared;
 use crate::domain::FailReason;
 use crate::scenario::flaws::{Flaw, Flaws};
@@ -107,12 +107,22 @@ impl Drop for ChargingGuard<'_> {
     }
 }
 
-/// Charges the order within `1 + max_retries` requests and records what the provider said.
-pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
+/// Charges the order within `1 + max_retries` requests, records what the provider said and
+/// returns the order as the charge left it. It is read while the order is still marked as
+/// charging, so the checkout answers what its own attempts concluded: a reconciler round
+/// that gives the order up cannot slip in between the end of the charge and the answer.
+pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) -> Option<Order> {
+    let order_id = r.order_id.clone();
     let _guard = ChargingGuard {
         shared: &shared,
-        order_id: &r.order_id,
+        order_id: &order_id,
     };
+    attempt_charge(shared.clone(), r).await;
+    shared.store.get(&order_id)
+}
+
+/// The attempts of [`charge_order`] and their settlement.
+async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
     let admitted = shared.breaker.admit(Instant::now());
     if admitted == Admit::Refuse {
         // The breaker is open: fail fast, telling the truth (provider trouble, nothing sent).

@@ -91,12 +91,10 @@ async fn checkout(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<
         // A repeated checkout never charges again: it is told where the order stands.
         return checkout_answer(&order, shared.cfg.reference.flaws);
     }
-    let order_id = r.order_id.clone();
     // Charged in its own task so that a client hanging up cannot abandon the order
     // half-way (pending and marked as charging forever).
     let job = shared.tasks.spawn(charge_order(shared.clone(), r));
-    let _ = job.await;
-    match shared.store.get(&order_id) {
+    match job.await.ok().flatten() {
         Some(order) => checkout_answer(&order, shared.cfg.reference.flaws),
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),
     }

@@ -349,8 +349,11 @@ fn faults_section(h: &mut String, r: &RunReport) {
         ));
     }
     h.push_str(&format!(
-        "</tbody>\n</table>\n<p class=\"key\">assignment digest <code>{}</code></p>\n</section>\n",
-        esc(&f.assignment_digest)
+        "</tbody>\n</table>\n<p class=\"key\">plan digest <code>{}</code> (the seed's \
+         assignment: equal on any machine) · met digest <code>{}</code> (what this run met)</p>\n\
+         </section>\n",
+        esc(&f.plan_digest),
+        esc(&f.met_digest)
     ));
 }
 

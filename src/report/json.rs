@@ -116,7 +116,8 @@ mod tests {
             "/outcomes/confusion/no_attempt/missing",
             "/faults/injected/timeout_after_charge",
             "/faults/orders_hit/risk_block",
-            "/faults/assignment_digest",
+            "/faults/plan_digest",
+            "/faults/met_digest",
             "/webhooks/events",
             "/webhooks/sent",
             "/webhooks/delivered",
@@ -163,7 +164,7 @@ mod tests {
         ];
         let missing: Vec<_> = paths.iter().filter(|p| v.pointer(p).is_none()).collect();
         assert!(missing.is_empty(), "missing {missing:?}");
-        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["schema_version"], 2);
         assert_eq!(v["scenario"]["name"], "smoke");
         assert_eq!(v["outcomes"]["confusion"]["charged"]["paid"], 2);
         assert_eq!(

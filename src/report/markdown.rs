@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 
+use crate::chaos::digest::PLAN_DIGEST_DEPTH;
 use crate::domain::FinalState;
 use crate::metrics::Percentiles;
 use crate::verify::{Check, TruthLabel};
@@ -173,8 +174,11 @@ impl<W: Write> Markdown<'_, W> {
         }
         writeln!(
             self.w,
-            "\nAssignment digest: `{}` (equal digests: the same faults hit the same attempts).\n",
-            f.assignment_digest
+            "\nPlan digest: `{}` (what the seed assigns to every planned order's first {} \
+             attempts and events: equal for the same scenario and seed on any machine).  \n\
+             Met digest: `{}` (the faults this run's attempts met: timing decides how many \
+             attempts there were).\n",
+            f.plan_digest, PLAN_DIGEST_DEPTH, f.met_digest
         )
     }
 

@@ -29,10 +29,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::chaos::FaultKind;
-use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, PaymentOp, WebhookAttempt};
+use crate::chaos::digest;
+use crate::chaos::{Chaos, FaultKind};
+use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, WebhookAttempt};
+use crate::load::{self, Schedule};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
 use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel};
@@ -45,7 +46,7 @@ pub use shape::Generator;
 pub use timeline::{planned_per_second, SpectrumPoint, TimelineRow, WindowSpan};
 
 /// Version of the JSON contract below; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything a run reports; the one source every format is rendered from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,8 +133,13 @@ pub struct Faults {
     pub injected: OrderedMap<u64>,
     /// Distinct orders with at least one entry of the kind.
     pub orders_hit: OrderedMap<u64>,
-    /// SHA-256 over which fault hit which charge attempt: equal digests, equal assignments.
-    pub assignment_digest: String,
+    /// SHA-256 over what the seed and plan assign to every planned order's first
+    /// [`digest::PLAN_DIGEST_DEPTH`] attempts and event slots ([`digest::plan_digest`]): equal for
+    /// the same scenario and seed on any machine, under any load.
+    pub plan_digest: String,
+    /// SHA-256 over which fault each charge attempt of this run met ([`digest::met_digest`]):
+    /// timing decides how many attempts there were, so runs of one seed may differ here.
+    pub met_digest: String,
     /// The scenario's fault windows, in seconds from the load start.
     pub windows: Vec<WindowSpan>,
 }
@@ -255,6 +261,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         outcomes: outcomes(inp.reconciliation),
         faults: Faults {
             windows: timeline::window_spans(&sc.faults.windows),
+            plan_digest: plan_digest(sc),
             ..faults(inp.evidence.ledger)
         },
         webhooks: webhooks(inp.evidence.webhooks, inp.events_created),
@@ -438,29 +445,21 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
     Faults {
         injected: per_kind(&|k| injected.get(&k).copied().unwrap_or(0)),
         orders_hit: per_kind(&|k| hit.get(&k).map_or(0, |s| s.len() as u64)),
-        assignment_digest: assignment_digest(ledger),
+        plan_digest: String::new(),
+        met_digest: digest::met_digest(ledger),
         windows: Vec::new(),
     }
 }
 
-/// Hex SHA-256 over the sorted lines `"<order_id>\t<attempt>\t<fault or none>\n"` of every
-/// charge entry with an order id: independent of arrival order, changed by any fault moved.
-pub fn assignment_digest(ledger: &[LedgerEntry]) -> String {
-    let mut lines: Vec<String> = ledger
-        .iter()
-        .filter(|e| e.op == PaymentOp::Charge)
-        .filter_map(|e| {
-            let order = e.order_id.as_deref()?;
-            let fault = e.fault.map_or("none", FaultKind::as_str);
-            Some(format!("{order}\t{}\t{fault}\n", e.attempt))
-        })
-        .collect();
-    lines.sort();
-    let mut h = Sha256::new();
-    for l in &lines {
-        h.update(l.as_bytes());
-    }
-    hex::encode(h.finalize())
+/// The plan digest of the scenario's whole schedule (every order its profile plans, also
+/// those a capacity run's early stop never sent), each order keyed and timed as the load
+/// sends it: a function of the scenario and seed alone.
+pub fn plan_digest(sc: &Scenario) -> String {
+    let chaos = Chaos::new(sc.seed, sc.faults.clone(), sc.webhooks.chaos.clone());
+    let schedule = Schedule::new(&load::stages(&sc.load.profile));
+    digest::plan_digest(&chaos, schedule.planned(), load::write_order_id, |n| {
+        schedule.offset(n).unwrap_or_default()
+    })
 }
 
 fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {

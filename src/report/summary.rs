@@ -61,9 +61,10 @@ pub fn render(r: &RunReport) -> String {
     let _ = writeln!(s, "  final         {}", counts(o.final_states.iter()));
     let _ = writeln!(
         s,
-        "  faults        {} (digest {})",
+        "  faults        {} (plan {}, met {})",
         counts(r.faults.injected.iter()),
-        &r.faults.assignment_digest[..r.faults.assignment_digest.len().min(12)]
+        short(&r.faults.plan_digest),
+        short(&r.faults.met_digest)
     );
     let w = &r.webhooks;
     let _ = writeln!(
@@ -141,6 +142,11 @@ fn recovery(r: &RunReport) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The first 12 hex digits of a digest, enough to tell two apart at a glance.
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(12)]
 }
 
 /// `paid 3, pending 1`: the non-zero counts, or `none`.

@@ -167,22 +167,82 @@ fn faults_count_entries_and_distinct_orders() {
 #[test]
 fn digest_ignores_ledger_order_and_sees_a_moved_fault() {
     let s = sample_set();
-    let base = assignment_digest(&s.ledger);
+    let base = digest::met_digest(&s.ledger);
     assert_eq!(base.len(), 64);
     let mut reversed = s.ledger.clone();
     reversed.reverse();
-    assert_eq!(assignment_digest(&reversed), base);
+    assert_eq!(digest::met_digest(&reversed), base);
 
     let mut moved = s.ledger.clone();
     let e = moved
         .iter_mut()
         .find(|e| e.fault == Some(FaultKind::ServerError));
     e.unwrap().fault = Some(FaultKind::RateLimit);
-    assert_ne!(assignment_digest(&moved), base);
+    assert_ne!(digest::met_digest(&moved), base);
 
     let mut cleared = s.ledger.clone();
     cleared[0].fault = Some(FaultKind::Timeout);
-    assert_ne!(assignment_digest(&cleared), base);
+    assert_ne!(digest::met_digest(&cleared), base);
+}
+
+#[test]
+fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
+    // Arrange: the sample scenario with faults that its 10 planned orders meet.
+    let s = sample_set();
+    let mut sc = scenario(sample().scenario_gates());
+    sc.faults.rates[FaultKind::ServerError] = 0.3;
+    sc.faults.rates[FaultKind::InsufficientFunds] = 0.2;
+    let evidence = s.evidence();
+    let rec = reconcile(&evidence);
+    let recorder = recorder(&s);
+
+    // Act
+    let r = build(&ReportInputs {
+        scenario: &sc,
+        evidence,
+        reconciliation: &rec,
+        recorder: &recorder,
+        target_rate: 10.0,
+        planned: 7,
+        planned_per_second: vec![7],
+        load_elapsed: Duration::from_millis(500),
+        run_duration: Duration::from_millis(1500),
+        started_at: UNIX_EPOCH,
+        interrupted: false,
+        drained: true,
+        events_created: 3,
+        generator: Generator::default(),
+    });
+
+    // Assert: the plan digest is the scenario's, whatever the evidence; another seed moves
+    // it; the met digest is the ledger's; every format shows both.
+    let f = &r.faults;
+    assert_eq!(f.plan_digest, plan_digest(&sc));
+    assert_ne!(f.plan_digest, sample().faults.plan_digest, "other rates");
+    let mut other = sc.clone();
+    other.seed += 1;
+    assert_ne!(plan_digest(&other), f.plan_digest, "another seed");
+    assert_eq!(f.met_digest, digest::met_digest(&s.ledger));
+    assert_ne!(f.plan_digest, f.met_digest);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["faults"]["plan_digest"], f.plan_digest.as_str());
+    assert_eq!(json["faults"]["met_digest"], f.met_digest.as_str());
+    let mut md = Vec::new();
+    markdown::write(&r, &mut md).unwrap();
+    let md = String::from_utf8(md).unwrap();
+    let html = html::render(&r).unwrap();
+    for text in [&md, &html] {
+        assert!(text.contains(&f.plan_digest) && text.contains(&f.met_digest));
+    }
+    let line = summary::render(&r);
+    assert!(
+        line.contains(&format!(
+            "plan {}, met {}",
+            &f.plan_digest[..12],
+            &f.met_digest[..12]
+        )),
+        "{line}"
+    );
 }
 
 #[test]
@@ -281,7 +341,7 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
         ["junit.xml", "report.html", "report.json", "report.md"]
     );
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     let md = fs::read_to_string(&paths[1]).unwrap();
     assert!(md.starts_with("# paychaos"));
     fs::remove_dir_all(&dir).unwrap();

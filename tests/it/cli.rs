@@ -104,7 +104,7 @@ fn quick_scenario(dir: &Path, extra: &str) -> std::path::PathBuf {
         "quick.toml",
         &format!(
             "name = \"quick\"\nseed = 3\n[load]\nprofile = \"constant\"\nrate = 20\nduration = \"1s\"\n\
-             [provider]\nhold = \"300ms\"\n[merchant]\nprovider_timeout = \"150ms\"\nretry_backoff = \"10ms\"\n\
+             [provider]\nhold = \"2s\"\n[merchant]\nprovider_timeout = \"1s\"\nretry_backoff = \"10ms\"\n\
              reconcile_every = \"100ms\"\npending_grace = \"1s\"\n{extra}"
         ),
     )

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use paychaos::chaos::{Chaos, FaultKind};
+use paychaos::report;
 use paychaos::scenario::{MerchantSpec, Scenario};
 
 use crate::util::{count, run_toml, Setup, ALL_FAULTS};
@@ -166,13 +167,15 @@ async fn each_fault_kind_lands_at_the_count_its_seed_decided_on_the_gateway() {
 }
 
 async fn faults_land_where_the_seed_put_them(dialect: &'static str) {
-    // Arrange: late charges held 2 s, far past the checkout's retries and the 1 s grace, so
-    // that they land after the order was given up on (and are refunded).
+    // Arrange: late charges held 6 s, past the longest checkout (four attempts timed out
+    // after 1 s each) and the 1 s grace, so that they land after the order was given up on
+    // (and are refunded); the drain waits for the last of them.
     let toml = Setup {
         seed: 1234,
-        hold: "2s",
+        hold: "6s",
         faults: ALL_FAULTS.into(),
         dialect,
+        drain: "20s",
         ..Setup::default()
     }
     .toml();
@@ -227,30 +230,50 @@ async fn faults_land_where_the_seed_put_them(dialect: &'static str) {
         "{}",
         j["verification"]["discrepancies"]
     );
+    assert_eq!(j["faults"]["plan_digest"], report::plan_digest(&scenario));
 }
 
+/// The plan digest is what the seed and the fault plan assign, so it is the same for two
+/// runs of one seed whatever they meet: here one merchant retries and the other never does,
+/// so they meet different attempts (and the met digests differ), yet were offered the same
+/// faults. Another seed, or another rate, is another plan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn same_seed_same_assignment_other_seed_differs() {
-    // Late charges held past every retry, so that no retry's answer depends on timing.
-    let setup = |seed| {
-        Setup {
-            seed,
-            hold: "2s",
-            faults: ALL_FAULTS.into(),
-            ..Setup::default()
-        }
-        .toml()
+async fn same_seed_same_plan_digest_whatever_the_run_met() {
+    // Arrange
+    let setup = |seed| Setup {
+        seed,
+        faults: ALL_FAULTS.into(),
+        ..Setup::default()
     };
-    let a = run_toml(&setup(7)).await;
-    let b = run_toml(&setup(7)).await;
-    let c = run_toml(&setup(8)).await;
-    let digest = |r: &crate::util::Finished| {
-        r.json["faults"]["assignment_digest"]
-            .as_str()
-            .expect("digest present")
-            .to_string()
+    let retrying = setup(7).toml();
+    let once = setup(7).merchant("max_retries", "0").toml();
+    let other_seed = setup(8).toml();
+
+    // Act
+    let (a, b, c) = tokio::join!(run_toml(&retrying), run_toml(&once), run_toml(&other_seed));
+
+    // Assert
+    let digests = |r: &crate::util::Finished| {
+        let f = &r.json["faults"];
+        let hex = |k: &str| f[k].as_str().expect("digest present").to_string();
+        (hex("plan_digest"), hex("met_digest"))
     };
-    assert_eq!(digest(&a), digest(&b), "same seed, same assignment");
-    assert_ne!(digest(&a), digest(&c), "another seed, another assignment");
-    assert_eq!(a.json["faults"]["injected"], b.json["faults"]["injected"]);
+    let ((plan_a, met_a), (plan_b, met_b), (plan_c, _)) = (digests(&a), digests(&b), digests(&c));
+    assert_eq!(plan_a, plan_b, "same seed and plan, same plan digest");
+    assert_ne!(
+        met_a, met_b,
+        "the merchant that never retries meets no second attempt (ALL_FAULTS gives some \
+         order a 500 on its first)"
+    );
+    assert_ne!(plan_a, plan_c, "another seed, another plan");
+    let scenario = |toml: &str| Scenario::from_toml_str(toml, "test").unwrap();
+    assert_eq!(
+        plan_a,
+        report::plan_digest(&scenario(&retrying)),
+        "known before the run"
+    );
+    assert_eq!(plan_c, report::plan_digest(&scenario(&other_seed)));
+    let mut more_timeouts = scenario(&retrying);
+    more_timeouts.faults.rates[FaultKind::Timeout] += 0.1;
+    assert_ne!(plan_a, report::plan_digest(&more_timeouts), "another rate");
 }

@@ -10,15 +10,16 @@ use crate::util::{run_toml, Finished, Setup, ALL_FAULTS, WEBHOOK_CHAOS};
 /// The seed of every exposing run.
 const SEED: u64 = 7;
 
-/// 50 checkouts/s for 1 s with `faults` and `webhooks`, a 4 s drain (flawed merchants may
-/// leave orders pending until it ends).
+/// 50 checkouts/s for 1 s with `faults` and `webhooks`, an 8 s drain: room for the longest
+/// checkout (four attempts timed out after 1 s each) and the reconciler after it, as the
+/// correct merchant needs; a flawed merchant that leaves orders pending waits it out.
 pub(crate) fn exposing(faults: &str, webhooks: &str) -> Setup {
     Setup {
         seed: SEED,
         duration: "1s",
         faults: faults.into(),
         webhooks: webhooks.into(),
-        drain: "4s",
+        drain: "8s",
         ..Setup::default()
     }
 }
@@ -127,10 +128,14 @@ async fn timeout_is_failure_is_a_lost_payment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_webhooks_leaves_orders_stuck_pending() {
-    // Webhooks are the only way to settle: one attempt, no reconciler to speak of.
-    let setup = exposing("timeout_after_charge = 0.3", "")
-        .merchant("max_retries", "0")
-        .merchant("reconcile_every", "\"60m\"");
+    // Webhooks are the only way to settle: one attempt, no reconciler to speak of. One
+    // attempt of 1 s at most and the webhook retries settle the correct merchant in 4 s.
+    let setup = Setup {
+        drain: "4s",
+        ..exposing("timeout_after_charge = 0.3", "")
+    }
+    .merchant("max_retries", "0")
+    .merchant("reconcile_every", "\"60m\"");
     exposes("ignore_webhooks", "stuck_pending", setup).await;
 }
 
@@ -180,10 +185,11 @@ async fn generic_decline_message_is_a_wrong_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_refund_on_abandon_is_a_refund_owed() {
-    // A late charge held 1 s lands after the merchant gave the pending order up (nothing at
-    // the provider after the 300 ms grace): the correct merchant refunds it.
+    // A late charge held 6 s lands after the merchant gave the pending order up (nothing at
+    // the provider after the 300 ms grace, once its checkout of at most four 1 s attempts
+    // ended): the correct merchant refunds it.
     let setup = Setup {
-        hold: "1s",
+        hold: "6s",
         ..exposing("late_charge = 0.3", "")
     }
     .merchant("pending_grace", "\"300ms\"")
@@ -194,7 +200,7 @@ async fn no_refund_on_abandon_is_a_refund_owed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_merchant_verifies_clean_over_20_seeds() {
     // 1 s at 30 checkouts/s per seed, every fault kind and all webhook chaos on; four seeds
-    // at a time.
+    // at a time (more would load a busy machine past what the 1 s provider timeout absorbs).
     let setup = |seed| {
         Setup {
             seed,
