@@ -321,9 +321,9 @@ async fn run_scenario(
 
 /// What an external merchant must be configured with, for the person running it.
 fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSpec) -> String {
-    let listen = load::loopback_addr(&ext.contract.checkout.url).map_or_else(
+    let listen = crate::net::LoopbackUrl::parse(&ext.contract.checkout.url).map_or_else(
         |_| "<host:port of the checkout url>".into(),
-        |a| a.to_string(),
+        |u| u.addr().to_string(),
     );
     let (shape, link, flag) = match scenario.provider.dialect {
         Dialect::Stripe => (

@@ -4,12 +4,12 @@
 //! merchant; [`Contract::reference`] is the embedded reference merchant's.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::domain::{CheckoutAnswer, FailReason, OrderSnapshot, OrderStatus};
+use crate::net::{LoopbackUrl, UrlError};
 
 /// How the merchant is spoken to over HTTP.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,11 +67,10 @@ pub struct OrderReads {
 /// A problem that makes a contract unusable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ContractError {
-    #[error("{field}: '{url}' {reason} (accepted: {URL_FORM})")]
+    #[error("{field}: {source}")]
     BadUrl {
         field: &'static str,
-        url: String,
-        reason: String,
+        source: UrlError,
     },
     #[error("{field}: json pointer '{pointer}' must be empty or start with '/'")]
     BadPointer {
@@ -86,16 +85,6 @@ pub enum ContractError {
     BadMethod { method: String },
     #[error("orders: neither bulk_url nor order_url is set (at least one is needed)")]
     NoOrderRead,
-}
-
-/// The URLs the harness accepts, for messages.
-pub const URL_FORM: &str =
-    "an http:// url on loopback (127.0.0.0/8, localhost or [::1]), e.g. http://127.0.0.1:8080/path";
-
-/// The socket an `http://` loopback URL points at; the error says what is wrong (to be
-/// followed by [`URL_FORM`]).
-pub fn loopback_addr(url: &str) -> Result<SocketAddr, String> {
-    super::client::Target::parse(url).map(|t| t.addr)
 }
 
 impl ContractError {
@@ -452,12 +441,8 @@ fn check_placeholders(field: &'static str, text: &str, errs: &mut Vec<ContractEr
 }
 
 fn check_url(field: &'static str, url: &str, errs: &mut Vec<ContractError>) {
-    if let Err(reason) = super::client::Target::parse(url) {
-        errs.push(ContractError::BadUrl {
-            field,
-            url: url.to_string(),
-            reason,
-        });
+    if let Err(source) = LoopbackUrl::parse(url) {
+        errs.push(ContractError::BadUrl { field, source });
     }
 }
 
@@ -665,27 +650,16 @@ mod tests {
     }
 
     #[test]
-    fn loopback_addr_accepts_only_http_on_loopback() {
+    fn bad_urls_name_their_field_and_the_accepted_form() {
+        let mut c = reference();
+        c.checkout.url = "http://10.0.0.1:80/".into();
+        let errs = c.check();
+        assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(
-            loopback_addr("http://127.0.0.2:8080/checkout").unwrap(),
-            "127.0.0.2:8080".parse().unwrap()
+            errs[0].to_string(),
+            "checkout.url: 'http://10.0.0.1:80/' host '10.0.0.1' is not loopback \
+             (accepted: an http:// url on loopback (127.0.0.0/8, localhost or [::1]), \
+             e.g. http://127.0.0.1:8080/path)"
         );
-        assert_eq!(
-            loopback_addr("http://localhost/x").unwrap(),
-            "127.0.0.1:80".parse().unwrap()
-        );
-        assert!(loopback_addr("http://[::1]:9/").is_ok());
-        assert!(loopback_addr("http://10.0.0.1:80/")
-            .unwrap_err()
-            .contains("not loopback"));
-        assert!(loopback_addr("https://127.0.0.1/")
-            .unwrap_err()
-            .contains("http://"));
-        let bad = ContractError::BadUrl {
-            field: "checkout.url",
-            url: "x".into(),
-            reason: "is not a url".into(),
-        };
-        assert!(bad.to_string().contains("127.0.0.0/8, localhost or [::1]"));
     }
 }

@@ -26,9 +26,9 @@ use crate::metrics::{Outcome, Recorder, MAX_US};
 use crate::scenario::OrderSpec;
 
 use client::Checkout;
+pub use client::ReadError;
 pub use contract::{
-    loopback_addr, CheckoutCall, Contract, ContractError, Field, OrderReads, Template, Values,
-    Words, URL_FORM,
+    CheckoutCall, Contract, ContractError, Field, OrderReads, Template, Values, Words,
 };
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
@@ -322,14 +322,14 @@ pub async fn drive_live(
 pub async fn fetch_orders(
     contract: &Contract,
     order_ids: &[String],
-) -> Result<Vec<OrderSnapshot>, String> {
+) -> Result<Vec<OrderSnapshot>, ReadError> {
     let o = &contract.orders;
     if let Some(url) = &o.bulk_url {
         client::fetch_bulk(contract, url, order_ids).await
     } else if let Some(template) = &o.order_url {
         client::fetch_each(contract, template, order_ids).await
     } else {
-        Err(ContractError::NoOrderRead.to_string())
+        Err(ReadError::NoOrderRead(ContractError::NoOrderRead))
     }
 }
 
@@ -344,7 +344,9 @@ pub async fn wait_for_merchant(
     within: Duration,
 ) -> Result<std::net::SocketAddr, String> {
     let url = &contract.checkout.url;
-    let addr = loopback_addr(url).map_err(|e| format!("checkout url '{url}' {e}"))?;
+    let addr = crate::net::LoopbackUrl::parse(url)
+        .map_err(|e| format!("checkout url {e}"))?
+        .addr();
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let tried = tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await;
