@@ -102,6 +102,12 @@ impl Pool {
         }
     }
 
+    /// Keeps idle connections for `idle` instead of [`IDLE_TIMEOUT`].
+    pub fn with_idle_timeout(mut self, idle: Duration) -> Pool {
+        self.idle_timeout = idle;
+        self
+    }
+
     /// The address connected to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -132,7 +138,7 @@ impl Pool {
         mut req: Request<Full<Bytes>>,
         start: Instant,
     ) -> Result<Reply, ClientError> {
-        let (mut conn, resp) = loop {
+        let (conn, resp) = loop {
             let Some(mut conn) = self.take_idle(start).await else {
                 let mut conn = self.connect().await?;
                 let resp = conn.sender.send_request(req).await?;
@@ -148,8 +154,9 @@ impl Pool {
         };
         let status = resp.status();
         let body = resp.into_body().collect().await?.to_bytes();
-        // Wait out the connection's turn-around so that the next user finds it ready.
-        if conn.sender.ready().await.is_ok() {
+        // Handed back at once: the caller has its answer, and the next user waits for the
+        // connection's turn-around (usually over by then) in `take_idle`.
+        if !conn.sender.is_closed() {
             self.give_back(conn, start);
         }
         Ok(Reply { status, body })

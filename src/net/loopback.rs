@@ -11,9 +11,6 @@ use std::str::FromStr;
 use hyper::header::HeaderValue;
 use hyper::Uri;
 
-/// The hosts accepted, for messages.
-pub const LOOPBACK_HOSTS: &str = "127.0.0.0/8, localhost or [::1]";
-
 /// The URLs accepted, for messages.
 pub const URL_FORM: &str =
     "an http:// url on loopback (127.0.0.0/8, localhost or [::1]), e.g. http://127.0.0.1:8080/path";

@@ -23,7 +23,6 @@ pub use client::{ClientError, Pool, Pools, Reply, IDLE_TIMEOUT};
 pub use limits::ServerLimits;
 pub use listener::{listen, BACKLOG};
 pub use loopback::{
-    parse_addr, AddrError, AddrProblem, LoopbackUrl, UrlError, UrlProblem, ADDR_FORM,
-    LOOPBACK_HOSTS, URL_FORM,
+    parse_addr, AddrError, AddrProblem, LoopbackUrl, UrlError, UrlProblem, ADDR_FORM, URL_FORM,
 };
 pub use serve::serve;

@@ -166,12 +166,22 @@ fn is_quiet(e: &hyper::Error) -> bool {
     false
 }
 
-/// Starts [`serve`] for tests on `127.0.0.1:0` with a service that answers `200 ok` to
-/// every request after reading its body, or `413`/`408` when the body is too large or slow.
+/// A [`serve`] for tests on `127.0.0.1:0` ([`spawn_echo`]).
 #[cfg(test)]
-pub(super) async fn spawn_echo(
-    limits: ServerLimits,
-) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
+pub(super) struct Echo {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+    /// Connections served so far.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Starts [`serve`] on `127.0.0.1:0` with a service that answers `200 ok` to every request
+/// after reading its body, or `413`/`408` when the body is too large or too slow.
+#[cfg(test)]
+pub(super) async fn spawn_echo(limits: ServerLimits) -> Echo {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper::service::service_fn;
@@ -179,7 +189,10 @@ pub(super) async fn spawn_echo(
     let listener = super::listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let make = |_peer| {
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&connections);
+    let make = move |_peer| {
+        counter.fetch_add(1, Ordering::Relaxed);
         service_fn(|req: Request<Body>| async move {
             let status = match req.into_body().collect().await {
                 Ok(_) => 200,
@@ -193,5 +206,19 @@ pub(super) async fn spawn_echo(
         })
     };
     let task = tokio::spawn(serve("test", listener, make, shutdown.clone(), limits));
-    (addr, shutdown, task)
+    Echo {
+        addr,
+        shutdown,
+        task,
+        connections,
+    }
+}
+
+#[cfg(test)]
+impl Echo {
+    /// Cancels the shutdown token and waits for the server to return.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+    }
 }

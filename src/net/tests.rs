@@ -76,13 +76,13 @@ async fn send(stream: &mut TcpStream, request: &[u8]) -> Option<String> {
 #[tokio::test]
 async fn a_partial_header_is_closed_after_the_header_timeout() {
     // Arrange
-    let (addr, shutdown, task) = spawn_echo(ServerLimits {
+    let echo = spawn_echo(ServerLimits {
         header_timeout: Duration::from_millis(200),
         ..limits()
     })
     .await;
-    let mut partial = TcpStream::connect(addr).await.unwrap();
-    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut partial = TcpStream::connect(echo.addr).await.unwrap();
+    let mut silent = TcpStream::connect(echo.addr).await.unwrap();
 
     // Act
     partial
@@ -93,21 +93,20 @@ async fn a_partial_header_is_closed_after_the_header_timeout() {
     // Assert: both closed without an answer; the server still serves.
     assert!(read_to_close(&mut partial).await.is_empty());
     assert!(read_to_close(&mut silent).await.is_empty());
-    let mut fresh = TcpStream::connect(addr).await.unwrap();
+    let mut fresh = TcpStream::connect(echo.addr).await.unwrap();
     assert_eq!(get(&mut fresh).await.as_deref(), Some("HTTP/1.1 200 OK"));
-    shutdown.cancel();
-    task.await.unwrap();
+    echo.stop().await;
 }
 
 #[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     // Arrange
-    let (addr, shutdown, task) = spawn_echo(ServerLimits {
+    let echo = spawn_echo(ServerLimits {
         idle_timeout: Duration::from_millis(200),
         ..limits()
     })
     .await;
-    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let mut conn = TcpStream::connect(echo.addr).await.unwrap();
 
     // Act: two requests kept alive, then nothing.
     assert_eq!(get(&mut conn).await.as_deref(), Some("HTTP/1.1 200 OK"));
@@ -115,19 +114,18 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
 
     // Assert
     assert!(read_to_close(&mut conn).await.is_empty());
-    shutdown.cancel();
-    task.await.unwrap();
+    echo.stop().await;
 }
 
 #[tokio::test]
 async fn a_trickled_body_is_cut_off() {
     // Arrange
-    let (addr, shutdown, task) = spawn_echo(ServerLimits {
+    let echo = spawn_echo(ServerLimits {
         body_timeout: Duration::from_millis(300),
         ..limits()
     })
     .await;
-    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let mut conn = TcpStream::connect(echo.addr).await.unwrap();
     conn.write_all(b"POST / HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n")
         .await
         .unwrap();
@@ -155,43 +153,41 @@ async fn a_trickled_body_is_cut_off() {
     assert!(ended.is_ok(), "the trickle was never cut off");
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    shutdown.cancel();
-    task.await.unwrap();
+    echo.stop().await;
 }
 
 #[tokio::test]
 async fn a_body_over_the_size_limit_is_refused() {
-    let (addr, shutdown, task) = spawn_echo(ServerLimits {
+    let echo = spawn_echo(ServerLimits {
         max_body: 10,
         ..limits()
     })
     .await;
-    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let mut conn = TcpStream::connect(echo.addr).await.unwrap();
     let big = b"POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 11\r\n\r\nhello world";
     let status = send(&mut conn, big).await;
     assert_eq!(status.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
-    shutdown.cancel();
-    task.await.unwrap();
+    echo.stop().await;
 }
 
 #[tokio::test]
 async fn beyond_the_cap_new_connections_are_refused_while_open_ones_keep_working() {
     // Arrange: the cap's worth of kept-alive connections, each served once.
     let cap = 4;
-    let (addr, shutdown, task) = spawn_echo(ServerLimits {
+    let echo = spawn_echo(ServerLimits {
         max_connections: cap,
         ..limits()
     })
     .await;
     let mut open = Vec::new();
     for _ in 0..cap {
-        let mut c = TcpStream::connect(addr).await.unwrap();
+        let mut c = TcpStream::connect(echo.addr).await.unwrap();
         assert_eq!(get(&mut c).await.as_deref(), Some("HTTP/1.1 200 OK"));
         open.push(c);
     }
 
     // Act + Assert: one more is closed without an answer ...
-    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let mut extra = TcpStream::connect(echo.addr).await.unwrap();
     assert_eq!(get(&mut extra).await, None);
     // ... while the open ones keep working.
     for c in &mut open {
@@ -203,7 +199,7 @@ async fn beyond_the_cap_new_connections_are_refused_while_open_ones_keep_working
     drop(open.pop());
     let mut served = false;
     for _ in 0..200 {
-        let mut c = TcpStream::connect(addr).await.unwrap();
+        let mut c = TcpStream::connect(echo.addr).await.unwrap();
         if get(&mut c).await.is_some() {
             served = true;
             break;
@@ -211,19 +207,52 @@ async fn beyond_the_cap_new_connections_are_refused_while_open_ones_keep_working
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(served, "a freed slot is never given to a new connection");
-    shutdown.cancel();
-    task.await.unwrap();
+    echo.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_closes_idle_connections_and_the_server_returns() {
-    let (addr, shutdown, task) = spawn_echo(limits()).await;
-    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let echo = spawn_echo(limits()).await;
+    let mut idle = TcpStream::connect(echo.addr).await.unwrap();
     assert_eq!(get(&mut idle).await.as_deref(), Some("HTTP/1.1 200 OK"));
-    shutdown.cancel();
+    echo.shutdown.cancel();
     assert!(read_to_close(&mut idle).await.is_empty());
-    tokio::time::timeout(GUARD, task)
+    tokio::time::timeout(GUARD, echo.task)
         .await
         .expect("serve returns once its connections closed")
         .unwrap();
+}
+
+#[tokio::test]
+async fn the_pool_keeps_a_connection_alive_and_lets_an_idle_one_expire() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper::header::HeaderValue;
+    use hyper::Request;
+    use std::sync::atomic::Ordering;
+
+    let echo = spawn_echo(limits()).await;
+    let get = || {
+        let mut req = Request::new(Full::new(Bytes::new()));
+        *req.uri_mut() = "/".parse().unwrap();
+        req
+    };
+    let host = HeaderValue::from_static("t");
+    // Arrange + Act: three exchanges in turn on a pool with the default idle timeout.
+    let pool = super::Pool::to(echo.addr, host.clone(), 4);
+    for _ in 0..3 {
+        let r = pool.send(get(), GUARD).await.unwrap();
+        assert_eq!(r.status, 200);
+    }
+    // Assert: one connection served them all.
+    assert_eq!(echo.connections.load(Ordering::Relaxed), 1);
+
+    // A pool whose connections expire after 20 ms does not reuse one idle for longer.
+    let short = super::Pool::to(echo.addr, host, 4).with_idle_timeout(Duration::from_millis(20));
+    short.send(get(), GUARD).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    short.send(get(), GUARD).await.unwrap();
+    assert_eq!(echo.connections.load(Ordering::Relaxed), 3);
+    assert_eq!(short.idle_len(), 1, "the expired one was closed, not kept");
+    echo.stop().await;
 }
