@@ -6,12 +6,14 @@
 //! can gate on.
 //!
 //! # Layout
-//! - [`scenario`]: the TOML format, parsed then validated into checked types.
-//! - [`chaos`]: the fault catalogue and its seeded, keyed decisions.
+//! - [`domain`]: payment terms, the fault catalogue and the records the verifier reads.
+//! - [`scenario`]: the TOML format, parsed then validated into checked types (plain data:
+//!   the merchant contract, the flaw set, the breaker and dialect among them).
+//! - [`chaos`]: fault rates and windows, and their seeded, keyed decisions.
 //! - [`provider`]: the mock provider: server, ledger, idempotency, dialects, webhooks, and the
 //!   control API and request log of `paychaos provider`.
 //! - [`merchant`]: the reference merchant (the embedded system under test).
-//! - [`load`]: stages, the open-loop scheduler, the HTTP driver, the merchant contract.
+//! - [`load`]: stages, the open-loop scheduler, the HTTP driver, reads through the contract.
 //! - [`signature`]: Stripe-style webhook signing and verification, shared by provider and merchant.
 //! - [`gateway`]: the gateway dialect's wire vocabulary (codes, statuses, amounts), shared likewise.
 //! - [`net`]: listeners, the accept loop and its limits, the client pool and loopback
@@ -19,11 +21,13 @@
 //! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
 //! - [`verify`]: reconciliation of ledger, webhooks, checkout answers and order states.
 //! - [`report`]: the report model, its writers and the gates.
-//! - [`run`] and [`cli`]: glue that wires the parts and maps results to exit codes;
-//!   [`progress`] draws the live progress line of a run.
+//! - [`run`] and [`cli`]: glue that wires the parts, settles the report's folder, handles
+//!   Ctrl-C and SIGTERM and maps results to exit codes; [`progress`] draws the live progress
+//!   line of a run.
 //!
-//! `provider`, `merchant` and `load` never import each other; they share [`domain`],
-//! [`scenario`], [`chaos`] and [`metrics`] types.
+//! Dependencies point one way, bottom to top: `domain` ← `chaos` ← `scenario` ← `provider` |
+//! `merchant` | `load` (never each other) ← `verify` | `report` | `progress` ← `run` ← `cli`;
+//! `signature`, `gateway`, `net` and `metrics` are leaves. `tests/it/layering.rs` keeps it so.
 
 pub mod chaos;
 pub mod cli;

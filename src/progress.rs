@@ -5,6 +5,7 @@
 //! 5 s with figures of those 5 s. Reads the load's [`LiveCounters`]; decides nothing.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,15 @@ use crate::metrics::Percentiles;
 /// Redraw and figure intervals: (redraw, figures) on a terminal and elsewhere.
 const TERMINAL: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(1));
 const PLAIN: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(5));
+
+/// Whether a progress line is drawn in place on the terminal now (no newline after it).
+static LINE_OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether the terminal's current line is a half-drawn progress line: anything else written
+/// to stderr should clear it first (`\r`, erase line), and the next redraw puts it back.
+pub fn line_open() -> bool {
+    LINE_OPEN.load(Ordering::Relaxed)
+}
 
 /// What one progress line shows.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +141,7 @@ pub async fn run(
         let mut err = std::io::stderr().lock();
         // A failed write to stderr is not worth stopping a run for.
         let _ = if terminal {
+            LINE_OPEN.store(true, Ordering::Relaxed);
             write!(err, "\r{}\x1b[K", render(&shown))
         } else {
             writeln!(err, "progress {}", render(&shown))
@@ -138,6 +149,7 @@ pub async fn run(
         if finished {
             if terminal {
                 let _ = writeln!(err);
+                LINE_OPEN.store(false, Ordering::Relaxed);
             }
             return;
         }
@@ -217,7 +229,7 @@ mod tests {
             name: name.into(),
             start: Duration::from_secs(a),
             end: Duration::from_secs(b),
-            rates: [None; crate::chaos::FaultKind::ALL.len()],
+            rates: Default::default(),
             latency: None,
         };
         let ws = [w("a", 0, 5), w("b", 3, 8)];

@@ -1,4 +1,4 @@
-//! The fault catalogue and the seeded, deterministic decision of which fault hits which
+//! Fault rates and windows, and the seeded, deterministic decision of which fault hits which
 //! request or webhook. Every decision is a pure function of `(seed, plan, key, run time)`:
 //! business outcomes are keyed by order id (sticky: a retry meets the same card), transport
 //! faults by order id + attempt number, webhook chaos by event id. Nothing here does I/O or
@@ -9,119 +9,23 @@ pub mod key;
 
 use std::time::Duration;
 
+use enum_map::EnumMap;
 use serde::{Deserialize, Serialize};
 
-/// A fault the provider can inject into a payment request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// Sticky per order: the card has insufficient funds (402 `insufficient_funds`).
-    InsufficientFunds,
-    /// Sticky per order: the provider's risk control blocks it (402 `fraudulent`).
-    RiskBlock,
-    /// Per attempt: held past the merchant's timeout, then dropped; nothing charged.
-    Timeout,
-    /// Per attempt: charged, then the answer is held past the timeout and lost.
-    TimeoutAfterCharge,
-    /// Per attempt: 500 `api_error` before execution; nothing charged.
-    ServerError,
-    /// Per attempt: 429 rate limit before execution; nothing charged.
-    RateLimit,
-    /// Per attempt: executed, but the processor fails it with a soft decline (402
-    /// `processing_error`); the same payment may be confirmed again and succeed.
-    ProcessingError,
-    /// Per attempt: held past the merchant's timeout and executed only at the end of the hold
-    /// (charged or declined, answer saved under the key), then dropped: the money moves after
-    /// the merchant stopped waiting, and the payment is invisible until then.
-    LateCharge,
-}
-
-impl FaultKind {
-    /// Every kind, in report order.
-    pub const ALL: [FaultKind; 8] = [
-        FaultKind::InsufficientFunds,
-        FaultKind::RiskBlock,
-        FaultKind::Timeout,
-        FaultKind::TimeoutAfterCharge,
-        FaultKind::ServerError,
-        FaultKind::RateLimit,
-        FaultKind::ProcessingError,
-        FaultKind::LateCharge,
-    ];
-
-    /// The per-attempt kinds, in the order their rates split `[0, 1)` (new kinds go last so
-    /// that existing seeds keep their assignments).
-    pub const PER_ATTEMPT: [FaultKind; 6] = [
-        FaultKind::Timeout,
-        FaultKind::TimeoutAfterCharge,
-        FaultKind::ServerError,
-        FaultKind::RateLimit,
-        FaultKind::ProcessingError,
-        FaultKind::LateCharge,
-    ];
-
-    /// The snake_case name used in scenarios and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::InsufficientFunds => "insufficient_funds",
-            FaultKind::RiskBlock => "risk_block",
-            FaultKind::Timeout => "timeout",
-            FaultKind::TimeoutAfterCharge => "timeout_after_charge",
-            FaultKind::ServerError => "server_error",
-            FaultKind::RateLimit => "rate_limit",
-            FaultKind::ProcessingError => "processing_error",
-            FaultKind::LateCharge => "late_charge",
-        }
-    }
-
-    /// Whether the fault belongs to the order (same answer on every attempt).
-    pub fn is_sticky(self) -> bool {
-        matches!(self, FaultKind::InsufficientFunds | FaultKind::RiskBlock)
-    }
-}
+/// The catalogue's kinds live in `domain`, beside the ledger records that name them.
+pub use crate::domain::FaultKind;
 
 /// Probabilities in `0.0..=1.0` for each fault kind. Sticky kinds together, and per-attempt
 /// kinds together, sum to at most 1 (validation checks this).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Rates {
-    pub insufficient_funds: f64,
-    pub risk_block: f64,
-    pub timeout: f64,
-    pub timeout_after_charge: f64,
-    pub server_error: f64,
-    pub rate_limit: f64,
-    pub processing_error: f64,
-    pub late_charge: f64,
-}
+pub type Rates = EnumMap<FaultKind, f64>;
 
-impl Rates {
-    /// The rate of one kind.
-    pub fn get(&self, kind: FaultKind) -> f64 {
-        match kind {
-            FaultKind::InsufficientFunds => self.insufficient_funds,
-            FaultKind::RiskBlock => self.risk_block,
-            FaultKind::Timeout => self.timeout,
-            FaultKind::TimeoutAfterCharge => self.timeout_after_charge,
-            FaultKind::ServerError => self.server_error,
-            FaultKind::RateLimit => self.rate_limit,
-            FaultKind::ProcessingError => self.processing_error,
-            FaultKind::LateCharge => self.late_charge,
-        }
+/// The rates of the kinds named, every other kind 0 (for plans written out in code).
+pub fn rates_of<const N: usize>(given: [(FaultKind, f64); N]) -> Rates {
+    let mut r = Rates::default();
+    for (kind, rate) in given {
+        r[kind] = rate;
     }
-
-    /// Sets the rate of one kind.
-    pub fn set(&mut self, kind: FaultKind, rate: f64) {
-        match kind {
-            FaultKind::InsufficientFunds => self.insufficient_funds = rate,
-            FaultKind::RiskBlock => self.risk_block = rate,
-            FaultKind::Timeout => self.timeout = rate,
-            FaultKind::TimeoutAfterCharge => self.timeout_after_charge = rate,
-            FaultKind::ServerError => self.server_error = rate,
-            FaultKind::RateLimit => self.rate_limit = rate,
-            FaultKind::ProcessingError => self.processing_error = rate,
-            FaultKind::LateCharge => self.late_charge = rate,
-        }
-    }
+    r
 }
 
 /// A distribution of injected latency.
@@ -159,7 +63,7 @@ pub struct Window {
     /// End (exclusive), measured from the start of the load.
     pub end: Duration,
     /// Each `Some` replaces the base rate of its kind inside the window.
-    pub rates: [Option<f64>; FaultKind::ALL.len()],
+    pub rates: EnumMap<FaultKind, Option<f64>>,
     pub latency: Option<Latency>,
 }
 
@@ -171,7 +75,7 @@ impl Window {
 
     /// The override for `kind`, if the window sets one.
     pub fn rate(&self, kind: FaultKind) -> Option<f64> {
-        self.rates[kind as usize]
+        self.rates[kind]
     }
 }
 
@@ -189,9 +93,9 @@ impl FaultPlan {
     pub fn rates_at(&self, at: Duration) -> Rates {
         let mut r = self.rates;
         for w in self.windows.iter().filter(|w| w.contains(at)) {
-            for kind in FaultKind::ALL {
-                if let Some(v) = w.rate(kind) {
-                    r.set(kind, v);
+            for (kind, v) in w.rates {
+                if let Some(v) = v {
+                    r[kind] = v;
                 }
             }
         }
@@ -277,11 +181,7 @@ impl Chaos {
     pub fn sticky(&self, order_id: &str, at: Duration) -> Option<FaultKind> {
         let rates = self.plan.rates_at(at);
         let u = key::draw(self.seed, "sticky", &[order_id.as_bytes()]);
-        pick(
-            u,
-            &rates,
-            &[FaultKind::InsufficientFunds, FaultKind::RiskBlock],
-        )
+        pick(u, &rates, FaultKind::sticky())
     }
 
     /// The transport fault for attempt `attempt` (0-based) of the charge for `order_id`.
@@ -292,7 +192,7 @@ impl Chaos {
             "attempt",
             &[order_id.as_bytes(), &attempt.to_le_bytes()],
         );
-        pick(u, &rates, &FaultKind::PER_ATTEMPT)
+        pick(u, &rates, FaultKind::per_attempt())
     }
 
     /// Injected latency for a request identified by `key` (for charges: order id and attempt).
@@ -331,10 +231,10 @@ impl Chaos {
 
 /// Splits `[0, 1)` into consecutive segments sized by the kinds' rates; `u` picks one, or
 /// none when it falls past the last (pass-through).
-fn pick(u: f64, rates: &Rates, kinds: &[FaultKind]) -> Option<FaultKind> {
+fn pick(u: f64, rates: &Rates, kinds: impl Iterator<Item = FaultKind>) -> Option<FaultKind> {
     let mut edge = 0.0;
-    for &k in kinds {
-        edge += rates.get(k);
+    for k in kinds {
+        edge += rates[k];
         if u < edge {
             return Some(k);
         }
@@ -373,11 +273,10 @@ mod tests {
 
     #[test]
     fn rate_one_hits_every_request() {
-        let c = plan(Rates {
-            server_error: 1.0,
-            risk_block: 1.0,
-            ..Rates::default()
-        });
+        let c = plan(rates_of([
+            (FaultKind::ServerError, 1.0),
+            (FaultKind::RiskBlock, 1.0),
+        ]));
         for id in ids(100) {
             assert_eq!(c.sticky(&id, Duration::ZERO), Some(FaultKind::RiskBlock));
             assert_eq!(
@@ -389,13 +288,12 @@ mod tests {
 
     #[test]
     fn observed_frequencies_follow_rates() {
-        let c = plan(Rates {
-            insufficient_funds: 0.1,
-            risk_block: 0.05,
-            timeout: 0.2,
-            server_error: 0.1,
-            ..Rates::default()
-        });
+        let c = plan(rates_of([
+            (FaultKind::InsufficientFunds, 0.1),
+            (FaultKind::RiskBlock, 0.05),
+            (FaultKind::Timeout, 0.2),
+            (FaultKind::ServerError, 0.1),
+        ]));
         let n = 20_000;
         let count = |f: &dyn Fn(&str) -> Option<FaultKind>, k| {
             ids(n).iter().filter(|id| f(id) == Some(k)).count() as f64 / n as f64
@@ -411,11 +309,10 @@ mod tests {
 
     #[test]
     fn sticky_is_per_order_and_attempts_differ() {
-        let c = plan(Rates {
-            insufficient_funds: 0.5,
-            timeout: 0.5,
-            ..Rates::default()
-        });
+        let c = plan(rates_of([
+            (FaultKind::InsufficientFunds, 0.5),
+            (FaultKind::Timeout, 0.5),
+        ]));
         let id = "ord-000007";
         let first = c.sticky(id, Duration::ZERO);
         assert_eq!(
@@ -430,8 +327,8 @@ mod tests {
 
     #[test]
     fn windows_override_rates_only_inside_their_span() {
-        let mut rates = [None; FaultKind::ALL.len()];
-        rates[FaultKind::ServerError as usize] = Some(1.0);
+        let mut rates = EnumMap::default();
+        rates[FaultKind::ServerError] = Some(1.0);
         let mut c = plan(Rates::default());
         c.plan.windows.push(Window {
             name: "outage".into(),
@@ -465,10 +362,7 @@ mod tests {
 
     #[test]
     fn another_seed_assigns_other_orders() {
-        let a = plan(Rates {
-            insufficient_funds: 0.3,
-            ..Rates::default()
-        });
+        let a = plan(rates_of([(FaultKind::InsufficientFunds, 0.3)]));
         let mut b = a.clone();
         b.seed = 43;
         let hits = |c: &Chaos| -> Vec<bool> {
@@ -550,14 +444,13 @@ mod tests {
     fn new_attempt_kinds_split_after_the_old_ones() {
         // The old kinds keep their segments: adding rates for the new kinds moves no order
         // that an old kind hit.
-        let old = plan(Rates {
-            timeout: 0.2,
-            server_error: 0.1,
-            ..Rates::default()
-        });
+        let old = plan(rates_of([
+            (FaultKind::Timeout, 0.2),
+            (FaultKind::ServerError, 0.1),
+        ]));
         let mut new = old.clone();
-        new.plan.rates.processing_error = 0.2;
-        new.plan.rates.late_charge = 0.1;
+        new.plan.rates[FaultKind::ProcessingError] = 0.2;
+        new.plan.rates[FaultKind::LateCharge] = 0.1;
         let mut seen_new = [0; 2];
         for id in ids(2000) {
             let a = old.attempt(&id, 0, Duration::ZERO);
@@ -573,6 +466,5 @@ mod tests {
         }
         assert!(seen_new[0] > 300 && seen_new[1] > 120, "{seen_new:?}");
         assert!(!FaultKind::ProcessingError.is_sticky() && !FaultKind::LateCharge.is_sticky());
-        assert_eq!(FaultKind::LateCharge.as_str(), "late_charge");
     }
 }

@@ -1,7 +1,8 @@
-//! `paychaos merchant`: the reference merchant served alone until Ctrl-C, so that a run (or a
-//! test) can drive it as an external merchant in another process. Checks the flags, prints
-//! the merchant's URLs, and leaves the serving to `crate::merchant`.
+//! `paychaos merchant`: the reference merchant served alone until Ctrl-C or SIGTERM, so that
+//! a run (or a test) can drive it as an external merchant in another process. Checks the
+//! flags, prints the merchant's URLs, and leaves the serving to `crate::merchant`.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,13 +10,20 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::merchant::flaws::{Flaw, Flaws};
-use crate::merchant::{self, MerchantConfig};
+use super::term::{out, say};
+use crate::merchant::{self, MerchantConfig, DEFAULT_API_KEY};
 use crate::net::{parse_addr, LoopbackUrl};
-use crate::scenario::validate::parse_duration;
-use crate::scenario::Dialect;
+use crate::scenario::defaults::{self, REFERENCE};
+use crate::scenario::flaws::{Flaw, Flaws};
+use crate::scenario::validate::{parse_duration, show};
+use crate::scenario::{Dialect, ReferenceSpec};
 
-/// Flags of `paychaos merchant`; the defaults are the scenario's `[merchant]` defaults.
+/// Where `paychaos merchant` listens unless told otherwise (the external-merchant examples
+/// point their scenarios here).
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Flags of `paychaos merchant`; the defaults are the scenario's `[merchant]` defaults
+/// ([`defaults::REFERENCE`]), shown in `--help` from that table.
 #[derive(Debug, Args)]
 pub struct MerchantArgs {
     /// Base URL of the provider's API, e.g. http://127.0.0.1:12111 (what `paychaos run`
@@ -26,43 +34,54 @@ pub struct MerchantArgs {
     #[arg(long, value_name = "S")]
     pub webhook_secret: String,
     /// The provider's API: stripe, or gateway (`provider.dialect` of the scenario).
-    #[arg(long, value_name = "D", default_value = "stripe", value_parser = dialect)]
+    #[arg(long, value_name = "D", default_value = defaults::DIALECT.as_str(), value_parser = dialect)]
     pub dialect: Dialect,
     /// Where the merchant listens (loopback; port 0 picks a free one, printed at start).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: String,
     /// A deliberate flaw to switch on (repeatable).
     #[arg(long = "flaw", value_name = "F")]
     pub flaws: Vec<String>,
     /// Sent to the provider as `Authorization: Bearer …`.
-    #[arg(long, value_name = "KEY", default_value = "sk_test_paychaos")]
+    #[arg(long, value_name = "KEY", default_value = DEFAULT_API_KEY)]
     pub api_key: String,
     /// The merchant's timeout on each provider request.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = positive_duration)]
-    pub provider_timeout: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = Dur(REFERENCE.provider_timeout), value_parser = positive_duration)]
+    pub provider_timeout: Dur,
     /// Retries (same idempotency key) after a timeout, 5xx, 429 or 409.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = REFERENCE.max_retries)]
     pub max_retries: u32,
     /// Wait before the first retry, doubled on each further one.
-    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = duration)]
-    pub retry_backoff: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = Dur(REFERENCE.retry_backoff), value_parser = duration)]
+    pub retry_backoff: Dur,
     /// How often pending orders are settled by asking the provider.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = positive_duration)]
-    pub reconcile_every: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = Dur(REFERENCE.reconcile_every), value_parser = positive_duration)]
+    pub reconcile_every: Dur,
     /// A pending order the provider knows nothing about is failed after this long.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
-    pub pending_grace: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = Dur(REFERENCE.pending_grace), value_parser = duration)]
+    pub pending_grace: Dur,
     /// Open the circuit breaker after N checkouts in a row end in provider trouble (off
     /// without it): checkouts then fail fast for --breaker-cooldown.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub breaker_failures: Option<u32>,
     /// How long an open circuit breaker fails checkouts fast.
-    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = positive_duration)]
-    pub breaker_cooldown: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = Dur(defaults::BREAKER_COOLDOWN), value_parser = positive_duration)]
+    pub breaker_cooldown: Dur,
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).ok_or_else(|| {
+/// A duration flag, written as in a scenario (`"500ms"`, `"1s"`); shown the same way, so a
+/// default in `--help` reads back as the value it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&show(self.0))
+    }
+}
+
+fn duration(text: &str) -> Result<Dur, String> {
+    parse_duration(text).map(Dur).ok_or_else(|| {
         format!(r#"expected a duration such as "500ms", "1s" or "2m", got {text:?}"#)
     })
 }
@@ -71,9 +90,9 @@ fn dialect(text: &str) -> Result<Dialect, String> {
     Dialect::parse(text).ok_or_else(|| format!(r#"expected "stripe" or "gateway", got {text:?}"#))
 }
 
-fn positive_duration(text: &str) -> Result<Duration, String> {
+fn positive_duration(text: &str) -> Result<Dur, String> {
     duration(text).and_then(|d| {
-        if d.is_zero() {
+        if d.0.is_zero() {
             Err(format!("must be greater than 0, got {text:?}"))
         } else {
             Ok(d)
@@ -125,23 +144,26 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
     if !problems.is_empty() {
         return Err(problems);
     }
-    let cfg = MerchantConfig {
-        provider_url: args.provider_url.trim_end_matches('/').to_string(),
-        dialect: args.dialect,
-        api_key: args.api_key,
-        webhook_secret: args.webhook_secret,
-        provider_timeout: args.provider_timeout,
+    let reference = ReferenceSpec {
+        provider_timeout: args.provider_timeout.0,
         max_retries: args.max_retries,
-        retry_backoff: args.retry_backoff,
-        reconcile_every: args.reconcile_every,
-        pending_grace: args.pending_grace,
+        retry_backoff: args.retry_backoff.0,
+        reconcile_every: args.reconcile_every.0,
+        pending_grace: args.pending_grace.0,
         flaws,
         breaker: args
             .breaker_failures
             .map(|failures| merchant::BreakerConfig {
                 failures,
-                cooldown: args.breaker_cooldown,
+                cooldown: args.breaker_cooldown.0,
             }),
+    };
+    let cfg = MerchantConfig {
+        reference,
+        provider_url: args.provider_url.trim_end_matches('/').to_string(),
+        dialect: args.dialect,
+        api_key: args.api_key,
+        webhook_secret: args.webhook_secret,
     };
     Ok((listen, cfg))
 }
@@ -152,7 +174,7 @@ pub fn run(args: MerchantArgs) -> ExitCode {
         Ok(v) => v,
         Err(problems) => {
             for p in problems {
-                eprintln!("error: {p}");
+                say!("error: {p}");
             }
             return ExitCode::from(2);
         }
@@ -165,28 +187,41 @@ pub fn run(args: MerchantArgs) -> ExitCode {
 }
 
 async fn serve(listen: SocketAddr, cfg: MerchantConfig) -> ExitCode {
+    let stop = match super::signal::shutdown_signal() {
+        Ok(s) => s,
+        Err(e) => {
+            say!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match crate::net::listen(listen) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {listen} (--listen; is another process using that port?): {e}");
+            say!("error: cannot listen on {listen} (--listen; is another process using that port?): {e}");
             return ExitCode::from(2);
         }
     };
     let shutdown = CancellationToken::new();
     let provider_url = cfg.provider_url.clone();
     let dialect = cfg.dialect;
-    let handle = merchant::serve(listener, cfg, shutdown.clone());
-    print!("{}", banner(handle.addr(), &provider_url, dialect));
-    if tokio::signal::ctrl_c().await.is_err() {
-        eprintln!("paychaos merchant: cannot wait for Ctrl-C; stopping");
-    }
-    eprintln!("paychaos merchant: stopping");
+    let handle = match merchant::serve(listener, cfg, shutdown.clone()) {
+        Ok(h) => h,
+        Err(e) => {
+            say!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The banner ends in a newline; a closed stdout does not stop the merchant.
+    let banner = banner(handle.addr(), &provider_url, dialect);
+    out!("{}", banner.trim_end_matches('\n'));
+    let signal = stop.await;
+    say!("paychaos merchant: {}: stopping", signal.name());
     shutdown.cancel();
     if tokio::time::timeout(Duration::from_secs(5), handle.stopped())
         .await
         .is_err()
     {
-        eprintln!("paychaos merchant: requests still in flight after 5 s; leaving them");
+        say!("paychaos merchant: requests still in flight after 5 s; leaving them");
     }
     ExitCode::SUCCESS
 }
@@ -200,7 +235,7 @@ fn banner(addr: SocketAddr, provider_url: &str, dialect: Dialect) -> String {
          orders         GET  http://{addr}/orders (bulk export), http://{addr}/orders/{{order_id}}\n  \
          webhooks       POST http://{addr}{hooks}\n  \
          provider       {provider_url} ({})\n\
-         Ctrl-C stops it.\n",
+         Ctrl-C (or SIGTERM) stops it.\n",
         dialect.as_str()
     )
 }
@@ -230,15 +265,54 @@ mod tests {
 
     #[test]
     fn defaults_are_the_scenario_defaults() {
+        // Arrange: a scenario that leaves every [merchant] key out.
+        let scenario = crate::scenario::Scenario::from_toml_str(
+            "name = \"d\"\n[load]\nprofile = \"constant\"\nrate = 1\nduration = \"1s\"\n",
+            "defaults",
+        )
+        .unwrap();
+
+        // Act
         let (listen, cfg) = checked(args(&[])).unwrap();
+
+        // Assert: the flags' defaults are the scenario's, read from one table.
+        assert_eq!(
+            scenario.merchant,
+            crate::scenario::MerchantSpec::Reference(cfg.reference.clone())
+        );
+        assert_eq!(cfg.reference, REFERENCE);
+        assert_eq!(cfg.dialect, scenario.provider.dialect);
         assert_eq!(listen, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(cfg.provider_timeout, Duration::from_secs(1));
-        assert_eq!(cfg.max_retries, 3);
-        assert_eq!(cfg.retry_backoff, Duration::from_millis(100));
-        assert_eq!(cfg.reconcile_every, Duration::from_secs(1));
-        assert_eq!(cfg.pending_grace, Duration::from_secs(5));
         assert_eq!(cfg.provider_url, "http://127.0.0.1:12111");
         assert_eq!(cfg.webhook_secret, "whsec_x");
+        assert_eq!(cfg.api_key, DEFAULT_API_KEY);
+    }
+
+    #[test]
+    fn help_shows_the_defaults_as_a_scenario_writes_them() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("merchant")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for shown in [
+            "[default: 1s]",
+            "[default: 100ms]",
+            "[default: 5s]",
+            "[default: 3]",
+        ] {
+            assert!(help.contains(shown), "{shown} missing from:\n{help}");
+        }
+    }
+
+    #[test]
+    fn a_duration_flag_reads_back_as_written() {
+        for text in ["1s", "100ms", "2m", "1.5s"] {
+            let d = duration(text).unwrap();
+            assert_eq!(duration(&d.to_string()), Ok(d), "{text}");
+        }
     }
 
     #[test]
@@ -255,9 +329,9 @@ mod tests {
         ]);
         let (listen, cfg) = checked(a).unwrap();
         assert_eq!(listen, "127.0.0.1:0".parse().unwrap());
-        assert_eq!(cfg.provider_timeout, Duration::from_millis(150));
-        assert_eq!(cfg.max_retries, 5);
-        assert_eq!(cfg.pending_grace, Duration::from_millis(1500));
+        assert_eq!(cfg.reference.provider_timeout, Duration::from_millis(150));
+        assert_eq!(cfg.reference.max_retries, 5);
+        assert_eq!(cfg.reference.pending_grace, Duration::from_millis(1500));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch to `run` and `validate`. Prints, maps
 //! results to exit codes (0 passed, 1 a gate or check failed, 2 the run could not be done),
-//! and leaves all logic to the library. `paychaos merchant` is in `merchant_cmd`.
+//! and leaves all logic to the library. `paychaos merchant` is in `merchant_cmd`; `signal`
+//! listens for Ctrl-C and SIGTERM; `term` writes lines and log events to the terminal.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,10 +12,14 @@ use tokio_util::sync::CancellationToken;
 mod merchant_cmd;
 /// `paychaos provider`: the mock provider alone.
 mod provider;
+mod signal;
+mod term;
 
 use crate::report;
 use crate::run::{self, RunOptions};
 use crate::scenario::Scenario;
+use term::{out, say};
+use tracing_subscriber::filter::LevelFilter;
 
 /// Load-testing and chaos harness for payment integrations.
 #[derive(Debug, Parser)]
@@ -35,29 +40,36 @@ pub enum Command {
     Run {
         /// The scenario file (TOML).
         file: PathBuf,
-        /// Report folder (default: reports/<scenario>-<UTC timestamp>/).
+        /// Report folder (default: a new reports/<scenario>-<UTC timestamp>/).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Replace the report an earlier run left in --out (refused without it).
+        #[arg(long, requires = "out")]
+        force: bool,
         /// Replaces the scenario's seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
         /// Print only the final summary (no progress line, no start-up lines).
         #[arg(long, short)]
         quiet: bool,
+        /// Also write the JUnit XML (the report folder's junit.xml) to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Check a scenario file and report every problem at once; starts nothing.
     Validate {
         /// The scenario file (TOML).
         file: PathBuf,
     },
-    /// Serve the reference merchant alone until Ctrl-C, to drive it as an external merchant.
+    /// Serve the reference merchant alone until Ctrl-C or SIGTERM, to drive it as an external
+    /// merchant.
     ///
     /// Listens on --listen (127.0.0.1) and prints its checkout, orders and webhook URLs;
     /// charges go to the provider at --provider-url, and webhooks are verified with
     /// --webhook-secret. Start it, then `paychaos run` a scenario with
     /// `[merchant] kind = "external"` pointing at it.
     Merchant(merchant_cmd::MerchantArgs),
-    /// Serve the mock provider alone on 127.0.0.1 until Ctrl-C.
+    /// Serve the mock provider alone on 127.0.0.1 until Ctrl-C or SIGTERM.
     ///
     /// Prints its base URL and webhook secret; point an SDK or a merchant at it. Faults and
     /// webhook settings come from `--scenario` (none without it). Logs one line per request;
@@ -68,12 +80,19 @@ pub enum Command {
 
 /// Carries out one command and returns the process exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
+    // `run --quiet` keeps warnings; every other command shows the run-of-the-mill lines too.
+    let quiet = matches!(cli.command, Command::Run { quiet: true, .. });
+    term::init_logging(if quiet {
+        LevelFilter::WARN
+    } else {
+        LevelFilter::INFO
+    });
     match cli.command {
         Command::Merchant(args) => merchant_cmd::run(args),
         Command::Provider(args) => provider::run(args),
         Command::Validate { file } => match Scenario::load(&file) {
             Ok(s) => {
-                println!(
+                out!(
                     "{}: ok: scenario '{}', seed {}, {:.0} s of load",
                     file.display(),
                     s.name,
@@ -83,30 +102,37 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{e}");
+                say!("{e}");
                 ExitCode::from(2)
             }
         },
         Command::Run {
             file,
             out,
+            force,
             seed,
             quiet,
+            junit,
         } => {
             // Checked before any socket is bound.
             let scenario = match Scenario::load(&file) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("{e}");
+                    say!("{e}");
                     return ExitCode::from(2);
                 }
             };
-            let opts = RunOptions { out, seed, quiet };
+            let opts = RunOptions {
+                out,
+                force,
+                seed,
+                quiet,
+            };
             let runtime = match runtime() {
                 Ok(r) => r,
                 Err(code) => return code,
             };
-            runtime.block_on(run_command(scenario, opts))
+            runtime.block_on(run_command(scenario, opts, junit))
         }
     }
 }
@@ -118,35 +144,50 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: starting the async runtime: {e}");
+            say!("error: starting the async runtime: {e}");
             ExitCode::from(2)
         })
 }
 
-async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
+async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf>) -> ExitCode {
     let interrupt = CancellationToken::new();
     let abort = CancellationToken::new();
+    // Listening starts before any socket is bound: a SIGTERM from then on interrupts the run
+    // like Ctrl-C instead of killing it with an empty report folder.
+    let mut signals = match signal::Signals::listen() {
+        Ok(s) => s,
+        Err(e) => {
+            say!("error: cannot listen for Ctrl-C and SIGTERM: {e}");
+            return ExitCode::from(2);
+        }
+    };
     {
         let (interrupt, abort) = (interrupt.clone(), abort.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("paychaos: interrupted: stopping the load, draining briefly, writing the report (Ctrl-C again to skip the drain)");
-                interrupt.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    abort.cancel();
-                }
-            }
+            let stop = signals.next().await;
+            say!(
+                "paychaos: {}: stopping the load, draining briefly, writing the report \
+                 ({} again to skip the drain)",
+                stop.name(),
+                stop.name()
+            );
+            interrupt.cancel();
+            signals.next().await;
+            abort.cancel();
         });
     }
     match run::run(scenario, &opts, interrupt, abort).await {
         Ok(outcome) => {
-            println!("{}", report::summary::render(&outcome.report));
-            println!("report: {}", outcome.dir.display());
+            out!("{}", report::summary::render(&outcome.report));
+            out!("report: {}", outcome.dir.display());
             for w in &outcome.report.warnings {
-                eprintln!("paychaos: warning: {w}");
+                say!("paychaos: warning: {w}");
+            }
+            if let Err(code) = ci_outputs(&outcome.report, junit.as_deref()) {
+                return code;
             }
             if outcome.report.run.interrupted {
-                eprintln!("paychaos: the run was interrupted; the report covers what was measured");
+                say!("paychaos: the run was interrupted; the report covers what was measured");
                 ExitCode::from(2)
             } else if outcome.report.passed() {
                 ExitCode::SUCCESS
@@ -155,8 +196,33 @@ async fn run_command(scenario: Scenario, opts: RunOptions) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// What a CI job asked for besides the report folder: the `--junit` copy (unwritable: exit 2,
+/// as for any report file) and the step summary when `GITHUB_STEP_SUMMARY` names a file
+/// (unwritable: only a warning, the run being done and reported).
+fn ci_outputs(report: &report::RunReport, junit: Option<&std::path::Path>) -> Result<(), ExitCode> {
+    if let Some(path) = junit {
+        if let Err(e) = report::junit::write_file(report, path) {
+            eprintln!(
+                "error: writing the JUnit report to {} (--junit): {e}",
+                path.display()
+            );
+            return Err(ExitCode::from(2));
+        }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        if let Err(e) = report::step_summary::append(report, &path) {
+            eprintln!(
+                "paychaos: warning: appending the step summary to {} (GITHUB_STEP_SUMMARY): {e}",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }

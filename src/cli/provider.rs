@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::chaos::Chaos;
+use super::term::say;
 use crate::provider::{
     self, ControlOptions, ProviderConfig, RequestHook, RequestLog, ServeOptions,
 };
@@ -67,7 +67,7 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     let mut scenario = match scenario {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             return ExitCode::from(2);
         }
     };
@@ -76,13 +76,18 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     }
     if let Some(secret) = &args.webhook_secret {
         if !secret.starts_with("whsec_") {
-            eprintln!("error: --webhook-secret '{secret}': expected a secret starting with whsec_");
+            say!("error: --webhook-secret '{secret}': expected a secret starting with whsec_");
             return ExitCode::from(2);
         }
         scenario.webhooks.secret.clone_from(secret);
     }
     if args.control_token.as_deref() == Some("") {
-        eprintln!("error: --control-token: expected a non-empty token");
+        say!("error: --control-token: expected a non-empty token");
+        return ExitCode::from(2);
+    }
+    // Found now, not at Ctrl-C when the ledger would be lost.
+    if let Err(e) = args.ledger_out.as_deref().map_or(Ok(()), ledger_out_usable) {
+        say!("error: {e:#}");
         return ExitCode::from(2);
     }
     let runtime = match super::runtime() {
@@ -92,13 +97,14 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     match runtime.block_on(serve(scenario, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::from(2)
         }
     }
 }
 
 async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
+    let stop = super::signal::shutdown_signal().context("listening for Ctrl-C and SIGTERM")?;
     let listener =
         crate::net::listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -109,7 +115,6 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         None => None,
     };
     let shutdown = CancellationToken::new();
-    let secret = scenario.webhooks.secret.clone();
     let on_request: Option<RequestHook> = if args.quiet {
         None
     } else {
@@ -128,32 +133,20 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     };
     let handle = provider::serve_with(
         listener,
-        ProviderConfig {
-            chaos: Chaos::new(
-                scenario.seed,
-                scenario.faults.clone(),
-                scenario.webhooks.chaos.clone(),
-            ),
-            dialect: scenario.provider.dialect,
-            hold: scenario.provider.hold,
-            webhook_url: args.webhook_url.clone(),
-            webhook_secret: secret.clone(),
-            webhook_retry: scenario.webhooks.retry_schedule.clone(),
-            webhook_timeout: scenario.webhooks.timeout,
-            origin: Instant::now(),
-        },
+        ProviderConfig::from_scenario(&scenario, args.webhook_url.clone(), Instant::now()),
         opts,
         shutdown.clone(),
     );
     let control = handle.control_addr().unwrap_or(addr);
-    print_usage(
+    // A closed stdout must not stop the provider: scripts may read the first line only.
+    let _ = print_usage(
         &mut std::io::stdout().lock(),
         addr,
         control,
         &scenario,
         args,
-    )?;
-    interrupted().await;
+    );
+    stop.await;
     shutdown.cancel();
     let ledger = handle.ledger();
     let webhooks = handle.webhook_log();
@@ -161,13 +154,56 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.ledger_out {
         let json = serde_json::json!({ "ledger": ledger, "webhooks": webhooks });
         let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        write_ledger(path, &text)?;
     }
-    eprintln!(
+    say!(
         "paychaos provider: stopped after {} request(s)",
         ledger.len()
     );
     Ok(())
+}
+
+/// Whether `--ledger-out` can be written: not a folder, in a folder that takes new files.
+fn ledger_out_usable(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "--ledger-out {}: is a folder; expected a file name",
+            path.display()
+        );
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    crate::run::destination::writable(folder).with_context(|| {
+        format!(
+            "--ledger-out {}: cannot write in {}",
+            path.display(),
+            folder.display()
+        )
+    })
+}
+
+/// Writes the ledger to `path`, or, when that fails, to a file in the system's temporary
+/// folder that the error names: the record of a session is not lost to a late failure.
+fn write_ledger(path: &Path, text: &str) -> anyhow::Result<()> {
+    let Err(e) = std::fs::write(path, text) else {
+        return Ok(());
+    };
+    let fallback =
+        std::env::temp_dir().join(format!("paychaos-ledger-{}.json", std::process::id()));
+    match std::fs::write(&fallback, text) {
+        Ok(()) => anyhow::bail!(
+            "cannot write {}: {e}; the ledger was written to {} instead",
+            path.display(),
+            fallback.display()
+        ),
+        Err(e2) => anyhow::bail!(
+            "cannot write {}: {e}; writing it to {} instead failed too: {e2}",
+            path.display(),
+            fallback.display()
+        ),
+    }
 }
 
 /// The start-up lines: the base URL first (scripts read it), the webhook secret, then how to
@@ -232,25 +268,9 @@ fn print_usage(
             "Requests follow, one a line: time (UTC), method, path, status, fault, order, latency."
         )?;
     }
-    writeln!(out, "Ctrl-C stops it.")?;
+    writeln!(out, "Ctrl-C (or SIGTERM) stops it.")?;
     writeln!(out)?;
     out.flush()
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM where there is one.
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Uri};
 use tokio::task::JoinSet;
 
-use super::{Contract, ContractError, LoadPlan, Template, Values};
+use super::LoadPlan;
 use crate::domain::{CheckoutAnswer, OrderSnapshot};
 use crate::net::{ClientError, LoopbackUrl, Pool, Reply, UrlError};
+use crate::scenario::contract::{Contract, ContractError, Template, Values};
 
 /// Why the final order states could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Load generation against a merchant over HTTP: profiles become stages (`profiles.rs`), stages
 //! become absolute send offsets (`scheduler.rs`), [`drive`] sends one spawned checkout per
-//! offset through its own connections (`client.rs`) and reads answers through the merchant
-//! [`Contract`] (`contract.rs`). While it runs it publishes [`LiveCounters`] (`live.rs`) for a
+//! offset through a pool of kept-alive connections (`client.rs`) and reads answers through the merchant
+//! [`Contract`] (the scenario's data; reading through it in `contract.rs`). While it runs it publishes [`LiveCounters`] (`live.rs`) for a
 //! progress line or a stop condition such as a capacity run's (`stop.rs`). Never imports
 //! `provider`, `merchant` or `verify`.
 
@@ -23,13 +23,11 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::key::hash;
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus};
 use crate::metrics::{Outcome, Recorder, MAX_US};
+use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::OrderSpec;
 
 use client::Checkout;
 pub use client::ReadError;
-pub use contract::{
-    CheckoutCall, Contract, ContractError, Field, OrderReads, Template, Values, Words,
-};
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;

@@ -5,16 +5,9 @@
 //! what makes a merchant take time to recover after an outage, which a rehearsal measures.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// When the breaker opens and for how long.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BreakerConfig {
-    /// Consecutive checkouts ending in provider trouble that open the breaker (> 0).
-    pub failures: u32,
-    /// How long an open breaker fails checkouts fast before letting a probe through.
-    pub cooldown: Duration,
-}
+use crate::scenario::BreakerConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -99,6 +92,8 @@ impl Breaker {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn breaker(failures: u32) -> Breaker {

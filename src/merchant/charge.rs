@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::breaker::Admit;
-use super::flaws::{Flaw, Flaws};
 use super::handlers::{run_effect, CheckoutRequest};
 use super::provider_client::{backoff, charge_key, is_soft, Answer, Attempts, ChargeParams};
 use super::store::Settlement;
 use super::Shared;
 use crate::domain::FailReason;
+use crate::scenario::flaws::{Flaw, Flaws};
 
 /// The request the checkout sends next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,7 +122,7 @@ pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) {
         run_effect(&shared, effect);
         return;
     }
-    let flaws = shared.cfg.flaws;
+    let flaws = shared.cfg.reference.flaws;
     let policy = shared.retry_policy();
     let params = ChargeParams {
         order_id: &r.order_id,
@@ -347,7 +347,7 @@ mod http_tests {
             .iter()
             .map(key_of)
             .collect();
-        assert_eq!(keys.len() as u32, 1 + cfg.max_retries);
+        assert_eq!(keys.len() as u32, 1 + cfg.reference.max_retries);
         assert_eq!(keys, ["ord-2:charge", "ord-2:confirm:1", "ord-2:confirm:2"]);
         assert_eq!(
             answer["message"]

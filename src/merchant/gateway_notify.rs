@@ -12,7 +12,6 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
-use super::flaws::Flaw;
 use super::gateway_client::decline_reason;
 use super::handlers::{read_body, run_effect};
 use super::store::{Effect, Settlement};
@@ -20,6 +19,7 @@ use super::Shared;
 use crate::domain::FailReason;
 use crate::gateway::{parse_amount, Code, TradeStatus, FAIL_BODY, SUCCESS_BODY};
 use crate::net;
+use crate::scenario::flaws::Flaw;
 use crate::signature;
 
 /// Handles one notification.
@@ -28,7 +28,7 @@ pub(crate) async fn notify(shared: Arc<Shared>, req: Request<net::Body>) -> Resp
         return fail();
     };
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let flaws = shared.cfg.flaws;
+    let flaws = shared.cfg.reference.flaws;
     if !flaws.has(Flaw::SkipSignatureCheck) && verify(&shared, &params, unix_now()).is_err() {
         return fail();
     }

@@ -164,7 +164,7 @@ async fn system_errors_are_retried_then_fail_as_provider_trouble() {
 
     assert_eq!(label(&answer), "failed_provider_error");
     let pays = requests(&server, "/gateway/pay").await.len() as u32;
-    assert_eq!(pays, 1 + cfg.max_retries);
+    assert_eq!(pays, 1 + cfg.reference.max_retries);
     m.stop().await;
 }
 
@@ -194,7 +194,7 @@ async fn unconfirmed_202_leaves_the_order_pending_until_the_query_says_paid() {
     assert_eq!((status, answer["status"].as_str()), (202, Some("pending")));
     assert_eq!(
         requests(&server, "/gateway/pay").await.len() as u32,
-        1 + cfg.max_retries,
+        1 + cfg.reference.max_retries,
         "202 is retried with the same out_trade_no"
     );
     let order = m.wait_for("ord-000005", "paid").await;
@@ -223,8 +223,8 @@ async fn a_trade_the_gateway_never_saw_fails_after_the_grace() {
     )
     .await;
     let mut cfg = testkit::gateway_config(&server.uri());
-    cfg.max_retries = 0;
-    cfg.pending_grace = Duration::from_millis(50);
+    cfg.reference.max_retries = 0;
+    cfg.reference.pending_grace = Duration::from_millis(50);
     let m = testkit::start(cfg).await;
 
     m.checkout("ord-000006").await;
@@ -245,8 +245,8 @@ async fn a_signed_notification_pays_a_pending_order_once_and_is_acknowledged() {
     )
     .await;
     let mut cfg = testkit::gateway_config(&server.uri());
-    cfg.max_retries = 0;
-    cfg.reconcile_every = Duration::from_secs(3600);
+    cfg.reference.max_retries = 0;
+    cfg.reference.reconcile_every = Duration::from_secs(3600);
     let m = testkit::start(cfg).await;
     let (_, answer) = m.checkout("ord-000007").await;
     assert_eq!(answer["status"], "pending");

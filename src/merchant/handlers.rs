@@ -16,12 +16,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::charge::charge_order;
-use super::flaws::{Flaw, Flaws};
 use super::provider_client::{is_soft, reason_for, refund_key, with_retries, Answer};
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
 use super::Shared;
 use crate::domain::{Amount, FailReason, OrderStatus};
 use crate::net;
+use crate::scenario::flaws::{Flaw, Flaws};
 use crate::signature;
 
 /// Dispatches one request; never fails (errors become JSON answers).
@@ -86,7 +86,7 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
         .begin_checkout(&r.order_id, r.amount, &r.currency)
     {
         // A repeated checkout never charges again: it is told where the order stands.
-        return checkout_answer(&order, shared.cfg.flaws);
+        return checkout_answer(&order, shared.cfg.reference.flaws);
     }
     let order_id = r.order_id.clone();
     // Charged in its own task so that a client hanging up cannot abandon the order
@@ -94,7 +94,7 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
     let job = shared.tasks.spawn(charge_order(shared.clone(), r));
     let _ = job.await;
     match shared.store.get(&order_id) {
-        Some(order) => checkout_answer(&order, shared.cfg.flaws),
+        Some(order) => checkout_answer(&order, shared.cfg.reference.flaws),
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),
     }
 }
@@ -206,7 +206,7 @@ async fn webhook(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let flaws = shared.cfg.flaws;
+    let flaws = shared.cfg.reference.flaws;
     // Verify the exact bytes received: re-serialised JSON would not match the signature.
     if !flaws.has(Flaw::SkipSignatureCheck) {
         if let Err(msg) = check_signature(sig.as_deref(), &body, &shared.cfg.webhook_secret) {
@@ -316,9 +316,10 @@ async fn refund_payment(shared: Arc<Shared>, order_id: String, payment_id: Strin
     .await;
     let state = refund_state(&a.last);
     if state == RefundState::Failed {
-        eprintln!(
-            "merchant: refund of {payment_id} for {order_id} failed after {} attempts: {:?}",
-            a.sent, a.last
+        tracing::warn!(
+            "refund of {payment_id} for {order_id} failed after {} attempts: {:?}",
+            a.sent,
+            a.last
         );
     }
     shared.store.finish_refund(&order_id, &payment_id, state);
@@ -539,7 +540,10 @@ mod tests {
 
         assert_eq!(status, 402);
         assert_eq!(label(&answer), "failed_provider_error");
-        assert_eq!(charges(&server).await.len() as u32, 1 + cfg.max_retries);
+        assert_eq!(
+            charges(&server).await.len() as u32,
+            1 + cfg.reference.max_retries
+        );
         m.stop().await;
     }
 
@@ -607,8 +611,8 @@ mod tests {
         )
         .await;
         let mut cfg = testkit::config(&server.uri());
-        cfg.max_retries = 0;
-        cfg.reconcile_every = Duration::from_secs(3600);
+        cfg.reference.max_retries = 0;
+        cfg.reference.reconcile_every = Duration::from_secs(3600);
         let m = testkit::start(cfg).await;
         let (status, answer) = m.checkout("ord-000008").await;
         assert_eq!((status, answer["status"].as_str()), (202, Some("pending")));
@@ -632,7 +636,7 @@ mod tests {
         let server = MockServer::start().await;
         mount_charge(&server, ResponseTemplate::new(500)).await;
         let mut cfg = testkit::config(&server.uri());
-        cfg.max_retries = 0;
+        cfg.reference.max_retries = 0;
         let m = testkit::start(cfg).await;
         m.checkout("ord-000009").await; // failed/provider_error
 

@@ -2,14 +2,15 @@
 //! `serve` runs the HTTP server (routes in [`handlers`], the checkout's attempts in
 //! [`charge`]) and the [`reconcile`] task over one shared [`store::Store`]; the provider is
 //! reached only over HTTP, in the scenario's dialect ([`api`]: Stripe's [`provider_client`]
-//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives). [`flaws`]
-//! plants deliberate bugs on demand. Every task it starts is tracked, so
+//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives). The
+//! scenario's [`flaws`](crate::scenario::flaws) plant deliberate bugs on demand. Every task it starts is tracked, so
 //! [`MerchantHandle::stopped`] waits for all of them.
 
 pub mod api;
 pub mod breaker;
 pub mod charge;
-pub mod flaws;
+#[cfg(test)]
+mod flaw_tests;
 pub mod gateway_client;
 pub mod gateway_notify;
 pub mod handlers;
@@ -20,7 +21,6 @@ pub mod store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::service::service_fn;
 use tokio::net::TcpListener;
@@ -29,11 +29,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{self, ServerLimits};
-use crate::scenario::Dialect;
+pub use crate::scenario::BreakerConfig;
+use crate::scenario::{Dialect, ReferenceSpec};
 use api::ProviderApi;
 use breaker::Breaker;
-pub use breaker::BreakerConfig;
-use flaws::Flaws;
 use gateway_client::GatewayClient;
 use provider_client::{ProviderClient, RetryPolicy};
 use store::Store;
@@ -51,9 +50,15 @@ pub fn webhook_path(dialect: Dialect) -> &'static str {
     }
 }
 
-/// Everything the reference merchant needs to run.
+/// The API key the merchant presents to the provider unless told another.
+pub const DEFAULT_API_KEY: &str = "sk_test_paychaos";
+
+/// Everything the reference merchant needs to run: the scenario's `[merchant]` settings and
+/// how to reach the provider.
 #[derive(Clone, Debug)]
 pub struct MerchantConfig {
+    /// Timeouts, retries, reconciliation, flaws and breaker, as a scenario gives them.
+    pub reference: ReferenceSpec,
     /// Base URL of the provider's API, e.g. `http://127.0.0.1:12111`.
     pub provider_url: String,
     /// The provider API spoken: Stripe's, or the gateway's (which also signs requests with
@@ -63,15 +68,6 @@ pub struct MerchantConfig {
     pub api_key: String,
     /// `whsec_…`, to verify webhook signatures (the gateway's merchant key, too).
     pub webhook_secret: String,
-    pub provider_timeout: Duration,
-    pub max_retries: u32,
-    pub retry_backoff: Duration,
-    pub reconcile_every: Duration,
-    pub pending_grace: Duration,
-    /// Planted bugs; [`Flaws::NONE`] for the correct integration.
-    pub flaws: Flaws,
-    /// Fail fast after repeated provider trouble; `None`: never.
-    pub breaker: Option<BreakerConfig>,
 }
 
 /// A running merchant.
@@ -93,40 +89,50 @@ impl MerchantHandle {
     }
 }
 
-/// Serves the merchant on `listener` until `shutdown` is cancelled.
+/// Why the merchant could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the merchant's listener has no local address: {0}")]
+    Listener(std::io::Error),
+    #[error("merchant config: provider_url: {0}")]
+    ProviderUrl(net::UrlError),
+}
+
+/// Serves the merchant on `listener` until `shutdown` is cancelled. Must be called inside a
+/// tokio runtime.
 ///
-/// # Panics
-/// When `cfg.provider_url` is not `http://host:port[/prefix]`, or outside a tokio runtime.
+/// # Errors
+/// When `cfg.provider_url` is not `http://host:port[/prefix]`.
 pub fn serve(
     listener: TcpListener,
     cfg: MerchantConfig,
     shutdown: CancellationToken,
-) -> MerchantHandle {
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has a local address");
+) -> Result<MerchantHandle, ServeError> {
+    let addr = listener.local_addr().map_err(ServeError::Listener)?;
     let provider = match cfg.dialect {
-        Dialect::Stripe => {
-            ProviderClient::new(&cfg.provider_url, &cfg.api_key, cfg.provider_timeout)
-                .map(ProviderApi::Stripe)
-        }
+        Dialect::Stripe => ProviderClient::new(
+            &cfg.provider_url,
+            &cfg.api_key,
+            cfg.reference.provider_timeout,
+        )
+        .map(ProviderApi::Stripe),
         Dialect::Gateway => {
             let notify_url = format!("http://{addr}{GATEWAY_NOTIFY_PATH}");
             GatewayClient::new(
                 &cfg.provider_url,
                 &cfg.webhook_secret,
                 &notify_url,
-                cfg.provider_timeout,
+                cfg.reference.provider_timeout,
             )
             .map(ProviderApi::Gateway)
         }
     }
-    .unwrap_or_else(|e| panic!("merchant config: provider_url: {e}"));
+    .map_err(ServeError::ProviderUrl)?;
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let shared = Arc::new(Shared {
-        store: Store::with_flaws(cfg.flaws),
-        breaker: Breaker::new(cfg.breaker),
+        store: Store::with_flaws(cfg.reference.flaws),
+        breaker: Breaker::new(cfg.reference.breaker),
         cfg,
         provider,
         tasks: tasks.clone(),
@@ -145,7 +151,7 @@ pub fn serve(
         limits,
     ));
     tasks.spawn(reconcile::run(shared, shutdown));
-    MerchantHandle { addr, done }
+    Ok(MerchantHandle { addr, done })
 }
 
 /// State every task of one merchant shares.
@@ -160,8 +166,8 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
-            max_retries: self.cfg.max_retries,
-            backoff: self.cfg.retry_backoff,
+            max_retries: self.cfg.reference.max_retries,
+            backoff: self.cfg.reference.retry_backoff,
         }
     }
 }
@@ -196,9 +202,11 @@ mod gateway_tests;
 pub(crate) mod testkit {
     use super::*;
     use crate::merchant::provider_client::HttpClient;
+    use crate::scenario::flaws::Flaws;
     use bytes::Bytes;
     use hyper::Method;
     use serde_json::Value;
+    use std::time::Duration;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, Request as WmRequest, ResponseTemplate};
 
@@ -208,17 +216,19 @@ pub(crate) mod testkit {
     /// 2 retries 10 ms apart (then 20 ms), reconcile every 20 ms, 60 s grace.
     pub fn config(provider_url: &str) -> MerchantConfig {
         MerchantConfig {
+            reference: ReferenceSpec {
+                provider_timeout: Duration::from_millis(300),
+                max_retries: 2,
+                retry_backoff: Duration::from_millis(10),
+                reconcile_every: Duration::from_millis(20),
+                pending_grace: Duration::from_secs(60),
+                flaws: Flaws::NONE,
+                breaker: None,
+            },
             provider_url: provider_url.to_string(),
             dialect: Dialect::Stripe,
             api_key: "sk_test_merchant".to_string(),
             webhook_secret: SECRET.to_string(),
-            provider_timeout: Duration::from_millis(300),
-            max_retries: 2,
-            retry_backoff: Duration::from_millis(10),
-            reconcile_every: Duration::from_millis(20),
-            pending_grace: Duration::from_secs(60),
-            flaws: Flaws::NONE,
-            breaker: None,
         }
     }
 
@@ -231,7 +241,7 @@ pub(crate) mod testkit {
     pub async fn start(cfg: MerchantConfig) -> Running {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let shutdown = CancellationToken::new();
-        let handle = serve(listener, cfg, shutdown.clone());
+        let handle = serve(listener, cfg, shutdown.clone()).expect("the test merchant starts");
         let client =
             HttpClient::new(&format!("http://{}", handle.addr()), Duration::from_secs(5)).unwrap();
         Running {
@@ -457,5 +467,30 @@ pub(crate) mod testkit {
             (Some(s), _) => s.to_string(),
             _ => String::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod serve_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_provider_url_is_an_error_naming_it_not_a_panic() {
+        // Arrange
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut cfg = testkit::config("https://pay.example.com");
+        cfg.provider_url = "ftp://127.0.0.1:1".into();
+
+        // Act
+        let err = serve(listener, cfg, CancellationToken::new())
+            .err()
+            .expect("refused");
+
+        // Assert
+        let text = err.to_string();
+        assert!(
+            text.contains("provider_url") && text.contains("ftp://127.0.0.1:1"),
+            "{text}"
+        );
     }
 }

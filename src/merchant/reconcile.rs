@@ -23,7 +23,11 @@ const CONCURRENCY: usize = 16;
 /// Runs rounds until `shutdown` is cancelled (a round in progress is abandoned).
 pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     // A zero interval would spin; a millisecond is already far more often than useful.
-    let every = shared.cfg.reconcile_every.max(Duration::from_millis(1));
+    let every = shared
+        .cfg
+        .reference
+        .reconcile_every
+        .max(Duration::from_millis(1));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -59,7 +63,7 @@ async fn check_order(shared: &Arc<Shared>, order_id: &str, age: Duration) {
     let Ok(found) = shared.provider.search_by_order(order_id).await else {
         return;
     };
-    if let Some(s) = verdict(&found, age, shared.cfg.pending_grace) {
+    if let Some(s) = verdict(&found, age, shared.cfg.reference.pending_grace) {
         let effect = shared.store.settle(order_id, &s);
         run_effect(shared, effect);
     }
@@ -203,8 +207,8 @@ mod tests {
             .mount(&server)
             .await;
         let mut cfg = testkit::config(&server.uri());
-        cfg.max_retries = 0;
-        cfg.pending_grace = Duration::from_millis(50);
+        cfg.reference.max_retries = 0;
+        cfg.reference.pending_grace = Duration::from_millis(50);
         let m = testkit::start(cfg).await;
 
         m.checkout("ord-000021").await;
@@ -228,8 +232,8 @@ mod tests {
             .mount(&server)
             .await;
         let mut cfg = testkit::config(&server.uri());
-        cfg.max_retries = 0;
-        cfg.pending_grace = Duration::ZERO;
+        cfg.reference.max_retries = 0;
+        cfg.reference.pending_grace = Duration::ZERO;
         let m = testkit::start(cfg).await;
         m.checkout("ord-000022").await;
 

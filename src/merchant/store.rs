@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::flaws::{Flaw, Flaws};
 use crate::domain::{Amount, FailReason, OrderStatus};
+use crate::scenario::flaws::{Flaw, Flaws};
 
 /// One order as the merchant keeps it.
 #[derive(Clone, Debug, PartialEq)]

@@ -34,13 +34,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The word used in reports (the serde name).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Paid => "paid",
-            Outcome::Failed => "failed",
-            Outcome::Pending => "pending",
-            Outcome::Error => "error",
-        }
+        serde_variant::to_variant_name(&self).expect("a unit variant has a name")
     }
 }
 

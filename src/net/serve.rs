@@ -60,7 +60,7 @@ pub async fn serve<M, S, B>(
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                eprintln!("{name}: accept failed: {e}");
+                tracing::warn!("{name}: accept failed: {e}");
                 // Out of descriptors and the like: do not spin.
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
@@ -85,7 +85,7 @@ pub async fn serve<M, S, B>(
         conns.spawn(async move {
             if let Some(Err(e)) = watched.await {
                 if !is_quiet(&e) {
-                    eprintln!("{name}: connection error: {e}");
+                    tracing::warn!("{name}: connection error: {e}");
                 }
             }
         });
@@ -112,7 +112,7 @@ impl Refusals {
         match self.since {
             Some(at) if now.duration_since(at) < REFUSED_REPORT_EVERY => {}
             _ => {
-                eprintln!(
+                tracing::warn!(
                     "{name}: {cap} connections open (the cap): refused {} new connection(s)",
                     self.unreported
                 );
@@ -124,7 +124,7 @@ impl Refusals {
 
     fn accepted(&mut self, name: &str) {
         if self.since.take().is_some() && self.unreported > 0 {
-            eprintln!(
+            tracing::warn!(
                 "{name}: accepting again, after refusing {} more connection(s)",
                 self.unreported
             );
@@ -136,7 +136,7 @@ impl Refusals {
 fn report_panic(name: &str, joined: Result<(), tokio::task::JoinError>) {
     if let Err(e) = joined {
         if e.is_panic() {
-            eprintln!("{name}: connection task panicked: {e}");
+            tracing::warn!("{name}: connection task panicked: {e}");
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::test_support::Harness;
 use super::*;
-use crate::chaos::{FaultKind, FaultPlan, Rates};
+use crate::chaos::{rates_of, FaultKind, FaultPlan, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::signature;
 
@@ -147,18 +147,12 @@ async fn pay_is_idempotent_by_out_trade_no_and_another_amount_conflicts() {
 async fn sticky_declines_answer_101_and_301_and_close_the_trade() {
     for (rates, code, reason) in [
         (
-            Rates {
-                insufficient_funds: 1.0,
-                ..Rates::default()
-            },
+            rates_of([(FaultKind::InsufficientFunds, 1.0)]),
             "101",
             FailReason::InsufficientFunds,
         ),
         (
-            Rates {
-                risk_block: 1.0,
-                ..Rates::default()
-            },
+            rates_of([(FaultKind::RiskBlock, 1.0)]),
             "301",
             FailReason::RiskBlocked,
         ),
@@ -189,11 +183,7 @@ async fn sticky_declines_answer_101_and_301_and_close_the_trade() {
 
 #[tokio::test]
 async fn a_channel_error_leaves_the_trade_open_and_the_next_pay_charges_it() {
-    let h = start(Rates {
-        processing_error: 0.5,
-        ..Rates::default()
-    })
-    .await;
+    let h = start(rates_of([(FaultKind::ProcessingError, 0.5)])).await;
     let order = order_hit_once(&h.chaos, FaultKind::ProcessingError);
     let soft = pay(&h, &order).await.unwrap();
     assert_eq!(
@@ -229,33 +219,18 @@ async fn a_channel_error_leaves_the_trade_open_and_the_next_pay_charges_it() {
 #[tokio::test]
 async fn transport_faults_drop_or_answer_500_and_503_and_the_retry_settles() {
     for (fault, rates) in [
-        (
-            FaultKind::Timeout,
-            Rates {
-                timeout: 0.5,
-                ..Rates::default()
-            },
-        ),
+        (FaultKind::Timeout, rates_of([(FaultKind::Timeout, 0.5)])),
         (
             FaultKind::TimeoutAfterCharge,
-            Rates {
-                timeout_after_charge: 0.5,
-                ..Rates::default()
-            },
+            rates_of([(FaultKind::TimeoutAfterCharge, 0.5)]),
         ),
         (
             FaultKind::ServerError,
-            Rates {
-                server_error: 0.5,
-                ..Rates::default()
-            },
+            rates_of([(FaultKind::ServerError, 0.5)]),
         ),
         (
             FaultKind::RateLimit,
-            Rates {
-                rate_limit: 0.5,
-                ..Rates::default()
-            },
+            rates_of([(FaultKind::RateLimit, 0.5)]),
         ),
     ] {
         let h = start(rates).await;
@@ -284,11 +259,7 @@ async fn transport_faults_drop_or_answer_500_and_503_and_the_retry_settles() {
 
 #[tokio::test]
 async fn a_pay_during_a_late_charge_is_unconfirmed_202() {
-    let h = start(Rates {
-        late_charge: 0.5,
-        ..Rates::default()
-    })
-    .await;
+    let h = start(rates_of([(FaultKind::LateCharge, 0.5)])).await;
     let order = order_hit_once(&h.chaos, FaultKind::LateCharge);
     // The client gives up long before the 50 ms hold ends, as a merchant would.
     let gone = tokio::time::timeout(Duration::from_millis(5), pay(&h, &order)).await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::chaos::{Chaos, FaultKind, FaultPlan, Rates, WebhookChaos};
+use crate::chaos::{rates_of, Chaos, FaultKind, FaultPlan, Rates, WebhookChaos};
 use crate::domain::{AttemptResult, FailReason, LedgerEntry, PaymentOp};
 use crate::provider::cards::DeclineCode;
 use crate::provider::dialects::{stripe, Answer, ApiError, EventKind, Route};
@@ -148,10 +148,7 @@ fn decline_cards_decide_over_a_clean_chaos_plan() {
 
 #[test]
 fn ordinary_cards_meet_chaos_and_test_cards_ignore_its_sticky_faults() {
-    let mut b = Bench::new(Rates {
-        insufficient_funds: 1.0,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([(FaultKind::InsufficientFunds, 1.0)]));
     b.pay("pm_card_visa", "ord-000001", "a");
     assert_eq!(b.last().fault, Some(FaultKind::InsufficientFunds));
     b.pay("pm_card_radarBlock", "ord-000002", "b");
@@ -166,10 +163,7 @@ fn ordinary_cards_meet_chaos_and_test_cards_ignore_its_sticky_faults() {
 
 #[test]
 fn transport_faults_still_come_before_a_test_card() {
-    let mut b = Bench::new(Rates {
-        server_error: 1.0,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([(FaultKind::ServerError, 1.0)]));
     let plan = b.pay("pm_card_chargeDeclinedInsufficientFunds", "ord-000001", "k");
     assert_eq!(*error_of(&plan), ApiError::ServerError);
     assert_eq!(b.last().result, AttemptResult::ServerError);

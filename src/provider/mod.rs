@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
 use crate::domain::{LedgerEntry, WebhookAttempt};
-use crate::scenario::Dialect;
+use crate::scenario::{Dialect, Scenario};
 
 pub mod cards;
 pub mod charges;
@@ -59,6 +59,32 @@ pub struct ProviderConfig {
     pub webhook_timeout: Duration,
     /// Run time zero: fault windows and ledger times are measured from here.
     pub origin: Instant,
+}
+
+impl ProviderConfig {
+    /// The provider a scenario describes: its seed and fault plan, webhook chaos, dialect,
+    /// hold and webhook settings. `webhook_url` is where events go (`None`: nowhere);
+    /// `origin` is run time zero.
+    pub fn from_scenario(
+        scenario: &Scenario,
+        webhook_url: Option<String>,
+        origin: Instant,
+    ) -> ProviderConfig {
+        ProviderConfig {
+            chaos: Chaos::new(
+                scenario.seed,
+                scenario.faults.clone(),
+                scenario.webhooks.chaos.clone(),
+            ),
+            dialect: scenario.provider.dialect,
+            hold: scenario.provider.hold,
+            webhook_url,
+            webhook_secret: scenario.webhooks.secret.clone(),
+            webhook_retry: scenario.webhooks.retry_schedule.clone(),
+            webhook_timeout: scenario.webhooks.timeout,
+            origin,
+        }
+    }
 }
 
 /// A running provider.
@@ -122,11 +148,11 @@ impl ProviderHandle {
     /// connections have closed.
     pub async fn stopped(self) {
         if let Err(e) = self.task.await {
-            eprintln!("provider: server task failed: {e}");
+            tracing::error!("server task failed: {e}");
         }
         if let Some((_, task)) = self.control {
             if let Err(e) = task.await {
-                eprintln!("provider: control server task failed: {e}");
+                tracing::error!("control server task failed: {e}");
             }
         }
     }

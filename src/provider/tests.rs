@@ -5,7 +5,7 @@
 
 use super::test_support::Harness;
 use super::*;
-use crate::chaos::{FaultKind, FaultPlan, Latency, Rates};
+use crate::chaos::{rates_of, FaultKind, FaultPlan, Latency, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -142,18 +142,12 @@ async fn clean_charge_answers_succeeded_and_records_money_moved() {
 async fn sticky_decline_answers_402_on_every_attempt() {
     for (rate, code, reason) in [
         (
-            Rates {
-                insufficient_funds: 1.0,
-                ..Rates::default()
-            },
+            rates_of([(FaultKind::InsufficientFunds, 1.0)]),
             "insufficient_funds",
             FailReason::InsufficientFunds,
         ),
         (
-            Rates {
-                risk_block: 1.0,
-                ..Rates::default()
-            },
+            rates_of([(FaultKind::RiskBlock, 1.0)]),
             "fraudulent",
             FailReason::RiskBlocked,
         ),
@@ -199,11 +193,7 @@ async fn sticky_decline_answers_402_on_every_attempt() {
 
 #[tokio::test]
 async fn timeout_after_charge_drops_then_the_retry_is_replayed() {
-    let h = start(rates(Rates {
-        timeout_after_charge: 0.5,
-        ..Rates::default()
-    }))
-    .await;
+    let h = start(rates(rates_of([(FaultKind::TimeoutAfterCharge, 0.5)]))).await;
     let order = order_hit_once(&h.chaos, FaultKind::TimeoutAfterCharge);
     let lost = charge(&h, &order, "k").await;
     assert!(lost.is_err(), "the connection ends without an answer");
@@ -227,11 +217,7 @@ async fn timeout_after_charge_drops_then_the_retry_is_replayed() {
 
 #[tokio::test]
 async fn late_charge_executes_after_the_client_left_and_the_key_then_replays() {
-    let h = start(rates(Rates {
-        late_charge: 0.5,
-        ..Rates::default()
-    }))
-    .await;
+    let h = start(rates(rates_of([(FaultKind::LateCharge, 0.5)]))).await;
     let order = (0..100_000)
         .map(|i| format!("ord-{i:06}"))
         .find(|o| {
@@ -290,11 +276,7 @@ async fn late_charge_executes_after_the_client_left_and_the_key_then_replays() {
 
 #[tokio::test]
 async fn processing_error_answers_a_soft_decline() {
-    let h = start(rates(Rates {
-        processing_error: 0.5,
-        ..Rates::default()
-    }))
-    .await;
+    let h = start(rates(rates_of([(FaultKind::ProcessingError, 0.5)]))).await;
     let order = order_hit_once(&h.chaos, FaultKind::ProcessingError);
     let a = charge(&h, &order, "k").await.unwrap();
     assert_eq!(a.status, 402);
@@ -316,11 +298,7 @@ async fn processing_error_answers_a_soft_decline() {
 
 #[tokio::test]
 async fn timeout_drops_without_charging_and_the_retry_executes() {
-    let h = start(rates(Rates {
-        timeout: 0.5,
-        ..Rates::default()
-    }))
-    .await;
+    let h = start(rates(rates_of([(FaultKind::Timeout, 0.5)]))).await;
     let order = order_hit_once(&h.chaos, FaultKind::Timeout);
     assert!(charge(&h, &order, "k").await.is_err());
     assert_eq!(h.handle.events_created(), 0);
@@ -342,11 +320,7 @@ async fn timeout_drops_without_charging_and_the_retry_executes() {
 
 #[tokio::test]
 async fn server_error_says_retry_and_the_retry_executes() {
-    let h = start(rates(Rates {
-        server_error: 0.5,
-        ..Rates::default()
-    }))
-    .await;
+    let h = start(rates(rates_of([(FaultKind::ServerError, 0.5)]))).await;
     let order = order_hit_once(&h.chaos, FaultKind::ServerError);
     let a = charge(&h, &order, "k").await.unwrap();
     assert_eq!(a.status, 500);
@@ -369,11 +343,7 @@ async fn server_error_says_retry_and_the_retry_executes() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_and_is_not_saved() {
-    let h = start(rates(Rates {
-        rate_limit: 0.5,
-        ..Rates::default()
-    }))
-    .await;
+    let h = start(rates(rates_of([(FaultKind::RateLimit, 0.5)]))).await;
     let order = order_hit_once(&h.chaos, FaultKind::RateLimit);
     let a = charge(&h, &order, "k").await.unwrap();
     assert_eq!(a.status, 429);
@@ -646,11 +616,7 @@ async fn unknown_path_missing_key_and_bad_params_are_refused_with_a_request_id()
 
 #[tokio::test]
 async fn create_then_confirm_charges_through_the_confirm_endpoint() {
-    let h = start(rates(Rates {
-        insufficient_funds: 1.0,
-        ..Rates::default()
-    }))
-    .await;
+    let h = start(rates(rates_of([(FaultKind::InsufficientFunds, 1.0)]))).await;
     let addr = h.handle.addr();
     let body = "amount=700&currency=usd&payment_method=pm_card_visa&metadata[order_id]=ord-000003";
     let created = send(addr, "POST", "/v1/payment_intents", body, &[])

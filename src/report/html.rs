@@ -12,8 +12,8 @@ use super::gates::number;
 use super::markdown::agrees;
 use super::timeline::{SpectrumPoint, TimelineRow, WindowSpan};
 use super::{GateResult, LoadFigures, OrderedMap, RecoveryStatus, RunReport, ScenarioInfo};
+use crate::domain::FinalState;
 use crate::metrics::Percentiles;
-use crate::verify::FINAL_LABELS;
 
 /// The page's style sheet, inlined into `<style>`.
 const CSS: &str = include_str!("report.css");
@@ -214,7 +214,7 @@ fn confusion_section(h: &mut String, r: &RunReport) {
     h.push_str("<section id=\"confusion\">\n<h2>Confusion matrix</h2>\n");
     h.push_str("<p class=\"note\">Provider truth (rows) against the merchant's final order state (columns), in orders. A correct merchant keeps every order in a green cell.</p>\n");
     h.push_str("<table class=\"heat\">\n<thead><tr><th class=\"corner\">truth ↓ final →</th>");
-    for label in FINAL_LABELS {
+    for label in FinalState::all().map(FinalState::as_str) {
         let short = label.strip_prefix("failed_").unwrap_or(label);
         h.push_str(&format!("<th>{}</th>", breakable(short)));
     }
@@ -222,7 +222,7 @@ fn confusion_section(h: &mut String, r: &RunReport) {
     for (truth, row) in c.iter() {
         h.push_str(&format!("<tr><th>{}</th>", breakable(truth)));
         let mut total = 0;
-        for label in FINAL_LABELS {
+        for label in FinalState::all().map(FinalState::as_str) {
             let n = row.get(label).copied().unwrap_or(0);
             total += n;
             if n == 0 {

@@ -5,8 +5,9 @@
 
 use std::io::{self, Write};
 
+use crate::domain::FinalState;
 use crate::metrics::Percentiles;
-use crate::verify::{Check, TruthLabel, FINAL_LABELS};
+use crate::verify::{Check, TruthLabel};
 
 use super::gates::number;
 use super::RunReport;
@@ -110,7 +111,7 @@ impl<W: Write> Markdown<'_, W> {
         )?;
         writeln!(self.w, "| state | told at checkout | final |")?;
         writeln!(self.w, "|---|--:|--:|")?;
-        let mut states: Vec<&str> = FINAL_LABELS.to_vec();
+        let mut states: Vec<&str> = FinalState::all().map(FinalState::as_str).collect();
         states.push("error");
         for s in states {
             let show = |v: Option<&u64>| v.map_or("–".to_string(), u64::to_string);
@@ -133,8 +134,8 @@ impl<W: Write> Markdown<'_, W> {
             self.w,
             "### Confusion matrix: provider truth × merchant final state\n"
         )?;
-        let short: Vec<&str> = FINAL_LABELS
-            .iter()
+        let short: Vec<&str> = FinalState::all()
+            .map(FinalState::as_str)
             .map(|l| l.strip_prefix("failed_").unwrap_or(l))
             .collect();
         writeln!(self.w, "| truth ＼ final | {} | total |", short.join(" | "))?;
@@ -142,7 +143,7 @@ impl<W: Write> Markdown<'_, W> {
         for (truth, row) in c.iter() {
             let mut cells = Vec::new();
             let mut total = 0;
-            for label in FINAL_LABELS {
+            for label in FinalState::all().map(FinalState::as_str) {
                 let n = row.get(label).copied().unwrap_or(0);
                 total += n;
                 cells.push(match n {

@@ -1,7 +1,8 @@
 //! The run report: one `RunReport` data model (serde, snake_case, `schema_version`), built
 //! once from the run's evidence, the verifier's findings and the merged recorder (`timeline`
-//! builds the chart data). Writers (`json`, `markdown`, `html` with `charts`, `summary`) only
-//! render it; `gates` turns the scenario's thresholds into results the exit code follows.
+//! builds the chart data). Writers (`json`, `markdown`, `html` with `charts`, `junit`,
+//! `summary`, `step_summary`) only render it; `gates` turns the scenario's thresholds into
+//! results the exit code follows.
 //! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
 //! (whether the generator kept its schedule) compute their parts, wired in by `shape`.
 //! `write_all` puts the files in place atomically.
@@ -11,11 +12,13 @@ pub mod charts;
 pub mod gates;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 mod markdown_load;
 pub mod recovery;
 pub mod schedule;
 mod shape;
+pub mod step_summary;
 pub mod summary;
 pub mod timeline;
 
@@ -29,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::FaultKind;
-use crate::domain::{CheckoutAnswer, LedgerEntry, OrderStatus, PaymentOp, WebhookAttempt};
+use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, PaymentOp, WebhookAttempt};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
-use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel, FINAL_LABELS};
+use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel};
 
 pub use capacity::{CapacityReport, CapacityStep};
 pub use gates::GateResult;
@@ -323,14 +326,22 @@ impl RunReport {
 
     /// The report folder's name: `<scenario>-<UTC timestamp>`, e.g. `smoke-20261123T023317Z`.
     pub fn dir_name(&self) -> String {
-        let stamp: String = self
-            .run
-            .started_at
-            .chars()
-            .filter(|c| !matches!(c, '-' | ':'))
-            .collect();
-        format!("{}-{stamp}", self.scenario.name)
+        folder_name(&self.scenario.name, &self.run.started_at)
     }
+}
+
+/// [`RunReport::dir_name`] of the run of scenario `name` started at `started_at`, known
+/// before the run so that its folder can be made first.
+pub fn dir_name(name: &str, started_at: SystemTime) -> String {
+    folder_name(name, &rfc3339(started_at))
+}
+
+fn folder_name(name: &str, started_at: &str) -> String {
+    let stamp: String = started_at
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    format!("{name}-{stamp}")
 }
 
 fn load_figures(inp: &ReportInputs) -> LoadFigures {
@@ -364,9 +375,14 @@ fn ratio(n: usize, d: usize) -> f64 {
 
 fn outcomes(rec: &Reconciliation) -> Outcomes {
     let orders = &rec.orders;
-    let paid = orders.values().filter(|o| o.final_label == "paid");
+    let paid = orders
+        .values()
+        .filter(|o| o.final_state == FinalState::Paid);
     let eligible = orders.values().filter(|o| !o.truth.label().is_declined());
-    let paid_eligible = eligible.clone().filter(|o| o.final_label == "paid").count();
+    let paid_eligible = eligible
+        .clone()
+        .filter(|o| o.final_state == FinalState::Paid)
+        .count();
 
     let tally = |labels: &[&str], of: &dyn Fn(&crate::verify::VerifiedOrder) -> &str| {
         labels
@@ -377,21 +393,25 @@ fn outcomes(rec: &Reconciliation) -> Outcomes {
             })
             .collect::<OrderedMap<u64>>()
     };
-    let told_labels: Vec<&str> = OrderStatus::LABELS.into_iter().chain(["error"]).collect();
+    let states = || FinalState::all().map(FinalState::as_str);
+    let told_labels: Vec<&str> = states()
+        .filter(|s| *s != FinalState::Missing.as_str())
+        .chain(["error"])
+        .collect();
+    let final_labels: Vec<&str> = states().collect();
 
     Outcomes {
         success_rate: ratio(paid.count(), orders.len()),
         success_rate_eligible: ratio(paid_eligible, eligible.count()),
         told: tally(&told_labels, &|o| o.told),
-        final_states: tally(&FINAL_LABELS, &|o| o.final_label),
+        final_states: tally(&final_labels, &|o| o.final_state.as_str()),
         confusion: TruthLabel::ALL
             .into_iter()
             .map(|t| {
                 let row = rec.confusion.row(t);
-                let cells = FINAL_LABELS
+                let cells = row
                     .iter()
-                    .zip(row)
-                    .map(|(l, n)| (l.to_string(), *n))
+                    .map(|(state, n)| (state.as_str().to_string(), *n))
                     .collect();
                 (t.as_str().to_string(), cells)
             })
@@ -411,8 +431,7 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
         }
     }
     let per_kind = |f: &dyn Fn(FaultKind) -> u64| {
-        FaultKind::ALL
-            .into_iter()
+        FaultKind::all()
             .map(|k| (k.as_str().to_string(), f(k)))
             .collect::<OrderedMap<u64>>()
     };
@@ -534,19 +553,53 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// Writes every report file into `dir` (created if needed), each through a temporary file
 /// renamed into place, so a reader never sees half a file. Returns the paths written.
-pub fn write_all(report: &RunReport, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    fs::create_dir_all(dir)?;
+pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
     let mut written = Vec::new();
-    let json_path = dir.join("report.json");
-    write_atomically(&json_path, |w| json::write(report, w))?;
-    written.push(json_path);
-    let md_path = dir.join("report.md");
-    write_atomically(&md_path, |w| markdown::write(report, w))?;
-    written.push(md_path);
-    let html_path = dir.join("report.html");
-    write_atomically(&html_path, |w| html::write(report, w))?;
-    written.push(html_path);
+    fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.to_path_buf(),
+        written: Vec::new(),
+        source,
+    })?;
+    type Writer = fn(&RunReport, &mut BufWriter<fs::File>) -> io::Result<()>;
+    let files: [(&str, Writer); 4] = [
+        ("report.json", |r, w| json::write(r, w)),
+        ("report.md", |r, w| markdown::write(r, w)),
+        ("report.html", |r, w| html::write(r, w)),
+        (junit::FILE_NAME, |r, w| junit::write(r, w)),
+    ];
+    for (name, write) in files {
+        let path = dir.join(name);
+        match write_atomically(&path, |w| write(report, w)) {
+            Ok(()) => written.push(path),
+            Err(source) => {
+                return Err(WriteError {
+                    path,
+                    written,
+                    source,
+                })
+            }
+        }
+    }
     Ok(written)
+}
+
+/// A report file (or its folder) that could not be written; the files written before it
+/// are complete and stay where they are.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source} ({})", path.display(), kept(written))]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub written: Vec<PathBuf>,
+    #[source]
+    pub source: io::Error,
+}
+
+fn kept(written: &[PathBuf]) -> String {
+    if written.is_empty() {
+        return "nothing was written".into();
+    }
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    format!("kept: {}", names.join(", "))
 }
 
 fn write_atomically(

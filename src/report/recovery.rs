@@ -111,13 +111,9 @@ pub enum RecoveryStatus {
 }
 
 impl RecoveryStatus {
+    /// The word used in reports (the serde name).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RecoveryStatus::Recovered => "recovered",
-            RecoveryStatus::NeverRecovered => "never_recovered",
-            RecoveryStatus::NoBaseline => "no_baseline",
-            RecoveryStatus::NotReached => "not_reached",
-        }
+        crate::domain::label(&self)
     }
 }
 
@@ -286,7 +282,7 @@ mod tests {
             name: "outage".into(),
             start: Duration::from_millis(start_ms),
             end: Duration::from_millis(end_ms),
-            rates: [None; crate::chaos::FaultKind::ALL.len()],
+            rates: Default::default(),
             latency: None,
         }
     }

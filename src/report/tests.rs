@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::chaos::{FaultPlan, WebhookChaos};
-use crate::domain::{AttemptResult, FailReason};
+use crate::domain::{AttemptResult, FailReason, OrderStatus};
 use crate::metrics::Outcome;
 use crate::scenario::{
     Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
@@ -54,7 +54,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             retry_backoff: ms(50),
             reconcile_every: ms(200),
             pending_grace: ms(1000),
-            flaws: crate::merchant::flaws::Flaws::NONE,
+            flaws: crate::scenario::flaws::Flaws::NONE,
             breaker: None,
         }),
         drain: DrainSpec {
@@ -161,7 +161,7 @@ fn faults_count_entries_and_distinct_orders() {
     assert_eq!(r.faults.injected.get("timeout_after_charge"), Some(&2));
     assert_eq!(r.faults.orders_hit.get("timeout_after_charge"), Some(&2));
     assert_eq!(r.faults.injected.get("risk_block"), Some(&1));
-    assert_eq!(r.faults.injected.0.len(), FaultKind::ALL.len());
+    assert_eq!(r.faults.injected.0.len(), FaultKind::all().count());
 }
 
 #[test]
@@ -276,7 +276,10 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["report.html", "report.json", "report.md"]);
+    assert_eq!(
+        names,
+        ["junit.xml", "report.html", "report.json", "report.md"]
+    );
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 1);
     let md = fs::read_to_string(&paths[1]).unwrap();

@@ -227,7 +227,7 @@ mod tests {
             name: name.into(),
             start: Duration::from_millis(start_ms),
             end: Duration::from_millis(end_ms),
-            rates: [None; crate::chaos::FaultKind::ALL.len()],
+            rates: Default::default(),
             latency: None,
         }
     }

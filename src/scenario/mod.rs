@@ -1,8 +1,11 @@
 //! The scenario: what one run does. `raw` mirrors the TOML exactly (serde,
 //! `deny_unknown_fields`); `validate` turns it into the checked types below, gathering every
-//! problem with its key path before anything starts. The rest of the program sees only
-//! these checked types.
+//! problem with its key path before anything starts; `defaults` holds the defaults the
+//! command line shares. The rest of the program sees only these checked types.
 
+pub mod contract;
+pub mod defaults;
+pub mod flaws;
 pub mod raw;
 pub mod validate;
 
@@ -11,10 +14,11 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::chaos::{FaultPlan, WebhookChaos};
-use crate::load::Contract;
-use crate::merchant::flaws::Flaws;
-use crate::merchant::BreakerConfig;
+use contract::Contract;
+use flaws::Flaws;
 
 pub use validate::{Problem, ScenarioError};
 
@@ -200,8 +204,10 @@ pub struct ProviderSpec {
     pub listen: SocketAddr,
 }
 
-/// API shapes the provider speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// API shapes the provider speaks (and the reference merchant with it); the serde name is
+/// the word in scenarios and on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Dialect {
     Stripe,
     /// A CN-style async-notify gateway: JSON pay and query APIs with result codes, form
@@ -213,17 +219,12 @@ pub enum Dialect {
 impl Dialect {
     /// The name used in scenarios and on the command line.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Stripe => "stripe",
-            Dialect::Gateway => "gateway",
-        }
+        crate::domain::label(&self)
     }
 
     /// Parses a name written by [`Dialect::as_str`].
     pub fn parse(s: &str) -> Option<Dialect> {
-        [Dialect::Stripe, Dialect::Gateway]
-            .into_iter()
-            .find(|d| d.as_str() == s)
+        crate::domain::parse_label(s)
     }
 }
 
@@ -265,6 +266,15 @@ pub struct ReferenceSpec {
     pub flaws: Flaws,
     /// The circuit breaker in front of the provider; `None`: off.
     pub breaker: Option<BreakerConfig>,
+}
+
+/// When the reference merchant's circuit breaker opens and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive checkouts ending in provider trouble that open the breaker (> 0).
+    pub failures: u32,
+    /// How long an open breaker fails checkouts fast before letting a probe through.
+    pub cooldown: Duration,
 }
 
 /// A merchant under test that runs on its own (see the merchant contract in the README).

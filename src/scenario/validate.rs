@@ -1,20 +1,20 @@
 //! Raw scenario → checked [`Scenario`](super::Scenario), every problem gathered with its key path.
 //! Structural problems (TOML syntax, unknown key, wrong type) stop the parse and carry the key
 //! path and line:column; semantic ones (ranges, missing keys, sums, cross-key rules) are all
-//! collected before anything is returned. Defaults live here and nowhere else.
+//! collected before anything is returned. Defaults live here, but for those the command line
+//! shares, which live in [`super::defaults`].
 
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use super::flaws::{Flaw, Flaws};
 use super::raw::{RawDuration, RawLoad, RawScenario};
 use super::{
-    Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
-    ReferenceSpec, Scenario, WebhookSpec,
+    defaults, BreakerConfig, Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec,
+    Profile, ProviderSpec, ReferenceSpec, Scenario, WebhookSpec,
 };
 use crate::chaos::{Latency, WebhookChaos};
-use crate::merchant::flaws::{Flaw, Flaws};
-use crate::merchant::BreakerConfig;
 
 mod external;
 mod faults;
@@ -80,12 +80,6 @@ const DEFAULT_DELAY_LATENCY: Latency = Latency::Uniform {
 };
 /// An exponential latency without `max` is capped at this many means.
 const EXPONENTIAL_MAX_MEANS: u32 = 20;
-const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(1);
-const DEFAULT_MAX_RETRIES: i64 = 3;
-const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
-const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(1);
-const DEFAULT_PENDING_GRACE: Duration = Duration::from_secs(5);
-const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(3);
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 const DURATION_FORM: &str = r#"a duration such as "500ms", "10s" or "2m""#;
@@ -170,7 +164,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 /// A duration for messages: whole seconds as `"2s"`, else milliseconds or finer.
-fn show(d: Duration) -> String {
+pub fn show(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
     } else if d.subsec_nanos().is_multiple_of(1_000_000) {
@@ -568,7 +562,7 @@ impl Checker {
     fn provider(&mut self, raw: &RawScenario) -> (ProviderSpec, Option<Dur>) {
         let p = &raw.provider;
         let dialect = match p.dialect.as_deref() {
-            None => Dialect::Stripe,
+            None => defaults::DIALECT,
             Some(d) => Dialect::parse(d).unwrap_or_else(|| {
                 self.report(
                     "provider.dialect",
@@ -610,33 +604,34 @@ impl Checker {
             self,
             "provider_timeout",
             m.provider_timeout.as_ref(),
-            DEFAULT_PROVIDER_TIMEOUT,
+            defaults::REFERENCE.provider_timeout,
             Floor::Positive,
         );
         let retry_backoff = dur(
             self,
             "retry_backoff",
             m.retry_backoff.as_ref(),
-            DEFAULT_RETRY_BACKOFF,
+            defaults::REFERENCE.retry_backoff,
             Floor::Zero,
         );
         let reconcile_every = dur(
             self,
             "reconcile_every",
             m.reconcile_every.as_ref(),
-            DEFAULT_RECONCILE_EVERY,
+            defaults::REFERENCE.reconcile_every,
             Floor::Positive,
         );
         let pending_grace = dur(
             self,
             "pending_grace",
             m.pending_grace.as_ref(),
-            DEFAULT_PENDING_GRACE,
+            defaults::REFERENCE.pending_grace,
             Floor::Zero,
         );
         let max_retries = self.integer(
             "merchant.max_retries",
-            m.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            m.max_retries
+                .unwrap_or(i64::from(defaults::REFERENCE.max_retries)),
             0,
             i64::from(u32::MAX),
         );
@@ -648,7 +643,7 @@ impl Checker {
             self,
             "breaker_cooldown",
             m.breaker_cooldown.as_ref(),
-            DEFAULT_BREAKER_COOLDOWN,
+            defaults::BREAKER_COOLDOWN,
             Floor::Positive,
         );
         if m.breaker_cooldown.is_some() && m.breaker_failures.is_none() {

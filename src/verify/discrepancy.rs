@@ -38,20 +38,9 @@ impl Check {
         Check::HardDeclineRetried,
     ];
 
-    /// The snake_case name used in reports.
+    /// The snake_case name used in reports (the serde name).
     pub fn name(self) -> &'static str {
-        match self {
-            Check::LostPayment => "lost_payment",
-            Check::RefundOwed => "refund_owed",
-            Check::FreeGoods => "free_goods",
-            Check::DoubleCharge => "double_charge",
-            Check::WrongReason => "wrong_reason",
-            Check::StuckPending => "stuck_pending",
-            Check::ForgedAccepted => "forged_accepted",
-            Check::DuplicateApplied => "duplicate_applied",
-            Check::OutOfOrder => "out_of_order",
-            Check::HardDeclineRetried => "hard_decline_retried",
-        }
+        crate::domain::label(&self)
     }
 
     /// The invariant the check holds the merchant to, in one sentence.
@@ -78,7 +67,7 @@ impl Check {
 
     /// Parses a name written by [`Check::name`].
     pub fn parse(s: &str) -> Option<Check> {
-        Check::ALL.into_iter().find(|c| c.name() == s)
+        crate::domain::parse_label(s)
     }
 }
 

@@ -9,7 +9,11 @@ pub mod truth;
 
 use std::collections::BTreeMap;
 
-use crate::domain::{CheckoutAnswer, CheckoutRecord, LedgerEntry, OrderSnapshot, WebhookAttempt};
+use enum_map::EnumMap;
+
+use crate::domain::{
+    CheckoutAnswer, CheckoutRecord, FinalState, LedgerEntry, OrderSnapshot, WebhookAttempt,
+};
 
 pub use discrepancy::{Check, Discrepancy};
 pub use rules::answer_label;
@@ -25,52 +29,31 @@ pub struct Evidence<'a> {
     pub orders: &'a [OrderSnapshot],
 }
 
-/// The confusion matrix's columns: every final order state, then `missing` (not exported).
-pub const FINAL_LABELS: [&str; 7] = [
-    "paid",
-    "failed_insufficient_funds",
-    "failed_risk_blocked",
-    "failed_provider_error",
-    "failed_declined",
-    "pending",
-    "missing",
-];
-
 /// Orders counted by provider truth (rows, [`TruthLabel::ALL`]) × merchant final state
-/// (columns, [`FINAL_LABELS`]).
+/// (columns, [`FinalState::all`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Confusion {
-    counts: [[u64; FINAL_LABELS.len()]; TruthLabel::ALL.len()],
+    counts: [EnumMap<FinalState, u64>; TruthLabel::ALL.len()],
 }
 
 impl Confusion {
-    /// Counts one order; an unknown final label is counted as `missing`.
-    pub fn add(&mut self, truth: TruthLabel, final_label: &str) {
-        self.counts[truth.index()][final_index(final_label)] += 1;
+    /// Counts one order.
+    pub fn add(&mut self, truth: TruthLabel, state: FinalState) {
+        self.counts[truth.index()][state] += 1;
     }
 
-    pub fn get(&self, truth: TruthLabel, final_label: &str) -> u64 {
-        FINAL_LABELS
-            .iter()
-            .position(|l| *l == final_label)
-            .map_or(0, |i| self.counts[truth.index()][i])
+    pub fn get(&self, truth: TruthLabel, state: FinalState) -> u64 {
+        self.counts[truth.index()][state]
     }
 
-    /// One row, in [`FINAL_LABELS`] order.
-    pub fn row(&self, truth: TruthLabel) -> &[u64; FINAL_LABELS.len()] {
+    /// One row, in [`FinalState::all`] order.
+    pub fn row(&self, truth: TruthLabel) -> &EnumMap<FinalState, u64> {
         &self.counts[truth.index()]
     }
 
     pub fn total(&self) -> u64 {
-        self.counts.iter().flatten().sum()
+        self.counts.iter().flat_map(|row| row.values()).sum()
     }
-}
-
-fn final_index(label: &str) -> usize {
-    FINAL_LABELS
-        .iter()
-        .position(|l| *l == label)
-        .unwrap_or(FINAL_LABELS.len() - 1)
 }
 
 /// How one check fared.
@@ -92,8 +75,8 @@ pub struct VerifiedOrder {
     pub truth: OrderTruth,
     /// The checkout answer's label ([`answer_label`]).
     pub told: &'static str,
-    /// The final state's label, `missing` when not exported.
-    pub final_label: &'static str,
+    /// The final state, `missing` when not exported.
+    pub final_state: FinalState,
 }
 
 /// The verifier's findings.
@@ -167,13 +150,13 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
     let mut confusion = Confusion::default();
     let mut orders = BTreeMap::new();
     for o in &ctx.orders {
-        confusion.add(o.truth.label(), o.final_label());
+        confusion.add(o.truth.label(), o.final_state());
         orders.insert(
             o.order_id.to_string(),
             VerifiedOrder {
                 truth: o.truth.clone(),
                 told: answer_label(o.told),
-                final_label: o.final_label(),
+                final_state: o.final_state(),
             },
         );
     }
@@ -648,28 +631,23 @@ pub(crate) mod tests {
         );
         let r = reconcile(&s.evidence());
         let c = &r.confusion;
-        assert_eq!(c.get(TruthLabel::Charged, "paid"), 2);
-        assert_eq!(c.get(TruthLabel::Refunded, "failed_provider_error"), 1);
+        use FinalState as St;
+        assert_eq!(c.get(TruthLabel::Charged, St::Paid), 2);
+        assert_eq!(c.get(TruthLabel::Refunded, St::FailedProviderError), 1);
         assert_eq!(
             c.get(
                 TruthLabel::DeclinedInsufficientFunds,
-                "failed_insufficient_funds"
+                St::FailedInsufficientFunds
             ),
             1
         );
         assert_eq!(
-            c.get(TruthLabel::DeclinedRiskBlocked, "failed_risk_blocked"),
+            c.get(TruthLabel::DeclinedRiskBlocked, St::FailedRiskBlocked),
             1
         );
-        assert_eq!(c.get(TruthLabel::NotCharged, "failed_provider_error"), 1);
-        assert_eq!(c.get(TruthLabel::NoAttempt, "missing"), 1);
+        assert_eq!(c.get(TruthLabel::NotCharged, St::FailedProviderError), 1);
+        assert_eq!(c.get(TruthLabel::NoAttempt, St::Missing), 1);
         assert_eq!(c.total(), 7);
-        assert_eq!(c.row(TruthLabel::DeclinedOther), &[0; 7]);
-    }
-
-    #[test]
-    fn final_labels_are_the_order_labels_then_missing() {
-        assert_eq!(&FINAL_LABELS[..6], &OrderStatus::LABELS[..]);
-        assert_eq!(FINAL_LABELS[6], "missing");
+        assert!(c.row(TruthLabel::DeclinedOther).values().all(|&n| n == 0));
     }
 }

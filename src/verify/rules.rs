@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::{CheckoutAnswer, FailReason, OrderSnapshot, OrderStatus, WebhookAttempt};
+use crate::domain::{
+    CheckoutAnswer, CopyKind, FailReason, FinalState, OrderSnapshot, OrderStatus, WebhookAttempt,
+};
 
 use super::discrepancy::{Check, Discrepancy};
 use super::truth::{result_label, OrderTruth};
@@ -29,9 +31,10 @@ impl OrderView<'_> {
         self.snapshot.map(|s| s.status)
     }
 
-    /// The final state's label, `missing` when the export lacks the order.
-    pub fn final_label(&self) -> &'static str {
-        self.final_status().map_or("missing", OrderStatus::label)
+    /// The final state, `missing` when the export lacks the order.
+    pub fn final_state(&self) -> FinalState {
+        self.final_status()
+            .map_or(FinalState::Missing, FinalState::of)
     }
 
     /// Final state failed, or the order missing from the export.
@@ -188,7 +191,7 @@ pub fn lost_payment(ctx: &Context) -> Vec<Discrepancy> {
                 format!(
                     "{}; final {}; told {}",
                     o.money(),
-                    o.final_label(),
+                    o.final_state().as_str(),
                     answer_label(o.told)
                 ),
             )
@@ -210,7 +213,7 @@ pub fn refund_owed(ctx: &Context) -> Vec<Discrepancy> {
                 format!(
                     "refund of {} (told pending, final {})",
                     o.truth.net(),
-                    o.final_label()
+                    o.final_state().as_str()
                 ),
                 o.money(),
             )
@@ -340,13 +343,14 @@ pub fn forged_accepted(ctx: &Context) -> Vec<Discrepancy> {
         .filter(|w| w.is_attack() && w.acknowledged())
         .filter_map(|w| {
             let order = ctx.order(w.order_id.as_deref()?)?;
-            let kind = w.attack_kind()?;
+            let kind = w.copy();
             let status = w.status.map_or("none".into(), |s| s.to_string());
             let why = match kind {
-                "forged" => "signed with a wrong secret",
-                "stale" => "signature timestamp outside the 300 s tolerance",
+                CopyKind::Forged => "signed with a wrong secret",
+                CopyKind::Stale => "signature timestamp outside the 300 s tolerance",
                 _ => "no Stripe-Signature header",
             };
+            let kind = kind.as_str();
             Some(Discrepancy::new(
                 Check::ForgedAccepted,
                 order.order_id,
@@ -371,7 +375,7 @@ pub fn duplicate_applied(ctx: &Context) -> Vec<Discrepancy> {
                     Check::DuplicateApplied,
                     o.order_id,
                     "fulfilled at most once",
-                    format!("fulfilled {n} times; final {}", o.final_label()),
+                    format!("fulfilled {n} times; final {}", o.final_state().as_str()),
                 )
             })
         })
@@ -394,7 +398,7 @@ pub fn out_of_order(ctx: &Context) -> Vec<Discrepancy> {
                 ),
                 format!(
                     "final {}: payment_failed {} acknowledged after succeeded {}; told {}; {}",
-                    o.final_label(),
+                    o.final_state().as_str(),
                     late.failed,
                     late.succeeded,
                     answer_label(o.told),

@@ -38,21 +38,14 @@ impl TruthLabel {
         TruthLabel::NoAttempt,
     ];
 
+    /// The word used in reports (the serde name).
     pub fn as_str(self) -> &'static str {
-        match self {
-            TruthLabel::Charged => "charged",
-            TruthLabel::Refunded => "refunded",
-            TruthLabel::DeclinedInsufficientFunds => "declined_insufficient_funds",
-            TruthLabel::DeclinedRiskBlocked => "declined_risk_blocked",
-            TruthLabel::DeclinedOther => "declined_other",
-            TruthLabel::NotCharged => "not_charged",
-            TruthLabel::NoAttempt => "no_attempt",
-        }
+        crate::domain::label(&self)
     }
 
     /// Parses a label written by [`TruthLabel::as_str`].
     pub fn parse(s: &str) -> Option<TruthLabel> {
-        TruthLabel::ALL.into_iter().find(|t| t.as_str() == s)
+        crate::domain::parse_label(s)
     }
 
     /// Whether the card declined the order (such orders cannot succeed whatever the merchant does).

@@ -147,12 +147,12 @@ fn a_failed_check_exits_1_and_names_it() {
     assert!(out_dir.join("report.json").is_file() && out_dir.join("report.html").is_file());
 }
 
-#[test]
-fn ctrl_c_stops_the_run_and_still_writes_the_report() {
+/// Starts a 60 s run, sends `signal` (a `kill` name) once the run has started, and returns
+/// its exit code, its stderr after the first line, its report.json and its report.md.
+fn interrupt_a_run(signal: &str) -> (Option<i32>, String, serde_json::Value, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    // Arrange: a run long enough to interrupt.
     let tmp = tempfile::tempdir().unwrap();
     let file = write(
         tmp.path(),
@@ -172,30 +172,213 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
         .spawn()
         .unwrap();
 
-    // Act: interrupt once the run has started (its first line names the servers).
+    // The run's first line names the servers: the load is about to start.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     assert!(line.contains("provider http://127.0.0.1:"), "{line}");
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
+    let json = std::fs::read_to_string(out_dir.join("report.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap_or_default();
+    (status.code(), rest, json, md)
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_still_writes_the_report() {
+    // Act
+    let (code, stderr, json, _) = interrupt_a_run("INT");
 
     // Assert: exit 2, and the report says it was interrupted.
-    assert_eq!(status.code(), Some(2), "{rest}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
-    assert_eq!(json["run"]["interrupted"], true);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(json["run"]["interrupted"], true, "{stderr}");
     assert!(json["load"]["planned"].as_u64().unwrap() == 1200);
     assert!(
         json["load"]["sent"].as_u64().unwrap() < 1200,
         "{}",
         json["load"]
     );
+}
+
+/// #11: SIGTERM (CI runners, Kubernetes) used to end the run at once with an empty folder.
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c_and_writes_an_interrupted_report() {
+    // Act
+    let (code, stderr, json, md) = interrupt_a_run("TERM");
+
+    // Assert
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("SIGTERM: stopping the load"), "{stderr}");
+    assert_eq!(json["run"]["interrupted"], true, "{stderr}");
+    assert!(
+        json["load"]["sent"].as_u64().unwrap() < 1200,
+        "{}",
+        json["load"]
+    );
+    assert!(md.contains("INTERRUPTED"), "{md}");
+}
+
+/// `paychaos run FILE --out DIR ARGS…` with `env` set; exit code, stdout, stderr.
+fn run_out(
+    file: &Path,
+    out: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> (Option<i32>, String, String) {
+    let mut cmd = paychaos();
+    cmd.arg("run").arg(file).arg("--out").arg(out).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// #11: `paychaos run … 2>&1 | head -n 1` used to panic on the closed pipe and lose the report.
+#[test]
+fn a_closed_stdout_and_stderr_stop_neither_the_run_nor_its_report() {
+    // Arrange: a run that ends in a failed check (exit 1), its output into `head -n 1`.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = quick_scenario(
+        tmp.path(),
+        "flaws = [\"generic_decline_message\"]\n[faults]\ninsufficient_funds = 0.5\n",
+    );
+    let out_dir = tmp.path().join("report");
+    let script = r#"set -o pipefail; "$0" run "$1" --out "$2" 2>&1 | head -n 1"#;
+
+    // Act
+    let o = Command::new("bash")
+        .args(["-c", script, env!("CARGO_BIN_EXE_paychaos")])
+        .arg(&file)
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+
+    // Assert: the run's own exit code (not 101), one line shown, the report written.
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{shown}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(shown.lines().count(), 1, "{shown}");
+    for f in ["report.json", "report.md", "report.html"] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+}
+
+/// #11: an --out holding an earlier report used to be overwritten without a word.
+#[test]
+fn an_out_folder_holding_an_earlier_report_is_refused_unless_forced() {
+    // Arrange
+    let tmp = tempfile::tempdir().unwrap();
+    let file = quick_scenario(tmp.path(), "");
+    let out_dir = tmp.path().join("report");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::write(out_dir.join("report.json"), "{\"earlier\": true}").unwrap();
+
+    // Act 1
+    let (code, _, err) = run_out(&file, &out_dir, &[], &[]);
+
+    // Assert 1: refused at once, the earlier report untouched.
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("earlier run") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(err.contains(&out_dir.display().to_string()), "{err}");
+    let kept = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+    assert_eq!(kept, "{\"earlier\": true}");
+
+    // Act 2
+    let (code, _, err) = run_out(&file, &out_dir, &["--force"], &[]);
+
+    // Assert 2: replaced.
+    assert_eq!(code, Some(0), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["scenario"]["name"], "quick");
+}
+
+/// #11: a report folder that cannot be written used to fail only after the whole load.
+#[test]
+fn an_unusable_report_folder_is_refused_before_any_socket_is_bound() {
+    // Arrange: provider.listen is taken, so a run that bound first would fail on the port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "taken.toml",
+        &format!(
+            "name = \"taken\"\n[load]\nprofile = \"constant\"\nrate = 1\nduration = \"1s\"\n\
+             [provider]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let plain_file = write(tmp.path(), "plain", "");
+    let long_name = tmp.path().join("a".repeat(10_000));
+
+    for out in [plain_file.join("report"), long_name] {
+        // Act
+        let (code, _, err) = run_out(&file, &out, &[], &[]);
+
+        // Assert
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("cannot create the report folder"), "{err}");
+        assert!(
+            !err.contains("cannot listen"),
+            "the folder is checked first: {err}"
+        );
+    }
+}
+
+/// #11: a late write failure names the file, keeps what was written, and puts the whole
+/// report in a temporary folder that the error names.
+#[test]
+fn a_late_write_failure_names_the_file_and_falls_back_to_a_temporary_folder() {
+    // Arrange: report.md cannot be put in place (a folder of that name is in the way).
+    let tmp = tempfile::tempdir().unwrap();
+    let file = quick_scenario(tmp.path(), "");
+    let out_dir = tmp.path().join("report");
+    std::fs::create_dir_all(out_dir.join("report.md")).unwrap();
+    std::fs::write(out_dir.join("report.md").join("keep"), "").unwrap();
+    let temp = tmp.path().join("tmp");
+    std::fs::create_dir(&temp).unwrap();
+
+    // Act
+    let (code, _, err) = run_out(&file, &out_dir, &[], &[("TMPDIR", &temp)]);
+
+    // Assert
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("report.md"), "names the file: {err}");
+    assert!(
+        out_dir.join("report.json").is_file(),
+        "what was written is kept"
+    );
+    let fallbacks: Vec<_> = std::fs::read_dir(temp.join("paychaos-reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(fallbacks.len(), 1, "{fallbacks:?}");
+    assert!(err.contains(&fallbacks[0].display().to_string()), "{err}");
+    for f in ["report.json", "report.md", "report.html"] {
+        assert!(
+            fallbacks[0].join(f).is_file(),
+            "{f} missing from the fallback"
+        );
+    }
 }

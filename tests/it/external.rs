@@ -276,6 +276,22 @@ fn run_without_the_merchant_prints_its_configuration_then_gives_up() {
     assert!(!tmp.path().join("report").exists());
 }
 
+/// #11: SIGTERM stops `paychaos merchant` cleanly, as Ctrl-C does.
+#[test]
+fn merchant_command_exits_0_on_sigterm() {
+    // Arrange
+    let mut merchant = MerchantProcess::start(free_port(), "whsec_x");
+
+    // Act
+    let pid = merchant.child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = merchant.child.wait().unwrap();
+
+    // Assert
+    assert_eq!(status.code(), Some(0));
+}
+
 #[test]
 fn merchant_command_refuses_unknown_flaws_and_bad_flags() {
     let out = paychaos()

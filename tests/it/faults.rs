@@ -192,7 +192,7 @@ async fn faults_land_where_the_seed_put_them(dialect: &'static str) {
     let j = &run.json;
 
     // Assert: injected counts per kind, and the whole confusion matrix.
-    for kind in FaultKind::ALL {
+    for kind in FaultKind::all() {
         let got = count(j, &format!("/faults/injected/{}", kind.as_str()));
         assert_eq!(
             got,

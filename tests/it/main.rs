@@ -28,9 +28,16 @@ mod cli;
 /// contract; the run's refusals when the provider port is taken or the merchant is absent.
 mod external;
 
+/// `run --junit` and `$GITHUB_STEP_SUMMARY`: the files a CI job reads, and a summary that
+/// cannot be written only warned about.
+mod ci_outputs;
+
 /// `report.html`: one self-contained page with the charts and their data.
 mod report_html;
 
 /// `paychaos provider` in its own process: the request log on stdout, faults switched
 /// through the control API, the control token and port, Ctrl-C exiting 0.
 mod provider_cli;
+
+/// The crate's modules depend on each other one way (the order is stated in the file).
+mod layering;

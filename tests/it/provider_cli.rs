@@ -208,3 +208,50 @@ fn non_loopback_addresses_are_refused_before_binding() {
         );
     }
 }
+
+/// #11: SIGTERM stops `paychaos provider` as Ctrl-C does, and the ledger is still written.
+#[test]
+fn sigterm_exits_0_and_writes_the_ledger_out() {
+    // Arrange: one charge in the ledger.
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger_out = tmp.path().join("ledger.json");
+    let ledger_arg = ledger_out.display().to_string();
+    let mut p = ProviderProcess::start(&["--listen", "127.0.0.1:0", "--ledger-out", &ledger_arg]);
+    let (status, _) = charge(&p.addr, "ord-000001");
+    assert_eq!(status, 200);
+
+    // Act
+    let pid = p.child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = p.child.wait().unwrap();
+
+    // Assert
+    assert_eq!(status.code(), Some(0));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ledger_out).unwrap()).unwrap();
+    let ledger = json["ledger"].as_array().expect("a ledger list");
+    assert_eq!(ledger.len(), 1, "{json}");
+    assert!(ledger[0].to_string().contains("ord-000001"), "{json}");
+}
+
+/// #11: a --ledger-out into a missing folder used to lose the ledger at Ctrl-C.
+#[test]
+fn a_ledger_out_that_cannot_be_written_is_refused_before_binding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing").join("ledger.json");
+    let out = paychaos()
+        .args(["provider", "--listen", "127.0.0.1:0", "--ledger-out"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--ledger-out")
+            && stderr.contains("missing")
+            && stderr.contains("No such file"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing was served");
+}

@@ -176,8 +176,8 @@ pub async fn run_toml(toml: &str) -> Finished {
     let out: PathBuf = tmp.path().join("report");
     let opts = RunOptions {
         out: Some(out.clone()),
-        seed: None,
         quiet: true,
+        ..RunOptions::default()
     };
     let outcome = run(
         scenario,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::chaos::{Chaos, FaultKind, Latency};
+use crate::chaos::{Chaos, Latency};
 use crate::scenario::raw::{RawFaults, RawWebhooks};
 use crate::scenario::validate::run_time_faults;
 use crate::scenario::Problem;
@@ -27,8 +27,8 @@ struct WirePlan {
 pub fn to_json(chaos: &Chaos) -> Value {
     let plan = &chaos.plan;
     let mut faults = Map::new();
-    for kind in FaultKind::ALL {
-        faults.insert(kind.as_str().into(), json!(plan.rates.get(kind)));
+    for (kind, rate) in plan.rates {
+        faults.insert(kind.as_str().into(), json!(rate));
     }
     if let Some(l) = &plan.latency {
         faults.insert("latency".into(), latency(l));
@@ -41,8 +41,8 @@ pub fn to_json(chaos: &Chaos) -> Value {
             o.insert("name".into(), json!(w.name));
             o.insert("start".into(), json!(duration_text(w.start)));
             o.insert("end".into(), json!(duration_text(w.end)));
-            for kind in FaultKind::ALL {
-                if let Some(r) = w.rate(kind) {
+            for (kind, rate) in w.rates {
+                if let Some(r) = rate {
                     o.insert(kind.as_str().into(), json!(r));
                 }
             }
@@ -197,20 +197,20 @@ pub fn problems_json(problems: &[Problem]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chaos::{FaultPlan, Rates, WebhookChaos, Window};
+    use crate::chaos::{rates_of, FaultKind, FaultPlan, WebhookChaos, Window};
     use crate::scenario::validate::parse_duration;
+    use enum_map::EnumMap;
 
     fn sample() -> Chaos {
-        let mut rates = [None; FaultKind::ALL.len()];
-        rates[FaultKind::ServerError as usize] = Some(0.5);
+        let mut rates = EnumMap::default();
+        rates[FaultKind::ServerError] = Some(0.5);
         Chaos::new(
             7,
             FaultPlan {
-                rates: Rates {
-                    insufficient_funds: 0.1,
-                    timeout: 0.05,
-                    ..Rates::default()
-                },
+                rates: rates_of([
+                    (FaultKind::InsufficientFunds, 0.1),
+                    (FaultKind::Timeout, 0.05),
+                ]),
                 latency: Some(Latency::Uniform {
                     min: Duration::from_millis(1),
                     max: Duration::from_micros(12_500),
@@ -297,8 +297,8 @@ mod tests {
     fn a_plan_without_a_seed_keeps_the_one_in_force_and_defaults_the_rest() {
         let c = from_json(br#"{"faults":{"insufficient_funds":1.0}}"#, 42).unwrap();
         assert_eq!(c.seed, 42);
-        assert_eq!(c.plan.rates.insufficient_funds, 1.0);
-        assert_eq!(c.plan.rates.timeout, 0.0);
+        assert_eq!(c.plan.rates[FaultKind::InsufficientFunds], 1.0);
+        assert_eq!(c.plan.rates[FaultKind::Timeout], 0.0);
         assert_eq!(c.webhooks.duplicate, 0.0);
         assert!(c.webhooks.delay_latency.is_some(), "the scenario's default");
         assert_eq!(from_json(b"{}", 3).unwrap().plan, FaultPlan::default());

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::chaos::{Chaos, FaultKind, FaultPlan, Latency, Rates, WebhookChaos};
+use crate::chaos::{rates_of, Chaos, FaultKind, FaultPlan, Latency, WebhookChaos};
 use crate::domain::PaymentOp;
 use crate::provider::{
     serve_with, ControlOptions, ProviderConfig, ProviderHandle, RequestLog, ServeOptions,
@@ -205,7 +205,10 @@ async fn a_replaced_plan_decides_the_next_request_and_keeps_the_seed() {
         after["seed"], 5,
         "a plan without a seed keeps the one in force"
     );
-    assert_eq!(h.handle.chaos().plan.rates.insufficient_funds, 1.0);
+    assert_eq!(
+        h.handle.chaos().plan.rates[FaultKind::InsufficientFunds],
+        1.0
+    );
     let ledger = h.handle.ledger();
     assert_eq!(ledger[1].fault, Some(FaultKind::InsufficientFunds));
     stop(h).await;
@@ -215,10 +218,7 @@ async fn a_replaced_plan_decides_the_next_request_and_keeps_the_seed() {
 async fn patch_merges_single_keys_into_the_plan_in_force() {
     let h = start(Setup {
         plan: FaultPlan {
-            rates: Rates {
-                timeout: 0.1,
-                ..Rates::default()
-            },
+            rates: rates_of([(FaultKind::Timeout, 0.1)]),
             latency: Some(Latency::Fixed {
                 value: Duration::from_millis(1),
             }),
@@ -231,7 +231,13 @@ async fn patch_merges_single_keys_into_the_plan_in_force() {
     let a = control(&h, "PATCH", "/_paychaos/faults", body).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     let c = h.handle.chaos();
-    assert_eq!((c.plan.rates.timeout, c.plan.rates.risk_block), (0.1, 0.5));
+    assert_eq!(
+        (
+            c.plan.rates[FaultKind::Timeout],
+            c.plan.rates[FaultKind::RiskBlock]
+        ),
+        (0.1, 0.5)
+    );
     assert_eq!(c.plan.latency, None, "null removes a key");
     assert_eq!(c.seed, 9);
     // A window put at run time counts from the provider's start, like the ledger's at_ms.
@@ -546,10 +552,7 @@ async fn wrong_methods_paths_and_parameters_are_refused_clearly() {
 async fn the_request_log_sees_answers_drops_faults_and_orders() {
     let h = start(Setup {
         plan: FaultPlan {
-            rates: Rates {
-                timeout: 1.0,
-                ..Rates::default()
-            },
+            rates: rates_of([(FaultKind::Timeout, 1.0)]),
             ..FaultPlan::default()
         },
         ..Setup::default()

@@ -1,7 +1,7 @@
 //! Unit tests of the module, kept apart so the module stays readable.
 
 use super::*;
-use crate::chaos::{FaultPlan, Rates, WebhookChaos};
+use crate::chaos::{rates_of, FaultKind, FaultPlan, Rates, WebhookChaos};
 use crate::domain::LedgerEntry;
 use crate::provider::dialects::{stripe, Route};
 use crate::provider::ledger::Intent;
@@ -143,10 +143,7 @@ fn attempts_count_per_order_including_replays_and_conflicts() {
 
 #[test]
 fn sticky_decline_holds_on_every_attempt_and_keeps_the_intent() {
-    let mut b = Bench::new(Rates {
-        insufficient_funds: 1.0,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([(FaultKind::InsufficientFunds, 1.0)]));
     for (n, key) in ["a", "b"].into_iter().enumerate() {
         let plan = b.charge("ord-000003", Some(key));
         assert_eq!(plan.event, Some(EventKind::PaymentFailed));
@@ -189,10 +186,7 @@ fn order_hit_once(c: &Chaos, fault: FaultKind) -> String {
 
 #[test]
 fn timeout_after_charge_executes_saves_and_loses_the_answer() {
-    let mut b = Bench::new(Rates {
-        timeout_after_charge: 0.5,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([(FaultKind::TimeoutAfterCharge, 0.5)]));
     let order = order_hit_once(&b.chaos, FaultKind::TimeoutAfterCharge);
     let plan = b.charge(&order, Some("k"));
     assert!(plan.lost);
@@ -216,11 +210,10 @@ fn timeout_after_charge_executes_saves_and_loses_the_answer() {
 
 #[test]
 fn lost_answer_of_a_decline_keeps_the_decline() {
-    let mut b = Bench::new(Rates {
-        timeout_after_charge: 0.5,
-        risk_block: 1.0,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([
+        (FaultKind::TimeoutAfterCharge, 0.5),
+        (FaultKind::RiskBlock, 1.0),
+    ]));
     let order = order_hit_once(&b.chaos, FaultKind::TimeoutAfterCharge);
     b.charge(&order, Some("k"));
     let e = b.last();
@@ -316,10 +309,7 @@ fn refunds_full_partial_and_too_large() {
 
 #[test]
 fn refund_of_a_declined_intent_is_refused() {
-    let mut b = Bench::new(Rates {
-        risk_block: 1.0,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([(FaultKind::RiskBlock, 1.0)]));
     let pi = intent_of(&b.charge("ord-000006", Some("k"))).id.clone();
     let plan = b.refund(&pi, None, "r");
     assert!(matches!(
@@ -331,11 +321,10 @@ fn refund_of_a_declined_intent_is_refused() {
 
 #[test]
 fn charges_without_order_or_key_get_distinct_ids_and_no_faults() {
-    let mut b = Bench::new(Rates {
-        server_error: 1.0,
-        risk_block: 1.0,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([
+        (FaultKind::ServerError, 1.0),
+        (FaultKind::RiskBlock, 1.0),
+    ]));
     let body = "amount=100&currency=usd&payment_method=pm_card_visa&confirm=true";
     let a = intent_of(&b.run(Route::CreateIntent, "/v1/payment_intents", body, None)).clone();
     let c = intent_of(&b.run(Route::CreateIntent, "/v1/payment_intents", body, None)).clone();
@@ -378,10 +367,7 @@ fn retrieve_and_search_record_queries() {
 
 #[test]
 fn processing_error_soft_declines_and_a_confirm_can_then_succeed() {
-    let mut b = Bench::new(Rates {
-        processing_error: 0.5,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([(FaultKind::ProcessingError, 0.5)]));
     let order = order_hit_once(&b.chaos, FaultKind::ProcessingError);
     let plan = b.charge(&order, Some("k"));
     assert_eq!(plan.event, Some(EventKind::PaymentFailed));
@@ -416,10 +402,7 @@ fn processing_error_soft_declines_and_a_confirm_can_then_succeed() {
 
 #[test]
 fn late_charge_executes_only_when_run_and_keeps_its_key_in_flight() {
-    let mut b = Bench::new(Rates {
-        late_charge: 0.5,
-        ..Rates::default()
-    });
+    let mut b = Bench::new(rates_of([(FaultKind::LateCharge, 0.5)]));
     let order = order_hit_once(&b.chaos, FaultKind::LateCharge);
     let plan = b.charge(&order, Some("k"));
     let Reply::Late(late) = plan.reply else {

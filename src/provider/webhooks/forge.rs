@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{Event, Format};
+use crate::domain::CopyKind;
 use crate::gateway::{format_amount, parse_amount};
 
 /// Why an event could not be forged (the provider built an event of an unexpected shape).
@@ -50,7 +51,7 @@ pub fn unsigned_id(original: &str) -> String {
 /// Builds the forged copy of `event`; `real_secret` is only used to make sure the wrong
 /// secret really is wrong.
 pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
-    let id = copy_id(event, "forged");
+    let id = copy_id(event, CopyKind::Forged);
     let body = tamper(event, &id)?;
     let mut secret = format!("whsec_forged_{}", bare_id(event));
     if secret == real_secret {
@@ -65,17 +66,17 @@ pub fn forge(event: &Event, real_secret: &str) -> Result<Forgery, ForgeError> {
 
 /// The unsigned copy of `event`: its id and tampered body (sent without `Stripe-Signature`).
 pub fn unsigned_copy(event: &Event) -> Result<(String, Bytes), ForgeError> {
-    let id = copy_id(event, "unsigned");
+    let id = copy_id(event, CopyKind::Unsigned);
     let body = tamper(event, &id)?;
     Ok((id, body))
 }
 
 /// The id of an attacker copy of `kind` (`forged`, `unsigned`), in the event's format.
-fn copy_id(event: &Event, kind: &str) -> String {
+fn copy_id(event: &Event, kind: CopyKind) -> String {
     match (event.format, kind) {
-        (Format::Stripe, "forged") => forged_id(&event.id),
+        (Format::Stripe, CopyKind::Forged) => forged_id(&event.id),
         (Format::Stripe, _) => unsigned_id(&event.id),
-        (Format::Gateway, _) => format!("ntf_{kind}_{}", bare_id(event)),
+        (Format::Gateway, _) => format!("ntf_{}_{}", kind.as_str(), bare_id(event)),
     }
 }
 

@@ -172,7 +172,7 @@ impl Dispatcher {
             })
         });
         if let Some(Err(e)) = &target {
-            eprintln!("webhooks: url {e}; every delivery attempt will fail");
+            tracing::warn!("webhook url {e}; every delivery attempt will fail");
         }
         Dispatcher {
             shared: Arc::new(Shared {
@@ -312,7 +312,7 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
                     };
                     deliver(shared, &d, None).await;
                 }
-                Err(e) => eprintln!("webhooks: no forged copy sent: {e}"),
+                Err(e) => tracing::warn!("webhooks: no forged copy sent: {e}"),
             }
         };
         // A replay of the genuine request whose signature is too old to be accepted.
@@ -341,7 +341,7 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
                     };
                     deliver(shared, &d, None).await;
                 }
-                Err(e) => eprintln!("webhooks: no unsigned copy sent: {e}"),
+                Err(e) => tracing::warn!("webhooks: no unsigned copy sent: {e}"),
             }
         };
         tokio::join!(duplicate, forged, stale, unsigned);

@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use super::Checker;
 use crate::domain::FailReason;
-use crate::load::{Contract, ContractError};
 use crate::net::{parse_addr, LoopbackUrl};
+use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::raw::{RawMerchant, RawScenario};
 use crate::scenario::{ExternalSpec, MerchantSpec};
 

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use enum_map::EnumMap;
+
 use super::{
     show, Checker, Floor, Problem, DEFAULT_SEED, EXPONENTIAL_MAX_MEANS, LATENCY_FORMS, SUM_SLACK,
 };
 use crate::chaos::{FaultKind, FaultPlan, Latency, Rates, WebhookChaos, Window};
 use crate::scenario::raw::{
-    RawDuration, RawFaults, RawLatency, RawScenario, RawWebhooks, RawWindow,
+    RawDuration, RawFaults, RawLatency, RawRates, RawScenario, RawWebhooks, RawWindow,
 };
 use crate::scenario::Dialect;
 
@@ -36,17 +38,12 @@ pub fn run_time_faults(
     }
 }
 
-/// How many rate keys there are (one per fault kind).
-const N: usize = FaultKind::ALL.len();
-
 impl Checker {
-    /// The rate keys of `faults` or of one window, in `FaultKind::ALL` order.
-    fn rates(&mut self, path: &str, raw: [Option<f64>; N]) -> [Option<f64>; N] {
-        let mut out = [None; N];
-        for (kind, v) in FaultKind::ALL.into_iter().zip(raw) {
-            out[kind as usize] = self.probability(&format!("{path}.{}", kind.as_str()), v);
-        }
-        out
+    /// The rate keys of `faults` or of one window, each checked as a probability.
+    fn rates(&mut self, path: &str, raw: &RawRates) -> EnumMap<FaultKind, Option<f64>> {
+        EnumMap::from_fn(|kind: FaultKind| {
+            self.probability(&format!("{path}.{}", kind.as_str()), raw[kind])
+        })
     }
 
     /// Reports sticky and per-attempt rates summing over 1; `where_` ends the message. Only
@@ -58,14 +55,14 @@ impl Checker {
         where_: &str,
         check: impl Fn(&[FaultKind]) -> bool,
     ) {
-        let (sticky, attempt): (Vec<FaultKind>, Vec<FaultKind>) =
-            FaultKind::ALL.into_iter().partition(|k| k.is_sticky());
+        let sticky: Vec<FaultKind> = FaultKind::sticky().collect();
+        let attempt: Vec<FaultKind> = FaultKind::per_attempt().collect();
         for group in [sticky, attempt] {
             let group = group.as_slice();
             if !check(group) {
                 continue;
             }
-            let sum: f64 = group.iter().map(|&k| rates.get(k)).sum();
+            let sum: f64 = group.iter().map(|&k| rates[k]).sum();
             if sum > 1.0 + SUM_SLACK {
                 let names: Vec<&str> = group.iter().map(|k| k.as_str()).collect();
                 let sum = (sum * 1e6).round() / 1e6;
@@ -81,21 +78,9 @@ impl Checker {
     }
 
     pub(super) fn faults(&mut self, raw: &RawFaults, load_duration: Option<Duration>) -> FaultPlan {
-        let given = [
-            raw.insufficient_funds,
-            raw.risk_block,
-            raw.timeout,
-            raw.timeout_after_charge,
-            raw.server_error,
-            raw.rate_limit,
-            raw.processing_error,
-            raw.late_charge,
-        ];
-        let checked = self.rates("faults", given);
-        let mut rates = Rates::default();
-        for kind in FaultKind::ALL {
-            rates.set(kind, checked[kind as usize].unwrap_or(0.0));
-        }
+        let rates: Rates = self
+            .rates("faults", &raw.rates)
+            .map(|_, r| r.unwrap_or(0.0));
         self.sums("faults", &rates, "", |_| true);
         let latency = raw
             .latency
@@ -151,24 +136,9 @@ impl Checker {
             Floor::Zero,
         );
         let end = self.duration(&format!("{path}.end"), w.end.as_ref(), None, Floor::Zero);
-        let given = [
-            w.insufficient_funds,
-            w.risk_block,
-            w.timeout,
-            w.timeout_after_charge,
-            w.server_error,
-            w.rate_limit,
-            w.processing_error,
-            w.late_charge,
-        ];
-        let overrides = self.rates(path, given);
-        let mut inside = *base;
-        for kind in FaultKind::ALL {
-            if let Some(v) = overrides[kind as usize] {
-                inside.set(kind, v);
-            }
-        }
-        let sets = |group: &[FaultKind]| group.iter().any(|&k| overrides[k as usize].is_some());
+        let overrides = self.rates(path, &w.rates);
+        let inside: Rates = EnumMap::from_fn(|k| overrides[k].unwrap_or(base[k]));
+        let sets = |group: &[FaultKind]| group.iter().any(|&k| overrides[k].is_some());
         let where_ = " inside the window (its rates over the base rates)";
         self.sums(path, &inside, where_, sets);
         let latency = w

@@ -38,8 +38,8 @@ fn new_fault_rates_and_webhook_chaos_keys_are_read() {
          [[faults.windows]]\nstart = \"0s\"\nend = \"1s\"\nlate_charge = 0.5\n\
          [webhooks]\nreorder = 0.3\ndrop_first = 0.4\ndrop_attempts = 2\nstale = 0.1\nunsigned = 0.2\n"
     ));
-    assert_eq!(s.faults.rates.processing_error, 0.2);
-    assert_eq!(s.faults.rates.late_charge, 0.1);
+    assert_eq!(s.faults.rates[FaultKind::ProcessingError], 0.2);
+    assert_eq!(s.faults.rates[FaultKind::LateCharge], 0.1);
     assert_eq!(s.faults.windows[0].rate(FaultKind::LateCharge), Some(0.5));
     let c = &s.webhooks.chaos;
     assert_eq!(
@@ -105,7 +105,7 @@ fn circuit_breaker_is_off_by_default_and_checked_when_on() {
     };
     assert_eq!(
         m.breaker,
-        Some(crate::merchant::BreakerConfig {
+        Some(crate::scenario::BreakerConfig {
             failures: 5,
             cooldown: secs(2)
         })

@@ -74,13 +74,13 @@ fn smoke_scenario_is_valid_and_exercises_every_fault() {
             duration: secs(10)
         }
     );
-    for kind in FaultKind::ALL {
-        assert!(s.faults.rates.get(kind) > 0.0, "{} is zero", kind.as_str());
+    for (kind, rate) in s.faults.rates {
+        assert!(rate > 0.0, "{} is zero", kind.as_str());
     }
     assert!(s.faults.latency.is_some());
     let w = &s.faults.windows[0];
     assert_eq!((w.start, w.end), (secs(4), secs(6)));
-    assert!(w.rate(FaultKind::ServerError).unwrap() > s.faults.rates.server_error);
+    assert!(w.rate(FaultKind::ServerError).unwrap() > s.faults.rates[FaultKind::ServerError]);
     let c = &s.webhooks.chaos;
     assert!(c.delay > 0.0 && c.duplicate > 0.0 && c.forged > 0.0);
     let MerchantSpec::Reference(m) = &s.merchant else {
@@ -221,8 +221,8 @@ fn default_secret_and_window_name_follow_seed_and_index() {
     assert_eq!(s.webhooks.secret, "whsec_paychaos_9");
     let names: Vec<&str> = s.faults.windows.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(names, ["window-0", "window-1"]);
-    let mut rates = [None; FaultKind::ALL.len()];
-    rates[FaultKind::Timeout as usize] = Some(0.5);
+    let mut rates = enum_map::EnumMap::default();
+    rates[FaultKind::Timeout] = Some(0.5);
     assert_eq!(
         s.faults.windows[1],
         Window {

@@ -2,10 +2,15 @@
 //! Every key is optional at this level and durations stay as written, so that `validate` can
 //! report every missing or bad value at once, each with its key path.
 
+mod rates;
+
 use std::fmt;
 
+use enum_map::EnumMap;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+
+use crate::domain::FaultKind;
 
 /// The whole file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -110,38 +115,26 @@ pub struct RawProvider {
     pub listen: Option<String>,
 }
 
-/// `[faults]`: base rates, base latency and the windows.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The rate keys of `[faults]` or of one window: one optional probability per fault kind,
+/// under the kind's name. The catalogue is the key list: a new kind needs no field here.
+pub type RawRates = EnumMap<FaultKind, Option<f64>>;
+
+/// `[faults]`: base rates, base latency and the windows (keys read in `rates.rs`).
+#[derive(Clone, Debug, Default)]
 pub struct RawFaults {
-    pub insufficient_funds: Option<f64>,
-    pub risk_block: Option<f64>,
-    pub timeout: Option<f64>,
-    pub timeout_after_charge: Option<f64>,
-    pub server_error: Option<f64>,
-    pub rate_limit: Option<f64>,
-    pub processing_error: Option<f64>,
-    pub late_charge: Option<f64>,
+    pub rates: RawRates,
     pub latency: Option<RawLatency>,
-    #[serde(default)]
     pub windows: Vec<RawWindow>,
 }
 
-/// One `[[faults.windows]]` entry; each rate given replaces the base rate inside it.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[faults.windows]]` entry; each rate given replaces the base rate inside it (keys
+/// read in `rates.rs`).
+#[derive(Clone, Debug, Default)]
 pub struct RawWindow {
     pub name: Option<String>,
     pub start: Option<RawDuration>,
     pub end: Option<RawDuration>,
-    pub insufficient_funds: Option<f64>,
-    pub risk_block: Option<f64>,
-    pub timeout: Option<f64>,
-    pub timeout_after_charge: Option<f64>,
-    pub server_error: Option<f64>,
-    pub rate_limit: Option<f64>,
-    pub processing_error: Option<f64>,
-    pub late_charge: Option<f64>,
+    pub rates: RawRates,
     pub latency: Option<RawLatency>,
 }
 
@@ -190,7 +183,7 @@ pub struct RawMerchant {
     pub breaker_failures: Option<i64>,
     /// How long an open breaker fails checkouts fast.
     pub breaker_cooldown: Option<RawDuration>,
-    /// Names of planted flaws (`merchant::flaws::Flaw`), checked by `validate`.
+    /// Names of planted flaws (`scenario::flaws::Flaw`), checked by `validate`.
     pub flaws: Option<Vec<String>>,
     // The merchant contract, for kind = "external" only.
     pub webhook_url: Option<String>,

@@ -1,10 +1,13 @@
 //! Payment terms shared by every part: money, what a customer was told, order states, and
 //! the records each part hands to the verifier (ledger entries, webhook attempts, checkout
-//! answers, final order states). Plain data only; no part's logic lives here.
+//! answers, final order states), and the fault catalogue those records name (`fault.rs`).
+//! Plain data only; no part's logic lives here. Imports no other module of the crate.
+
+mod fault;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chaos::FaultKind;
+pub use fault::FaultKind;
 
 /// An amount in the currency's minor unit (cents for USD).
 pub type Amount = u64;
@@ -32,20 +35,28 @@ impl FailReason {
         FailReason::Declined,
     ];
 
-    /// The snake_case word used on the wire and in reports.
+    /// The snake_case word used on the wire and in reports (the serde name).
     pub fn as_str(self) -> &'static str {
-        match self {
-            FailReason::InsufficientFunds => "insufficient_funds",
-            FailReason::RiskBlocked => "risk_blocked",
-            FailReason::ProviderError => "provider_error",
-            FailReason::Declined => "declined",
-        }
+        label(&self)
     }
 
     /// Parses the word written by [`FailReason::as_str`].
     pub fn parse(s: &str) -> Option<FailReason> {
-        FailReason::ALL.into_iter().find(|r| r.as_str() == s)
+        parse_label(s)
     }
+}
+
+/// The serde name of a unit variant: label enums (here and in other modules) take their
+/// words from serde alone, so no hand table can drift from what reports and inputs say.
+pub fn label<T: Serialize>(value: &T) -> &'static str {
+    serde_variant::to_variant_name(value).expect("a unit variant has a name")
+}
+
+/// The unit variant whose serde name is `s`.
+pub fn parse_label<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    let de: serde::de::value::StrDeserializer<serde::de::value::Error> = s.into_deserializer();
+    T::deserialize(de).ok()
 }
 
 /// The state of an order as the merchant sees it, and what it told the customer.
@@ -60,27 +71,84 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    /// A single label for reports and confusion matrices: `paid`, `pending`, `failed_<reason>`.
+    /// A single label for reports and confusion matrices: `paid`, `pending`, `failed_<reason>`
+    /// (its [`FinalState`]'s word).
     pub fn label(self) -> &'static str {
-        match self {
-            OrderStatus::Paid => "paid",
-            OrderStatus::Pending => "pending",
-            OrderStatus::Failed(FailReason::InsufficientFunds) => "failed_insufficient_funds",
-            OrderStatus::Failed(FailReason::RiskBlocked) => "failed_risk_blocked",
-            OrderStatus::Failed(FailReason::ProviderError) => "failed_provider_error",
-            OrderStatus::Failed(FailReason::Declined) => "failed_declined",
+        FinalState::of(self).as_str()
+    }
+}
+
+/// An order's state as one word, in report order: the order states, then `missing` for an
+/// order the merchant's export did not have. The columns of the confusion matrix.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    enum_map::Enum,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalState {
+    Paid,
+    FailedInsufficientFunds,
+    FailedRiskBlocked,
+    FailedProviderError,
+    FailedDeclined,
+    Pending,
+    Missing,
+}
+
+impl FinalState {
+    /// Every state, in report order.
+    pub fn all() -> impl Iterator<Item = FinalState> {
+        <FinalState as strum::IntoEnumIterator>::iter()
+    }
+
+    /// The word used in reports (the serde name).
+    pub fn as_str(self) -> &'static str {
+        label(&self)
+    }
+
+    /// Parses a word written by [`FinalState::as_str`].
+    pub fn parse(s: &str) -> Option<FinalState> {
+        parse_label(s)
+    }
+
+    /// The state of an order with `status`.
+    pub fn of(status: OrderStatus) -> FinalState {
+        match status {
+            OrderStatus::Paid => FinalState::Paid,
+            OrderStatus::Pending => FinalState::Pending,
+            OrderStatus::Failed(FailReason::InsufficientFunds) => {
+                FinalState::FailedInsufficientFunds
+            }
+            OrderStatus::Failed(FailReason::RiskBlocked) => FinalState::FailedRiskBlocked,
+            OrderStatus::Failed(FailReason::ProviderError) => FinalState::FailedProviderError,
+            OrderStatus::Failed(FailReason::Declined) => FinalState::FailedDeclined,
         }
     }
 
-    /// Every label [`OrderStatus::label`] can give, in report order.
-    pub const LABELS: [&'static str; 6] = [
-        "paid",
-        "failed_insufficient_funds",
-        "failed_risk_blocked",
-        "failed_provider_error",
-        "failed_declined",
-        "pending",
-    ];
+    /// The order status this state stands for; `None` for `Missing`.
+    pub fn status(self) -> Option<OrderStatus> {
+        Some(match self {
+            FinalState::Paid => OrderStatus::Paid,
+            FinalState::Pending => OrderStatus::Pending,
+            FinalState::FailedInsufficientFunds => {
+                OrderStatus::Failed(FailReason::InsufficientFunds)
+            }
+            FinalState::FailedRiskBlocked => OrderStatus::Failed(FailReason::RiskBlocked),
+            FinalState::FailedProviderError => OrderStatus::Failed(FailReason::ProviderError),
+            FinalState::FailedDeclined => OrderStatus::Failed(FailReason::Declined),
+            FinalState::Missing => return None,
+        })
+    }
 }
 
 /// What the harness got back from one checkout request.
@@ -235,26 +303,58 @@ impl WebhookAttempt {
     /// Whether this delivery is an attacker-style copy (forged, stale or unsigned) that a
     /// merchant must refuse, rather than the provider's genuine event or its duplicate.
     pub fn is_attack(&self) -> bool {
-        self.forged || self.stale || self.unsigned
+        self.copy().is_attack()
     }
 
-    /// The kind of attacker copy, for reports: `forged`, `stale`, `unsigned`, or `None`.
-    pub fn attack_kind(&self) -> Option<&'static str> {
+    /// Which copy of its event this delivery is.
+    pub fn copy(&self) -> CopyKind {
         if self.forged {
-            Some("forged")
+            CopyKind::Forged
         } else if self.stale {
-            Some("stale")
+            CopyKind::Stale
         } else if self.unsigned {
-            Some("unsigned")
+            CopyKind::Unsigned
+        } else if self.duplicate {
+            CopyKind::Duplicate
         } else {
-            None
+            CopyKind::Genuine
         }
+    }
+}
+
+/// Which copy of an event a webhook delivery is: the provider's own (the event, or its
+/// injected duplicate), or an attacker-style copy a merchant must refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyKind {
+    Genuine,
+    Duplicate,
+    /// Signed with a wrong secret.
+    Forged,
+    /// Signed with the right secret at a time outside the merchant's tolerance.
+    Stale,
+    /// Sent without any signature.
+    Unsigned,
+}
+
+impl CopyKind {
+    /// The word used in ids and reports (the serde name).
+    pub fn as_str(self) -> &'static str {
+        label(&self)
+    }
+
+    /// Whether a merchant must refuse this copy.
+    pub fn is_attack(self) -> bool {
+        matches!(
+            self,
+            CopyKind::Forged | CopyKind::Stale | CopyKind::Unsigned
+        )
     }
 }
 
 /// Serialises [`OrderStatus`] as its label (`paid`, `failed_risk_blocked`, ...).
 pub mod status_serde {
-    use super::{FailReason, OrderStatus};
+    use super::{FinalState, OrderStatus};
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(s: &OrderStatus, ser: S) -> Result<S::Ok, S::Error> {
@@ -268,14 +368,7 @@ pub mod status_serde {
 
     /// Parses a label written by [`OrderStatus::label`].
     pub fn parse(s: &str) -> Option<OrderStatus> {
-        match s {
-            "paid" => Some(OrderStatus::Paid),
-            "pending" => Some(OrderStatus::Pending),
-            _ => s
-                .strip_prefix("failed_")
-                .and_then(FailReason::parse)
-                .map(OrderStatus::Failed),
-        }
+        FinalState::parse(s).and_then(FinalState::status)
     }
 }
 
@@ -295,8 +388,46 @@ mod tests {
         ];
         for s in all {
             assert_eq!(status_serde::parse(s.label()), Some(s));
-            assert!(OrderStatus::LABELS.contains(&s.label()));
+            assert_eq!(FinalState::of(s).status(), Some(s));
         }
         assert_eq!(status_serde::parse("failed_nonsense"), None);
+        assert_eq!(status_serde::parse("missing"), None);
+        let words: Vec<&str> = FinalState::all().map(FinalState::as_str).collect();
+        assert_eq!(
+            words,
+            [
+                "paid",
+                "failed_insufficient_funds",
+                "failed_risk_blocked",
+                "failed_provider_error",
+                "failed_declined",
+                "pending",
+                "missing"
+            ]
+        );
+    }
+
+    #[test]
+    fn reasons_and_copies_take_their_words_from_serde() {
+        for r in FailReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(FailReason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(FailReason::RiskBlocked.as_str(), "risk_blocked");
+        let copy = |forged, stale, duplicate| WebhookAttempt {
+            forged,
+            stale,
+            duplicate,
+            ..serde_json::from_value(serde_json::json!({
+                "event_id": "evt_1", "event_type": "x", "order_id": null, "payment_id": null,
+                "attempt": 0, "at_ms": 0, "latency_us": 0, "duplicate": false,
+                "forged": false, "delay_ms": 0, "status": null, "error": null
+            }))
+            .unwrap()
+        };
+        assert_eq!(copy(false, false, false).copy(), CopyKind::Genuine);
+        assert_eq!(copy(false, false, true).copy(), CopyKind::Duplicate);
+        assert_eq!(copy(true, false, true).copy().as_str(), "forged");
+        assert!(copy(false, true, false).is_attack() && !copy(false, false, true).is_attack());
     }
 }

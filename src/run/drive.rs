@@ -1,0 +1,195 @@
+//! The load phase of a run: drives the scenario's load at the merchant with the live progress
+//! line and, for a capacity run, the watcher that stops the load once a step breaks the SLO;
+//! then works out what the schedule planned for the part of it that ran.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::load::{self, LiveCounters, LoadPlan, LoadResult, Schedule, Stage};
+use crate::progress;
+use crate::report;
+use crate::scenario::contract::Contract;
+use crate::scenario::Scenario;
+
+/// What the load did, and what it was measured against.
+pub struct Driven {
+    /// The load's records; `interrupted` is false after a capacity run's own early stop.
+    pub result: LoadResult,
+    /// The stages offered.
+    pub stages: Vec<Stage>,
+    /// Checkouts the schedule planned for the part of it that ran.
+    pub planned: u64,
+    /// The planned rate over that part, per second.
+    pub target_rate: f64,
+    /// Planned checkouts in each second of the whole schedule.
+    pub planned_per_second: Vec<u64>,
+    /// Set when a capacity run stopped its load once a step broke: how far it got.
+    pub stopped_early_at: Option<Duration>,
+}
+
+/// Drives the load of `scenario` at `contract` from run time `origin` until the schedule
+/// ends, `interrupt` is cancelled or a capacity step breaks. Draws the progress line on
+/// stderr unless `quiet`.
+pub async fn drive(
+    scenario: &Scenario,
+    contract: &Contract,
+    origin: Instant,
+    interrupt: &CancellationToken,
+    quiet: bool,
+) -> Driven {
+    let plan = LoadPlan {
+        stages: load::stages(&scenario.load.profile),
+        max_in_flight: scenario.load.max_in_flight.get(),
+        request_timeout: scenario.load.request_timeout,
+        seed: scenario.seed,
+        orders: scenario.orders.clone(),
+    };
+    let schedule = Schedule::new(&plan.stages);
+    let planned_per_second = report::planned_per_second(&schedule);
+
+    // Live figures feed the progress line and a capacity run's stop condition, which stops
+    // the load through its own token (a child of `interrupt`, so Ctrl-C still reaches it).
+    let capacity = scenario.capacity.clone();
+    let slo_p99 = capacity
+        .as_ref()
+        .map(|c| Duration::from_secs_f64(c.p99_ms / 1000.0));
+    let live = Arc::new(LiveCounters::with_threshold(slo_p99));
+    let load_stop = interrupt.child_token();
+    let load_done = CancellationToken::new();
+    let watcher = capacity.map(|c| {
+        tokio::spawn(load::stop::watch(
+            Arc::clone(&live),
+            c,
+            plan.request_timeout,
+            tokio::time::Instant::now(),
+            load_stop.clone(),
+            load_done.clone(),
+        ))
+    });
+    let shown = (!quiet).then(|| {
+        tokio::spawn(progress::run(
+            Arc::clone(&live),
+            schedule.duration(),
+            scenario.faults.windows.clone(),
+            load_done.clone(),
+        ))
+    });
+    let mut result =
+        load::drive_live(&plan, contract, origin, load_stop, Some(Arc::clone(&live))).await;
+    load_done.cancel();
+    let broke = match watcher {
+        Some(w) => w.await.ok().flatten(),
+        None => None,
+    };
+    if let Some(p) = shown {
+        let _ = p.await;
+    }
+    let stopped_early_at = early_stop(
+        broke,
+        result.interrupted,
+        interrupt.is_cancelled(),
+        result.elapsed,
+    );
+    if stopped_early_at.is_some() {
+        result.interrupted = false;
+    }
+    let (planned, target_rate) = planned_part(
+        &schedule,
+        stopped_early_at,
+        scenario.load.profile.duration(),
+    );
+    if let Some(i) = broke.filter(|_| stopped_early_at.is_some()) {
+        tracing::info!(
+            "capacity step {} broke the SLO; load stopped at {:.1} s",
+            i + 1,
+            result.elapsed.as_secs_f64()
+        );
+    }
+    tracing::info!("load done; draining webhooks and reconciliation");
+    Driven {
+        result,
+        stages: plan.stages,
+        planned,
+        target_rate,
+        planned_per_second,
+        stopped_early_at,
+    }
+}
+
+/// A stop the capacity watcher asked for (a step `broke`, the load cut short, no interrupt
+/// from outside) is the end of a capacity run, not an interruption: how far the load got.
+fn early_stop(
+    broke: Option<usize>,
+    load_cut_short: bool,
+    interrupted: bool,
+    elapsed: Duration,
+) -> Option<Duration> {
+    (broke.is_some() && load_cut_short && !interrupted).then_some(elapsed)
+}
+
+/// What the schedule planned, checkouts and rate per second, for the part of it that ran:
+/// up to `stopped_early_at`, or all of `load_duration`.
+fn planned_part(
+    schedule: &Schedule,
+    stopped_early_at: Option<Duration>,
+    load_duration: Duration,
+) -> (u64, f64) {
+    match stopped_early_at {
+        Some(at) if !at.is_zero() => {
+            let n = schedule.planned_before(at);
+            (n, n as f64 / at.as_secs_f64())
+        }
+        _ => (
+            schedule.planned(),
+            schedule.planned() as f64 / load_duration.as_secs_f64(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn only_a_broken_step_that_cut_the_load_short_is_an_early_stop() {
+        assert_eq!(early_stop(Some(2), true, false, SECOND), Some(SECOND));
+        assert_eq!(early_stop(Some(2), true, true, SECOND), None, "Ctrl-C wins");
+        assert_eq!(
+            early_stop(Some(2), false, false, SECOND),
+            None,
+            "ran to the end"
+        );
+        assert_eq!(early_stop(None, true, false, SECOND), None, "no step broke");
+    }
+
+    #[test]
+    fn an_early_stop_plans_only_the_part_that_ran() {
+        // 10/s for 4 s, then 30/s for 4 s.
+        let stages = [
+            Stage {
+                start_rate: 10.0,
+                end_rate: 10.0,
+                duration: 4 * SECOND,
+            },
+            Stage {
+                start_rate: 30.0,
+                end_rate: 30.0,
+                duration: 4 * SECOND,
+            },
+        ];
+        let schedule = Schedule::new(&stages);
+        assert_eq!(planned_part(&schedule, None, 8 * SECOND), (160, 20.0));
+        let (n, rate) = planned_part(&schedule, Some(4 * SECOND), 8 * SECOND);
+        assert_eq!(n, 40);
+        assert!((rate - 10.0).abs() < 1e-9, "{rate}");
+        assert_eq!(
+            planned_part(&schedule, Some(Duration::ZERO), 8 * SECOND).0,
+            160,
+            "a stop at zero plans the whole schedule (no rate over nothing)"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The parts of a run, bound and started from a [`Scenario`]: the provider on its listener,
+//! and either the reference merchant on a loopback port of its own or, for an external
+//! merchant, a briefing and a wait until it answers. Stopping waits for both servers.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::briefing::external_briefing;
+use crate::load;
+use crate::merchant::{self, MerchantConfig, MerchantHandle, DEFAULT_API_KEY};
+use crate::provider::{self, ProviderConfig, ProviderHandle};
+use crate::scenario::contract::Contract;
+use crate::scenario::{MerchantSpec, ReferenceSpec, Scenario};
+
+/// How long an external merchant has to accept a connection before the run gives up.
+const MERCHANT_READY_WAIT: Duration = Duration::from_secs(5);
+
+/// The running provider and merchant of one run.
+pub struct Harness {
+    pub provider: ProviderHandle,
+    /// How the load reaches the merchant and reads its orders.
+    pub contract: Contract,
+    /// Run time zero: fault windows, ledger times and the load are measured from here.
+    pub origin: Instant,
+    /// `None` for an external merchant, which the run did not start.
+    merchant: Option<MerchantHandle>,
+    /// Cancelled by [`Harness::stop`]; the servers outlive the load so that webhooks and
+    /// reconciliation can settle.
+    servers: CancellationToken,
+}
+
+impl Harness {
+    /// Binds the provider's listener (and the embedded merchant's), waits for an external
+    /// merchant to accept connections (logging what it must be configured with), then starts
+    /// the servers. Cancelling `interrupt` ends the wait.
+    pub async fn start(
+        scenario: &Scenario,
+        interrupt: &CancellationToken,
+    ) -> anyhow::Result<Harness> {
+        let listen = scenario.provider.listen;
+        let plistener = crate::net::listen(listen).with_context(|| {
+            format!(
+                "cannot listen on {listen} (provider.listen; is another process using that port?)"
+            )
+        })?;
+        let paddr = plistener.local_addr()?;
+        // The embedded merchant gets a listener of its own; an external one must already be
+        // listening, and is told what to be configured with.
+        let (embedded, contract, webhook_url) = match &scenario.merchant {
+            MerchantSpec::Reference(reference) => {
+                let l = crate::net::listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .context("binding the merchant's listener")?;
+                let base = format!("http://{}", l.local_addr()?);
+                let webhook_url = format!(
+                    "{base}{}",
+                    merchant::webhook_path(scenario.provider.dialect)
+                );
+                (
+                    Some((l, reference)),
+                    Contract::reference(&base),
+                    webhook_url,
+                )
+            }
+            MerchantSpec::External(ext) => {
+                tracing::info!("{}", external_briefing(scenario, paddr, ext));
+                tokio::select! {
+                    ready = load::wait_for_merchant(&ext.contract, MERCHANT_READY_WAIT) => {
+                        ready.map_err(|e| anyhow::anyhow!("external merchant: {e}"))?;
+                    }
+                    _ = interrupt.cancelled() => {
+                        anyhow::bail!("interrupted while waiting for the external merchant to answer")
+                    }
+                }
+                (None, ext.contract.clone(), ext.webhook_url.clone())
+            }
+        };
+        let servers = CancellationToken::new();
+        let origin = Instant::now();
+        let provider = provider::serve(
+            plistener,
+            ProviderConfig::from_scenario(scenario, Some(webhook_url), origin),
+            servers.child_token(),
+        );
+        let merchant = match embedded {
+            Some((listener, reference)) => {
+                match start_merchant(listener, scenario, reference, paddr, &servers) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        servers.cancel();
+                        provider.stopped().await;
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+        tracing::info!(
+            "scenario '{}' seed {}: provider http://{paddr}, merchant {}",
+            scenario.name,
+            scenario.seed,
+            contract.checkout.url
+        );
+        Ok(Harness {
+            provider,
+            contract,
+            origin,
+            merchant,
+            servers,
+        })
+    }
+
+    /// Stops the servers and waits until they (and the merchant's tasks) have ended.
+    pub async fn stop(self) {
+        self.servers.cancel();
+        self.provider.stopped().await;
+        if let Some(merchant) = self.merchant {
+            merchant.stopped().await;
+        }
+    }
+}
+
+/// The reference merchant of `scenario` on `listener`, charging at the provider on `paddr`.
+fn start_merchant(
+    listener: TcpListener,
+    scenario: &Scenario,
+    reference: &ReferenceSpec,
+    paddr: SocketAddr,
+    servers: &CancellationToken,
+) -> anyhow::Result<MerchantHandle> {
+    let cfg = MerchantConfig {
+        reference: reference.clone(),
+        provider_url: format!("http://{paddr}"),
+        dialect: scenario.provider.dialect,
+        api_key: DEFAULT_API_KEY.into(),
+        webhook_secret: scenario.webhooks.secret.clone(),
+    };
+    merchant::serve(listener, cfg, servers.child_token()).context("starting the reference merchant")
+}

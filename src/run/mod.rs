@@ -1,0 +1,162 @@
+//! Runs one scenario end to end: bind loopback listeners, start the provider and the
+//! reference merchant, drive the load, drain, verify, write the report. Glue only: every
+//! decision lives in the part that owns it. [`harness`] binds and starts the parts (an
+//! external merchant is not started: [`briefing`] says what it must be configured with, and
+//! the run waits for it to answer); [`drive`] runs the load with the progress line and a
+//! capacity run's early stop; [`drain`] waits for webhooks and reconciliation to settle;
+//! [`destination`] settles where the report goes before any of it starts.
+
+mod briefing;
+pub mod destination;
+mod drain;
+mod drive;
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::CheckoutAnswer;
+use crate::load;
+use crate::report::{self, Generator, ReportInputs, RunReport};
+use crate::scenario::Scenario;
+use crate::verify::{self, Evidence};
+use destination::Destination;
+use harness::Harness;
+
+/// How a run is asked to behave, beyond the scenario.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Write the report here instead of `reports/<scenario>-<UTC timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// Replace the report an earlier run left in `out` (refused without it).
+    pub force: bool,
+    /// Replaces the scenario's seed.
+    pub seed: Option<u64>,
+    /// No progress line on stderr. The run's other lines (start-up, phases) are `tracing`
+    /// events at `info`, shown as the caller's subscriber decides (`paychaos run --quiet`
+    /// shows warnings only).
+    pub quiet: bool,
+}
+
+/// A finished run: the report and where it was written.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: RunReport,
+    pub dir: PathBuf,
+}
+
+/// Runs `scenario`. Cancelling `interrupt` stops the load early; the run still drains
+/// briefly, verifies what happened and writes the report (marked interrupted). Cancelling
+/// `abort` as well skips what is left of the drain.
+pub async fn run(
+    mut scenario: Scenario,
+    opts: &RunOptions,
+    interrupt: CancellationToken,
+    abort: CancellationToken,
+) -> anyhow::Result<RunOutcome> {
+    if let Some(seed) = opts.seed {
+        scenario.seed = seed;
+    }
+    let started_at = SystemTime::now();
+    // The report's folder must be usable before a long rehearsal starts, not after it.
+    let dest = Destination::prepare(
+        opts.out.as_deref(),
+        opts.force,
+        Path::new(destination::REPORTS),
+        &scenario.name,
+        started_at,
+    )?;
+    let result = run_scenario(scenario, opts, started_at, &dest, interrupt, abort).await;
+    if result.is_err() {
+        dest.discard();
+    }
+    result
+}
+
+async fn run_scenario(
+    scenario: Scenario,
+    opts: &RunOptions,
+    started_at: SystemTime,
+    dest: &Destination,
+    interrupt: CancellationToken,
+    abort: CancellationToken,
+) -> anyhow::Result<RunOutcome> {
+    let harness = Harness::start(&scenario, &interrupt).await?;
+    let contract = &harness.contract;
+    let mut driven =
+        drive::drive(&scenario, contract, harness.origin, &interrupt, opts.quiet).await;
+    let loaded = &mut driven.result;
+
+    let order_ids: Vec<String> = loaded
+        .records
+        .iter()
+        .filter(|r| r.answer != CheckoutAnswer::Shed)
+        .map(|r| r.order_id.clone())
+        .collect();
+    let drain_for = drain::limit(scenario.drain.timeout, loaded.interrupted);
+    let drained = drain::drain(
+        &harness.provider,
+        contract,
+        &order_ids,
+        drain_for,
+        &interrupt,
+        &abort,
+    )
+    .await;
+    // A Ctrl-C during the drain still makes the run an interrupted one.
+    loaded.interrupted |= interrupt.is_cancelled() && driven.stopped_early_at.is_none();
+    // Unreadable final states leave every order `missing`; the report is still written (it
+    // says so) and the run then ends as one that could not be done.
+    let (orders, final_read_error) = match load::fetch_orders(contract, &order_ids).await {
+        Ok(o) => (o, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let ledger = harness.provider.ledger();
+    let webhooks = harness.provider.webhook_log();
+    let events_created = harness.provider.events_created();
+    let origin = harness.origin;
+    harness.stop().await;
+
+    let evidence = Evidence {
+        ledger: &ledger,
+        webhooks: &webhooks,
+        checkouts: &loaded.records,
+        orders: &orders,
+    };
+    let reconciliation = verify::reconcile(&evidence);
+    let mut report = report::build(&ReportInputs {
+        scenario: &scenario,
+        evidence,
+        reconciliation: &reconciliation,
+        recorder: &loaded.recorder,
+        target_rate: driven.target_rate,
+        planned: driven.planned,
+        planned_per_second: std::mem::take(&mut driven.planned_per_second),
+        load_elapsed: loaded.elapsed,
+        run_duration: origin.elapsed(),
+        started_at,
+        interrupted: loaded.interrupted,
+        drained,
+        events_created,
+        generator: Generator {
+            stages: std::mem::take(&mut driven.stages),
+            send_lag: std::mem::take(&mut loaded.send_lag),
+            stopped_early_at: driven.stopped_early_at,
+        },
+    });
+    if let Some(e) = &final_read_error {
+        report.warnings.push(format!(
+            "the merchant's final order states could not be read ({e}): every order counts as missing"
+        ));
+    }
+    let dir = dest.write(&report)?;
+    if let Some(e) = final_read_error {
+        anyhow::bail!(
+            "reading the merchant's final order states: {e} (the report in {} covers what was measured)",
+            dir.display()
+        );
+    }
+    Ok(RunOutcome { report, dir })
+}

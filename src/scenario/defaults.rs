@@ -1,0 +1,27 @@
+//! The defaults of the scenario keys that the command line offers too: the reference
+//! merchant's `[merchant]` settings and `provider.dialect`. Validation fills them in and
+//! `paychaos merchant` shows and uses them, so a scenario and the flags never drift apart.
+//! The defaults of every other key live in `validate`.
+
+use std::time::Duration;
+
+use super::flaws::Flaws;
+use super::{Dialect, ReferenceSpec};
+
+/// `provider.dialect` (and `paychaos merchant --dialect`).
+pub const DIALECT: Dialect = Dialect::Stripe;
+
+/// `[merchant]` of the reference merchant when a key is left out: the correct merchant
+/// (no flaws), no circuit breaker.
+pub const REFERENCE: ReferenceSpec = ReferenceSpec {
+    provider_timeout: Duration::from_secs(1),
+    max_retries: 3,
+    retry_backoff: Duration::from_millis(100),
+    reconcile_every: Duration::from_secs(1),
+    pending_grace: Duration::from_secs(5),
+    flaws: Flaws::NONE,
+    breaker: None,
+};
+
+/// `merchant.breaker_cooldown` once `merchant.breaker_failures` switches the breaker on.
+pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(3);
