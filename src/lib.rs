@@ -16,8 +16,8 @@
 //! - [`load`]: stages, the open-loop scheduler, the HTTP driver, reads through the contract.
 //! - [`signature`]: Stripe-style webhook signing and verification, shared by provider and merchant.
 //! - [`gateway`]: the gateway dialect's wire vocabulary (codes, statuses, amounts), shared likewise.
-//! - [`net`]: listeners and loopback URLs, and in time the accept loop and client pool,
-//!   shared by provider, merchant and load.
+//! - [`net`]: listeners, the accept loop and its limits, the client pool and loopback
+//!   addresses, shared by provider, merchant and load.
 //! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
 //! - [`verify`]: reconciliation of ledger, webhooks, checkout answers and order states.
 //! - [`report`]: the report model, its writers and the gates.

@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::term::{out, say};
 use crate::merchant::{self, MerchantConfig, DEFAULT_API_KEY};
-use crate::net::{loopback_addr, URL_FORM};
+use crate::net::{parse_addr, LoopbackUrl};
 use crate::scenario::defaults::{self, REFERENCE};
 use crate::scenario::flaws::{Flaw, Flaws};
-use crate::scenario::validate::{parse_duration, parse_listen, show};
+use crate::scenario::validate::{parse_duration, show};
 use crate::scenario::{Dialect, ReferenceSpec};
 
 /// Where `paychaos merchant` listens unless told otherwise (the external-merchant examples
@@ -123,25 +123,12 @@ fn parse_flaws(names: &[String]) -> Result<Flaws, String> {
 /// The listen address and the merchant's configuration, or every problem with the flags.
 fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<String>> {
     let mut problems = Vec::new();
-    let listen = parse_listen(&args.listen).unwrap_or_else(|| {
-        problems.push(format!(
-            "--listen: expected a loopback address and port such as 127.0.0.1:8080 \
-             (IPv4 in 127.0.0.0/8, or localhost), got '{}'",
-            args.listen
-        ));
+    let listen = parse_addr(&args.listen).unwrap_or_else(|e| {
+        problems.push(format!("--listen: {e}"));
         SocketAddr::from(([127, 0, 0, 1], 0))
     });
-    match loopback_addr(&args.provider_url) {
-        // The merchant's provider client connects over IPv4.
-        Ok(a) if a.is_ipv4() => {}
-        Ok(_) => problems.push(format!(
-            "--provider-url: '{}': use an IPv4 loopback address such as 127.0.0.1",
-            args.provider_url
-        )),
-        Err(e) => problems.push(format!(
-            "--provider-url: '{}' {e} (accepted: {URL_FORM})",
-            args.provider_url
-        )),
+    if let Err(e) = LoopbackUrl::parse(&args.provider_url) {
+        problems.push(format!("--provider-url: {e}"));
     }
     if !args.webhook_secret.starts_with("whsec_") {
         problems
@@ -371,7 +358,8 @@ mod tests {
         a.webhook_secret = "secret".into();
         let problems = checked(a).unwrap_err();
         assert_eq!(problems.len(), 4, "{problems:#?}");
-        assert!(problems[0].starts_with("--listen: expected a loopback address"));
+        assert!(problems[0].starts_with("--listen: '0.0.0.0:80' host '0.0.0.0' is not loopback"));
+        assert!(problems[0].contains("accepted: a loopback address and port"));
         assert!(problems[1].contains("--provider-url: 'https://pay.example.com'"));
         assert!(problems[1].contains("127.0.0.0/8, localhost or [::1]"));
         assert!(problems[2].starts_with("--webhook-secret: must start with \"whsec_\""));

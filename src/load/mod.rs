@@ -1,6 +1,6 @@
 //! Load generation against a merchant over HTTP: profiles become stages (`profiles.rs`), stages
 //! become absolute send offsets (`scheduler.rs`), [`drive`] sends one spawned checkout per
-//! offset through its own connections (`client.rs`) and reads answers through the merchant
+//! offset through a pool of kept-alive connections (`client.rs`) and reads answers through the merchant
 //! [`Contract`] (the scenario's data; reading through it in `contract.rs`). While it runs it publishes [`LiveCounters`] (`live.rs`) for a
 //! progress line or a stop condition such as a capacity run's (`stop.rs`). Never imports
 //! `provider`, `merchant` or `verify`.
@@ -23,11 +23,11 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::key::hash;
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus};
 use crate::metrics::{Outcome, Recorder, MAX_US};
-use crate::net::loopback_addr;
 use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::OrderSpec;
 
 use client::Checkout;
+pub use client::ReadError;
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
@@ -328,14 +328,14 @@ pub async fn drive_live(
 pub async fn fetch_orders(
     contract: &Contract,
     order_ids: &[String],
-) -> Result<Vec<OrderSnapshot>, String> {
+) -> Result<Vec<OrderSnapshot>, ReadError> {
     let o = &contract.orders;
     if let Some(url) = &o.bulk_url {
         client::fetch_bulk(contract, url, order_ids).await
     } else if let Some(template) = &o.order_url {
         client::fetch_each(contract, template, order_ids).await
     } else {
-        Err(ContractError::NoOrderRead.to_string())
+        Err(ReadError::NoOrderRead(ContractError::NoOrderRead))
     }
 }
 
@@ -350,7 +350,9 @@ pub async fn wait_for_merchant(
     within: Duration,
 ) -> Result<std::net::SocketAddr, String> {
     let url = &contract.checkout.url;
-    let addr = loopback_addr(url).map_err(|e| format!("checkout url '{url}' {e}"))?;
+    let addr = crate::net::LoopbackUrl::parse(url)
+        .map_err(|e| format!("checkout url {e}"))?
+        .addr();
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let tried = tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await;

@@ -382,8 +382,9 @@ async fn fetch_orders_names_the_url_and_pointer_of_an_unreadable_export() {
         .await;
     let contract = Contract::reference(&server.uri());
     let err = fetch_orders(&contract, &ids(1)).await.unwrap_err();
+    assert!(matches!(err, ReadError::NoList { .. }), "{err:?}");
     assert_eq!(
-        err,
+        err.to_string(),
         format!("GET {}/orders: no array at /orders", server.uri())
     );
 
@@ -396,7 +397,10 @@ async fn fetch_orders_names_the_url_and_pointer_of_an_unreadable_export() {
         )
         .mount(&server)
         .await;
-    let err = fetch_orders(&contract, &ids(1)).await.unwrap_err();
+    let err = fetch_orders(&contract, &ids(1))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("/orders") && err.contains("'shipped' at /status"),
         "{err}"
@@ -450,6 +454,11 @@ async fn fetch_orders_fails_on_a_server_error_naming_the_url() {
     let mut contract = Contract::reference(&server.uri());
     contract.orders.bulk_url = None;
     let err = fetch_orders(&contract, &ids(3)).await.unwrap_err();
+    assert!(
+        matches!(err, ReadError::Status { status: 500, .. }),
+        "{err:?}"
+    );
+    let err = err.to_string();
     assert!(
         err.starts_with(&format!("GET {}/orders/ord-00000", server.uri())),
         "{err}"

@@ -10,10 +10,11 @@ use hyper::Method;
 use serde_json::{Map, Value};
 
 use super::provider_client::{
-    encode, Answer, ChargeParams, ClientError, FoundIntent, HttpClient, IntentState, SearchError,
+    encode, Answer, ChargeParams, FoundIntent, HttpClient, IntentState, SearchError,
 };
 use crate::domain::FailReason;
 use crate::gateway::{self as wire, format_amount, Code, TradeStatus};
+use crate::net::UrlError;
 use crate::signature;
 
 /// The `merchant_id` the reference merchant presents (the gateway accepts any).
@@ -34,7 +35,7 @@ impl GatewayClient {
         secret: &str,
         notify_url: &str,
         timeout: Duration,
-    ) -> Result<GatewayClient, ClientError> {
+    ) -> Result<GatewayClient, UrlError> {
         Ok(GatewayClient {
             http: HttpClient::new(base_url, timeout)?,
             secret: secret.to_string(),

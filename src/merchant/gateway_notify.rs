@@ -9,7 +9,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
@@ -19,11 +18,12 @@ use super::store::{Effect, Settlement};
 use super::Shared;
 use crate::domain::FailReason;
 use crate::gateway::{parse_amount, Code, TradeStatus, FAIL_BODY, SUCCESS_BODY};
+use crate::net;
 use crate::scenario::flaws::Flaw;
 use crate::signature;
 
 /// Handles one notification.
-pub(crate) async fn notify(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub(crate) async fn notify(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<Bytes>> {
     let Ok(body) = read_body(req).await else {
         return fail();
     };

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Full};
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
@@ -21,16 +20,14 @@ use super::provider_client::{is_soft, reason_for, refund_key, with_retries, Answ
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
 use super::Shared;
 use crate::domain::{Amount, FailReason, OrderStatus};
+use crate::net;
 use crate::scenario::flaws::{Flaw, Flaws};
 use crate::signature;
-
-/// Largest request body accepted (checkouts and webhook events are a few KB).
-const MAX_BODY: usize = 1 << 20;
 
 /// Dispatches one request; never fails (errors become JSON answers).
 pub(crate) async fn route(
     shared: Arc<Shared>,
-    req: Request<Incoming>,
+    req: Request<net::Body>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     let resp = match (req.method(), path.as_str()) {
@@ -75,7 +72,7 @@ fn parse_checkout(body: &[u8]) -> Result<CheckoutRequest, String> {
     Ok(r)
 }
 
-async fn checkout(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<Bytes>> {
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -197,7 +194,7 @@ fn list_orders(shared: &Shared) -> Response<Full<Bytes>> {
 // ---------------------------------------------------------------------------------------
 // Webhooks
 
-async fn webhook(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn webhook(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<Bytes>> {
     let sig = req
         .headers()
         .get("stripe-signature")
@@ -338,12 +335,12 @@ fn refund_state(last: &Answer) -> RefundState {
 // ---------------------------------------------------------------------------------------
 // HTTP helpers
 
-pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Full<Bytes>>> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+pub(crate) async fn read_body(req: Request<net::Body>) -> Result<Bytes, Response<Full<Bytes>>> {
+    match req.into_body().collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => Err(json_error(
             StatusCode::BAD_REQUEST,
-            &format!("could not read the request body (at most {MAX_BODY} bytes): {e}"),
+            &format!("could not read the request body: {e}"),
         )),
     }
 }

@@ -21,16 +21,14 @@ pub mod store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::net::{self, ServerLimits};
 pub use crate::scenario::BreakerConfig;
 use crate::scenario::{Dialect, ReferenceSpec};
 use api::ProviderApi;
@@ -97,7 +95,7 @@ pub enum ServeError {
     #[error("the merchant's listener has no local address: {0}")]
     Listener(std::io::Error),
     #[error("merchant config: provider_url: {0}")]
-    ProviderUrl(provider_client::ClientError),
+    ProviderUrl(net::UrlError),
 }
 
 /// Serves the merchant on `listener` until `shutdown` is cancelled. Must be called inside a
@@ -139,7 +137,19 @@ pub fn serve(
         provider,
         tasks: tasks.clone(),
     });
-    tasks.spawn(accept_loop(listener, shared.clone(), shutdown.clone()));
+    let server = Arc::clone(&shared);
+    let make = move |_peer| {
+        let shared = Arc::clone(&server);
+        service_fn(move |req| handlers::route(Arc::clone(&shared), req))
+    };
+    let limits = ServerLimits::default();
+    tasks.spawn(net::serve(
+        "merchant",
+        listener,
+        make,
+        shutdown.clone(),
+        limits,
+    ));
     tasks.spawn(reconcile::run(shared, shutdown));
     Ok(MerchantHandle { addr, done })
 }
@@ -183,72 +193,6 @@ impl Tracker {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = listener.accept() => r,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                let _ = stream.set_nodelay(true);
-                let conn = serve_connection(stream, shared.clone(), shutdown.clone());
-                shared.tasks.spawn(conn);
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-}
-
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let svc = service_fn(move |req| handlers::route(shared.clone(), req));
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-    tokio::pin!(conn);
-    let mut closing = false;
-    loop {
-        tokio::select! {
-            res = conn.as_mut() => {
-                if let Err(e) = res {
-                    if !is_noise(&*e) {
-                        tracing::warn!("connection error: {e}");
-                    }
-                }
-                return;
-            }
-            _ = shutdown.cancelled(), if !closing => {
-                // Finish the requests in flight, then close.
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-            }
-        }
-    }
-}
-
-/// Peers hanging up mid-request (a client timing out) are normal under load, not errors.
-fn is_noise(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
-                return true;
-            }
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            if matches!(io.kind(), ConnectionReset | BrokenPipe | UnexpectedEof) {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    false
-}
-
 #[cfg(test)]
 mod gateway_tests;
 
@@ -262,6 +206,7 @@ pub(crate) mod testkit {
     use bytes::Bytes;
     use hyper::Method;
     use serde_json::Value;
+    use std::time::Duration;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, Request as WmRequest, ResponseTemplate};
 

@@ -1,78 +1,41 @@
-//! The merchant's HTTP client to the provider's Stripe API (hyper 1.x, a small pool of
-//! HTTP/1 connections): one call per method, each answer sorted into an [`Answer`], and the
+//! The merchant's HTTP client to the provider's Stripe API (over the shared `net::Pool` of
+//! kept-alive HTTP/1 connections): one call per method, each answer sorted into an [`Answer`], and the
 //! retry loop that reuses the idempotency key. Knows nothing about orders.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, Request};
 use serde_json::Value;
-use tokio::net::TcpStream;
 
 use crate::domain::{Amount, FailReason};
+pub use crate::net::{ClientError, Reply};
+use crate::net::{LoopbackUrl, Pool, UrlError};
 
 /// Idle connections kept per client; more concurrent calls open (and then close) extra ones.
 const MAX_IDLE: usize = 64;
 
-/// Why a client could not be built or a call got no HTTP answer.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("base url '{url}' is not usable: expected http://host:port[/prefix]")]
-    BadUrl { url: String },
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("connection to {addr} failed: {detail}")]
-    Connect { addr: String, detail: String },
-    #[error("http exchange failed: {0}")]
-    Http(String),
-}
-
-/// A plain HTTP/1 client bound to one base URL, with keep-alive connections reused.
+/// A plain HTTP/1 client bound to one base URL, over the shared kept-alive [`Pool`].
 pub struct HttpClient {
-    host: String,
-    port: u16,
-    /// Sent as the `Host` header.
-    authority: String,
+    pool: Pool,
     /// Path prefix of the base URL, without a trailing `/`.
     prefix: String,
     timeout: Duration,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
-}
-
-/// A received answer: status and whole body.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: Bytes,
 }
 
 impl HttpClient {
-    /// A client for `base_url` (`http://host:port[/prefix]`); every call ends within `timeout`.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpClient, ClientError> {
-        let bad = || ClientError::BadUrl {
-            url: base_url.to_string(),
-        };
-        let uri: hyper::Uri = base_url.parse().map_err(|_| bad())?;
-        if uri.scheme_str() != Some("http") {
-            return Err(bad());
-        }
-        let host = uri.host().ok_or_else(bad)?.to_string();
-        let port = uri.port_u16().unwrap_or(80);
-        let authority = uri.authority().ok_or_else(bad)?.to_string();
-        let prefix = uri.path().trim_end_matches('/').to_string();
+    /// A client for `base_url` (`http://host:port[/prefix]` on loopback); every call ends
+    /// within `timeout`.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<HttpClient, UrlError> {
+        let url = LoopbackUrl::parse(base_url)?;
+        let prefix = url.path().path().trim_end_matches('/').to_string();
         Ok(HttpClient {
-            host,
-            port,
-            authority,
+            pool: Pool::new(&url, MAX_IDLE),
             prefix,
             timeout,
-            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -84,10 +47,12 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: Option<(&str, Bytes)>,
     ) -> Result<Reply, ClientError> {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(format!("{}{}", self.prefix, path))
-            .header(HOST, &self.authority);
+        let mut b = if self.prefix.is_empty() {
+            Request::builder().uri(path)
+        } else {
+            Request::builder().uri(format!("{}{path}", self.prefix))
+        }
+        .method(method);
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
@@ -98,85 +63,9 @@ impl HttpClient {
             }
             None => Bytes::new(),
         };
-        let req = b
-            .body(Full::new(content))
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        tokio::time::timeout(self.timeout, self.exchange(req))
+        self.pool
+            .send(b.body(Full::new(content))?, self.timeout)
             .await
-            .map_err(|_| ClientError::Timeout(self.timeout))?
-    }
-
-    async fn exchange(&self, mut req: Request<Full<Bytes>>) -> Result<Reply, ClientError> {
-        loop {
-            let (mut sender, reused) = match self.take_idle() {
-                Some(s) => (s, true),
-                None => (self.connect().await?, false),
-            };
-            if sender.ready().await.is_err() {
-                if reused {
-                    continue; // the peer closed it while idle; try another
-                }
-                return Err(ClientError::Http("connection closed before use".into()));
-            }
-            match sender.try_send_request(req).await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let body = resp
-                        .into_body()
-                        .collect()
-                        .await
-                        .map_err(|e| ClientError::Http(e.to_string()))?
-                        .to_bytes();
-                    self.put_idle(sender);
-                    return Ok(Reply { status, body });
-                }
-                Err(mut e) => match e.take_message() {
-                    // Never written on a stale pooled connection: safe to send on another.
-                    Some(r) if reused => req = r,
-                    _ => return Err(ClientError::Http(e.into_error().to_string())),
-                },
-            }
-        }
-    }
-
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
-        let addr = format!("{}:{}", self.host, self.port);
-        let fail = |e: &dyn std::fmt::Display| ClientError::Connect {
-            addr: addr.clone(),
-            detail: e.to_string(),
-        };
-        let stream = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| fail(&e))?;
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| fail(&e))?;
-        // The connection task ends when the sender is dropped or the peer closes.
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
-    }
-
-    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(s) = idle.pop() {
-            if !s.is_closed() {
-                return Some(s);
-            }
-        }
-        None
-    }
-
-    fn put_idle(&self, sender: SendRequest<Full<Bytes>>) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(sender);
-        }
     }
 }
 
@@ -372,7 +261,7 @@ pub enum SearchError {
 const FORM: &str = "application/x-www-form-urlencoded";
 
 impl ProviderClient {
-    pub fn new(base_url: &str, api_key: &str, timeout: Duration) -> Result<Self, ClientError> {
+    pub fn new(base_url: &str, api_key: &str, timeout: Duration) -> Result<Self, UrlError> {
         Ok(ProviderClient {
             http: HttpClient::new(base_url, timeout)?,
             bearer: format!("Bearer {api_key}"),
@@ -648,12 +537,15 @@ mod tests {
     }
 
     #[test]
-    fn base_url_must_be_http_with_host() {
-        assert!(HttpClient::new("http://127.0.0.1:12111", Duration::from_secs(1)).is_ok());
-        assert!(HttpClient::new("https://127.0.0.1:1", Duration::from_secs(1)).is_err());
-        assert!(HttpClient::new("nonsense", Duration::from_secs(1)).is_err());
-        let c = HttpClient::new("http://127.0.0.1:9/api/", Duration::from_secs(1)).unwrap();
-        assert_eq!((c.port, c.prefix.as_str()), (9, "/api"));
+    fn base_url_must_be_http_on_loopback() {
+        let second = Duration::from_secs(1);
+        assert!(HttpClient::new("http://127.0.0.1:12111", second).is_ok());
+        assert!(HttpClient::new("https://127.0.0.1:1", second).is_err());
+        assert!(HttpClient::new("http://10.0.0.1:1", second).is_err());
+        assert!(HttpClient::new("nonsense", second).is_err());
+        let c = HttpClient::new("http://localhost:9/api/", second).unwrap();
+        assert_eq!(c.pool.addr(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(c.prefix, "/api");
     }
 
     #[tokio::test]

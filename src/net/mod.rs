@@ -1,10 +1,28 @@
-//! The harness's HTTP plumbing, shared by the provider, the merchant and the load driver:
-//! listener construction (reuse-address, a deep backlog; in time the accept loop and client
-//! pool join it) and the loopback URLs the harness accepts (`loopback.rs`). Knows nothing of
-//! payments.
+//! The harness's HTTP plumbing, shared by the provider, the merchant and the load driver;
+//! knows nothing of payments.
+//!
+//! - [`listen`]: every listening socket (reuse-address, a deep backlog).
+//! - [`serve`]: the one accept loop (HTTP/1.1, graceful shutdown, quiet about clients going
+//!   away) under [`ServerLimits`]: header, body and idle timeouts, a body size limit and a cap
+//!   on open connections. Services read a bounded [`Body`].
+//! - [`Pool`]: the one client, kept-alive connections to one address.
+//! - [`LoopbackUrl`] and [`parse_addr`]: the one rule for addresses (loopback only).
 
+mod body;
+mod client;
+mod limits;
 mod listener;
 mod loopback;
+mod serve;
+#[cfg(test)]
+mod tests;
+mod watch;
 
+pub use body::{Body, BodyError};
+pub use client::{ClientError, Pool, Pools, Reply, IDLE_TIMEOUT};
+pub use limits::ServerLimits;
 pub use listener::{listen, BACKLOG};
-pub use loopback::{loopback_addr, URL_FORM};
+pub use loopback::{
+    parse_addr, AddrError, AddrProblem, LoopbackUrl, UrlError, UrlProblem, ADDR_FORM, URL_FORM,
+};
+pub use serve::serve;

@@ -192,6 +192,7 @@ pub fn serve_with(
     );
     let mut shared = Shared::new(cfg, dispatcher, shutdown);
     shared.on_request = opts.on_request;
+    let limits = opts.limits;
     let (role, control_listener) = match opts.control {
         None => (Role::Api { control: false }, None),
         Some(c) => {
@@ -201,12 +202,12 @@ pub fn serve_with(
         }
     };
     let shared = Arc::new(shared);
-    let task = tokio::spawn(server::run(listener, shared.clone(), role));
+    let task = tokio::spawn(server::run(listener, shared.clone(), role, limits));
     let control = control_listener.map(|l| {
         let addr = l
             .local_addr()
             .expect("a bound listener has a local address");
-        let task = tokio::spawn(server::run(l, shared.clone(), Role::Control));
+        let task = tokio::spawn(server::run(l, shared.clone(), Role::Control, limits));
         (addr, task)
     });
     ProviderHandle {
@@ -217,6 +218,8 @@ pub fn serve_with(
     }
 }
 
+#[cfg(test)]
+mod abuse_tests;
 #[cfg(test)]
 mod gateway_tests;
 #[cfg(test)]

@@ -1,28 +1,24 @@
-//! The provider's HTTP side: the hyper accept loop (`auto::Builder`, graceful shutdown on the
-//! token), and per request: authenticate, route and decode through the dialect, decide and
+//! The provider's HTTP side: served by `net::serve` (graceful shutdown on the token, the
+//! server limits), and per request: authenticate, route and decode through the dialect, decide and
 //! record under one short lock, then sleep, save the answer and send (or drop) it. Control
 //! paths go to `control` first; the request log hook, when set, sees every answer or drop.
 
-use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::{Chaos, FaultKind};
 use crate::domain::AttemptResult;
+use crate::net::{self, BodyError, ServerLimits};
 use crate::provider::control;
 use crate::provider::dialects::{self, Answer, ApiError, EventMeta, Rendered};
 use crate::provider::exec::{Ctx, Late, Plan, Reply, State};
@@ -31,9 +27,6 @@ use crate::provider::reqlog::{RequestHook, RequestLog};
 use crate::provider::webhooks::Dispatcher;
 use crate::provider::ProviderConfig;
 use crate::scenario::Dialect;
-
-/// Larger bodies are refused; real payment requests are a few hundred bytes.
-pub(crate) const BODY_LIMIT: usize = 1 << 20;
 
 /// State shared by every connection.
 pub(crate) struct Shared {
@@ -119,80 +112,19 @@ pub(crate) enum Role {
     Control,
 }
 
-/// Accepts connections until shutdown, then waits for open connections to finish.
-pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, role: Role) {
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = shared.shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    conns.spawn(connection(builder.clone(), stream, peer, shared.clone(), role));
-                }
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    // Out of descriptors and the like: do not spin.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-    drop(listener);
-    while conns.join_next().await.is_some() {}
-}
-
-async fn connection(
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    stream: TcpStream,
-    peer: SocketAddr,
+/// Serves `role` on `listener` until shutdown, then waits for open connections to finish.
+pub(crate) async fn run(
+    listener: TcpListener,
     shared: Arc<Shared>,
     role: Role,
+    limits: ServerLimits,
 ) {
-    let _ = stream.set_nodelay(true);
-    let token = shared.shutdown.clone();
-    let svc = service_fn(move |req| serve_request(shared.clone(), peer, role, req));
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = token.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
+    let shutdown = shared.shutdown.clone();
+    let make = move |peer: SocketAddr| {
+        let shared = Arc::clone(&shared);
+        service_fn(move |req| serve_request(Arc::clone(&shared), peer, role, req))
     };
-    if let Err(e) = result {
-        if !is_quiet(e.as_ref()) {
-            tracing::warn!("connection error: {e}");
-        }
-    }
-}
-
-/// Intended drops and clients going away are not errors worth a line.
-fn is_quiet(e: &(dyn StdError + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if err.is::<Dropped>() {
-            return true;
-        }
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
-                return true;
-            }
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            if matches!(
-                io.kind(),
-                ConnectionReset | BrokenPipe | UnexpectedEof | NotConnected | ConnectionAborted
-            ) {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    false
+    net::serve("provider", listener, make, shutdown, limits).await;
 }
 
 type Answered = Result<Response<Full<Bytes>>, Dropped>;
@@ -210,7 +142,7 @@ async fn serve_request(
     shared: Arc<Shared>,
     peer: SocketAddr,
     role: Role,
-    req: Request<Incoming>,
+    req: Request<net::Body>,
 ) -> Answered {
     let to_control = match role {
         Role::Control => true,
@@ -244,7 +176,11 @@ async fn serve_request(
     answered
 }
 
-async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, note: Option<&mut Note>) -> Answered {
+async fn handle(
+    shared: &Arc<Shared>,
+    req: Request<net::Body>,
+    note: Option<&mut Note>,
+) -> Answered {
     let request_id = shared.request_id();
     let dialect = shared.cfg.dialect;
     let (parts, body) = req.into_parts();
@@ -266,12 +202,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, note: Option<&mut 
             path: path.to_string(),
         }));
     };
-    let body = match Limited::new(body, BODY_LIMIT).collect().await {
+    let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return send(Answer::Error(ApiError::BodyTooLarge { limit: BODY_LIMIT }));
+        Err(BodyError::TooLarge { limit }) => {
+            return send(Answer::Error(ApiError::BodyTooLarge { limit }));
         }
-        // The client went away mid-body: nobody to answer.
+        // Too slow, or the client went away mid-body: the connection is closed unanswered.
         Err(_) => return Err(Dropped),
     };
     // The gateway's keys are in the request (out_trade_no, out_request_no), not a header.

@@ -10,9 +10,9 @@ use crate::scenario::{Dialect, ExternalSpec, Scenario};
 /// The briefing for `ext`, the provider listening at `provider`: several lines, for a log
 /// event that puts `paychaos: ` before the first.
 pub fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &ExternalSpec) -> String {
-    let listen = crate::net::loopback_addr(&ext.contract.checkout.url).map_or_else(
+    let listen = crate::net::LoopbackUrl::parse(&ext.contract.checkout.url).map_or_else(
         |_| "<host:port of the checkout url>".into(),
-        |a| a.to_string(),
+        |u| u.addr().to_string(),
     );
     let (shape, link, flag) = match scenario.provider.dialect {
         Dialect::Stripe => (

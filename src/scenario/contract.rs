@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::domain::{FailReason, OrderStatus};
-use crate::net::{loopback_addr, URL_FORM};
+use crate::net::{LoopbackUrl, UrlError};
 
 /// How the merchant is spoken to over HTTP.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,11 +69,10 @@ pub struct OrderReads {
 /// A problem that makes a contract unusable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ContractError {
-    #[error("{field}: '{url}' {reason} (accepted: {URL_FORM})")]
+    #[error("{field}: {source}")]
     BadUrl {
         field: &'static str,
-        url: String,
-        reason: String,
+        source: UrlError,
     },
     #[error("{field}: json pointer '{pointer}' must be empty or start with '/'")]
     BadPointer {
@@ -387,12 +386,8 @@ fn check_placeholders(field: &'static str, text: &str, errs: &mut Vec<ContractEr
 }
 
 fn check_url(field: &'static str, url: &str, errs: &mut Vec<ContractError>) {
-    if let Err(reason) = loopback_addr(url) {
-        errs.push(ContractError::BadUrl {
-            field,
-            url: url.to_string(),
-            reason,
-        });
+    if let Err(source) = LoopbackUrl::parse(url) {
+        errs.push(ContractError::BadUrl { field, source });
     }
 }
 
@@ -487,5 +482,19 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn bad_urls_name_their_field_and_the_accepted_form() {
+        let mut c = reference();
+        c.checkout.url = "http://10.0.0.1:80/".into();
+        let errs = c.check();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            errs[0].to_string(),
+            "checkout.url: 'http://10.0.0.1:80/' host '10.0.0.1' is not loopback \
+             (accepted: an http:// url on loopback (127.0.0.0/8, localhost or [::1]), \
+             e.g. http://127.0.0.1:8080/path)"
+        );
     }
 }

@@ -19,7 +19,6 @@ use crate::chaos::{Latency, WebhookChaos};
 mod external;
 mod faults;
 
-pub use external::parse_listen;
 pub use faults::run_time_faults;
 mod load;
 #[cfg(test)]

@@ -11,16 +11,16 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::net;
 use crate::provider::exec::State;
 use crate::provider::reqlog::RequestHook;
-use crate::provider::server::{Shared, BODY_LIMIT};
+use crate::provider::server::Shared;
 use crate::provider::webhooks::ResendError;
 
 /// Extras of a provider served on its own (`paychaos provider`). The default, what the
@@ -31,6 +31,9 @@ pub struct ServeOptions {
     pub control: Option<ControlOptions>,
     /// Called once per request after its answer is sent or its connection dropped.
     pub on_request: Option<RequestHook>,
+    /// What the provider's listeners tolerate from clients (timeouts, body size, connection
+    /// cap); the control API's own listener too.
+    pub limits: net::ServerLimits,
 }
 
 /// Where and for whom the control API answers. Only loopback peers are ever served.
@@ -67,7 +70,7 @@ pub(crate) fn is_control_path(path: &str) -> bool {
 type Resp = Response<Full<Bytes>>;
 
 /// Answers one control request; never drops the connection.
-pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request<net::Body>) -> Resp {
     // The listeners are loopback-only already; this keeps it so behind any forwarding.
     if !loopback(peer) {
         return error(
@@ -194,12 +197,12 @@ fn known(rest: &str) -> bool {
     ) || resend_id(rest).is_some()
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
-    match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
+async fn read_body(req: Request<net::Body>) -> Result<Bytes, Resp> {
+    match req.into_body().collect().await {
         Ok(b) => Ok(b.to_bytes()),
         Err(e) => Err(error(
             StatusCode::BAD_REQUEST,
-            format!("reading the body failed: {e} (at most {BODY_LIMIT} bytes of JSON)"),
+            format!("reading the body failed: {e} (expected a JSON body)"),
         )),
     }
 }

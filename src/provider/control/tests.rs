@@ -65,6 +65,7 @@ async fn start(setup: Setup) -> Harness {
         on_request: Some(Arc::new(move |r: &RequestLog| {
             sink.lock().unwrap().push(r.clone());
         })),
+        ..ServeOptions::default()
     };
     let shutdown = CancellationToken::new();
     let handle = serve_with(listener, cfg, opts, shutdown.clone());

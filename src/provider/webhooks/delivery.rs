@@ -1,24 +1,23 @@
 //! One delivery of one event: the attempt loop (fresh signature per attempt, POST, an
 //! acknowledgement within the timeout or retry on the schedule; chaos may drop the first
 //! attempts unsent) and the single HTTP/1.1 exchange behind an attempt, in the event's
-//! [`Format`]. Every attempt is recorded through [`Shared::record`]; scheduling the event's
+//! [`Format`], over the target's kept-alive connections. Every attempt is recorded through [`Shared::record`]; scheduling the event's
 //! deliveries is left to `mod.rs`.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{CONTENT_TYPE, HOST, USER_AGENT};
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, USER_AGENT};
 use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::{Format, Shared};
 use crate::domain::WebhookAttempt;
 use crate::gateway::SUCCESS_BODY;
+use crate::net::{ClientError, LoopbackUrl, Pool, UrlError};
 use crate::signature;
 
 /// Stripe's webhook user agent.
@@ -34,51 +33,11 @@ pub const STALE_AGE_S: i64 = 2 * signature::DEFAULT_TOLERANCE_S;
 /// The error logged for an attempt chaos dropped.
 pub const DROPPED: &str = "dropped by chaos: not sent";
 
-/// Why the webhook URL cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
-    #[error("webhook url '{url}' is malformed: expected http://127.0.0.1:<port>/<path>")]
-    Malformed { url: String },
-    #[error("webhook url '{url}' is not loopback: only 127.0.0.1 (or localhost) is allowed")]
-    NotLoopback { url: String },
-}
-
-/// Where deliveries go, parsed once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where deliveries go: the URL, parsed once, and the kept-alive connections to it.
+#[derive(Clone, Debug)]
 pub struct Target {
-    pub addr: SocketAddr,
-    /// `host:port` as written, for the `Host` header.
-    pub authority: String,
-    /// Path and query.
-    pub path: String,
-}
-
-impl Target {
-    /// Parses an `http://` URL whose host is a loopback IPv4 address or `localhost`.
-    pub fn parse(url: &str) -> Result<Target, UrlError> {
-        let malformed = || UrlError::Malformed { url: url.into() };
-        let uri: hyper::Uri = url.parse().map_err(|_| malformed())?;
-        if uri.scheme_str() != Some("http") {
-            return Err(malformed());
-        }
-        let authority = uri.authority().ok_or_else(malformed)?;
-        let ip = match authority.host() {
-            "localhost" => Ipv4Addr::LOCALHOST,
-            h => h
-                .parse::<Ipv4Addr>()
-                .map_err(|_| UrlError::NotLoopback { url: url.into() })?,
-        };
-        if !ip.is_loopback() {
-            return Err(UrlError::NotLoopback { url: url.into() });
-        }
-        Ok(Target {
-            addr: SocketAddr::from((ip, authority.port_u16().unwrap_or(80))),
-            authority: authority.as_str().to_owned(),
-            path: uri
-                .path_and_query()
-                .map_or("/".to_owned(), |p| p.as_str().to_owned()),
-        })
-    }
+    pub url: LoopbackUrl,
+    pub pool: Arc<Pool>,
 }
 
 /// One delivery: what is sent and how it is labelled in the log.
@@ -152,12 +111,9 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
                 unix_now()
             };
             let req = outgoing(d, t);
-            let timeout = shared.cfg.timeout;
             let answer = tokio::select! {
                 _ = shared.shutdown.cancelled() => Err("shutdown before an answer".to_owned()),
-                r = tokio::time::timeout(timeout, post(target, req)) => {
-                    r.unwrap_or_else(|_| Err(format!("timed out after {timeout:?}")))
-                }
+                r = post(target, req, shared.cfg.timeout) => r,
             };
             answer.and_then(|(status, body)| accepted(d.format, status, &body))
         }
@@ -250,18 +206,10 @@ pub fn accepted(format: Format, status: u16, body: &[u8]) -> Result<u16, String>
     }
 }
 
-/// One POST on a fresh connection; the status and body, or why there is none. The
-/// connection is driven inside this future, so dropping it (timeout, shutdown) closes the
-/// socket.
-async fn post(target: &Target, out: Outgoing) -> Result<(u16, Bytes), String> {
-    let stream = TcpStream::connect(target.addr)
-        .await
-        .map_err(|e| format!("connection to {} failed: {e}", target.addr))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("http handshake failed: {e}"))?;
-    let mut req = Request::post(target.path.as_str())
-        .header(HOST, target.authority.as_str())
+/// One POST over the target's pool; the status and body, or why there is none. A
+/// connection that times out (or is dropped with this future at shutdown) is closed.
+async fn post(target: &Target, out: Outgoing, timeout: Duration) -> Result<(u16, Bytes), String> {
+    let mut req = Request::post(target.url.path().clone())
         .header(CONTENT_TYPE, out.content_type)
         .header(USER_AGENT, out.user_agent);
     if let Some(sig) = out.signature {
@@ -270,29 +218,13 @@ async fn post(target: &Target, out: Outgoing) -> Result<(u16, Bytes), String> {
     let req = req
         .body(Full::new(out.body))
         .map_err(|e| format!("building the request failed: {e}"))?;
-    let exchange = async move {
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        let status = resp.status().as_u16();
-        // Read the answer to its end so the latency covers the whole response; a body
-        // error after the status line leaves an empty body (the gateway then refuses it).
-        let body = match resp.into_body().collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => Bytes::new(),
-        };
-        Ok((status, body))
-    };
-    tokio::pin!(conn, exchange);
-    tokio::select! {
-        biased;
-        r = &mut exchange => r,
-        c = &mut conn => match c {
-            // The connection ended cleanly: the exchange has its answer (or its error) ready.
-            Ok(()) => exchange.await,
-            Err(e) => Err(format!("connection error: {e}")),
-        },
+    match target.pool.send(req, timeout).await {
+        Ok(r) => Ok((r.status.as_u16(), r.body)),
+        Err(ClientError::Timeout(t)) => Err(format!("timed out after {t:?}")),
+        Err(ClientError::Connect { addr, source }) => {
+            Err(format!("connection to {addr} failed: {source}"))
+        }
+        Err(e) => Err(format!("request failed: {e}")),
     }
 }
 
@@ -304,38 +236,4 @@ fn unix_now() -> i64 {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_urls_parse_with_path_and_port() {
-        let t = Target::parse("http://127.0.0.1:8080/webhooks/stripe?x=1").unwrap();
-        assert_eq!(t.addr, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(t.authority, "127.0.0.1:8080");
-        assert_eq!(t.path, "/webhooks/stripe?x=1");
-        let t = Target::parse("http://localhost").unwrap();
-        assert_eq!(t.addr, "127.0.0.1:80".parse().unwrap());
-        assert_eq!(t.path, "/");
-    }
-
-    #[test]
-    fn non_loopback_or_non_http_urls_are_refused() {
-        assert!(matches!(
-            Target::parse("http://10.0.0.1:80/x"),
-            Err(UrlError::NotLoopback { .. })
-        ));
-        assert!(matches!(
-            Target::parse("http://example.com/x"),
-            Err(UrlError::NotLoopback { .. })
-        ));
-        for bad in ["https://127.0.0.1/x", "127.0.0.1:80", "not a url"] {
-            assert!(
-                matches!(Target::parse(bad), Err(UrlError::Malformed { .. })),
-                "{bad}"
-            );
-        }
-    }
 }

@@ -24,8 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::Chaos;
 use crate::domain::WebhookAttempt;
+use crate::net::{LoopbackUrl, Pools, UrlError};
 
-pub use delivery::{UrlError, DROPPED, GATEWAY_USER_AGENT, STALE_AGE_S, STRIPE_USER_AGENT};
+pub use delivery::{DROPPED, GATEWAY_USER_AGENT, STALE_AGE_S, STRIPE_USER_AGENT};
 pub use forge::{forged_id, unsigned_id, ForgeError};
 pub use reorder::{REORDER_MAX_HOLD, REORDER_WAIT};
 
@@ -61,9 +62,12 @@ pub enum Format {
     Gateway,
 }
 
-/// Checks that `url` can receive webhooks: `http://` on 127.0.0.1 or `localhost`.
+/// Idle connections kept per webhook URL.
+const MAX_IDLE: usize = 64;
+
+/// Checks that `url` can receive webhooks: `http://` on loopback.
 pub fn check_url(url: &str) -> Result<(), UrlError> {
-    Target::parse(url).map(|_| ())
+    LoopbackUrl::parse(url).map(|_| ())
 }
 
 /// Where and how to deliver.
@@ -90,6 +94,8 @@ struct Shared {
     cfg: WebhookConfig,
     /// `None` when no URL is configured; an unusable URL fails every attempt with its error.
     target: Option<Result<Target, UrlError>>,
+    /// Kept-alive connections per URL host (the configured one, and those events carry).
+    pools: Pools,
     shutdown: CancellationToken,
     /// Captured at start so `enqueue` may be called from any thread.
     runtime: tokio::runtime::Handle,
@@ -108,6 +114,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// Where `url` points, with the pool of connections to it.
+    fn target_of(&self, url: &str) -> Result<Target, UrlError> {
+        let url = LoopbackUrl::parse(url)?;
+        Ok(Target {
+            pool: self.pools.get(&url),
+            url,
+        })
+    }
+
     /// The chaos in force now.
     fn chaos(&self) -> Arc<Chaos> {
         Arc::clone(&self.chaos.read().unwrap_or_else(PoisonError::into_inner))
@@ -148,13 +163,21 @@ impl Dispatcher {
     ///
     /// Must be called inside a tokio runtime: each event's deliveries run as a task on it.
     pub fn start(cfg: WebhookConfig, shutdown: CancellationToken) -> Dispatcher {
-        let target = cfg.url.as_deref().map(Target::parse);
+        let pools = Pools::new(MAX_IDLE);
+        let target = cfg.url.as_deref().map(|url| {
+            let url = LoopbackUrl::parse(url)?;
+            Ok(Target {
+                pool: pools.get(&url),
+                url,
+            })
+        });
         if let Some(Err(e)) = &target {
-            tracing::warn!("webhooks: {e}; every delivery attempt will fail");
+            tracing::warn!("webhook url {e}; every delivery attempt will fail");
         }
         Dispatcher {
             shared: Arc::new(Shared {
                 target,
+                pools,
                 shutdown,
                 runtime: tokio::runtime::Handle::current(),
                 created: AtomicU64::new(0),
@@ -230,7 +253,7 @@ async fn run_event(shared: &Shared, event: Event, n: u64) {
     };
     // The event's own URL wins over the configured one; `enqueue` sends nothing without either.
     let target = match (&event.url, &shared.target) {
-        (Some(url), _) => Target::parse(url),
+        (Some(url), _) => shared.target_of(url),
         (None, Some(t)) => t.clone(),
         (None, None) => return,
     };
@@ -363,7 +386,7 @@ impl Dispatcher {
         let shared = &self.shared;
         // The event's own URL (a gateway trade's notify_url) wins over the configured one.
         let target = match (&event.url, &shared.target) {
-            (Some(url), _) => Target::parse(url),
+            (Some(url), _) => shared.target_of(url),
             (None, Some(t)) => t.clone(),
             (None, None) => return Err(ResendError::NoUrl),
         };

@@ -7,25 +7,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use super::Checker;
 use crate::domain::FailReason;
-use crate::net::{loopback_addr, URL_FORM};
+use crate::net::{parse_addr, LoopbackUrl};
 use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::raw::{RawMerchant, RawScenario};
 use crate::scenario::{ExternalSpec, MerchantSpec};
-
-const LISTEN_FORM: &str = r#"a loopback address and port such as "127.0.0.1:12111" (IPv4 in 127.0.0.0/8, or localhost; port 0 picks a free one)"#;
-
-/// `provider.listen` as written, or `None` when it is not a loopback IPv4 socket address.
-/// The provider is bound on it and the merchant connects to it over IPv4.
-pub fn parse_listen(text: &str) -> Option<SocketAddr> {
-    let addr = match text.strip_prefix("localhost:") {
-        Some(port) => SocketAddr::from((Ipv4Addr::LOCALHOST, port.parse::<u16>().ok()?)),
-        None => text.parse().ok()?,
-    };
-    match addr {
-        SocketAddr::V4(a) if a.ip().is_loopback() => Some(addr),
-        _ => None,
-    }
-}
 
 impl Checker {
     /// `provider.listen`; the default `127.0.0.1:0` picks a free port.
@@ -34,11 +19,8 @@ impl Checker {
         let Some(text) = raw else {
             return default;
         };
-        parse_listen(text).unwrap_or_else(|| {
-            self.report(
-                "provider.listen",
-                format!("expected {LISTEN_FORM}, got {text:?}"),
-            );
+        parse_addr(text).unwrap_or_else(|e| {
+            self.report("provider.listen", e.to_string());
             default
         })
     }
@@ -82,8 +64,9 @@ impl Checker {
             );
         }
         let listen = raw.provider.listen.as_deref();
-        let known = listen.and_then(parse_listen).filter(|a| a.port() != 0);
-        if listen.is_none() || listen.and_then(parse_listen).is_some_and(|a| a.port() == 0) {
+        let parsed = listen.and_then(|l| parse_addr(l).ok());
+        let known = parsed.filter(|a| a.port() != 0);
+        if listen.is_none() || parsed.is_some_and(|a| a.port() == 0) {
             self.report(
                 "provider.listen",
                 r#"required with merchant kind "external", with a port other than 0: the merchant must be configured with the provider's address, e.g. "127.0.0.1:12111""#,
@@ -154,8 +137,7 @@ impl Checker {
         }))
     }
 
-    /// `merchant.webhook_url`: required, http on IPv4 loopback (the provider's webhook
-    /// sender connects over IPv4), not the provider itself.
+    /// `merchant.webhook_url`: required, http on loopback, not the provider itself.
     fn webhook_url(&mut self, raw: Option<&str>, provider: Option<SocketAddr>) -> String {
         const PATH: &str = "merchant.webhook_url";
         let Some(url) = raw else {
@@ -166,14 +148,8 @@ impl Checker {
             );
             return String::new();
         };
-        match loopback_addr(url) {
-            Err(e) => self.report(PATH, format!("'{url}' {e} (accepted: {URL_FORM})")),
-            Ok(a) if a.is_ipv6() => self.report(
-                PATH,
-                format!(
-                    "'{url}': the provider sends webhooks over IPv4: use 127.0.0.1 or localhost"
-                ),
-            ),
+        match LoopbackUrl::parse(url) {
+            Err(e) => self.report(PATH, e.to_string()),
             Ok(_) => self.not_the_provider(PATH, url, provider),
         }
         url.to_owned()
@@ -181,8 +157,8 @@ impl Checker {
 
     /// A merchant URL that points at the provider's own address is a mix-up.
     fn not_the_provider(&mut self, path: &str, url: &str, provider: Option<SocketAddr>) {
-        if let (Ok(a), Some(p)) = (loopback_addr(url), provider) {
-            if a == p {
+        if let (Ok(u), Some(p)) = (LoopbackUrl::parse(url), provider) {
+            if u.addr() == p {
                 self.report(
                     path,
                     format!(
@@ -492,7 +468,7 @@ fulfilments_pointer = "count"
     }
 
     #[test]
-    fn the_webhook_url_is_ipv4_loopback_and_not_the_provider() {
+    fn the_webhook_url_is_loopback_and_not_the_provider() {
         let with = |hook: &str| {
             let text = MINIMAL.replace("http://127.0.0.1:8080/webhooks/stripe", hook);
             problems(&format!("{text}{CHECKOUT}{ORDERS}"))
@@ -502,10 +478,14 @@ fulfilments_pointer = "count"
             "merchant.webhook_url",
             "not loopback",
         );
-        has(
-            &with("http://[::1]:8080/hook"),
-            "merchant.webhook_url",
-            "over IPv4",
+        let text = MINIMAL.replace(
+            "http://127.0.0.1:8080/webhooks/stripe",
+            "http://[::1]:8080/hook",
+        );
+        let (hook, _) = contract(&format!("{text}{CHECKOUT}{ORDERS}"));
+        assert_eq!(
+            hook, "http://[::1]:8080/hook",
+            "IPv6 loopback is loopback too"
         );
         has(
             &with("http://localhost:12111/hook"),
@@ -532,21 +512,24 @@ fulfilments_pointer = "count"
     }
 
     #[test]
-    fn provider_listen_takes_loopback_ipv4_only() {
-        assert_eq!(
-            parse_listen("localhost:80"),
-            Some("127.0.0.1:80".parse().unwrap())
-        );
-        assert_eq!(
-            parse_listen("127.1.2.3:0"),
-            Some("127.1.2.3:0".parse().unwrap())
-        );
-        for bad in ["0.0.0.0:80", "[::1]:80", "127.0.0.1", "localhost", "x:1"] {
-            assert_eq!(parse_listen(bad), None, "{bad}");
-        }
+    fn provider_listen_takes_a_loopback_address() {
         let text = "name = \"x\"\n[load]\nprofile = \"constant\"\nrate = 1\nduration = \"1s\"\n\
                     [provider]\nlisten = \"0.0.0.0:12111\"\n";
-        has(&problems(text), "provider.listen", "got \"0.0.0.0:12111\"");
+        has(
+            &problems(text),
+            "provider.listen",
+            "'0.0.0.0:12111' host '0.0.0.0' is not loopback (accepted: a loopback address",
+        );
+        for listen in ["localhost:12111", "[::1]:12111"] {
+            assert_eq!(
+                ok(&text.replace("0.0.0.0:12111", listen))
+                    .provider
+                    .listen
+                    .port(),
+                12111,
+                "{listen}"
+            );
+        }
         let ok_text = text.replace("0.0.0.0", "127.0.0.1");
         assert_eq!(
             ok(&ok_text).provider.listen.port(),

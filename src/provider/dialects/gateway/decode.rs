@@ -132,7 +132,7 @@ fn pay(p: &Params, path: &str) -> Result<Decoded, ApiError> {
     if let Some(url) = p.get("notify_url").filter(|u| !u.is_empty()) {
         webhooks::check_url(url).map_err(|_| ApiError::InvalidParam {
             param: "notify_url".into(),
-            expected: "an http:// URL on 127.0.0.1 or localhost",
+            expected: crate::net::URL_FORM,
             got: url.to_string(),
         })?;
         metadata.insert("notify_url".to_string(), url.to_string());
