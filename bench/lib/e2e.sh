@@ -3,7 +3,7 @@
 #         from report.json's capacity section, and the process's CPU µs per checkout over
 #         the knee step's judged span (CPU sampled every 0.25 s during the load);
 #   rss   a long constant run (bench/scenarios/long.toml, ORDERS orders at LONG_RATE, by
-#         default 70 % of the knee this invocation measured, else 4000/s): peak RSS of the
+#         default half the knee this invocation measured, else 4000/s): peak RSS of the
 #         whole run per checkout sent (GNU time), and RSS at the load's end per checkout.
 
 # The hook of the capacity run: sample the process's CPU while it lives.
@@ -59,8 +59,9 @@ part_knee() {
   done
 }
 
-# The long run's rate: below the knee, or the load outruns the machine and the run measures
-# a backlog (shed checkouts, sockets piling up) instead of the per-order state.
+# The long run's rate: well below the knee (measured over short steps, while a long run's
+# state keeps growing), or the load outruns the machine and the run measures a backlog
+# (shed checkouts, sockets piling up) as well as the per-order state.
 long_rate() {
   if [[ -n $LONG_RATE ]]; then
     echo "$LONG_RATE"
@@ -69,7 +70,7 @@ long_rate() {
   local knee
   knee=$(median e2e.knee)
   if [[ -n $knee ]] && awk -v k="$knee" 'BEGIN { exit !(k >= 500) }'; then
-    awk -v k="$knee" 'BEGIN { printf "%d", int(k * 0.7 / 100) * 100 }'
+    awk -v k="$knee" 'BEGIN { printf "%d", int(k * 0.5 / 100) * 100 }'
   else
     echo 4000
   fi
@@ -86,10 +87,13 @@ rss_once() {
     "s/^rate = .*/rate = $rate/" \
     "s/^duration = .*/duration = \"${ms}ms\"/"
   RUN_LIMIT=$((ms / 1000 + 1800)) run_paychaos "$dir/scenario.toml" "$dir" || return 1
-  local sent
-  sent=$(jq -r .load.sent "$RUN_REPORT")
+  local planned sent shed errors
+  read -r planned sent shed errors < <(jq -r '.load | "\(.planned) \(.sent) \(.shed) \(.errors)"' "$RUN_REPORT")
   ((sent > 0)) || return 1
   record rss.orders "$sent"
+  record rss.planned "$planned"
+  record rss.shed "$shed"
+  record rss.errors "$errors"
   record rss.rate "$rate"
   record rss.peak_b "$(calc "$RUN_MAXRSS_KB * 1024 / $sent")"
   [[ -n $RUN_RSS_END_KB ]] && record rss.load_end_b "$(calc "$RUN_RSS_END_KB * 1024 / $sent")"

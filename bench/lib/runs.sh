@@ -48,12 +48,15 @@ run_paychaos() {
   rm -f "$fifo"
   RUN_MAXRSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$dir/time.txt" 2>/dev/null) || true
   RUN_REPORT="$dir/report/report.json"
-  if [[ -z $RUN_T0 || -z $RUN_T1 || -z $RUN_PID ]]; then
-    log "warning: did not see the load start and end lines of paychaos ($dir/stderr.log)"
-  fi
   # 0 passed, 1 a gate or check failed: both are measured runs; anything else is not.
   if ((RUN_RC > 1)); then
     log "paychaos run $scn exited $RUN_RC (see $dir/stderr.log)"
+    return 1
+  fi
+  # Without the two lines there is no CPU span and no stall: a changed message must fail
+  # the part (and the smoke run), not leave a figure quietly missing.
+  if [[ -z $RUN_T0 || -z $RUN_T1 || -z $RUN_PID ]]; then
+    log "did not see paychaos's load start and end lines (\"paychaos: scenario '…'\", \"paychaos: load done\") in $dir/stderr.log"
     return 1
   fi
   [[ -s $RUN_REPORT ]] || {

@@ -6,7 +6,10 @@
 fmt() {
   awk -v k="$1" -v v="$2" 'BEGIN {
     if (v == "") { printf "—"; exit }
-    if (k == "rate") { if (v >= 1000) printf "%.1f k", v / 1000; else printf "%.0f", v }
+    if (k == "rate" || k == "per_s") {
+      if (v >= 1000) printf "%.1f k", v / 1000; else printf "%.0f", v
+      if (k == "per_s") printf "/s"
+    }
     else if (k == "us") printf((v < 10) ? "%.2f µs" : "%.1f µs", v)
     else if (k == "ms") {
       if (v >= 1000) printf "%.2f s", v / 1000
@@ -32,7 +35,8 @@ cell() {
   elif ((n == 1)); then
     fmt "$1" "$med"
   else
-    printf '%s (%s–%s)' "$(fmt "$1" "$med")" "$(fmt "$1" "$lo")" "$(fmt "$1" "$hi")"
+    # The range without "/s": the median carries the unit.
+    printf '%s (%s–%s)' "$(fmt "$1" "$med")" "$(fmt "${1/per_s/rate}" "$lo")" "$(fmt "${1/per_s/rate}" "$hi")"
   fi
 }
 
@@ -76,9 +80,9 @@ has() { [[ -n $(median "$1") ]]; }
 
 table_provider() {
   has prov.paychaos.rps || return 0
-  local peers="bare hyper $(cell rate prov.hyper.rps); wiremock-rs $(cell rate prov.wiremock.rps)"
-  row "provider \`POST /v1/payment_intents\` confirm=true, unique keys, \`wrk -t1 -c64\`: req/s" \
-    "$(cell rate prov.paychaos.rps)" "$peers" \
+  local peers="bare hyper $(cell per_s prov.hyper.rps); wiremock-rs $(cell per_s prov.wiremock.rps)"
+  row "provider \`POST /v1/payment_intents\` confirm=true, unique keys, \`wrk -t1 -c64\`: throughput" \
+    "$(cell per_s prov.paychaos.rps)" "$peers" \
     "$(ratio prov.paychaos.rps prov.hyper.rps) bare hyper; $(ratio prov.paychaos.rps prov.wiremock.rps) wiremock-rs" \
     "≥ 0.5× bare hyper" "$(judge "$(ratio_value prov.paychaos.rps prov.hyper.rps)" ">=" 0.5)"
   row "provider: server CPU per request" "$(cell us prov.paychaos.cpu_us)" \
@@ -100,8 +104,8 @@ table_memory() {
 table_generator() {
   has gen.paychaos.rate || return 0
   row "generator: highest open-loop rate within 1 % of target, send lag p99 < 10 ms, trivial merchant (bare hyper)" \
-    "$(cell rate gen.paychaos.rate)/s" \
-    "oha \`--latency-correction -q\` $(cell rate gen.oha.rate)/s; wrk closed loop $(cell rate gen.wrk.rate)/s" \
+    "$(cell per_s gen.paychaos.rate)" \
+    "oha \`--latency-correction -q\` $(cell per_s gen.oha.rate); wrk closed loop $(cell per_s gen.wrk.rate)" \
     "$(ratio gen.paychaos.rate gen.oha.rate) oha; $(ratio gen.paychaos.rate gen.wrk.rate) wrk" \
     "≥ 1.0× oha" "$(judge "$(ratio_value gen.paychaos.rate gen.oha.rate)" ">=" 1.0)"
   row "generator: CPU per request at that rate" "$(cell us gen.paychaos.cpu_us)" \
@@ -123,7 +127,7 @@ table_stall() {
 table_knee() {
   has e2e.knee || return 0
   local knee held="" floor="" floor_cell="—" floor_ratio="—"
-  knee="$(cell rate e2e.knee)/s"
+  knee="$(cell per_s e2e.knee)"
   if has e2e.held_at_max; then
     held=" (held up to max_rate $(fmt rate "$(median e2e.max_rate)")/s in $(stats e2e.held_at_max | awk '{ print $4 }') run(s): the knee is higher)"
   fi
@@ -142,13 +146,17 @@ table_knee() {
 
 table_rss() {
   has rss.peak_b || return 0
-  local orders verdict
+  local orders verdict kept=""
   orders=$(median rss.orders)
   verdict=$(judge "$(median rss.peak_b)" "<=" 1024)
   if [[ -z ${SMOKE:-} ]] && ((${orders%.*} < 1000000)); then
     verdict="$verdict (at $orders orders; the target is over 1 M)"
   fi
-  row "peak RSS per order, $orders orders sent at $(fmt rate "$(median rss.rate)")/s (at the load's end: $(cell bytes rss.load_end_b))" \
+  # A run that fell behind its schedule measured a backlog as well as the per-order state.
+  if has rss.shed && awk -v s="$(median rss.shed)" 'BEGIN { exit !(s > 0) }'; then
+    kept="; schedule not kept: $(median rss.shed) shed, $(median rss.errors) errors"
+  fi
+  row "peak RSS per order: $orders of $(median rss.planned) planned orders sent at $(fmt per_s "$(median rss.rate)")$kept (at the load's end: $(cell bytes rss.load_end_b))" \
     "$(cell bytes rss.peak_b)" "—" "—" "≤ 1 KiB per order over a 1 M-order run (aim 300 B)" "$verdict"
 }
 
