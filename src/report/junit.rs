@@ -234,7 +234,7 @@ mod tests {
             ["success_rate", "p99_ms", "shed", "verification"]
         );
         let out = gates.test_cases[0].system_out.as_ref().unwrap();
-        assert_eq!(out.as_str(), "observed 0.5, threshold ≥ 0.5");
+        assert_eq!(out.as_str(), "observed 0.4, threshold ≥ 0.4");
         let checks = suite(&doc, "checks");
         assert_eq!(checks.tests, Check::ALL.len());
         assert_eq!(checks.test_cases[0].name.as_str(), "lost_payment");

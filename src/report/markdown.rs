@@ -359,7 +359,7 @@ mod tests {
             md.contains("| charged | 2 | · | · | · | · | · | · | 2 |"),
             "{md}"
         );
-        assert!(md.contains("| success_rate | ≥ 0.5 | 0.5 | pass |"), "{md}");
+        assert!(md.contains("| success_rate | ≥ 0.4 | 0.4 | pass |"), "{md}");
     }
 
     #[test]

@@ -114,9 +114,11 @@ pub struct LoadFigures {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcomes {
-    /// Orders that ended paid over orders sent (0 when none was sent).
+    /// Orders that ended paid over checkouts offered: sent and shed, a shed checkout being a
+    /// customer turned away (0 when none was offered).
     pub success_rate: f64,
-    /// The same over sent orders the card did not decline (0 when there are none).
+    /// The same over offered checkouts the card did not decline, shed ones included (they
+    /// never reached a card: 0 when there are none).
     pub success_rate_eligible: f64,
     /// Checkout answers by label (order states and `error`).
     pub told: OrderedMap<u64>,
@@ -231,6 +233,7 @@ pub struct ReportInputs<'a> {
 /// Builds the report (gates included) from a finished run.
 pub fn build(inp: &ReportInputs) -> RunReport {
     let sc = inp.scenario;
+    let load = load_figures(inp);
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         scenario: ScenarioInfo {
@@ -243,7 +246,8 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             interrupted: inp.interrupted,
             drained: inp.drained,
         },
-        load: load_figures(inp),
+        outcomes: outcomes(inp.reconciliation, load.shed),
+        load,
         latency_ms: Percentiles::of(&inp.recorder.all),
         latency_ms_by_outcome: [
             Outcome::Paid,
@@ -258,7 +262,6 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         })
         .collect(),
         latency_spectrum_ms: timeline::spectrum(&inp.recorder.all),
-        outcomes: outcomes(inp.reconciliation),
         faults: Faults {
             windows: timeline::window_spans(&sc.faults.windows),
             plan_digest: plan_digest(sc),
@@ -380,8 +383,12 @@ fn ratio(n: usize, d: usize) -> f64 {
     }
 }
 
-fn outcomes(rec: &Reconciliation) -> Outcomes {
+/// The outcome figures of the verified (sent) orders and the `shed` checkouts, which the
+/// verifier never sees: each is an offered checkout that did not succeed, as a capacity step
+/// and the recovery figures count it.
+fn outcomes(rec: &Reconciliation, shed: u64) -> Outcomes {
     let orders = &rec.orders;
+    let shed = usize::try_from(shed).unwrap_or(usize::MAX);
     let paid = orders
         .values()
         .filter(|o| o.final_state == FinalState::Paid);
@@ -408,8 +415,8 @@ fn outcomes(rec: &Reconciliation) -> Outcomes {
     let final_labels: Vec<&str> = states().collect();
 
     Outcomes {
-        success_rate: ratio(paid.count(), orders.len()),
-        success_rate_eligible: ratio(paid_eligible, eligible.count()),
+        success_rate: ratio(paid.count(), orders.len().saturating_add(shed)),
+        success_rate_eligible: ratio(paid_eligible, eligible.count().saturating_add(shed)),
         told: tally(&told_labels, &|o| o.told),
         final_states: tally(&final_labels, &|o| o.final_state.as_str()),
         confusion: TruthLabel::ALL
