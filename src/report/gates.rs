@@ -134,9 +134,10 @@ pub fn evaluate(spec: &GateSpec, report: &RunReport) -> Vec<GateResult> {
     out
 }
 
-/// The slowest recovery among the windows against `max`. A window that never recovered (or
-/// has no baseline to recover to) fails the gate; its observed value is then the time
-/// watched after it, a lower bound. A window the load never got past has nothing to judge.
+/// The slowest recovery among the windows against `max`. A window that never recovered, has
+/// no baseline to recover to, or was still open when the load's schedule ended fails the
+/// gate; its observed value is then the time watched after it, a lower bound. A window that
+/// a load cut short never got past has nothing to judge.
 fn recovery_gate(max: f64, windows: &[WindowRecovery]) -> GateResult {
     let unrecovered = windows
         .iter()
@@ -176,6 +177,13 @@ pub fn describe_recovery(g: &GateResult, windows: &[WindowRecovery]) -> String {
             (RecoveryStatus::NoBaseline, _) => Some(format!(
                 "'{}' has no baseline before it to recover to",
                 w.name
+            )),
+            (RecoveryStatus::WindowOpenAtEnd, _) => Some(format!(
+                "'{}' ({}–{} s) was still open when the load ended: it did not recover within \
+                 the run",
+                w.name,
+                number(w.start_s),
+                number(w.end_s)
             )),
             (RecoveryStatus::Recovered, Some(s)) if s > g.threshold => {
                 Some(format!("'{}' took {} s", w.name, number(s)))
@@ -367,6 +375,24 @@ mod tests {
             [
                 "recovery_s above the maximum 30: 'b' never recovered (6 s watched after it), \
               'c' has no baseline before it to recover to"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_open_at_the_end_of_the_load_fails_the_gate() {
+        // Observed 0 s (nothing was watched after it) is no pass: it never closed (#9).
+        let mut r = report_with(&sample_set(), recovery_spec(2.0));
+        let mut open = window("tail", RecoveryStatus::WindowOpenAtEnd, None);
+        open.observed_after_s = 0.0;
+        r.recovery = vec![window("a", RecoveryStatus::Recovered, Some(1.0)), open];
+        r.gates = evaluate(&recovery_spec(2.0), &r);
+        assert!(!r.gates[0].passed, "{:?}", r.gates[0]);
+        assert_eq!(
+            r.failures(),
+            [
+                "recovery_s above the maximum 2: 'tail' (10–15 s) was still open when the load \
+                 ended: it did not recover within the run"
             ]
         );
     }

@@ -129,6 +129,9 @@ fn recovery(r: &RunReport) -> String {
                 (RecoveryStatus::Recovered, Some(t)) => format!("{} s", number(t)),
                 (RecoveryStatus::NoBaseline, _) => "no baseline".to_string(),
                 (RecoveryStatus::NotReached, _) => "not reached (the load ended first)".to_string(),
+                (RecoveryStatus::WindowOpenAtEnd, _) => {
+                    "NOT recovered (window open at the end of the load)".to_string()
+                }
                 _ => format!("NEVER recovered ({} s watched)", number(w.observed_after_s)),
             };
             let rate =
