@@ -321,6 +321,9 @@ impl Checker {
             None => self.load(raw.load.as_ref()),
         };
         let load_ok = self.problems.len() == before_load;
+        if let Some(l) = load.as_ref().filter(|_| load_ok) {
+            self.plans_checkouts(&l.profile, capacity.is_some());
+        }
         let orders = self.orders(raw);
         let (provider, hold) = self.provider(raw);
         // Only a valid load duration bounds the windows; a bad one is reported already.
