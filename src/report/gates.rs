@@ -18,17 +18,21 @@ pub const RECOVERY_S: &str = "recovery_s";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     pub name: String,
+    /// Which side of the threshold passes: `>=` (a floor) or `<=` (a ceiling).
+    pub op: Bound,
     pub threshold: f64,
     pub observed: f64,
     pub passed: bool,
 }
 
-/// Which side of the threshold passes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which side of the threshold passes, written as the comparison that must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Bound {
     /// Observed must be at least the threshold.
+    #[serde(rename = ">=")]
     Min,
     /// Observed must be at most the threshold.
+    #[serde(rename = "<=")]
     Max,
 }
 
@@ -40,6 +44,7 @@ impl GateResult {
         };
         GateResult {
             name: name.to_string(),
+            op: bound,
             threshold,
             observed,
             passed,
@@ -48,11 +53,7 @@ impl GateResult {
 
     /// `success_rate` is a floor; every other gate is a ceiling.
     pub fn bound(&self) -> Bound {
-        if self.name == SUCCESS_RATE {
-            Bound::Min
-        } else {
-            Bound::Max
-        }
+        self.op
     }
 
     /// `≥ 0.95` or `≤ 250`.
@@ -156,6 +157,7 @@ fn recovery_gate(max: f64, windows: &[WindowRecovery]) -> GateResult {
     match unrecovered {
         Some(watched) => GateResult {
             name: RECOVERY_S.to_string(),
+            op: Bound::Max,
             threshold: max,
             observed: watched.max(slowest),
             passed: false,

@@ -60,7 +60,7 @@ fn properties(r: &RunReport) -> Vec<Property> {
     vec![
         Property::new("scenario", r.scenario.name.as_str()),
         Property::new("seed", r.scenario.seed.to_string()),
-        Property::new("verdict", r.verdict()),
+        Property::new("verdict", r.verdict.headline()),
         Property::new("interrupted", r.run.interrupted.to_string()),
         Property::new("drained", r.run.drained.to_string()),
     ]

@@ -21,6 +21,7 @@ mod shape;
 pub mod step_summary;
 pub mod summary;
 pub mod timeline;
+pub mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -44,14 +45,23 @@ pub use json::OrderedMap;
 pub use recovery::{RecoveryStatus, WindowRecovery};
 pub use shape::Generator;
 pub use timeline::{planned_per_second, SpectrumPoint, TimelineRow, WindowSpan};
+pub use verdict::Verdict;
 
-/// Version of the JSON contract below; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the JSON contract below. It changes when a reader of the previous version
+/// could misread a report: a key removed or renamed, a type changed, a figure's definition
+/// changed, or a new word in a closed set; a key added alone keeps it. 3: `success_rate` and
+/// `success_rate_eligible` count shed checkouts as failures, and recovery has the status
+/// `window_open_at_end` (with `verdict`, `exit_code` and each gate's `op` added).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run reports; the one source every format is rendered from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub schema_version: u32,
+    /// How the run ended: `pass`, `fail`, `interrupted` or `error`.
+    pub verdict: Verdict,
+    /// The exit code `paychaos run` ends with for `verdict` (0, 1 or 2).
+    pub exit_code: u8,
     pub scenario: ScenarioInfo,
     pub run: RunInfo,
     pub load: LoadFigures,
@@ -236,6 +246,9 @@ pub fn build(inp: &ReportInputs) -> RunReport {
     let load = load_figures(inp);
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
+        // Settled below, once the gates are in.
+        verdict: Verdict::Error,
+        exit_code: Verdict::Error.exit_code(),
         scenario: ScenarioInfo {
             name: sc.name.clone(),
             seed: sc.seed,
@@ -284,6 +297,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
     };
     shape::add(&mut report, inp);
     report.gates = gates::evaluate(&sc.gates, &report);
+    report.set_verdict(Verdict::of(report.run.interrupted, report.passed()));
     report
 }
 
@@ -322,16 +336,11 @@ impl RunReport {
             .collect()
     }
 
-    /// The headline word: `PASS`, `FAIL`, or `INTERRUPTED` when the load was cut short
-    /// (the figures then cover only what was measured).
-    pub fn verdict(&self) -> &'static str {
-        if self.run.interrupted {
-            "INTERRUPTED"
-        } else if self.passed() {
-            "PASS"
-        } else {
-            "FAIL"
-        }
+    /// Sets the verdict and the exit code that goes with it: [`build`] settles it from the
+    /// gates; the run makes it [`Verdict::Error`] when its evidence turned out incomplete.
+    pub fn set_verdict(&mut self, verdict: Verdict) {
+        self.verdict = verdict;
+        self.exit_code = verdict.exit_code();
     }
 
     /// The report folder's name: `<scenario>-<UTC timestamp>`, e.g. `smoke-20261123T023317Z`.

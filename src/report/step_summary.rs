@@ -22,7 +22,7 @@ pub fn render(r: &RunReport) -> String {
         "## paychaos {} (seed {}): {}\n",
         cell(&r.scenario.name),
         r.scenario.seed,
-        r.verdict()
+        r.verdict.headline()
     );
     let mut notes = vec![format!("{:.1} s", r.run.duration_s)];
     if r.run.interrupted {
