@@ -76,7 +76,7 @@ fn unknown_key_is_named_with_its_path() {
     let file = write(
         tmp.path(),
         "typo.toml",
-        "name = \"typo\"\n[load]\nprofile = \"constant\"\nrate = 10\nduration = \"1s\"\n[faults]\ntimeuot = 0.1\n",
+        "name = \"typo\"\n[load]\nprofile = \"constant\"\nrate = -5\nduration = \"1s\"\n[faults]\ntimeuot = 0.1\n",
     );
     let out = paychaos()
         .args(["validate", &file.display().to_string()])
@@ -85,6 +85,12 @@ fn unknown_key_is_named_with_its_path() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("timeuot") && err.contains("faults"), "{err}");
+    // #9: with the key it meant, and without hiding the problem after it.
+    assert!(err.contains("did you mean `timeout`?"), "{err}");
+    assert!(
+        err.contains("load.rate: must be a number greater than 0, got -5"),
+        "{err}"
+    );
 }
 
 #[test]
