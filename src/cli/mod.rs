@@ -186,14 +186,11 @@ async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf
             if let Err(code) = ci_outputs(&outcome.report, junit.as_deref()) {
                 return code;
             }
-            if outcome.report.run.interrupted {
+            if outcome.report.verdict == report::Verdict::Interrupted {
                 say!("paychaos: the run was interrupted; the report covers what was measured");
-                ExitCode::from(2)
-            } else if outcome.report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
             }
+            // The report's own exit code, so report.json and the process never disagree.
+            ExitCode::from(outcome.report.exit_code)
         }
         Err(e) => {
             say!("error: {e:#}");

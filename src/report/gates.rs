@@ -18,17 +18,21 @@ pub const RECOVERY_S: &str = "recovery_s";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     pub name: String,
+    /// Which side of the threshold passes: `>=` (a floor) or `<=` (a ceiling).
+    pub op: Bound,
     pub threshold: f64,
     pub observed: f64,
     pub passed: bool,
 }
 
-/// Which side of the threshold passes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which side of the threshold passes, written as the comparison that must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Bound {
     /// Observed must be at least the threshold.
+    #[serde(rename = ">=")]
     Min,
     /// Observed must be at most the threshold.
+    #[serde(rename = "<=")]
     Max,
 }
 
@@ -40,6 +44,7 @@ impl GateResult {
         };
         GateResult {
             name: name.to_string(),
+            op: bound,
             threshold,
             observed,
             passed,
@@ -48,11 +53,7 @@ impl GateResult {
 
     /// `success_rate` is a floor; every other gate is a ceiling.
     pub fn bound(&self) -> Bound {
-        if self.name == SUCCESS_RATE {
-            Bound::Min
-        } else {
-            Bound::Max
-        }
+        self.op
     }
 
     /// `≥ 0.95` or `≤ 250`.
@@ -134,9 +135,10 @@ pub fn evaluate(spec: &GateSpec, report: &RunReport) -> Vec<GateResult> {
     out
 }
 
-/// The slowest recovery among the windows against `max`. A window that never recovered (or
-/// has no baseline to recover to) fails the gate; its observed value is then the time
-/// watched after it, a lower bound. A window the load never got past has nothing to judge.
+/// The slowest recovery among the windows against `max`. A window that never recovered, has
+/// no baseline to recover to, or was still open when the load's schedule ended fails the
+/// gate; its observed value is then the time watched after it, a lower bound. A window that
+/// a load cut short never got past has nothing to judge.
 fn recovery_gate(max: f64, windows: &[WindowRecovery]) -> GateResult {
     let unrecovered = windows
         .iter()
@@ -155,6 +157,7 @@ fn recovery_gate(max: f64, windows: &[WindowRecovery]) -> GateResult {
     match unrecovered {
         Some(watched) => GateResult {
             name: RECOVERY_S.to_string(),
+            op: Bound::Max,
             threshold: max,
             observed: watched.max(slowest),
             passed: false,
@@ -176,6 +179,13 @@ pub fn describe_recovery(g: &GateResult, windows: &[WindowRecovery]) -> String {
             (RecoveryStatus::NoBaseline, _) => Some(format!(
                 "'{}' has no baseline before it to recover to",
                 w.name
+            )),
+            (RecoveryStatus::WindowOpenAtEnd, _) => Some(format!(
+                "'{}' ({}–{} s) was still open when the load ended: it did not recover within \
+                 the run",
+                w.name,
+                number(w.start_s),
+                number(w.end_s)
             )),
             (RecoveryStatus::Recovered, Some(s)) if s > g.threshold => {
                 Some(format!("'{}' took {} s", w.name, number(s)))
@@ -202,8 +212,9 @@ mod tests {
 
     fn spec() -> GateSpec {
         GateSpec {
-            // The sample: success 0.5 of eligible orders, p99 about 10 ms, 1 shed.
-            success_rate_min: Some(0.5),
+            // The sample: success 0.4 of eligible orders (2 paid of 4 not declined and 1
+            // shed), p99 about 10 ms, 1 shed.
+            success_rate_min: Some(0.4),
             p99_ms_max: Some(100.0),
             shed_max: Some(1),
             verification: true,
@@ -250,7 +261,14 @@ mod tests {
         let r = report_with(&s, spec());
         let g = r.gates.iter().find(|g| g.name == SHED).unwrap();
         assert_eq!((g.observed, g.passed), (2.0, false));
-        assert_eq!(r.failures(), ["shed 2 above the maximum 1"]);
+        // The second shed checkout also counts against success: 2 paid of 6 now.
+        assert_eq!(
+            r.failures(),
+            [
+                "success_rate 0.3333 below the minimum 0.4",
+                "shed 2 above the maximum 1"
+            ]
+        );
     }
 
     #[test]
@@ -359,6 +377,24 @@ mod tests {
             [
                 "recovery_s above the maximum 30: 'b' never recovered (6 s watched after it), \
               'c' has no baseline before it to recover to"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_open_at_the_end_of_the_load_fails_the_gate() {
+        // Observed 0 s (nothing was watched after it) is no pass: it never closed (#9).
+        let mut r = report_with(&sample_set(), recovery_spec(2.0));
+        let mut open = window("tail", RecoveryStatus::WindowOpenAtEnd, None);
+        open.observed_after_s = 0.0;
+        r.recovery = vec![window("a", RecoveryStatus::Recovered, Some(1.0)), open];
+        r.gates = evaluate(&recovery_spec(2.0), &r);
+        assert!(!r.gates[0].passed, "{:?}", r.gates[0]);
+        assert_eq!(
+            r.failures(),
+            [
+                "recovery_s above the maximum 2: 'tail' (10–15 s) was still open when the load \
+                 ended: it did not recover within the run"
             ]
         );
     }

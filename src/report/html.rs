@@ -11,7 +11,9 @@ use super::charts::{self, Chart, Swatch};
 use super::gates::number;
 use super::markdown::agrees;
 use super::timeline::{SpectrumPoint, TimelineRow, WindowSpan};
-use super::{GateResult, LoadFigures, OrderedMap, RecoveryStatus, RunReport, ScenarioInfo};
+use super::{
+    GateResult, LoadFigures, OrderedMap, RecoveryStatus, RunReport, ScenarioInfo, Verdict,
+};
 use crate::domain::FinalState;
 use crate::metrics::Percentiles;
 
@@ -34,7 +36,7 @@ pub fn render(r: &RunReport) -> io::Result<String> {
     h.push_str(&format!(
         "<title>paychaos: {} — {}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<main>\n",
         esc(&r.scenario.name),
-        r.verdict()
+        r.verdict.headline()
     ));
     headline(&mut h, r);
     figures(&mut h, r);
@@ -84,7 +86,7 @@ pub fn render(r: &RunReport) -> io::Result<String> {
 }
 
 fn headline(h: &mut String, r: &RunReport) {
-    let verdict = r.verdict();
+    let verdict = r.verdict.headline();
     h.push_str(&format!(
         "<header>\n<h1>paychaos: {} <span class=\"verdict {verdict}\">{verdict}</span></h1>\n",
         esc(&r.scenario.name)
@@ -437,7 +439,7 @@ fn gates_section(h: &mut String, gates: &[GateResult]) {
 #[derive(Serialize)]
 struct ChartData<'a> {
     schema_version: u32,
-    verdict: &'a str,
+    verdict: Verdict,
     scenario: &'a ScenarioInfo,
     load: &'a LoadFigures,
     latency_ms: &'a Percentiles,
@@ -450,7 +452,7 @@ struct ChartData<'a> {
 fn data_block(h: &mut String, r: &RunReport) -> io::Result<()> {
     let data = ChartData {
         schema_version: r.schema_version,
-        verdict: r.verdict(),
+        verdict: r.verdict,
         scenario: &r.scenario,
         load: &r.load,
         latency_ms: &r.latency_ms,
@@ -648,7 +650,7 @@ mod tests {
             r.latency_spectrum_ms.len()
         );
         assert!(!r.latency_spectrum_ms.is_empty());
-        assert_eq!(d["verdict"], "PASS");
+        assert_eq!(d["verdict"], "pass");
         assert_eq!(d["load"]["sent"], 6);
     }
 
@@ -769,6 +771,7 @@ mod tests {
         let mut r = sample();
         r.run.interrupted = true;
         r.gates[0].passed = false;
+        r.set_verdict(Verdict::Interrupted);
         let html = page(&r);
         assert!(html.contains("<span class=\"verdict INTERRUPTED\">"));
         assert!(html.contains("<ul class=\"failures\">\n<li>success_rate"));

@@ -86,6 +86,8 @@ mod tests {
         let v = parsed();
         let paths = [
             "/schema_version",
+            "/verdict",
+            "/exit_code",
             "/scenario/name",
             "/scenario/seed",
             "/run/started_at",
@@ -141,6 +143,7 @@ mod tests {
             "/verification/checks/0/violations",
             "/verification/discrepancies",
             "/gates/0/name",
+            "/gates/0/op",
             "/gates/0/threshold",
             "/gates/0/observed",
             "/gates/0/passed",
@@ -164,7 +167,13 @@ mod tests {
         ];
         let missing: Vec<_> = paths.iter().filter(|p| v.pointer(p).is_none()).collect();
         assert!(missing.is_empty(), "missing {missing:?}");
-        assert_eq!(v["schema_version"], 2);
+        assert_eq!(v["schema_version"], 3);
+        assert_eq!(
+            (v["verdict"].as_str(), v["exit_code"].as_u64()),
+            (Some("pass"), Some(0))
+        );
+        assert_eq!(v["gates"][0]["op"], ">=", "success_rate is a floor");
+        assert_eq!(v["gates"][1]["op"], "<=", "p99_ms is a ceiling");
         assert_eq!(v["scenario"]["name"], "smoke");
         assert_eq!(v["outcomes"]["confusion"]["charged"]["paid"], 2);
         assert_eq!(

@@ -60,7 +60,7 @@ fn properties(r: &RunReport) -> Vec<Property> {
     vec![
         Property::new("scenario", r.scenario.name.as_str()),
         Property::new("seed", r.scenario.seed.to_string()),
-        Property::new("verdict", r.verdict()),
+        Property::new("verdict", r.verdict.headline()),
         Property::new("interrupted", r.run.interrupted.to_string()),
         Property::new("drained", r.run.drained.to_string()),
     ]
@@ -234,7 +234,7 @@ mod tests {
             ["success_rate", "p99_ms", "shed", "verification"]
         );
         let out = gates.test_cases[0].system_out.as_ref().unwrap();
-        assert_eq!(out.as_str(), "observed 0.5, threshold ≥ 0.5");
+        assert_eq!(out.as_str(), "observed 0.4, threshold ≥ 0.4");
         let checks = suite(&doc, "checks");
         assert_eq!(checks.tests, Check::ALL.len());
         assert_eq!(checks.test_cases[0].name.as_str(), "lost_payment");

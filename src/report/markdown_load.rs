@@ -114,6 +114,9 @@ pub(super) fn recovery(w: &mut impl Write, r: &RunReport) -> io::Result<()> {
             (RecoveryStatus::Recovered, Some(s)) => format!("{} s", number(s)),
             (RecoveryStatus::NoBaseline, _) => "no baseline".into(),
             (RecoveryStatus::NotReached, _) => "not reached (the load ended first)".into(),
+            (RecoveryStatus::WindowOpenAtEnd, _) => {
+                "**not recovered**: window open at the end of the load".into()
+            }
             _ => format!("**never** ({} s watched)", number(x.observed_after_s)),
         };
         writeln!(

@@ -21,6 +21,7 @@ mod shape;
 pub mod step_summary;
 pub mod summary;
 pub mod timeline;
+pub mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -44,14 +45,23 @@ pub use json::OrderedMap;
 pub use recovery::{RecoveryStatus, WindowRecovery};
 pub use shape::Generator;
 pub use timeline::{planned_per_second, SpectrumPoint, TimelineRow, WindowSpan};
+pub use verdict::Verdict;
 
-/// Version of the JSON contract below; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the JSON contract below. It changes when a reader of the previous version
+/// could misread a report: a key removed or renamed, a type changed, a figure's definition
+/// changed, or a new word in a closed set; a key added alone keeps it. 3: `success_rate` and
+/// `success_rate_eligible` count shed checkouts as failures, and recovery has the status
+/// `window_open_at_end` (with `verdict`, `exit_code` and each gate's `op` added).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run reports; the one source every format is rendered from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub schema_version: u32,
+    /// How the run ended: `pass`, `fail`, `interrupted` or `error`.
+    pub verdict: Verdict,
+    /// The exit code `paychaos run` ends with for `verdict` (0, 1 or 2).
+    pub exit_code: u8,
     pub scenario: ScenarioInfo,
     pub run: RunInfo,
     pub load: LoadFigures,
@@ -114,9 +124,11 @@ pub struct LoadFigures {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcomes {
-    /// Orders that ended paid over orders sent (0 when none was sent).
+    /// Orders that ended paid over checkouts offered: sent and shed, a shed checkout being a
+    /// customer turned away (0 when none was offered).
     pub success_rate: f64,
-    /// The same over sent orders the card did not decline (0 when there are none).
+    /// The same over offered checkouts the card did not decline, shed ones included (they
+    /// never reached a card: 0 when there are none).
     pub success_rate_eligible: f64,
     /// Checkout answers by label (order states and `error`).
     pub told: OrderedMap<u64>,
@@ -231,8 +243,12 @@ pub struct ReportInputs<'a> {
 /// Builds the report (gates included) from a finished run.
 pub fn build(inp: &ReportInputs) -> RunReport {
     let sc = inp.scenario;
+    let load = load_figures(inp);
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
+        // Settled below, once the gates are in.
+        verdict: Verdict::Error,
+        exit_code: Verdict::Error.exit_code(),
         scenario: ScenarioInfo {
             name: sc.name.clone(),
             seed: sc.seed,
@@ -243,7 +259,8 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             interrupted: inp.interrupted,
             drained: inp.drained,
         },
-        load: load_figures(inp),
+        outcomes: outcomes(inp.reconciliation, load.shed),
+        load,
         latency_ms: Percentiles::of(&inp.recorder.all),
         latency_ms_by_outcome: [
             Outcome::Paid,
@@ -258,7 +275,6 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         })
         .collect(),
         latency_spectrum_ms: timeline::spectrum(&inp.recorder.all),
-        outcomes: outcomes(inp.reconciliation),
         faults: Faults {
             windows: timeline::window_spans(&sc.faults.windows),
             plan_digest: plan_digest(sc),
@@ -281,6 +297,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
     };
     shape::add(&mut report, inp);
     report.gates = gates::evaluate(&sc.gates, &report);
+    report.set_verdict(Verdict::of(report.run.interrupted, report.passed()));
     report
 }
 
@@ -319,16 +336,11 @@ impl RunReport {
             .collect()
     }
 
-    /// The headline word: `PASS`, `FAIL`, or `INTERRUPTED` when the load was cut short
-    /// (the figures then cover only what was measured).
-    pub fn verdict(&self) -> &'static str {
-        if self.run.interrupted {
-            "INTERRUPTED"
-        } else if self.passed() {
-            "PASS"
-        } else {
-            "FAIL"
-        }
+    /// Sets the verdict and the exit code that goes with it: [`build`] settles it from the
+    /// gates; the run makes it [`Verdict::Error`] when its evidence turned out incomplete.
+    pub fn set_verdict(&mut self, verdict: Verdict) {
+        self.verdict = verdict;
+        self.exit_code = verdict.exit_code();
     }
 
     /// The report folder's name: `<scenario>-<UTC timestamp>`, e.g. `smoke-20261123T023317Z`.
@@ -380,8 +392,12 @@ fn ratio(n: usize, d: usize) -> f64 {
     }
 }
 
-fn outcomes(rec: &Reconciliation) -> Outcomes {
+/// The outcome figures of the verified (sent) orders and the `shed` checkouts, which the
+/// verifier never sees: each is an offered checkout that did not succeed, as a capacity step
+/// and the recovery figures count it.
+fn outcomes(rec: &Reconciliation, shed: u64) -> Outcomes {
     let orders = &rec.orders;
+    let shed = usize::try_from(shed).unwrap_or(usize::MAX);
     let paid = orders
         .values()
         .filter(|o| o.final_state == FinalState::Paid);
@@ -408,8 +424,8 @@ fn outcomes(rec: &Reconciliation) -> Outcomes {
     let final_labels: Vec<&str> = states().collect();
 
     Outcomes {
-        success_rate: ratio(paid.count(), orders.len()),
-        success_rate_eligible: ratio(paid_eligible, eligible.count()),
+        success_rate: ratio(paid.count(), orders.len().saturating_add(shed)),
+        success_rate_eligible: ratio(paid_eligible, eligible.count().saturating_add(shed)),
         told: tally(&told_labels, &|o| o.told),
         final_states: tally(&final_labels, &|o| o.final_state.as_str()),
         confusion: TruthLabel::ALL

@@ -5,6 +5,7 @@
 //! period. Pure functions over [`Seconds`]; the report calls [`windows`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -105,9 +106,13 @@ pub enum RecoveryStatus {
     NeverRecovered,
     /// No eligible checkout before the window: nothing to recover to.
     NoBaseline,
-    /// The load ended before the window did (interrupted, or a capacity run stopped early):
-    /// there was no time after it to measure.
+    /// The load was cut short (interrupted, or a capacity run stopped early) before the
+    /// window ended, though its schedule went on past it: there was no time after it to
+    /// measure, and a full run would have had some.
     NotReached,
+    /// The window was still open when the load's schedule ended (or ended with it): it did
+    /// not recover within the run, and no run of this scenario could show it recovering.
+    WindowOpenAtEnd,
 }
 
 impl RecoveryStatus {
@@ -151,8 +156,14 @@ pub struct WindowRecovery {
     pub orders_correct: u64,
 }
 
-/// The recovery of one window over `seconds`; order counts are left at 0 (see [`windows`]).
-pub fn recover(seconds: &Seconds, window: &Window, spec: &RecoverySpec) -> WindowRecovery {
+/// The recovery of one window over `seconds` of a load whose schedule ends at `load_end`;
+/// order counts are left at 0 (see [`windows`]).
+pub fn recover(
+    seconds: &Seconds,
+    window: &Window,
+    spec: &RecoverySpec,
+    load_end: Duration,
+) -> WindowRecovery {
     let (ws, we) = (window.start.as_secs_f64(), window.end.as_secs_f64());
     // Baseline: whole seconds wholly before the start, at most `spec.baseline` of them.
     let b_end = ws.floor() as u64;
@@ -180,6 +191,9 @@ pub fn recover(seconds: &Seconds, window: &Window, spec: &RecoverySpec) -> Windo
     let observed_after_s = (last - we).max(0.0);
     let threshold = baseline_success.map(|b| (b - spec.tolerance).max(0.0));
     let (status, recovery_s) = match threshold {
+        // Judged on the schedule, not on the seconds seen: an open window is a failure even
+        // when the load was cut short before its planned end.
+        _ if window.end >= load_end => (RecoveryStatus::WindowOpenAtEnd, None),
         _ if last <= we => (RecoveryStatus::NotReached, None),
         None => (RecoveryStatus::NoBaseline, None),
         Some(t) => match held_from(seconds, we.floor() as u64, t, spec) {
@@ -233,12 +247,14 @@ fn need_seconds(spec: &RecoverySpec) -> u64 {
     (spec.hold.as_secs_f64().ceil() as u64).max(1)
 }
 
-/// Every window's recovery, with the orders it affected (a charge attempt reached the
-/// provider during it) and how many of them ended correct (no discrepancy).
+/// Every window's recovery in a load whose schedule ends at `load_end`, with the orders it
+/// affected (a charge attempt reached the provider during it) and how many of them ended
+/// correct (no discrepancy).
 pub fn windows(
     seconds: &Seconds,
     windows: &[Window],
     spec: &RecoverySpec,
+    load_end: Duration,
     ledger: &[LedgerEntry],
     discrepancies: &[Discrepancy],
 ) -> Vec<WindowRecovery> {
@@ -257,7 +273,7 @@ pub fn windows(
             WindowRecovery {
                 orders_affected: affected.len() as u64,
                 orders_correct: correct as u64,
-                ..recover(seconds, w, spec)
+                ..recover(seconds, w, spec, load_end)
             }
         })
         .collect()
@@ -265,9 +281,14 @@ pub fn windows(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
+
+    /// A load planned well past every window of these tests.
+    const PLANNED: Duration = Duration::from_secs(3600);
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
 
     fn spec() -> RecoverySpec {
         RecoverySpec {
@@ -320,7 +341,7 @@ mod tests {
         t.extend(healthy(5));
 
         // Act
-        let r = recover(&timeline(&t), &window(10_000, 13_000), &spec());
+        let r = recover(&timeline(&t), &window(10_000, 13_000), &spec(), PLANNED);
 
         // Assert
         assert_eq!(r.status, RecoveryStatus::Recovered);
@@ -343,7 +364,7 @@ mod tests {
         let mut t = healthy(5);
         t.push(Some((10, 50)));
         t.extend(vec![Some((94, 20)); 3]);
-        let r = recover(&timeline(&t), &window(5_000, 6_000), &spec());
+        let r = recover(&timeline(&t), &window(5_000, 6_000), &spec(), PLANNED);
         assert_eq!(r.recovery_s, Some(0.0));
         assert_eq!(r.baseline_s, 5.0, "only five seconds were available");
     }
@@ -354,7 +375,7 @@ mod tests {
         t.push(Some((0, 50)));
         t.extend([Some((99, 20)), Some((99, 20)), Some((50, 20))]);
         t.extend(healthy(3));
-        let r = recover(&timeline(&t), &window(5_000, 6_000), &spec());
+        let r = recover(&timeline(&t), &window(5_000, 6_000), &spec(), PLANNED);
         assert_eq!(r.recovery_s, Some(3.0), "held from second 9, not 6");
     }
 
@@ -368,7 +389,7 @@ mod tests {
             Some((60, 20)),
             Some((70, 20)),
         ]);
-        let r = recover(&timeline(&t), &window(10_000, 12_000), &spec());
+        let r = recover(&timeline(&t), &window(10_000, 12_000), &spec(), PLANNED);
         assert_eq!(r.status, RecoveryStatus::NeverRecovered);
         assert_eq!(r.recovery_s, None);
         assert_eq!(r.observed_after_s, 4.0);
@@ -376,11 +397,11 @@ mod tests {
 
     #[test]
     fn a_window_the_load_never_got_past_is_not_reached() {
-        // The load ends with the window (or is cut short inside it): nothing after it to
-        // measure, which is neither recovered nor never recovered.
+        // The load is cut short inside the window, its schedule going on past it: nothing
+        // after it to measure, which is neither recovered nor never recovered.
         let mut t = healthy(8);
         t.extend(vec![Some((30, 500)); 2]);
-        let r = recover(&timeline(&t), &window(8_000, 10_000), &spec());
+        let r = recover(&timeline(&t), &window(8_000, 10_000), &spec(), PLANNED);
         assert_eq!(r.status, RecoveryStatus::NotReached);
         assert_eq!(r.recovery_s, None);
         assert_eq!(r.observed_after_s, 0.0);
@@ -388,14 +409,36 @@ mod tests {
     }
 
     #[test]
+    fn a_window_open_when_the_schedule_ends_did_not_recover() {
+        // The same seconds, the schedule ending at 10 s: the window (8..20 s, or 8..10 s,
+        // ending with the load) had no time after it in any run of the scenario (#9).
+        let mut t = healthy(8);
+        t.extend(vec![Some((30, 500)); 2]);
+        for end in [20_000, 10_000] {
+            let r = recover(&timeline(&t), &window(8_000, end), &spec(), secs(10));
+            assert_eq!(r.status, RecoveryStatus::WindowOpenAtEnd, "end {end} ms");
+            assert_eq!(r.recovery_s, None);
+            assert_eq!(r.worst_success_rate, Some(0.3));
+        }
+        // Closing a second before the schedule's end is a window like any other.
+        let r = recover(&timeline(&t), &window(8_000, 9_000), &spec(), secs(10));
+        assert_eq!(r.status, RecoveryStatus::NeverRecovered);
+        let mut t = healthy(6);
+        t.push(Some((30, 500)));
+        t.extend(healthy(3));
+        let r = recover(&timeline(&t), &window(6_000, 7_000), &spec(), secs(10));
+        assert_eq!(r.status, RecoveryStatus::Recovered);
+    }
+
+    #[test]
     fn a_window_from_the_start_has_no_baseline() {
         let t = healthy(6);
-        let r = recover(&timeline(&t), &window(0, 2_000), &spec());
+        let r = recover(&timeline(&t), &window(0, 2_000), &spec(), PLANNED);
         assert_eq!(r.status, RecoveryStatus::NoBaseline);
         assert_eq!((r.baseline_success_rate, r.threshold), (None, None));
         assert_eq!(r.baseline_s, 0.0);
         // A window starting mid-second 0 has no whole second before it either.
-        let r = recover(&timeline(&t), &window(500, 2_000), &spec());
+        let r = recover(&timeline(&t), &window(500, 2_000), &spec(), PLANNED);
         assert_eq!(r.status, RecoveryStatus::NoBaseline);
     }
 
@@ -404,7 +447,7 @@ mod tests {
         let mut t = healthy(5);
         t.push(Some((0, 50)));
         t.extend([Some((99, 20)), None, Some((99, 20)), None, Some((99, 20))]);
-        let r = recover(&timeline(&t), &window(5_000, 6_000), &spec());
+        let r = recover(&timeline(&t), &window(5_000, 6_000), &spec(), PLANNED);
         assert_eq!(
             r.recovery_s,
             Some(0.0),
@@ -412,7 +455,7 @@ mod tests {
         );
         let mut short = healthy(5);
         short.extend([Some((0, 50)), Some((99, 20)), None, Some((99, 20))]);
-        let r = recover(&timeline(&short), &window(5_000, 6_000), &spec());
+        let r = recover(&timeline(&short), &window(5_000, 6_000), &spec(), PLANNED);
         assert_eq!(r.status, RecoveryStatus::NeverRecovered, "only two");
     }
 
@@ -423,13 +466,13 @@ mod tests {
         let mut t = healthy(5);
         t.extend([Some((0, 50)), Some((0, 50))]);
         t.extend(healthy(4));
-        let r = recover(&timeline(&t), &window(5_000, 6_500), &spec());
+        let r = recover(&timeline(&t), &window(5_000, 6_500), &spec(), PLANNED);
         assert_eq!(r.recovery_s, Some(0.5));
         // Had second 6 been healthy already, there is nothing to wait for.
         let mut t = healthy(5);
         t.push(Some((0, 50)));
         t.extend(healthy(4));
-        let r = recover(&timeline(&t), &window(5_000, 6_500), &spec());
+        let r = recover(&timeline(&t), &window(5_000, 6_500), &spec(), PLANNED);
         assert_eq!(r.recovery_s, Some(0.0));
     }
 

@@ -29,6 +29,7 @@ pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
         &seconds,
         &sc.faults.windows,
         &sc.recovery,
+        sc.load.profile.duration(),
         inp.evidence.ledger,
         &inp.reconciliation.discrepancies,
     );

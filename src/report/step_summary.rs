@@ -22,7 +22,7 @@ pub fn render(r: &RunReport) -> String {
         "## paychaos {} (seed {}): {}\n",
         cell(&r.scenario.name),
         r.scenario.seed,
-        r.verdict()
+        r.verdict.headline()
     );
     let mut notes = vec![format!("{:.1} s", r.run.duration_s)];
     if r.run.interrupted {
@@ -176,7 +176,7 @@ mod tests {
         );
         assert!(
             md.contains(
-                "| 6 of 7 | 12.0/s (10.0/s) | 33.33% (50.00%) | 7.0 ms | 10.0 ms | 1 | 0 | 0 |\n"
+                "| 6 of 7 | 12.0/s (10.0/s) | 28.57% (40.00%) | 7.0 ms | 10.0 ms | 1 | 0 | 0 |\n"
             ),
             "{md}"
         );

@@ -13,7 +13,7 @@ const FAILURES_SHOWN: usize = 4;
 /// Renders the summary (10-15 lines, no trailing newline).
 pub fn render(r: &RunReport) -> String {
     let mut s = String::new();
-    let verdict = r.verdict();
+    let verdict = r.verdict.headline();
     let mut run_notes = String::new();
     if r.run.interrupted {
         run_notes.push_str(", interrupted");
@@ -96,7 +96,12 @@ pub fn render(r: &RunReport) -> String {
         .iter()
         .map(|g| {
             let mark = if g.passed { "ok" } else { "FAIL" };
-            format!("{} {} {mark}", g.name, number(g.observed))
+            format!(
+                "{} {} ({}) {mark}",
+                g.name,
+                number(g.observed),
+                g.threshold_text()
+            )
         })
         .collect();
     let gates = if gates.is_empty() {
@@ -129,6 +134,9 @@ fn recovery(r: &RunReport) -> String {
                 (RecoveryStatus::Recovered, Some(t)) => format!("{} s", number(t)),
                 (RecoveryStatus::NoBaseline, _) => "no baseline".to_string(),
                 (RecoveryStatus::NotReached, _) => "not reached (the load ended first)".to_string(),
+                (RecoveryStatus::WindowOpenAtEnd, _) => {
+                    "NOT recovered (window open at the end of the load)".to_string()
+                }
                 _ => format!("NEVER recovered ({} s watched)", number(w.observed_after_s)),
             };
             let rate =
@@ -178,6 +186,15 @@ mod tests {
         assert!(text.contains("verification  pass: 10 checks"));
         assert!(text.contains("final         paid 2, failed_insufficient_funds 1"));
         assert!(!text.contains("failures:"));
+        // Each gate with its direction: a floor reads ≥, a ceiling ≤.
+        assert!(
+            text.contains("gates         success_rate 0.4 (≥ 0.4) ok, p99_ms "),
+            "{text}"
+        );
+        assert!(
+            text.contains("(≤ 1000) ok, shed 1 (≤ 5) ok, verification 0 (≤ 0) ok"),
+            "{text}"
+        );
     }
 
     #[test]

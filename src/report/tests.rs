@@ -120,7 +120,7 @@ pub(crate) fn sample() -> RunReport {
     report_with(
         &sample_set(),
         GateSpec {
-            success_rate_min: Some(0.5),
+            success_rate_min: Some(0.4),
             p99_ms_max: Some(1000.0),
             shed_max: Some(5),
             verification: true,
@@ -137,9 +137,10 @@ fn load_and_outcome_figures_come_from_the_evidence() {
     assert_eq!(r.load.errors, 0);
     assert_eq!(r.load.planned, 7);
     assert!((r.load.achieved_rate - 12.0).abs() < 1e-9);
-    // Paid: ord-000000 and ord-000004 of 6 sent; 4 of them not declined by the card.
-    assert!((r.outcomes.success_rate - 2.0 / 6.0).abs() < 1e-9);
-    assert!((r.outcomes.success_rate_eligible - 0.5).abs() < 1e-9);
+    // Paid: ord-000000 and ord-000004 of 6 sent and 1 shed; 4 of the sent ones not declined
+    // by the card, and the shed one counts against both rates.
+    assert!((r.outcomes.success_rate - 2.0 / 7.0).abs() < 1e-9);
+    assert!((r.outcomes.success_rate_eligible - 0.4).abs() < 1e-9);
     assert_eq!(r.outcomes.told.get("paid"), Some(&1));
     assert_eq!(r.outcomes.told.get("pending"), Some(&2));
     assert_eq!(r.outcomes.told.get("error"), Some(&0));
@@ -341,7 +342,7 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
         ["junit.xml", "report.html", "report.json", "report.md"]
     );
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["schema_version"], 3);
     let md = fs::read_to_string(&paths[1]).unwrap();
     assert!(md.starts_with("# paychaos"));
     fs::remove_dir_all(&dir).unwrap();
@@ -382,4 +383,138 @@ fn a_declined_order_does_not_count_against_eligible_success() {
     let r = report_with(&s, sample().scenario_gates());
     assert_eq!(r.outcomes.success_rate, 0.5);
     assert_eq!(r.outcomes.success_rate_eligible, 1.0);
+}
+
+/// 80 planned checkouts, the first 20 paid, the other 60 shed at the in-flight cap.
+fn mostly_shed() -> Set {
+    let mut s = Set::default();
+    for n in 0..80 {
+        let id = format!("ord-{n:06}");
+        if n < 20 {
+            s.charge(&id, AttemptResult::Ok)
+                .told_status(&id, OrderStatus::Paid)
+                .final_state(&id, OrderStatus::Paid, 1);
+        } else {
+            s.told(&id, CheckoutAnswer::Shed);
+        }
+    }
+    s
+}
+
+#[test]
+fn shed_checkouts_count_as_not_successful_outside_capacity_runs() {
+    // Arrange: a plain constant run (no [capacity]) that shed 60 of its 80 checkouts, with a
+    // success floor of 0.9 and no shed gate (#9).
+    let gates = GateSpec {
+        success_rate_min: Some(0.9),
+        ..sample().scenario_gates()
+    };
+
+    // Act
+    let r = report_with(&mostly_shed(), gates);
+
+    // Assert: 20 paid of 80 offered, the 60 shed in both denominators; the floor fails.
+    assert_eq!((r.load.sent, r.load.shed), (20, 60));
+    assert_eq!(r.outcomes.success_rate, 0.25);
+    assert_eq!(r.outcomes.success_rate_eligible, 0.25);
+    let g = r
+        .gates
+        .iter()
+        .find(|g| g.name == gates::SUCCESS_RATE)
+        .unwrap();
+    assert_eq!((g.observed, g.passed), (0.25, false));
+    assert!(!r.passed());
+}
+
+#[test]
+fn a_run_that_shed_nothing_keeps_its_success_rate() {
+    // The 20 paid orders alone: nothing shed, nothing counted against them.
+    let mut s = mostly_shed();
+    s.checkouts.retain(|c| c.answer != CheckoutAnswer::Shed);
+    let gates = GateSpec {
+        success_rate_min: Some(0.9),
+        ..sample().scenario_gates()
+    };
+    let r = report_with(&s, gates);
+    assert_eq!(r.load.shed, 0);
+    assert_eq!(r.outcomes.success_rate, 1.0);
+    assert_eq!(r.outcomes.success_rate_eligible, 1.0);
+    assert!(r.passed(), "{:?}", r.failures());
+}
+
+/// A run of 10 s at 10/s, every order paid, with one fault window from `start` to `end`
+/// seconds and `[gates] recovery_s_max = 5`.
+fn windowed_run(start: u64, end: u64) -> RunReport {
+    let mut s = Set::default();
+    for n in 0..100 {
+        let id = format!("ord-{n:06}");
+        s.charge(&id, AttemptResult::Ok)
+            .told_status(&id, OrderStatus::Paid)
+            .final_state(&id, OrderStatus::Paid, 1);
+        s.checkouts.last_mut().unwrap().intended_ms = n * 100;
+    }
+    let mut sc = scenario(GateSpec {
+        recovery_s_max: Some(5.0),
+        verification: false,
+        ..sample().scenario_gates()
+    });
+    sc.load.profile = Profile::Constant {
+        rate: 10.0,
+        duration: Duration::from_secs(10),
+    };
+    sc.faults.windows = vec![crate::chaos::Window {
+        name: "outage".into(),
+        start: Duration::from_secs(start),
+        end: Duration::from_secs(end),
+        rates: Default::default(),
+        latency: None,
+    }];
+    let evidence = s.evidence();
+    let rec = reconcile(&evidence);
+    let recorder = recorder(&s);
+    build(&ReportInputs {
+        scenario: &sc,
+        evidence,
+        reconciliation: &rec,
+        recorder: &recorder,
+        target_rate: 10.0,
+        planned: 100,
+        planned_per_second: vec![10; 10],
+        load_elapsed: Duration::from_millis(9900),
+        run_duration: Duration::from_secs(11),
+        started_at: UNIX_EPOCH,
+        interrupted: false,
+        drained: true,
+        events_created: 0,
+        generator: Generator::default(),
+    })
+}
+
+#[test]
+fn a_window_still_open_when_the_load_ends_fails_the_recovery_gate_and_says_so() {
+    // Arrange + Act: the outage runs from 8 s to 30 s; the load ends at 10 s (#9).
+    let r = windowed_run(8, 30);
+
+    // Assert: not recovered within the run, whatever the seconds before the end show.
+    assert_eq!(r.recovery[0].status, RecoveryStatus::WindowOpenAtEnd);
+    assert_eq!(r.recovery[0].recovery_s, None);
+    let g = &r.gates[0];
+    assert_eq!((g.name.as_str(), g.passed), (gates::RECOVERY_S, false));
+    assert!(!r.passed());
+    assert_eq!(
+        r.failures(),
+        [
+            "recovery_s above the maximum 5: 'outage' (8–30 s) was still open when the load \
+             ended: it did not recover within the run"
+        ]
+    );
+}
+
+#[test]
+fn a_window_that_closes_before_the_load_ends_is_judged_as_before() {
+    // The same healthy run with the outage over at 5 s: recovered at once, the gate passes.
+    let r = windowed_run(3, 5);
+    assert_eq!(r.recovery[0].status, RecoveryStatus::Recovered);
+    assert_eq!(r.recovery[0].recovery_s, Some(0.0));
+    assert!(r.passed(), "{:?}", r.failures());
 }

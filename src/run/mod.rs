@@ -150,6 +150,7 @@ async fn run_scenario(
         report.warnings.push(format!(
             "the merchant's final order states could not be read ({e}): every order counts as missing"
         ));
+        report.set_verdict(report::Verdict::Error);
     }
     let dir = dest.write(&report)?;
     if let Some(e) = final_read_error {

@@ -1,6 +1,7 @@
 //! Raw scenario → checked [`Scenario`](super::Scenario), every problem gathered with its key path.
-//! Structural problems (TOML syntax, unknown key, wrong type) stop the parse and carry the key
-//! path and line:column; semantic ones (ranges, missing keys, sums, cross-key rules) are all
+//! Structural problems (unknown key, wrong type) carry the key path and line:column and are
+//! taken out by `parse`, which reads on past them; only a TOML syntax error stops it. Semantic
+//! ones (ranges, missing keys, sums, cross-key rules) are checked over the rest and all
 //! collected before anything is returned. Defaults live here, but for those the command line
 //! shares, which live in [`super::defaults`].
 
@@ -23,6 +24,7 @@ pub use faults::run_time_faults;
 mod load;
 #[cfg(test)]
 mod merchant_chaos_tests;
+mod parse;
 #[cfg(test)]
 mod tests;
 
@@ -94,47 +96,24 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError
         origin: origin.to_owned(),
         problems,
     };
-    let raw = parse(text).map_err(|p| fail(vec![p]))?;
-    let mut check = Checker::default();
-    let scenario = check.scenario(&raw);
-    if check.problems.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(fail(check.problems))
+    let parsed = parse::parse(text);
+    let mut problems = parsed.problems.clone();
+    let scenario = parsed.raw.as_ref().map(|raw| {
+        let mut check = Checker::default();
+        let scenario = check.scenario(raw);
+        // A key reported as unknown or mistyped is not reported again as, say, missing.
+        problems.extend(
+            check
+                .problems
+                .into_iter()
+                .filter(|p| !parsed.covers(&p.path)),
+        );
+        scenario
+    });
+    match scenario {
+        Some(s) if problems.is_empty() => Ok(s),
+        _ => Err(fail(problems)),
     }
-}
-
-/// Deserializes the raw scenario; a structural error becomes one problem at its key path.
-fn parse(text: &str) -> Result<RawScenario, Problem> {
-    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
-        let path = if err.path().iter().next().is_none() {
-            String::new()
-        } else {
-            err.path().to_string()
-        };
-        let inner = err.inner();
-        // serde names Rust types; a scenario author thinks in TOML types.
-        let mut message = inner
-            .message()
-            .trim()
-            .replace('\n', "; ")
-            .replace("expected f64", "expected a number")
-            .replace("expected i64", "expected an integer")
-            .replace("expected a sequence", "expected an array");
-        if let Some(span) = inner.span() {
-            let (line, column) = line_column(text, span.start);
-            message.push_str(&format!(" (at line {line}, column {column})"));
-        }
-        Problem { path, message }
-    })
-}
-
-/// 1-based line and column (in characters) of byte `offset`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (line, column)
 }
 
 /// Parses `"<number><unit>"` with unit `ms`, `s` or `m`; decimals allowed (`"1.5s"`).
@@ -320,6 +299,9 @@ impl Checker {
             None => self.load(raw.load.as_ref()),
         };
         let load_ok = self.problems.len() == before_load;
+        if let Some(l) = load.as_ref().filter(|_| load_ok) {
+            self.plans_checkouts(&l.profile, capacity.is_some());
+        }
         let orders = self.orders(raw);
         let (provider, hold) = self.provider(raw);
         // Only a valid load duration bounds the windows; a bad one is reported already.

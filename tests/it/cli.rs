@@ -76,7 +76,7 @@ fn unknown_key_is_named_with_its_path() {
     let file = write(
         tmp.path(),
         "typo.toml",
-        "name = \"typo\"\n[load]\nprofile = \"constant\"\nrate = 10\nduration = \"1s\"\n[faults]\ntimeuot = 0.1\n",
+        "name = \"typo\"\n[load]\nprofile = \"constant\"\nrate = -5\nduration = \"1s\"\n[faults]\ntimeuot = 0.1\n",
     );
     let out = paychaos()
         .args(["validate", &file.display().to_string()])
@@ -85,6 +85,12 @@ fn unknown_key_is_named_with_its_path() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("timeuot") && err.contains("faults"), "{err}");
+    // #9: with the key it meant, and without hiding the problem after it.
+    assert!(err.contains("did you mean `timeout`?"), "{err}");
+    assert!(
+        err.contains("load.rate: must be a number greater than 0, got -5"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -145,6 +151,14 @@ fn a_failed_check_exits_1_and_names_it() {
         "{stdout}"
     );
     assert!(out_dir.join("report.json").is_file() && out_dir.join("report.html").is_file());
+    // report.json says what the process did (#9).
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (&json["verdict"], &json["exit_code"]),
+        (&"fail".into(), &1.into())
+    );
 }
 
 /// Starts a 60 s run, sends `signal` (a `kill` name) once the run has started, and returns
@@ -200,6 +214,8 @@ fn ctrl_c_stops_the_run_and_still_writes_the_report() {
     // Assert: exit 2, and the report says it was interrupted.
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(json["run"]["interrupted"], true, "{stderr}");
+    assert_eq!(json["verdict"], "interrupted", "{stderr}");
+    assert_eq!(json["exit_code"], 2, "{stderr}");
     assert!(json["load"]["planned"].as_u64().unwrap() == 1200);
     assert!(
         json["load"]["sent"].as_u64().unwrap() < 1200,
@@ -312,6 +328,10 @@ fn an_out_folder_holding_an_earlier_report_is_refused_unless_forced() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
             .unwrap();
     assert_eq!(json["scenario"]["name"], "quick");
+    assert_eq!(
+        (&json["verdict"], &json["exit_code"]),
+        (&"pass".into(), &0.into())
+    );
 }
 
 /// #11: a report folder that cannot be written used to fail only after the whole load.

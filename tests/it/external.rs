@@ -221,6 +221,58 @@ async fn reference_merchant_in_its_own_process_verifies_clean_as_external() {
     );
 }
 
+/// #9: a run whose final order states cannot be read concludes nothing: report.json says
+/// `error` with exit code 2, as the process does, rather than a pass or a fail.
+#[test]
+fn unreadable_final_states_make_the_report_say_error_with_the_exit_code() {
+    // Arrange: the reference merchant on its own, its export read at a path it does not serve.
+    let provider_port = free_port();
+    let merchant = MerchantProcess::start(provider_port, "whsec_it_external");
+    let order_url = format!(
+        "order_url = \"http://{}/orders/{{{{order_id}}}}\"",
+        merchant.addr
+    );
+    let toml = external_toml(provider_port, &merchant.addr);
+    assert!(toml.contains(&order_url), "{toml}");
+    let toml = toml
+        .replace(
+            &order_url,
+            &format!("export_url = \"http://{}/no-such-export\"", merchant.addr),
+        )
+        .replace("duration = \"2s\"", "duration = \"500ms\"")
+        // The export never answers, so the drain cannot see the orders settle: keep it short.
+        .replace("[drain]\ntimeout = \"10s\"", "[drain]\ntimeout = \"1s\"");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("unreadable.toml");
+    std::fs::write(&file, toml).unwrap();
+    let out_dir = tmp.path().join("report");
+
+    // Act
+    let out = paychaos()
+        .args(["run", &file.display().to_string(), "--out"])
+        .arg(&out_dir)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+
+    // Assert
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("reading the merchant's final order states"),
+        "{err}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (&json["verdict"], &json["exit_code"]),
+        (&"error".into(), &2.into())
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.starts_with("# paychaos: it-external — ERROR"), "{md}");
+}
+
 #[test]
 fn run_refuses_a_taken_provider_port_naming_it() {
     // Arrange: something already listens on provider.listen.

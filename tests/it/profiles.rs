@@ -93,7 +93,11 @@ async fn a_capacity_run_stops_at_the_first_step_that_breaks() {
         r.load.planned < 300,
         "planned counts only the part that ran"
     );
-    assert_eq!(r.verdict(), "PASS", "a capacity answer is not a gate");
+    assert_eq!(
+        r.verdict,
+        paychaos::report::Verdict::Pass,
+        "a capacity answer is not a gate"
+    );
     assert!(r.verification.passed, "{:?}", r.verification.discrepancies);
 }
 

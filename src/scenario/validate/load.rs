@@ -316,6 +316,67 @@ impl Checker {
         }
     }
 
+    /// Reports a checked profile that plans no checkout at all (`rate = 1e-300`): such a run
+    /// would pass every gate having tested nothing. The count is the scheduler's, the floor
+    /// of the rate's integral over the stages, in closed form per profile.
+    pub(super) fn plans_checkouts(&mut self, profile: &Profile, capacity: bool) {
+        let flat = |rate: f64, d: Duration| rate * d.as_secs_f64();
+        let (key, count) = match profile {
+            Profile::Constant { rate, duration } => ("rate", flat(*rate, *duration)),
+            Profile::Ramp { from, to, duration } => ("to", flat((from + to) / 2.0, *duration)),
+            Profile::Steps {
+                start,
+                step,
+                every,
+                until,
+            } => {
+                // n steps at start + step × i: n × start + step × n(n-1)/2 checkouts per second.
+                let n = f64::from(step_count(*start, *step, *until));
+                (
+                    "start",
+                    flat(n * start + step * n * (n - 1.0) / 2.0, *every),
+                )
+            }
+            Profile::Spike {
+                base,
+                peak,
+                at,
+                length,
+                duration,
+            } => {
+                let end = (*at + *length).min(*duration);
+                let base_time = (*at).min(*duration) + duration.saturating_sub(end);
+                (
+                    "peak",
+                    flat(*base, base_time) + flat(*peak, end.saturating_sub(*at)),
+                )
+            }
+            Profile::Stages(list) => (
+                "stages",
+                list.iter()
+                    .map(|s| flat((s.from + s.to) / 2.0, s.duration))
+                    .sum(),
+            ),
+        };
+        // The scheduler's slack: a float sum of 0.999999999 is one checkout.
+        if (count + 1e-9).floor() >= 1.0 {
+            return;
+        }
+        let table = if capacity { "capacity" } else { "load" };
+        let shown = if count > 0.0 && count < 1e-3 {
+            format!("{count:e}")
+        } else {
+            format!("{}", (count * 1e6).round() / 1e6)
+        };
+        self.report(
+            &format!("{table}.{key}"),
+            format!(
+                "plans 0 checkouts: the rates over the load's length add up to {shown}, and \
+                 only whole checkouts are sent; expected rates and a length that give at least 1"
+            ),
+        );
+    }
+
     /// `[recovery]`, every key defaulted.
     pub(super) fn recovery(&mut self, raw: &RawRecovery) -> RecoverySpec {
         let tolerance = raw.tolerance.map_or(Some(DEFAULT_TOLERANCE), |t| {
@@ -479,6 +540,70 @@ mod tests {
         assert_eq!(
             all,
             ["load.stages: every stage has rate 0: at least one must offer checkouts"]
+        );
+    }
+
+    #[test]
+    fn a_load_that_plans_no_checkout_is_refused_at_its_rate_key() {
+        // #9: 1e-300/s for 1 s is a valid number and a valid length, and plans nothing.
+        let plain = |rate: &str, duration: &str| {
+            with_load(&format!(
+                "profile = \"constant\"\nrate = {rate}\nduration = \"{duration}\""
+            ))
+        };
+        let all = problems(&plain("1e-300", "1s"));
+        assert_eq!(
+            all,
+            [
+                "load.rate: plans 0 checkouts: the rates over the load's length add up to \
+              1e-300, and only whole checkouts are sent; expected rates and a length that give \
+              at least 1"
+            ]
+        );
+        assert_problem(&problems(&plain("0.4", "2s")), "load.rate", "add up to 0.8");
+        let all = problems(&with_load(
+            "profile = \"ramp\"\nfrom = 0\nto = 1\nduration = \"1s\"",
+        ));
+        assert_problem(&all, "load.to", "add up to 0.5");
+        let all = problems(&with_load(
+            "profile = \"spike\"\nbase = 0\npeak = 0.1\nat = \"1s\"\nfor = \"1s\"\nduration = \"5s\"",
+        ));
+        assert_problem(&all, "load.peak", "add up to 0.1");
+        let all = problems(&with_load(
+            "profile = \"stages\"\nstages = [{ rate = 0.25, duration = \"2s\" }, { from = 0.25, to = 0, duration = \"2s\" }]",
+        ));
+        assert_problem(&all, "load.stages", "add up to 0.75");
+        let all = problems(&with_load(
+            "profile = \"steps\"\nstart = 0\nstep = 0.1\nevery = \"1s\"\nuntil = 0.3",
+        ));
+        assert_problem(&all, "load.start", "add up to 0.6");
+        let all = problems(
+            "name = \"cap\"\n[capacity]\nstart = 0.1\nstep = 0.1\nevery = \"1s\"\n\
+             max_rate = 0.2\np99_ms = 9\nsuccess_rate = 0.5\n",
+        );
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_problem(&all, "capacity.start", "add up to 0.3");
+    }
+
+    #[test]
+    fn a_load_that_plans_one_checkout_or_more_is_accepted() {
+        // Exactly one whole checkout, from each shape; float sums just under 1 count as 1,
+        // as the scheduler counts them.
+        let loads = [
+            "profile = \"constant\"\nrate = 1\nduration = \"1s\"",
+            "profile = \"constant\"\nrate = 0.5\nduration = \"2s\"",
+            "profile = \"constant\"\nrate = 0.1\nduration = \"10s\"",
+            "profile = \"ramp\"\nfrom = 0\nto = 2\nduration = \"1s\"",
+            "profile = \"spike\"\nbase = 0\npeak = 1\nat = \"1s\"\nfor = \"1s\"\nduration = \"5s\"",
+            "profile = \"stages\"\nstages = [{ rate = 0.1, duration = \"3s\" }, { rate = 0.7, duration = \"1s\" }]",
+            "profile = \"steps\"\nstart = 0\nstep = 0.5\nevery = \"1s\"\nuntil = 1",
+        ];
+        for load in loads {
+            ok(&with_load(load));
+        }
+        ok(
+            "name = \"cap\"\n[capacity]\nstart = 0\nstep = 1\nevery = \"1s\"\nmax_rate = 1\n\
+            settle = \"0s\"\np99_ms = 9\nsuccess_rate = 0\n",
         );
     }
 

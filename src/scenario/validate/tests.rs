@@ -688,7 +688,11 @@ fn unknown_key_is_named_with_path_and_position() {
             .starts_with("unknown field `kindd`, expected one of `kind`"),
         "{p:?}"
     );
-    assert!(p.message.ends_with("(at line 8, column 1)"), "{p:?}");
+    assert!(
+        p.message
+            .ends_with("(at line 8, column 1); did you mean `kind`?"),
+        "{p:?}"
+    );
     assert!(err
         .to_string()
         .starts_with("s.toml: merchant.kindd: unknown field"));
