@@ -16,9 +16,11 @@ use super::{
 };
 use crate::chaos::{Latency, WebhookChaos};
 
+mod ceilings;
 mod external;
 mod faults;
 
+pub use ceilings::{MAX_CHECKOUTS, MAX_LOAD_DURATION, MAX_RATE};
 pub use external::parse_listen;
 pub use faults::run_time_faults;
 mod load;
@@ -321,6 +323,9 @@ impl Checker {
             None => self.load(raw.load.as_ref()),
         };
         let load_ok = self.problems.len() == before_load;
+        if let Some(l) = load.as_ref().filter(|_| load_ok) {
+            self.ceilings(&l.profile, capacity.as_ref());
+        }
         let orders = self.orders(raw);
         let (provider, hold) = self.provider(raw);
         // Only a valid load duration bounds the windows; a bad one is reported already.
