@@ -134,8 +134,9 @@ pub struct Faults {
     /// Distinct orders with at least one entry of the kind.
     pub orders_hit: OrderedMap<u64>,
     /// SHA-256 over what the seed and plan assign to every planned order's first
-    /// [`digest::PLAN_DIGEST_DEPTH`] attempts and event slots ([`digest::plan_digest`]): equal for
-    /// the same scenario and seed on any machine, under any load.
+    /// [`digest::PLAN_DIGEST_DEPTH`] attempts and event slots ([`digest::plan_digest`]; past
+    /// [`digest::PLAN_DIGEST_ORDERS`] orders, to that many spaced evenly and the count): equal
+    /// for the same scenario and seed on any machine, under any load.
     pub plan_digest: String,
     /// SHA-256 over which fault each charge attempt of this run met ([`digest::met_digest`]):
     /// timing decides how many attempts there were, so runs of one seed may differ here.
