@@ -353,11 +353,15 @@ fn folder_name(name: &str, started_at: &str) -> String {
 }
 
 fn load_figures(inp: &ReportInputs) -> LoadFigures {
+    // The records are the checkouts sent; shed ones are only counted, by the recorder (whose
+    // per-second counts the timeline shows, so the two always agree).
     let checkouts = inp.evidence.checkouts;
-    let count = |f: fn(&CheckoutAnswer) -> bool| checkouts.iter().filter(|c| f(&c.answer)).count();
-    let shed = count(|a| matches!(a, CheckoutAnswer::Shed)) as u64;
-    let errors = count(|a| matches!(a, CheckoutAnswer::Error { .. })) as u64;
-    let sent = checkouts.len() as u64 - shed;
+    let shed = inp.recorder.shed;
+    let errors = checkouts
+        .iter()
+        .filter(|c| matches!(c.answer, CheckoutAnswer::Error { .. }))
+        .count() as u64;
+    let sent = checkouts.len() as u64;
     let secs = inp.load_elapsed.as_secs_f64();
     let lag = Percentiles::of(&capacity::merged(inp.generator.send_lag.values()));
     LoadFigures {

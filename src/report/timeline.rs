@@ -124,9 +124,6 @@ pub fn timeline(inp: &TimelineInputs) -> Vec<TimelineRow> {
     let (mut paid_ok, mut could) = (vec![0u64; n], vec![0u64; n]);
     let mut starts = vec![0i64; n + 1];
     for c in inp.checkouts {
-        if c.answer == CheckoutAnswer::Shed {
-            continue;
-        }
         let s = usize::try_from(c.intended_ms / 1000).unwrap_or(usize::MAX);
         let declined = inp
             .reconciliation
@@ -400,7 +397,6 @@ mod tests {
             record("ord-b", 100, 300, told(OrderStatus::Paid)),
             // Sent exactly at the end of second 0, answered in second 1.
             record("ord-c", 1000, 200, told(OrderStatus::Paid)),
-            record("ord-d", 1100, 0, CheckoutAnswer::Shed),
         ];
         let rows = timeline(&TimelineInputs {
             recorder: &recorder,
