@@ -19,12 +19,20 @@ use super::{Chaos, FaultKind, WebhookDecision};
 /// merchant's default three retries; a change of depth changes every digest.
 pub const PLAN_DIGEST_DEPTH: u32 = 4;
 
+/// The most planned orders the plan digest reads. A plan of more is digested over this many
+/// evenly spaced across it, then its planned count: the digest costs at most a couple of
+/// seconds at the end of the longest run allowed, and every plan of up to this many orders
+/// digests exactly as it always did.
+pub const PLAN_DIGEST_ORDERS: u64 = 1_000_000;
+
 /// Bytes hashed per planned order: its sequence number, the sticky fault, then per attempt
 /// the fault and the injected latency, then per event slot the webhook decision.
 const RECORD: usize = 8 + 1 + DEPTH * (1 + 8) + DEPTH * (8 + 1 + 4);
 const DEPTH: usize = PLAN_DIGEST_DEPTH as usize;
 
-/// Hex SHA-256 over what `chaos` assigns to orders `0..planned`: the sticky (card) fault, and
+/// Hex SHA-256 over what `chaos` assigns to orders `0..planned` (past [`PLAN_DIGEST_ORDERS`]:
+/// to that many of them, order `⌊i · planned / PLAN_DIGEST_ORDERS⌋` for each `i`, followed
+/// by `planned` as 8 little-endian bytes): the sticky (card) fault, and
 /// for attempts `0..PLAN_DIGEST_DEPTH` of the charge the transport fault and the injected
 /// latency, each decided at the order's scheduled send offset (`offset(n)`, which is what
 /// fault windows are matched against; an attempt that reaches the provider in another window
@@ -39,7 +47,7 @@ const DEPTH: usize = PLAN_DIGEST_DEPTH as usize;
 /// `<order key>#evt<j>`: it changes whenever the seed or the webhook chaos would change what
 /// events meet, without saying which delivered event met what.
 ///
-/// Cost: one pass over the planned orders, about `1 + 2·DEPTH` keyed hashes per order for the
+/// Cost: one pass over the planned orders (at most [`PLAN_DIGEST_ORDERS`]), about `1 + 2·DEPTH` keyed hashes per order for the
 /// transport faults and latencies (latencies only when a latency is set) and `7·DEPTH` for the
 /// event slots (only when some webhook chaos is on), plus one SHA-256 update of a fixed
 /// [`RECORD`]-byte stack buffer. No allocation per order: two key buffers are reused.
@@ -48,6 +56,17 @@ const DEPTH: usize = PLAN_DIGEST_DEPTH as usize;
 pub fn plan_digest(
     chaos: &Chaos,
     planned: u64,
+    key: impl FnMut(u64, &mut String),
+    offset: impl FnMut(u64) -> Duration,
+) -> String {
+    digest_at_most(chaos, planned, PLAN_DIGEST_ORDERS, key, offset)
+}
+
+/// [`plan_digest`] reading at most `limit` orders.
+fn digest_at_most(
+    chaos: &Chaos,
+    planned: u64,
+    limit: u64,
     mut key: impl FnMut(u64, &mut String),
     mut offset: impl FnMut(u64) -> Duration,
 ) -> String {
@@ -55,7 +74,13 @@ pub fn plan_digest(
     let mut order = String::new();
     let mut sub = String::new();
     let mut h = Sha256::new();
-    for n in 0..planned {
+    let sampled = planned > limit;
+    for i in 0..planned.min(limit) {
+        let n = if sampled {
+            (u128::from(i) * u128::from(planned) / u128::from(limit)) as u64
+        } else {
+            i
+        };
         order.clear();
         key(n, &mut order);
         let at = offset(n);
@@ -90,6 +115,9 @@ pub fn plan_digest(
             rec.put(&d.drop.to_le_bytes());
         }
         h.update(rec.bytes());
+    }
+    if sampled {
+        h.update(planned.to_le_bytes());
     }
     hex::encode(h.finalize())
 }
@@ -223,6 +251,38 @@ mod tests {
         more[FaultKind::RateLimit] = 0.1;
         assert_ne!(d, digest(&chaos(7, more), 100), "another rate");
         assert_ne!(d, digest(&a, 101), "another planned count");
+    }
+
+    #[test]
+    fn a_plan_past_the_digested_count_is_sampled_across_its_length_and_counted() {
+        let c = chaos(7, rates());
+        let at_most = |planned, read: &mut Vec<u64>| {
+            digest_at_most(&c, planned, 10, key, |i| {
+                read.push(i);
+                offset(i)
+            })
+        };
+        let mut read = Vec::new();
+        let twice = at_most(20, &mut read);
+        // Every other order of a plan of twice the limit, and no more.
+        assert_eq!(read, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+        read.clear();
+        let up_to = at_most(10, &mut read);
+        assert_eq!(read, (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            up_to,
+            digest(&c, 10),
+            "within the limit, the whole plan as ever"
+        );
+        read.clear();
+        let past = at_most(11, &mut read);
+        assert_eq!(
+            read,
+            (0..10).collect::<Vec<_>>(),
+            "⌊i · 11 / 10⌋ = i below 10"
+        );
+        assert_ne!(past, up_to, "the planned count is part of a sampled digest");
+        assert_ne!(past, twice);
     }
 
     #[test]

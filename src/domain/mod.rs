@@ -163,11 +163,9 @@ pub enum CheckoutAnswer {
     /// The merchant did not answer usefully: timeout, connection error, or a body the
     /// contract's pointers could not read (`detail` says which).
     Error { detail: String },
-    /// Not sent: the in-flight cap was reached at its intended send time.
-    Shed,
 }
 
-/// One checkout the load generator scheduled.
+/// One checkout the load generator sent (a shed one, never sent, is only counted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckoutRecord {
     pub order_id: String,

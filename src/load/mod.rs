@@ -1,15 +1,17 @@
 //! Load generation against a merchant over HTTP: profiles become stages (`profiles.rs`), stages
 //! become absolute send offsets (`scheduler.rs`), [`drive`] sends one spawned checkout per
 //! offset through a pool of kept-alive connections (`client.rs`) and reads answers through the merchant
-//! [`Contract`] (the scenario's data; reading through it in `contract.rs`). While it runs it publishes [`LiveCounters`] (`live.rs`) for a
-//! progress line or a stop condition such as a capacity run's (`stop.rs`). Never imports
-//! `provider`, `merchant` or `verify`.
+//! [`Contract`] (the scenario's data; reading through it in `contract.rs`). Checkouts over the
+//! in-flight cap are shed: counted (`shed.rs`), never recorded one by one. While it runs it
+//! publishes [`LiveCounters`] (`live.rs`) for a progress line or a stop condition such as a
+//! capacity run's (`stop.rs`). Never imports `provider`, `merchant` or `verify`.
 
 mod client;
 mod contract;
 mod live;
 mod profiles;
 mod scheduler;
+mod shed;
 pub mod stop;
 
 use std::collections::BTreeMap;
@@ -31,6 +33,7 @@ pub use client::ReadError;
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
+pub use shed::ShedLog;
 
 /// One stage of the offered rate: linear from `start_rate` to `end_rate` over `duration`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,7 +56,10 @@ pub struct LoadPlan {
 /// What the load did.
 #[derive(Debug)]
 pub struct LoadResult {
+    /// One per checkout sent, in schedule order.
     pub records: Vec<CheckoutRecord>,
+    /// The checkouts shed at the in-flight cap (never sent, so without a record).
+    pub shed: ShedLog,
     pub recorder: Recorder,
     /// From the load start to the last scheduled send.
     pub elapsed: Duration,
@@ -98,14 +104,20 @@ const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// A finished checkout, sent back to the driver task, which alone records.
 struct Done {
-    n: usize,
+    slot: usize,
     offset: Duration,
     record: CheckoutRecord,
 }
 
-/// The driver task's books: one slot per scheduled checkout, one recorder.
+/// A sent checkout's place in the books: its schedule index until its answer comes.
+enum Slot {
+    Waiting(u64),
+    Done(CheckoutRecord),
+}
+
+/// The driver task's books: one slot per sent checkout, one recorder.
 struct Books {
-    records: Vec<Option<CheckoutRecord>>,
+    records: Vec<Slot>,
     recorder: Recorder,
     finished: usize,
     live: Option<Arc<LiveCounters>>,
@@ -121,7 +133,7 @@ impl Books {
             outcome(&d.record.answer),
             d.record.latency_us,
         );
-        self.records[d.n] = Some(d.record);
+        self.records[d.slot] = Slot::Done(d.record);
         self.finished += 1;
     }
 }
@@ -137,7 +149,7 @@ fn outcome(answer: &CheckoutAnswer) -> Outcome {
         CheckoutAnswer::Told {
             status: OrderStatus::Pending,
         } => Outcome::Pending,
-        CheckoutAnswer::Error { .. } | CheckoutAnswer::Shed => Outcome::Error,
+        CheckoutAnswer::Error { .. } => Outcome::Error,
     }
 }
 
@@ -145,8 +157,9 @@ fn outcome(answer: &CheckoutAnswer) -> Outcome {
 ///
 /// Open loop: the n-th checkout is due at `load start + offset(n)` whatever happened to the
 /// earlier ones; its latency runs from that intended instant. One that finds `max_in_flight`
-/// checkouts still running is recorded as shed, not sent. After the schedule (or the
+/// checkouts still running is counted as shed, not sent. After the schedule (or the
 /// shutdown) the checkouts in flight are awaited, each bounded by its request timeout.
+/// Nothing is sized by the planned count: the books grow with the checkouts sent.
 pub async fn drive(
     plan: &LoadPlan,
     contract: &Contract,
@@ -169,8 +182,9 @@ pub async fn drive_live(
     let schedule = Schedule::new(&plan.stages);
     let shared = Arc::new(Checkout::new(plan, contract));
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    let mut shed = ShedLog::new(schedule.clone(), base);
     let mut books = Books {
-        records: Vec::with_capacity(usize::try_from(schedule.planned()).unwrap_or(0)),
+        records: Vec::new(),
         recorder: Recorder::default(),
         finished: 0,
         live,
@@ -216,26 +230,20 @@ pub async fn drive_live(
             books.finish(done);
         }
 
-        let id = order_id(n);
-        let amount = order_amount(plan.seed, &plan.orders, &id);
-        let intended_ms = u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX);
         let second = offset.as_secs();
-        let slot = books.records.len();
         last_send = load_start.elapsed();
         if spawned - books.finished >= plan.max_in_flight {
             if let Some(live) = &books.live {
                 live.on_shed(offset);
             }
             books.recorder.record_shed(second);
-            books.records.push(Some(CheckoutRecord {
-                order_id: id,
-                amount,
-                intended_ms,
-                latency_us: 0,
-                answer: CheckoutAnswer::Shed,
-            }));
+            shed.shed(n);
             continue;
         }
+        let id = order_id(n);
+        let amount = order_amount(plan.seed, &plan.orders, &id);
+        let intended_ms = u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX);
+        let slot = books.records.len();
         if let Some(live) = &books.live {
             live.on_sent(offset);
         }
@@ -250,7 +258,7 @@ pub async fn drive_live(
             )
             .expect("value clamped into bounds");
         books.recorder.record_sent(second);
-        books.records.push(None);
+        books.records.push(Slot::Waiting(n));
         spawned += 1;
         let (shared, tx) = (Arc::clone(&shared), tx.clone());
         tokio::spawn(async move {
@@ -259,7 +267,7 @@ pub async fn drive_live(
             // The driver may have stopped waiting (drain bound); then the record is lost
             // to it and already marked as unanswered.
             let _ = tx.send(Done {
-                n: slot,
+                slot,
                 offset,
                 record: CheckoutRecord {
                     order_id: id,
@@ -288,30 +296,35 @@ pub async fn drive_live(
             _ = tokio::time::sleep_until(deadline) => break,
         }
     }
-    // Every scheduled checkout is accounted for: one that never reported is an error.
+    // Every sent checkout is accounted for: one that never reported is an error.
     let mut records = Vec::with_capacity(books.records.len());
-    for (n, slot) in books.records.into_iter().enumerate() {
-        records.push(slot.unwrap_or_else(|| {
-            let offset = schedule.offset(n as u64).unwrap_or_default();
-            let latency_us =
-                u64::try_from((load_start + offset).elapsed().as_micros()).unwrap_or(u64::MAX);
-            books
-                .recorder
-                .record(offset.as_secs(), Outcome::Error, latency_us);
-            CheckoutRecord {
-                order_id: order_id(n as u64),
-                amount: order_amount(plan.seed, &plan.orders, &order_id(n as u64)),
-                intended_ms: u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX),
-                latency_us,
-                answer: CheckoutAnswer::Error {
-                    detail: "no answer recorded: the checkout task did not finish".into(),
-                },
+    for slot in books.records {
+        records.push(match slot {
+            Slot::Done(record) => record,
+            Slot::Waiting(n) => {
+                let offset = schedule.offset(n).unwrap_or_default();
+                let latency_us =
+                    u64::try_from((load_start + offset).elapsed().as_micros()).unwrap_or(u64::MAX);
+                books
+                    .recorder
+                    .record(offset.as_secs(), Outcome::Error, latency_us);
+                let id = order_id(n);
+                CheckoutRecord {
+                    amount: order_amount(plan.seed, &plan.orders, &id),
+                    order_id: id,
+                    intended_ms: u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX),
+                    latency_us,
+                    answer: CheckoutAnswer::Error {
+                        detail: "no answer recorded: the checkout task did not finish".into(),
+                    },
+                }
             }
-        }));
+        });
     }
     // Slots are in schedule order, which is order-id order.
     LoadResult {
         records,
+        shed,
         recorder: books.recorder,
         elapsed,
         interrupted,

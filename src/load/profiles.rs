@@ -234,6 +234,63 @@ mod tests {
     }
 
     #[test]
+    fn the_profile_s_closed_form_count_and_peak_match_its_stages() {
+        let ms = Duration::from_millis;
+        let table = [
+            Profile::Constant {
+                rate: 1_000_000.0,
+                duration: secs(50),
+            },
+            Profile::Ramp {
+                from: 3.0,
+                to: 250.0,
+                duration: ms(7_300),
+            },
+            Profile::Steps {
+                start: 0.1,
+                step: 0.1,
+                every: ms(1_500),
+                until: 0.9,
+            },
+            Profile::Steps {
+                start: 100.0,
+                step: 100.0,
+                every: secs(2),
+                until: 1_000_000.0,
+            },
+            Profile::Spike {
+                base: 20.0,
+                peak: 300.0,
+                at: secs(2),
+                length: ms(500),
+                duration: secs(5),
+            },
+            Profile::Stages(vec![
+                RateStage {
+                    from: 10.0,
+                    to: 80.0,
+                    duration: secs(3),
+                },
+                RateStage {
+                    from: 80.0,
+                    to: 1.0,
+                    duration: ms(2_100),
+                },
+            ]),
+        ];
+        for p in table {
+            let st = stages(&p);
+            let planned = super::super::Schedule::new(&st).planned();
+            assert_eq!((p.checkouts() + 1e-9).floor() as u64, planned, "{p:?}");
+            let peak = st
+                .iter()
+                .map(|s| s.start_rate.max(s.end_rate))
+                .fold(0.0, f64::max);
+            assert!((p.peak_rate() - peak).abs() < 1e-6, "{p:?}: {peak}");
+        }
+    }
+
+    #[test]
     fn stage_starts_accumulate_durations() {
         let s = [
             st(1.0, 1.0, secs(2)),

@@ -26,7 +26,7 @@ struct Span {
 }
 
 /// The send offsets of a list of stages.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Schedule {
     spans: Vec<Span>,
     planned: u64,
@@ -78,16 +78,30 @@ impl Schedule {
     /// How many requests are due strictly before offset `t` (all of them past the end).
     pub fn planned_before(&self, t: Duration) -> u64 {
         let t = t.as_secs_f64();
-        let mut count = 0.0;
-        for span in &self.spans {
-            if t <= span.start {
-                break;
-            }
+        // The last stage that starts before t; a steps profile has thousands, so search.
+        let i = self.spans.partition_point(|s| s.start < t);
+        let count = i.checked_sub(1).map_or(0.0, |i| {
+            let span = &self.spans[i];
             let dt = (t - span.start).min(span.len);
-            count = span.before + span.a * dt + span.slope * dt * dt / 2.0;
-        }
+            span.before + span.a * dt + span.slope * dt * dt / 2.0
+        });
         // Request n is due at N⁻¹(n), so those before t are n < N(t).
         ((count - EPS).ceil().max(0.0) as u64).min(self.planned)
+    }
+
+    /// How many requests have an [`offset`](Self::offset) strictly before `t`: the closed
+    /// form of [`planned_before`](Self::planned_before), then nudged by a step or two where
+    /// float rounding puts a request on the other side of `t` from its computed offset, so
+    /// that counts over spans of time agree exactly with the offsets the driver sends at.
+    pub fn due_before(&self, t: Duration) -> u64 {
+        let mut n = self.planned_before(t);
+        while n > 0 && self.offset(n - 1).is_some_and(|o| o >= t) {
+            n -= 1;
+        }
+        while self.offset(n).is_some_and(|o| o < t) {
+            n += 1;
+        }
+        n
     }
 
     /// The intended send offset of request `n` (0-based) from the load start, or `None` past
@@ -97,13 +111,9 @@ impl Schedule {
             return None;
         }
         let target = n as f64;
-        // The stage whose count range holds n; stages are few, so a scan is cheapest.
-        let span = self
-            .spans
-            .iter()
-            .rev()
-            .find(|s| s.before <= target + EPS)
-            .or(self.spans.first())?;
+        // The last stage whose count range starts at or before n (`before` never decreases).
+        let i = self.spans.partition_point(|s| s.before <= target + EPS);
+        let span = self.spans.get(i.saturating_sub(1))?;
         let m = (target - span.before).max(0.0);
         Some(Duration::from_secs_f64(span.start + solve(span, m)))
     }
@@ -263,6 +273,39 @@ mod tests {
         for n in 0..s.planned() {
             let t = s.offset(n).unwrap();
             assert_eq!(s.planned_before(t), n, "request {n} at {t:?}");
+        }
+    }
+
+    #[test]
+    fn due_before_counts_exactly_the_offsets_before_t() {
+        let schedules = [
+            Schedule::new(&[
+                stage(10.0, 10.0, 1.0),
+                stage(0.0, 0.0, 1.0),
+                stage(0.0, 10.0, 2.0),
+            ]),
+            Schedule::new(&[stage(1.0 / 3.0, 1.0 / 3.0, 9.0), stage(7.0, 0.3, 3.3)]),
+            Schedule::new(&[stage(997.0, 13.0, 0.7)]),
+            // Many short steps, as a steps profile has: searched, not scanned.
+            Schedule::new(
+                &(0..2000)
+                    .map(|i| stage(f64::from(i % 7), f64::from(i % 7), 0.01))
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        for s in &schedules {
+            let offsets: Vec<Duration> = (0..s.planned()).map(|n| s.offset(n).unwrap()).collect();
+            let brute = |t: Duration| offsets.iter().filter(|&&o| o < t).count() as u64;
+            let ns = Duration::from_nanos(1);
+            for &o in &offsets {
+                for t in [o.saturating_sub(ns), o, o + ns] {
+                    assert_eq!(s.due_before(t), brute(t), "at {t:?}");
+                }
+            }
+            for ms in (0..5000).step_by(37) {
+                let t = Duration::from_millis(ms);
+                assert_eq!(s.due_before(t), brute(t), "at {t:?}");
+            }
         }
     }
 

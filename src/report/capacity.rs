@@ -2,7 +2,8 @@
 //! the judged part of the step (after `settle`), and whether it held the SLO; then the knee,
 //! the highest step that held with every step below it holding, and the first that broke.
 //! Success is told paid over checkouts the card did not decline (shed ones count as
-//! failures). Pure: built from the checkout records, the provider truth and the schedule.
+//! failures). Pure: built from the checkout records, the provider truth, and the schedule
+//! with its shed checkouts.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderStatus};
-use crate::load::{lag_histogram, Schedule};
+use crate::load::{lag_histogram, ShedLog};
 use crate::metrics::{histogram, Percentiles, MAX_US};
 use crate::scenario::{step_count, CapacitySpec};
 use crate::verify::VerifiedOrder;
@@ -115,7 +116,8 @@ pub fn merged<'a>(hs: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64
     all
 }
 
-/// Builds the capacity answer. `send_lag` is the generator's lag by intended second;
+/// Builds the capacity answer. `shed` holds the schedule the steps were planned from and the
+/// checkouts it shed; `send_lag` is the generator's lag by intended second;
 /// `ran_for` is how far into the schedule the load got (its whole length unless stopped or
 /// interrupted): steps whose judged part starts later are left out, and the one it stopped
 /// in is incomplete.
@@ -123,7 +125,7 @@ pub fn build(
     spec: &CapacitySpec,
     checkouts: &[CheckoutRecord],
     orders: &BTreeMap<String, VerifiedOrder>,
-    schedule: &Schedule,
+    shed: &ShedLog,
     send_lag: &BTreeMap<u64, Histogram<u64>>,
     ran_for: Duration,
     stopped_early: bool,
@@ -131,22 +133,25 @@ pub fn build(
     let n = step_count(spec.start, spec.step, spec.max_rate) as usize;
     let every_ms = spec.every.as_millis().max(1) as u64;
     let settle_ms = spec.settle.as_millis() as u64;
-    // Per step: planned, sent, shed, eligible, paid, latencies.
-    let mut acc: Vec<(u64, u64, u64, u64, Histogram<u64>)> =
-        (0..n).map(|_| (0, 0, 0, 0, histogram())).collect();
+    let schedule = shed.schedule();
+    // Per step: sent, shed, eligible, paid, latencies (by intended ms from the run origin).
+    let mut acc: Vec<(u64, u64, u64, u64, Histogram<u64>)> = (0..n as u64)
+        .map(|i| {
+            let from = i * every_ms + settle_ms;
+            // A shed checkout could have succeeded (the card never saw it): eligible.
+            let shed = shed.between_ms(from, (i + 1) * every_ms);
+            (0, shed, shed, 0, histogram())
+        })
+        .collect();
     for c in checkouts {
         let i = (c.intended_ms / every_ms) as usize;
         if i >= n || c.intended_ms - i as u64 * every_ms < settle_ms {
             continue;
         }
         let a = &mut acc[i];
-        if c.answer == CheckoutAnswer::Shed {
-            a.1 += 1;
-        } else {
-            a.0 += 1;
-            a.4.record(c.latency_us.clamp(1, MAX_US))
-                .expect("value clamped into bounds");
-        }
+        a.0 += 1;
+        a.4.record(c.latency_us.clamp(1, MAX_US))
+            .expect("value clamped into bounds");
         if orders
             .get(&c.order_id)
             .is_some_and(|o| o.truth.label().is_declined())
@@ -238,7 +243,7 @@ pub fn knee(steps: &[CapacityStep]) -> (Option<CapacityStep>, Option<CapacitySte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::Stage;
+    use crate::load::{Schedule, Stage};
 
     fn step(rate: f64, p99: f64, success: f64, complete: bool) -> CapacityStep {
         let mut s = CapacityStep {
@@ -346,7 +351,7 @@ mod tests {
             end_rate: r,
             duration: Duration::from_secs(1),
         });
-        let schedule = Schedule::new(&stages);
+        let mut shed = ShedLog::new(Schedule::new(&stages), Duration::ZERO);
         let mut recs = Vec::new();
         for k in 0..10 {
             // Slow answers in step 0's settling part are ignored.
@@ -354,12 +359,13 @@ mod tests {
             recs.push(record(k, k * 100, lat, paid()));
         }
         for k in 0..20 {
-            let (lat, answer) = match k {
-                0..=9 => (10, paid()),
-                19 => (0, CheckoutAnswer::Shed),
-                _ => (500, paid()),
-            };
-            recs.push(record(10 + k, 1000 + k * 50, lat, answer));
+            if k == 19 {
+                // Intended at 1950 ms, in step 1's judged half.
+                shed.shed(10 + k);
+                continue;
+            }
+            let lat = if k < 10 { 10 } else { 500 };
+            recs.push(record(10 + k, 1000 + k * 50, lat, paid()));
         }
 
         // Act
@@ -367,7 +373,7 @@ mod tests {
             &spec,
             &recs,
             &BTreeMap::new(),
-            &schedule,
+            &shed,
             &BTreeMap::new(),
             Duration::from_secs(2),
             false,
@@ -416,7 +422,7 @@ mod tests {
                 duration: Duration::from_secs(1),
             })
             .collect();
-        let schedule = Schedule::new(&stages);
+        let shed = ShedLog::new(Schedule::new(&stages), Duration::ZERO);
         let recs: Vec<CheckoutRecord> = (0..10)
             .map(|k| record(k, k * 100, 5, paid()))
             .chain((0..5).map(|k| record(10 + k, 1000 + k * 50, 5, paid())))
@@ -425,7 +431,7 @@ mod tests {
             &spec,
             &recs,
             &BTreeMap::new(),
-            &schedule,
+            &shed,
             &BTreeMap::new(),
             Duration::from_millis(1250),
             true,

@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn shed_gate_counts_shed_checkouts() {
         let mut s = sample_set();
-        s.told("ord-000099", crate::domain::CheckoutAnswer::Shed);
+        s.shed();
         let r = report_with(&s, spec());
         let g = r.gates.iter().find(|g| g.name == SHED).unwrap();
         assert_eq!((g.observed, g.passed), (2.0, false));

@@ -203,7 +203,7 @@ mod tests {
                 .told_status(&id, OrderStatus::Pending)
                 .final_state(&id, OrderStatus::Pending, 2);
         }
-        s.told("ord-300000", crate::domain::CheckoutAnswer::Shed);
+        s.shed();
         let gates = GateSpec {
             success_rate_min: Some(0.99),
             p99_ms_max: Some(0.5),

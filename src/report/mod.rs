@@ -146,8 +146,9 @@ pub struct Faults {
     /// Distinct orders with at least one entry of the kind.
     pub orders_hit: OrderedMap<u64>,
     /// SHA-256 over what the seed and plan assign to every planned order's first
-    /// [`digest::PLAN_DIGEST_DEPTH`] attempts and event slots ([`digest::plan_digest`]): equal for
-    /// the same scenario and seed on any machine, under any load.
+    /// [`digest::PLAN_DIGEST_DEPTH`] attempts and event slots ([`digest::plan_digest`]; past
+    /// [`digest::PLAN_DIGEST_ORDERS`] orders, to that many spaced evenly and the count): equal
+    /// for the same scenario and seed on any machine, under any load.
     pub plan_digest: String,
     /// SHA-256 over which fault each charge attempt of this run met ([`digest::met_digest`]):
     /// timing decides how many attempts there were, so runs of one seed may differ here.
@@ -364,11 +365,15 @@ fn folder_name(name: &str, started_at: &str) -> String {
 }
 
 fn load_figures(inp: &ReportInputs) -> LoadFigures {
+    // The records are the checkouts sent; shed ones are only counted, by the recorder (whose
+    // per-second counts the timeline shows, so the two always agree).
     let checkouts = inp.evidence.checkouts;
-    let count = |f: fn(&CheckoutAnswer) -> bool| checkouts.iter().filter(|c| f(&c.answer)).count();
-    let shed = count(|a| matches!(a, CheckoutAnswer::Shed)) as u64;
-    let errors = count(|a| matches!(a, CheckoutAnswer::Error { .. })) as u64;
-    let sent = checkouts.len() as u64 - shed;
+    let shed = inp.recorder.shed;
+    let errors = checkouts
+        .iter()
+        .filter(|c| matches!(c.answer, CheckoutAnswer::Error { .. }))
+        .count() as u64;
+    let sent = checkouts.len() as u64;
     let secs = inp.load_elapsed.as_secs_f64();
     let lag = Percentiles::of(&capacity::merged(inp.generator.send_lag.values()));
     LoadFigures {

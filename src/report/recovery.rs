@@ -61,8 +61,8 @@ impl SecondFigures {
 /// Seconds from the origin, each with its figures; seconds without checkouts are absent.
 pub type Seconds = BTreeMap<u64, SecondFigures>;
 
-/// Whether the card declined the order, by the provider's truth (unknown orders, such as
-/// shed ones, could have succeeded).
+/// Whether the card declined the order, by the provider's truth (orders it does not know
+/// could have succeeded).
 fn declined(orders: &BTreeMap<String, VerifiedOrder>, id: &str) -> bool {
     orders
         .get(id)
@@ -70,7 +70,7 @@ fn declined(orders: &BTreeMap<String, VerifiedOrder>, id: &str) -> bool {
 }
 
 /// The per-second figures of a run: checkout records by intended second joined with each
-/// order's provider truth.
+/// order's provider truth. Shed checkouts have no record: the caller adds them as eligible.
 pub fn per_second(
     checkouts: &[CheckoutRecord],
     orders: &BTreeMap<String, VerifiedOrder>,
@@ -78,11 +78,9 @@ pub fn per_second(
     let mut out = Seconds::new();
     for c in checkouts {
         let s = out.entry(c.intended_ms / 1000).or_default();
-        if c.answer != CheckoutAnswer::Shed {
-            s.latency
-                .record(c.latency_us.clamp(1, MAX_US))
-                .expect("value clamped into bounds");
-        }
+        s.latency
+            .record(c.latency_us.clamp(1, MAX_US))
+            .expect("value clamped into bounds");
         if declined(orders, &c.order_id) {
             continue;
         }
@@ -489,7 +487,7 @@ mod tests {
             .values()
             .filter(|o| o.truth.label().is_declined())
             .count() as u64;
-        // Every scheduled checkout (the shed one too) minus those the card declined.
+        // Every sent checkout minus those the card declined.
         assert_eq!(all, s.checkouts.len() as u64 - declined);
         let paid: u64 = secs.values().map(|f| f.paid).sum();
         let told_paid = s
@@ -503,11 +501,7 @@ mod tests {
             })
             .count() as u64;
         assert_eq!(paid, told_paid);
-        let sent = s
-            .checkouts
-            .iter()
-            .filter(|c| c.answer != CheckoutAnswer::Shed)
-            .count() as u64;
+        let sent = s.checkouts.len() as u64;
         assert_eq!(secs.values().map(|f| f.latency.len()).sum::<u64>(), sent);
     }
 }

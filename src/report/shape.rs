@@ -8,13 +8,14 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::{capacity, recovery, schedule, ReportInputs, RunReport};
-use crate::load::{Schedule, Stage};
+use crate::load::ShedLog;
 
 /// The load generator's own facts, for the schedule warnings and a capacity run.
 #[derive(Clone, Debug, Default)]
 pub struct Generator {
-    /// The stages the load offered.
-    pub stages: Vec<Stage>,
+    /// The checkouts shed at the in-flight cap, with the schedule the load offered (which
+    /// a capacity run's steps are planned from).
+    pub shed: ShedLog,
     /// From each sent checkout's intended to its actual send time, µs, by intended second.
     pub send_lag: BTreeMap<u64, Histogram<u64>>,
     /// Set when a capacity run stopped its load once a step broke: how far it got.
@@ -24,7 +25,12 @@ pub struct Generator {
 /// Fills `recovery`, `capacity` and `warnings` of `report` (its load figures built).
 pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
     let sc = inp.scenario;
-    let seconds = recovery::per_second(inp.evidence.checkouts, &inp.reconciliation.orders);
+    let g = &inp.generator;
+    let mut seconds = recovery::per_second(inp.evidence.checkouts, &inp.reconciliation.orders);
+    // A shed checkout could have succeeded (the card never saw it): eligible, not paid.
+    for (second, n) in g.shed.per_second() {
+        seconds.entry(second).or_default().eligible += n;
+    }
     report.recovery = recovery::windows(
         &seconds,
         &sc.faults.windows,
@@ -33,9 +39,8 @@ pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
         inp.evidence.ledger,
         &inp.reconciliation.discrepancies,
     );
-    let g = &inp.generator;
     report.capacity = sc.capacity.as_ref().map(|c| {
-        let schedule = Schedule::new(&g.stages);
+        let schedule = g.shed.schedule();
         let cut_at = g
             .stopped_early_at
             .or(inp.interrupted.then_some(inp.load_elapsed));
@@ -43,7 +48,7 @@ pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
             c,
             inp.evidence.checkouts,
             &inp.reconciliation.orders,
-            &schedule,
+            &g.shed,
             &g.send_lag,
             cut_at.unwrap_or(schedule.duration()),
             g.stopped_early_at.is_some(),

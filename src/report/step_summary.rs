@@ -144,7 +144,7 @@ fn failed_checks(s: &mut String, r: &RunReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AttemptResult, CheckoutAnswer, OrderStatus};
+    use crate::domain::{AttemptResult, OrderStatus};
     use crate::report::tests::{report_with, sample, sample_set};
     use crate::scenario::GateSpec;
 
@@ -156,7 +156,7 @@ mod tests {
                 .told_status(&id, OrderStatus::Pending)
                 .final_state(&id, OrderStatus::Pending, 0);
         }
-        s.told("ord-300000", CheckoutAnswer::Shed);
+        s.shed();
         let gates = GateSpec {
             success_rate_min: None,
             p99_ms_max: None,

@@ -3,6 +3,7 @@
 use super::*;
 use crate::chaos::{FaultPlan, WebhookChaos};
 use crate::domain::{AttemptResult, FailReason, OrderStatus};
+use crate::load::ShedLog;
 use crate::metrics::Outcome;
 use crate::scenario::{
     Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec, Profile, ProviderSpec,
@@ -70,16 +71,16 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
     }
 }
 
-/// A recorder fed from the set's checkout records, as the load would have.
+/// A recorder fed from the set's checkout records, as the load would have; the set's shed
+/// checkouts in second 0 (where [`shed_log`] puts them).
 pub(crate) fn recorder(s: &Set) -> Recorder {
     let mut r = Recorder::default();
+    for _ in 0..s.shed {
+        r.record_shed(0);
+    }
     for c in &s.checkouts {
         let second = c.intended_ms / 1000;
         let outcome = match &c.answer {
-            CheckoutAnswer::Shed => {
-                r.record_shed(second);
-                continue;
-            }
             CheckoutAnswer::Error { .. } => Outcome::Error,
             CheckoutAnswer::Told { status } => match status {
                 OrderStatus::Paid => Outcome::Paid,
@@ -93,6 +94,22 @@ pub(crate) fn recorder(s: &Set) -> Recorder {
     r
 }
 
+/// The set's shed checkouts as the load counts them: the last of a 1 s schedule with one
+/// checkout for each record and each shed one.
+pub(crate) fn shed_log(s: &Set) -> ShedLog {
+    let planned = s.checkouts.len() as u64 + s.shed;
+    let schedule = Schedule::new(&[crate::load::Stage {
+        start_rate: planned as f64,
+        end_rate: planned as f64,
+        duration: Duration::from_secs(1),
+    }]);
+    let mut log = ShedLog::new(schedule, Duration::ZERO);
+    for n in s.checkouts.len() as u64..planned {
+        log.shed(n);
+    }
+    log
+}
+
 pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
     let sc = scenario(gates);
     let evidence = s.evidence();
@@ -104,15 +121,18 @@ pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
         reconciliation: &rec,
         recorder: &recorder,
         target_rate: 10.0,
-        planned: s.checkouts.len() as u64,
-        planned_per_second: vec![s.checkouts.len() as u64],
+        planned: s.checkouts.len() as u64 + s.shed,
+        planned_per_second: vec![s.checkouts.len() as u64 + s.shed],
         load_elapsed: Duration::from_millis(500),
         run_duration: Duration::from_millis(1500),
         started_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         interrupted: false,
         drained: true,
         events_created: 3,
-        generator: Generator::default(),
+        generator: Generator {
+            shed: shed_log(s),
+            ..Generator::default()
+        },
     })
 }
 
@@ -301,6 +321,54 @@ fn verification_and_timeline_are_carried_over() {
 }
 
 #[test]
+fn shed_checkouts_count_once_in_the_load_figures_and_as_failures_in_recovery() {
+    // Arrange: the sample (one shed, six sent in second 0, two of them declined by the
+    // card) and two more shed, with a window after second 0 so that it is the baseline.
+    let mut s = sample_set();
+    s.shed().shed();
+    let mut sc = scenario(sample().scenario_gates());
+    sc.faults.windows.push(crate::chaos::Window {
+        name: "outage".into(),
+        start: Duration::from_secs(1),
+        end: Duration::from_secs(2),
+        rates: Default::default(),
+        latency: None,
+    });
+    let evidence = s.evidence();
+    let rec = reconcile(&evidence);
+    let recorder = recorder(&s);
+
+    // Act
+    let r = build(&ReportInputs {
+        scenario: &sc,
+        evidence,
+        reconciliation: &rec,
+        recorder: &recorder,
+        target_rate: 9.0,
+        planned: 9,
+        planned_per_second: vec![9],
+        load_elapsed: Duration::from_secs(1),
+        run_duration: Duration::from_secs(2),
+        started_at: UNIX_EPOCH,
+        interrupted: false,
+        drained: true,
+        events_created: 3,
+        generator: Generator {
+            shed: shed_log(&s),
+            ..Generator::default()
+        },
+    });
+
+    // Assert: three shed, six sent; the timeline agrees; the baseline's success is the one
+    // told paid over the four sent the card did not decline and the three shed.
+    assert_eq!((r.load.shed, r.load.sent, r.load.planned), (3, 6, 9));
+    assert_eq!(r.timeline.iter().map(|t| t.shed).sum::<u64>(), 3);
+    assert_eq!(r.recovery[0].baseline_success_rate, Some(1.0 / 7.0));
+    let finals: u64 = r.outcomes.final_states.iter().map(|(_, n)| *n).sum();
+    assert_eq!(finals, 6, "only the sent ones are verified");
+}
+
+#[test]
 fn started_at_is_rfc3339_utc() {
     let at = |s| rfc3339(UNIX_EPOCH + Duration::from_secs(s));
     assert_eq!(at(0), "1970-01-01T00:00:00Z");
@@ -395,7 +463,7 @@ fn mostly_shed() -> Set {
                 .told_status(&id, OrderStatus::Paid)
                 .final_state(&id, OrderStatus::Paid, 1);
         } else {
-            s.told(&id, CheckoutAnswer::Shed);
+            s.shed();
         }
     }
     s
@@ -430,7 +498,7 @@ fn shed_checkouts_count_as_not_successful_outside_capacity_runs() {
 fn a_run_that_shed_nothing_keeps_its_success_rate() {
     // The 20 paid orders alone: nothing shed, nothing counted against them.
     let mut s = mostly_shed();
-    s.checkouts.retain(|c| c.answer != CheckoutAnswer::Shed);
+    s.shed = 0;
     let gates = GateSpec {
         success_rate_min: Some(0.9),
         ..sample().scenario_gates()

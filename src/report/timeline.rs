@@ -58,19 +58,26 @@ pub struct SpectrumPoint {
     pub ms: f64,
 }
 
-/// Checkouts the schedule plans to send in each second from the load start, in order
-/// (what `target_rate` shows).
+/// Checkouts the schedule plans to send in each second from the load start, in order, up to
+/// the second of the last one (what `target_rate` shows). Counted from the stages in closed
+/// form, second by second: the cost follows the load's length, never its planned count.
 pub fn planned_per_second(schedule: &Schedule) -> Vec<u64> {
-    let mut out: Vec<u64> = Vec::new();
-    for n in 0..schedule.planned() {
-        let Some(at) = schedule.offset(n) else { break };
-        let s = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
-        if s >= out.len() {
-            out.resize(s + 1, 0);
-        }
-        out[s] += 1;
-    }
-    out
+    let last = schedule
+        .planned()
+        .checked_sub(1)
+        .and_then(|n| schedule.offset(n));
+    let Some(last) = last else {
+        return Vec::new();
+    };
+    let mut before = 0;
+    (1..=last.as_secs() + 1)
+        .map(|s| {
+            let due = schedule.due_before(Duration::from_secs(s));
+            let n = due - before;
+            before = due;
+            n
+        })
+        .collect()
 }
 
 /// The spans of the scenario's fault windows.
@@ -117,9 +124,6 @@ pub fn timeline(inp: &TimelineInputs) -> Vec<TimelineRow> {
     let (mut paid_ok, mut could) = (vec![0u64; n], vec![0u64; n]);
     let mut starts = vec![0i64; n + 1];
     for c in inp.checkouts {
-        if c.answer == CheckoutAnswer::Shed {
-            continue;
-        }
         let s = usize::try_from(c.intended_ms / 1000).unwrap_or(usize::MAX);
         let declined = inp
             .reconciliation
@@ -247,6 +251,125 @@ mod tests {
         }
     }
 
+    /// The count per second as the driver meets the checkouts: one step per planned one.
+    fn planned_per_second_by_walking(schedule: &Schedule) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for n in 0..schedule.planned() {
+            let Some(at) = schedule.offset(n) else { break };
+            let s = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
+            if s >= out.len() {
+                out.resize(s + 1, 0);
+            }
+            out[s] += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn planned_per_second_in_closed_form_counts_as_walking_the_schedule_does() {
+        use crate::load::stages;
+        use crate::scenario::{Profile, RateStage};
+        let secs = Duration::from_secs;
+        let ms = Duration::from_millis;
+        let stage = |from, to, duration| RateStage { from, to, duration };
+        let table = [
+            Profile::Constant {
+                rate: 10.0,
+                duration: secs(3),
+            },
+            Profile::Constant {
+                rate: 1.0 / 3.0,
+                duration: secs(10),
+            },
+            Profile::Constant {
+                rate: 997.0,
+                duration: ms(2_345),
+            },
+            Profile::Ramp {
+                from: 0.0,
+                to: 200.0,
+                duration: secs(7),
+            },
+            Profile::Ramp {
+                from: 150.0,
+                to: 3.0,
+                duration: ms(4_500),
+            },
+            Profile::Ramp {
+                from: 0.5,
+                to: 0.7,
+                duration: secs(9),
+            },
+            Profile::Steps {
+                start: 0.0,
+                step: 10.0,
+                every: secs(1),
+                until: 50.0,
+            },
+            Profile::Steps {
+                start: 0.1,
+                step: 0.1,
+                every: ms(1_500),
+                until: 0.9,
+            },
+            Profile::Steps {
+                start: 33.0,
+                step: 7.0,
+                every: ms(700),
+                until: 90.0,
+            },
+            Profile::Spike {
+                base: 20.0,
+                peak: 300.0,
+                at: secs(2),
+                length: ms(500),
+                duration: secs(5),
+            },
+            Profile::Spike {
+                base: 0.0,
+                peak: 40.0,
+                at: ms(1_250),
+                length: ms(250),
+                duration: secs(3),
+            },
+            Profile::Stages(vec![
+                stage(10.0, 80.0, secs(3)),
+                stage(0.0, 0.0, ms(1_700)),
+                stage(80.0, 80.0, ms(300)),
+                stage(80.0, 1.0, secs(2)),
+            ]),
+        ];
+        for p in table {
+            let s = Schedule::new(&stages(&p));
+            let want = planned_per_second_by_walking(&s);
+            assert_eq!(planned_per_second(&s), want, "{p:?}");
+            assert_eq!(want.iter().sum::<u64>(), s.planned(), "{p:?}");
+        }
+        assert!(planned_per_second(&Schedule::new(&[])).is_empty());
+    }
+
+    #[test]
+    fn planned_per_second_of_a_plan_at_the_ceiling_is_computed_not_walked() {
+        // 1 M/s for 50 s, the documented ceilings: 50 M checkouts, 50 counts.
+        let s = Schedule::new(&[Stage {
+            start_rate: 1_000_000.0,
+            end_rate: 1_000_000.0,
+            duration: Duration::from_secs(50),
+        }]);
+        assert_eq!(s.planned(), 50_000_000);
+        assert_eq!(planned_per_second(&s), vec![1_000_000; 50]);
+        // A ramp from 0 to 1 M/s over 100 s: 50 M as well, N(t) = 5000 t².
+        let s = Schedule::new(&[Stage {
+            start_rate: 0.0,
+            end_rate: 1_000_000.0,
+            duration: Duration::from_secs(100),
+        }]);
+        let per = planned_per_second(&s);
+        assert_eq!(per.len(), 100);
+        assert_eq!(per.iter().sum::<u64>(), 50_000_000);
+        assert_eq!((per[0], per[1], per[99]), (5_000, 15_000, 995_000));
+    }
+
     #[test]
     fn planned_per_second_follows_a_ramp() {
         let s = Schedule::new(&[Stage {
@@ -274,7 +397,6 @@ mod tests {
             record("ord-b", 100, 300, told(OrderStatus::Paid)),
             // Sent exactly at the end of second 0, answered in second 1.
             record("ord-c", 1000, 200, told(OrderStatus::Paid)),
-            record("ord-d", 1100, 0, CheckoutAnswer::Shed),
         ];
         let rows = timeline(&TimelineInputs {
             recorder: &recorder,

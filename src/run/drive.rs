@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::load::{self, LiveCounters, LoadPlan, LoadResult, Schedule, Stage};
+use crate::load::{self, LiveCounters, LoadPlan, LoadResult, Schedule};
 use crate::progress;
 use crate::report;
 use crate::scenario::contract::Contract;
@@ -17,8 +17,6 @@ use crate::scenario::Scenario;
 pub struct Driven {
     /// The load's records; `interrupted` is false after a capacity run's own early stop.
     pub result: LoadResult,
-    /// The stages offered.
-    pub stages: Vec<Stage>,
     /// Checkouts the schedule planned for the part of it that ran.
     pub planned: u64,
     /// The planned rate over that part, per second.
@@ -110,7 +108,6 @@ pub async fn drive(
     tracing::info!("load done; draining webhooks and reconciliation");
     Driven {
         result,
-        stages: plan.stages,
         planned,
         target_rate,
         planned_per_second,
@@ -151,6 +148,7 @@ fn planned_part(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::Stage;
 
     const SECOND: Duration = Duration::from_secs(1);
 

@@ -17,7 +17,6 @@ use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::CheckoutAnswer;
 use crate::load;
 use crate::report::{self, Generator, ReportInputs, RunReport};
 use crate::scenario::Scenario;
@@ -89,12 +88,7 @@ async fn run_scenario(
         drive::drive(&scenario, contract, harness.origin, &interrupt, opts.quiet).await;
     let loaded = &mut driven.result;
 
-    let order_ids: Vec<String> = loaded
-        .records
-        .iter()
-        .filter(|r| r.answer != CheckoutAnswer::Shed)
-        .map(|r| r.order_id.clone())
-        .collect();
+    let order_ids: Vec<String> = loaded.records.iter().map(|r| r.order_id.clone()).collect();
     let drain_for = drain::limit(scenario.drain.timeout, loaded.interrupted);
     let drained = drain::drain(
         &harness.provider,
@@ -141,7 +135,7 @@ async fn run_scenario(
         drained,
         events_created,
         generator: Generator {
-            stages: std::mem::take(&mut driven.stages),
+            shed: std::mem::take(&mut loaded.shed),
             send_lag: std::mem::take(&mut loaded.send_lag),
             stopped_early_at: driven.stopped_early_at,
         },

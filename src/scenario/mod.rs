@@ -111,6 +111,56 @@ impl Profile {
         }
     }
 
+    /// How many checkouts the profile offers: the integral of its rate over its length, in
+    /// closed form (the load's schedule plans the floor of it).
+    pub fn checkouts(&self) -> f64 {
+        let secs = |d: &Duration| d.as_secs_f64();
+        match self {
+            Profile::Constant { rate, duration } => rate * secs(duration),
+            Profile::Ramp { from, to, duration } => (from + to) / 2.0 * secs(duration),
+            Profile::Steps {
+                start,
+                step,
+                every,
+                until,
+            } => {
+                // Σ (start + step·i) for i < n.
+                let n = f64::from(step_count(*start, *step, *until));
+                (n * start + step * n * (n - 1.0) / 2.0) * secs(every)
+            }
+            Profile::Spike {
+                base,
+                peak,
+                at,
+                length,
+                duration,
+            } => {
+                let spike = (*at + *length).min(*duration).saturating_sub(*at);
+                base * secs(&duration.saturating_sub(spike)) + peak * secs(&spike)
+            }
+            Profile::Stages(stages) => stages
+                .iter()
+                .map(|s| (s.from + s.to) / 2.0 * secs(&s.duration))
+                .sum(),
+        }
+    }
+
+    /// The highest rate the profile offers, per second.
+    pub fn peak_rate(&self) -> f64 {
+        match self {
+            Profile::Constant { rate, .. } => *rate,
+            Profile::Ramp { from, to, .. } => from.max(*to),
+            Profile::Steps {
+                start, step, until, ..
+            } => {
+                let n = step_count(*start, *step, *until);
+                start + step * f64::from(n.saturating_sub(1))
+            }
+            Profile::Spike { base, peak, .. } => base.max(*peak),
+            Profile::Stages(stages) => stages.iter().map(|s| s.from.max(s.to)).fold(0.0, f64::max),
+        }
+    }
+
     /// The profile's word in the scenario and the report: `constant`, `ramp`, `steps`,
     /// `spike` or `stages`.
     pub fn name(&self) -> &'static str {

@@ -17,9 +17,11 @@ use super::{
 };
 use crate::chaos::{Latency, WebhookChaos};
 
+mod ceilings;
 mod external;
 mod faults;
 
+pub use ceilings::{MAX_CHECKOUTS, MAX_LOAD_DURATION, MAX_RATE};
 pub use faults::run_time_faults;
 mod load;
 #[cfg(test)]
@@ -301,6 +303,7 @@ impl Checker {
         let load_ok = self.problems.len() == before_load;
         if let Some(l) = load.as_ref().filter(|_| load_ok) {
             self.plans_checkouts(&l.profile, capacity.is_some());
+            self.ceilings(&l.profile, capacity.as_ref());
         }
         let orders = self.orders(raw);
         let (provider, hold) = self.provider(raw);

@@ -73,12 +73,11 @@ impl OrderView<'_> {
     }
 }
 
-/// The label of a checkout answer: an order status label, `error` or `shed`.
+/// The label of a checkout answer: an order status label or `error`.
 pub fn answer_label(a: &CheckoutAnswer) -> &'static str {
     match a {
         CheckoutAnswer::Told { status } => status.label(),
         CheckoutAnswer::Error { .. } => "error",
-        CheckoutAnswer::Shed => "shed",
     }
 }
 

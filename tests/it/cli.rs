@@ -103,6 +103,33 @@ fn missing_file_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/scenario.toml"));
 }
 
+#[test]
+fn a_plan_beyond_the_ceilings_exits_2_naming_the_key_and_the_ceiling() {
+    // Regression (#11): `rate = 1e12` passed validation, then `run` spun before the load.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "huge.toml",
+        "name = \"huge\"\n[load]\nprofile = \"constant\"\nrate = 1e12\nduration = \"1s\"\n",
+    );
+    let out_dir = tmp.path().join("never");
+    let file = file.display().to_string();
+    let out_arg = out_dir.display().to_string();
+    for args in [
+        vec!["validate", &file],
+        vec!["run", &file, "--out", &out_arg],
+    ] {
+        let out = paychaos().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("load.rate") && err.contains("at most 1000000 checkouts per second"),
+            "{err}"
+        );
+        assert!(!out_dir.exists(), "nothing written for a refused plan");
+    }
+}
+
 /// A short scenario for the binary tests: `extra` lines are appended (new tables).
 fn quick_scenario(dir: &Path, extra: &str) -> std::path::PathBuf {
     write(

@@ -146,3 +146,39 @@ async fn an_outage_window_reports_its_recovery() {
     let md = std::fs::read_to_string(run.dir().join("report.md")).unwrap();
     assert!(md.contains("## Recovery"), "{md}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkouts_shed_at_the_in_flight_cap_are_counted_once_everywhere() {
+    // Arrange: a capacity run of 50 then 100/s with one checkout in flight at most, every
+    // charge 100 ms slow: each sent checkout sheds the several due while it is out. An SLO
+    // nothing breaks, so both steps run.
+    let load = "[load]\nmax_in_flight = 1\n\
+                [capacity]\nstart = 50\nstep = 50\nevery = \"1s\"\nmax_rate = 100\n\
+                settle = \"0s\"\np99_ms = 60000\nsuccess_rate = 0\n\
+                [faults]\nlatency = { distribution = \"fixed\", value = \"100ms\" }\n";
+
+    // Act
+    let run = run_toml(&toml(load, "")).await;
+    let r = &run.outcome.report;
+
+    // Assert: every planned checkout sent or shed, once; the per-second and per-step
+    // figures sum to no more than the total; only sent orders are verified.
+    let l = &r.load;
+    assert_eq!(l.planned, 150);
+    assert!(l.shed > 0, "{l:?}");
+    assert_eq!(l.sent + l.shed, l.planned, "{l:?}");
+    assert_eq!(r.timeline.iter().map(|t| t.shed).sum::<u64>(), l.shed);
+    assert_eq!(r.timeline.iter().map(|t| t.sent).sum::<u64>(), l.sent);
+    let c = r.capacity.as_ref().expect("a capacity section");
+    assert_eq!(c.steps.len(), 2, "{c:?}");
+    assert!(
+        c.steps.iter().all(|s| s.shed > 0 && s.eligible >= s.shed),
+        "{c:?}"
+    );
+    let stepped: u64 = c.steps.iter().map(|s| s.shed).sum();
+    assert!(stepped <= l.shed, "{stepped} of {}", l.shed);
+    let verified: u64 = r.outcomes.final_states.iter().map(|(_, n)| *n).sum();
+    assert_eq!(verified, l.sent);
+    assert!(r.verification.passed, "{:?}", r.verification.discrepancies);
+    assert_eq!(run.json["load"]["shed"], l.shed);
+}
