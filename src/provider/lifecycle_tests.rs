@@ -9,7 +9,6 @@ use crate::provider::cards::DeclineCode;
 use crate::provider::dialects::{stripe, Answer, ApiError, EventKind, Route};
 use crate::provider::exec::{Ctx, Plan, Reply, State};
 use crate::provider::ledger::{Intent, IntentStatus};
-use crate::scenario::Dialect;
 
 struct Bench {
     chaos: Chaos,
@@ -33,7 +32,7 @@ impl Bench {
         let decoded = stripe::decode(&route, path, query, body.as_bytes()).expect("valid request");
         let ctx = Ctx {
             chaos: &self.chaos,
-            dialect: Dialect::Stripe,
+            dialect: &stripe::Stripe,
             at: Duration::from_millis(5),
             unix: 1_800_000_000,
         };

@@ -35,7 +35,7 @@ impl Bench {
         let decoded = stripe::decode(&route, path, query, body.as_bytes()).expect("valid request");
         let ctx = Ctx {
             chaos: &self.chaos,
-            dialect: Dialect::Stripe,
+            dialect: &stripe::Stripe,
             at: Duration::from_millis(5),
             unix: 1,
         };
@@ -420,7 +420,7 @@ fn late_charge_executes_only_when_run_and_keeps_its_key_in_flight() {
     ));
     let ctx = Ctx {
         chaos: &b.chaos,
-        dialect: Dialect::Stripe,
+        dialect: &stripe::Stripe,
         at: Duration::from_millis(900),
         unix: 1,
     };
