@@ -312,5 +312,4 @@ impl State {
 }
 
 #[cfg(test)]
-#[path = "lifecycle_tests.rs"]
 mod tests;

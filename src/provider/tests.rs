@@ -3,7 +3,11 @@
 //! End-to-end over loopback: a provider on 127.0.0.1:0 and a bare hyper client, one
 //! connection per request (a dropped answer closes its connection).
 
-use super::test_support::Harness;
+mod abuse;
+mod gateway;
+mod loopback;
+mod support;
+
 use super::*;
 use crate::chaos::{rates_of, FaultKind, FaultPlan, Latency, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
@@ -13,6 +17,7 @@ use hyper::header::HeaderMap;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use support::Harness;
 
 /// The hold of the late-charge tests: a client's next request arrives well within it, even
 /// on a busy machine (the provider's own tests keep 50 ms elsewhere).

@@ -22,8 +22,6 @@ mod faults;
 pub use faults::run_time_faults;
 mod load;
 #[cfg(test)]
-mod merchant_chaos_tests;
-#[cfg(test)]
 mod tests;
 
 /// One problem in a scenario, at a TOML key path.

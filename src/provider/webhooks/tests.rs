@@ -2,6 +2,8 @@
 //! signatures, duplicate, forged, stale and unsigned deliveries, dropped first attempts,
 //! reordering, timeouts, delay, shutdown and `url: None`.
 
+mod gateway;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use super::*;
 use crate::chaos::{Chaos, FaultPlan, WebhookChaos};
+use crate::provider::webhooks::*;
 use crate::signature;
 
 const SECRET: &str = "whsec_gateway_endpoint";

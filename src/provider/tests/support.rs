@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{serve, ProviderConfig, ProviderHandle};
 use crate::chaos::{Chaos, FaultPlan, WebhookChaos};
+use crate::provider::{serve, ProviderConfig, ProviderHandle};
 use crate::scenario::Dialect;
 
 pub(super) struct Harness {

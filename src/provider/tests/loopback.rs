@@ -12,10 +12,10 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-use super::test_support::Harness;
-use super::*;
+use super::support::Harness;
 use crate::chaos::{FaultPlan, Latency};
 use crate::domain::{AttemptResult, PaymentOp};
+use crate::provider::*;
 
 /// A provider with `plan` (seed 9), holds of 50 ms, no webhook URL.
 async fn start(plan: FaultPlan) -> Harness {

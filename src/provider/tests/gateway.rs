@@ -11,10 +11,10 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
-use super::test_support::Harness;
-use super::*;
+use super::support::Harness;
 use crate::chaos::{rates_of, FaultKind, FaultPlan, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
+use crate::provider::*;
 use crate::signature;
 
 const SECRET: &str = "whsec_gateway_test";
