@@ -428,15 +428,19 @@ mod tests {
 
     // --- against a wiremock provider ----------------------------------------------------
 
+    /// A wiremock provider answering every charge with `t`, and a merchant against it.
+    async fn answering(t: ResponseTemplate) -> (MockServer, testkit::Running) {
+        let server = MockServer::start().await;
+        mount_charge(&server, t).await;
+        let m = testkit::start(testkit::config(&server.uri())).await;
+        (server, m)
+    }
+
     #[tokio::test]
     async fn successful_charge_pays_and_sends_order_metadata_and_key() {
-        let server = MockServer::start().await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000001")),
-        )
-        .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
+        let (server, m) =
+            answering(ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000001")))
+                .await;
 
         let (status, answer) = m.checkout("ord-000001").await;
 
@@ -459,72 +463,75 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn insufficient_funds_fails_with_that_reason_without_retry() {
-        let server = MockServer::start().await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(402).set_body_json(decline("insufficient_funds", "pi_d")),
-        )
-        .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
+    async fn a_decline_fails_with_its_reason_told_to_the_customer_without_retry() {
+        for (case, code, order_id, want, told) in [
+            (
+                "insufficient funds",
+                "insufficient_funds",
+                "ord-000002",
+                "failed_insufficient_funds",
+                "insufficient funds",
+            ),
+            (
+                "fraudulent",
+                "fraudulent",
+                "ord-000003",
+                "failed_risk_blocked",
+                "risk control",
+            ),
+        ] {
+            let (server, m) =
+                answering(ResponseTemplate::new(402).set_body_json(decline(code, "pi_d"))).await;
 
-        let (status, answer) = m.checkout("ord-000002").await;
+            let (status, answer) = m.checkout(order_id).await;
 
-        assert_eq!(status, 402);
-        assert_eq!(label(&answer), "failed_insufficient_funds");
-        assert!(answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("insufficient funds"));
-        assert_eq!(charges(&server).await.len(), 1);
-        m.stop().await;
+            assert_eq!(status, 402, "{case}");
+            assert_eq!(label(&answer), want, "{case}");
+            let message = answer["message"].as_str().unwrap_or("");
+            assert!(message.contains(told), "{case}: {message}");
+            assert_eq!(charges(&server).await.len(), 1, "{case}");
+            let (_, order) = m.order(order_id).await;
+            assert_eq!(label(&order), want, "{case}");
+            m.stop().await;
+        }
     }
 
     #[tokio::test]
-    async fn fraudulent_decline_is_told_as_risk_blocked() {
-        let server = MockServer::start().await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(402).set_body_json(decline("fraudulent", "pi_f")),
-        )
-        .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
-
-        let (_, answer) = m.checkout("ord-000003").await;
-
-        assert_eq!(label(&answer), "failed_risk_blocked");
-        assert_eq!(charges(&server).await.len(), 1);
-        let (_, order) = m.order("ord-000003").await;
-        assert_eq!(label(&order), "failed_risk_blocked");
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn server_error_then_success_pays_with_the_same_key() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/payment_intents"))
-            .respond_with(ResponseTemplate::new(500).set_body_json(
-                json!({"error":{"type":"api_error","message":"An unknown error occurred"}}),
-            ))
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&server)
+    async fn a_failed_first_attempt_is_retried_with_the_same_key_and_pays() {
+        let server_error = ResponseTemplate::new(500).set_body_json(
+            json!({"error":{"type":"api_error","message":"An unknown error occurred"}}),
+        );
+        let timeout = ResponseTemplate::new(200)
+            .set_body_json(intent("pi_slow", "ord-000006"))
+            .set_delay(Duration::from_secs(2));
+        for (case, first, order_id) in [
+            ("server error", server_error, "ord-000004"),
+            ("timeout", timeout, "ord-000006"),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/payment_intents"))
+                .respond_with(first)
+                .up_to_n_times(1)
+                .with_priority(1)
+                .mount(&server)
+                .await;
+            mount_charge(
+                &server,
+                ResponseTemplate::new(200).set_body_json(intent("pi_ok", order_id)),
+            )
             .await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000004")),
-        )
-        .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
+            let m = testkit::start(testkit::config(&server.uri())).await;
 
-        let (_, answer) = m.checkout("ord-000004").await;
+            let (_, answer) = m.checkout(order_id).await;
 
-        assert_eq!(answer["status"], "paid");
-        let reqs = charges(&server).await;
-        assert_eq!(reqs.len(), 2);
-        assert!(reqs.iter().all(|r| key_of(r) == "ord-000004:charge"));
-        m.stop().await;
+            assert_eq!(answer["status"], "paid", "{case}");
+            let reqs = charges(&server).await;
+            assert_eq!(reqs.len(), 2, "{case}");
+            let want = format!("{order_id}:charge");
+            assert!(reqs.iter().all(|r| key_of(r) == want), "{case}");
+            m.stop().await;
+        }
     }
 
     #[tokio::test]
@@ -546,44 +553,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn timed_out_attempt_is_retried_with_the_same_key() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/payment_intents"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(intent("pi_slow", "ord-000006"))
-                    .set_delay(Duration::from_secs(2)),
-            )
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(200).set_body_json(intent("pi_slow", "ord-000006")),
-        )
-        .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
-
-        let (_, answer) = m.checkout("ord-000006").await;
-
-        assert_eq!(answer["status"], "paid");
-        let reqs = charges(&server).await;
-        assert_eq!(reqs.len(), 2);
-        assert!(reqs.iter().all(|r| key_of(r) == "ord-000006:charge"));
-        m.stop().await;
-    }
-
-    #[tokio::test]
     async fn duplicate_checkout_answers_current_state_without_charging() {
-        let server = MockServer::start().await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000007")),
-        )
-        .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
+        let (server, m) =
+            answering(ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000007")))
+                .await;
 
         m.checkout("ord-000007").await;
         let (status, again) = m.checkout("ord-000007").await;
@@ -666,9 +639,7 @@ mod tests {
 
     #[tokio::test]
     async fn payment_for_a_failed_order_is_refunded_and_order_stays_failed() {
-        let server = MockServer::start().await;
-        mount_charge(
-            &server,
+        let (server, m) = answering(
             ResponseTemplate::new(402).set_body_json(decline("insufficient_funds", "pi_d")),
         )
         .await;
@@ -679,7 +650,6 @@ mod tests {
             ))
             .mount(&server)
             .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
         m.checkout("ord-000010").await;
 
         let ev = event("evt_b", "payment_intent.succeeded", "ord-000010", "pi_late");
@@ -710,13 +680,9 @@ mod tests {
 
     #[tokio::test]
     async fn payment_failed_after_paid_keeps_the_order_paid() {
-        let server = MockServer::start().await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000011")),
-        )
-        .await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
+        let (_server, m) =
+            answering(ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000011")))
+                .await;
         m.checkout("ord-000011").await;
 
         let ev = event(

@@ -9,8 +9,6 @@
 pub mod api;
 pub mod breaker;
 pub mod charge;
-#[cfg(test)]
-mod flaw_tests;
 pub mod gateway_client;
 pub mod gateway_notify;
 pub mod handlers;
@@ -192,9 +190,6 @@ impl Tracker {
         })
     }
 }
-
-#[cfg(test)]
-mod gateway_tests;
 
 /// Helpers for the HTTP-level tests in `handlers` and `reconcile`: a merchant on
 /// `127.0.0.1:0` against a wiremock provider, a client to it, and signed webhook bodies.
@@ -471,26 +466,4 @@ pub(crate) mod testkit {
 }
 
 #[cfg(test)]
-mod serve_tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_bad_provider_url_is_an_error_naming_it_not_a_panic() {
-        // Arrange
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut cfg = testkit::config("https://pay.example.com");
-        cfg.provider_url = "ftp://127.0.0.1:1".into();
-
-        // Act
-        let err = serve(listener, cfg, CancellationToken::new())
-            .err()
-            .expect("refused");
-
-        // Assert
-        let text = err.to_string();
-        assert!(
-            text.contains("provider_url") && text.contains("ftp://127.0.0.1:1"),
-            "{text}"
-        );
-    }
-}
+mod tests;

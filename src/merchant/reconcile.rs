@@ -109,44 +109,47 @@ mod tests {
     const GRACE: Duration = Duration::from_secs(10);
 
     #[test]
-    fn a_success_wins_over_an_earlier_decline() {
-        let f = [
-            found("pi_a", IntentState::Declined(FailReason::InsufficientFunds)),
-            found("pi_b", IntentState::Succeeded),
-        ];
-        assert_eq!(
-            verdict(&f, Duration::ZERO, GRACE),
-            Some(Settlement::Paid {
-                payment_id: "pi_b".into()
-            })
-        );
-    }
-
-    #[test]
-    fn a_decline_alone_fails_with_its_reason() {
-        let f = [found(
-            "pi_a",
-            IntentState::Declined(FailReason::RiskBlocked),
-        )];
-        assert_eq!(
-            verdict(&f, Duration::ZERO, GRACE),
-            Some(Settlement::Failed(FailReason::RiskBlocked))
-        );
-    }
-
-    #[test]
-    fn nothing_found_fails_only_after_the_grace() {
-        assert_eq!(verdict(&[], Duration::from_secs(9), GRACE), None);
-        assert_eq!(
-            verdict(&[], GRACE, GRACE),
-            Some(Settlement::Failed(FailReason::ProviderError))
-        );
-    }
-
-    #[test]
-    fn an_unsettled_intent_keeps_the_order_pending() {
-        let f = [found("pi_a", IntentState::Open)];
-        assert_eq!(verdict(&f, Duration::from_secs(99), GRACE), None);
+    fn the_verdict_follows_what_the_search_found_and_the_grace() {
+        let declined = |id, reason| found(id, IntentState::Declined(reason));
+        for (case, f, age, want) in [
+            (
+                "a success wins over an earlier decline",
+                vec![
+                    declined("pi_a", FailReason::InsufficientFunds),
+                    found("pi_b", IntentState::Succeeded),
+                ],
+                Duration::ZERO,
+                Some(Settlement::Paid {
+                    payment_id: "pi_b".into(),
+                }),
+            ),
+            (
+                "a decline alone fails with its reason",
+                vec![declined("pi_a", FailReason::RiskBlocked)],
+                Duration::ZERO,
+                Some(Settlement::Failed(FailReason::RiskBlocked)),
+            ),
+            (
+                "nothing found within the grace waits",
+                vec![],
+                Duration::from_secs(9),
+                None,
+            ),
+            (
+                "nothing found after the grace fails",
+                vec![],
+                GRACE,
+                Some(Settlement::Failed(FailReason::ProviderError)),
+            ),
+            (
+                "an unsettled intent keeps the order pending",
+                vec![found("pi_a", IntentState::Open)],
+                Duration::from_secs(99),
+                None,
+            ),
+        ] {
+            assert_eq!(verdict(&f, age, GRACE), want, "{case}");
+        }
     }
 
     fn search_result(data: serde_json::Value) -> ResponseTemplate {
@@ -154,9 +157,9 @@ mod tests {
             "url":"/v1/payment_intents/search","has_more":false,"data":data}))
     }
 
-    #[tokio::test]
-    async fn timed_out_order_is_pending_then_settled_paid_by_search() {
-        // Arrange: charges never answer in time; the search finds the succeeded intent.
+    /// A wiremock provider whose charges never answer in time and whose search answers
+    /// `search`.
+    async fn timing_out_then_searched(search: ResponseTemplate) -> MockServer {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/v1/payment_intents"))
@@ -165,9 +168,18 @@ mod tests {
             .await;
         Mock::given(method("GET"))
             .and(path("/v1/payment_intents/search"))
-            .respond_with(search_result(json!([intent("pi_found", "ord-000020")])))
+            .respond_with(search)
             .mount(&server)
             .await;
+        server
+    }
+
+    #[tokio::test]
+    async fn timed_out_order_is_pending_then_settled_paid_by_search() {
+        // Arrange: charges never answer in time; the search finds the succeeded intent.
+        let server =
+            timing_out_then_searched(search_result(json!([intent("pi_found", "ord-000020")])))
+                .await;
         let m = testkit::start(testkit::config(&server.uri())).await;
 
         // Act
@@ -195,17 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_found_after_the_grace_fails_as_provider_error() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/payment_intents"))
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/payment_intents/search"))
-            .respond_with(search_result(json!([])))
-            .mount(&server)
-            .await;
+        let server = timing_out_then_searched(search_result(json!([]))).await;
         let mut cfg = testkit::config(&server.uri());
         cfg.reference.max_retries = 0;
         cfg.reference.pending_grace = Duration::from_millis(50);
@@ -220,17 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn search_errors_leave_the_order_pending() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/payment_intents"))
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/v1/payment_intents/search"))
-            .respond_with(ResponseTemplate::new(500))
-            .mount(&server)
-            .await;
+        let server = timing_out_then_searched(ResponseTemplate::new(500)).await;
         let mut cfg = testkit::config(&server.uri());
         cfg.reference.max_retries = 0;
         cfg.reference.pending_grace = Duration::ZERO;

@@ -10,18 +10,18 @@ use crate::chaos::{Chaos, FaultKind};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::provider::cards::{self, DeclineCode, TestCard};
 use crate::provider::dialects::{
-    self, Answer, ApiError, Call, Decoded, EventKind, NewIntent, NewRefund,
+    Answer, ApiError, Call, Decoded, Dialect, EventKind, NewIntent, NewRefund,
 };
 use crate::provider::events::EventLog;
 use crate::provider::idempotency::{Begin, Fingerprint, IdempotencyStore};
 use crate::provider::ledger::{payment_id_for, Draft, IntentStatus, Ledger};
-use crate::scenario::Dialect;
 
 /// What [`State::apply`] needs to know about the moment and the run.
 #[derive(Clone, Copy, Debug)]
 pub struct Ctx<'a> {
     pub chaos: &'a Chaos,
-    pub dialect: Dialect,
+    /// The scenario's dialect, which gives each answer its status.
+    pub dialect: &'static dyn Dialect,
     /// Run time of arrival (since the origin).
     pub at: Duration,
     /// Wall clock, unix seconds, for `created` fields.
@@ -103,7 +103,7 @@ impl State {
         let answer = Answer::Error(error);
         let mut e = Draft::new(op, None, None, 0, String::new());
         e.result = AttemptResult::Invalid;
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         Plan::answer(answer)
     }
@@ -209,7 +209,7 @@ impl State {
         };
         let answer = Answer::Error(error);
         e.result = result;
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         Plan::new(Reply::Fresh(answer), latency, false)
     }
@@ -302,7 +302,7 @@ impl State {
                         action: "confirm",
                     });
                     e.result = AttemptResult::Invalid;
-                    e.status = dialects::status(ctx.dialect, &answer);
+                    e.status = ctx.dialect.status(&answer);
                     plan.reply = Reply::Fresh(answer);
                     self.finish(ctx, e, lost);
                     return plan;
@@ -363,7 +363,7 @@ impl State {
                 Answer::Intent(Box::new(it.clone()))
             }
         };
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         plan.reply = Reply::Fresh(answer);
         self.finish(ctx, e, lost);
         plan
@@ -398,7 +398,7 @@ impl State {
         let it = self.ledger.at(i);
         e.payment_id = Some(it.id.clone());
         let answer = Answer::Intent(Box::new(it.clone()));
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         Plan {
             save,
@@ -417,7 +417,7 @@ impl State {
                 String::new(),
             );
             e.result = AttemptResult::Invalid;
-            e.status = dialects::status(ctx.dialect, &answer);
+            e.status = ctx.dialect.status(&answer);
             self.ledger.record(ctx.at, e);
             return Plan::answer(answer);
         };
@@ -433,7 +433,7 @@ impl State {
             .as_deref()
             .map_or(0, |o| self.ledger.bump(o, PaymentOp::Query));
         let answer = Answer::Intent(Box::new(it));
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         Plan::answer(answer)
     }
@@ -448,7 +448,7 @@ impl State {
             0
         };
         let answer = Answer::Search(found);
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         Plan::answer(answer)
     }
@@ -496,7 +496,7 @@ impl State {
                 Answer::Error(error)
             }
         };
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         Plan {
             save,
@@ -564,7 +564,7 @@ impl Gate<'_> {
             _ => AttemptResult::IdempotencyMismatch,
         };
         let answer = Answer::Error(error);
-        let status = dialects::status(ctx.dialect, &answer);
+        let status = ctx.dialect.status(&answer);
         Gated::Stop(Reply::Fresh(answer), result, status)
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::domain::{Amount, AttemptResult, PaymentOp};
-use crate::provider::dialects::{self, Answer, ApiError, EventKind, IntentUpdate, NewRefund};
+use crate::provider::dialects::{Answer, ApiError, EventKind, IntentUpdate, NewRefund};
 use crate::provider::events::EventQuery;
 use crate::provider::exec::{Ctx, Gate, Gated, Plan, Reply, State};
 use crate::provider::ledger::{Draft, IntentStatus, Ledger};
@@ -52,7 +52,7 @@ impl State {
         e.payment_id = Some(it.id.clone());
         e.result = AttemptResult::Ok;
         let answer = Answer::Intent(Box::new(it.clone()));
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         plan.event = Some(EventKind::RequiresAction);
         plan.reply = Reply::Fresh(answer);
         let lost = plan.lost;
@@ -229,7 +229,7 @@ impl State {
             e.result = AttemptResult::Invalid;
             e.money_moved = false;
         }
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         let mut plan = Plan::new(Reply::Fresh(answer), Duration::ZERO, false);
         plan.save = save;
@@ -305,12 +305,11 @@ impl State {
         if matches!(answer, Answer::Error(_)) {
             e.result = AttemptResult::Invalid;
         }
-        e.status = dialects::status(ctx.dialect, &answer);
+        e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
         Plan::new(Reply::Fresh(answer), Duration::ZERO, false)
     }
 }
 
 #[cfg(test)]
-#[path = "lifecycle_tests.rs"]
 mod tests;

@@ -219,13 +219,4 @@ pub fn serve_with(
 }
 
 #[cfg(test)]
-mod abuse_tests;
-#[cfg(test)]
-mod gateway_tests;
-#[cfg(test)]
-mod loopback_tests;
-
-#[cfg(test)]
-mod test_support;
-#[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
@@ -20,17 +20,18 @@ use crate::chaos::{Chaos, FaultKind};
 use crate::domain::AttemptResult;
 use crate::net::{self, BodyError, ServerLimits};
 use crate::provider::control;
-use crate::provider::dialects::{self, Answer, ApiError, EventMeta, Rendered};
+use crate::provider::dialects::{self, Answer, ApiError, Dialect, EventMeta, Rendered};
 use crate::provider::exec::{Ctx, Late, Plan, Reply, State};
 use crate::provider::idempotency::MAX_KEY_LEN;
 use crate::provider::reqlog::{RequestHook, RequestLog};
 use crate::provider::webhooks::Dispatcher;
 use crate::provider::ProviderConfig;
-use crate::scenario::Dialect;
 
 /// State shared by every connection.
 pub(crate) struct Shared {
     pub cfg: ProviderConfig,
+    /// `cfg.dialect`'s implementation, looked up once.
+    dialect: &'static dyn Dialect,
     /// Ledger and idempotency keys change together: one lock, held only to decide and record,
     /// never across an `.await`.
     state: Mutex<State>,
@@ -53,6 +54,7 @@ impl Shared {
     pub fn new(cfg: ProviderConfig, dispatcher: Dispatcher, shutdown: CancellationToken) -> Shared {
         Shared {
             chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
+            dialect: dialects::of(cfg.dialect),
             cfg,
             state: Mutex::new(State::new()),
             dispatcher,
@@ -182,21 +184,17 @@ async fn handle(
     note: Option<&mut Note>,
 ) -> Answered {
     let request_id = shared.request_id();
-    let dialect = shared.cfg.dialect;
+    let dialect = shared.dialect;
     let (parts, body) = req.into_parts();
     let send = |answer: Answer| -> Answered {
-        let (r, _) = dialects::render(dialect, &answer, None);
+        let (r, _) = dialect.render(&answer, None);
         Ok(response(r, &request_id, false, None))
     };
-    // The gateway authenticates by `merchant_id` and the request's `sign` (decoded), not
-    // by an API key.
-    if dialect == Dialect::Stripe {
-        if let Err(e) = authenticate(parts.headers.get(AUTHORIZATION)) {
-            return send(Answer::Error(e));
-        }
+    if let Err(e) = dialect.authenticate(&parts.headers) {
+        return send(Answer::Error(e));
     }
     let path = parts.uri.path();
-    let Some(route) = dialects::route(dialect, &parts.method, path) else {
+    let Some(route) = dialect.route(&parts.method, path) else {
         return send(Answer::Error(ApiError::UnknownRoute {
             method: parts.method.to_string(),
             path: path.to_string(),
@@ -210,11 +208,7 @@ async fn handle(
         // Too slow, or the client went away mid-body: the connection is closed unanswered.
         Err(_) => return Err(Dropped),
     };
-    // The gateway's keys are in the request (out_trade_no, out_request_no), not a header.
-    let key_header = parts
-        .headers
-        .get("idempotency-key")
-        .filter(|_| route.is_write() && dialect == Dialect::Stripe);
+    let key_header = dialect.idempotency_key(&route, &parts.headers);
     let key = key_header
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty());
@@ -227,7 +221,7 @@ async fn handle(
         (_, Some(k)) if k.len() > MAX_KEY_LEN => Err(ApiError::KeyTooLong { len: k.len() }),
         _ => {
             let secret = &shared.cfg.webhook_secret;
-            dialects::decode(dialect, &route, path, parts.uri.query(), &body, secret)
+            dialect.decode(&route, path, parts.uri.query(), &body, secret)
         }
     };
 
@@ -256,7 +250,7 @@ async fn handle(
 fn ctx_now<'a>(shared: &Shared, chaos: &'a Chaos) -> Ctx<'a> {
     Ctx {
         chaos,
-        dialect: shared.cfg.dialect,
+        dialect: shared.dialect,
         at: Instant::now().saturating_duration_since(shared.cfg.origin),
         unix: unix_now(),
     }
@@ -281,7 +275,7 @@ fn run_late(shared: &Shared, late: Late, request_id: &str, key: Option<&str>) {
         created: unix_now(),
         nth: plan.event_nth,
     });
-    let (rendered, event) = dialects::render(shared.cfg.dialect, &answer, meta);
+    let (rendered, event) = shared.dialect.render(&answer, meta);
     if let Some(k) = plan.save {
         shared
             .lock()
@@ -348,7 +342,7 @@ async fn respond(
                 created: unix_now(),
                 nth: event_nth,
             });
-            let (rendered, event) = dialects::render(shared.cfg.dialect, &answer, meta);
+            let (rendered, event) = shared.dialect.render(&answer, meta);
             if let Some(ev) = event {
                 // Listed by `GET /v1/events` before the answer goes out.
                 shared.lock().events.record(ev.clone());
@@ -389,24 +383,6 @@ impl Drop for SaveOnDrop<'_> {
             .keys
             .complete(&self.key, self.status, body);
     }
-}
-
-fn authenticate(header: Option<&HeaderValue>) -> Result<(), ApiError> {
-    let Some(h) = header else {
-        return Err(ApiError::MissingApiKey);
-    };
-    let text = h.to_str().unwrap_or("");
-    let token = text
-        .strip_prefix("Bearer ")
-        .or_else(|| text.strip_prefix("Basic "))
-        .map(str::trim)
-        .unwrap_or("");
-    if token.is_empty() {
-        return Err(ApiError::InvalidApiKey {
-            header: text.to_string(),
-        });
-    }
-    Ok(())
 }
 
 fn response(

@@ -1,18 +1,19 @@
-//! Unit tests of the module, kept apart so the module stays readable.
+//! The provider end to end over loopback: a provider on 127.0.0.1:0 and a bare hyper client,
+//! one connection per request (a dropped answer closes its connection). Charges under each
+//! fault here; the Stripe dialect's other endpoints in `loopback`, the gateway dialect in
+//! `gateway`, the server limits in `abuse`; the shared test kit in `support`.
 
-//! End-to-end over loopback: a provider on 127.0.0.1:0 and a bare hyper client, one
-//! connection per request (a dropped answer closes its connection).
+mod abuse;
+mod gateway;
+mod loopback;
+pub(super) mod support;
 
-use super::test_support::Harness;
 use super::*;
 use crate::chaos::{rates_of, FaultKind, FaultPlan, Latency, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::header::HeaderMap;
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use support::{order_hit_first, send_raw, Harness, STICKY_DECLINES};
 
 /// The hold of the late-charge tests: a client's next request arrives well within it, even
 /// on a busy machine (the provider's own tests keep 50 ms elsewhere).
@@ -42,7 +43,7 @@ impl Answer {
     }
 }
 
-/// Sends one request on a fresh connection; `Err` when the connection ends without an
+/// Sends one form request on a fresh connection; `Err` when the connection ends without an
 /// answer. Adds a test API key unless `headers` sets `authorization`.
 async fn send(
     addr: SocketAddr,
@@ -51,32 +52,16 @@ async fn send(
     body: &str,
     headers: &[(&str, &str)],
 ) -> Result<Answer, hyper::Error> {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1")
-        .header("content-type", "application/x-www-form-urlencoded");
+    let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
     if !headers.iter().any(|(k, _)| *k == "authorization") {
-        req = req.header("authorization", "Bearer sk_test_x");
+        all.push(("authorization", "Bearer sk_test_x"));
     }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
-    let resp = sender.send_request(req).await?;
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await?.to_bytes();
-    let json = serde_json::from_slice(&bytes).expect("every answer is JSON");
+    all.extend_from_slice(headers);
+    let raw = send_raw(addr, method, path, body, &all).await?;
     Ok(Answer {
-        status,
-        headers,
-        json,
+        status: raw.status,
+        json: serde_json::from_slice(&raw.body).expect("every answer is JSON"),
+        headers: raw.headers,
     })
 }
 
@@ -94,17 +79,6 @@ async fn charge(h: &Harness, order: &str, key: &str) -> Result<Answer, hyper::Er
         &[("idempotency-key", key)],
     )
     .await
-}
-
-/// An order whose attempt 0 meets `fault` and attempt 1 none.
-fn order_hit_once(c: &Chaos, fault: FaultKind) -> String {
-    (0..100_000)
-        .map(|i| format!("ord-{i:06}"))
-        .find(|o| {
-            c.attempt(o, 0, Duration::ZERO) == Some(fault)
-                && c.attempt(o, 1, Duration::ZERO).is_none()
-        })
-        .expect("some order is hit on attempt 0 only")
 }
 
 fn results(h: &Harness) -> Vec<(AttemptResult, bool, u16)> {
@@ -144,29 +118,20 @@ async fn clean_charge_answers_succeeded_and_records_money_moved() {
 
 #[tokio::test]
 async fn sticky_decline_answers_402_on_every_attempt() {
-    for (rate, code, reason) in [
-        (
-            rates_of([(FaultKind::InsufficientFunds, 1.0)]),
-            "insufficient_funds",
-            FailReason::InsufficientFunds,
-        ),
-        (
-            rates_of([(FaultKind::RiskBlock, 1.0)]),
-            "fraudulent",
-            FailReason::RiskBlocked,
-        ),
-    ] {
-        let h = start(rates(rate)).await;
+    // Stripe words the reasons as these decline codes.
+    let codes: [&str; STICKY_DECLINES.len()] = ["insufficient_funds", "fraudulent"];
+    for ((fault, reason), code) in STICKY_DECLINES.into_iter().zip(codes) {
+        let h = start(rates(rates_of([(fault, 1.0)]))).await;
         let mut ids = Vec::new();
         for key in ["k1", "k2", "k2"] {
             let a = charge(&h, "ord-000002", key).await.unwrap();
-            assert_eq!(a.status, 402);
+            assert_eq!(a.status, 402, "{code}");
             let err = &a.json["error"];
             assert_eq!(
                 (err["type"].as_str(), err["code"].as_str()),
                 (Some("card_error"), Some("card_declined"))
             );
-            assert_eq!(err["decline_code"], code);
+            assert_eq!(err["decline_code"], code, "{code}");
             assert!(err["charge"].as_str().unwrap().starts_with("ch_"));
             assert_eq!(err["payment_intent"]["status"], "requires_payment_method");
             ids.push(err["payment_intent"]["id"].as_str().unwrap().to_string());
@@ -189,8 +154,12 @@ async fn sticky_decline_answers_402_on_every_attempt() {
             (AttemptResult::Replayed, false, 402),
             (AttemptResult::Ok, false, 200),
         ];
-        assert_eq!(results(&h), want);
-        assert_eq!(h.handle.events_created(), 2, "one event per execution");
+        assert_eq!(results(&h), want, "{code}");
+        assert_eq!(
+            h.handle.events_created(),
+            2,
+            "{code}: one event per execution"
+        );
         stop(h).await;
     }
 }
@@ -198,7 +167,7 @@ async fn sticky_decline_answers_402_on_every_attempt() {
 #[tokio::test]
 async fn timeout_after_charge_drops_then_the_retry_is_replayed() {
     let h = start(rates(rates_of([(FaultKind::TimeoutAfterCharge, 0.5)]))).await;
-    let order = order_hit_once(&h.chaos, FaultKind::TimeoutAfterCharge);
+    let order = order_hit_first(&h.chaos, FaultKind::TimeoutAfterCharge, 1);
     let lost = charge(&h, &order, "k").await;
     assert!(lost.is_err(), "the connection ends without an answer");
     let retry = charge(&h, &order, "k").await.unwrap();
@@ -224,13 +193,7 @@ async fn late_charge_executes_after_the_client_left_and_the_key_then_replays() {
     // A hold long enough for the next request to arrive during it, on any machine.
     let plan = rates(rates_of([(FaultKind::LateCharge, 0.5)]));
     let h = Harness::start_holding(42, plan, Dialect::Stripe, "whsec_test", HOLD).await;
-    let order = (0..100_000)
-        .map(|i| format!("ord-{i:06}"))
-        .find(|o| {
-            h.chaos.attempt(o, 0, Duration::ZERO) == Some(FaultKind::LateCharge)
-                && (1..3).all(|n| h.chaos.attempt(o, n, Duration::ZERO).is_none())
-        })
-        .unwrap();
+    let order = order_hit_first(&h.chaos, FaultKind::LateCharge, 2);
     // The client gives up once the charge is held, long before the hold ends, as a merchant
     // would.
     tokio::select! {
@@ -273,7 +236,7 @@ async fn late_charge_executes_after_the_client_left_and_the_key_then_replays() {
 #[tokio::test]
 async fn processing_error_answers_a_soft_decline() {
     let h = start(rates(rates_of([(FaultKind::ProcessingError, 0.5)]))).await;
-    let order = order_hit_once(&h.chaos, FaultKind::ProcessingError);
+    let order = order_hit_first(&h.chaos, FaultKind::ProcessingError, 1);
     let a = charge(&h, &order, "k").await.unwrap();
     assert_eq!(a.status, 402);
     assert_eq!(a.json["error"]["decline_code"], "processing_error");
@@ -292,61 +255,87 @@ async fn processing_error_answers_a_soft_decline() {
     stop(h).await;
 }
 
+/// What the first attempt of a fault that charges nothing shows the client.
+enum Shown {
+    /// The connection ends without an answer.
+    Nothing,
+    /// An answer of `status` with `Stripe-Should-Retry: should_retry` and `value` at `field`
+    /// of its JSON.
+    Answer {
+        status: u16,
+        should_retry: Option<&'static str>,
+        field: &'static str,
+        value: &'static str,
+    },
+}
+
 #[tokio::test]
-async fn timeout_drops_without_charging_and_the_retry_executes() {
-    let h = start(rates(rates_of([(FaultKind::Timeout, 0.5)]))).await;
-    let order = order_hit_once(&h.chaos, FaultKind::Timeout);
-    assert!(charge(&h, &order, "k").await.is_err());
-    assert_eq!(h.handle.events_created(), 0);
-    assert_eq!(h.handle.ledger()[0].fault, Some(FaultKind::Timeout));
-    let retry = charge(&h, &order, "k").await.unwrap();
-    assert_eq!(
-        (retry.status, retry.header("idempotent-replayed")),
-        (200, None)
-    );
-    assert_eq!(
-        results(&h),
-        [
+async fn a_fault_before_execution_charges_nothing_saves_nothing_and_the_retry_executes() {
+    for (fault, shown, first) in [
+        (
+            FaultKind::Timeout,
+            Shown::Nothing,
             (AttemptResult::Dropped, false, 0),
-            (AttemptResult::Ok, true, 200)
-        ]
-    );
-    stop(h).await;
-}
-
-#[tokio::test]
-async fn server_error_says_retry_and_the_retry_executes() {
-    let h = start(rates(rates_of([(FaultKind::ServerError, 0.5)]))).await;
-    let order = order_hit_once(&h.chaos, FaultKind::ServerError);
-    let a = charge(&h, &order, "k").await.unwrap();
-    assert_eq!(a.status, 500);
-    assert_eq!(a.header("stripe-should-retry"), Some("true"));
-    assert_eq!(a.json["error"]["type"], "api_error");
-    let retry = charge(&h, &order, "k").await.unwrap();
-    assert_eq!(
-        (retry.status, retry.header("idempotent-replayed")),
-        (200, None)
-    );
-    assert_eq!(
-        results(&h),
-        [
+        ),
+        (
+            FaultKind::ServerError,
+            Shown::Answer {
+                status: 500,
+                should_retry: Some("true"),
+                field: "/error/type",
+                value: "api_error",
+            },
             (AttemptResult::ServerError, false, 500),
-            (AttemptResult::Ok, true, 200)
-        ]
-    );
-    stop(h).await;
-}
+        ),
+        (
+            FaultKind::RateLimit,
+            Shown::Answer {
+                status: 429,
+                should_retry: None,
+                field: "/error/code",
+                value: "rate_limit",
+            },
+            (AttemptResult::RateLimited, false, 429),
+        ),
+    ] {
+        let h = start(rates(rates_of([(fault, 0.5)]))).await;
+        let order = order_hit_first(&h.chaos, fault, 1);
 
-#[tokio::test]
-async fn rate_limit_answers_429_and_is_not_saved() {
-    let h = start(rates(rates_of([(FaultKind::RateLimit, 0.5)]))).await;
-    let order = order_hit_once(&h.chaos, FaultKind::RateLimit);
-    let a = charge(&h, &order, "k").await.unwrap();
-    assert_eq!(a.status, 429);
-    assert_eq!(a.json["error"]["code"], "rate_limit");
-    assert_eq!(a.header("stripe-should-retry"), None);
-    assert_eq!(charge(&h, &order, "k").await.unwrap().status, 200);
-    stop(h).await;
+        let a = charge(&h, &order, "k").await;
+
+        match shown {
+            Shown::Nothing => assert!(a.is_err(), "{fault:?}: answered"),
+            Shown::Answer {
+                status,
+                should_retry,
+                field,
+                value,
+            } => {
+                let a = a.unwrap();
+                assert_eq!(a.status, status, "{fault:?}");
+                assert_eq!(a.header("stripe-should-retry"), should_retry, "{fault:?}");
+                assert_eq!(
+                    a.json.pointer(field),
+                    Some(&Value::from(value)),
+                    "{fault:?}"
+                );
+            }
+        }
+        assert_eq!(h.handle.events_created(), 0, "{fault:?}");
+        assert_eq!(h.handle.ledger()[0].fault, Some(fault), "{fault:?}");
+        let retry = charge(&h, &order, "k").await.unwrap();
+        assert_eq!(
+            (retry.status, retry.header("idempotent-replayed")),
+            (200, None),
+            "{fault:?}: the retry executes"
+        );
+        assert_eq!(
+            results(&h),
+            [first, (AttemptResult::Ok, true, 200)],
+            "{fault:?}"
+        );
+        stop(h).await;
+    }
 }
 
 #[tokio::test]
@@ -527,15 +516,8 @@ async fn refunds_full_partial_and_over_refund_refused() {
     );
     let replay = refund(format!("payment_intent={pi}"), "r3").await;
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
-    let refunds: Vec<_> = h
-        .handle
-        .ledger()
-        .into_iter()
-        .filter(|e| e.op == PaymentOp::Refund)
-        .map(|e| (e.result, e.money_moved, e.amount))
-        .collect();
     assert_eq!(
-        refunds,
+        h.refunds(),
         [
             (AttemptResult::Ok, true, 400),
             (AttemptResult::Invalid, false, 601),

@@ -24,8 +24,6 @@ mod faults;
 pub use ceilings::{MAX_CHECKOUTS, MAX_LOAD_DURATION, MAX_RATE};
 pub use faults::run_time_faults;
 mod load;
-#[cfg(test)]
-mod merchant_chaos_tests;
 mod parse;
 #[cfg(test)]
 mod tests;

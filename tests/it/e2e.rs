@@ -1,4 +1,7 @@
-use crate::util::{run_toml, scenario_toml, ALL_FAULTS, WEBHOOK_CHAOS};
+use crate::util::{
+    assert_injected, assert_verified_clean, run_toml, scenario_toml, ALL_FAULTS, ALL_FAULT_KINDS,
+    WEBHOOK_CHAOS,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_merchant_verifies_clean_under_every_fault() {
@@ -10,42 +13,10 @@ async fn correct_merchant_verifies_clean_under_every_fault() {
     let j = &run.json;
 
     // Assert: every check passed, and the run really met each fault.
-    let checks = j["verification"]["checks"]
-        .as_array()
-        .expect("checks listed");
-    assert!(checks.len() >= 9, "{checks:?}");
-    for c in checks {
-        assert_eq!(
-            c["passed"], true,
-            "check failed: {c}\n{}",
-            j["verification"]["discrepancies"]
-        );
-    }
-    assert_eq!(j["verification"]["passed"], true);
-    assert!(
-        run.outcome.report.passed(),
-        "{:?}",
-        run.outcome.report.failures()
-    );
-    assert_eq!(j["run"]["drained"], true, "drain did not settle");
+    assert_verified_clean(&run);
     assert_eq!(j["load"]["sent"], 100);
     assert_eq!(j["load"]["shed"], 0);
-    for kind in [
-        "insufficient_funds",
-        "risk_block",
-        "timeout",
-        "timeout_after_charge",
-        "server_error",
-        "rate_limit",
-        "processing_error",
-        "late_charge",
-    ] {
-        assert!(
-            j["faults"]["injected"][kind].as_u64().unwrap_or(0) > 0,
-            "{kind} never injected: {}",
-            j["faults"]["injected"]
-        );
-    }
+    assert_injected(j, &ALL_FAULT_KINDS);
     let wh = &j["webhooks"];
     for chaos in [
         "duplicated",

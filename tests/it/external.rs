@@ -2,7 +2,10 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use crate::util::{count, run_toml, ALL_FAULTS, WEBHOOK_CHAOS};
+use crate::util::{
+    assert_injected, assert_on_diagonal, assert_verified_clean, count, run_toml, ALL_FAULTS,
+    WEBHOOK_CHAOS,
+};
 
 fn paychaos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_paychaos"))
@@ -142,39 +145,19 @@ async fn reference_merchant_in_its_own_process_verifies_clean_as_external() {
     let j = &run.json;
 
     // Assert: every check passed, and the run met every fault kind and webhook chaos.
-    let checks = j["verification"]["checks"]
-        .as_array()
-        .expect("checks listed");
-    assert!(checks.len() >= 9, "{checks:?}");
-    for c in checks {
-        assert_eq!(
-            c["passed"], true,
-            "check failed: {c}\n{}",
-            j["verification"]["discrepancies"]
-        );
-    }
-    assert_eq!(j["verification"]["passed"], true);
-    assert!(
-        run.outcome.report.passed(),
-        "{:?}",
-        run.outcome.report.failures()
-    );
-    assert_eq!(j["run"]["drained"], true, "drain did not settle");
+    assert_verified_clean(&run);
     assert_eq!((count(j, "/load/sent"), count(j, "/load/shed")), (100, 0));
-    for kind in [
-        "insufficient_funds",
-        "risk_block",
-        "timeout",
-        "timeout_after_charge",
-        "server_error",
-        "rate_limit",
-    ] {
-        assert!(
-            count(j, &format!("/faults/injected/{kind}")) > 0,
-            "{kind} never injected: {}",
-            j["faults"]["injected"]
-        );
-    }
+    assert_injected(
+        j,
+        &[
+            "insufficient_funds",
+            "risk_block",
+            "timeout",
+            "timeout_after_charge",
+            "server_error",
+            "rate_limit",
+        ],
+    );
     let wh = &j["webhooks"];
     assert!(
         count(wh, "/duplicated") > 0 && count(wh, "/forged") > 0,
@@ -194,21 +177,7 @@ async fn reference_merchant_in_its_own_process_verifies_clean_as_external() {
         ("declined_insufficient_funds", "failed_provider_error"),
         ("declined_risk_blocked", "failed_provider_error"),
     ];
-    let confusion = j["outcomes"]["confusion"]
-        .as_object()
-        .expect("confusion matrix");
-    let mut total = 0;
-    for (truth, row) in confusion {
-        for (state, n) in row.as_object().expect("a row") {
-            let n = n.as_u64().unwrap_or(0);
-            total += n;
-            assert!(
-                n == 0 || diagonal.contains(&(truth.as_str(), state.as_str())),
-                "{n} order(s) {truth} at the provider but {state} at the merchant"
-            );
-        }
-    }
-    assert_eq!(total, 100);
+    assert_on_diagonal(j, &diagonal, 100);
     for (truth, state) in [diagonal[0], diagonal[2], diagonal[3]] {
         assert!(
             count(j, &format!("/outcomes/confusion/{truth}/{state}")) > 0,

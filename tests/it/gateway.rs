@@ -1,7 +1,8 @@
-use std::collections::BTreeSet;
-
 use crate::flaws::{exposes, exposing};
-use crate::util::{count, run_toml, Setup, ALL_FAULTS, WEBHOOK_CHAOS};
+use crate::util::{
+    assert_injected, assert_on_diagonal, assert_verified_clean, count, run_toml, Setup, ALL_FAULTS,
+    ALL_FAULT_KINDS, WEBHOOK_CHAOS,
+};
 
 /// The confusion matrix's cells a correct merchant can reach: where it agrees with the
 /// provider, and a late charge's decline that lands after the merchant gave its order up
@@ -36,34 +37,9 @@ async fn correct_merchant_verifies_clean_on_the_gateway_under_every_fault_and_no
     let j = &run.json;
 
     // Assert: verification passed, every fault and chaos kind was met.
-    assert_eq!(
-        j["verification"]["passed"], true,
-        "{}",
-        j["verification"]["discrepancies"]
-    );
-    assert!(
-        run.outcome.report.passed(),
-        "{:?}",
-        run.outcome.report.failures()
-    );
-    assert_eq!(j["run"]["drained"], true, "drain did not settle");
+    assert_verified_clean(&run);
     assert_eq!(count(j, "/load/sent"), 100);
-    for kind in [
-        "insufficient_funds",
-        "risk_block",
-        "timeout",
-        "timeout_after_charge",
-        "server_error",
-        "rate_limit",
-        "processing_error",
-        "late_charge",
-    ] {
-        assert!(
-            count(j, &format!("/faults/injected/{kind}")) > 0,
-            "{kind} never injected: {}",
-            j["faults"]["injected"]
-        );
-    }
+    assert_injected(j, &ALL_FAULT_KINDS);
     let wh = &j["webhooks"];
     for chaos in ["duplicated", "forged", "stale", "unsigned", "dropped"] {
         assert!(wh[chaos].as_u64().unwrap_or(0) > 0, "no {chaos}: {wh}");
@@ -72,23 +48,11 @@ async fn correct_merchant_verifies_clean_on_the_gateway_under_every_fault_and_no
     assert_eq!(wh["never_acknowledged"], 0, "{wh}");
 
     // Every order sits on the diagonal.
-    let diagonal: BTreeSet<(&str, &str)> = DIAGONAL.into_iter().collect();
-    let confusion = j["outcomes"]["confusion"].as_object().expect("confusion");
-    let mut total = 0;
-    for (truth, row) in confusion {
-        for (state, n) in row.as_object().expect("row") {
-            let n = n.as_u64().unwrap_or(0);
-            total += n;
-            assert!(
-                n == 0 || diagonal.contains(&(truth.as_str(), state.as_str())),
-                "{n} orders {truth} but {state}: {confusion:?}"
-            );
-        }
-    }
-    assert_eq!(total, 100);
+    assert_on_diagonal(j, &DIAGONAL, 100);
     assert!(
         count(j, "/outcomes/confusion/charged/paid") > 50,
-        "{confusion:?}"
+        "{}",
+        j["outcomes"]["confusion"]
     );
 }
 

@@ -146,6 +146,18 @@ processing_error = 0.08
 late_charge = 0.04
 "#;
 
+/// The fault kinds [`ALL_FAULTS`] switches on, as the report names them.
+pub const ALL_FAULT_KINDS: [&str; 8] = [
+    "insufficient_funds",
+    "risk_block",
+    "timeout",
+    "timeout_after_charge",
+    "server_error",
+    "rate_limit",
+    "processing_error",
+    "late_charge",
+];
+
 /// All webhook chaos on: delays, reordering, dropped first attempts, duplicates, and the
 /// attacker copies (forged, stale, unsigned).
 pub const WEBHOOK_CHAOS: &str = r#"
@@ -203,4 +215,59 @@ pub async fn run_toml(toml: &str) -> Finished {
 /// `json[path...]` as u64, 0 when absent (counts that are zero may be left out).
 pub fn count(json: &serde_json::Value, pointer: &str) -> u64 {
     json.pointer(pointer).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+/// Asserts that `run` verified clean: every check (at least 9 listed) passed, the report
+/// passed and the drain settled.
+pub fn assert_verified_clean(run: &Finished) {
+    let j = &run.json;
+    let checks = j["verification"]["checks"]
+        .as_array()
+        .expect("checks listed");
+    assert!(checks.len() >= 9, "{checks:?}");
+    for c in checks {
+        assert_eq!(
+            c["passed"], true,
+            "check failed: {c}\n{}",
+            j["verification"]["discrepancies"]
+        );
+    }
+    assert_eq!(j["verification"]["passed"], true);
+    assert!(
+        run.outcome.report.passed(),
+        "{:?}",
+        run.outcome.report.failures()
+    );
+    assert_eq!(j["run"]["drained"], true, "drain did not settle");
+}
+
+/// Asserts that the run met each fault kind of `kinds` at least once.
+pub fn assert_injected(json: &serde_json::Value, kinds: &[&str]) {
+    for kind in kinds {
+        assert!(
+            count(json, &format!("/faults/injected/{kind}")) > 0,
+            "{kind} never injected: {}",
+            json["faults"]["injected"]
+        );
+    }
+}
+
+/// Asserts that every order of the confusion matrix sits in a cell of `diagonal`, and that
+/// there are `total` orders in all.
+pub fn assert_on_diagonal(json: &serde_json::Value, diagonal: &[(&str, &str)], total: u64) {
+    let confusion = json["outcomes"]["confusion"]
+        .as_object()
+        .expect("confusion matrix");
+    let mut seen = 0;
+    for (truth, row) in confusion {
+        for (state, n) in row.as_object().expect("a row") {
+            let n = n.as_u64().unwrap_or(0);
+            seen += n;
+            assert!(
+                n == 0 || diagonal.contains(&(truth.as_str(), state.as_str())),
+                "{n} order(s) {truth} at the provider but {state} at the merchant: {confusion:?}"
+            );
+        }
+    }
+    assert_eq!(seen, total, "{confusion:?}");
 }

@@ -6,10 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::header::HeaderMap;
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +15,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::chaos::{rates_of, Chaos, FaultKind, FaultPlan, Latency, WebhookChaos};
 use crate::domain::PaymentOp;
+use crate::provider::tests::support::send_raw;
 use crate::provider::{
     serve_with, ControlOptions, ProviderConfig, ProviderHandle, RequestLog, ServeOptions,
 };
@@ -111,27 +109,11 @@ async fn send(
     body: &str,
     headers: &[(&str, &str)],
 ) -> Option<Answer> {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
-    let resp = sender.send_request(req).await.ok()?;
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.ok()?.to_bytes();
+    let raw = send_raw(addr, method, path, body, headers).await.ok()?;
     Some(Answer {
-        status,
-        headers,
-        body,
+        status: raw.status,
+        headers: raw.headers,
+        body: raw.body,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Provider API shapes. A dialect routes and decodes wire requests into neutral [`Call`]s,
 //! and renders neutral [`Answer`]s and events in its provider's wire format; the ledger and
 //! the idempotency store never see the wire. One folder per dialect (`stripe/`,
-//! `gateway/`); the functions here dispatch on [`Dialect`].
+//! `gateway/`), each implementing the [`Dialect`] trait; [`of`] picks one.
 
 pub mod gateway;
 pub mod stripe;
@@ -9,6 +9,7 @@ pub mod stripe;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderValue};
 use hyper::Method;
 
 use crate::domain::{Amount, PaymentOp};
@@ -18,7 +19,7 @@ use crate::provider::form::FormError;
 use crate::provider::idempotency::Fingerprint;
 use crate::provider::ledger::{Intent, IntentStatus, Refund};
 use crate::provider::webhooks::Event;
-use crate::scenario::Dialect;
+use crate::scenario::Dialect as ScenarioDialect;
 
 /// Which operation a request URL names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,47 +343,119 @@ pub struct Rendered {
     pub should_retry: Option<bool>,
 }
 
-/// The operation `method path` names, if the dialect knows it.
-pub fn route(dialect: Dialect, method: &Method, path: &str) -> Option<Route> {
+/// One provider API shape, as the server and `exec` use it: route, authenticate and key a
+/// request, decode it into a [`Call`], and put neutral answers back on its wire.
+///
+/// The provider maps the scenario's [`ScenarioDialect`] to its implementation once ([`of`]);
+/// the implementations are unit structs behind a `&'static dyn Dialect`, so the request
+/// path neither allocates nor matches on the dialect, and a new shape is one more folder
+/// here and one arm in [`of`]. A virtual call per step costs nothing next to decoding and
+/// rendering JSON.
+pub trait Dialect: Send + Sync + std::fmt::Debug {
+    /// The operation `method path` names, if the dialect serves it.
+    fn route(&self, method: &Method, path: &str) -> Option<Route>;
+
+    /// Checks the request's credentials from its headers, before routing.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiError>;
+
+    /// The header carrying the request's idempotency key, when `route` takes one there
+    /// (the server checks its form and echoes it back).
+    fn idempotency_key<'h>(&self, route: &Route, headers: &'h HeaderMap)
+        -> Option<&'h HeaderValue>;
+
+    /// Decodes a routed request's query string and body; `secret` checks request
+    /// signatures where the dialect signs its requests.
+    fn decode(
+        &self,
+        route: &Route,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+        secret: &str,
+    ) -> Result<Decoded, ApiError>;
+
+    /// Renders `answer`, and the event it creates when `event` says so (its `data.object`
+    /// shares the rendering of the intent).
+    fn render(&self, answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Option<Event>);
+
+    /// The HTTP status `answer` is sent with.
+    fn status(&self, answer: &Answer) -> u16;
+}
+
+/// The implementation of the scenario's dialect.
+pub fn of(dialect: ScenarioDialect) -> &'static dyn Dialect {
     match dialect {
-        Dialect::Stripe => stripe::route(method, path),
-        Dialect::Gateway => gateway::route(method, path),
+        ScenarioDialect::Stripe => &stripe::Stripe,
+        ScenarioDialect::Gateway => &gateway::Gateway,
     }
 }
 
-/// Decodes a routed request's query string and body; `secret` checks the gateway's
-/// request signatures (Stripe authenticates by API key instead).
-pub fn decode(
-    dialect: Dialect,
-    route: &Route,
-    path: &str,
-    query: Option<&str>,
-    body: &[u8],
-    secret: &str,
-) -> Result<Decoded, ApiError> {
-    match dialect {
-        Dialect::Stripe => stripe::decode(route, path, query, body),
-        Dialect::Gateway => gateway::decode(route, path, query, body, secret),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The HTTP status `answer` is sent with.
-pub fn status(dialect: Dialect, answer: &Answer) -> u16 {
-    match dialect {
-        Dialect::Stripe => stripe::status(answer),
-        Dialect::Gateway => gateway::status(answer),
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), HeaderValue::from_static(v)))
+            .collect()
     }
-}
 
-/// Renders `answer`, and the event it creates when `event` says so (its `data.object`
-/// shares the rendering of the intent).
-pub fn render(
-    dialect: Dialect,
-    answer: &Answer,
-    event: Option<EventMeta<'_>>,
-) -> (Rendered, Option<Event>) {
-    match dialect {
-        Dialect::Stripe => stripe::render(answer, event),
-        Dialect::Gateway => gateway::render(answer, event),
+    #[test]
+    fn stripe_wants_a_non_empty_api_key_and_the_gateway_none() {
+        let stripe = of(ScenarioDialect::Stripe);
+        let gateway = of(ScenarioDialect::Gateway);
+        for (case, h, want) in [
+            ("no header", headers(&[]), Err(ApiError::MissingApiKey)),
+            (
+                "empty bearer",
+                headers(&[("authorization", "Bearer  ")]),
+                Err(ApiError::InvalidApiKey {
+                    header: "Bearer  ".into(),
+                }),
+            ),
+            (
+                "other scheme",
+                headers(&[("authorization", "sk_test_1")]),
+                Err(ApiError::InvalidApiKey {
+                    header: "sk_test_1".into(),
+                }),
+            ),
+            (
+                "bearer",
+                headers(&[("authorization", "Bearer sk_test_1")]),
+                Ok(()),
+            ),
+            (
+                "basic",
+                headers(&[("authorization", "Basic sk_test_1:")]),
+                Ok(()),
+            ),
+        ] {
+            assert_eq!(stripe.authenticate(&h), want, "stripe, {case}");
+            assert_eq!(gateway.authenticate(&h), Ok(()), "gateway, {case}");
+        }
+    }
+
+    #[test]
+    fn stripe_reads_the_key_header_on_writes_only_and_the_gateway_never() {
+        let h = headers(&[("idempotency-key", "k1")]);
+        let stripe = of(ScenarioDialect::Stripe);
+        let gateway = of(ScenarioDialect::Gateway);
+        for (route, write) in [
+            (Route::CreateIntent, true),
+            (Route::CaptureIntent("pi_1".into()), true),
+            (Route::RetrieveIntent("pi_1".into()), false),
+            (Route::ListEvents, false),
+        ] {
+            let got = stripe.idempotency_key(&route, &h).map(|v| v.as_bytes());
+            assert_eq!(got, write.then_some(&b"k1"[..]), "stripe, {route:?}");
+        }
+        for route in [Route::GatewayPay, Route::GatewayRefund, Route::GatewayQuery] {
+            assert!(
+                gateway.idempotency_key(&route, &h).is_none(),
+                "gateway, {route:?}"
+            );
+        }
     }
 }

@@ -1,79 +1,10 @@
 //! Unit tests of the module, kept apart so the module stays readable.
 
 use super::*;
-use crate::chaos::{rates_of, FaultKind, FaultPlan, Rates, WebhookChaos};
-use crate::domain::LedgerEntry;
+use crate::chaos::{rates_of, FaultKind, Rates};
 use crate::provider::dialects::{stripe, Route};
 use crate::provider::ledger::Intent;
-
-fn chaos(rates: Rates) -> Chaos {
-    Chaos::new(
-        42,
-        FaultPlan {
-            rates,
-            ..FaultPlan::default()
-        },
-        WebhookChaos::default(),
-    )
-}
-
-struct Bench {
-    chaos: Chaos,
-    state: State,
-}
-
-impl Bench {
-    fn new(rates: Rates) -> Bench {
-        Bench {
-            chaos: chaos(rates),
-            state: State::new(),
-        }
-    }
-
-    fn run(&mut self, route: Route, path: &str, body: &str, key: Option<&str>) -> Plan {
-        let query = (!route.is_write()).then_some(body);
-        let decoded = stripe::decode(&route, path, query, body.as_bytes()).expect("valid request");
-        let ctx = Ctx {
-            chaos: &self.chaos,
-            dialect: Dialect::Stripe,
-            at: Duration::from_millis(5),
-            unix: 1,
-        };
-        self.state.apply(&ctx, decoded, key)
-    }
-
-    fn search(&mut self, order: &str) -> Plan {
-        let q = format!("query=metadata['order_id']:'{order}'");
-        self.run(Route::SearchIntents, "/v1/payment_intents/search", &q, None)
-    }
-
-    fn refund(&mut self, pi: &str, amount: Option<u64>, key: &str) -> Plan {
-        let mut body = format!("payment_intent={pi}");
-        if let Some(a) = amount {
-            body.push_str(&format!("&amount={a}"));
-        }
-        self.run(Route::CreateRefund, "/v1/refunds", &body, Some(key))
-    }
-
-    fn charge(&mut self, order: &str, key: Option<&str>) -> Plan {
-        let body = format!(
-            "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]={order}"
-        );
-        self.run(Route::CreateIntent, "/v1/payment_intents", &body, key)
-    }
-
-    /// What the server does after the latency: save the rendered answer.
-    fn save(&mut self, plan: &Plan) {
-        if let (Some(k), Reply::Fresh(a)) = (&plan.save, &plan.reply) {
-            let (r, _) = stripe::render(a, None);
-            assert!(self.state.keys.complete(k, r.status, r.body));
-        }
-    }
-
-    fn last(&self) -> &LedgerEntry {
-        self.state.ledger.entries().last().expect("an entry")
-    }
-}
+use crate::provider::tests::support::{order_hit_first, Bench};
 
 impl Plan {
     fn reply_answer(&self) -> Answer {
@@ -173,21 +104,10 @@ fn sticky_decline_holds_on_every_attempt_and_keeps_the_intent() {
     assert_eq!(found.len(), 2);
 }
 
-/// An order whose attempt 0 meets `fault` and attempt 1 none.
-fn order_hit_once(c: &Chaos, fault: FaultKind) -> String {
-    (0..100_000)
-        .map(|i| format!("ord-{i:06}"))
-        .find(|o| {
-            c.attempt(o, 0, Duration::ZERO) == Some(fault)
-                && c.attempt(o, 1, Duration::ZERO).is_none()
-        })
-        .expect("some order is hit on attempt 0 only")
-}
-
 #[test]
 fn timeout_after_charge_executes_saves_and_loses_the_answer() {
     let mut b = Bench::new(rates_of([(FaultKind::TimeoutAfterCharge, 0.5)]));
-    let order = order_hit_once(&b.chaos, FaultKind::TimeoutAfterCharge);
+    let order = order_hit_first(&b.chaos, FaultKind::TimeoutAfterCharge, 1);
     let plan = b.charge(&order, Some("k"));
     assert!(plan.lost);
     assert_eq!(plan.save.as_deref(), Some("k"));
@@ -214,7 +134,7 @@ fn lost_answer_of_a_decline_keeps_the_decline() {
         (FaultKind::TimeoutAfterCharge, 0.5),
         (FaultKind::RiskBlock, 1.0),
     ]));
-    let order = order_hit_once(&b.chaos, FaultKind::TimeoutAfterCharge);
+    let order = order_hit_first(&b.chaos, FaultKind::TimeoutAfterCharge, 1);
     b.charge(&order, Some("k"));
     let e = b.last();
     assert_eq!(
@@ -368,7 +288,7 @@ fn retrieve_and_search_record_queries() {
 #[test]
 fn processing_error_soft_declines_and_a_confirm_can_then_succeed() {
     let mut b = Bench::new(rates_of([(FaultKind::ProcessingError, 0.5)]));
-    let order = order_hit_once(&b.chaos, FaultKind::ProcessingError);
+    let order = order_hit_first(&b.chaos, FaultKind::ProcessingError, 1);
     let plan = b.charge(&order, Some("k"));
     assert_eq!(plan.event, Some(EventKind::PaymentFailed));
     let it = intent_of(&plan).clone();
@@ -403,7 +323,7 @@ fn processing_error_soft_declines_and_a_confirm_can_then_succeed() {
 #[test]
 fn late_charge_executes_only_when_run_and_keeps_its_key_in_flight() {
     let mut b = Bench::new(rates_of([(FaultKind::LateCharge, 0.5)]));
-    let order = order_hit_once(&b.chaos, FaultKind::LateCharge);
+    let order = order_hit_first(&b.chaos, FaultKind::LateCharge, 1);
     let plan = b.charge(&order, Some("k"));
     let Reply::Late(late) = plan.reply else {
         panic!("a late charge is deferred: {:?}", plan.reply)
@@ -420,7 +340,7 @@ fn late_charge_executes_only_when_run_and_keeps_its_key_in_flight() {
     ));
     let ctx = Ctx {
         chaos: &b.chaos,
-        dialect: Dialect::Stripe,
+        dialect: &stripe::Stripe,
         at: Duration::from_millis(900),
         unix: 1,
     };

@@ -8,8 +8,6 @@
 
 mod delivery;
 mod forge;
-#[cfg(test)]
-mod gateway_tests;
 mod reorder;
 #[cfg(test)]
 mod tests;

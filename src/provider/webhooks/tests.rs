@@ -2,6 +2,8 @@
 //! signatures, duplicate, forged, stale and unsigned deliveries, dropped first attempts,
 //! reordering, timeouts, delay, shutdown and `url: None`.
 
+mod gateway;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -94,6 +96,25 @@ async fn until_idle(d: &Dispatcher) {
     panic!("dispatcher not idle after 5 s: {:#?}", d.log());
 }
 
+/// Delivers one [`event`] under `cfg` until the dispatcher is idle; returns the log.
+async fn deliver(cfg: WebhookConfig) -> Vec<WebhookAttempt> {
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+    d.enqueue(event());
+    until_idle(&d).await;
+    d.log()
+}
+
+/// A merchant endpoint that answers 500 to every delivery and expects `n` of them.
+async fn failing_endpoint(n: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(n)
+        .mount(&server)
+        .await;
+    server
+}
+
 fn statuses(log: &[WebhookAttempt]) -> Vec<Option<u16>> {
     log.iter().map(|a| a.status).collect()
 }
@@ -161,12 +182,7 @@ async fn a_duplicate_is_a_second_genuine_delivery_of_the_same_event() {
         .await;
     let mut cfg = config(Some(server.uri()));
     cfg.chaos = chaos(None, true, false);
-    let d = Dispatcher::start(cfg, CancellationToken::new());
-
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
+    let log = deliver(cfg).await;
     assert_eq!(log.len(), 2, "{log:#?}");
     // The duplicate starts only after the genuine first attempt, so it is logged second.
     assert!(!log[0].duplicate && log[1].duplicate);
@@ -184,21 +200,11 @@ async fn a_duplicate_is_a_second_genuine_delivery_of_the_same_event() {
 #[tokio::test]
 async fn a_duplicate_has_retries_of_its_own() {
     // Every attempt fails, so each delivery runs its whole schedule on its own.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(4)
-        .mount(&server)
-        .await;
+    let server = failing_endpoint(4).await;
     let mut cfg = config(Some(server.uri()));
     cfg.retry = vec![Duration::from_millis(5)];
     cfg.chaos = chaos(None, true, false);
-    let d = Dispatcher::start(cfg, CancellationToken::new());
-
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
+    let log = deliver(cfg).await;
     let of = |dup: bool| -> Vec<(u32, Option<u16>)> {
         log.iter()
             .filter(|a| a.duplicate == dup)
@@ -212,29 +218,14 @@ async fn a_duplicate_has_retries_of_its_own() {
 
 #[tokio::test]
 async fn a_forgery_is_sent_once_with_a_new_id_a_raised_amount_and_a_bad_signature() {
-    // Arrange: genuine signatures get 200; anything else 400, as a careful merchant answers.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(SignedWith(SECRET))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let mut cfg = config(Some(server.uri()));
-    cfg.chaos = chaos(None, false, true);
-    let d = Dispatcher::start(cfg, CancellationToken::new());
-
-    // Act
-    d.enqueue(event());
-    until_idle(&d).await;
+    // Arrange, act: genuine signatures get 200; anything else 400.
+    let (server, log) = deliver_to_careful_merchant(WebhookChaos {
+        forged: 1.0,
+        ..WebhookChaos::default()
+    })
+    .await;
 
     // Assert: the genuine delivery first, then one forged attempt, not retried despite the 400.
-    let log = d.log();
     assert_eq!(log.len(), 2, "{log:#?}");
     assert_eq!(
         (log[0].event_id.as_str(), log[0].forged, log[0].status),
@@ -263,20 +254,10 @@ async fn a_forgery_is_sent_once_with_a_new_id_a_raised_amount_and_a_bad_signatur
 
 #[tokio::test]
 async fn retries_stop_when_the_schedule_is_exhausted() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(4)
-        .mount(&server)
-        .await;
+    let server = failing_endpoint(4).await;
     let mut cfg = config(Some(server.uri()));
     cfg.retry = vec![Duration::from_millis(5); 3];
-    let d = Dispatcher::start(cfg, CancellationToken::new());
-
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
+    let log = deliver(cfg).await;
     assert_eq!(statuses(&log), vec![Some(500); 4]);
     assert_eq!(
         log.iter().map(|a| a.attempt).collect::<Vec<_>>(),
@@ -301,12 +282,7 @@ async fn no_answer_within_the_timeout_is_a_failure_and_is_retried() {
         .await;
     let mut cfg = config(Some(server.uri()));
     cfg.timeout = Duration::from_millis(100);
-    let d = Dispatcher::start(cfg, CancellationToken::new());
-
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
+    let log = deliver(cfg).await;
     assert_eq!(statuses(&log), vec![None, Some(200)]);
     let err = log[0].error.as_deref().unwrap();
     assert!(err.contains("timed out"), "{err}");
@@ -320,15 +296,7 @@ async fn a_refused_connection_is_a_failure_on_every_attempt() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let d = Dispatcher::start(
-        config(Some(format!("http://127.0.0.1:{port}"))),
-        CancellationToken::new(),
-    );
-
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
+    let log = deliver(config(Some(format!("http://127.0.0.1:{port}")))).await;
     assert_eq!(log.len(), 3, "1 attempt + 2 retries: {log:#?}");
     for a in &log {
         assert_eq!(a.status, None);
@@ -345,12 +313,7 @@ async fn the_chaos_delay_is_waited_and_recorded() {
         .await;
     let mut cfg = config(Some(server.uri()));
     cfg.chaos = chaos(Some(Duration::from_millis(80)), false, false);
-    let d = Dispatcher::start(cfg, CancellationToken::new());
-
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
+    let log = deliver(cfg).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].delay_ms, 80);
     // The send time is after the delay: a sleep never ends early, so this cannot flake.
@@ -449,12 +412,7 @@ async fn shutdown_ends_an_attempt_in_flight() {
 async fn an_unusable_url_fails_every_attempt_with_its_reason() {
     let mut cfg = config(None);
     cfg.url = Some("http://10.1.2.3:80/hook".into());
-    let d = Dispatcher::start(cfg, CancellationToken::new());
-
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
+    let log = deliver(cfg).await;
     assert_eq!(log.len(), 3);
     assert!(log
         .iter()
@@ -483,21 +441,23 @@ async fn careful_merchant() -> MockServer {
     server
 }
 
-#[tokio::test]
-async fn dropped_first_attempts_are_logged_unsent_and_the_retry_delivers() {
+/// Delivers one [`event`] under `w` to a [`careful_merchant`]; returns it and the log.
+async fn deliver_to_careful_merchant(w: WebhookChaos) -> (MockServer, Vec<WebhookAttempt>) {
     let server = careful_merchant().await;
     let mut cfg = config(Some(server.uri()));
-    cfg.chaos = chaos_with(WebhookChaos {
+    cfg.chaos = chaos_with(w);
+    (server, deliver(cfg).await)
+}
+
+#[tokio::test]
+async fn dropped_first_attempts_are_logged_unsent_and_the_retry_delivers() {
+    let (server, log) = deliver_to_careful_merchant(WebhookChaos {
         drop_first: 1.0,
         drop_attempts: 2,
         ..WebhookChaos::default()
-    });
-    let d = Dispatcher::start(cfg, CancellationToken::new());
+    })
+    .await;
 
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
     assert_eq!(statuses(&log), vec![None, None, Some(200)]);
     assert!(log[0].dropped && log[1].dropped && !log[2].dropped);
     assert_eq!(log[0].error.as_deref(), Some(DROPPED));
@@ -507,19 +467,13 @@ async fn dropped_first_attempts_are_logged_unsent_and_the_retry_delivers() {
 
 #[tokio::test]
 async fn stale_and_unsigned_copies_are_sent_once_and_refused_by_a_careful_merchant() {
-    let server = careful_merchant().await;
-    let mut cfg = config(Some(server.uri()));
-    cfg.chaos = chaos_with(WebhookChaos {
+    let (server, log) = deliver_to_careful_merchant(WebhookChaos {
         stale: 1.0,
         unsigned: 1.0,
         ..WebhookChaos::default()
-    });
-    let d = Dispatcher::start(cfg, CancellationToken::new());
+    })
+    .await;
 
-    d.enqueue(event());
-    until_idle(&d).await;
-
-    let log = d.log();
     assert_eq!(log.len(), 3, "{log:#?}");
     let genuine = log.iter().find(|a| !a.is_attack()).unwrap();
     assert_eq!(genuine.status, Some(200));

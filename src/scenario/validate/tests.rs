@@ -1,6 +1,8 @@
 //! Unit tests of scenario parsing and validation: the shipped scenarios, defaults, and one
 //! test per kind of problem, asserting the key path and the accepted form in the message.
 
+mod merchant_chaos;
+
 use super::*;
 use crate::chaos::{FaultKind, FaultPlan, Window};
 use crate::scenario::{RateStage, RecoverySpec};

@@ -8,12 +8,13 @@ mod decode;
 mod notify;
 
 use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderValue};
 use hyper::Method;
 use serde_json::{Map, Value};
 
 use crate::domain::FailReason;
 use crate::gateway::{self as wire, format_amount, Code, TradeStatus};
-use crate::provider::dialects::{Answer, ApiError, EventMeta, Rendered, Route};
+use crate::provider::dialects::{Answer, ApiError, Decoded, Dialect, EventMeta, Rendered, Route};
 use crate::provider::ledger::{Intent, IntentStatus, Refund};
 use crate::provider::webhooks::Event;
 
@@ -188,6 +189,49 @@ pub fn render(answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Optio
         should_retry: None,
     };
     (rendered, notification)
+}
+
+/// The gateway dialect: no API key and no key header; a request is authenticated by its
+/// `merchant_id` and `sign` (checked in `decode`), and keyed by what it carries
+/// (`out_trade_no`, `out_request_no`).
+#[derive(Clone, Copy, Debug)]
+pub struct Gateway;
+
+impl Dialect for Gateway {
+    fn route(&self, method: &Method, path: &str) -> Option<Route> {
+        route(method, path)
+    }
+
+    fn authenticate(&self, _headers: &HeaderMap) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    fn idempotency_key<'h>(
+        &self,
+        _route: &Route,
+        _headers: &'h HeaderMap,
+    ) -> Option<&'h HeaderValue> {
+        None
+    }
+
+    fn decode(
+        &self,
+        route: &Route,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+        secret: &str,
+    ) -> Result<Decoded, ApiError> {
+        decode(route, path, query, body, secret)
+    }
+
+    fn render(&self, answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Option<Event>) {
+        render(answer, event)
+    }
+
+    fn status(&self, answer: &Answer) -> u16 {
+        status(answer)
+    }
 }
 
 #[cfg(test)]

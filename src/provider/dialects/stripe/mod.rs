@@ -9,9 +9,10 @@ mod events;
 mod objects;
 
 use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use hyper::Method;
 
-use crate::provider::dialects::{Answer, ApiError, EventMeta, Rendered, Route};
+use crate::provider::dialects::{Answer, ApiError, Decoded, Dialect, EventMeta, Rendered, Route};
 use crate::provider::webhooks::Event;
 
 pub use decode::{decode, parse_search};
@@ -133,6 +134,68 @@ pub fn render(answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Optio
         should_retry: should_retry(answer),
     };
     (rendered, event)
+}
+
+/// The Stripe dialect: a secret API key in `Authorization`, idempotency keys in the
+/// `Idempotency-Key` header of writes (reads ignore them, as Stripe does).
+#[derive(Clone, Copy, Debug)]
+pub struct Stripe;
+
+impl Dialect for Stripe {
+    fn route(&self, method: &Method, path: &str) -> Option<Route> {
+        route(method, path)
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        authenticate(headers.get(AUTHORIZATION))
+    }
+
+    fn idempotency_key<'h>(
+        &self,
+        route: &Route,
+        headers: &'h HeaderMap,
+    ) -> Option<&'h HeaderValue> {
+        headers.get("idempotency-key").filter(|_| route.is_write())
+    }
+
+    fn decode(
+        &self,
+        route: &Route,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+        _secret: &str,
+    ) -> Result<Decoded, ApiError> {
+        decode(route, path, query, body)
+    }
+
+    fn render(&self, answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Option<Event>) {
+        render(answer, event)
+    }
+
+    fn status(&self, answer: &Answer) -> u16 {
+        status(answer)
+    }
+}
+
+/// Any non-empty Bearer (or Basic, as some clients send the key) token is accepted: the
+/// mock checks that a key is sent, not which.
+fn authenticate(header: Option<&HeaderValue>) -> Result<(), ApiError> {
+    let Some(h) = header else {
+        return Err(ApiError::MissingApiKey);
+    };
+    let text = h.to_str().unwrap_or("");
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("Basic "))
+        .map(str::trim)
+        .unwrap_or("");
+    if token.is_empty() {
+        return Err(ApiError::InvalidApiKey {
+            header: text.to_string(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

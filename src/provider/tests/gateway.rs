@@ -5,16 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
-use super::test_support::Harness;
-use super::*;
+use super::stop;
+use super::support::{order_hit_first, send_raw, Harness, STICKY_DECLINES};
 use crate::chaos::{rates_of, FaultKind, FaultPlan, Rates};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
+use crate::provider::*;
 use crate::signature;
 
 const SECRET: &str = "whsec_gateway_test";
@@ -32,28 +29,14 @@ async fn start(rates: Rates) -> Harness {
     Harness::start(11, plan, Dialect::Gateway, SECRET).await
 }
 
-async fn stop(h: Harness) {
-    h.stop().await;
-}
-
-/// One request on a fresh connection: `(HTTP status, JSON)`, `Err` when dropped unanswered.
+/// One JSON request on a fresh connection: `(HTTP status, JSON)`, `Err` when dropped
+/// unanswered.
 async fn send(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<(u16, Value), ()> {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let headers = [("content-type", "application/json")];
+    let raw = send_raw(addr, method, path, body, &headers)
         .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap();
-    let resp = sender.send_request(req).await.map_err(|_| ())?;
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.map_err(|_| ())?.to_bytes();
-    Ok((status, serde_json::from_slice(&bytes).expect("JSON")))
+        .map_err(|_| ())?;
+    Ok((raw.status, serde_json::from_slice(&raw.body).expect("JSON")))
 }
 
 fn pay_body(order: &str, amount: &str) -> String {
@@ -90,17 +73,6 @@ fn results(h: &Harness) -> Vec<(AttemptResult, bool, Option<String>)> {
         .filter(|e| e.op == PaymentOp::Charge)
         .map(|e| (e.result, e.money_moved, e.idempotency_key.clone()))
         .collect()
-}
-
-/// An order whose attempt 0 meets `fault` and attempts 1 and 2 none.
-fn order_hit_once(c: &Chaos, fault: FaultKind) -> String {
-    (0..100_000)
-        .map(|i| format!("ord-{i:06}"))
-        .find(|o| {
-            c.attempt(o, 0, Duration::ZERO) == Some(fault)
-                && (1..3).all(|n| c.attempt(o, n, Duration::ZERO).is_none())
-        })
-        .expect("some order is hit on attempt 0 only")
 }
 
 fn key(s: &str) -> Option<String> {
@@ -149,19 +121,10 @@ async fn pay_is_idempotent_by_out_trade_no_and_another_amount_conflicts() {
 
 #[tokio::test]
 async fn sticky_declines_answer_101_and_301_and_close_the_trade() {
-    for (rates, code, reason) in [
-        (
-            rates_of([(FaultKind::InsufficientFunds, 1.0)]),
-            "101",
-            FailReason::InsufficientFunds,
-        ),
-        (
-            rates_of([(FaultKind::RiskBlock, 1.0)]),
-            "301",
-            FailReason::RiskBlocked,
-        ),
-    ] {
-        let h = start(rates).await;
+    // The gateway's codes for the reasons.
+    let codes: [&str; STICKY_DECLINES.len()] = ["101", "301"];
+    for ((fault, reason), code) in STICKY_DECLINES.into_iter().zip(codes) {
+        let h = start(rates_of([(fault, 1.0)])).await;
         let a = pay(&h, "ord-000002").await.unwrap();
         assert_eq!(
             (a["code"].as_str(), a["trade_status"].as_str()),
@@ -188,7 +151,7 @@ async fn sticky_declines_answer_101_and_301_and_close_the_trade() {
 #[tokio::test]
 async fn a_channel_error_leaves_the_trade_open_and_the_next_pay_charges_it() {
     let h = start(rates_of([(FaultKind::ProcessingError, 0.5)])).await;
-    let order = order_hit_once(&h.chaos, FaultKind::ProcessingError);
+    let order = order_hit_first(&h.chaos, FaultKind::ProcessingError, 2);
     let soft = pay(&h, &order).await.unwrap();
     assert_eq!(
         (soft["code"].as_str(), soft["trade_status"].as_str()),
@@ -238,7 +201,7 @@ async fn transport_faults_drop_or_answer_500_and_503_and_the_retry_settles() {
         ),
     ] {
         let h = start(rates).await;
-        let order = order_hit_once(&h.chaos, fault);
+        let order = order_hit_first(&h.chaos, fault, 2);
         let first = pay(&h, &order).await;
         match fault {
             FaultKind::ServerError => assert_eq!(first.unwrap()["code"], "500"),
@@ -269,7 +232,7 @@ async fn a_pay_during_a_late_charge_is_unconfirmed_202() {
         ..FaultPlan::default()
     };
     let h = Harness::start_holding(11, plan, Dialect::Gateway, SECRET, HOLD).await;
-    let order = order_hit_once(&h.chaos, FaultKind::LateCharge);
+    let order = order_hit_first(&h.chaos, FaultKind::LateCharge, 2);
     // The client gives up once the charge is held, long before the hold ends, as a merchant
     // would.
     tokio::select! {
@@ -336,15 +299,8 @@ async fn refunds_by_trade_no_are_idempotent_by_out_request_no() {
         .unwrap();
     assert_eq!(missing["code"], "404");
     assert_eq!(query(&h, "ord-000003").await["refund_amount"], "4.00");
-    let refunds: Vec<(AttemptResult, bool, u64)> = h
-        .handle
-        .ledger()
-        .iter()
-        .filter(|e| e.op == PaymentOp::Refund)
-        .map(|e| (e.result, e.money_moved, e.amount))
-        .collect();
     assert_eq!(
-        refunds,
+        h.refunds(),
         [
             (AttemptResult::Ok, true, 400),
             (AttemptResult::Replayed, false, 400),

@@ -25,6 +25,31 @@ async fn mount(server: &MockServer, p: &str, t: ResponseTemplate) {
         .await;
 }
 
+/// A wiremock gateway answering every pay with `answer`, and a gateway merchant against it.
+async fn paying(answer: Value) -> (MockServer, testkit::Running) {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/pay",
+        ResponseTemplate::new(200).set_body_json(answer),
+    )
+    .await;
+    let m = testkit::start(testkit::gateway_config(&server.uri())).await;
+    (server, m)
+}
+
+/// A wiremock gateway whose pay answers only after the merchant's timeout.
+async fn pay_times_out() -> MockServer {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/pay",
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(2)),
+    )
+    .await;
+    server
+}
+
 /// Answers the first pay with `first`, every later one with `then`.
 async fn mount_pays(server: &MockServer, first: Value, then: Value) {
     Mock::given(method("POST"))
@@ -64,15 +89,7 @@ fn verifies(p: &BTreeMap<String, String>) -> bool {
 #[tokio::test]
 async fn a_paid_trade_pays_the_order_with_a_signed_request_by_out_trade_no() {
     // Arrange
-    let server = MockServer::start().await;
-    let paid = trade("000", "ord-000001", "TRADE_SUCCESS");
-    mount(
-        &server,
-        "/gateway/pay",
-        ResponseTemplate::new(200).set_body_json(paid),
-    )
-    .await;
-    let m = testkit::start(testkit::gateway_config(&server.uri())).await;
+    let (server, m) = paying(trade("000", "ord-000001", "TRADE_SUCCESS")).await;
 
     // Act
     let (status, answer) = m.checkout("ord-000001").await;
@@ -105,15 +122,7 @@ async fn decline_codes_tell_the_real_reason_without_retrying() {
         ("301", "failed_risk_blocked"),
         ("103", "failed_declined"),
     ] {
-        let server = MockServer::start().await;
-        let closed = trade(code, "ord-000002", "TRADE_CLOSED");
-        mount(
-            &server,
-            "/gateway/pay",
-            ResponseTemplate::new(200).set_body_json(closed),
-        )
-        .await;
-        let m = testkit::start(testkit::gateway_config(&server.uri())).await;
+        let (server, m) = paying(trade(code, "ord-000002", "TRADE_CLOSED")).await;
 
         let (status, answer) = m.checkout("ord-000002").await;
 
@@ -208,13 +217,7 @@ async fn unconfirmed_202_leaves_the_order_pending_until_the_query_says_paid() {
 
 #[tokio::test]
 async fn a_trade_the_gateway_never_saw_fails_after_the_grace() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        "/gateway/pay",
-        ResponseTemplate::new(200).set_delay(Duration::from_secs(2)),
-    )
-    .await;
+    let server = pay_times_out().await;
     let none = json!({"code": "404", "msg": "trade not found"});
     mount(
         &server,
@@ -237,13 +240,7 @@ async fn a_trade_the_gateway_never_saw_fails_after_the_grace() {
 #[tokio::test]
 async fn a_signed_notification_pays_a_pending_order_once_and_is_acknowledged() {
     // Arrange: the pay times out, so the order is pending.
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        "/gateway/pay",
-        ResponseTemplate::new(200).set_delay(Duration::from_secs(2)),
-    )
-    .await;
+    let server = pay_times_out().await;
     let mut cfg = testkit::gateway_config(&server.uri());
     cfg.reference.max_retries = 0;
     cfg.reference.reconcile_every = Duration::from_secs(3600);
@@ -276,15 +273,7 @@ async fn a_signed_notification_pays_a_pending_order_once_and_is_acknowledged() {
 
 #[tokio::test]
 async fn bad_stale_unsigned_or_tampered_notifications_get_fail() {
-    let server = MockServer::start().await;
-    let closed = trade("101", "ord-000008", "TRADE_CLOSED");
-    mount(
-        &server,
-        "/gateway/pay",
-        ResponseTemplate::new(200).set_body_json(closed),
-    )
-    .await;
-    let m = testkit::start(testkit::gateway_config(&server.uri())).await;
+    let (server, m) = paying(trade("101", "ord-000008", "TRADE_CLOSED")).await;
     m.checkout("ord-000008").await; // failed/insufficient_funds
     let note = |amount: &'static str| {
         vec![
@@ -299,17 +288,23 @@ async fn bad_stale_unsigned_or_tampered_notifications_get_fail() {
     let mut stale = note("10.00");
     stale.push(("notify_time", stale_time.as_str()));
 
-    let answers = [
-        m.notify(&note("10.00"), Some("whsec_forged_x")).await,
-        m.notify(&note("10.00"), None).await,
-        m.notify(&stale, Some(SECRET)).await,
-        m.notify(&note("10.01"), Some(SECRET)).await,
-        m.notify(&[("trade_status", "TRADE_SUCCESS")], Some(SECRET))
-            .await,
-    ];
-
-    for (i, a) in answers.iter().enumerate() {
-        assert_eq!(a, &(400, "fail".to_string()), "case {i}");
+    for (case, params, secret) in [
+        (
+            "signed with another key",
+            note("10.00"),
+            Some("whsec_forged_x"),
+        ),
+        ("unsigned", note("10.00"), None),
+        ("stale", stale, Some(SECRET)),
+        ("amount tampered", note("10.01"), Some(SECRET)),
+        (
+            "fields missing",
+            vec![("trade_status", "TRADE_SUCCESS")],
+            Some(SECRET),
+        ),
+    ] {
+        let answer = m.notify(&params, secret).await;
+        assert_eq!(answer, (400, "fail".to_string()), "{case}");
     }
     let (_, order) = m.order("ord-000008").await;
     assert_eq!(label(&order), "failed_insufficient_funds");
@@ -319,14 +314,7 @@ async fn bad_stale_unsigned_or_tampered_notifications_get_fail() {
 
 #[tokio::test]
 async fn a_payment_for_a_failed_order_is_refunded_by_trade_no() {
-    let server = MockServer::start().await;
-    let closed = trade("101", "ord-000009", "TRADE_CLOSED");
-    mount(
-        &server,
-        "/gateway/pay",
-        ResponseTemplate::new(200).set_body_json(closed),
-    )
-    .await;
+    let (server, m) = paying(trade("101", "ord-000009", "TRADE_CLOSED")).await;
     let refunded = json!({"code": "000", "msg": "success", "trade_no": "T9", "refund_amount": "10.00",
         "out_request_no": "ord-000009:refund:T9"});
     mount(
@@ -335,7 +323,6 @@ async fn a_payment_for_a_failed_order_is_refunded_by_trade_no() {
         ResponseTemplate::new(200).set_body_json(refunded),
     )
     .await;
-    let m = testkit::start(testkit::gateway_config(&server.uri())).await;
     m.checkout("ord-000009").await;
 
     let note = [

@@ -1,9 +1,9 @@
 //! Scenario checks for the merchant's flaws and circuit breaker and for the fault and
 //! webhook chaos keys added after the first release (helpers shared with `tests`).
 
-use super::tests::{ok, secs, MINIMAL};
-use super::*;
+use super::{ok, secs, MINIMAL};
 use crate::chaos::FaultKind;
+use crate::scenario::validate::*;
 
 #[test]
 fn merchant_flaws_are_parsed_and_unknown_or_repeated_names_reported() {

@@ -5,65 +5,23 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::HeaderMap;
-use hyper::Request;
-use hyper_util::rt::TokioIo;
-use serde_json::Value;
-
-use super::test_support::Harness;
-use super::*;
+use super::support::Harness;
+use super::{stop, Answer};
 use crate::chaos::{FaultPlan, Latency};
 use crate::domain::{AttemptResult, PaymentOp};
+use crate::provider::*;
 
 /// A provider with `plan` (seed 9), holds of 50 ms, no webhook URL.
 async fn start(plan: FaultPlan) -> Harness {
     Harness::start(9, plan, Dialect::Stripe, "whsec_test").await
 }
 
-async fn stop(h: Harness) {
-    h.stop().await;
-}
-
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    json: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
+/// [`super::send`] with the test API key and `key` as the `Idempotency-Key`, answered.
 async fn send(addr: SocketAddr, method: &str, path: &str, body: &str, key: Option<&str>) -> Answer {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+    super::send(addr, method, path, body, &headers)
         .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1")
-        .header("authorization", "Bearer sk_test_x")
-        .header("content-type", "application/x-www-form-urlencoded");
-    if let Some(k) = key {
-        req = req.header("idempotency-key", k);
-    }
-    let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
-    let resp = sender.send_request(req).await.expect("an answer");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).expect("every answer is JSON");
-    Answer {
-        status,
-        headers,
-        json,
-    }
+        .expect("an answer")
 }
 
 async fn pay(h: &Harness, pm: &str, extra: &str, key: &str) -> Answer {

@@ -8,9 +8,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::{serve_with, ProviderConfig, ProviderHandle, ServeOptions};
 use crate::chaos::{Chaos, FaultPlan, WebhookChaos};
 use crate::net::ServerLimits;
+use crate::provider::{serve_with, ProviderConfig, ProviderHandle, ServeOptions};
 use crate::scenario::Dialect;
 
 /// Long enough never to be reached on a busy machine; only a hang reaches it.

@@ -1,88 +1,13 @@
 //! Tests of the intent lifecycle under the lock (no server): test cards, 3D Secure, manual
 //! capture, cancel, update, refunds by charge, event numbering and expansion.
 
-use std::time::Duration;
-
-use crate::chaos::{rates_of, Chaos, FaultKind, FaultPlan, Rates, WebhookChaos};
-use crate::domain::{AttemptResult, FailReason, LedgerEntry, PaymentOp};
+use crate::chaos::{rates_of, FaultKind, Rates};
+use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::provider::cards::DeclineCode;
-use crate::provider::dialects::{stripe, Answer, ApiError, EventKind, Route};
-use crate::provider::exec::{Ctx, Plan, Reply, State};
+use crate::provider::dialects::{Answer, ApiError, EventKind};
+use crate::provider::exec::{Plan, Reply};
 use crate::provider::ledger::{Intent, IntentStatus};
-use crate::scenario::Dialect;
-
-struct Bench {
-    chaos: Chaos,
-    state: State,
-}
-
-impl Bench {
-    fn new(rates: Rates) -> Bench {
-        let plan = FaultPlan {
-            rates,
-            ..FaultPlan::default()
-        };
-        Bench {
-            chaos: Chaos::new(42, plan, WebhookChaos::default()),
-            state: State::new(),
-        }
-    }
-
-    fn run(&mut self, route: Route, path: &str, body: &str, key: Option<&str>) -> Plan {
-        let query = (!route.is_write()).then_some(body);
-        let decoded = stripe::decode(&route, path, query, body.as_bytes()).expect("valid request");
-        let ctx = Ctx {
-            chaos: &self.chaos,
-            dialect: Dialect::Stripe,
-            at: Duration::from_millis(5),
-            unix: 1_800_000_000,
-        };
-        self.state.apply(&ctx, decoded, key)
-    }
-
-    fn create(&mut self, body: &str, key: &str) -> Plan {
-        self.run(Route::CreateIntent, "/v1/payment_intents", body, Some(key))
-    }
-
-    /// Create-and-confirm of 1000 usd with `pm` for `order` (no order when empty).
-    fn pay(&mut self, pm: &str, order: &str, key: &str) -> Plan {
-        let mut body = format!("amount=1000&currency=usd&payment_method={pm}&confirm=true");
-        if !order.is_empty() {
-            body.push_str(&format!("&metadata[order_id]={order}"));
-        }
-        self.create(&body, key)
-    }
-
-    fn on(&mut self, id: &str, action: &str, body: &str, key: &str) -> Plan {
-        let (route, path) = match action {
-            "capture" => (
-                Route::CaptureIntent(id.into()),
-                format!("/v1/payment_intents/{id}/capture"),
-            ),
-            "cancel" => (
-                Route::CancelIntent(id.into()),
-                format!("/v1/payment_intents/{id}/cancel"),
-            ),
-            "confirm" => (
-                Route::ConfirmIntent(id.into()),
-                format!("/v1/payment_intents/{id}/confirm"),
-            ),
-            _ => (
-                Route::UpdateIntent(id.into()),
-                format!("/v1/payment_intents/{id}"),
-            ),
-        };
-        self.run(route, &path, body, Some(key))
-    }
-
-    fn refund(&mut self, body: &str, key: &str) -> Plan {
-        self.run(Route::CreateRefund, "/v1/refunds", body, Some(key))
-    }
-
-    fn last(&self) -> &LedgerEntry {
-        self.state.ledger.entries().last().expect("an entry")
-    }
-}
+use crate::provider::tests::support::Bench;
 
 fn intent_of(plan: &Plan) -> &Intent {
     match &plan.reply {
@@ -235,7 +160,7 @@ fn manual_capture_authorises_then_moves_money_at_capture() {
     assert_eq!((c.captured, c.amount_captured), (true, 600));
 
     // Refunds are bounded by what was captured.
-    let over = b.refund(&format!("payment_intent={}&amount=601", it.id), "r1");
+    let over = b.refund_form(&format!("payment_intent={}&amount=601", it.id), "r1");
     assert!(matches!(
         error_of(&over),
         ApiError::RefundTooLarge {
@@ -348,7 +273,7 @@ fn refund_by_charge_names_its_intent() {
     let mut b = Bench::new(Rates::default());
     let it = intent_of(&b.pay("pm_card_visa", "ord-000006", "k")).clone();
     let charge = it.latest_charge.clone().unwrap();
-    let r = b.refund(&format!("charge={charge}&amount=250"), "r1");
+    let r = b.refund_form(&format!("charge={charge}&amount=250"), "r1");
     let Reply::Fresh(Answer::Refund(refund)) = &r.reply else {
         panic!("refund")
     };
@@ -358,7 +283,7 @@ fn refund_by_charge_names_its_intent() {
         (b.last().op, b.last().money_moved, b.last().amount),
         (PaymentOp::Refund, true, 250)
     );
-    let unknown = b.refund("charge=ch_nope", "r2");
+    let unknown = b.refund_form("charge=ch_nope", "r2");
     assert!(matches!(
         error_of(&unknown),
         ApiError::NoSuchObject {
@@ -367,7 +292,7 @@ fn refund_by_charge_names_its_intent() {
         }
     ));
     let other = intent_of(&b.pay("pm_card_visa", "ord-000007", "k2")).clone();
-    let mismatch = b.refund(
+    let mismatch = b.refund_form(
         &format!("payment_intent={}&charge={charge}", other.id),
         "r3",
     );

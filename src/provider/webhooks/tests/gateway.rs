@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use super::*;
+use super::{now, until_idle};
 use crate::chaos::{Chaos, FaultPlan, WebhookChaos};
+use crate::provider::webhooks::*;
 use crate::signature;
 
 const SECRET: &str = "whsec_gateway_endpoint";
@@ -46,23 +47,6 @@ fn config(url: Option<String>, chaos: WebhookChaos) -> WebhookConfig {
 
 fn params(r: &Request) -> BTreeMap<String, String> {
     form_urlencoded::parse(&r.body).into_owned().collect()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-async fn until_idle(d: &Dispatcher) {
-    for _ in 0..1000 {
-        if d.idle() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("dispatcher not idle after 5 s: {:#?}", d.log());
 }
 
 #[tokio::test]
