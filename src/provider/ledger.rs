@@ -421,7 +421,18 @@ impl Ledger {
             declined: e.declined,
             money_moved: e.money_moved,
             status: e.status,
+            unanswered: false,
         });
+    }
+
+    /// Notes that entry `seq`'s answer never reached its client.
+    pub(super) fn mark_unanswered(&mut self, seq: u64) {
+        if let Some(e) = usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.entries.get_mut(i))
+        {
+            e.unanswered = true;
+        }
     }
 }
 

@@ -116,6 +116,7 @@ async fn run_scenario(
     let ledger = harness.provider.ledger();
     let webhooks = harness.provider.webhook_log();
     let events_created = harness.provider.events_created();
+    let provider_url = format!("http://{}", harness.provider.addr());
     let origin = harness.origin;
     harness.stop().await;
 
@@ -140,6 +141,7 @@ async fn run_scenario(
         interrupted: loaded.interrupted,
         drained,
         events_created,
+        provider_url: Some(&provider_url),
         generator: Generator {
             stages: std::mem::take(&mut driven.stages),
             send_lag: std::mem::take(&mut loaded.send_lag),

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::{Format, Shared};
-use crate::domain::WebhookAttempt;
+use crate::domain::{DeliveryFailure, WebhookAttempt};
 use crate::gateway::SUCCESS_BODY;
 use crate::signature;
 
@@ -143,7 +143,7 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
     let dropped = attempt < d.drop;
     let outcome = match &d.target {
         // Chaos: the attempt fails without reaching the merchant, as a lost connection would.
-        Ok(_) if dropped => Err(DROPPED.to_owned()),
+        Ok(_) if dropped => Err((DeliveryFailure::Dropped, DROPPED.to_owned())),
         Ok(target) => {
             // Every attempt is signed afresh, with the time it is sent.
             let t = if d.stale {
@@ -154,19 +154,24 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
             let req = outgoing(d, t);
             let timeout = shared.cfg.timeout;
             let answer = tokio::select! {
-                _ = shared.shutdown.cancelled() => Err("shutdown before an answer".to_owned()),
-                r = tokio::time::timeout(timeout, post(target, req)) => {
-                    r.unwrap_or_else(|_| Err(format!("timed out after {timeout:?}")))
+                _ = shared.shutdown.cancelled() => {
+                    Err((DeliveryFailure::Shutdown, "shutdown before an answer".to_owned()))
                 }
+                r = tokio::time::timeout(timeout, post(target, req)) => match r {
+                    Ok(r) => r.map_err(|e| (DeliveryFailure::Connection, e)),
+                    Err(_) => Err((DeliveryFailure::Timeout, format!("timed out after {timeout:?}"))),
+                },
             };
-            answer.and_then(|(status, body)| accepted(d.format, status, &body))
+            answer.and_then(|(status, body)| {
+                accepted(d.format, status, &body).map_err(|e| (DeliveryFailure::BadAnswer, e))
+            })
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err((DeliveryFailure::BadUrl, e.to_string())),
     };
     let latency_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let (status, error) = match outcome {
-        Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e)),
+    let (status, error, failure) = match outcome {
+        Ok(s) => (Some(s), None, None),
+        Err((kind, e)) => (None, Some(e), Some(kind)),
     };
     let record = WebhookAttempt {
         event_id: d.event_id.clone(),
@@ -185,6 +190,7 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
         delay_ms: d.delay_ms,
         status,
         error,
+        failure,
     };
     let acknowledged = record.acknowledged();
     shared.record(seq, record);
