@@ -257,6 +257,11 @@ pub struct LedgerEntry {
     /// the injected latency) or a fault withheld it. The client cannot have acted on it.
     #[serde(default)]
     pub unanswered: bool,
+    /// Injected latency before the answer went out, in ms: it cannot have reached the
+    /// client before `at_ms` + this (a client that gave up but kept the connection got it
+    /// late, if at all).
+    #[serde(default)]
+    pub answer_delay_ms: u64,
 }
 
 /// One delivery attempt of one webhook event, as the provider's delivery log records it.

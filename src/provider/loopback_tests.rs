@@ -347,7 +347,7 @@ async fn manual_capture_and_cancel_over_the_wire() {
 }
 
 #[tokio::test]
-async fn an_answer_whose_client_hung_up_first_is_recorded_unanswered() {
+async fn an_answer_whose_client_hung_up_first_is_recorded_unanswered_with_its_delay() {
     // Order `slow` waits 50 s or more for its answer, order `quick` under 20 ms; the
     // client gives up on `slow` after 100 ms, as a merchant's own timeout would.
     let plan = FaultPlan {
@@ -417,6 +417,7 @@ async fn an_answer_whose_client_hung_up_first_is_recorded_unanswered() {
         slow_entry.money_moved,
         "executed on arrival, only its answer was lost"
     );
+    assert!(slow_entry.answer_delay_ms >= 50_000, "{slow_entry:?}");
     assert!(!entry(&quick).unwrap().unanswered);
     stop(h).await;
 }

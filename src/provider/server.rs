@@ -305,6 +305,9 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, note: Option<&mut 
             Ok(d) => st.apply(&ctx, d, key),
             Err(e) => st.refuse(&ctx, route.op(), e),
         };
+        if !plan.latency.is_zero() {
+            st.ledger.delay_answer(before, plan.latency);
+        }
         let entry = st.ledger.entries().get(before);
         if let (Some(note), Some(e)) = (note, entry) {
             note.fault = e.fault;

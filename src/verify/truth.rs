@@ -72,6 +72,9 @@ pub struct AnsweredDecline {
     /// The entry whose answer told the merchant.
     pub seq: u64,
     pub reason: FailReason,
+    /// When that answer went out (run ms): only a request arriving after it was sent
+    /// knowing the decline.
+    pub at_ms: u64,
 }
 
 /// The first hard decline the provider executed for an order, heard or not, and its key.
@@ -192,10 +195,19 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
 fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     t.attempts += 1;
     let key = e.idempotency_key.as_deref();
+    // When this entry's answer told the merchant of the decline, if it did.
+    let told_at = |e: &LedgerEntry, reason: FailReason| {
+        (!e.unanswered).then_some(AnsweredDecline {
+            seq: e.seq,
+            reason,
+            at_ms: e.at_ms.saturating_add(e.answer_delay_ms),
+        })
+    };
     if let Some(first) = &t.first_decline {
         // No key at all ties nothing to the declined request: a new payment too.
         let new_key = key.is_none() || first.key.as_deref() != key;
-        if t.answered_decline.is_some() || new_key {
+        let knew = t.answered_decline.is_some_and(|a| e.at_ms > a.at_ms);
+        if knew || new_key {
             t.after_decline.push(LaterCharge {
                 seq: e.seq,
                 attempt: e.attempt,
@@ -208,11 +220,11 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             AttemptResult::Declined(r) => is_hard(r),
             _ => false,
         };
-        if t.answered_decline.is_none() && tells && !e.unanswered {
-            t.answered_decline = Some(AnsweredDecline {
-                seq: e.seq,
-                reason: first.reason,
-            });
+        if let Some(a) = told_at(e, first.reason).filter(|_| tells) {
+            // The earliest answer that reached the merchant is when it knew.
+            if t.answered_decline.is_none_or(|b| a.at_ms < b.at_ms) {
+                t.answered_decline = Some(a);
+            }
         }
     } else if let Some(reason) = e.declined.filter(|d| is_hard(*d)) {
         t.first_decline = Some(FirstDecline {
@@ -220,8 +232,8 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             reason,
             key: key.map(str::to_string),
         });
-        if matches!(e.result, AttemptResult::Declined(_)) && !e.unanswered {
-            t.answered_decline = Some(AnsweredDecline { seq: e.seq, reason });
+        if matches!(e.result, AttemptResult::Declined(_)) {
+            t.answered_decline = told_at(e, reason);
         }
     }
     if let Some(d) = e.declined {
@@ -308,6 +320,7 @@ pub(crate) mod tests {
             money_moved,
             status,
             unanswered: false,
+            answer_delay_ms: 0,
         }
     }
 
@@ -334,6 +347,7 @@ pub(crate) mod tests {
             money_moved: true,
             status: 200,
             unanswered: false,
+            answer_delay_ms: 0,
         }
     }
 
@@ -399,7 +413,8 @@ pub(crate) mod tests {
             t.answered_decline,
             Some(AnsweredDecline {
                 seq: 5,
-                reason: FailReason::InsufficientFunds
+                reason: FailReason::InsufficientFunds,
+                at_ms: 50,
             })
         );
         assert_eq!(t.after_decline.len(), 1);
@@ -450,7 +465,8 @@ pub(crate) mod tests {
             t.answered_decline,
             Some(AnsweredDecline {
                 seq: 1,
-                reason: FailReason::InsufficientFunds
+                reason: FailReason::InsufficientFunds,
+                at_ms: 10,
             }),
             "the replay under its key told the merchant"
         );
@@ -483,6 +499,31 @@ pub(crate) mod tests {
             (t.after_decline[0].seq, t.after_decline[0].new_key),
             (3, false)
         );
+    }
+
+    #[test]
+    fn a_request_sent_before_the_declines_answer_went_out_did_not_know_it() {
+        // A client that gave up after 500 ms but kept its connection: the 402 went out at
+        // 700 ms, after the retries of 510 and 530 ms (409s: the key was still in flight).
+        let at = |seq, ms, result| {
+            let mut e = charge(seq, "ord-a", seq as u32, result);
+            e.at_ms = ms;
+            e
+        };
+        let mut first = at(0, 0, AttemptResult::Declined(FailReason::InsufficientFunds));
+        first.answer_delay_ms = 700;
+        let mut ledger = vec![
+            first,
+            at(1, 510, AttemptResult::InFlightConflict),
+            at(2, 530, AttemptResult::InFlightConflict),
+        ];
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.answered_decline.map(|a| a.at_ms), Some(700));
+        assert!(t.after_decline.is_empty(), "{:?}", t.after_decline);
+
+        ledger.push(at(3, 701, AttemptResult::Replayed));
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.after_decline.len(), 1, "sent once the 402 was out");
     }
 
     #[test]
