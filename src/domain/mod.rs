@@ -251,6 +251,15 @@ pub struct LedgerEntry {
     pub money_moved: bool,
     /// HTTP status answered (0 when the connection was dropped without an answer).
     pub status: u16,
+    /// The answer never went out: the client hung up first (its own timeout ran out during
+    /// the injected latency) or a fault withheld it. The client cannot have acted on it.
+    #[serde(default)]
+    pub unanswered: bool,
+    /// Injected latency before the answer went out, in ms: it cannot have reached the
+    /// client before `at_ms` + this (a client that gave up but kept the connection got it
+    /// late, if at all).
+    #[serde(default)]
+    pub answer_delay_ms: u64,
 }
 
 /// One delivery attempt of one webhook event, as the provider's delivery log records it.
@@ -290,12 +299,41 @@ pub struct WebhookAttempt {
     pub status: Option<u16>,
     /// Why no status was received, when it was not.
     pub error: Option<String>,
+    /// What kind of failure `error` is, for the endpoint's health figures.
+    #[serde(default)]
+    pub failure: Option<DeliveryFailure>,
+}
+
+/// Why a webhook delivery attempt has no acknowledgement although it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryFailure {
+    /// Dropped by chaos before it was sent (the merchant never saw it).
+    Dropped,
+    /// No answer within the delivery timeout.
+    Timeout,
+    /// The connection could not be made, or broke before an answer.
+    Connection,
+    /// Answered 2xx, but not in the form the provider requires (the gateway's exact body
+    /// `success`): the merchant refused it as surely as with a 4xx.
+    BadAnswer,
+    /// The run shut down first.
+    Shutdown,
+    /// The webhook URL is not usable.
+    BadUrl,
 }
 
 impl WebhookAttempt {
     /// Whether the merchant acknowledged this attempt (any 2xx).
     pub fn acknowledged(&self) -> bool {
         matches!(self.status, Some(s) if (200..300).contains(&s))
+    }
+
+    /// Whether the merchant answered this attempt and its answer refused the event: a
+    /// non-2xx status, or a 2xx the provider does not accept as an acknowledgement.
+    pub fn refused(&self) -> bool {
+        matches!(self.status, Some(s) if !(200..300).contains(&s))
+            || self.failure == Some(DeliveryFailure::BadAnswer)
     }
 
     /// Whether this delivery is an attacker-style copy (forged, stale or unsigned) that a

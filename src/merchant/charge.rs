@@ -2,7 +2,7 @@
 //! retried with the same key on timeouts, 5xx, 429 and 409; a soft `processing_error`
 //! decline confirmed again under a new key; hard declines final) and what the order learns
 //! from it. Each decision is a small named function; the planted flaws act here at
-//! [`create_key`] and [`next_step`].
+//! [`create_key`], [`next_step`], [`names_order`] and [`charges_again`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -75,6 +75,17 @@ pub fn create_key(order_id: &str, sent: u32, flaws: Flaws) -> String {
     }
 }
 
+/// Whether the charge names its order in `metadata[order_id]`, as the contract requires.
+pub fn names_order(flaws: Flaws) -> bool {
+    !flaws.has(Flaw::ChargeWithoutMetadata)
+}
+
+/// Whether a paid order is charged once more, without its order id: only with
+/// `double_charge_without_metadata`.
+pub fn charges_again(last: &Answer, flaws: Flaws) -> bool {
+    flaws.has(Flaw::DoubleChargeWithoutMetadata) && matches!(last, Answer::Succeeded { .. })
+}
+
 /// The key of a confirm sent as request number `sent`: new for each soft decline, so the
 /// provider does not replay the decline; reused by that confirm's own retries.
 pub fn confirm_key(order_id: &str, sent: u32) -> String {
@@ -139,6 +150,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         amount: r.amount,
         currency: &r.currency,
         payment_method: &r.payment_method,
+        metadata: names_order(flaws),
     };
     let mut call = Call::Create;
     let mut key = create_key(&r.order_id, 0, flaws);
@@ -171,6 +183,14 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         }
         tokio::time::sleep(backoff(policy.backoff, retries_used)).await;
     };
+    if charges_again(&last, flaws) {
+        let again = ChargeParams {
+            metadata: false,
+            ..params
+        };
+        let key = format!("{}:again", r.order_id);
+        shared.provider.create_payment_intent(&again, &key).await;
+    }
     // Trouble: the provider gave no definite answer (a payment and a decline are both answers).
     let trouble = !matches!(last, Answer::Succeeded { .. } | Answer::Declined { .. });
     shared.breaker.record(admitted, trouble, Instant::now());
@@ -272,6 +292,14 @@ mod tests {
             Step::Retry
         );
         assert_eq!(next_step(&hard, giving_up), Step::Stop);
+        assert!(names_order(Flaws::NONE));
+        assert!(!names_order(Flaws::NONE.with(Flaw::ChargeWithoutMetadata)));
+        let paid = Answer::Succeeded {
+            payment_id: "pi_1".into(),
+        };
+        let twice = Flaws::NONE.with(Flaw::DoubleChargeWithoutMetadata);
+        assert!(charges_again(&paid, twice));
+        assert!(!charges_again(&hard, twice) && !charges_again(&paid, Flaws::NONE));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub(crate) async fn notify(shared: Arc<Shared>, req: Request<net::Body>) -> Resp
     let Some(notify_id) = get(&params, "notify_id").filter(|id| !id.is_empty()) else {
         return fail();
     };
+    if flaws.has(Flaw::CrashFirstDelivery) && shared.store.first_delivery(notify_id) {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, FAIL_BODY);
+    }
     if flaws.has(Flaw::IgnoreWebhooks) {
         return success();
     }

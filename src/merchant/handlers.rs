@@ -81,12 +81,14 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
         Ok(r) => r,
         Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
     };
-    if let Begin::Existing(order) = shared
+    match shared
         .store
         .begin_checkout(&r.order_id, r.amount, &r.currency)
     {
+        Begin::Started => {}
         // A repeated checkout never charges again: it is told where the order stands.
-        return checkout_answer(&order, shared.cfg.reference.flaws);
+        Begin::Existing(order) => return checkout_answer(&order, shared.cfg.reference.flaws),
+        Begin::Conflict(order) => return conflict_answer(&order, &r),
     }
     // Charged in its own task so that a client hanging up cannot abandon the order
     // half-way (pending and marked as charging forever).
@@ -96,6 +98,23 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),
     }
 }
+
+/// The refusal of a checkout repeating an order id with another amount or currency: what
+/// was charged (or is being charged) is the first checkout's, so this one is not paid.
+fn conflict_answer(o: &Order, r: &CheckoutRequest) -> Response<Full<Bytes>> {
+    let body = json!({
+        "order_id": o.order_id,
+        "error": format!(
+            "order '{}' exists with amount {} {}; this checkout asks {} {}: nothing charged for it",
+            o.order_id, o.amount, o.currency, r.amount, r.currency
+        ),
+        "reason": CONFLICTING_REPEAT,
+    });
+    json_response(StatusCode::CONFLICT, &body)
+}
+
+/// The `reason` of a refused conflicting repeat.
+pub const CONFLICTING_REPEAT: &str = "order_exists_with_other_amount";
 
 fn checkout_answer(o: &Order, flaws: Flaws) -> Response<Full<Bytes>> {
     let (told, message) = customer_answer(o.status, flaws);
@@ -223,6 +242,9 @@ async fn webhook(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<
     let Some(event_id) = event["id"].as_str() else {
         return json_error(StatusCode::BAD_REQUEST, "webhook event has no string 'id'");
     };
+    if flaws.has(Flaw::CrashFirstDelivery) && shared.store.first_delivery(event_id) {
+        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+    }
     if flaws.has(Flaw::IgnoreWebhooks) {
         return json_response(StatusCode::OK, &json!({"received": true}));
     }
@@ -360,364 +382,4 @@ fn json_error(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::merchant::testkit::{
-        self, charges, decline, event, form_of, intent, key_of, label, mount_charge, SECRET,
-    };
-    use std::time::Duration;
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-
-    // --- pure decisions -----------------------------------------------------------------
-
-    #[test]
-    fn customer_messages_name_the_real_cause() {
-        assert!(
-            message_for(OrderStatus::Failed(FailReason::InsufficientFunds))
-                .contains("insufficient funds")
-        );
-        assert!(message_for(OrderStatus::Failed(FailReason::RiskBlocked)).contains("risk control"));
-        assert!(message_for(OrderStatus::Failed(FailReason::ProviderError))
-            .contains("Nothing was charged"));
-        assert!(message_for(OrderStatus::Pending).contains("confirming"));
-        assert_eq!(http_status_for(OrderStatus::Pending), StatusCode::ACCEPTED);
-        assert_eq!(
-            http_status_for(OrderStatus::Failed(FailReason::Declined)),
-            StatusCode::PAYMENT_REQUIRED
-        );
-    }
-
-    #[test]
-    fn events_map_to_settlements_and_others_are_ignored() {
-        let ok = event("evt_1", "payment_intent.succeeded", "ord-1", "pi_1");
-        assert_eq!(
-            event_settlement(&ok),
-            Some((
-                "ord-1".into(),
-                Settlement::Paid {
-                    payment_id: "pi_1".into()
-                }
-            ))
-        );
-        let failed = event("evt_2", "payment_intent.payment_failed", "ord-1", "pi_1");
-        assert_eq!(
-            event_settlement(&failed),
-            Some((
-                "ord-1".into(),
-                Settlement::Failed(FailReason::InsufficientFunds)
-            ))
-        );
-        let other = event("evt_3", "charge.refunded", "ord-1", "pi_1");
-        assert_eq!(event_settlement(&other), None);
-    }
-
-    #[test]
-    fn checkout_body_is_checked() {
-        assert!(parse_checkout(
-            br#"{"order_id":"o","amount":1,"currency":"usd","payment_method":"pm"}"#
-        )
-        .is_ok());
-        let e = parse_checkout(br#"{"order_id":"o"}"#).unwrap_err();
-        assert!(e.contains("expected {\"order_id\""), "{e}");
-        assert!(parse_checkout(
-            br#"{"order_id":"o","amount":0,"currency":"usd","payment_method":"pm"}"#
-        )
-        .is_err());
-    }
-
-    // --- against a wiremock provider ----------------------------------------------------
-
-    /// A wiremock provider answering every charge with `t`, and a merchant against it.
-    async fn answering(t: ResponseTemplate) -> (MockServer, testkit::Running) {
-        let server = MockServer::start().await;
-        mount_charge(&server, t).await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
-        (server, m)
-    }
-
-    #[tokio::test]
-    async fn successful_charge_pays_and_sends_order_metadata_and_key() {
-        let (server, m) =
-            answering(ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000001")))
-                .await;
-
-        let (status, answer) = m.checkout("ord-000001").await;
-
-        assert_eq!((status, answer["status"].as_str()), (200, Some("paid")));
-        assert_eq!(answer["reason"], Value::Null);
-        let reqs = charges(&server).await;
-        assert_eq!(reqs.len(), 1);
-        let form = form_of(&reqs[0]);
-        assert!(form.contains(&("metadata[order_id]".into(), "ord-000001".into())));
-        assert!(form.contains(&("confirm".into(), "true".into())));
-        assert!(form.contains(&("amount".into(), "1000".into())));
-        assert_eq!(key_of(&reqs[0]), "ord-000001:charge");
-        assert_eq!(
-            reqs[0].headers.get("authorization").unwrap(),
-            "Bearer sk_test_merchant"
-        );
-        let (_, order) = m.order("ord-000001").await;
-        assert_eq!(order["fulfilments"], 1);
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn a_decline_fails_with_its_reason_told_to_the_customer_without_retry() {
-        for (case, code, order_id, want, told) in [
-            (
-                "insufficient funds",
-                "insufficient_funds",
-                "ord-000002",
-                "failed_insufficient_funds",
-                "insufficient funds",
-            ),
-            (
-                "fraudulent",
-                "fraudulent",
-                "ord-000003",
-                "failed_risk_blocked",
-                "risk control",
-            ),
-        ] {
-            let (server, m) =
-                answering(ResponseTemplate::new(402).set_body_json(decline(code, "pi_d"))).await;
-
-            let (status, answer) = m.checkout(order_id).await;
-
-            assert_eq!(status, 402, "{case}");
-            assert_eq!(label(&answer), want, "{case}");
-            let message = answer["message"].as_str().unwrap_or("");
-            assert!(message.contains(told), "{case}: {message}");
-            assert_eq!(charges(&server).await.len(), 1, "{case}");
-            let (_, order) = m.order(order_id).await;
-            assert_eq!(label(&order), want, "{case}");
-            m.stop().await;
-        }
-    }
-
-    #[tokio::test]
-    async fn a_failed_first_attempt_is_retried_with_the_same_key_and_pays() {
-        let server_error = ResponseTemplate::new(500).set_body_json(
-            json!({"error":{"type":"api_error","message":"An unknown error occurred"}}),
-        );
-        let timeout = ResponseTemplate::new(200)
-            .set_body_json(intent("pi_slow", "ord-000006"))
-            .set_delay(Duration::from_secs(2));
-        for (case, first, order_id) in [
-            ("server error", server_error, "ord-000004"),
-            ("timeout", timeout, "ord-000006"),
-        ] {
-            let server = MockServer::start().await;
-            Mock::given(method("POST"))
-                .and(path("/v1/payment_intents"))
-                .respond_with(first)
-                .up_to_n_times(1)
-                .with_priority(1)
-                .mount(&server)
-                .await;
-            mount_charge(
-                &server,
-                ResponseTemplate::new(200).set_body_json(intent("pi_ok", order_id)),
-            )
-            .await;
-            let m = testkit::start(testkit::config(&server.uri())).await;
-
-            let (_, answer) = m.checkout(order_id).await;
-
-            assert_eq!(answer["status"], "paid", "{case}");
-            let reqs = charges(&server).await;
-            assert_eq!(reqs.len(), 2, "{case}");
-            let want = format!("{order_id}:charge");
-            assert!(reqs.iter().all(|r| key_of(r) == want), "{case}");
-            m.stop().await;
-        }
-    }
-
-    #[tokio::test]
-    async fn persistent_server_errors_fail_as_provider_error_after_all_retries() {
-        let server = MockServer::start().await;
-        mount_charge(&server, ResponseTemplate::new(500)).await;
-        let cfg = testkit::config(&server.uri());
-        let m = testkit::start(cfg.clone()).await;
-
-        let (status, answer) = m.checkout("ord-000005").await;
-
-        assert_eq!(status, 402);
-        assert_eq!(label(&answer), "failed_provider_error");
-        assert_eq!(
-            charges(&server).await.len() as u32,
-            1 + cfg.reference.max_retries
-        );
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn duplicate_checkout_answers_current_state_without_charging() {
-        let (server, m) =
-            answering(ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000007")))
-                .await;
-
-        m.checkout("ord-000007").await;
-        let (status, again) = m.checkout("ord-000007").await;
-
-        assert_eq!((status, again["status"].as_str()), (200, Some("paid")));
-        assert_eq!(charges(&server).await.len(), 1);
-        let all = m.orders().await;
-        assert_eq!(all.len(), 1);
-        assert_eq!(
-            (all[0]["order_id"].as_str(), all[0]["fulfilments"].as_u64()),
-            (Some("ord-000007"), Some(1))
-        );
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn signed_webhook_pays_a_pending_order_once() {
-        // Arrange: every charge times out, so the order is left pending.
-        let server = MockServer::start().await;
-        mount_charge(
-            &server,
-            ResponseTemplate::new(200).set_delay(Duration::from_secs(2)),
-        )
-        .await;
-        let mut cfg = testkit::config(&server.uri());
-        cfg.reference.max_retries = 0;
-        cfg.reference.reconcile_every = Duration::from_secs(3600);
-        let m = testkit::start(cfg).await;
-        let (status, answer) = m.checkout("ord-000008").await;
-        assert_eq!((status, answer["status"].as_str()), (202, Some("pending")));
-        assert!(answer["message"].as_str().unwrap().contains("confirming"));
-
-        // Act: the succeeded event arrives, then again.
-        let ev = event("evt_a", "payment_intent.succeeded", "ord-000008", "pi_w");
-        let (s1, _) = m.webhook(&ev, SECRET).await;
-        let (s2, _) = m.webhook(&ev, SECRET).await;
-
-        // Assert
-        assert_eq!((s1, s2), (200, 200));
-        let (_, order) = m.order("ord-000008").await;
-        assert_eq!(order["status"], "paid");
-        assert_eq!(order["fulfilments"], 1);
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn forged_webhook_is_refused_and_changes_nothing() {
-        let server = MockServer::start().await;
-        mount_charge(&server, ResponseTemplate::new(500)).await;
-        let mut cfg = testkit::config(&server.uri());
-        cfg.reference.max_retries = 0;
-        let m = testkit::start(cfg).await;
-        m.checkout("ord-000009").await; // failed/provider_error
-
-        let ev = event(
-            "evt_forged_1",
-            "payment_intent.succeeded",
-            "ord-000009",
-            "pi_x",
-        );
-        let (status, body) = m.webhook(&ev, "whsec_forged_other").await;
-        let (unsigned, _) = m
-            .post("/webhooks/stripe", "application/json", ev.to_string(), &[])
-            .await;
-
-        assert_eq!((status, unsigned), (400, 400));
-        assert!(body["error"].as_str().unwrap().contains("signature"));
-        let (_, order) = m.order("ord-000009").await;
-        assert_eq!(label(&order), "failed_provider_error");
-        let refunds = server
-            .received_requests()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.url.path() == "/v1/refunds")
-            .count();
-        assert_eq!(refunds, 0);
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn payment_for_a_failed_order_is_refunded_and_order_stays_failed() {
-        let (server, m) = answering(
-            ResponseTemplate::new(402).set_body_json(decline("insufficient_funds", "pi_d")),
-        )
-        .await;
-        Mock::given(method("POST"))
-            .and(path("/v1/refunds"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                json!({"id":"re_1","object":"refund","payment_intent":"pi_late","status":"succeeded"}),
-            ))
-            .mount(&server)
-            .await;
-        m.checkout("ord-000010").await;
-
-        let ev = event("evt_b", "payment_intent.succeeded", "ord-000010", "pi_late");
-        let (status, _) = m.webhook(&ev, SECRET).await;
-        assert_eq!(status, 200);
-
-        let mut refund = None;
-        for _ in 0..300 {
-            refund = server
-                .received_requests()
-                .await
-                .unwrap()
-                .into_iter()
-                .find(|r| r.url.path() == "/v1/refunds");
-            if refund.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let refund = refund.expect("a refund request was sent");
-        assert!(form_of(&refund).contains(&("payment_intent".into(), "pi_late".into())));
-        assert_eq!(key_of(&refund), "ord-000010:refund:pi_late");
-        let (_, order) = m.order("ord-000010").await;
-        assert_eq!(label(&order), "failed_insufficient_funds");
-        assert_eq!(order["fulfilments"], 0);
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn payment_failed_after_paid_keeps_the_order_paid() {
-        let (_server, m) =
-            answering(ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-000011")))
-                .await;
-        m.checkout("ord-000011").await;
-
-        let ev = event(
-            "evt_c",
-            "payment_intent.payment_failed",
-            "ord-000011",
-            "pi_ok",
-        );
-        let (status, _) = m.webhook(&ev, SECRET).await;
-
-        assert_eq!(status, 200);
-        let (_, order) = m.order("ord-000011").await;
-        assert_eq!(
-            (order["status"].as_str(), order["fulfilments"].as_u64()),
-            (Some("paid"), Some(1))
-        );
-        m.stop().await;
-    }
-
-    #[tokio::test]
-    async fn unknown_orders_and_routes() {
-        let server = MockServer::start().await;
-        let m = testkit::start(testkit::config(&server.uri())).await;
-
-        let (s, _) = m.order("ord-404").await;
-        let ev = event("evt_d", "payment_intent.succeeded", "ord-404", "pi_z");
-        let (w, _) = m.webhook(&ev, SECRET).await;
-        let (bad, _) = m
-            .post("/checkout", "application/json", "{}".into(), &[])
-            .await;
-        let (nowhere, _) = m
-            .post("/nowhere", "application/json", "{}".into(), &[])
-            .await;
-
-        assert_eq!((s, w, bad, nowhere), (404, 200, 400, 404));
-        m.stop().await;
-    }
-}
+mod tests;

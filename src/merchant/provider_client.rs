@@ -352,6 +352,10 @@ pub struct ChargeParams<'a> {
     pub amount: Amount,
     pub currency: &'a str,
     pub payment_method: &'a str,
+    /// Whether a Stripe charge names the order in `metadata[order_id]`, as the contract
+    /// requires (only a flawed merchant leaves it out; the gateway's `out_trade_no` is
+    /// always the order id).
+    pub metadata: bool,
 }
 
 /// The idempotency key of an order's charge: derived from the order, so retries and
@@ -367,13 +371,17 @@ pub fn refund_key(order_id: &str, payment_id: &str) -> String {
 
 /// The form body of a confirmed PaymentIntent creation, as the Stripe SDKs write it.
 pub fn charge_form(p: &ChargeParams<'_>) -> String {
-    form(&[
-        ("amount", &p.amount.to_string()),
+    let amount = p.amount.to_string();
+    let mut pairs = vec![
+        ("amount", amount.as_str()),
         ("currency", p.currency),
         ("payment_method", p.payment_method),
         ("confirm", "true"),
-        ("metadata[order_id]", p.order_id),
-    ])
+    ];
+    if p.metadata {
+        pairs.push(("metadata[order_id]", p.order_id));
+    }
+    form(&pairs)
 }
 
 /// `k=v&…`, values percent-encoded; keys are written literally, brackets included, as the
@@ -508,6 +516,7 @@ mod tests {
             amount: 1234,
             currency: "usd",
             payment_method: "pm_card_visa",
+            metadata: true,
         });
         assert_eq!(
             f,

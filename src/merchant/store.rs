@@ -95,8 +95,12 @@ pub enum Effect {
 pub enum Begin {
     /// A new order was created (pending, charging): the caller charges it.
     Started,
-    /// The order already exists: answer its current state, charge nothing.
+    /// The order already exists with the same amount and currency: answer its current
+    /// state, charge nothing.
     Existing(Order),
+    /// The order already exists with another amount or currency: refuse the checkout (only
+    /// the first one's money is asked for), charge nothing.
+    Conflict(Order),
 }
 
 /// The single rule for how provider news changes an order.
@@ -187,6 +191,8 @@ fn apply(order: &mut Order, s: &Settlement, flaws: Flaws) -> Effect {
 struct State {
     orders: HashMap<String, Order>,
     seen_events: HashSet<String>,
+    /// Events delivered at least once (only kept with `crash_first_delivery`).
+    delivered_events: HashSet<String>,
 }
 
 /// The merchant's orders, shared by every task.
@@ -217,10 +223,14 @@ impl Store {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Creates `order_id` as pending and charging, unless it exists already.
+    /// Creates `order_id` as pending and charging, unless it exists already. Decided under
+    /// the lock, so of concurrent checkouts of one id exactly one starts.
     pub fn begin_checkout(&self, order_id: &str, amount: Amount, currency: &str) -> Begin {
         let mut st = self.lock();
         if let Some(o) = st.orders.get(order_id) {
+            if o.amount != amount || o.currency != currency {
+                return Begin::Conflict(o.clone());
+            }
             return Begin::Existing(o.clone());
         }
         st.orders.insert(
@@ -297,6 +307,12 @@ impl Store {
         {
             r.state = state;
         }
+    }
+
+    /// Records a delivery of a webhook event; `true` for its first. Only reached with
+    /// `crash_first_delivery`, whose handler fails that one.
+    pub fn first_delivery(&self, event_id: &str) -> bool {
+        self.lock().delivered_events.insert(event_id.to_string())
     }
 
     /// Records a webhook event id; `false` when it was seen before.
@@ -405,12 +421,20 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_checkout_returns_the_existing_order() {
+    fn an_identical_repeat_gets_the_order_and_another_amount_or_currency_a_conflict() {
         let store = Store::new();
         started(&store, "ord-1");
-        match store.begin_checkout("ord-1", 5, "eur") {
-            Begin::Existing(o) => assert_eq!((o.amount, o.currency.as_str()), (1000, "usd")),
-            Begin::Started => panic!("second checkout created a new order"),
+        assert!(matches!(
+            store.begin_checkout("ord-1", 1000, "usd"),
+            Begin::Existing(o) if o.status == OrderStatus::Pending
+        ));
+        for (amount, currency) in [(5, "usd"), (1000, "eur")] {
+            match store.begin_checkout("ord-1", amount, currency) {
+                Begin::Conflict(o) => {
+                    assert_eq!((o.amount, o.currency.as_str()), (1000, "usd"))
+                }
+                other => panic!("{amount} {currency}: {other:?}"),
+            }
         }
     }
 

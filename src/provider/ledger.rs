@@ -421,7 +421,26 @@ impl Ledger {
             declined: e.declined,
             money_moved: e.money_moved,
             status: e.status,
+            unanswered: false,
+            answer_delay_ms: 0,
         });
+    }
+
+    /// Notes the latency entry `i` waits before its answer goes out.
+    pub(super) fn delay_answer(&mut self, i: usize, latency: Duration) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.answer_delay_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        }
+    }
+
+    /// Notes that entry `seq`'s answer never reached its client.
+    pub(super) fn mark_unanswered(&mut self, seq: u64) {
+        if let Some(e) = usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.entries.get_mut(i))
+        {
+            e.unanswered = true;
+        }
     }
 }
 

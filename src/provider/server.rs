@@ -226,24 +226,35 @@ async fn handle(
     };
 
     let chaos = shared.chaos();
-    let plan = {
+    let (plan, unanswered) = {
         let mut st = shared.lock();
-        // The request log reads this request's ledger entry: the one recorded after `before`.
-        let before = note.is_some().then(|| st.ledger.entries().len());
+        // This request's ledger entry, if it made one, is the one recorded after `before`.
+        let before = st.ledger.entries().len();
         let ctx = ctx_now(shared, &chaos);
         let plan = match decoded {
             Ok(d) => st.apply(&ctx, d, key),
             Err(e) => st.refuse(&ctx, route.op(), e),
         };
-        let entry = before.and_then(|i| st.ledger.entries().get(i));
+        if !plan.latency.is_zero() {
+            st.ledger.delay_answer(before, plan.latency);
+        }
+        let entry = st.ledger.entries().get(before);
         if let (Some(note), Some(e)) = (note, entry) {
             note.fault = e.fault;
             note.order_id.clone_from(&e.order_id);
             note.replayed = e.result == AttemptResult::Replayed;
         }
-        plan
+        let unanswered = Unanswered {
+            shared,
+            seq: entry.map(|e| e.seq),
+        };
+        (plan, unanswered)
     };
-    respond(shared, plan, chaos.seed, &request_id, key, key_header).await
+    let answered = respond(shared, plan, chaos.seed, &request_id, key, key_header).await;
+    if answered.is_ok() {
+        unanswered.disarm();
+    }
+    answered
 }
 
 /// The moment and the run, as `exec` needs them, under the chaos in force.
@@ -365,6 +376,29 @@ async fn respond(
         return Err(Dropped);
     }
     Ok(response(rendered, request_id, replayed, key_header))
+}
+
+/// Marks a request's ledger entry as never answered unless disarmed: dropped while the
+/// request waited (its client hung up, on its own timeout, during the latency or the hold)
+/// or ended without an answer. The verifier must know what the client heard.
+struct Unanswered<'a> {
+    shared: &'a Shared,
+    seq: Option<u64>,
+}
+
+impl Unanswered<'_> {
+    /// The answer was handed over for sending.
+    fn disarm(mut self) {
+        self.seq = None;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(seq) = self.seq {
+            self.shared.lock().ledger.mark_unanswered(seq);
+        }
+    }
 }
 
 /// Saves an executed answer under its idempotency key when dropped.

@@ -13,6 +13,7 @@ pub const P99_MS: &str = "p99_ms";
 pub const SHED: &str = "shed";
 pub const VERIFICATION: &str = "verification";
 pub const RECOVERY_S: &str = "recovery_s";
+pub const WEBHOOK_ACK_P99_MS: &str = "webhook_ack_p99_ms";
 
 /// One threshold and how the run fared against it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,6 +119,15 @@ pub fn evaluate(spec: &GateSpec, report: &RunReport) -> Vec<GateResult> {
     if let Some(max) = spec.recovery_s_max {
         out.push(recovery_gate(max, &report.recovery));
     }
+    if let Some(max) = spec.webhook_ack_p99_ms_max {
+        let observed = report.webhooks.endpoint.ack_latency_ms.p99;
+        out.push(GateResult::new(
+            WEBHOOK_ACK_P99_MS,
+            Bound::Max,
+            max,
+            observed,
+        ));
+    }
     if spec.verification {
         let failed = report
             .verification
@@ -219,6 +229,7 @@ mod tests {
             shed_max: Some(1),
             verification: true,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         }
     }
 
@@ -282,7 +293,7 @@ mod tests {
         assert_eq!((g.threshold, g.observed, g.passed), (0.0, 1.0, false));
         assert_eq!(
             r.failures(),
-            ["verification: 1 of 10 checks failed (duplicate_applied 1)"]
+            ["verification: 1 of 12 checks failed (duplicate_applied 1)"]
         );
 
         let mut off = spec();
@@ -301,6 +312,7 @@ mod tests {
             shed_max: None,
             verification: false,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         };
         let r = report_with(&sample_set(), none);
         assert!(r.gates.is_empty());
@@ -335,6 +347,7 @@ mod tests {
             shed_max: None,
             verification: false,
             recovery_s_max: Some(max),
+            webhook_ack_p99_ms_max: None,
         }
     }
 

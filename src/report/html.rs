@@ -379,6 +379,7 @@ fn webhooks_section(h: &mut String, r: &RunReport) {
                 ms(w.ack_latency_ms.max)
             ),
         ),
+        ("endpoint (genuine deliveries)", esc(&w.endpoint.line())),
     ];
     h.push_str("<section id=\"webhooks\">\n<h2>Webhooks</h2>\n<table>\n<tbody>\n");
     for (name, value) in rows {
@@ -395,6 +396,9 @@ fn verification_section(h: &mut String, r: &RunReport) {
         n => format!("{n} discrepancies, each listed in report.md and report.json."),
     };
     h.push_str(&format!("<p class=\"note\">{found}</p>\n"));
+    for hint in &v.hints {
+        h.push_str(&format!("<p class=\"bad\">Hint: {}</p>\n", esc(hint)));
+    }
     h.push_str("<table>\n<thead><tr><th>check</th><th class=\"text\">invariant</th><th>violations</th><th>result</th></tr></thead>\n<tbody>\n");
     for c in &v.checks {
         let (class, word) = if c.passed {

@@ -210,6 +210,7 @@ mod tests {
             shed_max: Some(0),
             verification: true,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         };
         report_with(&s, gates)
     }
@@ -267,7 +268,7 @@ mod tests {
         assert_eq!(message, "shed 2 above the maximum 0");
         assert_eq!(detail, "observed 2, threshold ≤ 0");
         let (message, _) = failure_of(gates, "verification").unwrap();
-        assert!(message.contains("2 of 10 checks failed"), "{message}");
+        assert!(message.contains("2 of 12 checks failed"), "{message}");
 
         let checks = suite(&doc, "checks");
         assert_eq!(checks.failures, 2);
@@ -330,6 +331,7 @@ mod tests {
             shed_max: None,
             verification: false,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         };
         let doc = round_trip(&report_with(&sample_set(), none));
         assert_eq!(suite(&doc, "gates").tests, 0);

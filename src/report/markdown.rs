@@ -212,6 +212,11 @@ impl<W: Write> Markdown<'_, W> {
             self.w,
             "Acknowledgement latency (ms): p50 {:.1} · p90 {:.1} · p99 {:.1} · max {:.1}\n",
             a.p50, a.p90, a.p99, a.max
+        )?;
+        writeln!(
+            self.w,
+            "Endpoint health (genuine deliveries): {}.\n",
+            h.endpoint.line()
         )
     }
 
@@ -219,6 +224,9 @@ impl<W: Write> Markdown<'_, W> {
         let v = &self.r.verification;
         let verdict = if v.passed { "PASS" } else { "FAIL" };
         writeln!(self.w, "## Verification: {verdict}\n")?;
+        for hint in &v.hints {
+            writeln!(self.w, "> **Hint:** {hint}\n")?;
+        }
         writeln!(self.w, "| check | invariant | result | violations |")?;
         writeln!(self.w, "|---|---|---|--:|")?;
         for c in &v.checks {
@@ -374,7 +382,7 @@ mod tests {
             );
         let r = report_with(&s, sample().scenario_gates());
         let md = render(&r);
-        assert!(md.starts_with("# paychaos: smoke — FAIL\n\n- verification: 1 of 10 checks failed (lost_payment 1)\n"), "{md}");
+        assert!(md.starts_with("# paychaos: smoke — FAIL\n\n- verification: 1 of 12 checks failed (lost_payment 1)\n"), "{md}");
         assert!(md.contains("## Verification: FAIL"));
         assert!(md.contains("| lost_payment | money taken is matched by a paid order or given back | **FAIL** | 1 |"));
         assert!(md.contains("#### lost_payment (1)\n\n- `ord-000010`: expected order paid, or the 1000 kept refunded; observed charged 1000 in 1 charge(s), refunded 0, net 1000; final failed_provider_error; told failed_provider_error\n"), "{md}");

@@ -22,6 +22,7 @@ pub mod step_summary;
 pub mod summary;
 pub mod timeline;
 pub mod verdict;
+pub mod webhook_health;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -46,6 +47,7 @@ pub use recovery::{RecoveryStatus, WindowRecovery};
 pub use shape::Generator;
 pub use timeline::{planned_per_second, SpectrumPoint, TimelineRow, WindowSpan};
 pub use verdict::Verdict;
+pub use webhook_health::EndpointHealth;
 
 /// Version of the JSON contract below. It changes when a reader of the previous version
 /// could misread a report: a key removed or renamed, a type changed, a figure's definition
@@ -188,6 +190,9 @@ pub struct Webhooks {
     /// Genuine events never acknowledged (including any created but never sent).
     pub never_acknowledged: u64,
     pub ack_latency_ms: AckLatency,
+    /// How the merchant's endpoint answered the genuine deliveries.
+    #[serde(default)]
+    pub endpoint: EndpointHealth,
 }
 
 /// Percentiles of the merchant's acknowledgement time, in ms.
@@ -205,6 +210,9 @@ pub struct Verification {
     pub checks: Vec<CheckRow>,
     /// Every violation, sorted by order id.
     pub discrepancies: Vec<Discrepancy>,
+    /// What the findings point to beyond one order (a merchant paying at another provider).
+    #[serde(default)]
+    pub hints: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,6 +245,8 @@ pub struct ReportInputs<'a> {
     pub drained: bool,
     /// Webhook events the provider created.
     pub events_created: u64,
+    /// The provider's base URL, the one the merchant must pay at.
+    pub provider_url: Option<&'a str>,
     /// What the load generator knows beyond the records.
     pub generator: Generator,
 }
@@ -282,7 +292,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             ..faults(inp.evidence.ledger)
         },
         webhooks: webhooks(inp.evidence.webhooks, inp.events_created),
-        verification: verification(inp.reconciliation),
+        verification: verification(inp.reconciliation, inp.provider_url),
         gates: Vec::new(),
         timeline: timeline::timeline(&timeline::TimelineInputs {
             recorder: inp.recorder,
@@ -529,11 +539,25 @@ fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {
             p99: p.p99,
             max: p.max,
         },
+        endpoint: webhook_health::endpoint_health(log),
     }
 }
 
-fn verification(rec: &Reconciliation) -> Verification {
+fn verification(rec: &Reconciliation, provider_url: Option<&str>) -> Verification {
+    let mut hints = Vec::new();
+    if rec.paid_unseen_by_provider > 0 {
+        let pay_at = match provider_url {
+            Some(url) => format!("the merchant must pay at {url}, this run's provider"),
+            None => "is the merchant configured with this run's provider?".to_string(),
+        };
+        hints.push(format!(
+            "the provider received no payment for {} orders the merchant calls paid (no charge \
+             request reached it at all): {pay_at}",
+            rec.paid_unseen_by_provider
+        ));
+    }
     Verification {
+        hints,
         passed: rec.passed(),
         checks: rec
             .checks

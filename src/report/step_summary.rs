@@ -51,6 +51,9 @@ pub fn render(r: &RunReport) -> String {
         }
         let _ = writeln!(s);
     }
+    for hint in &r.verification.hints {
+        let _ = writeln!(s, "**Hint:** {}\n", cell(hint));
+    }
     failed_checks(&mut s, r);
     if r.gates.is_empty() {
         let _ = writeln!(s, "No gates set.\n");
@@ -163,6 +166,7 @@ mod tests {
             shed_max: Some(0),
             verification,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         };
         report_with(&s, gates)
     }
@@ -198,7 +202,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("**Failed gates**\n\n- shed 2 above the maximum 0\n- verification: 1 of 10 checks failed (stuck_pending 5)\n"),
+            md.contains("**Failed gates**\n\n- shed 2 above the maximum 0\n- verification: 1 of 12 checks failed (stuck_pending 5)\n"),
             "{md}"
         );
         assert!(

@@ -72,6 +72,12 @@ pub fn render(r: &RunReport) -> String {
         "  webhooks      {} events, {} attempts, {} delivered, {} never acknowledged, {} forged accepted",
         w.events, w.sent, w.delivered, w.never_acknowledged, w.forged_accepted
     );
+    let e = &w.endpoint;
+    let unhealthy =
+        e.first_attempt_acceptance.is_some_and(|a| a < 1.0) || e.timeouts + e.connection_errors > 0;
+    if unhealthy {
+        let _ = writeln!(s, "  endpoint      {}", e.line());
+    }
     let v = &r.verification;
     let failed: Vec<String> = v
         .checks
@@ -90,6 +96,9 @@ pub fn render(r: &RunReport) -> String {
             failed.join(", "),
             v.discrepancies.len()
         );
+    }
+    for hint in &v.hints {
+        let _ = writeln!(s, "  hint          {hint}");
     }
     let gates: Vec<String> = r
         .gates
@@ -183,7 +192,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!((10..=15).contains(&lines.len()), "{text}");
         assert_eq!(lines[0], "paychaos smoke (seed 42): PASS in 1.5 s");
-        assert!(text.contains("verification  pass: 10 checks"));
+        assert!(text.contains("verification  pass: 12 checks"));
         assert!(text.contains("final         paid 2, failed_insufficient_funds 1"));
         assert!(!text.contains("failures:"));
         // Each gate with its direction: a floor reads ≥, a ceiling ≤.
@@ -213,12 +222,13 @@ mod tests {
             shed_max: Some(0),
             verification: true,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         };
         let text = render(&report_with(&s, gates));
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() <= 15, "{} lines:\n{text}", lines.len());
         assert!(lines[0].ends_with("FAIL in 1.5 s"), "{text}");
-        assert!(text.contains("verification  FAIL: 2 of 10 checks (stuck_pending 3, duplicate_applied 3), 6 discrepancies"), "{text}");
+        assert!(text.contains("verification  FAIL: 2 of 12 checks (stuck_pending 3, duplicate_applied 3), 6 discrepancies"), "{text}");
         assert!(text.contains("failures:\n  - success_rate"));
         assert_eq!(
             text.matches("\n  - ").count(),

@@ -111,6 +111,11 @@ pub(crate) fn shed_log(s: &Set) -> ShedLog {
 }
 
 pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
+    report_at(s, gates, None)
+}
+
+/// [`report_with`] for a run whose provider served at `provider_url`.
+pub(crate) fn report_at(s: &Set, gates: GateSpec, provider_url: Option<&str>) -> RunReport {
     let sc = scenario(gates);
     let evidence = s.evidence();
     let rec = reconcile(&evidence);
@@ -129,6 +134,7 @@ pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
         interrupted: false,
         drained: true,
         events_created: 3,
+        provider_url,
         generator: Generator {
             shed: shed_log(s),
             ..Generator::default()
@@ -145,6 +151,7 @@ pub(crate) fn sample() -> RunReport {
             shed_max: Some(5),
             verification: true,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         },
     )
 }
@@ -232,6 +239,7 @@ fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
         interrupted: false,
         drained: true,
         events_created: 3,
+        provider_url: None,
         generator: Generator::default(),
     });
 
@@ -353,6 +361,7 @@ fn shed_checkouts_count_once_in_the_load_figures_and_as_failures_in_recovery() {
         interrupted: false,
         drained: true,
         events_created: 3,
+        provider_url: None,
         generator: Generator {
             shed: shed_log(&s),
             ..Generator::default()
@@ -425,6 +434,7 @@ impl RunReport {
             shed_max: None,
             verification: true,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         }
     }
 }
@@ -554,6 +564,7 @@ fn windowed_run(start: u64, end: u64) -> RunReport {
         interrupted: false,
         drained: true,
         events_created: 0,
+        provider_url: None,
         generator: Generator::default(),
     })
 }
@@ -585,4 +596,96 @@ fn a_window_that_closes_before_the_load_ends_is_judged_as_before() {
     assert_eq!(r.recovery[0].status, RecoveryStatus::Recovered);
     assert_eq!(r.recovery[0].recovery_s, Some(0.0));
     assert!(r.passed(), "{:?}", r.failures());
+}
+
+/// No gate but verification.
+fn verification_only() -> GateSpec {
+    GateSpec {
+        success_rate_min: None,
+        p99_ms_max: None,
+        shed_max: None,
+        verification: true,
+        recovery_s_max: None,
+        webhook_ack_p99_ms_max: None,
+    }
+}
+
+#[test]
+fn a_merchant_paying_at_another_provider_is_told_where_to_pay() {
+    // #9: the provider saw no charge at all while the merchant said "paid": 181 free_goods
+    // and no hint, until now.
+    let mut s = Set::default();
+    for id in ["ord-000001", "ord-000002", "ord-000003"] {
+        s.told_status(id, OrderStatus::Paid)
+            .final_state(id, OrderStatus::Paid, 1);
+    }
+    let url = "http://127.0.0.1:4242";
+    let r = report_at(&s, verification_only(), Some(url));
+    assert_eq!(
+        r.verification.hints,
+        [
+            "the provider received no payment for 3 orders the merchant calls paid (no charge \
+          request reached it at all): the merchant must pay at http://127.0.0.1:4242, this \
+          run's provider"
+        ]
+    );
+    let summary = summary::render(&r);
+    assert!(
+        summary.contains("\n  hint          the provider received no payment for 3 orders"),
+        "{summary}"
+    );
+    let mut md = Vec::new();
+    markdown::write(&r, &mut md).unwrap();
+    let md = String::from_utf8(md).unwrap();
+    assert!(md.contains(&format!("> **Hint:** the provider received no payment for 3 orders the merchant calls paid (no charge request reached it at all): the merchant must pay at {url}")), "{md}");
+    assert!(html::render(&r)
+        .unwrap()
+        .contains("Hint: the provider received no payment"));
+    assert!(step_summary::render(&r).contains("**Hint:** the provider received no payment"));
+    assert!(report_at(&sample_set(), verification_only(), Some(url))
+        .verification
+        .hints
+        .is_empty());
+}
+
+#[test]
+fn the_webhook_endpoints_health_and_its_gate_come_from_the_delivery_log() {
+    let mut s = sample_set();
+    s.webhook("ord-000000", "evt_0b", Some(500))
+        .webhook("ord-000000", "evt_0b", Some(200));
+    s.last_webhook().attempt = 1;
+    let gate = |max| GateSpec {
+        webhook_ack_p99_ms_max: Some(max),
+        ..verification_only()
+    };
+    let r = report_at(&s, gate(5.0), None);
+    let e = &r.webhooks.endpoint;
+    assert_eq!(e.refused_by_status.get("500"), Some(&1));
+    assert!(e.first_attempt_acceptance.is_some_and(|a| a < 1.0), "{e:?}");
+    let g = r
+        .gates
+        .iter()
+        .find(|g| g.name == gates::WEBHOOK_ACK_P99_MS)
+        .unwrap();
+    assert!(g.passed && (1.9..=2.1).contains(&g.observed), "{g:?}");
+    assert!(summary::render(&r).contains("\n  endpoint      first attempt accepted"));
+    let mut md = Vec::new();
+    markdown::write(&r, &mut md).unwrap();
+    let md = String::from_utf8(md).unwrap();
+    assert!(
+        md.contains("Endpoint health (genuine deliveries): first attempt accepted"),
+        "{md}"
+    );
+    assert!(html::render(&r)
+        .unwrap()
+        .contains("endpoint (genuine deliveries)"));
+
+    let r = report_at(&s, gate(1.0), None);
+    assert_eq!(
+        r.failures(),
+        [
+            "webhook_ack_p99_ms 2 above the maximum 1",
+            "verification: 1 of 12 checks failed (webhook_rejected 1)"
+        ]
+    );
 }

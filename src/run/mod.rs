@@ -110,6 +110,7 @@ async fn run_scenario(
     let ledger = harness.provider.ledger();
     let webhooks = harness.provider.webhook_log();
     let events_created = harness.provider.events_created();
+    let provider_url = format!("http://{}", harness.provider.addr());
     let origin = harness.origin;
     harness.stop().await;
 
@@ -134,6 +135,7 @@ async fn run_scenario(
         interrupted: loaded.interrupted,
         drained,
         events_created,
+        provider_url: Some(&provider_url),
         generator: Generator {
             shed: std::mem::take(&mut loaded.shed),
             send_lag: std::mem::take(&mut loaded.send_lag),

@@ -52,6 +52,16 @@ pub enum Flaw {
     /// Keeps the money of a payment that lands after the order was given up on, instead of
     /// refunding it (refund owed).
     NoRefundOnAbandon,
+    /// Leaves `metadata[order_id]` out of the charge: the provider's records cannot say
+    /// which order the money paid (unattributed charge).
+    ChargeWithoutMetadata,
+    /// Charges a paid order once more, the second time without `metadata[order_id]` (a
+    /// second payment path, a retry job that lost the order): money no order owns
+    /// (unattributed charge).
+    DoubleChargeWithoutMetadata,
+    /// A webhook handler that fails (500) on the first delivery of every event and works
+    /// on the redelivery; polling hides it (webhook rejected).
+    CrashFirstDelivery,
 }
 
 impl Flaw {

@@ -355,6 +355,8 @@ pub struct GateSpec {
     pub verification: bool,
     /// Longest recovery after a fault window, in seconds; a window that never recovers fails.
     pub recovery_s_max: Option<f64>,
+    /// Highest p99 time the merchant's webhook endpoint takes to answer a genuine delivery, ms.
+    pub webhook_ack_p99_ms_max: Option<f64>,
 }
 
 impl Scenario {

@@ -359,6 +359,9 @@ impl Checker {
             recovery_s_max: g
                 .recovery_s_max
                 .and_then(|v| self.positive_number("gates.recovery_s_max", v, true)),
+            webhook_ack_p99_ms_max: g
+                .webhook_ack_p99_ms_max
+                .and_then(|v| self.positive_number("gates.webhook_ack_p99_ms_max", v, false)),
         };
         if gates.recovery_s_max.is_some() && raw.faults.windows.is_empty() {
             self.report(

@@ -21,11 +21,13 @@ pub enum Check {
     DuplicateApplied,
     OutOfOrder,
     HardDeclineRetried,
+    UnattributedCharge,
+    WebhookRejected,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 12] = [
         Check::LostPayment,
         Check::RefundOwed,
         Check::FreeGoods,
@@ -36,6 +38,8 @@ impl Check {
         Check::DuplicateApplied,
         Check::OutOfOrder,
         Check::HardDeclineRetried,
+        Check::UnattributedCharge,
+        Check::WebhookRejected,
     ];
 
     /// The snake_case name used in reports (the serde name).
@@ -62,6 +66,12 @@ impl Check {
                 "an older event arriving late never overwrites a newer outcome (a payment that succeeded stays paid)"
             }
             Check::HardDeclineRetried => "a hard decline is not retried",
+            Check::UnattributedCharge => {
+                "every charge names an order the run sent (Stripe metadata[order_id], gateway out_trade_no)"
+            }
+            Check::WebhookRejected => {
+                "every genuine, correctly signed webhook delivery is acknowledged with a 2xx, a duplicate or one for a settled order included"
+            }
         }
     }
 

@@ -5,15 +5,20 @@
 //! only, so that each flaw shows under one check. `out_of_order` explains a failed order
 //! whose payment succeeded by the stale `payment_failed` event acknowledged after the
 //! `succeeded` one; `lost_payment` and `refund_owed` leave such orders to it.
+//! `unattributed_charge` explains a paid order whose money sits in a charge that does not
+//! name it; `free_goods` leaves it alone. `wrong_reason` judges a final failure's reason only
+//! for an order that kept no money: a charged order left failed is a money check's.
 
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    CheckoutAnswer, CopyKind, FailReason, FinalState, OrderSnapshot, OrderStatus, WebhookAttempt,
+    Amount, CheckoutAnswer, CopyKind, FailReason, FinalState, LedgerEntry, OrderSnapshot,
+    OrderStatus, WebhookAttempt,
 };
 
 use super::discrepancy::{Check, Discrepancy};
 use super::truth::{result_label, OrderTruth};
+use super::unattributed::{attribute, Attribution};
 
 /// Everything known about one verified order.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +29,10 @@ pub struct OrderView<'a> {
     pub told: &'a CheckoutAnswer,
     /// The merchant's final state; `None` when the order is missing from the export.
     pub snapshot: Option<&'a OrderSnapshot>,
+    /// The checkout's amount.
+    pub amount: Amount,
+    /// From the checkout's intended send time to its answer, in run ms.
+    pub window_ms: (u64, u64),
 }
 
 impl OrderView<'_> {
@@ -88,6 +97,8 @@ pub struct Context<'a> {
     pub webhooks: &'a [WebhookAttempt],
     /// Per payment id: a `payment_failed` event acknowledged after its `succeeded` one.
     late_failures: BTreeMap<&'a str, LateFailure<'a>>,
+    /// Charges naming no order of the run, and the orders they are tied to.
+    pub attribution: Attribution<'a>,
 }
 
 /// A `payment_failed` event of a payment acknowledged after that payment's `succeeded` event.
@@ -98,9 +109,15 @@ pub struct LateFailure<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// The context over `orders` (sorted by id) and the webhook log (in send order).
-    pub fn new(orders: Vec<OrderView<'a>>, webhooks: &'a [WebhookAttempt]) -> Context<'a> {
+    /// The context over `orders` (sorted by id), the webhook log (in send order) and the
+    /// ledger.
+    pub fn new(
+        orders: Vec<OrderView<'a>>,
+        webhooks: &'a [WebhookAttempt],
+        ledger: &'a [LedgerEntry],
+    ) -> Context<'a> {
         Context {
+            attribution: attribute(ledger, &orders),
             orders,
             webhooks,
             late_failures: late_failures(webhooks),
@@ -172,6 +189,8 @@ pub fn run(check: Check, ctx: &Context) -> Vec<Discrepancy> {
         Check::DuplicateApplied => duplicate_applied(ctx),
         Check::OutOfOrder => out_of_order(ctx),
         Check::HardDeclineRetried => hard_decline_retried(ctx),
+        Check::UnattributedCharge => unattributed_charge(ctx),
+        Check::WebhookRejected => webhook_rejected(ctx),
     }
 }
 
@@ -220,11 +239,13 @@ pub fn refund_owed(ctx: &Context) -> Vec<Discrepancy> {
         .collect()
 }
 
-/// A paid order with no money kept behind it.
+/// A paid order with no money kept behind it (unless `unattributed_charge` finds its money
+/// in a charge that does not name it).
 pub fn free_goods(ctx: &Context) -> Vec<Discrepancy> {
     ctx.orders
         .iter()
         .filter(|o| o.final_status() == Some(OrderStatus::Paid) && o.truth.net() <= 0)
+        .filter(|o| !ctx.attribution.paid_by.contains_key(o.order_id))
         .map(|o| {
             Discrepancy::new(
                 Check::FreeGoods,
@@ -261,35 +282,32 @@ pub fn double_charge(ctx: &Context) -> Vec<Discrepancy> {
         .collect()
 }
 
-/// A failure reason at checkout that the ledger contradicts.
+/// A failure reason the ledger contradicts: the one told at checkout, or else the one the
+/// order ended with (the customer told "pending" learns it later). A final reason is judged
+/// only when the order kept no money: a charged order that ended failed is `lost_payment`'s,
+/// `refund_owed`'s or `out_of_order`'s, whatever its reason.
 pub fn wrong_reason(ctx: &Context) -> Vec<Discrepancy> {
     ctx.orders
         .iter()
         .filter_map(|o| {
-            let CheckoutAnswer::Told {
-                status: OrderStatus::Failed(told),
-            } = *o.told
-            else {
-                return None;
-            };
             let t = o.truth;
-            let specific = t
-                .declines
-                .iter()
-                .any(|d| matches!(d, FailReason::InsufficientFunds | FailReason::RiskBlocked));
-            let wrong = match told {
-                FailReason::InsufficientFunds | FailReason::RiskBlocked => {
-                    !t.declines.contains(&told)
-                }
-                // "Declined" is right only for a generic card decline, never for provider
-                // trouble or when the ledger knows the specific reason.
-                FailReason::Declined => specific || !t.declines.contains(&FailReason::Declined),
-                // Provider trouble (a processing error included) unless the card declined.
-                FailReason::ProviderError => t.decline.is_some(),
+            let told = match o.told {
+                CheckoutAnswer::Told {
+                    status: OrderStatus::Failed(r),
+                } => Some(*r),
+                _ => None,
             };
-            if !wrong {
-                return None;
-            }
+            let story = match (told, o.final_status()) {
+                (Some(r), _) if reason_is_wrong(r, t) => format!("told failed_{}", r.as_str()),
+                (_, Some(OrderStatus::Failed(r))) if t.net() <= 0 && reason_is_wrong(r, t) => {
+                    format!(
+                        "final failed_{} (told {})",
+                        r.as_str(),
+                        answer_label(o.told)
+                    )
+                }
+                _ => return None,
+            };
             let expected = match t.decline {
                 Some(d) => format!("failed_{} (the ledger's decline)", d.as_str()),
                 None => "failed_provider_error: the ledger has no card decline".to_string(),
@@ -304,14 +322,27 @@ pub fn wrong_reason(ctx: &Context) -> Vec<Discrepancy> {
                 Check::WrongReason,
                 o.order_id,
                 expected,
-                format!(
-                    "told failed_{}; ledger declines: {ledger}; {}",
-                    told.as_str(),
-                    o.money()
-                ),
+                format!("{story}; ledger declines: {ledger}; {}", o.money()),
             ))
         })
         .collect()
+}
+
+/// Whether failing an order with `reason` contradicts what the ledger knows of it.
+fn reason_is_wrong(reason: FailReason, t: &OrderTruth) -> bool {
+    let specific = t
+        .declines
+        .iter()
+        .any(|d| matches!(d, FailReason::InsufficientFunds | FailReason::RiskBlocked));
+    match reason {
+        FailReason::InsufficientFunds | FailReason::RiskBlocked => !t.declines.contains(&reason),
+        // "Declined" is right only for a generic card decline, never for provider
+        // trouble or when the ledger knows the specific reason.
+        FailReason::Declined => specific || !t.declines.contains(&FailReason::Declined),
+        // Provider trouble (a processing error included) unless the card declined while
+        // the merchant was still asking.
+        FailReason::ProviderError => t.prompt_decline.is_some(),
+    }
 }
 
 /// An order still pending after the drain.
@@ -408,27 +439,149 @@ pub fn out_of_order(ctx: &Context) -> Vec<Discrepancy> {
         .collect()
 }
 
-/// A charge request after the provider answered a decline for the order.
+/// A charge request that retried a hard decline: after the merchant heard it, or under a
+/// new key. A retry under the same key before the answer reached the merchant (lost to a
+/// fault or to its own timeout) is what it must do, and gets the decline replayed.
 pub fn hard_decline_retried(ctx: &Context) -> Vec<Discrepancy> {
     ctx.orders
         .iter()
         .filter_map(|o| {
-            let d = o.truth.answered_decline?;
+            let d = o.truth.first_decline.as_ref()?;
             let first = o.truth.after_decline.first()?;
+            let why = match o.truth.answered_decline {
+                Some(a) if a.seq < first.seq => {
+                    format!("after the decline reached the merchant at seq {}", a.seq)
+                }
+                _ => "under a new idempotency key".to_string(),
+            };
             Some(Discrepancy::new(
                 Check::HardDeclineRetried,
                 o.order_id,
                 format!(
-                    "no charge request after the {} decline at seq {}",
+                    "no charge request once the {} decline (seq {}) had reached the merchant, \
+                     nor under another key",
                     d.reason.as_str(),
                     d.seq
                 ),
                 format!(
-                    "{} charge request(s) after it, first at seq {} (attempt {}, {})",
+                    "{} charge request(s) retried it, first at seq {} (attempt {}, {}) {why}",
                     o.truth.after_decline.len(),
                     first.seq,
                     first.attempt,
                     result_label(first.result)
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// A charge that moved money naming no order the run sent. Named by the paid order whose
+/// money it holds, else by the one checkout of its amount in flight when it arrived, else
+/// by the order id it carried, else by its payment id.
+pub fn unattributed_charge(ctx: &Context) -> Vec<Discrepancy> {
+    let a = &ctx.attribution;
+    let mut out: Vec<Discrepancy> = a
+        .paid_by
+        .iter()
+        .map(|(&order, &i)| {
+            Discrepancy::new(
+                Check::UnattributedCharge,
+                order,
+                format!("a charge naming {order}"),
+                format!(
+                    "final paid, but no charge names it: its money is only in unattributed charge {}",
+                    a.charges[i].describe()
+                ),
+            )
+        })
+        .collect();
+    let named: Vec<usize> = a.paid_by.values().copied().collect();
+    for (i, c) in a.charges.iter().enumerate() {
+        if named.contains(&i) {
+            continue;
+        }
+        let (id, whose) = match a.likely.get(&i) {
+            Some(&order) => {
+                let own = ctx.order(order).map_or(String::new(), |o| {
+                    if o.truth.payment_ids.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ", which has its own charge(s) {}",
+                            o.truth.payment_ids.join(", ")
+                        )
+                    }
+                });
+                (
+                    order.to_string(),
+                    format!(
+                        "; by amount and time it is {order}'s (its checkout was in flight){own}"
+                    ),
+                )
+            }
+            None => (
+                c.entry
+                    .order_id
+                    .clone()
+                    .or_else(|| c.entry.payment_id.clone())
+                    .unwrap_or_else(|| format!("seq {}", c.entry.seq)),
+                "; no single checkout of that amount was in flight then".to_string(),
+            ),
+        };
+        out.push(Discrepancy::new(
+            Check::UnattributedCharge,
+            id,
+            "every charge names an order the run sent",
+            format!("charge {}{whose}", c.describe()),
+        ));
+    }
+    out
+}
+
+/// Genuine webhook deliveries (the event or its duplicate, correctly signed) the merchant
+/// answered with a refusal, one finding per event.
+pub fn webhook_rejected(ctx: &Context) -> Vec<Discrepancy> {
+    let mut by_event: BTreeMap<&str, Vec<&WebhookAttempt>> = BTreeMap::new();
+    for w in ctx.webhooks.iter().filter(|w| !w.is_attack()) {
+        by_event.entry(w.event_id.as_str()).or_default().push(w);
+    }
+    by_event
+        .into_iter()
+        .filter_map(|(event, attempts)| {
+            let refused: Vec<&&WebhookAttempt> = attempts.iter().filter(|w| w.refused()).collect();
+            let first = refused.first()?;
+            let answers: Vec<String> = refused
+                .iter()
+                .map(|w| {
+                    let copy = if w.duplicate { " (duplicate)" } else { "" };
+                    let answer = w
+                        .status
+                        .map_or("a 2xx without the required body".into(), |s| s.to_string());
+                    format!("attempt {}{copy}: {answer}", w.attempt)
+                })
+                .collect();
+            let later = if attempts.iter().any(|w| w.acknowledged()) {
+                "acknowledged later"
+            } else {
+                "never acknowledged"
+            };
+            let id = first
+                .order_id
+                .clone()
+                .or_else(|| first.payment_id.clone())
+                .unwrap_or_else(|| event.to_string());
+            Some(Discrepancy::new(
+                Check::WebhookRejected,
+                id,
+                format!(
+                    "every delivery of {} {event} acknowledged with a 2xx",
+                    first.event_type
+                ),
+                format!(
+                    "{} of {} attempt(s) refused ({}); {later}",
+                    refused.len(),
+                    attempts.len(),
+                    answers.join(", ")
                 ),
             ))
         })

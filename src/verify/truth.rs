@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
+use crate::domain::{Amount, AttemptResult, FailReason, FaultKind, LedgerEntry, PaymentOp};
 
 /// What the provider did to an order, in one word (the confusion matrix's rows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -64,19 +64,36 @@ impl TruthLabel {
     }
 }
 
-/// The first charge request answered with a decline (the merchant saw it).
+/// The first hard decline the merchant heard: the answer to the request that declined, or a
+/// replay of it under the same key, delivered (not lost to a fault or to the merchant's own
+/// timeout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AnsweredDecline {
+    /// The entry whose answer told the merchant.
     pub seq: u64,
     pub reason: FailReason,
+    /// When that answer went out (run ms): only a request arriving after it was sent
+    /// knowing the decline.
+    pub at_ms: u64,
 }
 
-/// A charge request that arrived after an answered decline.
+/// The first hard decline the provider executed for an order, heard or not, and its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstDecline {
+    pub seq: u64,
+    pub reason: FailReason,
+    pub key: Option<String>,
+}
+
+/// A charge request that retried a hard decline: sent after the merchant heard it, or under
+/// another key (a new payment for a card that had declined) after the decline happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LaterCharge {
     pub seq: u64,
     pub attempt: u32,
     pub result: AttemptResult,
+    /// Sent under another key than the declined request's (or none).
+    pub new_key: bool,
 }
 
 /// One order as the provider's ledger records it.
@@ -96,11 +113,18 @@ pub struct OrderTruth {
     /// error (`provider_error`, a soft decline) is provider trouble, not the card's answer,
     /// and is not counted here.
     pub decline: Option<FailReason>,
+    /// `decline`, unless it came only from a `late_charge`: executed at the end of its hold,
+    /// possibly after the merchant had rightly given the order up as provider trouble.
+    pub prompt_decline: Option<FailReason>,
     /// Every decline reason the ledger recorded for the order, soft ones included.
     pub declines: BTreeSet<FailReason>,
-    /// The first hard decline answered to the merchant (soft declines may be retried).
+    /// The first hard decline executed (soft declines may be retried).
+    pub first_decline: Option<FirstDecline>,
+    /// The first hard decline the merchant heard.
     pub answered_decline: Option<AnsweredDecline>,
-    /// Charge requests that arrived after `answered_decline`, in arrival order.
+    /// Charge requests that retried the hard decline, in arrival order: any after
+    /// `answered_decline`, and those under a new key after `first_decline`. A retry under
+    /// the same key before the merchant heard the decline is what it should do.
     pub after_decline: Vec<LaterCharge>,
 }
 
@@ -170,20 +194,54 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
 
 fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     t.attempts += 1;
-    if t.answered_decline.is_some() {
-        t.after_decline.push(LaterCharge {
+    let key = e.idempotency_key.as_deref();
+    // When this entry's answer told the merchant of the decline, if it did.
+    let told_at = |e: &LedgerEntry, reason: FailReason| {
+        (!e.unanswered).then_some(AnsweredDecline {
             seq: e.seq,
-            attempt: e.attempt,
-            result: e.result,
+            reason,
+            at_ms: e.at_ms.saturating_add(e.answer_delay_ms),
+        })
+    };
+    if let Some(first) = &t.first_decline {
+        // No key at all ties nothing to the declined request: a new payment too.
+        let new_key = key.is_none() || first.key.as_deref() != key;
+        let knew = t.answered_decline.is_some_and(|a| e.at_ms > a.at_ms);
+        if knew || new_key {
+            t.after_decline.push(LaterCharge {
+                seq: e.seq,
+                attempt: e.attempt,
+                result: e.result,
+                new_key,
+            });
+        }
+        let tells = match e.result {
+            AttemptResult::Replayed => !new_key,
+            AttemptResult::Declined(r) => is_hard(r),
+            _ => false,
+        };
+        if let Some(a) = told_at(e, first.reason).filter(|_| tells) {
+            // The earliest answer that reached the merchant is when it knew.
+            if t.answered_decline.is_none_or(|b| a.at_ms < b.at_ms) {
+                t.answered_decline = Some(a);
+            }
+        }
+    } else if let Some(reason) = e.declined.filter(|d| is_hard(*d)) {
+        t.first_decline = Some(FirstDecline {
+            seq: e.seq,
+            reason,
+            key: key.map(str::to_string),
         });
-    } else if let AttemptResult::Declined(reason) = e.result {
-        if is_hard(reason) {
-            t.answered_decline = Some(AnsweredDecline { seq: e.seq, reason });
+        if matches!(e.result, AttemptResult::Declined(_)) {
+            t.answered_decline = told_at(e, reason);
         }
     }
     if let Some(d) = e.declined {
         if is_hard(d) {
             t.decline.get_or_insert(d);
+            if e.fault != Some(FaultKind::LateCharge) {
+                t.prompt_decline.get_or_insert(d);
+            }
         }
         t.declines.insert(d);
     }
@@ -221,7 +279,6 @@ pub fn result_label(r: AttemptResult) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::chaos::FaultKind;
 
     /// A charge ledger entry: clean, `result` decides money and decline fields.
     pub(crate) fn charge(
@@ -262,6 +319,8 @@ pub(crate) mod tests {
             declined,
             money_moved,
             status,
+            unanswered: false,
+            answer_delay_ms: 0,
         }
     }
 
@@ -287,6 +346,8 @@ pub(crate) mod tests {
             declined: None,
             money_moved: true,
             status: 200,
+            unanswered: false,
+            answer_delay_ms: 0,
         }
     }
 
@@ -352,7 +413,8 @@ pub(crate) mod tests {
             t.answered_decline,
             Some(AnsweredDecline {
                 seq: 5,
-                reason: FailReason::InsufficientFunds
+                reason: FailReason::InsufficientFunds,
+                at_ms: 50,
             })
         );
         assert_eq!(t.after_decline.len(), 1);
@@ -391,15 +453,113 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_lost_decline_counts_as_decline_but_not_as_answered() {
+    fn a_lost_decline_counts_as_decline_and_is_heard_from_its_replay() {
         let mut lost = charge(0, "ord-a", 0, AttemptResult::AnswerLost);
         lost.money_moved = false;
         lost.declined = Some(FailReason::InsufficientFunds);
         let ledger = [lost, charge(1, "ord-a", 1, AttemptResult::Replayed)];
         let t = &order_truths(&ledger)["ord-a"];
         assert_eq!(t.decline, Some(FailReason::InsufficientFunds));
-        assert_eq!(t.answered_decline, None);
+        assert_eq!(t.first_decline.as_ref().map(|d| d.seq), Some(0));
+        assert_eq!(
+            t.answered_decline,
+            Some(AnsweredDecline {
+                seq: 1,
+                reason: FailReason::InsufficientFunds,
+                at_ms: 10,
+            }),
+            "the replay under its key told the merchant"
+        );
         assert!(t.after_decline.is_empty());
         assert_eq!(t.label(), TruthLabel::DeclinedInsufficientFunds);
+    }
+
+    /// #9: a 402 the merchant's own timeout cut off, retried under its key until a replay
+    /// reaches it, is not a retried decline; a request after that replay is.
+    #[test]
+    fn a_decline_counts_as_heard_only_once_its_answer_or_replay_was_delivered() {
+        let unheard = |mut e: LedgerEntry| {
+            e.unanswered = true;
+            e
+        };
+        let declined = AttemptResult::Declined(FailReason::InsufficientFunds);
+        let mut ledger = vec![
+            unheard(charge(0, "ord-a", 0, declined)),
+            unheard(charge(1, "ord-a", 1, AttemptResult::Replayed)),
+            charge(2, "ord-a", 2, AttemptResult::Replayed),
+        ];
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.answered_decline.map(|d| d.seq), Some(2));
+        assert!(t.after_decline.is_empty(), "{:?}", t.after_decline);
+
+        ledger.push(charge(3, "ord-a", 3, AttemptResult::Replayed));
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.after_decline.len(), 1);
+        assert_eq!(
+            (t.after_decline[0].seq, t.after_decline[0].new_key),
+            (3, false)
+        );
+    }
+
+    #[test]
+    fn a_request_sent_before_the_declines_answer_went_out_did_not_know_it() {
+        // A client that gave up after 500 ms but kept its connection: the 402 went out at
+        // 700 ms, after the retries of 510 and 530 ms (409s: the key was still in flight).
+        let at = |seq, ms, result| {
+            let mut e = charge(seq, "ord-a", seq as u32, result);
+            e.at_ms = ms;
+            e
+        };
+        let mut first = at(0, 0, AttemptResult::Declined(FailReason::InsufficientFunds));
+        first.answer_delay_ms = 700;
+        let mut ledger = vec![
+            first,
+            at(1, 510, AttemptResult::InFlightConflict),
+            at(2, 530, AttemptResult::InFlightConflict),
+        ];
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.answered_decline.map(|a| a.at_ms), Some(700));
+        assert!(t.after_decline.is_empty(), "{:?}", t.after_decline);
+
+        ledger.push(at(3, 701, AttemptResult::Replayed));
+        let t = &order_truths(&ledger)["ord-a"];
+        assert_eq!(t.after_decline.len(), 1, "sent once the 402 was out");
+    }
+
+    #[test]
+    fn a_new_key_after_a_decline_retries_it_even_unheard() {
+        let mut first = charge(
+            0,
+            "ord-a",
+            0,
+            AttemptResult::Declined(FailReason::RiskBlocked),
+        );
+        first.unanswered = true;
+        let mut fresh = charge(
+            1,
+            "ord-a",
+            1,
+            AttemptResult::Declined(FailReason::RiskBlocked),
+        );
+        fresh.idempotency_key = Some("ord-a:charge:1".into());
+        let t = &order_truths(&[first, fresh])["ord-a"];
+        assert_eq!(t.after_decline.len(), 1);
+        assert!(t.after_decline[0].new_key);
+        assert_eq!(t.answered_decline.map(|d| d.seq), Some(1));
+    }
+
+    #[test]
+    fn a_late_charges_decline_is_no_prompt_decline() {
+        let mut late = charge(
+            0,
+            "ord-a",
+            0,
+            AttemptResult::Declined(FailReason::InsufficientFunds),
+        );
+        (late.fault, late.result, late.unanswered) =
+            (Some(FaultKind::LateCharge), AttemptResult::AnswerLost, true);
+        let t = &order_truths(&[late])["ord-a"];
+        assert_eq!(t.decline, Some(FailReason::InsufficientFunds));
+        assert_eq!(t.prompt_decline, None);
     }
 }

@@ -338,3 +338,43 @@ fn merchant_command_refuses_unknown_flaws_and_bad_flags() {
     );
     assert!(err.contains("'no_such_flaw'"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_paying_at_another_provider_is_told_the_runs_provider_url() {
+    // #9: the provider saw no charge at all while the merchant said "paid" to every
+    // checkout; the report gave a hundred free_goods and no hint.
+    // Arrange: the merchant pays at a stand-in that takes every payment.
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let elsewhere = MockServer::start().await;
+    let paid = serde_json::json!({"id": "pi_elsewhere", "object": "payment_intent",
+        "status": "succeeded"});
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(paid))
+        .mount(&elsewhere)
+        .await;
+    let merchant = MerchantProcess::start(elsewhere.address().port(), "whsec_it_external");
+    let provider_port = free_port();
+
+    // Act
+    let run = run_toml(&external_toml(provider_port, &merchant.addr)).await;
+
+    // Assert
+    let hints = run.json["verification"]["hints"]
+        .as_array()
+        .expect("hints listed");
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    let hint = hints[0].as_str().unwrap();
+    assert!(
+        hint.contains("the provider received no payment for 100 orders the merchant calls paid")
+            && hint.contains(&format!("pay at http://127.0.0.1:{provider_port}")),
+        "{hint}"
+    );
+    let summary = paychaos::report::summary::render(&run.outcome.report);
+    assert!(
+        summary.contains(&format!("  hint          {hint}")),
+        "{summary}"
+    );
+    assert_eq!(count(&run.json, "/load/sent"), 100);
+}

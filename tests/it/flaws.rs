@@ -198,6 +198,39 @@ async fn no_refund_on_abandon_is_a_refund_owed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charge_without_metadata_is_an_unattributed_charge_not_free_goods() {
+    // #9: each paid order's only charge names no order. Every sent order is paid at
+    // checkout (no faults), so every one is named, with its payment, by amount.
+    let n = exposes(
+        "charge_without_metadata",
+        "unattributed_charge",
+        exposing("", ""),
+    )
+    .await;
+    assert_eq!(n, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_charge_without_metadata_is_an_unattributed_charge() {
+    // #9: the second charge of each paid order names no order; it passed clean before.
+    let n = exposes(
+        "double_charge_without_metadata",
+        "unattributed_charge",
+        exposing("", ""),
+    )
+    .await;
+    assert_eq!(n, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_first_delivery_is_a_webhook_rejected() {
+    // #9: the checkout settles every order, so only the webhook log shows the 500s: one
+    // finding per event (50 payments, one succeeded event each).
+    let n = exposes("crash_first_delivery", "webhook_rejected", exposing("", "")).await;
+    assert_eq!(n, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_merchant_verifies_clean_over_20_seeds() {
     // 1 s at 30 checkouts/s per seed, every fault kind and all webhook chaos on; four seeds
     // at a time (more would load a busy machine past what the 1 s provider timeout absorbs).

@@ -67,7 +67,8 @@ fn on_gateway(faults: &str, webhooks: &str) -> Setup {
 // The planted flaws that apply to a gateway integration are caught there by the same check
 // (tests/it/flaws.rs runs each on Stripe). `new_key_on_retry` has no effect on the gateway:
 // its key is the order's own out_trade_no. `last_event_wins` cannot show: a channel error
-// notifies nothing, so no older failure can arrive after a success.
+// notifies nothing, so no older failure can arrive after a success. Nor can the two
+// metadata flaws: a gateway pay names its order by `out_trade_no`, always the order id.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_retry_hard_declines_is_a_hard_decline_retried() {
@@ -146,4 +147,16 @@ async fn gateway_new_key_on_retry_changes_nothing() {
         "{}",
         run.json["verification"]["discrepancies"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_crash_first_delivery_is_a_webhook_rejected() {
+    // #9: each trade's first notification answered 500; its resend is taken.
+    let n = exposes(
+        "crash_first_delivery",
+        "webhook_rejected",
+        on_gateway("", ""),
+    )
+    .await;
+    assert_eq!(n, 50);
 }

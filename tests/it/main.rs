@@ -18,6 +18,9 @@ mod gateway;
 /// merchant verifies clean over 20 seeds.
 mod flaws;
 
+/// The verdict's former false alarms, run whole: the correct merchant where it was blamed.
+mod verdict;
+
 /// Load shapes end to end: a capacity run's knee and early stop, recovery after a window.
 mod profiles;
 

@@ -143,3 +143,64 @@ async fn new_key_on_retry_sends_each_attempt_under_its_own_key() {
     assert_eq!(keys, ["ord-5:charge:0", "ord-5:charge:1", "ord-5:charge:2"]);
     m.stop().await;
 }
+
+#[tokio::test]
+async fn charge_without_metadata_leaves_the_order_id_out_of_the_charge() {
+    let server = MockServer::start().await;
+    testkit::mount_charge(
+        &server,
+        ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-6")),
+    )
+    .await;
+    let m = testkit::start(flawed(&server, Flaw::ChargeWithoutMetadata)).await;
+    let (_, answer) = m.checkout("ord-6").await;
+    assert_eq!(answer["status"], "paid");
+    let reqs = charges(&server).await;
+    assert_eq!(reqs.len(), 1);
+    let form = testkit::form_of(&reqs[0]);
+    assert!(
+        form.iter().all(|(k, _)| k != "metadata[order_id]"),
+        "{form:?}"
+    );
+    assert_eq!(testkit::key_of(&reqs[0]), "ord-6:charge");
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn double_charge_without_metadata_charges_a_paid_order_again_untagged() {
+    let server = MockServer::start().await;
+    testkit::mount_charge(
+        &server,
+        ResponseTemplate::new(200).set_body_json(intent("pi_ok", "ord-7")),
+    )
+    .await;
+    let m = testkit::start(flawed(&server, Flaw::DoubleChargeWithoutMetadata)).await;
+    let (_, answer) = m.checkout("ord-7").await;
+    assert_eq!(answer["status"], "paid");
+    let reqs = charges(&server).await;
+    let keys: Vec<String> = reqs.iter().map(testkit::key_of).collect();
+    assert_eq!(keys, ["ord-7:charge", "ord-7:again"]);
+    let tagged = |i: usize| {
+        testkit::form_of(&reqs[i])
+            .iter()
+            .any(|(k, v)| k == "metadata[order_id]" && v == "ord-7")
+    };
+    assert!(tagged(0) && !tagged(1));
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn crash_first_delivery_fails_each_event_once_then_applies_it() {
+    let (_server, m) = pending(Flaw::CrashFirstDelivery).await;
+    let ev = event("evt_1", "payment_intent.succeeded", "ord-1", "pi_x");
+    assert_eq!(m.webhook(&ev, "whsec_wrong").await.0, 400, "still verified");
+    assert_eq!(m.webhook(&ev, SECRET).await.0, 500);
+    assert_eq!(m.order("ord-1").await.1["status"], "pending");
+    assert_eq!(m.webhook(&ev, SECRET).await.0, 200);
+    let (_, order) = m.order("ord-1").await;
+    assert_eq!(
+        (order["status"].as_str(), order["fulfilments"].as_u64()),
+        (Some("paid"), Some(1))
+    );
+    m.stop().await;
+}

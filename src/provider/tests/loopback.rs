@@ -303,3 +303,79 @@ async fn manual_capture_and_cancel_over_the_wire() {
     );
     stop(h).await;
 }
+
+#[tokio::test]
+async fn an_answer_whose_client_hung_up_first_is_recorded_unanswered_with_its_delay() {
+    // Order `slow` waits 50 s or more for its answer, order `quick` under 20 ms; the
+    // client gives up on `slow` after 100 ms, as a merchant's own timeout would.
+    let plan = FaultPlan {
+        latency: Some(Latency::Uniform {
+            min: Duration::ZERO,
+            max: Duration::from_secs(100),
+        }),
+        ..FaultPlan::default()
+    };
+    let h = start(plan).await;
+    let latency = |o: &str| h.chaos.latency(&format!("{o}#0"), Duration::ZERO);
+    let ids = || (0..1_000_000).map(|i| format!("ord-{i:06}"));
+    let slow = ids()
+        .find(|o| latency(o) > Duration::from_secs(50))
+        .unwrap();
+    let quick = ids()
+        .find(|o| latency(o) < Duration::from_millis(20))
+        .unwrap();
+    let body = |o: &str| {
+        format!(
+            "amount=5&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]={o}"
+        )
+    };
+    let addr = h.handle.addr();
+
+    let answered = send(
+        addr,
+        "POST",
+        "/v1/payment_intents",
+        &body(&quick),
+        Some("kq"),
+    )
+    .await;
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        send(
+            addr,
+            "POST",
+            "/v1/payment_intents",
+            &body(&slow),
+            Some("ks"),
+        ),
+    )
+    .await;
+
+    assert_eq!(answered.status, 200);
+    assert!(
+        gave_up.is_err(),
+        "the slow answer cannot come within 100 ms"
+    );
+    let entry = |o: &str| {
+        h.handle
+            .ledger()
+            .into_iter()
+            .find(|e| e.order_id.as_deref() == Some(o))
+    };
+    // Bounded: the mark lands once the server sees the connection close.
+    for _ in 0..2500 {
+        if entry(&slow).is_some_and(|e| e.unanswered) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let slow_entry = entry(&slow).expect("the slow charge was recorded");
+    assert!(slow_entry.unanswered, "{slow_entry:?}");
+    assert!(
+        slow_entry.money_moved,
+        "executed on arrival, only its answer was lost"
+    );
+    assert!(slow_entry.answer_delay_ms >= 50_000, "{slow_entry:?}");
+    assert!(!entry(&quick).unwrap().unanswered);
+    stop(h).await;
+}

@@ -15,7 +15,7 @@ use hyper::Request;
 use tokio::sync::oneshot;
 
 use super::{Format, Shared};
-use crate::domain::WebhookAttempt;
+use crate::domain::{DeliveryFailure, WebhookAttempt};
 use crate::gateway::SUCCESS_BODY;
 use crate::net::{ClientError, LoopbackUrl, Pool, UrlError};
 use crate::signature;
@@ -102,7 +102,7 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
     let dropped = attempt < d.drop;
     let outcome = match &d.target {
         // Chaos: the attempt fails without reaching the merchant, as a lost connection would.
-        Ok(_) if dropped => Err(DROPPED.to_owned()),
+        Ok(_) if dropped => Err((DeliveryFailure::Dropped, DROPPED.to_owned())),
         Ok(target) => {
             // Every attempt is signed afresh, with the time it is sent.
             let t = if d.stale {
@@ -112,17 +112,21 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
             };
             let req = outgoing(d, t);
             let answer = tokio::select! {
-                _ = shared.shutdown.cancelled() => Err("shutdown before an answer".to_owned()),
+                _ = shared.shutdown.cancelled() => {
+                    Err((DeliveryFailure::Shutdown, "shutdown before an answer".to_owned()))
+                }
                 r = post(target, req, shared.cfg.timeout) => r,
             };
-            answer.and_then(|(status, body)| accepted(d.format, status, &body))
+            answer.and_then(|(status, body)| {
+                accepted(d.format, status, &body).map_err(|e| (DeliveryFailure::BadAnswer, e))
+            })
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err((DeliveryFailure::BadUrl, e.to_string())),
     };
     let latency_us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let (status, error) = match outcome {
-        Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e)),
+    let (status, error, failure) = match outcome {
+        Ok(s) => (Some(s), None, None),
+        Err((kind, e)) => (None, Some(e), Some(kind)),
     };
     let record = WebhookAttempt {
         event_id: d.event_id.clone(),
@@ -141,6 +145,7 @@ async fn attempt_once(shared: &Shared, d: &Delivery, attempt: u32) -> bool {
         delay_ms: d.delay_ms,
         status,
         error,
+        failure,
     };
     let acknowledged = record.acknowledged();
     shared.record(seq, record);
@@ -208,23 +213,31 @@ pub fn accepted(format: Format, status: u16, body: &[u8]) -> Result<u16, String>
 
 /// One POST over the target's pool; the status and body, or why there is none. A
 /// connection that times out (or is dropped with this future at shutdown) is closed.
-async fn post(target: &Target, out: Outgoing, timeout: Duration) -> Result<(u16, Bytes), String> {
+async fn post(
+    target: &Target,
+    out: Outgoing,
+    timeout: Duration,
+) -> Result<(u16, Bytes), (DeliveryFailure, String)> {
     let mut req = Request::post(target.url.path().clone())
         .header(CONTENT_TYPE, out.content_type)
         .header(USER_AGENT, out.user_agent);
     if let Some(sig) = out.signature {
         req = req.header("Stripe-Signature", sig);
     }
-    let req = req
-        .body(Full::new(out.body))
-        .map_err(|e| format!("building the request failed: {e}"))?;
+    let req = req.body(Full::new(out.body)).map_err(|e| {
+        let why = format!("building the request failed: {e}");
+        (DeliveryFailure::Connection, why)
+    })?;
     match target.pool.send(req, timeout).await {
         Ok(r) => Ok((r.status.as_u16(), r.body)),
-        Err(ClientError::Timeout(t)) => Err(format!("timed out after {t:?}")),
-        Err(ClientError::Connect { addr, source }) => {
-            Err(format!("connection to {addr} failed: {source}"))
+        Err(ClientError::Timeout(t)) => {
+            Err((DeliveryFailure::Timeout, format!("timed out after {t:?}")))
         }
-        Err(e) => Err(format!("request failed: {e}")),
+        Err(ClientError::Connect { addr, source }) => Err((
+            DeliveryFailure::Connection,
+            format!("connection to {addr} failed: {source}"),
+        )),
+        Err(e) => Err((DeliveryFailure::Connection, format!("request failed: {e}"))),
     }
 }
 

@@ -252,6 +252,7 @@ pub struct RawGates {
     pub shed_max: Option<i64>,
     pub verification: Option<bool>,
     pub recovery_s_max: Option<f64>,
+    pub webhook_ack_p99_ms_max: Option<f64>,
 }
 
 /// A duration as written. Numbers are accepted here only so that `validate` can say

@@ -101,6 +101,7 @@ fn smoke_scenario_is_valid_and_exercises_every_fault() {
             shed_max: Some(0),
             verification: true,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         }
     );
 }
@@ -208,6 +209,7 @@ fn minimal_scenario_gets_every_default() {
             shed_max: None,
             verification: true,
             recovery_s_max: None,
+            webhook_ack_p99_ms_max: None,
         },
     };
     assert_eq!(s, expected);
@@ -725,5 +727,18 @@ fn syntax_errors_carry_line_and_column() {
     assert!(
         err.to_string().starts_with("s.toml: invalid table header"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_webhook_ack_gate_is_a_positive_number_of_milliseconds() {
+    let s = ok(&format!("{MINIMAL}[gates]\nwebhook_ack_p99_ms_max = 250\n"));
+    assert_eq!(s.gates.webhook_ack_p99_ms_max, Some(250.0));
+    assert_eq!(ok(MINIMAL).gates.webhook_ack_p99_ms_max, None);
+    let all = problems_with("[gates]\nwebhook_ack_p99_ms_max = 0\n");
+    assert_problem(
+        &all,
+        "gates.webhook_ack_p99_ms_max",
+        "must be a number greater than 0, got 0",
     );
 }
