@@ -2,9 +2,8 @@
 //! retrievable by id and listed newest first with cursor pagination (`limit`,
 //! `starting_after`, `ending_before`, type filters), as `GET /v1/events` does. Pure.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::provider::dialects::{ApiError, EventKind};
 use crate::provider::webhooks::Event;
@@ -56,6 +55,15 @@ pub struct EventLog {
 impl EventLog {
     pub fn new() -> EventLog {
         EventLog::default()
+    }
+
+    /// A log with room for `n` events before any of its structures grows.
+    pub fn with_capacity(n: usize) -> EventLog {
+        EventLog {
+            events: Vec::with_capacity(n),
+            by_id: HashMap::with_capacity(n),
+            reserved: HashMap::with_capacity(n),
+        }
     }
 
     /// How many events of `kind` for `payment_id` came before this one (0 for the first);
@@ -271,6 +279,25 @@ mod tests {
             l.page(&q(2, Some("evt_0"), Some("evt_1"))),
             Err(ApiError::ExclusiveParams { .. })
         ));
+    }
+
+    #[test]
+    fn a_sized_log_does_not_grow_below_its_hint() {
+        let n = 3000;
+        let mut l = EventLog::with_capacity(n);
+        let caps = |l: &EventLog| {
+            [
+                l.events.capacity(),
+                l.by_id.capacity(),
+                l.reserved.capacity(),
+            ]
+        };
+        let before = caps(&l);
+        for i in 0..n {
+            l.reserve(&format!("pi_{i}"), EventKind::Succeeded);
+            l.record(event(i, "payment_intent.succeeded"));
+        }
+        assert_eq!(caps(&l), before);
     }
 
     #[test]

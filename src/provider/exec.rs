@@ -98,6 +98,15 @@ impl State {
         State::default()
     }
 
+    /// A state with room for `orders` orders' records (`domain::sizing::per_order`).
+    pub fn with_capacity(orders: usize) -> State {
+        State {
+            ledger: Ledger::with_capacity(orders),
+            keys: IdempotencyStore::with_capacity(orders),
+            events: EventLog::with_capacity(orders),
+        }
+    }
+
     /// Records a request refused before execution (malformed, unknown object).
     pub fn refuse(&mut self, ctx: &Ctx, op: PaymentOp, error: ApiError) -> Plan {
         let answer = Answer::Error(error);

@@ -2,9 +2,8 @@
 //! parameter or endpoint mismatch and in-flight conflicts; pure (no I/O, no clock), the
 //! caller holds it under the provider's lock. Keys are kept for the whole run.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::chaos::key;
 
@@ -73,6 +72,13 @@ pub struct IdempotencyStore {
 impl IdempotencyStore {
     pub fn new() -> IdempotencyStore {
         IdempotencyStore::default()
+    }
+
+    /// A store with room for `n` keys before its map grows.
+    pub fn with_capacity(n: usize) -> IdempotencyStore {
+        IdempotencyStore {
+            slots: HashMap::with_capacity(n),
+        }
     }
 
     /// Checks `key` for a request to `endpoint` with `fingerprint`, and marks it in flight
@@ -303,6 +309,19 @@ mod tests {
         assert!(!s.complete("nope", 200, Bytes::new()));
         assert!(!s.abort("nope"));
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_sized_store_does_not_grow_below_its_hint() {
+        let n = 3000;
+        let mut s = IdempotencyStore::with_capacity(n);
+        let before = s.slots.capacity();
+        for i in 0..n {
+            let k = format!("key-{i}");
+            s.begin(&k, fp(&[]), EP);
+            s.complete(&k, 200, Bytes::new());
+        }
+        assert_eq!(s.slots.capacity(), before);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! data with cheap primitives; `exec` decides what to record, under the provider's lock.
 //! Intent lifecycle steps beyond the charge (capture, cancel, update) are in `lifecycle`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::chaos::{key, FaultKind};
 use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
@@ -149,6 +151,23 @@ pub struct Ledger {
 impl Ledger {
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// A ledger with room for `n` orders' intents, charges and counters (see
+    /// `domain::sizing`): none of its maps grows before the `n`-th.
+    pub fn with_capacity(n: usize) -> Ledger {
+        Ledger {
+            entries: Vec::with_capacity(n),
+            counters: HashMap::with_capacity(n),
+            intents: Vec::with_capacity(n),
+            by_id: HashMap::with_capacity(n),
+            by_order: HashMap::with_capacity(n),
+            refunds: Vec::new(),
+            charges: Vec::with_capacity(n),
+            charge_by_id: HashMap::with_capacity(n),
+            anonymous: 0,
+            now: 0,
+        }
     }
 
     /// A copy of every entry, in arrival order.
@@ -535,6 +554,38 @@ mod tests {
             Some(None)
         );
         assert_eq!(l.intents[i].status, IntentStatus::RequiresConfirmation);
+    }
+
+    /// Capacities of every per-order structure, to tell whether one grew.
+    fn capacities(l: &Ledger) -> [usize; 7] {
+        [
+            l.entries.capacity(),
+            l.counters.capacity(),
+            l.intents.capacity(),
+            l.by_id.capacity(),
+            l.by_order.capacity(),
+            l.charges.capacity(),
+            l.charge_by_id.capacity(),
+        ]
+    }
+
+    #[test]
+    fn a_sized_ledger_does_not_grow_below_its_hint() {
+        let n = 5000;
+        let mut l = Ledger::with_capacity(n);
+        let before = capacities(&l);
+        assert!(before.iter().all(|&c| c >= n), "{before:?}");
+        for k in 0..n {
+            let order = format!("ord-{k:06}");
+            l.bump(&order, PaymentOp::Charge);
+            let i = l.create_intent(1, 1, new_intent(Some(&order)), Some(&order));
+            l.settle_card(i, 1, None);
+            l.record(
+                Duration::ZERO,
+                Draft::new(PaymentOp::Charge, None, None, 0, "usd".into()),
+            );
+        }
+        assert_eq!(capacities(&l), before, "no structure reallocated");
     }
 
     #[test]

@@ -59,12 +59,15 @@ pub struct ProviderConfig {
     pub webhook_timeout: Duration,
     /// Run time zero: fault windows and ledger times are measured from here.
     pub origin: Instant,
+    /// Orders the run plans: the ledger, keys and events are sized for them up front
+    /// (`domain::sizing::per_order`), so no map grows during the load. 0: sized as they fill.
+    pub expected_orders: u64,
 }
 
 impl ProviderConfig {
     /// The provider a scenario describes: its seed and fault plan, webhook chaos, dialect,
     /// hold and webhook settings. `webhook_url` is where events go (`None`: nowhere);
-    /// `origin` is run time zero.
+    /// `origin` is run time zero. `expected_orders` is left 0 for the caller who knows the plan.
     pub fn from_scenario(
         scenario: &Scenario,
         webhook_url: Option<String>,
@@ -83,6 +86,7 @@ impl ProviderConfig {
             webhook_retry: scenario.webhooks.retry_schedule.clone(),
             webhook_timeout: scenario.webhooks.timeout,
             origin,
+            expected_orders: 0,
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::{Chaos, FaultKind};
-use crate::domain::AttemptResult;
+use crate::domain::{sizing, AttemptResult};
 use crate::net::{self, BodyError, ServerLimits};
 use crate::provider::control;
 use crate::provider::dialects::{self, Answer, ApiError, EventMeta, Rendered};
@@ -51,10 +51,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(cfg: ProviderConfig, dispatcher: Dispatcher, shutdown: CancellationToken) -> Shared {
+        let state = State::with_capacity(sizing::per_order(cfg.expected_orders));
         Shared {
             chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
             cfg,
-            state: Mutex::new(State::new()),
+            state: Mutex::new(state),
             dispatcher,
             shutdown,
             requests: AtomicU64::new(0),

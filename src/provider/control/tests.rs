@@ -54,6 +54,7 @@ async fn start(setup: Setup) -> Harness {
         webhook_retry: vec![Duration::from_millis(10)],
         webhook_timeout: Duration::from_secs(2),
         origin: Instant::now(),
+        expected_orders: 0,
     };
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
