@@ -148,8 +148,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     );
     stop.await;
     shutdown.cancel();
-    let ledger = handle.ledger();
-    let webhooks = handle.webhook_log();
+    let (ledger, webhooks) = handle.take_records();
     handle.stopped().await;
     if let Some(path) = &args.ledger_out {
         let json = serde_json::json!({ "ledger": ledger, "webhooks": webhooks });

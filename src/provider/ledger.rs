@@ -134,6 +134,8 @@ fn op_index(op: PaymentOp) -> usize {
 #[derive(Debug, Default)]
 pub struct Ledger {
     entries: Vec<LedgerEntry>,
+    /// Entries numbered before `entries[0]` (taken out at the end of a run): `seq` goes on.
+    taken: u64,
     /// Requests so far per order id and operation (the next attempt number).
     counters: HashMap<String, [u32; 3]>,
     intents: Vec<Intent>,
@@ -158,6 +160,7 @@ impl Ledger {
     pub fn with_capacity(n: usize) -> Ledger {
         Ledger {
             entries: Vec::with_capacity(n),
+            taken: 0,
             counters: HashMap::with_capacity(n),
             intents: Vec::with_capacity(n),
             by_id: HashMap::with_capacity(n),
@@ -173,6 +176,14 @@ impl Ledger {
     /// A copy of every entry, in arrival order.
     pub fn snapshot(&self) -> Vec<LedgerEntry> {
         self.entries.clone()
+    }
+
+    /// Moves the entries so far out of the ledger, which numbers later ones after them: the
+    /// end of a run hands them to verify and report without a copy.
+    pub fn take_entries(&mut self) -> Vec<LedgerEntry> {
+        let entries = std::mem::take(&mut self.entries);
+        self.taken += entries.len() as u64;
+        entries
     }
 
     /// The entries so far, without copying.
@@ -426,7 +437,7 @@ impl Ledger {
     /// Appends `e` as the next entry, arrived at run time `at`.
     pub(super) fn record(&mut self, at: Duration, e: Draft) {
         self.entries.push(LedgerEntry {
-            seq: self.entries.len() as u64,
+            seq: self.taken + self.entries.len() as u64,
             at_ms: at.as_millis() as u64,
             op: e.op,
             order_id: e.order_id,

@@ -126,6 +126,14 @@ impl ProviderHandle {
         self.shared.lock().ledger.snapshot()
     }
 
+    /// The ledger and the webhook delivery attempts so far, moved out of the provider: what
+    /// a run verifies and reports on once its load and drain are over, read without a copy
+    /// of either. Requests after this are numbered on but not in what was taken.
+    pub fn take_records(&self) -> (Vec<LedgerEntry>, Vec<WebhookAttempt>) {
+        let ledger = self.shared.lock().ledger.take_entries();
+        (ledger, self.shared.dispatcher.take_log())
+    }
+
     /// Every webhook delivery attempt so far.
     pub fn webhook_log(&self) -> Vec<WebhookAttempt> {
         self.shared.dispatcher.log()

@@ -113,8 +113,7 @@ async fn run_scenario(
         Ok(o) => (o, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let ledger = harness.provider.ledger();
-    let webhooks = harness.provider.webhook_log();
+    let (ledger, webhooks) = harness.provider.take_records();
     let events_created = harness.provider.events_created();
     let origin = harness.origin;
     harness.stop().await;

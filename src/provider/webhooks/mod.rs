@@ -222,6 +222,13 @@ impl Dispatcher {
         log.iter().map(|(_, a)| a.clone()).collect()
     }
 
+    /// Every delivery attempt so far, in send order, moved out of the log (which is empty
+    /// after): the end of a run reads it once, without a copy.
+    pub fn take_log(&self) -> Vec<WebhookAttempt> {
+        let log = std::mem::take(&mut *self.shared.log.lock().unwrap_or_else(|e| e.into_inner()));
+        log.into_iter().map(|(_, a)| a).collect()
+    }
+
     /// Events enqueued so far.
     pub fn created(&self) -> u64 {
         self.shared.created.load(Ordering::Relaxed)
