@@ -28,6 +28,7 @@ async fn start(limits: ServerLimits) -> (ProviderHandle, CancellationToken) {
         webhook_timeout: Duration::from_secs(1),
         origin: Instant::now(),
         expected_orders: 0,
+        retain: None,
     };
     let shutdown = CancellationToken::new();
     let opts = ServeOptions {

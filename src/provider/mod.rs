@@ -31,6 +31,7 @@ pub mod idempotency;
 pub mod ledger;
 mod lifecycle;
 pub mod reqlog;
+pub mod retention;
 mod server;
 mod trade;
 pub mod webhooks;
@@ -62,6 +63,9 @@ pub struct ProviderConfig {
     /// Orders the run plans: the ledger, keys and events are sized for them up front
     /// (`domain::sizing::per_order`), so no map grows during the load. 0: sized as they fill.
     pub expected_orders: u64,
+    /// Keep only the newest records (`paychaos provider --retain`); `None` keeps all, as a
+    /// run's verifier needs.
+    pub retain: Option<retention::Retention>,
 }
 
 impl ProviderConfig {
@@ -87,6 +91,7 @@ impl ProviderConfig {
             webhook_timeout: scenario.webhooks.timeout,
             origin,
             expected_orders: 0,
+            retain: None,
         }
     }
 }
@@ -199,6 +204,7 @@ pub fn serve_with(
             timeout: cfg.webhook_timeout,
             origin: cfg.origin,
             chaos: cfg.chaos.clone(),
+            keep_attempts: cfg.retain.map(retention::Retention::attempts),
         },
         shutdown.clone(),
     );

@@ -51,7 +51,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(cfg: ProviderConfig, dispatcher: Dispatcher, shutdown: CancellationToken) -> Shared {
-        let state = State::with_capacity(sizing::per_order(cfg.expected_orders));
+        let state = fresh_state(&cfg);
         Shared {
             chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
             cfg,
@@ -96,6 +96,15 @@ impl Shared {
             _ = tokio::time::sleep(d) => {}
             _ = self.shutdown.cancelled() => {}
         }
+    }
+}
+
+/// The records a provider starts (and resets) with: bounded by its retention, or sized for
+/// the orders its run plans.
+pub(crate) fn fresh_state(cfg: &ProviderConfig) -> State {
+    match cfg.retain {
+        Some(r) => State::bounded(r),
+        None => State::with_capacity(sizing::per_order(cfg.expected_orders)),
     }
 }
 

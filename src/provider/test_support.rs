@@ -43,6 +43,7 @@ impl Harness {
             webhook_timeout: Duration::from_secs(1),
             origin: Instant::now(),
             expected_orders: 0,
+            retain: None,
         };
         let shutdown = CancellationToken::new();
         let handle = serve(listener, cfg, shutdown.clone());
