@@ -16,7 +16,8 @@ pub const EVENTS_PER_PAYMENT: usize = 2;
 /// Webhook attempts kept per payment kept: its events' deliveries and a few retries.
 pub const ATTEMPTS_PER_PAYMENT: usize = 4;
 
-/// `paychaos provider`'s default: about 300 MB at the ≈ 3 KB a payment's records take.
+/// `paychaos provider`'s default: far more payments than a test suite reads back, and a
+/// bound on memory whatever the length of the session.
 pub const DEFAULT_PAYMENTS: usize = 100_000;
 
 /// How much a bounded provider keeps.
