@@ -11,6 +11,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::term::{out, say};
+use crate::domain::sizing;
 use crate::merchant::{self, MerchantConfig, DEFAULT_API_KEY};
 use crate::net::{parse_addr, LoopbackUrl};
 use crate::scenario::defaults::{self, REFERENCE};
@@ -164,6 +165,8 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
         dialect: args.dialect,
         api_key: args.api_key,
         webhook_secret: args.webhook_secret,
+        // No plan to read: room for a typical session, growing past it.
+        expected_orders: sizing::STANDALONE_ORDERS as u64,
     };
     Ok((listen, cfg))
 }

@@ -15,6 +15,8 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::term::say;
+use crate::domain::sizing;
+use crate::provider::retention::{self, Retention};
 use crate::provider::{
     self, ControlOptions, ProviderConfig, RequestHook, RequestLog, ServeOptions,
 };
@@ -53,6 +55,12 @@ pub struct ProviderArgs {
     /// Require `Authorization: Bearer T` on the control API (the Stripe paths are unaffected).
     #[arg(long, value_name = "T")]
     pub control_token: Option<String>,
+    /// Keep only the newest N payments, and their ledger entries, idempotency keys, events
+    /// and webhook attempts in proportion, so that memory stays bounded however long it
+    /// runs; 0 keeps everything. The control API's index (`GET /_paychaos/`) counts what
+    /// was evicted; `--ledger-out` writes what is kept.
+    #[arg(long, value_name = "N", default_value_t = retention::DEFAULT_PAYMENTS)]
+    pub retain: usize,
     /// No request log: print only the start-up lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -133,7 +141,14 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     };
     let handle = provider::serve_with(
         listener,
-        ProviderConfig::from_scenario(&scenario, args.webhook_url.clone(), Instant::now()),
+        ProviderConfig {
+            // Sized for the retention when there is one, else for a typical session.
+            expected_orders: sizing::STANDALONE_ORDERS as u64,
+            retain: (args.retain > 0).then_some(Retention {
+                payments: args.retain,
+            }),
+            ..ProviderConfig::from_scenario(&scenario, args.webhook_url.clone(), Instant::now())
+        },
         opts,
         shutdown.clone(),
     );
@@ -148,8 +163,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     );
     stop.await;
     shutdown.cancel();
-    let ledger = handle.ledger();
-    let webhooks = handle.webhook_log();
+    let (ledger, webhooks) = handle.take_records();
     handle.stopped().await;
     if let Some(path) = &args.ledger_out {
         let json = serde_json::json!({ "ledger": ledger, "webhooks": webhooks });

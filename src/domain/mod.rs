@@ -1,9 +1,11 @@
 //! Payment terms shared by every part: money, what a customer was told, order states, and
 //! the records each part hands to the verifier (ledger entries, webhook attempts, checkout
-//! answers, final order states), and the fault catalogue those records name (`fault.rs`).
+//! answers, final order states), the fault catalogue those records name (`fault.rs`) and how
+//! much per-order state to set aside up front (`sizing.rs`).
 //! Plain data only; no part's logic lives here. Imports no other module of the crate.
 
 mod fault;
+pub mod sizing;
 
 use serde::{Deserialize, Serialize};
 

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::sizing;
 use crate::net::{self, ServerLimits};
 pub use crate::scenario::BreakerConfig;
 use crate::scenario::{Dialect, ReferenceSpec};
@@ -66,6 +67,9 @@ pub struct MerchantConfig {
     pub api_key: String,
     /// `whsec_…`, to verify webhook signatures (the gateway's merchant key, too).
     pub webhook_secret: String,
+    /// Orders the run plans: the order book is sized for them up front
+    /// (`domain::sizing::per_order`), so it does not grow during the load. 0: sized as it fills.
+    pub expected_orders: u64,
 }
 
 /// A running merchant.
@@ -129,7 +133,7 @@ pub fn serve(
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let shared = Arc::new(Shared {
-        store: Store::with_flaws(cfg.reference.flaws),
+        store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
         breaker: Breaker::new(cfg.reference.breaker),
         cfg,
         provider,
@@ -224,6 +228,7 @@ pub(crate) mod testkit {
             dialect: Dialect::Stripe,
             api_key: "sk_test_merchant".to_string(),
             webhook_secret: SECRET.to_string(),
+            expected_orders: 0,
         }
     }
 

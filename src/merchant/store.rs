@@ -3,10 +3,10 @@
 //! critical sections, never held across an `.await`. Every state change goes through
 //! [`transition`], so checkout, webhooks and the reconciler obey the same rules.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use tokio::time::Instant;
 
 use crate::domain::{Amount, FailReason, OrderStatus};
@@ -217,6 +217,19 @@ impl Store {
         }
     }
 
+    /// [`Store::with_flaws`] with room for `orders` orders and as many webhook events before
+    /// either map grows (`domain::sizing::per_order`).
+    pub fn sized(flaws: Flaws, orders: usize) -> Store {
+        Store {
+            state: Mutex::new(State {
+                orders: HashMap::with_capacity(orders),
+                seen_events: HashSet::with_capacity(orders),
+                delivered_events: HashSet::default(),
+            }),
+            flaws,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere must not take the books down with it; the data stays consistent
         // because every section completes its update before anything can panic.
@@ -357,6 +370,22 @@ mod tests {
 
     fn started(store: &Store, id: &str) {
         assert_eq!(store.begin_checkout(id, 1000, "usd"), Begin::Started);
+    }
+
+    #[test]
+    fn a_sized_store_does_not_grow_below_its_hint() {
+        let n = 3000;
+        let store = Store::sized(Flaws::NONE, n);
+        let caps = |s: &Store| {
+            let st = s.lock();
+            [st.orders.capacity(), st.seen_events.capacity()]
+        };
+        let before = caps(&store);
+        for i in 0..n {
+            started(&store, &format!("ord-{i}"));
+            store.first_sight(&format!("evt_{i}"));
+        }
+        assert_eq!(caps(&store), before);
     }
 
     #[test]

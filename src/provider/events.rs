@@ -1,10 +1,10 @@
 //! The provider's event log: every event created (as rendered and signed for webhooks),
 //! retrievable by id and listed newest first with cursor pagination (`limit`,
-//! `starting_after`, `ending_before`, type filters), as `GET /v1/events` does. Pure.
-
-use std::collections::HashMap;
+//! `starting_after`, `ending_before`, type filters), as `GET /v1/events` does; a bounded
+//! provider forgets the oldest. Pure.
 
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::provider::dialects::{ApiError, EventKind};
 use crate::provider::webhooks::Event;
@@ -44,13 +44,16 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
-/// Every event created, in creation order.
+/// Every event created (or the newest, once evicting), in creation order.
 #[derive(Debug, Default)]
 pub struct EventLog {
     events: Vec<Event>,
+    /// Events evicted before `events[0]`: event `i` (the number `by_id` holds) is
+    /// `events[i - first]`.
+    first: usize,
     by_id: HashMap<String, usize>,
-    /// Events reserved so far per (payment id, kind): numbers repeats so ids stay unique.
-    reserved: HashMap<(String, EventKind), u32>,
+    /// Events reserved so far per payment id and kind: numbers repeats so ids stay unique.
+    reserved: HashMap<String, Vec<(EventKind, u32)>>,
 }
 
 impl EventLog {
@@ -58,15 +61,52 @@ impl EventLog {
         EventLog::default()
     }
 
+    /// A log with room for `n` events before any of its structures grows.
+    pub fn with_capacity(n: usize) -> EventLog {
+        EventLog {
+            events: Vec::with_capacity(n),
+            first: 0,
+            by_id: HashMap::with_capacity(n),
+            reserved: HashMap::with_capacity(n),
+        }
+    }
+
     /// How many events of `kind` for `payment_id` came before this one (0 for the first);
     /// called once per event, under the provider's lock, when the event is decided.
     pub fn reserve(&mut self, payment_id: &str, kind: EventKind) -> u32 {
-        let n = self
-            .reserved
-            .entry((payment_id.to_string(), kind))
-            .or_default();
-        *n += 1;
-        *n - 1
+        let kinds = match self.reserved.get_mut(payment_id) {
+            Some(k) => k,
+            None => self.reserved.entry(payment_id.to_string()).or_default(),
+        };
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => {
+                *n += 1;
+                *n - 1
+            }
+            None => {
+                kinds.push((kind, 1));
+                0
+            }
+        }
+    }
+
+    /// Forgets the numbering of a payment the ledger no longer holds.
+    pub fn forget_payment(&mut self, payment_id: &str) {
+        self.reserved.remove(payment_id);
+    }
+
+    /// Forgets the oldest events until at most `keep` are held, in batches of an eighth of
+    /// `keep` (the list stays one slice at a small amortised cost). Returns how many went.
+    pub fn evict(&mut self, keep: usize) -> usize {
+        if self.events.len() <= keep.saturating_add(keep / 8) {
+            return 0;
+        }
+        let excess = self.events.len() - keep;
+        for e in self.events.drain(..excess) {
+            self.by_id.remove(&e.id);
+        }
+        self.first += excess;
+        excess
     }
 
     /// Adds a created event; a second event with an id already logged replaces nothing.
@@ -74,13 +114,14 @@ impl EventLog {
         if self.by_id.contains_key(&event.id) {
             return;
         }
-        self.by_id.insert(event.id.clone(), self.events.len());
+        self.by_id
+            .insert(event.id.clone(), self.first + self.events.len());
         self.events.push(event);
     }
 
     /// The event with this id.
     pub fn get(&self, id: &str) -> Option<&Event> {
-        self.by_id.get(id).map(|&i| &self.events[i])
+        self.by_id.get(id).map(|&i| &self.events[i - self.first])
     }
 
     /// Every event, in creation order.
@@ -101,7 +142,7 @@ impl EventLog {
         let cursor = |param: &'static str, id: &str| {
             self.by_id
                 .get(id)
-                .copied()
+                .map(|&i| i - self.first)
                 .ok_or_else(|| ApiError::NoSuchObject {
                     object: "event",
                     id: id.to_string(),
@@ -271,6 +312,48 @@ mod tests {
             l.page(&q(2, Some("evt_0"), Some("evt_1"))),
             Err(ApiError::ExclusiveParams { .. })
         ));
+    }
+
+    #[test]
+    fn a_sized_log_does_not_grow_below_its_hint() {
+        let n = 3000;
+        let mut l = EventLog::with_capacity(n);
+        let caps = |l: &EventLog| {
+            [
+                l.events.capacity(),
+                l.by_id.capacity(),
+                l.reserved.capacity(),
+            ]
+        };
+        let before = caps(&l);
+        for i in 0..n {
+            l.reserve(&format!("pi_{i}"), EventKind::Succeeded);
+            l.record(event(i, "payment_intent.succeeded"));
+        }
+        assert_eq!(caps(&l), before);
+    }
+
+    #[test]
+    fn eviction_keeps_the_newest_events_listed_and_found() {
+        let mut l = log(20);
+        assert_eq!(l.evict(10), 10);
+        assert_eq!((l.len(), l.by_id.len()), (10, 10));
+        assert!(l.get("evt_9").is_none());
+        assert_eq!(l.get("evt_10").unwrap().id, "evt_10");
+        let p = l.page(&q(3, Some("evt_12"), None)).unwrap();
+        assert_eq!(
+            (ids(&p), p.has_more),
+            (vec!["evt_11".into(), "evt_10".into()], false)
+        );
+        let back = l.page(&q(2, None, Some("evt_17"))).unwrap();
+        assert_eq!(ids(&back), ["evt_19", "evt_18"]);
+        l.record(event(20, "payment_intent.succeeded"));
+        assert_eq!(ids(&l.page(&q(1, None, None)).unwrap()), ["evt_20"]);
+        assert_eq!(l.evict(10), 0, "under the batch slack");
+        l.reserve("pi_1", EventKind::Succeeded);
+        l.forget_payment("pi_1");
+        assert_eq!(l.reserve("pi_1", EventKind::Succeeded), 0);
+        assert!(l.reserved.len() <= 1);
     }
 
     #[test]

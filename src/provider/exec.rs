@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::chaos::{Chaos, FaultKind};
+use crate::domain::sizing;
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::provider::cards::{self, DeclineCode, TestCard};
 use crate::provider::dialects::{
@@ -15,6 +16,7 @@ use crate::provider::dialects::{
 use crate::provider::events::EventLog;
 use crate::provider::idempotency::{Begin, Fingerprint, IdempotencyStore};
 use crate::provider::ledger::{payment_id_for, Draft, IntentStatus, Ledger};
+use crate::provider::retention::{Evicted, Retention};
 
 /// What [`State::apply`] needs to know about the moment and the run.
 #[derive(Clone, Copy, Debug)]
@@ -91,11 +93,44 @@ pub struct State {
     pub keys: IdempotencyStore,
     /// Every event created, for `GET /v1/events` (recorded by the server once rendered).
     pub events: EventLog,
+    /// When set, only the newest records are kept (`retention`); `None` keeps all.
+    pub retention: Option<Retention>,
+    /// What the retention has forgotten so far.
+    pub evicted: Evicted,
 }
 
 impl State {
     pub fn new() -> State {
         State::default()
+    }
+
+    /// A state with room for `orders` orders' records (`domain::sizing::per_order`).
+    pub fn with_capacity(orders: usize) -> State {
+        State {
+            ledger: Ledger::with_capacity(orders),
+            keys: IdempotencyStore::with_capacity(orders),
+            events: EventLog::with_capacity(orders),
+            retention: None,
+            evicted: Evicted::default(),
+        }
+    }
+
+    /// A state that keeps only what `r` says, sized for it up front (capped as `sizing`
+    /// caps a plan).
+    pub fn bounded(r: Retention) -> State {
+        let n = sizing::per_order(r.payments as u64);
+        State {
+            keys: IdempotencyStore::bounded(n),
+            retention: Some(r),
+            ..State::with_capacity(n)
+        }
+    }
+
+    /// Applies the retention, if any, after a request changed the records.
+    fn bound(&mut self) {
+        if let Some(r) = self.retention {
+            self.retain(r);
+        }
     }
 
     /// Records a request refused before execution (malformed, unknown object).
@@ -105,6 +140,7 @@ impl State {
         e.result = AttemptResult::Invalid;
         e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
+        self.bound();
         Plan::answer(answer)
     }
 
@@ -146,6 +182,7 @@ impl State {
             Call::Pay(p) => self.pay(ctx, p, gate),
         };
         self.finish_plan(&mut plan, &expand);
+        self.bound();
         plan
     }
 
@@ -267,6 +304,7 @@ impl State {
         // Numbered among its intent's events like any other, so a second event of a kind
         // gets an id of its own.
         self.finish_plan(&mut plan, &[]);
+        self.bound();
         plan
     }
 

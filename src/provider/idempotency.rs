@@ -1,10 +1,12 @@
 //! The idempotency store: key → in flight, or done with the saved answer. Decides replay,
 //! parameter or endpoint mismatch and in-flight conflicts; pure (no I/O, no clock), the
-//! caller holds it under the provider's lock. Keys are kept for the whole run.
+//! caller holds it under the provider's lock. Keys are kept for the whole run, or, when the
+//! store is bounded (a standalone provider's retention), the newest ones.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::chaos::key;
 
@@ -67,7 +69,12 @@ pub enum Begin {
 /// Idempotency keys and their slots.
 #[derive(Debug, Default)]
 pub struct IdempotencyStore {
-    slots: HashMap<String, Slot>,
+    /// Each slot with the number of the `begin` that made it.
+    slots: HashMap<String, (u64, Slot)>,
+    /// Keys in the order they were made, only when bounded: what [`evict`](Self::evict)
+    /// forgets first. A key aborted and made again has two places; the older is stale.
+    made: Option<VecDeque<(u64, String)>>,
+    born: u64,
 }
 
 impl IdempotencyStore {
@@ -75,16 +82,60 @@ impl IdempotencyStore {
         IdempotencyStore::default()
     }
 
+    /// A store with room for `n` keys before its map grows.
+    pub fn with_capacity(n: usize) -> IdempotencyStore {
+        IdempotencyStore {
+            slots: HashMap::with_capacity(n),
+            made: None,
+            born: 0,
+        }
+    }
+
+    /// A store that remembers the order keys came in, so that [`evict`](Self::evict) can
+    /// forget the oldest.
+    pub fn bounded(n: usize) -> IdempotencyStore {
+        IdempotencyStore {
+            made: Some(VecDeque::with_capacity(n)),
+            ..IdempotencyStore::with_capacity(n)
+        }
+    }
+
+    /// Forgets the oldest keys until at most `keep` are held (a bounded store only; others
+    /// keep every key). Returns how many went.
+    pub fn evict(&mut self, keep: usize) -> usize {
+        let Some(made) = &mut self.made else {
+            return 0;
+        };
+        let mut gone = 0;
+        while self.slots.len() > keep {
+            let Some((born, key)) = made.pop_front() else {
+                break;
+            };
+            if self.slots.get(&key).is_some_and(|(b, _)| *b == born) {
+                self.slots.remove(&key);
+                gone += 1;
+            }
+        }
+        gone
+    }
+
     /// Checks `key` for a request to `endpoint` with `fingerprint`, and marks it in flight
     /// when it is new.
     pub fn begin(&mut self, key: &str, fingerprint: Fingerprint, endpoint: &str) -> Begin {
-        let Some(slot) = self.slots.get(key) else {
+        let Some((_, slot)) = self.slots.get(key) else {
+            self.born += 1;
+            if let Some(made) = &mut self.made {
+                made.push_back((self.born, key.to_string()));
+            }
             self.slots.insert(
                 key.to_string(),
-                Slot::InFlight {
-                    fingerprint,
-                    endpoint: endpoint.to_string(),
-                },
+                (
+                    self.born,
+                    Slot::InFlight {
+                        fingerprint,
+                        endpoint: endpoint.to_string(),
+                    },
+                ),
             );
             return Begin::Fresh;
         };
@@ -119,7 +170,7 @@ impl IdempotencyStore {
     /// Saves the answer of the request that began `key`. Returns false (and changes
     /// nothing) unless the key is in flight.
     pub fn complete(&mut self, key: &str, status: u16, body: Bytes) -> bool {
-        let Some(slot) = self.slots.get_mut(key) else {
+        let Some((_, slot)) = self.slots.get_mut(key) else {
             return false;
         };
         let Slot::InFlight {
@@ -141,7 +192,7 @@ impl IdempotencyStore {
     /// Forgets an in-flight key whose request ended before execution, so a retry runs
     /// afresh. Returns false (and changes nothing) unless the key is in flight.
     pub fn abort(&mut self, key: &str) -> bool {
-        if matches!(self.slots.get(key), Some(Slot::InFlight { .. })) {
+        if matches!(self.slots.get(key), Some((_, Slot::InFlight { .. }))) {
             self.slots.remove(key);
             true
         } else {
@@ -151,7 +202,7 @@ impl IdempotencyStore {
 
     /// The slot of `key`, if any.
     pub fn get(&self, key: &str) -> Option<&Slot> {
-        self.slots.get(key)
+        self.slots.get(key).map(|(_, slot)| slot)
     }
 
     /// How many keys are stored.
@@ -303,6 +354,44 @@ mod tests {
         assert!(!s.complete("nope", 200, Bytes::new()));
         assert!(!s.abort("nope"));
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_sized_store_does_not_grow_below_its_hint() {
+        let n = 3000;
+        let mut s = IdempotencyStore::with_capacity(n);
+        let before = s.slots.capacity();
+        for i in 0..n {
+            let k = format!("key-{i}");
+            s.begin(&k, fp(&[]), EP);
+            s.complete(&k, 200, Bytes::new());
+        }
+        assert_eq!(s.slots.capacity(), before);
+    }
+
+    #[test]
+    fn a_bounded_store_forgets_the_oldest_keys_and_others_none() {
+        let (n, k) = (40, 25);
+        let mut s = IdempotencyStore::bounded(n);
+        let mut gone = 0;
+        for i in 0..n + k {
+            let key = format!("key-{i}");
+            s.begin(&key, fp(&[]), EP);
+            s.complete(&key, 200, Bytes::new());
+            gone += s.evict(n);
+        }
+        assert_eq!((s.len(), gone), (n, k));
+        assert_eq!(s.begin("key-0", fp(&[]), EP), Begin::Fresh, "forgotten");
+        let newest = format!("key-{}", n + k - 1);
+        assert!(matches!(
+            s.begin(&newest, fp(&[]), EP),
+            Begin::Replay { .. }
+        ));
+        s.abort("key-0");
+        s.begin("key-0", fp(&[]), EP);
+        let mut unbounded = IdempotencyStore::new();
+        unbounded.begin("a", fp(&[]), EP);
+        assert_eq!(unbounded.evict(0), 0, "unbounded keeps every key");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! data with cheap primitives; `exec` decides what to record, under the provider's lock.
 //! Intent lifecycle steps beyond the charge (capture, cancel, update) are in `lifecycle`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::chaos::{key, FaultKind};
 use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
@@ -132,14 +134,22 @@ fn op_index(op: PaymentOp) -> usize {
 #[derive(Debug, Default)]
 pub struct Ledger {
     entries: Vec<LedgerEntry>,
+    /// Entries numbered before `entries[0]` (taken out at the end of a run, or evicted by
+    /// the retention): `seq` goes on.
+    taken: u64,
     /// Requests so far per order id and operation (the next attempt number).
     counters: HashMap<String, [u32; 3]>,
-    intents: Vec<Intent>,
+    /// Oldest first; intent `i` (the number the maps hold) is `intents[i - first_intent]`.
+    intents: VecDeque<Intent>,
+    /// Intents evicted by the retention before `intents[0]`.
+    first_intent: usize,
     by_id: HashMap<String, usize>,
     by_order: HashMap<String, Vec<usize>>,
-    refunds: Vec<Refund>,
-    pub(super) charges: Vec<Charge>,
-    pub(super) charge_by_id: HashMap<String, usize>,
+    refunds: VecDeque<Refund>,
+    /// Oldest first; charge `c` is `charges[c - first_charge]`.
+    charges: VecDeque<Charge>,
+    first_charge: usize,
+    charge_by_id: HashMap<String, usize>,
     /// Numbers payment ids of intents without an order id.
     anonymous: u64,
     /// Wall clock (unix seconds) of the request being executed, for `created` fields.
@@ -151,9 +161,37 @@ impl Ledger {
         Ledger::default()
     }
 
+    /// A ledger with room for `n` orders' intents, charges and counters (see
+    /// `domain::sizing`): none of its maps grows before the `n`-th.
+    pub fn with_capacity(n: usize) -> Ledger {
+        Ledger {
+            entries: Vec::with_capacity(n),
+            taken: 0,
+            counters: HashMap::with_capacity(n),
+            intents: VecDeque::with_capacity(n),
+            first_intent: 0,
+            by_id: HashMap::with_capacity(n),
+            by_order: HashMap::with_capacity(n),
+            refunds: VecDeque::new(),
+            charges: VecDeque::with_capacity(n),
+            first_charge: 0,
+            charge_by_id: HashMap::with_capacity(n),
+            anonymous: 0,
+            now: 0,
+        }
+    }
+
     /// A copy of every entry, in arrival order.
     pub fn snapshot(&self) -> Vec<LedgerEntry> {
         self.entries.clone()
+    }
+
+    /// Moves the entries so far out of the ledger, which numbers later ones after them: the
+    /// end of a run hands them to verify and report without a copy.
+    pub fn take_entries(&mut self) -> Vec<LedgerEntry> {
+        let entries = std::mem::take(&mut self.entries);
+        self.taken += entries.len() as u64;
+        entries
     }
 
     /// The entries so far, without copying.
@@ -163,11 +201,11 @@ impl Ledger {
 
     /// The intent with this id.
     pub fn intent(&self, id: &str) -> Option<&Intent> {
-        self.by_id.get(id).map(|&i| &self.intents[i])
+        self.by_id.get(id).map(|&i| self.at(i))
     }
 
     /// Every refund paid out, in order.
-    pub fn refunds(&self) -> &[Refund] {
+    pub fn refunds(&self) -> &VecDeque<Refund> {
         &self.refunds
     }
 
@@ -175,7 +213,7 @@ impl Ledger {
     pub fn find(&self, key: &str, value: &str) -> Vec<Intent> {
         if key == "order_id" {
             let ix = self.by_order.get(value).map_or(&[][..], Vec::as_slice);
-            return ix.iter().map(|&i| self.intents[i].clone()).collect();
+            return ix.iter().map(|&i| self.at(i).clone()).collect();
         }
         self.intents
             .iter()
@@ -186,19 +224,21 @@ impl Ledger {
 
     /// The charge with this id.
     pub fn charge(&self, id: &str) -> Option<&Charge> {
-        self.charge_by_id.get(id).map(|&c| &self.charges[c])
+        self.charge_by_id
+            .get(id)
+            .map(|&c| &self.charges[c - self.first_charge])
     }
 
     /// The latest charge of intent `i`, to update on capture, refund or cancel.
     pub(super) fn latest_charge_mut(&mut self, i: usize) -> Option<&mut Charge> {
-        let id = self.intents[i].latest_charge.as_deref()?;
+        let id = self.at(i).latest_charge.as_deref()?;
         let &c = self.charge_by_id.get(id)?;
-        Some(&mut self.charges[c])
+        Some(&mut self.charges[c - self.first_charge])
     }
 
     /// Files intent `i` under its new `metadata[order_id]` after an update changed it.
     pub(super) fn reindex_order(&mut self, i: usize, old: Option<&str>) {
-        let new = self.intents[i].order_id().map(str::to_string);
+        let new = self.at(i).order_id().map(str::to_string);
         if old == new.as_deref() {
             return;
         }
@@ -218,11 +258,11 @@ impl Ledger {
     }
 
     pub(super) fn at(&self, i: usize) -> &Intent {
-        &self.intents[i]
+        &self.intents[i - self.first_intent]
     }
 
     pub(super) fn at_mut(&mut self, i: usize) -> &mut Intent {
-        &mut self.intents[i]
+        &mut self.intents[i - self.first_intent]
     }
 
     /// Runs a charge on intent `i` with the card's decline (`code`, and the reason the
@@ -236,7 +276,7 @@ impl Ledger {
         decline: Option<(DeclineCode, FailReason)>,
     ) -> &Intent {
         let now = self.now;
-        let it = &mut self.intents[i];
+        let it = &mut self.intents[i - self.first_intent];
         it.charges += 1;
         let charge = hashed_id(
             "ch_",
@@ -268,9 +308,9 @@ impl Ledger {
             }
         }
         self.charge_by_id
-            .insert(record.id.clone(), self.charges.len());
-        self.charges.push(record);
-        &self.intents[i]
+            .insert(record.id.clone(), self.first_charge + self.charges.len());
+        self.charges.push_back(record);
+        self.at(i)
     }
 
     /// Refunds `r.amount` (or all that is left) of intent `i`'s charge.
@@ -281,7 +321,7 @@ impl Ledger {
         unix: u64,
         r: NewRefund,
     ) -> Result<Refund, ApiError> {
-        let it = &mut self.intents[i];
+        let it = &mut self.intents[i - self.first_intent];
         let remaining = it.amount_received.saturating_sub(it.amount_refunded);
         if it.status != IntentStatus::Succeeded {
             return Err(ApiError::UnexpectedState {
@@ -304,9 +344,9 @@ impl Ledger {
             .as_deref()
             .and_then(|c| self.charge_by_id.get(c));
         if let Some(&c) = captured_charge {
-            self.charges[c].amount_refunded += amount;
+            self.charges[c - self.first_charge].amount_refunded += amount;
         }
-        let it = &self.intents[i];
+        let it = self.at(i);
         let refund = Refund {
             id: hashed_id(
                 "re_",
@@ -322,7 +362,7 @@ impl Ledger {
             metadata: r.metadata,
             created: unix,
         };
-        self.refunds.push(refund.clone());
+        self.refunds.push_back(refund.clone());
         Ok(refund)
     }
 
@@ -358,12 +398,12 @@ impl Ledger {
         } else {
             IntentStatus::RequiresPaymentMethod
         };
-        let i = self.intents.len();
+        let i = self.first_intent + self.intents.len();
         self.by_id.insert(id.clone(), i);
         if let Some(o) = order {
             self.by_order.entry(o).or_default().push(i);
         }
-        self.intents.push(Intent {
+        self.intents.push_back(Intent {
             id,
             amount: p.amount,
             currency: p.currency,
@@ -404,10 +444,73 @@ impl Ledger {
         self.counters.get(order).map_or(0, |c| c[op_index(op)])
     }
 
+    /// Payments (intents) held now.
+    pub fn payments(&self) -> usize {
+        self.intents.len()
+    }
+
+    /// Forgets the oldest payments until at most `keep` are held, with what is theirs alone:
+    /// the order's lookup and attempt counters once the order has no payment left, their
+    /// charges and refunds. Returns the forgotten payment ids, oldest first.
+    pub(super) fn evict_payments(&mut self, keep: usize) -> Vec<String> {
+        let mut gone = Vec::new();
+        while self.intents.len() > keep {
+            let Some(it) = self.intents.pop_front() else {
+                break;
+            };
+            let i = self.first_intent;
+            self.first_intent += 1;
+            self.by_id.remove(&it.id);
+            if let Some(o) = it.order_id() {
+                let emptied = self.by_order.get_mut(o).is_some_and(|list| {
+                    list.retain(|&j| j != i);
+                    list.is_empty()
+                });
+                if emptied {
+                    self.by_order.remove(o);
+                    self.counters.remove(o);
+                }
+            }
+            gone.push(it.id);
+        }
+        // Charges and refunds come in creation order, mostly just after their payment's: those
+        // at the front whose payment is gone go with it; past twice `keep`, the oldest go anyway
+        // (a long-lived payment's first charge must not pin every later one).
+        while let Some(c) = self.charges.front() {
+            if self.by_id.contains_key(&c.payment_intent) && self.charges.len() <= 2 * keep {
+                break;
+            }
+            if let Some(c) = self.charges.pop_front() {
+                self.charge_by_id.remove(&c.id);
+                self.first_charge += 1;
+            }
+        }
+        while let Some(r) = self.refunds.front() {
+            if self.by_id.contains_key(&r.payment_intent) && self.refunds.len() <= keep {
+                break;
+            }
+            self.refunds.pop_front();
+        }
+        gone
+    }
+
+    /// Forgets the oldest entries until at most `keep` are held, in batches of an eighth of
+    /// `keep` so that `entries()` stays one slice at a small amortised cost. Returns how many
+    /// went.
+    pub(super) fn evict_entries(&mut self, keep: usize) -> usize {
+        if self.entries.len() <= keep.saturating_add(keep / 8) {
+            return 0;
+        }
+        let excess = self.entries.len() - keep;
+        self.entries.drain(..excess);
+        self.taken += excess as u64;
+        excess
+    }
+
     /// Appends `e` as the next entry, arrived at run time `at`.
     pub(super) fn record(&mut self, at: Duration, e: Draft) {
         self.entries.push(LedgerEntry {
-            seq: self.entries.len() as u64,
+            seq: self.taken + self.entries.len() as u64,
             at_ms: at.as_millis() as u64,
             op: e.op,
             order_id: e.order_id,
@@ -554,6 +657,71 @@ mod tests {
             Some(None)
         );
         assert_eq!(l.intents[i].status, IntentStatus::RequiresConfirmation);
+    }
+
+    #[test]
+    fn eviction_keeps_the_newest_payments_and_what_is_theirs() {
+        let mut l = Ledger::new();
+        let (n, k) = (50, 30);
+        for j in 0..n + k {
+            let order = format!("ord-{j:06}");
+            l.bump(&order, PaymentOp::Charge);
+            let i = l.create_intent(1, 1, new_intent(Some(&order)), Some(&order));
+            l.settle_card(i, 1, None);
+            l.record(
+                Duration::ZERO,
+                Draft::new(PaymentOp::Charge, None, None, 0, "usd".into()),
+            );
+            l.evict_payments(n);
+            l.evict_entries(2 * n);
+        }
+        assert_eq!(l.payments(), n);
+        assert!(l.by_id.len() <= n && l.by_order.len() <= n && l.counters.len() <= n);
+        assert!(l.charges.len() <= n && l.charge_by_id.len() <= n);
+        assert!(l.entries.len() <= 2 * n + 2 * n / 8);
+        assert!(l
+            .intent(&payment_id_for(1, "ord-000000", "ord-000000"))
+            .is_none());
+        let newest = format!("ord-{:06}", n + k - 1);
+        let it = l.intent(&payment_id_for(1, &newest, &newest)).unwrap();
+        assert_eq!(it.status, IntentStatus::Succeeded);
+        assert!(l.charge(it.latest_charge.as_deref().unwrap()).is_some());
+        assert_eq!(l.find("order_id", &newest).len(), 1);
+        assert_eq!(l.count(&newest, PaymentOp::Charge), 1);
+        let last = l.entries().last().unwrap().seq;
+        assert_eq!(last, (n + k - 1) as u64, "numbering goes on past evictions");
+    }
+
+    /// Capacities of every per-order structure, to tell whether one grew.
+    fn capacities(l: &Ledger) -> [usize; 7] {
+        [
+            l.entries.capacity(),
+            l.counters.capacity(),
+            l.intents.capacity(),
+            l.by_id.capacity(),
+            l.by_order.capacity(),
+            l.charges.capacity(),
+            l.charge_by_id.capacity(),
+        ]
+    }
+
+    #[test]
+    fn a_sized_ledger_does_not_grow_below_its_hint() {
+        let n = 5000;
+        let mut l = Ledger::with_capacity(n);
+        let before = capacities(&l);
+        assert!(before.iter().all(|&c| c >= n), "{before:?}");
+        for k in 0..n {
+            let order = format!("ord-{k:06}");
+            l.bump(&order, PaymentOp::Charge);
+            let i = l.create_intent(1, 1, new_intent(Some(&order)), Some(&order));
+            l.settle_card(i, 1, None);
+            l.record(
+                Duration::ZERO,
+                Draft::new(PaymentOp::Charge, None, None, 0, "usd".into()),
+            );
+        }
+        assert_eq!(capacities(&l), before, "no structure reallocated");
     }
 
     #[test]

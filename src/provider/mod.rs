@@ -31,6 +31,7 @@ pub mod idempotency;
 pub mod ledger;
 mod lifecycle;
 pub mod reqlog;
+pub mod retention;
 mod server;
 mod trade;
 pub mod webhooks;
@@ -59,12 +60,18 @@ pub struct ProviderConfig {
     pub webhook_timeout: Duration,
     /// Run time zero: fault windows and ledger times are measured from here.
     pub origin: Instant,
+    /// Orders the run plans: the ledger, keys and events are sized for them up front
+    /// (`domain::sizing::per_order`), so no map grows during the load. 0: sized as they fill.
+    pub expected_orders: u64,
+    /// Keep only the newest records (`paychaos provider --retain`); `None` keeps all, as a
+    /// run's verifier needs.
+    pub retain: Option<retention::Retention>,
 }
 
 impl ProviderConfig {
     /// The provider a scenario describes: its seed and fault plan, webhook chaos, dialect,
     /// hold and webhook settings. `webhook_url` is where events go (`None`: nowhere);
-    /// `origin` is run time zero.
+    /// `origin` is run time zero. `expected_orders` is left 0 for the caller who knows the plan.
     pub fn from_scenario(
         scenario: &Scenario,
         webhook_url: Option<String>,
@@ -83,6 +90,8 @@ impl ProviderConfig {
             webhook_retry: scenario.webhooks.retry_schedule.clone(),
             webhook_timeout: scenario.webhooks.timeout,
             origin,
+            expected_orders: 0,
+            retain: None,
         }
     }
 }
@@ -120,6 +129,14 @@ impl ProviderHandle {
     /// A copy of the ledger so far, in arrival order.
     pub fn ledger(&self) -> Vec<LedgerEntry> {
         self.shared.lock().ledger.snapshot()
+    }
+
+    /// The ledger and the webhook delivery attempts so far, moved out of the provider: what
+    /// a run verifies and reports on once its load and drain are over, read without a copy
+    /// of either. Requests after this are numbered on but not in what was taken.
+    pub fn take_records(&self) -> (Vec<LedgerEntry>, Vec<WebhookAttempt>) {
+        let ledger = self.shared.lock().ledger.take_entries();
+        (ledger, self.shared.dispatcher.take_log())
     }
 
     /// Every webhook delivery attempt so far.
@@ -187,6 +204,7 @@ pub fn serve_with(
             timeout: cfg.webhook_timeout,
             origin: cfg.origin,
             chaos: cfg.chaos.clone(),
+            keep_attempts: cfg.retain.map(retention::Retention::attempts),
         },
         shutdown.clone(),
     );

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::{Chaos, FaultKind};
-use crate::domain::AttemptResult;
+use crate::domain::{sizing, AttemptResult};
 use crate::net::{self, BodyError, ServerLimits};
 use crate::provider::control;
 use crate::provider::dialects::{self, Answer, ApiError, Dialect, EventMeta, Rendered};
@@ -52,11 +52,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(cfg: ProviderConfig, dispatcher: Dispatcher, shutdown: CancellationToken) -> Shared {
+        let state = fresh_state(&cfg);
         Shared {
             chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
             dialect: dialects::of(cfg.dialect),
             cfg,
-            state: Mutex::new(State::new()),
+            state: Mutex::new(state),
             dispatcher,
             shutdown,
             requests: AtomicU64::new(0),
@@ -97,6 +98,15 @@ impl Shared {
             _ = tokio::time::sleep(d) => {}
             _ = self.shutdown.cancelled() => {}
         }
+    }
+}
+
+/// The records a provider starts (and resets) with: bounded by its retention, or sized for
+/// the orders its run plans.
+pub(crate) fn fresh_state(cfg: &ProviderConfig) -> State {
+    match cfg.retain {
+        Some(r) => State::bounded(r),
+        None => State::with_capacity(sizing::per_order(cfg.expected_orders)),
     }
 }
 

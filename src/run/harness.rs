@@ -82,7 +82,10 @@ impl Harness {
         let origin = Instant::now();
         let provider = provider::serve(
             plistener,
-            ProviderConfig::from_scenario(scenario, Some(webhook_url), origin),
+            ProviderConfig {
+                expected_orders: planned_orders(scenario),
+                ..ProviderConfig::from_scenario(scenario, Some(webhook_url), origin)
+            },
             servers.child_token(),
         );
         let merchant = match embedded {
@@ -137,6 +140,13 @@ fn start_merchant(
         dialect: scenario.provider.dialect,
         api_key: DEFAULT_API_KEY.into(),
         webhook_secret: scenario.webhooks.secret.clone(),
+        expected_orders: planned_orders(scenario),
     };
     merchant::serve(listener, cfg, servers.child_token()).context("starting the reference merchant")
+}
+
+/// How many orders the scenario's load plans, in closed form from its stages (the integral
+/// of the rate): what the provider and merchant size their per-order state for.
+fn planned_orders(scenario: &Scenario) -> u64 {
+    load::Schedule::new(&load::stages(&scenario.load.profile)).planned()
 }

@@ -107,8 +107,7 @@ async fn run_scenario(
         Ok(o) => (o, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let ledger = harness.provider.ledger();
-    let webhooks = harness.provider.webhook_log();
+    let (ledger, webhooks) = harness.provider.take_records();
     let events_created = harness.provider.events_created();
     let provider_url = format!("http://{}", harness.provider.addr());
     let origin = harness.origin;

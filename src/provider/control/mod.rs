@@ -18,9 +18,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::net;
-use crate::provider::exec::State;
 use crate::provider::reqlog::RequestHook;
-use crate::provider::server::Shared;
+use crate::provider::server::{self, Shared};
 use crate::provider::webhooks::ResendError;
 
 /// Extras of a provider served on its own (`paychaos provider`). The default, what the
@@ -139,7 +138,7 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request<net::
         }
         ("/events", Method::GET) => events(shared, &order),
         ("/reset", Method::POST) => {
-            *shared.lock() = State::new();
+            *shared.lock() = server::fresh_state(&shared.cfg);
             shared.dispatcher.reset();
             json_ok(&json!({ "reset": true }))
         }
@@ -280,10 +279,17 @@ fn resend(shared: &Shared, id: &str) -> Resp {
 }
 
 fn index(shared: &Shared) -> Resp {
-    let (entries, events) = {
+    let (entries, events, payments, evicted) = {
         let st = shared.lock();
-        (st.ledger.entries().len(), st.events.len())
+        let evicted = st.evicted;
+        (
+            st.ledger.entries().len(),
+            st.events.len(),
+            st.ledger.payments(),
+            evicted,
+        )
     };
+    let retention = shared.cfg.retain.map(|r| r.payments);
     let run_time = Instant::now().saturating_duration_since(shared.cfg.origin);
     json_ok(&json!({
         "service": "paychaos provider",
@@ -291,7 +297,17 @@ fn index(shared: &Shared) -> Resp {
         "seed": shared.chaos().seed,
         "ledger_entries": entries,
         "events": events,
-        "webhook_attempts": shared.dispatcher.log().len(),
+        "webhook_attempts": shared.dispatcher.log_len(),
+        "payments": payments,
+        // What a bounded provider keeps, and what it has forgotten to stay within it.
+        "retention": { "payments": retention },
+        "evicted": {
+            "payments": evicted.payments,
+            "ledger_entries": evicted.ledger_entries,
+            "idempotency_keys": evicted.idempotency_keys,
+            "events": evicted.events,
+            "webhook_attempts": shared.dispatcher.evicted(),
+        },
         "webhook_url": shared.cfg.webhook_url,
         "endpoints": ENDPOINTS,
     }))

@@ -34,6 +34,8 @@ struct Setup {
     webhook_url: Option<String>,
     token: Option<String>,
     separate_control: bool,
+    /// `--retain N`.
+    retain: Option<usize>,
 }
 
 async fn start(setup: Setup) -> Harness {
@@ -52,6 +54,10 @@ async fn start(setup: Setup) -> Harness {
         webhook_retry: vec![Duration::from_millis(10)],
         webhook_timeout: Duration::from_secs(2),
         origin: Instant::now(),
+        expected_orders: 0,
+        retain: setup
+            .retain
+            .map(|payments| crate::provider::retention::Retention { payments }),
     };
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
@@ -383,6 +389,47 @@ async fn webhook_chaos_replaced_at_run_time_applies_to_the_next_event() {
     until_idle(&h).await;
     let dups: Vec<bool> = h.handle.webhook_log().iter().map(|a| a.duplicate).collect();
     assert_eq!(dups, [false, true]);
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn a_bounded_provider_keeps_the_newest_payments_and_counts_what_it_evicted() {
+    let merchant = acknowledging_merchant().await;
+    let h = start(Setup {
+        webhook_url: Some(merchant.uri()),
+        retain: Some(5),
+        ..Setup::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let a = charge(&h, &format!("ord-{i}"), &format!("k{i}"))
+            .await
+            .unwrap();
+        ids.push(a.json()["id"].as_str().unwrap().to_string());
+        until_idle(&h).await;
+    }
+    let index = control(&h, "GET", "/_paychaos/", "").await.json();
+    assert_eq!(index["payments"], 5);
+    assert_eq!(index["retention"]["payments"], 5);
+    assert_eq!(index["evicted"]["payments"], 3);
+    let auth = [("authorization", "Bearer sk_test_x")];
+    for (id, want) in [(&ids[0], 404), (&ids[7], 200)] {
+        let path = format!("/v1/payment_intents/{id}");
+        let got = send(h.handle.addr(), "GET", &path, "", &auth)
+            .await
+            .unwrap();
+        assert_eq!(got.status, want, "the oldest is forgotten, the newest kept");
+    }
+    let again = charge(&h, "ord-7", "k7").await.unwrap();
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..]),
+        "the newest key still replays"
+    );
     stop(h).await;
 }
 

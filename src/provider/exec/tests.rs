@@ -356,3 +356,34 @@ fn late_charge_executes_only_when_run_and_keeps_its_key_in_flight() {
     assert_eq!(e.fault, Some(FaultKind::LateCharge));
     assert_eq!(b.state.ledger.find("order_id", &order).len(), 1);
 }
+
+#[test]
+fn a_bounded_state_holds_at_most_its_retention_after_more_payments() {
+    use crate::provider::retention::{Retention, ENTRIES_PER_PAYMENT, KEYS_PER_PAYMENT};
+    let (n, k) = (30, 45);
+    let mut b = Bench::new(Rates::default());
+    b.state = State::bounded(Retention { payments: n });
+    for i in 0..n + k {
+        let order = format!("ord-{i:06}");
+        let plan = b.charge(&order, Some(&format!("{order}:charge")));
+        b.save(&plan);
+        b.search(&order);
+    }
+    let st = &b.state;
+    assert_eq!(st.ledger.payments(), n);
+    assert_eq!(st.evicted.payments, k as u64);
+    assert!(st.keys.len() <= KEYS_PER_PAYMENT * n);
+    let entries = ENTRIES_PER_PAYMENT * n;
+    assert!(st.ledger.entries().len() <= entries + entries / 8);
+    assert_eq!(
+        st.evicted.ledger_entries + st.ledger.entries().len() as u64,
+        2 * (n + k) as u64,
+        "every request was recorded, then kept or counted as evicted"
+    );
+    // The newest order is still found, replayed and counted.
+    let newest = format!("ord-{:06}", n + k - 1);
+    let found = b.search(&newest).reply_answer();
+    assert!(matches!(found, Answer::Search(list) if list.len() == 1));
+    let again = b.charge(&newest, Some(&format!("{newest}:charge")));
+    assert!(matches!(again.reply, Reply::Replay { .. }));
+}

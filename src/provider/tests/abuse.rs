@@ -27,6 +27,8 @@ async fn start(limits: ServerLimits) -> (ProviderHandle, CancellationToken) {
         webhook_retry: vec![],
         webhook_timeout: Duration::from_secs(1),
         origin: Instant::now(),
+        expected_orders: 0,
+        retain: None,
     };
     let shutdown = CancellationToken::new();
     let opts = ServeOptions {

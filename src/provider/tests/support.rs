@@ -53,6 +53,8 @@ impl Harness {
             webhook_retry: vec![],
             webhook_timeout: Duration::from_secs(1),
             origin: Instant::now(),
+            expected_orders: 0,
+            retain: None,
         };
         let shutdown = CancellationToken::new();
         let handle = serve(listener, cfg, shutdown.clone());

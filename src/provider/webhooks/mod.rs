@@ -78,6 +78,8 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     pub origin: Instant,
     pub chaos: Chaos,
+    /// Keep only the newest this many attempts in the log (a bounded provider); `None`: all.
+    pub keep_attempts: Option<usize>,
 }
 
 /// Delivers events in the background; cheap to clone.
@@ -105,6 +107,8 @@ struct Shared {
     /// Finished attempts keyed by send ticket; a std mutex because it is never held across
     /// an await and each critical section is a push or an insert.
     log: Mutex<Vec<(u64, WebhookAttempt)>>,
+    /// Attempts forgotten to keep the log within `cfg.keep_attempts`.
+    evicted: AtomicU64,
     /// Which events each payment has had, for reorder chaos (empty when it is off).
     order: reorder::Book,
     /// The chaos in force: `cfg.chaos` at start, replaced at run time by the control API.
@@ -131,6 +135,14 @@ impl Shared {
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let at = log.partition_point(|(s, _)| *s < seq);
         log.insert(at, (seq, attempt));
+        // In batches of an eighth, so the log stays one Vec at a small amortised cost.
+        if let Some(keep) = self.cfg.keep_attempts {
+            if log.len() > keep.saturating_add(keep / 8) {
+                let excess = log.len() - keep;
+                log.drain(..excess);
+                self.evicted.fetch_add(excess as u64, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Sleeps for `d`; false when shutdown came first.
@@ -182,6 +194,7 @@ impl Dispatcher {
                 pending: AtomicU64::new(0),
                 seq: AtomicU64::new(0),
                 log: Mutex::new(Vec::new()),
+                evicted: AtomicU64::new(0),
                 order: reorder::Book::default(),
                 chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
                 cfg,
@@ -218,6 +231,27 @@ impl Dispatcher {
     pub fn log(&self) -> Vec<WebhookAttempt> {
         let log = self.shared.log.lock().unwrap_or_else(|e| e.into_inner());
         log.iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    /// Every delivery attempt so far, in send order, moved out of the log (which is empty
+    /// after): the end of a run reads it once, without a copy.
+    pub fn take_log(&self) -> Vec<WebhookAttempt> {
+        let log = std::mem::take(&mut *self.shared.log.lock().unwrap_or_else(|e| e.into_inner()));
+        log.into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// How many attempts the log holds now.
+    pub fn log_len(&self) -> usize {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Attempts forgotten so far to keep the log within its bound.
+    pub fn evicted(&self) -> u64 {
+        self.shared.evicted.load(Ordering::Relaxed)
     }
 
     /// Events enqueued so far.

@@ -82,6 +82,7 @@ fn config(url: Option<String>) -> WebhookConfig {
         timeout: Duration::from_secs(2),
         origin: Instant::now(),
         chaos: chaos(None, false, false),
+        keep_attempts: None,
     }
 }
 

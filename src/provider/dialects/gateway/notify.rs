@@ -69,7 +69,9 @@ pub fn notification(meta: &EventMeta<'_>, it: &Intent) -> Option<Event> {
         event_type: notify_kind(status),
         order_id: it.order_id().map(str::to_string),
         payment_id: Some(it.id.clone()),
-        body: Bytes::from(body),
+        // Kept for the whole run (replays, event lists): a `Bytes` made from a `String`
+        // keeps its whole allocation, up to twice the length after rendering's doublings.
+        body: Bytes::from(body.into_bytes().into_boxed_slice()),
         format: Format::Gateway,
         url: it.metadata.get("notify_url").cloned(),
     })

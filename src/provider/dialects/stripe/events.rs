@@ -93,7 +93,9 @@ pub fn event_for(meta: &EventMeta<'_>, it: &Intent, pi: &str) -> Event {
         event_type: kind.to_string(),
         order_id: it.order_id().map(str::to_string),
         payment_id: Some(it.id.clone()),
-        body: Bytes::from(body),
+        // Kept for the whole run (replays, event lists): a `Bytes` made from a `String`
+        // keeps its whole allocation, up to twice the length after rendering's doublings.
+        body: Bytes::from(body.into_bytes().into_boxed_slice()),
         format: Format::Stripe,
         url: None,
     }

@@ -130,7 +130,9 @@ pub fn render(answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Optio
     };
     let rendered = Rendered {
         status: status(answer),
-        body: Bytes::from(body),
+        // Kept for the whole run (replays, event lists): a `Bytes` made from a `String`
+        // keeps its whole allocation, up to twice the length after rendering's doublings.
+        body: Bytes::from(body.into_bytes().into_boxed_slice()),
         should_retry: should_retry(answer),
     };
     (rendered, event)

@@ -42,6 +42,7 @@ fn config(url: Option<String>, chaos: WebhookChaos) -> WebhookConfig {
         timeout: Duration::from_secs(2),
         origin: Instant::now(),
         chaos: Chaos::new(7, FaultPlan::default(), chaos),
+        keep_attempts: None,
     }
 }
 
