@@ -7,7 +7,7 @@ mod fault;
 
 use serde::{Deserialize, Serialize};
 
-pub use fault::FaultKind;
+pub use fault::{FaultKind, FaultOp, Targets};
 
 /// An amount in the currency's minor unit (cents for USD).
 pub type Amount = u64;

@@ -24,6 +24,8 @@ mod load;
 #[cfg(test)]
 mod merchant_chaos_tests;
 #[cfg(test)]
+mod target_tests;
+#[cfg(test)]
 mod tests;
 
 /// One problem in a scenario, at a TOML key path.
