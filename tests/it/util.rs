@@ -146,6 +146,17 @@ processing_error = 0.08
 late_charge = 0.04
 "#;
 
+/// Appended to `ALL_FAULTS`: every per-attempt kind on every operation it can hit.
+pub const ALL_TARGETS: &str = r#"
+[faults.targets]
+timeout = "any"
+timeout_after_charge = "any"
+server_error = "any"
+rate_limit = "any"
+processing_error = "any"
+late_charge = "any"
+"#;
+
 /// All webhook chaos on: delays, reordering, dropped first attempts, duplicates, and the
 /// attacker copies (forged, stale, unsigned).
 pub const WEBHOOK_CHAOS: &str = r#"
