@@ -292,6 +292,19 @@ mod tests {
         )
     }
 
+    /// Seed 42's faults on the first attempt of orders 0..8 with every kind before `reset` at
+    /// 0.1: what the seed meant before `reset` was appended, and must keep meaning.
+    const PINNED_FIRST: [Option<&str>; 8] = [
+        Some("rate_limit"),
+        Some("server_error"),
+        None,
+        Some("processing_error"),
+        None,
+        None,
+        None,
+        None,
+    ];
+
     fn ids(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("ord-{i:06}")).collect()
     }
@@ -521,6 +534,48 @@ mod tests {
             serde_json::json!(["charge", "query"])
         );
         assert_eq!(serde_json::from_value::<FaultPlan>(json).unwrap(), t);
+    }
+
+    #[test]
+    fn reset_is_appended_so_seed_42_keeps_every_existing_assignment() {
+        // Every per-attempt kind but reset on, as a scenario written before reset existed.
+        let old = plan(rates_of([
+            (FaultKind::Timeout, 0.1),
+            (FaultKind::TimeoutAfterCharge, 0.1),
+            (FaultKind::ServerError, 0.1),
+            (FaultKind::RateLimit, 0.1),
+            (FaultKind::ProcessingError, 0.1),
+            (FaultKind::LateCharge, 0.1),
+        ]));
+        let mut zero = old.clone();
+        zero.plan.rates[FaultKind::Reset] = 0.0;
+        let mut on = old.clone();
+        on.plan.rates[FaultKind::Reset] = 0.2;
+        let mut resets = 0;
+        for id in ids(1000) {
+            for a in 0..4 {
+                let before = old.attempt(&id, a, Duration::ZERO);
+                assert_eq!(zero.attempt(&id, a, Duration::ZERO), before, "{id} #{a}");
+                let after = on.attempt(&id, a, Duration::ZERO);
+                if before.is_some() {
+                    assert_eq!(
+                        after, before,
+                        "{id} #{a}: reset takes only pass-through draws"
+                    );
+                }
+                resets += usize::from(after == Some(FaultKind::Reset));
+            }
+        }
+        assert!(
+            (700..900).contains(&resets),
+            "{resets} resets of 4000 at 0.2"
+        );
+        // Pinned: the first orders' first attempts under `old`, as drawn before reset existed.
+        let first: Vec<_> = ids(8)
+            .iter()
+            .map(|id| old.attempt(id, 0, Duration::ZERO).map(FaultKind::as_str))
+            .collect();
+        assert_eq!(first, PINNED_FIRST);
     }
 
     #[test]

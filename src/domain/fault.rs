@@ -46,6 +46,10 @@ pub enum FaultKind {
     /// (charged or declined, answer saved under the key), then dropped: the money moves after
     /// the merchant stopped waiting, and the payment is invisible until then.
     LateCharge,
+    /// Per attempt: the connection is reset (an RST: `SO_LINGER` 0, then close) at once,
+    /// before execution; nothing moved. Unlike `timeout`'s clean close after the hold, the
+    /// client sees `ECONNRESET` right away.
+    Reset,
 }
 
 impl FaultKind {
@@ -221,7 +225,8 @@ mod tests {
                 ServerError,
                 RateLimit,
                 ProcessingError,
-                LateCharge
+                LateCharge,
+                Reset
             ]
         );
     }
@@ -250,6 +255,7 @@ mod tests {
         );
         assert_eq!(FaultKind::Timeout.targetable(), Targets::ANY);
         assert!(FaultKind::LateCharge.targetable().is_charge_only());
+        assert_eq!(FaultKind::Reset.targetable(), Targets::ANY);
         assert_eq!(FaultKind::RiskBlock.targetable(), Targets::NONE);
     }
 }

@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
 pub enum Reply {
     /// Hold for the configured time, then close the connection without an answer.
     Drop,
+    /// Reset the connection (RST) at once, without an answer (`reset`).
+    Reset,
     /// Send a saved answer again, marked as replayed.
     Replay { status: u16, body: Bytes },
     /// Render and send this.
@@ -246,6 +248,12 @@ impl State {
                 e.result = AttemptResult::Dropped;
                 self.ledger.record(ctx.at, e);
                 return ControlFlow::Break(Plan::new(Reply::Drop, Duration::ZERO, false));
+            }
+            Some(FaultKind::Reset) => {
+                // Recorded like a dropped request: nothing executed, no answer sent.
+                e.result = AttemptResult::Dropped;
+                self.ledger.record(ctx.at, e);
+                return ControlFlow::Break(Plan::new(Reply::Reset, Duration::ZERO, false));
             }
             Some(FaultKind::ServerError) => (ApiError::ServerError, AttemptResult::ServerError),
             Some(FaultKind::RateLimit) => (ApiError::RateLimited, AttemptResult::RateLimited),

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::test_support::Harness;
 use super::*;
-use crate::chaos::{FaultPlan, Latency};
+use crate::chaos::{FaultKind, FaultPlan, Latency};
 use crate::domain::{AttemptResult, PaymentOp};
 
 /// A provider with `plan` (seed 9), holds of 50 ms, no webhook URL.
@@ -343,5 +343,42 @@ async fn manual_capture_and_cancel_over_the_wire() {
             "payment_intent.amount_capturable_updated"
         ]
     );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn a_reset_charge_reaches_the_client_as_econnreset_and_moves_no_money() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let plan = FaultPlan {
+        rates: crate::chaos::rates_of([(FaultKind::Reset, 1.0)]),
+        ..FaultPlan::default()
+    };
+    let h = start(plan).await;
+    let body = "amount=5&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]=ord-000001";
+    let req = format!(
+        "POST /v1/payment_intents HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer sk_test_x\r\n\
+         content-type: application/x-www-form-urlencoded\r\nidempotency-key: k1\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(h.handle.addr())
+        .await
+        .unwrap();
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let err = stream
+        .read_to_end(&mut buf)
+        .await
+        .expect_err("a reset, not an answer or a clean close");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    assert!(
+        buf.is_empty(),
+        "no answer: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    let e = h.handle.ledger().pop().expect("the charge recorded");
+    assert_eq!((e.op, e.fault), (PaymentOp::Charge, Some(FaultKind::Reset)));
+    assert_eq!(e.result, AttemptResult::Dropped);
+    assert!(!e.money_moved);
     stop(h).await;
 }

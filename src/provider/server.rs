@@ -183,7 +183,8 @@ async fn handle(
 ) -> Answered {
     let request_id = shared.request_id();
     let dialect = shared.cfg.dialect;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let reset = parts.extensions.remove::<net::ResetHandle>();
     let send = |answer: Answer| -> Answered {
         let (r, _) = dialects::render(dialect, &answer, None);
         Ok(response(r, &request_id, false, None))
@@ -249,6 +250,13 @@ async fn handle(
         }
         plan
     };
+    if plan.reply == Reply::Reset {
+        // The connection closes with an RST once this error has ended it (see `net`).
+        if let Some(r) = reset {
+            r.reset();
+        }
+        return Err(Dropped);
+    }
     respond(shared, plan, chaos.seed, &request_id, key, key_header).await
 }
 
@@ -313,6 +321,8 @@ async fn respond(
         event_nth,
     } = plan;
     let (rendered, replayed) = match reply {
+        // Carried out by `handle`, which holds the connection's reset handle.
+        Reply::Reset => return Err(Dropped),
         Reply::Drop => {
             shared.pause(shared.cfg.hold).await;
             return Err(Dropped);

@@ -204,8 +204,9 @@ async fn correct_merchant_verifies_clean_over_20_seeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_merchant_verifies_clean_over_20_seeds_with_every_target_on() {
-    // The same with every per-attempt kind on every operation it can hit: refunds, the
-    // reconciler's searches and retrieves are timed out, lost, refused with 5xx and 429.
+    // The same with connection resets added and every per-attempt kind on every operation
+    // it can hit: refunds and the reconciler's searches are timed out, lost, reset, refused
+    // with 5xx and 429.
     clean_over_20_seeds(format!("{ALL_FAULTS}{ALL_TARGETS}")).await;
 }
 

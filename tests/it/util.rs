@@ -146,9 +146,12 @@ processing_error = 0.08
 late_charge = 0.04
 "#;
 
-/// Appended to `ALL_FAULTS`: every per-attempt kind on every operation it can hit.
+/// Appended to `ALL_FAULTS`: connection resets too, and every per-attempt kind on every
+/// operation it can hit.
 pub const ALL_TARGETS: &str = r#"
+reset = 0.04
 [faults.targets]
+reset = "any"
 timeout = "any"
 timeout_after_charge = "any"
 server_error = "any"

@@ -216,7 +216,7 @@ mod tests {
             err.message(),
             "unknown field `timout`, expected one of `insufficient_funds`, `risk_block`, \
              `timeout`, `timeout_after_charge`, `server_error`, `rate_limit`, \
-             `processing_error`, `late_charge`, `latency`, `windows`, `targets`"
+             `processing_error`, `late_charge`, `reset`, `latency`, `windows`, `targets`"
         );
         assert_eq!(err.span(), Some(9..15), "the key's position");
         let err = toml::from_str::<RawScenario>("[[faults.windows]]\nlatncy = {}\n").unwrap_err();
@@ -227,7 +227,7 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(err.message().ends_with("`late_charge`, `latency`"), "{err}");
+        assert!(err.message().ends_with("`reset`, `latency`"), "{err}");
     }
 
     #[test]
