@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{LedgerEntry, PaymentOp};
 
-use super::{Chaos, FaultKind, WebhookDecision};
+use super::{Chaos, FaultKind, FaultOp, WebhookDecision};
 
 /// How many attempts of each faulted operation, and how many webhook event slots, of every
 /// planned order the plan digest covers. Four covers the first try and the reference
@@ -26,8 +26,11 @@ pub const PLAN_DIGEST_DEPTH: u32 = 4;
 pub const PLAN_DIGEST_ORDERS: u64 = 1_000_000;
 
 /// Bytes hashed per planned order: its sequence number, the sticky fault, then per attempt
-/// the fault and the injected latency, then per event slot the webhook decision.
-const RECORD: usize = 8 + 1 + DEPTH * (1 + 8) + DEPTH * (8 + 1 + 4);
+/// the fault and the injected latency, then per event slot the webhook decision, then (only
+/// for the operations besides the charge that some kind targets) per attempt the fault.
+const RECORD: usize = 8 + 1 + DEPTH * (1 + 8) + DEPTH * (8 + 1 + 4) + OTHER_OPS * DEPTH;
+/// Refund, query, capture.
+const OTHER_OPS: usize = 3;
 const DEPTH: usize = PLAN_DIGEST_DEPTH as usize;
 
 /// Hex SHA-256 over what `chaos` assigns to orders `0..planned` (past [`PLAN_DIGEST_ORDERS`]:
@@ -46,6 +49,10 @@ const DEPTH: usize = PLAN_DIGEST_DEPTH as usize;
 /// keyed decision ([`Chaos::webhook`]) for `PLAN_DIGEST_DEPTH` event slots per order, keyed
 /// `<order key>#evt<j>`: it changes whenever the seed or the webhook chaos would change what
 /// events meet, without saying which delivered event met what.
+///
+/// Operations besides the charge are part of the record only when some kind targets them
+/// (`[faults.targets]`): a plan without targets keeps the digest it always had. Each adds
+/// the fault of its attempts `0..PLAN_DIGEST_DEPTH` (no latency: it is injected on charges).
 ///
 /// Cost: one pass over the planned orders (at most [`PLAN_DIGEST_ORDERS`]), about `1 + 2·DEPTH` keyed hashes per order for the
 /// transport faults and latencies (latencies only when a latency is set) and `7·DEPTH` for the
@@ -71,6 +78,10 @@ fn digest_at_most(
     mut offset: impl FnMut(u64) -> Duration,
 ) -> String {
     let webhooks_on = webhook_chaos_on(chaos);
+    let others: Vec<FaultOp> = FaultOp::all()
+        .filter(|&op| op != FaultOp::Charge && chaos.targets(op))
+        .collect();
+    let len = RECORD - (OTHER_OPS - others.len()) * DEPTH;
     let mut order = String::new();
     let mut sub = String::new();
     let mut h = Sha256::new();
@@ -84,7 +95,7 @@ fn digest_at_most(
         order.clear();
         key(n, &mut order);
         let at = offset(n);
-        let mut rec = Record::default();
+        let mut rec = Record::new(len);
         rec.put(&n.to_le_bytes());
         rec.put(&[fault_code(chaos.sticky(&order, at))]);
         let latency_on = chaos.plan.latency_at(at).is_some();
@@ -113,6 +124,11 @@ fn digest_at_most(
                 .fold(0u8, |f, (i, &on)| f | (u8::from(on) << i));
             rec.put(&[flags]);
             rec.put(&d.drop.to_le_bytes());
+        }
+        for &op in &others {
+            for k in 0..PLAN_DIGEST_DEPTH {
+                rec.put(&[fault_code(chaos.attempt_on(op, &order, k, at))]);
+            }
         }
         h.update(rec.bytes());
     }
@@ -178,29 +194,29 @@ fn nanos(d: Duration) -> [u8; 8] {
         .to_le_bytes()
 }
 
-/// One order's bytes, filled in order.
+/// One order's bytes, filled in order: `want` of them.
 struct Record {
     buf: [u8; RECORD],
     len: usize,
-}
-
-impl Default for Record {
-    fn default() -> Record {
-        Record {
-            buf: [0; RECORD],
-            len: 0,
-        }
-    }
+    want: usize,
 }
 
 impl Record {
+    fn new(want: usize) -> Record {
+        Record {
+            buf: [0; RECORD],
+            len: 0,
+            want,
+        }
+    }
+
     fn put(&mut self, bytes: &[u8]) {
         self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
     }
 
     fn bytes(&self) -> &[u8] {
-        debug_assert_eq!(self.len, RECORD, "every field of the record written");
+        debug_assert_eq!(self.len, self.want, "every field of the record written");
         &self.buf[..self.len]
     }
 }
@@ -292,6 +308,28 @@ mod tests {
             digest(&chaos(42, rates()), 20),
             "2f67c7a045abb271f6ff253e3426d0783c68c9c23ca7ea9fbd63d30c6a586d27"
         );
+    }
+
+    #[test]
+    fn targets_add_their_operations_and_leave_a_plan_without_them_as_it_was() {
+        let base = chaos(42, rates());
+        let d = digest(&base, 20);
+        // Naming the charge alone is the default: the same plan, the pinned digest.
+        let mut charge = base.clone();
+        charge.plan.targets[FaultKind::Timeout] = crate::chaos::Targets::CHARGE;
+        assert_eq!(digest(&charge, 20), d);
+        let mut refunds = base.clone();
+        refunds.plan.targets[FaultKind::Timeout] =
+            crate::chaos::Targets::of([FaultOp::Charge, FaultOp::Refund]);
+        let r = digest(&refunds, 20);
+        assert_ne!(r, d, "refund slots added");
+        let mut queries = base.clone();
+        queries.plan.targets[FaultKind::Timeout] =
+            crate::chaos::Targets::of([FaultOp::Charge, FaultOp::Query]);
+        assert_ne!(digest(&queries, 20), r, "another operation, other draws");
+        let mut other = refunds.clone();
+        other.seed = 43;
+        assert_ne!(digest(&other, 20), r);
     }
 
     #[test]

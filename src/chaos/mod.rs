@@ -1,7 +1,8 @@
 //! Fault rates and windows, and the seeded, deterministic decision of which fault hits which
 //! request or webhook. Every decision is a pure function of `(seed, plan, key, run time)`:
 //! business outcomes are keyed by order id (sticky: a retry meets the same card), transport
-//! faults by order id + attempt number, webhook chaos by event id. Nothing here does I/O or
+//! faults by order id + operation + attempt number on that operation (the charge's key is
+//! the one it had before other operations could be faulted), webhook chaos by event id. Nothing here does I/O or
 //! keeps state, so the provider, tests and reports can all ask the same question and get
 //! the same answer. `digest` fingerprints them: what the plan assigns, and what a run met.
 
@@ -14,7 +15,14 @@ use enum_map::EnumMap;
 use serde::{Deserialize, Serialize};
 
 /// The catalogue's kinds live in `domain`, beside the ledger records that name them.
-pub use crate::domain::FaultKind;
+pub use crate::domain::{FaultKind, FaultOp, Targets};
+
+/// The operations each kind targets; every kind `charge` alone by default.
+pub type TargetMap = EnumMap<FaultKind, Targets>;
+
+fn charge_only(t: &TargetMap) -> bool {
+    t.values().all(|t| t.is_charge_only())
+}
 
 /// Probabilities in `0.0..=1.0` for each fault kind. Sticky kinds together, and per-attempt
 /// kinds together, sum to at most 1 (validation checks this).
@@ -87,6 +95,11 @@ pub struct FaultPlan {
     pub latency: Option<Latency>,
     /// Later windows win where windows overlap.
     pub windows: Vec<Window>,
+    /// The operations each per-attempt kind hits, in and out of windows. Left out of the
+    /// serialised plan while every kind targets the charge alone (plans written before
+    /// targets existed read and write the same).
+    #[serde(default, skip_serializing_if = "charge_only")]
+    pub targets: TargetMap,
 }
 
 impl FaultPlan {
@@ -187,13 +200,34 @@ impl Chaos {
 
     /// The transport fault for attempt `attempt` (0-based) of the charge for `order_id`.
     pub fn attempt(&self, order_id: &str, attempt: u32, at: Duration) -> Option<FaultKind> {
+        self.attempt_on(FaultOp::Charge, order_id, attempt, at)
+    }
+
+    /// The transport fault for attempt `attempt` (0-based, counted per order and operation)
+    /// of operation `op` for `order_id`. The draw is keyed by the operation too, except for
+    /// the charge, whose key is the one every seed was drawn with before targets existed.
+    /// The rates split `[0, 1)` as for the charge; a kind that does not target `op` leaves
+    /// its segment pass-through, so retargeting one kind moves no other kind's orders.
+    pub fn attempt_on(
+        &self,
+        op: FaultOp,
+        order_id: &str,
+        attempt: u32,
+        at: Duration,
+    ) -> Option<FaultKind> {
         let rates = self.plan.rates_at(at);
-        let u = key::draw(
-            self.seed,
-            "attempt",
-            &[order_id.as_bytes(), &attempt.to_le_bytes()],
-        );
-        pick(u, &rates, FaultKind::per_attempt())
+        let (id, n) = (order_id.as_bytes(), attempt.to_le_bytes());
+        let u = match op {
+            FaultOp::Charge => key::draw(self.seed, "attempt", &[id, &n]),
+            _ => key::draw(self.seed, "attempt", &[id, &n, op.as_str().as_bytes()]),
+        };
+        pick(u, &rates, FaultKind::per_attempt()).filter(|k| self.plan.targets[*k].contains(op))
+    }
+
+    /// Whether any per-attempt kind targets `op` (the provider counts and draws for an
+    /// operation only then; the charge is always drawn for).
+    pub fn targets(&self, op: FaultOp) -> bool {
+        op == FaultOp::Charge || FaultKind::per_attempt().any(|k| self.plan.targets[k].contains(op))
     }
 
     /// Injected latency for a request identified by `key` (for charges: order id and attempt).
@@ -257,6 +291,19 @@ mod tests {
             WebhookChaos::default(),
         )
     }
+
+    /// Seed 42's faults on the first attempt of orders 0..8 with every kind before `reset` at
+    /// 0.1: what the seed meant before `reset` was appended, and must keep meaning.
+    const PINNED_FIRST: [Option<&str>; 8] = [
+        Some("rate_limit"),
+        Some("server_error"),
+        None,
+        Some("processing_error"),
+        None,
+        None,
+        None,
+        None,
+    ];
 
     fn ids(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("ord-{i:06}")).collect()
@@ -439,6 +486,96 @@ mod tests {
         assert!((430..570).contains(&dropped), "{dropped} of 1000 at 0.5");
         assert!((200..300).contains(&stale), "{stale} of 1000 at 0.25");
         assert_eq!(c.webhook("evt_9"), all[9]);
+    }
+
+    #[test]
+    fn targets_key_other_operations_apart_and_leave_the_charge_as_it_was() {
+        let base = plan(rates_of([
+            (FaultKind::Timeout, 0.2),
+            (FaultKind::ServerError, 0.2),
+        ]));
+        let mut all = base.clone();
+        all.plan.targets = EnumMap::from_fn(FaultKind::targetable);
+        let mut refund_only = base.clone();
+        refund_only.plan.targets[FaultKind::Timeout] = Targets::of([FaultOp::Refund]);
+        let (mut differ, mut refunds) = (0, 0);
+        for id in ids(2000) {
+            let t0 = Duration::ZERO;
+            let charge = base.attempt(&id, 0, t0);
+            // Targets on other operations change nothing on the charge.
+            assert_eq!(all.attempt(&id, 0, t0), charge);
+            assert_eq!(all.attempt_on(FaultOp::Charge, &id, 0, t0), charge);
+            // Untargeted: never on a refund, and the charge keeps only the other kind.
+            assert_eq!(base.attempt_on(FaultOp::Refund, &id, 0, t0), None);
+            let kept = charge.filter(|k| *k != FaultKind::Timeout);
+            assert_eq!(refund_only.attempt(&id, 0, t0), kept);
+            let refund = all.attempt_on(FaultOp::Refund, &id, 0, t0);
+            refunds += usize::from(refund.is_some());
+            differ += usize::from(refund != charge);
+            let r = refund_only.attempt_on(FaultOp::Refund, &id, 0, t0);
+            assert!(r.is_none() || r == Some(FaultKind::Timeout));
+        }
+        assert!((700..900).contains(&refunds), "{refunds} of 2000 at 0.4");
+        assert!(differ > 400, "the refund's draw is its own: {differ}");
+        assert!(all.targets(FaultOp::Query) && !base.targets(FaultOp::Query));
+        assert!(base.targets(FaultOp::Charge));
+    }
+
+    #[test]
+    fn a_plan_without_targets_serialises_as_before_and_reads_back() {
+        let c = plan(rates_of([(FaultKind::Timeout, 0.2)]));
+        let json = serde_json::to_value(&c.plan).unwrap();
+        assert!(json.get("targets").is_none(), "{json}");
+        let mut t = c.plan.clone();
+        t.targets[FaultKind::Timeout] = Targets::of([FaultOp::Charge, FaultOp::Query]);
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(
+            json["targets"]["timeout"],
+            serde_json::json!(["charge", "query"])
+        );
+        assert_eq!(serde_json::from_value::<FaultPlan>(json).unwrap(), t);
+    }
+
+    #[test]
+    fn reset_is_appended_so_seed_42_keeps_every_existing_assignment() {
+        // Every per-attempt kind but reset on, as a scenario written before reset existed.
+        let old = plan(rates_of([
+            (FaultKind::Timeout, 0.1),
+            (FaultKind::TimeoutAfterCharge, 0.1),
+            (FaultKind::ServerError, 0.1),
+            (FaultKind::RateLimit, 0.1),
+            (FaultKind::ProcessingError, 0.1),
+            (FaultKind::LateCharge, 0.1),
+        ]));
+        let mut zero = old.clone();
+        zero.plan.rates[FaultKind::Reset] = 0.0;
+        let mut on = old.clone();
+        on.plan.rates[FaultKind::Reset] = 0.2;
+        let mut resets = 0;
+        for id in ids(1000) {
+            for a in 0..4 {
+                let before = old.attempt(&id, a, Duration::ZERO);
+                assert_eq!(zero.attempt(&id, a, Duration::ZERO), before, "{id} #{a}");
+                let after = on.attempt(&id, a, Duration::ZERO);
+                if before.is_some() {
+                    assert_eq!(
+                        after, before,
+                        "{id} #{a}: reset takes only pass-through draws"
+                    );
+                }
+                resets += usize::from(after == Some(FaultKind::Reset));
+            }
+        }
+        assert!(
+            (700..900).contains(&resets),
+            "{resets} resets of 4000 at 0.2"
+        );
+        // Pinned: the first orders' first attempts under `old`, as drawn before reset existed.
+        let first: Vec<_> = ids(8)
+            .iter()
+            .map(|id| old.attempt(id, 0, Duration::ZERO).map(FaultKind::as_str))
+            .collect();
+        assert_eq!(first, PINNED_FIRST);
     }
 
     #[test]

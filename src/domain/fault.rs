@@ -1,8 +1,9 @@
 //! The fault catalogue: every fault kind the provider can inject, in one enum. The rest is
 //! derived from it: the scenario and control-API keys and report words (its serde names),
 //! per-kind rate tables (`enum_map`), iteration in report order, and the split into sticky
-//! and per-attempt kinds. Adding a kind means adding a variant here (last, see below) and
-//! the provider behaviour that injects it.
+//! and per-attempt kinds, and which operations each per-attempt kind can target
+//! ([`FaultOp`], [`Targets`]). Adding a kind means adding a variant here (last, see below)
+//! and the provider behaviour that injects it.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,10 @@ pub enum FaultKind {
     /// (charged or declined, answer saved under the key), then dropped: the money moves after
     /// the merchant stopped waiting, and the payment is invisible until then.
     LateCharge,
+    /// Per attempt: the connection is reset (an RST: `SO_LINGER` 0, then close) at once,
+    /// before execution; nothing moved. Unlike `timeout`'s clean close after the hold, the
+    /// client sees `ECONNRESET` right away.
+    Reset,
 }
 
 impl FaultKind {
@@ -77,6 +82,119 @@ impl FaultKind {
     pub fn is_sticky(self) -> bool {
         matches!(self, FaultKind::InsufficientFunds | FaultKind::RiskBlock)
     }
+
+    /// The operations a per-attempt kind can hit (what `any` means for it); none for a
+    /// sticky kind, which belongs to the card met at the charge. A soft decline and a
+    /// charge executed late exist only for charges.
+    pub fn targetable(self) -> Targets {
+        match self {
+            FaultKind::InsufficientFunds | FaultKind::RiskBlock => Targets::NONE,
+            FaultKind::ProcessingError | FaultKind::LateCharge => Targets::CHARGE,
+            _ => Targets::ANY,
+        }
+    }
+}
+
+/// An operation a per-attempt fault can target. Each has its own attempt numbers per order
+/// and its own keyed draw (the charge's is the one seeds have always had).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    enum_map::Enum,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultOp {
+    /// Create-and-confirm, confirm, or the gateway's pay.
+    Charge,
+    /// A refund.
+    Refund,
+    /// A read of a payment's state: retrieve, search, a charge or event of an order.
+    Query,
+    /// Capture or cancel of an authorisation.
+    Capture,
+}
+
+impl FaultOp {
+    /// Every operation, in this order (the plan digest's order).
+    pub fn all() -> impl Iterator<Item = FaultOp> {
+        <FaultOp as strum::IntoEnumIterator>::iter()
+    }
+
+    /// The scenario word (the serde name).
+    pub fn as_str(self) -> &'static str {
+        super::label(&self)
+    }
+
+    /// Parses a name written by [`FaultOp::as_str`].
+    pub fn parse(name: &str) -> Option<FaultOp> {
+        super::parse_label(name)
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The operations one fault kind targets: a small set, `charge` alone by default (what every
+/// kind hit before targets existed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Targets(u8);
+
+impl Targets {
+    pub const NONE: Targets = Targets(0);
+    pub const CHARGE: Targets = Targets(1);
+    pub const ANY: Targets = Targets(0b1111);
+
+    /// The set of `ops`.
+    pub fn of(ops: impl IntoIterator<Item = FaultOp>) -> Targets {
+        Targets(ops.into_iter().fold(0, |b, op| b | op.bit()))
+    }
+
+    pub fn contains(self, op: FaultOp) -> bool {
+        self.0 & op.bit() != 0
+    }
+
+    /// The operations in the set, in [`FaultOp::all`] order.
+    pub fn ops(self) -> impl Iterator<Item = FaultOp> {
+        FaultOp::all().filter(move |&op| self.contains(op))
+    }
+
+    /// The operations in both sets.
+    pub fn and(self, other: Targets) -> Targets {
+        Targets(self.0 & other.0)
+    }
+
+    pub fn is_charge_only(self) -> bool {
+        self == Targets::CHARGE
+    }
+}
+
+impl Default for Targets {
+    fn default() -> Targets {
+        Targets::CHARGE
+    }
+}
+
+/// Written as the list of operation names.
+impl Serialize for Targets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.ops())
+    }
+}
+
+impl<'de> Deserialize<'de> for Targets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Targets, D::Error> {
+        Ok(Targets::of(Vec::<FaultOp>::deserialize(d)?))
+    }
 }
 
 #[cfg(test)]
@@ -107,8 +225,37 @@ mod tests {
                 ServerError,
                 RateLimit,
                 ProcessingError,
-                LateCharge
+                LateCharge,
+                Reset
             ]
         );
+    }
+
+    #[test]
+    fn targets_default_to_the_charge_and_any_is_what_a_kind_can_hit() {
+        assert!(Targets::default().is_charge_only());
+        assert_eq!(FaultOp::parse("capture"), Some(FaultOp::Capture));
+        assert_eq!(
+            FaultOp::parse("any"),
+            None,
+            "`any` is a scenario word, not an op"
+        );
+        let t = Targets::of([FaultOp::Refund, FaultOp::Query]);
+        assert_eq!(
+            t.ops().collect::<Vec<_>>(),
+            [FaultOp::Refund, FaultOp::Query]
+        );
+        assert_eq!(
+            serde_json::to_value(t).unwrap(),
+            serde_json::json!(["refund", "query"])
+        );
+        assert_eq!(
+            serde_json::from_value::<Targets>(serde_json::json!(["refund", "query"])).unwrap(),
+            t
+        );
+        assert_eq!(FaultKind::Timeout.targetable(), Targets::ANY);
+        assert!(FaultKind::LateCharge.targetable().is_charge_only());
+        assert_eq!(FaultKind::Reset.targetable(), Targets::ANY);
+        assert_eq!(FaultKind::RiskBlock.targetable(), Targets::NONE);
     }
 }

@@ -9,7 +9,7 @@ pub mod sizing;
 
 use serde::{Deserialize, Serialize};
 
-pub use fault::FaultKind;
+pub use fault::{FaultKind, FaultOp, Targets};
 
 /// An amount in the currency's minor unit (cents for USD).
 pub type Amount = u64;

@@ -5,6 +5,7 @@
 //! `POST /notify/gateway` is routed to `gateway_notify`.
 
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::charge::charge_order;
-use super::provider_client::{is_soft, reason_for, refund_key, with_retries, Answer};
+use super::provider_client::{
+    backoff, is_soft, reason_for, refund_key, should_retry, with_retries, Answer,
+};
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
 use super::Shared;
 use crate::domain::{Amount, FailReason, OrderStatus};
@@ -320,6 +323,8 @@ pub(crate) fn run_effect(shared: &Arc<Shared>, effect: Effect) {
             order_id,
             payment_id,
         } => {
+            // Counted from here, so that no moment between settling and sending looks idle.
+            shared.refunding.fetch_add(1, Ordering::AcqRel);
             shared
                 .tasks
                 .spawn(refund_payment(shared.clone(), order_id, payment_id));
@@ -327,22 +332,36 @@ pub(crate) fn run_effect(shared: &Arc<Shared>, effect: Effect) {
     }
 }
 
-/// Refunds a payment taken for an order that did not complete, retried like a charge.
+/// Refunds a payment taken for an order that did not complete, retried like a charge, and
+/// then again and again with the same key while the answer stays unknown or retryable (a
+/// timeout, a lost answer, 5xx, 429, 409): the money is owed, so the merchant gives up only
+/// on a final refusal or when it stops.
 async fn refund_payment(shared: Arc<Shared>, order_id: String, payment_id: String) {
     let key = refund_key(&order_id, &payment_id);
-    let a = with_retries(shared.retry_policy(), || {
-        shared.provider.refund(&payment_id, &key)
-    })
-    .await;
-    let state = refund_state(&a.last);
+    let policy = shared.retry_policy();
+    let mut rounds = 0u32;
+    let (last, sent) = loop {
+        let a = with_retries(policy, || shared.provider.refund(&payment_id, &key)).await;
+        if !should_retry(&a.last) {
+            break (a.last, a.sent);
+        }
+        rounds += 1;
+        // Backoff capped at 8× the base, so a long outage is retried at a steady pace.
+        let pause = backoff(policy.backoff, rounds.min(3));
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => break (a.last, a.sent),
+            _ = tokio::time::sleep(pause) => {}
+        }
+    };
+    let state = refund_state(&last);
     if state == RefundState::Failed {
         tracing::warn!(
-            "refund of {payment_id} for {order_id} failed after {} attempts: {:?}",
-            a.sent,
-            a.last
+            "refund of {payment_id} for {order_id} failed after {rounds} round(s) of {sent} \
+             attempt(s): {last:?}"
         );
     }
     shared.store.finish_refund(&order_id, &payment_id, state);
+    shared.refunding.fetch_sub(1, Ordering::AcqRel);
 }
 
 fn refund_state(last: &Answer) -> RefundState {

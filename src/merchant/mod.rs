@@ -14,10 +14,13 @@ pub mod gateway_notify;
 pub mod handlers;
 pub mod provider_client;
 pub mod reconcile;
+#[cfg(test)]
+mod refund_tests;
 pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper::service::service_fn;
@@ -77,11 +80,18 @@ pub struct MerchantHandle {
     addr: SocketAddr,
     /// Closes when every tracked task has ended (see [`Tracker`]).
     done: mpsc::Receiver<()>,
+    refunding: Arc<AtomicUsize>,
 }
 
 impl MerchantHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Refunds owed and not yet done (still being retried): while there are any, the
+    /// merchant's books are not settled, whatever its orders say.
+    pub fn refunds_in_flight(&self) -> usize {
+        self.refunding.load(Ordering::Acquire)
     }
 
     /// Waits until the server, its connections, the reconciler and every checkout and refund
@@ -132,12 +142,15 @@ pub fn serve(
     .map_err(ServeError::ProviderUrl)?;
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
+    let refunding = Arc::new(AtomicUsize::new(0));
     let shared = Arc::new(Shared {
         store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
         breaker: Breaker::new(cfg.reference.breaker),
         cfg,
         provider,
         tasks: tasks.clone(),
+        shutdown: shutdown.clone(),
+        refunding: Arc::clone(&refunding),
     });
     let server = Arc::clone(&shared);
     let make = move |_peer| {
@@ -153,7 +166,11 @@ pub fn serve(
         limits,
     ));
     tasks.spawn(reconcile::run(shared, shutdown));
-    Ok(MerchantHandle { addr, done })
+    Ok(MerchantHandle {
+        addr,
+        done,
+        refunding,
+    })
 }
 
 /// State every task of one merchant shares.
@@ -163,6 +180,10 @@ pub(crate) struct Shared {
     pub breaker: Breaker,
     pub provider: ProviderApi,
     pub tasks: Tracker,
+    /// Cancelled when the merchant stops: an owed refund is retried until then.
+    pub shutdown: CancellationToken,
+    /// Refund tasks running (see [`MerchantHandle::refunds_in_flight`]).
+    pub refunding: Arc<AtomicUsize>,
 }
 
 impl Shared {

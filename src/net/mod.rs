@@ -13,6 +13,7 @@ mod client;
 mod limits;
 mod listener;
 mod loopback;
+mod reset;
 mod serve;
 #[cfg(test)]
 mod tests;
@@ -25,4 +26,5 @@ pub use listener::{listen, BACKLOG};
 pub use loopback::{
     parse_addr, AddrError, AddrProblem, LoopbackUrl, UrlError, UrlProblem, ADDR_FORM, URL_FORM,
 };
+pub use reset::ResetHandle;
 pub use serve::serve;

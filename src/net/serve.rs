@@ -1,6 +1,7 @@
 //! The one accept loop: HTTP/1.1 connections served by hyper, each watched for the
 //! [`ServerLimits`], all closed gracefully at shutdown, with a cap on how many are open.
 //! Per-connection errors are logged, never returned; clients going away are not errors.
+//! Every request carries its connection's [`ResetHandle`](super::ResetHandle) (see `reset`).
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::Body;
 use super::limits::ServerLimits;
+use super::reset::{Resettable, WithReset};
 use super::watch::{Activity, Tracked, Watchdog, Watched};
 
 /// How often the refusals at the connection cap are reported while they go on.
@@ -78,8 +80,10 @@ pub async fn serve<M, S, B>(
         refusals.accepted(name);
         let activity = Arc::new(Activity::new(Instant::now()));
         let _ = stream.set_nodelay(true);
+        let (stream, reset) = Resettable::new(stream);
         let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
-        let service = Tracked::new(make_service(peer), Arc::clone(&activity), &limits);
+        let service = WithReset::new(make_service(peer), reset);
+        let service = Tracked::new(service, Arc::clone(&activity), &limits);
         let conn = builder.serve_connection(io, service);
         let watched = Watchdog::new(conn, shutdown.clone().cancelled_owned(), activity, limits);
         conns.spawn(async move {

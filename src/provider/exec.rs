@@ -1,12 +1,15 @@
-//! One request's pass through the provider, under the lock: transport faults, then the
-//! idempotency layer, then execution against the ledger, recorded as one entry. Returns a
+//! One request's pass through the provider, under the lock: transport faults (on every
+//! operation a fault kind targets, see [`State::op_fault`]), then the idempotency layer,
+//! then execution against the ledger, recorded as one entry. Returns a
 //! [`Plan`] the server carries out after releasing the lock (sleep, save, answer or drop).
 
+use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::chaos::{Chaos, FaultKind};
+use crate::chaos::{Chaos, FaultKind, FaultOp};
 use crate::domain::sizing;
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::provider::cards::{self, DeclineCode, TestCard};
@@ -35,6 +38,8 @@ pub struct Ctx<'a> {
 pub enum Reply {
     /// Hold for the configured time, then close the connection without an answer.
     Drop,
+    /// Reset the connection (RST) at once, without an answer (`reset`).
+    Reset,
     /// Send a saved answer again, marked as replayed.
     Replay { status: u16, body: Bytes },
     /// Render and send this.
@@ -97,6 +102,10 @@ pub struct State {
     pub retention: Option<Retention>,
     /// What the retention has forgotten so far.
     pub evicted: Evicted,
+    /// Requests so far per order of the operations other than the charge (refund, query,
+    /// capture), the attempt numbers their faults are keyed by. Counted only while some
+    /// kind targets the operation; the charge's numbers are the ledger's.
+    op_attempts: HashMap<String, [u32; 3]>,
 }
 
 impl State {
@@ -112,6 +121,7 @@ impl State {
             events: EventLog::with_capacity(orders),
             retention: None,
             evicted: Evicted::default(),
+            op_attempts: HashMap::default(),
         }
     }
 
@@ -234,21 +244,64 @@ impl State {
             _ => Duration::ZERO,
         };
         e.fault = fault;
-        let (error, result) = match fault {
+        match self.stopped(ctx, e, latency) {
+            ControlFlow::Continue(e) => self.charge_gated(ctx, target, gate, e, latency),
+            ControlFlow::Break(plan) => plan,
+        }
+    }
+
+    /// The transport fault for this request of `op` (not the charge, whose draw is in
+    /// [`State::charge`]) about `order`, numbered among that order's `op` requests. Nothing
+    /// is counted or drawn while no kind targets `op`.
+    pub(super) fn op_fault(
+        &mut self,
+        ctx: &Ctx,
+        op: FaultOp,
+        order: Option<&str>,
+    ) -> Option<FaultKind> {
+        let order = order?;
+        if op == FaultOp::Charge || !ctx.chaos.targets(op) {
+            return None;
+        }
+        let slot = match self.op_attempts.get_mut(order) {
+            Some(c) => c,
+            None => self.op_attempts.entry(order.to_string()).or_default(),
+        };
+        let i = op as usize - 1;
+        let n = slot[i];
+        slot[i] += 1;
+        ctx.chaos.attempt_on(op, order, n, ctx.at)
+    }
+
+    /// Carries out a fault of `e` that stops its request before the idempotency layer
+    /// (recording `e`), or gives `e` back to go on when there is none.
+    pub(super) fn stopped(
+        &mut self,
+        ctx: &Ctx,
+        mut e: Draft,
+        latency: Duration,
+    ) -> ControlFlow<Plan, Draft> {
+        let (error, result) = match e.fault {
             Some(FaultKind::Timeout) => {
                 e.result = AttemptResult::Dropped;
                 self.ledger.record(ctx.at, e);
-                return Plan::new(Reply::Drop, Duration::ZERO, false);
+                return ControlFlow::Break(Plan::new(Reply::Drop, Duration::ZERO, false));
+            }
+            Some(FaultKind::Reset) => {
+                // Recorded like a dropped request: nothing executed, no answer sent.
+                e.result = AttemptResult::Dropped;
+                self.ledger.record(ctx.at, e);
+                return ControlFlow::Break(Plan::new(Reply::Reset, Duration::ZERO, false));
             }
             Some(FaultKind::ServerError) => (ApiError::ServerError, AttemptResult::ServerError),
             Some(FaultKind::RateLimit) => (ApiError::RateLimited, AttemptResult::RateLimited),
-            _ => return self.charge_gated(ctx, target, gate, e, latency),
+            _ => return ControlFlow::Continue(e),
         };
         let answer = Answer::Error(error);
         e.result = result;
         e.status = ctx.dialect.status(&answer);
         self.ledger.record(ctx.at, e);
-        Plan::new(Reply::Fresh(answer), latency, false)
+        ControlFlow::Break(Plan::new(Reply::Fresh(answer), latency, false))
     }
 
     /// The rest of a Charge that no fault stopped before the idempotency layer.
@@ -470,10 +523,24 @@ impl State {
         e.attempt = order
             .as_deref()
             .map_or(0, |o| self.ledger.bump(o, PaymentOp::Query));
-        let answer = Answer::Intent(Box::new(it));
+        self.read(ctx, e, Answer::Intent(Box::new(it)))
+    }
+
+    /// Answers a read (a Query) recorded as `e`, under the faults that target queries: a
+    /// fault before execution answers instead; `timeout_after_charge` loses the answer.
+    pub(super) fn read(&mut self, ctx: &Ctx, mut e: Draft, answer: Answer) -> Plan {
+        e.fault = self.op_fault(ctx, FaultOp::Query, e.order_id.as_deref());
+        let mut e = match self.stopped(ctx, e, Duration::ZERO) {
+            ControlFlow::Continue(e) => e,
+            ControlFlow::Break(plan) => return plan,
+        };
+        if matches!(answer, Answer::Error(_)) {
+            e.result = AttemptResult::Invalid;
+        }
+        let lost = e.fault == Some(FaultKind::TimeoutAfterCharge);
         e.status = ctx.dialect.status(&answer);
-        self.ledger.record(ctx.at, e);
-        Plan::answer(answer)
+        self.finish(ctx, e, lost);
+        Plan::new(Reply::Fresh(answer), Duration::ZERO, lost)
     }
 
     fn search(&mut self, ctx: &Ctx, key: &str, value: &str) -> Plan {
@@ -485,10 +552,7 @@ impl State {
         } else {
             0
         };
-        let answer = Answer::Search(found);
-        e.status = ctx.dialect.status(&answer);
-        self.ledger.record(ctx.at, e);
-        Plan::answer(answer)
+        self.read(ctx, e, Answer::Search(found))
     }
 
     fn refund(&mut self, ctx: &Ctx, mut r: NewRefund, gate: Gate) -> Plan {
@@ -515,12 +579,19 @@ impl State {
         e.attempt = order_id
             .as_deref()
             .map_or(0, |o| self.ledger.bump(o, PaymentOp::Refund));
+        e.fault = self.op_fault(ctx, FaultOp::Refund, order_id.as_deref());
+        let mut e = match self.stopped(ctx, e, Duration::ZERO) {
+            ControlFlow::Continue(e) => e,
+            ControlFlow::Break(plan) => return plan,
+        };
+        // Refunded (or refused), and the answer lost: saved under the key for a retry.
+        let lost = e.fault == Some(FaultKind::TimeoutAfterCharge);
         let save = match gate.check(&mut self.keys, ctx) {
             Gated::Go(save) => save,
             Gated::Stop(reply, result, status) => {
                 (e.result, e.status) = (result, status);
-                self.ledger.record(ctx.at, e);
-                return Plan::new(reply, Duration::ZERO, false);
+                self.finish(ctx, e, lost);
+                return Plan::new(reply, Duration::ZERO, lost);
             }
         };
         let answer = match self.ledger.pay_refund(i, ctx.chaos.seed, ctx.unix, r) {
@@ -535,10 +606,10 @@ impl State {
             }
         };
         e.status = ctx.dialect.status(&answer);
-        self.ledger.record(ctx.at, e);
+        self.finish(ctx, e, lost);
         Plan {
             save,
-            ..Plan::answer(answer)
+            ..Plan::new(Reply::Fresh(answer), Duration::ZERO, lost)
         }
     }
 

@@ -3,8 +3,10 @@
 //! as a void: a Refund entry that moves no money), reads of charges and events, and the
 //! last touches of every plan (`latest_charge` expansion, numbering of repeated events).
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
+use crate::chaos::{FaultKind, FaultOp};
 use crate::domain::{Amount, AttemptResult, PaymentOp};
 use crate::provider::dialects::{Answer, ApiError, EventKind, IntentUpdate, NewRefund};
 use crate::provider::events::EventQuery;
@@ -88,7 +90,7 @@ impl State {
     /// `POST /v1/payment_intents/{id}`: metadata and description any time; amount,
     /// currency, payment method, capture method and customer only before confirmation.
     pub(super) fn update(&mut self, ctx: &Ctx, id: &str, u: IntentUpdate, gate: Gate) -> Plan {
-        self.write_intent(ctx, PaymentOp::Query, id, gate, |ledger, i, _| {
+        self.write_intent(ctx, PaymentOp::Query, None, id, gate, |ledger, i, _| {
             let it = ledger.at_mut(i);
             if u.changes_payment() && !it.status.can_confirm() {
                 let error = ApiError::UnexpectedState {
@@ -132,7 +134,8 @@ impl State {
         amount_to_capture: Option<Amount>,
         gate: Gate,
     ) -> Plan {
-        self.write_intent(ctx, PaymentOp::Charge, id, gate, |ledger, i, e| {
+        let capture = Some(FaultOp::Capture);
+        self.write_intent(ctx, PaymentOp::Charge, capture, id, gate, |ledger, i, e| {
             let it = ledger.at_mut(i);
             if it.status != IntentStatus::RequiresCapture {
                 let error = ApiError::UnexpectedState {
@@ -173,7 +176,8 @@ impl State {
         reason: Option<String>,
         gate: Gate,
     ) -> Plan {
-        self.write_intent(ctx, PaymentOp::Refund, id, gate, |ledger, i, e| {
+        let capture = Some(FaultOp::Capture);
+        self.write_intent(ctx, PaymentOp::Refund, capture, id, gate, |ledger, i, e| {
             let now = ledger.now;
             let it = ledger.at_mut(i);
             if !it.status.can_cancel() {
@@ -202,11 +206,15 @@ impl State {
 
     /// One write on intent `id`: an unknown id is refused before the idempotency layer;
     /// otherwise the key is checked, `exec` runs (returning the answer and the event it
-    /// creates), and the entry is recorded as `op`, its answer saved under the key.
+    /// creates), and the entry is recorded as `op`, its answer saved under the key. Faults
+    /// that target `faulted` come before the key check (`timeout_after_charge`: executed,
+    /// answer saved and lost).
+    #[allow(clippy::too_many_arguments)]
     fn write_intent(
         &mut self,
         ctx: &Ctx,
         op: PaymentOp,
+        faulted: Option<FaultOp>,
         id: &str,
         gate: Gate,
         exec: impl FnOnce(&mut Ledger, usize, &mut Draft) -> (Answer, Option<EventKind>),
@@ -216,12 +224,20 @@ impl State {
             return self.refuse(ctx, op, error);
         };
         let mut e = self.intent_draft(op, i, gate.key);
+        if let Some(fop) = faulted {
+            e.fault = self.op_fault(ctx, fop, e.order_id.as_deref());
+        }
+        let mut e = match self.stopped(ctx, e, Duration::ZERO) {
+            ControlFlow::Continue(e) => e,
+            ControlFlow::Break(plan) => return plan,
+        };
+        let lost = e.fault == Some(FaultKind::TimeoutAfterCharge);
         let save = match gate.check(&mut self.keys, ctx) {
             Gated::Go(save) => save,
             Gated::Stop(reply, result, status) => {
                 (e.result, e.status) = (result, status);
-                self.ledger.record(ctx.at, e);
-                return Plan::new(reply, Duration::ZERO, false);
+                self.finish(ctx, e, lost);
+                return Plan::new(reply, Duration::ZERO, lost);
             }
         };
         let (answer, event) = exec(&mut self.ledger, i, &mut e);
@@ -230,8 +246,8 @@ impl State {
             e.money_moved = false;
         }
         e.status = ctx.dialect.status(&answer);
-        self.ledger.record(ctx.at, e);
-        let mut plan = Plan::new(Reply::Fresh(answer), Duration::ZERO, false);
+        self.finish(ctx, e, lost);
+        let mut plan = Plan::new(Reply::Fresh(answer), Duration::ZERO, lost);
         plan.save = save;
         plan.event = event;
         plan
@@ -298,16 +314,11 @@ impl State {
 
     /// Records a read (a Query) about intent `i`, if known, and answers it.
     fn record_read(&mut self, ctx: &Ctx, i: Option<usize>, answer: Answer) -> Plan {
-        let mut e = match i {
+        let e = match i {
             Some(i) => self.intent_draft(PaymentOp::Query, i, None),
             None => Draft::new(PaymentOp::Query, None, None, 0, String::new()),
         };
-        if matches!(answer, Answer::Error(_)) {
-            e.result = AttemptResult::Invalid;
-        }
-        e.status = ctx.dialect.status(&answer);
-        self.ledger.record(ctx.at, e);
-        Plan::new(Reply::Fresh(answer), Duration::ZERO, false)
+        self.read(ctx, e, answer)
     }
 }
 

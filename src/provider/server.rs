@@ -195,7 +195,8 @@ async fn handle(
 ) -> Answered {
     let request_id = shared.request_id();
     let dialect = shared.dialect;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let reset = parts.extensions.remove::<net::ResetHandle>();
     let send = |answer: Answer| -> Answered {
         let (r, _) = dialect.render(&answer, None);
         Ok(response(r, &request_id, false, None))
@@ -260,6 +261,13 @@ async fn handle(
         };
         (plan, unanswered)
     };
+    if plan.reply == Reply::Reset {
+        // The connection closes with an RST once this error has ended it (see `net`).
+        if let Some(r) = reset {
+            r.reset();
+        }
+        return Err(Dropped);
+    }
     let answered = respond(shared, plan, chaos.seed, &request_id, key, key_header).await;
     if answered.is_ok() {
         unanswered.disarm();
@@ -328,6 +336,8 @@ async fn respond(
         event_nth,
     } = plan;
     let (rendered, replayed) = match reply {
+        // Carried out by `handle`, which holds the connection's reset handle.
+        Reply::Reset => return Err(Dropped),
         Reply::Drop => {
             shared.pause(shared.cfg.hold).await;
             return Err(Dropped);

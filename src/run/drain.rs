@@ -27,14 +27,16 @@ pub fn limit(timeout: Duration, interrupted: bool) -> Duration {
     }
 }
 
-/// Waits until the provider is idle (late charges executed, webhook deliveries done) and no
-/// order is pending at the merchant, or until `limit` passes (at most [`BRIEF`] more once
+/// Waits until the provider is idle (late charges executed, webhook deliveries done), the
+/// merchant is not `busy` (the embedded one: no owed refund still retried) and no order is
+/// pending at the merchant, or until `limit` passes (at most [`BRIEF`] more once
 /// `interrupt` fires; at once on `abort`). Returns whether everything settled.
 pub async fn drain(
     provider: &ProviderHandle,
     contract: &Contract,
     order_ids: &[String],
     limit: Duration,
+    busy: impl Fn() -> bool,
     interrupt: &CancellationToken,
     abort: &CancellationToken,
 ) -> bool {
@@ -44,6 +46,7 @@ pub async fn drain(
     let mut settled_before = false;
     loop {
         let now_settled = provider.idle()
+            && !busy()
             && matches!(
                 load::fetch_orders(contract, order_ids).await,
                 Ok(orders) if settled(&orders, order_ids.len())

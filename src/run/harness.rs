@@ -116,6 +116,14 @@ impl Harness {
         })
     }
 
+    /// Whether the embedded merchant still owes a refund it is retrying (an external
+    /// merchant's own work is not visible: never).
+    pub fn merchant_busy(&self) -> bool {
+        self.merchant
+            .as_ref()
+            .is_some_and(|m| m.refunds_in_flight() > 0)
+    }
+
     /// Stops the servers and waits until they (and the merchant's tasks) have ended.
     pub async fn stop(self) {
         self.servers.cancel();

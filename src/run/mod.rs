@@ -95,6 +95,7 @@ async fn run_scenario(
         contract,
         &order_ids,
         drain_for,
+        || harness.merchant_busy(),
         &interrupt,
         &abort,
     )

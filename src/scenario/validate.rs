@@ -26,6 +26,8 @@ pub use faults::run_time_faults;
 mod load;
 mod parse;
 #[cfg(test)]
+mod target_tests;
+#[cfg(test)]
 mod tests;
 
 /// One problem in a scenario, at a TOML key path.

@@ -87,7 +87,8 @@ fn expected(chaos: &Chaos, orders: u64, max_retries: u32) -> Expected {
                 Some(FaultKind::TimeoutAfterCharge | FaultKind::LateCharge)
             );
             last = match f {
-                Some(FaultKind::Timeout) => Heard::Unknown,
+                // A reset is a transport error at once: as unknown as a timeout.
+                Some(FaultKind::Timeout | FaultKind::Reset) => Heard::Unknown,
                 Some(FaultKind::ServerError | FaultKind::RateLimit) => Heard::Retry,
                 _ => match key {
                     Key::Done(_) if lost => Heard::Unknown,
@@ -173,7 +174,8 @@ async fn faults_land_where_the_seed_put_them(dialect: &'static str) {
     let toml = Setup {
         seed: 1234,
         hold: "6s",
-        faults: ALL_FAULTS.into(),
+        // Every kind, connection resets included.
+        faults: format!("{ALL_FAULTS}reset = 0.04\n"),
         dialect,
         drain: "20s",
         ..Setup::default()

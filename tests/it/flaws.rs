@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::util::{run_toml, Finished, Setup, ALL_FAULTS, WEBHOOK_CHAOS};
+use crate::util::{run_toml, Finished, Setup, ALL_FAULTS, ALL_TARGETS, WEBHOOK_CHAOS};
 
 /// The seed of every exposing run.
 const SEED: u64 = 7;
@@ -232,14 +232,27 @@ async fn crash_first_delivery_is_a_webhook_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_merchant_verifies_clean_over_20_seeds() {
-    // 1 s at 30 checkouts/s per seed, every fault kind and all webhook chaos on; four seeds
-    // at a time (more would load a busy machine past what the 1 s provider timeout absorbs).
+    clean_over_20_seeds(ALL_FAULTS.to_string()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correct_merchant_verifies_clean_over_20_seeds_with_every_target_on() {
+    // The same with connection resets added and every per-attempt kind on every operation
+    // it can hit: refunds and the reconciler's searches are timed out, lost, reset, refused
+    // with 5xx and 429.
+    clean_over_20_seeds(format!("{ALL_FAULTS}{ALL_TARGETS}")).await;
+}
+
+/// 1 s at 30 checkouts/s per seed for seeds 100..120, `faults` and all webhook chaos on;
+/// four seeds at a time (more would load a busy machine past what the 1 s provider timeout
+/// absorbs). Every run verifies clean and drains.
+async fn clean_over_20_seeds(faults: String) {
     let setup = |seed| {
         Setup {
             seed,
             rate: 30,
             duration: "1s",
-            faults: ALL_FAULTS.into(),
+            faults: faults.clone(),
             webhooks: WEBHOOK_CHAOS.into(),
             ..Setup::default()
         }

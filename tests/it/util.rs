@@ -157,6 +157,19 @@ pub const ALL_FAULT_KINDS: [&str; 8] = [
     "processing_error",
     "late_charge",
 ];
+/// Appended to `ALL_FAULTS`: connection resets too, and every per-attempt kind on every
+/// operation it can hit.
+pub const ALL_TARGETS: &str = r#"
+reset = 0.04
+[faults.targets]
+reset = "any"
+timeout = "any"
+timeout_after_charge = "any"
+server_error = "any"
+rate_limit = "any"
+processing_error = "any"
+late_charge = "any"
+"#;
 
 /// All webhook chaos on: delays, reordering, dropped first attempts, duplicates, and the
 /// attacker copies (forged, stale, unsigned).

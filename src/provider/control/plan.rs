@@ -53,6 +53,17 @@ pub fn to_json(chaos: &Chaos) -> Value {
         })
         .collect();
     faults.insert("windows".into(), Value::Array(windows));
+    // Only kinds that target more than the charge (the default), so a plan without targets
+    // reads as it always did.
+    let targets: Map<String, Value> = plan
+        .targets
+        .iter()
+        .filter(|(_, t)| !t.is_charge_only())
+        .map(|(kind, t)| (kind.as_str().to_string(), json!(t)))
+        .collect();
+    if !targets.is_empty() {
+        faults.insert("targets".into(), Value::Object(targets));
+    }
     let wh = &chaos.webhooks;
     let mut webhooks = Map::new();
     webhooks.insert("delay".into(), json!(wh.delay));
@@ -224,6 +235,13 @@ mod tests {
                         value: Duration::from_millis(300),
                     }),
                 }],
+                targets: EnumMap::from_fn(|k: FaultKind| {
+                    if k == FaultKind::Timeout {
+                        k.targetable()
+                    } else {
+                        crate::chaos::Targets::CHARGE
+                    }
+                }),
             },
             WebhookChaos {
                 delay: 0.2,
@@ -264,6 +282,15 @@ mod tests {
             (Some("10s"), Some("20.5s"))
         );
         assert_eq!(w["server_error"], 0.5);
+        let t = &v["faults"]["targets"];
+        assert_eq!(
+            t["timeout"],
+            json!(["charge", "refund", "query", "capture"])
+        );
+        assert!(
+            t.get("server_error").is_none(),
+            "only kinds beyond the charge"
+        );
         assert!(w.get("timeout").is_none(), "only the rates a window sets");
         assert_eq!(
             v["webhooks"]["delay_latency"]["distribution"],

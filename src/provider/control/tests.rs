@@ -211,6 +211,7 @@ async fn patch_merges_single_keys_into_the_plan_in_force() {
                 value: Duration::from_millis(1),
             }),
             windows: vec![],
+            ..FaultPlan::default()
         },
         ..Setup::default()
     })

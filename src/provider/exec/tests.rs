@@ -387,3 +387,58 @@ fn a_bounded_state_holds_at_most_its_retention_after_more_payments() {
     let again = b.charge(&newest, Some(&format!("{newest}:charge")));
     assert!(matches!(again.reply, Reply::Replay { .. }));
 }
+
+#[test]
+fn targeted_faults_hit_refunds_and_queries_and_leave_the_charge_alone() {
+    use crate::chaos::{FaultOp, Targets};
+    let mut b = Bench::new(rates_of([
+        (FaultKind::TimeoutAfterCharge, 0.5),
+        (FaultKind::ServerError, 0.5),
+    ]));
+    b.chaos.plan.targets[FaultKind::TimeoutAfterCharge] = Targets::of([FaultOp::Refund]);
+    b.chaos.plan.targets[FaultKind::ServerError] = Targets::of([FaultOp::Query]);
+    // The order whose first refund loses its answer and whose first query fails.
+    let c = b.chaos.clone();
+    let t0 = Duration::ZERO;
+    let order = (0..)
+        .map(|i| format!("ord-{i:06}"))
+        .find(|o| {
+            c.attempt_on(FaultOp::Refund, o, 0, t0) == Some(FaultKind::TimeoutAfterCharge)
+                && c.attempt_on(FaultOp::Refund, o, 1, t0).is_none()
+                && c.attempt_on(FaultOp::Query, o, 0, t0) == Some(FaultKind::ServerError)
+                && c.attempt_on(FaultOp::Query, o, 1, t0).is_none()
+        })
+        .unwrap();
+    assert_eq!(c.attempt(&order, 0, t0), None, "no kind targets the charge");
+
+    let charged = b.charge(&order, Some("k-charge"));
+    assert!(!charged.lost);
+    let pi = intent_of(&charged).id.clone();
+    assert!(b.last().money_moved && b.last().fault.is_none());
+
+    let first = b.search(&order);
+    assert!(matches!(
+        first.reply_answer(),
+        Answer::Error(ApiError::ServerError)
+    ));
+    assert_eq!(b.last().fault, Some(FaultKind::ServerError));
+    let second = b.search(&order);
+    assert!(
+        matches!(second.reply_answer(), Answer::Search(_)),
+        "attempt 1 passes"
+    );
+
+    let lost = b.refund(&pi, None, "k-refund");
+    assert!(lost.lost, "refunded, answer withheld");
+    assert_eq!(b.last().result, AttemptResult::AnswerLost);
+    assert_eq!(b.last().fault, Some(FaultKind::TimeoutAfterCharge));
+    assert!(b.last().money_moved);
+    b.save(&lost);
+    let again = b.refund(&pi, None, "k-refund");
+    assert!(matches!(again.reply, Reply::Replay { .. }), "{again:?}");
+    let refunds = b.state.ledger.entries().iter();
+    let moved = refunds
+        .filter(|e| e.op == PaymentOp::Refund && e.money_moved)
+        .count();
+    assert_eq!(moved, 1, "the same key refunds once");
+}

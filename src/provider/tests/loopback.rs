@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::support::Harness;
 use super::{stop, Answer};
-use crate::chaos::{FaultPlan, Latency};
+use crate::chaos::{FaultKind, FaultPlan, Latency};
 use crate::domain::{AttemptResult, PaymentOp};
 use crate::provider::*;
 
@@ -377,5 +377,41 @@ async fn an_answer_whose_client_hung_up_first_is_recorded_unanswered_with_its_de
     );
     assert!(slow_entry.answer_delay_ms >= 50_000, "{slow_entry:?}");
     assert!(!entry(&quick).unwrap().unanswered);
+}
+
+#[tokio::test]
+async fn a_reset_charge_reaches_the_client_as_econnreset_and_moves_no_money() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let plan = FaultPlan {
+        rates: crate::chaos::rates_of([(FaultKind::Reset, 1.0)]),
+        ..FaultPlan::default()
+    };
+    let h = start(plan).await;
+    let body = "amount=5&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]=ord-000001";
+    let req = format!(
+        "POST /v1/payment_intents HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer sk_test_x\r\n\
+         content-type: application/x-www-form-urlencoded\r\nidempotency-key: k1\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(h.handle.addr())
+        .await
+        .unwrap();
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let err = stream
+        .read_to_end(&mut buf)
+        .await
+        .expect_err("a reset, not an answer or a clean close");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    assert!(
+        buf.is_empty(),
+        "no answer: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    let e = h.handle.ledger().pop().expect("the charge recorded");
+    assert_eq!((e.op, e.fault), (PaymentOp::Charge, Some(FaultKind::Reset)));
+    assert_eq!(e.result, AttemptResult::Dropped);
+    assert!(!e.money_moved);
     stop(h).await;
 }

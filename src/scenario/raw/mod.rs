@@ -125,6 +125,26 @@ pub struct RawFaults {
     pub rates: RawRates,
     pub latency: Option<RawLatency>,
     pub windows: Vec<RawWindow>,
+    /// `[faults.targets]`: fault kind name → the operations it hits (`"refund"`,
+    /// `["charge", "query"]`, `"any"`); names and words are checked by `validate`.
+    pub targets: std::collections::BTreeMap<String, RawOps>,
+}
+
+/// One operation word or a list of them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawOps {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl RawOps {
+    pub fn words(&self) -> &[String] {
+        match self {
+            RawOps::One(w) => std::slice::from_ref(w),
+            RawOps::Many(ws) => ws,
+        }
+    }
 }
 
 /// One `[[faults.windows]]` entry; each rate given replaces the base rate inside it (keys

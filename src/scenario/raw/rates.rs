@@ -49,7 +49,7 @@ fn keys(before: &[&'static str], after: &[&'static str]) -> Vec<&'static str> {
 impl RateTable for RawFaults {
     const NAME: &'static str = "RawFaults";
     const BEFORE: &'static [&'static str] = &[];
-    const AFTER: &'static [&'static str] = &["latency", "windows"];
+    const AFTER: &'static [&'static str] = &["latency", "windows", "targets"];
 
     fn accepted() -> &'static [&'static str] {
         static KEYS: LazyLock<Vec<&'static str>> =
@@ -68,6 +68,7 @@ impl RateTable for RawFaults {
     ) -> Result<(), A::Error> {
         match key {
             "latency" => self.latency = map.next_value()?,
+            "targets" => self.targets = map.next_value()?,
             _ => self.windows = map.next_value()?,
         }
         Ok(())
@@ -215,7 +216,7 @@ mod tests {
             err.message(),
             "unknown field `timout`, expected one of `insufficient_funds`, `risk_block`, \
              `timeout`, `timeout_after_charge`, `server_error`, `rate_limit`, \
-             `processing_error`, `late_charge`, `latency`, `windows`"
+             `processing_error`, `late_charge`, `reset`, `latency`, `windows`, `targets`"
         );
         assert_eq!(err.span(), Some(9..15), "the key's position");
         let err = toml::from_str::<RawScenario>("[[faults.windows]]\nlatncy = {}\n").unwrap_err();
@@ -226,7 +227,7 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(err.message().ends_with("`late_charge`, `latency`"), "{err}");
+        assert!(err.message().ends_with("`reset`, `latency`"), "{err}");
     }
 
     #[test]

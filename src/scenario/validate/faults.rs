@@ -2,6 +2,7 @@
 //! where windows overlap. Extends the parent's `Checker`; also checks a plan given at run
 //! time through the control API ([`run_time_faults`]).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use enum_map::EnumMap;
@@ -9,9 +10,11 @@ use enum_map::EnumMap;
 use super::{
     show, Checker, Floor, Problem, DEFAULT_SEED, EXPONENTIAL_MAX_MEANS, LATENCY_FORMS, SUM_SLACK,
 };
-use crate::chaos::{FaultKind, FaultPlan, Latency, Rates, WebhookChaos, Window};
+use crate::chaos::{
+    FaultKind, FaultOp, FaultPlan, Latency, Rates, TargetMap, Targets, WebhookChaos, Window,
+};
 use crate::scenario::raw::{
-    RawDuration, RawFaults, RawLatency, RawRates, RawScenario, RawWebhooks, RawWindow,
+    RawDuration, RawFaults, RawLatency, RawOps, RawRates, RawScenario, RawWebhooks, RawWindow,
 };
 use crate::scenario::Dialect;
 
@@ -39,6 +42,72 @@ pub fn run_time_faults(
 }
 
 impl Checker {
+    /// `[faults.targets]`: each key a per-attempt kind, each word an operation that kind can
+    /// hit or `any` (every operation it can hit). Kinds not named keep `charge`. The targets
+    /// hold in and out of windows.
+    fn targets(&mut self, path: &str, raw: &BTreeMap<String, RawOps>) -> TargetMap {
+        let mut map = TargetMap::default();
+        for (name, ops) in raw {
+            let path = format!("{path}.{name}");
+            let Some(kind) = FaultKind::parse(name).filter(|k| !k.is_sticky()) else {
+                let kinds: Vec<String> = FaultKind::per_attempt()
+                    .map(|k| format!("`{}`", k.as_str()))
+                    .collect();
+                let why = if FaultKind::parse(name).is_some() {
+                    "a sticky kind belongs to the order's card and meets the charge alone"
+                } else {
+                    "unknown fault kind"
+                };
+                self.report(
+                    &path,
+                    format!("{why}: targets are for {}, got {name:?}", kinds.join(", ")),
+                );
+                continue;
+            };
+            let can = kind.targetable();
+            let mut set = Vec::new();
+            for word in ops.words() {
+                if word == "any" {
+                    set.extend(can.ops());
+                    continue;
+                }
+                match FaultOp::parse(word) {
+                    Some(op) if can.contains(op) => set.push(op),
+                    Some(op) => {
+                        let only: Vec<&str> = can.ops().map(FaultOp::as_str).collect();
+                        self.report(
+                            &path,
+                            format!(
+                                "{} can target only {}, got {:?}",
+                                kind.as_str(),
+                                only.join(", "),
+                                op.as_str()
+                            ),
+                        );
+                    }
+                    None => self.report(
+                        &path,
+                        format!(
+                            "expected `charge`, `refund`, `query`, `capture` or `any` (one word \
+                             or a list), got {word:?}"
+                        ),
+                    ),
+                }
+            }
+            if ops.words().is_empty() {
+                self.report(
+                    &path,
+                    "must name at least one operation (set the rate to 0 to turn a kind off)",
+                );
+            }
+            map[kind] = Targets::of(set).and(can);
+            if map[kind] == Targets::NONE {
+                map[kind] = Targets::CHARGE;
+            }
+        }
+        map
+    }
+
     /// The rate keys of `faults` or of one window, each checked as a probability.
     fn rates(&mut self, path: &str, raw: &RawRates) -> EnumMap<FaultKind, Option<f64>> {
         EnumMap::from_fn(|kind: FaultKind| {
@@ -111,10 +180,12 @@ impl Checker {
                 kept.push((i, self.problems.len() == before));
             }
         }
+        let targets = self.targets("faults.targets", &raw.targets);
         let plan = FaultPlan {
             rates,
             latency,
             windows,
+            targets,
         };
         self.overlaps(&plan, &kept);
         plan

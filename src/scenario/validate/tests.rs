@@ -527,7 +527,7 @@ fn rate_sums_over_one_are_reported() {
         [
             "faults: insufficient_funds + risk_block must sum to at most 1.0, got 1.2",
             "faults: timeout + timeout_after_charge + server_error + rate_limit + \
-             processing_error + late_charge must sum to at most 1.0, got 1.1",
+             processing_error + late_charge + reset must sum to at most 1.0, got 1.1",
         ]
     );
     // Exactly 1 is allowed, even when float rounding lands a hair above it.
@@ -547,7 +547,7 @@ fn window_sums_apply_the_overrides_to_the_base_rates() {
         all,
         [
             "faults.windows[1]: timeout + timeout_after_charge + server_error + rate_limit + \
-             processing_error + late_charge must sum to at most 1.0 inside the window (its rates over the base rates), got 1.1"
+             processing_error + late_charge + reset must sum to at most 1.0 inside the window (its rates over the base rates), got 1.1"
         ]
     );
 }
@@ -562,7 +562,7 @@ fn overlapping_windows_are_checked_together() {
         all,
         [
             "faults.windows[1]: timeout + timeout_after_charge + server_error + rate_limit + \
-             processing_error + late_charge must sum to at most 1.0 where it overlaps faults.windows[0] (400ms to 600ms), got 1.2"
+             processing_error + late_charge + reset must sum to at most 1.0 where it overlaps faults.windows[0] (400ms to 600ms), got 1.2"
         ]
     );
 }
