@@ -229,7 +229,7 @@ fn print_usage(
     for rate in [1, 0] {
         writeln!(
             out,
-            "  curl -X PATCH{bearer} {faults} -d '{{\"faults\":{{\"insufficient_funds\":{rate}}}}}'"
+            "  curl -X PATCH{bearer} -H 'Content-Type: application/json' {faults} -d '{{\"faults\":{{\"insufficient_funds\":{rate}}}}}'"
         )?;
     }
     writeln!(

@@ -113,15 +113,9 @@ pub fn from_json(body: &[u8], seed: u64) -> Result<Chaos, Vec<Problem>> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        let message = err
-            .inner()
-            .to_string()
-            .replace("expected f64", "expected a number")
-            .replace("expected u64", "expected an integer >= 0");
-        vec![Problem {
-            path: if path == "." { String::new() } else { path },
-            message,
-        }]
+        let path = if path == "." { String::new() } else { path };
+        let message = wire_message(&path, &err.inner().to_string());
+        vec![Problem { path, message }]
     })?;
     let mut problems = Vec::new();
     let mut webhooks = wire.webhooks.unwrap_or_default();
@@ -161,6 +155,50 @@ pub fn from_json(body: &[u8], seed: u64) -> Result<Chaos, Vec<Problem>> {
             problems.extend(more);
             Err(problems)
         }
+    }
+}
+
+/// A serde message in the words of the JSON and its keys: serde names Rust types (`expected
+/// struct RawFaults`, `f64`), a client knows the plan's keys.
+fn wire_message(path: &str, serde: &str) -> String {
+    let mut message = serde
+        .replace("expected f64", "expected a number")
+        .replace("expected u64", "expected an integer >= 0")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected an array");
+    const STRUCT: &str = "expected struct ";
+    if let Some(at) = message.find(STRUCT) {
+        let tail = &message[at + STRUCT.len()..];
+        let name_len = tail
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(tail.len());
+        let mut rest = &tail[name_len..];
+        // An array given for an object: serde's positional form is no form to suggest.
+        if let Some(after) = rest.strip_prefix(" with ") {
+            rest = after
+                .find(" elements")
+                .map_or(rest, |i| &after[i + " elements".len()..]);
+        }
+        message = format!("{}expected {}{rest}", &message[..at], object_form(path));
+    }
+    message
+}
+
+/// The object expected at `path` of a plan, with an example.
+fn object_form(path: &str) -> &'static str {
+    let last = path.rsplit('.').next().unwrap_or("");
+    if path.is_empty() {
+        r#"a JSON object with the keys "seed", "faults" and "webhooks", e.g. {"faults": {"timeout": 0.1}}"#
+    } else if path == "faults" {
+        r#"an object of fault rates, "latency" and "windows", e.g. {"timeout": 0.1}"#
+    } else if path == "webhooks" {
+        r#"an object of webhook chaos rates, e.g. {"duplicate": 0.1}"#
+    } else if last == "latency" || last == "delay_latency" {
+        r#"a latency object, e.g. {"distribution": "uniform", "min": "1ms", "max": "10ms"}"#
+    } else if path.starts_with("faults.windows[") {
+        r#"a window object, e.g. {"start": "2s", "end": "5s", "server_error": 0.5}"#
+    } else {
+        "a JSON object"
     }
 }
 
@@ -335,6 +373,45 @@ mod tests {
         assert!(p[0].message.contains("expected a number"), "{p:?}");
         let p = from_json(b"not json", 1).unwrap_err();
         assert_eq!(p[0].path, "");
+    }
+
+    #[test]
+    fn type_errors_name_the_json_form_not_a_rust_type() {
+        // #11: `expected struct WirePlan` reached the client.
+        for (body, path, form) in [
+            (&b"[]"[..], "", r#"a JSON object with the keys "seed""#),
+            (b"7", "", r#"a JSON object with the keys "seed""#),
+            (br#"{"faults":1}"#, "faults", r#"{"timeout": 0.1}"#),
+            (
+                br#"{"faults":{"windows":[1]}}"#,
+                "faults.windows[0]",
+                r#""start": "2s""#,
+            ),
+            (
+                br#"{"faults":{"windows":1}}"#,
+                "faults.windows",
+                "expected an array",
+            ),
+            (
+                br#"{"faults":{"latency":"x"}}"#,
+                "faults.latency",
+                r#""distribution": "uniform""#,
+            ),
+            (br#"{"webhooks":[]}"#, "webhooks", r#"{"duplicate": 0.1}"#),
+            (
+                br#"{"webhooks":{"drop_attempts":1.5}}"#,
+                "webhooks.drop_attempts",
+                "expected an integer",
+            ),
+        ] {
+            let p = from_json(body, 1).unwrap_err();
+            let shown = String::from_utf8_lossy(body);
+            assert_eq!(p[0].path, path, "{shown}");
+            assert!(p[0].message.contains(form), "{shown}: {p:?}");
+            for rust in ["struct", "Raw", "WirePlan", "i64", "f64", "elements"] {
+                assert!(!p[0].message.contains(rust), "{shown}: {p:?}");
+            }
+        }
     }
 
     #[test]
