@@ -18,6 +18,7 @@ use crate::chaos::Chaos;
 use crate::provider::{
     self, ControlOptions, ProviderConfig, RequestHook, RequestLog, ServeOptions,
 };
+use crate::scenario::validate::listen_arg;
 use crate::scenario::Scenario;
 
 /// The scenario used without `--scenario`: no faults, default webhook settings.
@@ -27,8 +28,9 @@ const DEFAULT_SCENARIO: &str =
 /// Options of `paychaos provider`.
 #[derive(Debug, Args)]
 pub struct ProviderArgs {
-    /// Where to listen; a loopback address (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:12111")]
+    /// Where to listen; a loopback address as `provider.listen` takes it (port 0 picks a
+    /// free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:12111", value_parser = listen_arg)]
     pub listen: SocketAddr,
     /// Take the faults, webhook chaos, hold, webhook secret and retry schedule from this
     /// scenario (its load, merchant and gates are ignored).
@@ -48,7 +50,7 @@ pub struct ProviderArgs {
     pub ledger_out: Option<PathBuf>,
     /// Serve the control API on this loopback address instead of under `/_paychaos/` on the
     /// provider's port.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = listen_arg)]
     pub control: Option<SocketAddr>,
     /// Require `Authorization: Bearer T` on the control API (the Stripe paths are unaffected).
     #[arg(long, value_name = "T")]
@@ -75,8 +77,10 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         scenario.seed = seed;
     }
     if let Some(secret) = &args.webhook_secret {
-        if !secret.starts_with("whsec_") {
-            eprintln!("error: --webhook-secret '{secret}': expected a secret starting with whsec_");
+        if !crate::signature::valid_secret(secret) {
+            let form = crate::signature::SECRET_FORM;
+            // Not echoed: a credential, even a test one.
+            eprintln!("error: --webhook-secret: expected {form}");
             return ExitCode::from(2);
         }
         scenario.webhooks.secret.clone_from(secret);

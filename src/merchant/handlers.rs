@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::charge::charge_order;
+use super::charge::{charge_order, order_id_refusal};
 use super::flaws::{Flaw, Flaws};
 use super::provider_client::{is_soft, reason_for, refund_key, with_retries, Answer};
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
@@ -84,6 +84,9 @@ async fn checkout(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<
         Ok(r) => r,
         Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
     };
+    if let Some(msg) = order_id_refusal(&r.order_id, shared.cfg.dialect) {
+        return json_error(StatusCode::BAD_REQUEST, &msg);
+    }
     if let Begin::Existing(order) = shared
         .store
         .begin_checkout(&r.order_id, r.amount, &r.currency)
@@ -431,6 +434,28 @@ mod tests {
     }
 
     // --- against a wiremock provider ----------------------------------------------------
+
+    #[tokio::test]
+    async fn an_order_id_the_provider_would_refuse_is_refused_at_checkout() {
+        // #11: it reached the customer as provider trouble.
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        for (cfg, says) in [
+            (
+                testkit::config(&uri),
+                "300 bytes long: expected at most 200",
+            ),
+            (testkit::gateway_config(&uri), "expected 1 to 64 letters"),
+        ] {
+            let m = testkit::start(cfg).await;
+            let (status, answer) = m.checkout(&"o".repeat(300)).await;
+            assert_eq!(status, 400, "{answer}");
+            let said = answer["error"].as_str().unwrap_or_default();
+            assert!(said.contains(says), "{said}");
+            m.stop().await;
+        }
+        assert!(server.received_requests().await.unwrap().is_empty());
+    }
 
     #[tokio::test]
     async fn successful_charge_pays_and_sends_order_metadata_and_key() {

@@ -18,8 +18,9 @@ use crate::merchant::BreakerConfig;
 
 mod external;
 mod faults;
+mod key_path;
 
-pub use external::parse_listen;
+pub use external::{listen_arg, parse_listen, ListenError};
 pub use faults::run_time_faults;
 mod load;
 #[cfg(test)]
@@ -89,6 +90,7 @@ const DEFAULT_PENDING_GRACE: Duration = Duration::from_secs(5);
 const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(3);
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+const INTEGER_RANGE: &str = "expected an integer within -9223372036854775808..=9223372036854775807 (TOML integers are 64-bit)";
 const DURATION_FORM: &str = r#"a duration such as "500ms", "10s" or "2m""#;
 const NAME_FORM: &str = r#"letters, digits, "_" and "-""#;
 const LATENCY_FORMS: &str = r#""fixed", "uniform" or "exponential""#;
@@ -114,12 +116,14 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError
 /// Deserializes the raw scenario; a structural error becomes one problem at its key path.
 fn parse(text: &str) -> Result<RawScenario, Problem> {
     serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
-        let path = if err.path().iter().next().is_none() {
-            String::new()
-        } else {
-            err.path().to_string()
-        };
         let inner = err.inner();
+        let path = if err.path().iter().next().is_some() {
+            err.path().to_string()
+        } else {
+            // An integer beyond 64 bits stops the lexer before serde has a key path.
+            let span = inner.span().and_then(|s| key_path::key_path_at(text, s));
+            span.unwrap_or_default()
+        };
         // serde names Rust types; a scenario author thinks in TOML types.
         let mut message = inner
             .message()
@@ -127,7 +131,9 @@ fn parse(text: &str) -> Result<RawScenario, Problem> {
             .replace('\n', "; ")
             .replace("expected f64", "expected a number")
             .replace("expected i64", "expected an integer")
-            .replace("expected a sequence", "expected an array");
+            .replace("expected a sequence", "expected an array")
+            .replace("number too large to fit in target type", INTEGER_RANGE)
+            .replace("number too small to fit in target type", INTEGER_RANGE);
         if let Some(span) = inner.span() {
             let (line, column) = line_column(text, span.start);
             message.push_str(&format!(" (at line {line}, column {column})"));
@@ -703,12 +709,10 @@ impl Checker {
             .secret
             .clone()
             .unwrap_or_else(|| format!("whsec_paychaos_{seed}"));
-        if !secret.starts_with("whsec_") {
+        if !crate::signature::valid_secret(&secret) {
             // The secret itself is not echoed: it is a credential, even a test one.
-            self.report(
-                "webhooks.secret",
-                r#"must start with "whsec_", e.g. "whsec_paychaos""#,
-            );
+            let form = crate::signature::SECRET_FORM;
+            self.report("webhooks.secret", format!("expected {form}"));
         }
         let retry_schedule: Vec<Duration> = match &w.retry_schedule {
             None => match dialect {

@@ -26,6 +26,18 @@ pub fn parse_listen(text: &str) -> Option<SocketAddr> {
     }
 }
 
+/// A listen address given on the command line that [`parse_listen`] refuses (clap shows the
+/// value beside this message).
+#[derive(Debug, thiserror::Error)]
+#[error("expected {LISTEN_FORM}")]
+pub struct ListenError;
+
+/// [`parse_listen`] for a command-line flag (`paychaos provider --listen`, `--control`), so
+/// that a flag takes exactly what `provider.listen` takes.
+pub fn listen_arg(text: &str) -> Result<SocketAddr, ListenError> {
+    parse_listen(text).ok_or(ListenError)
+}
+
 impl Checker {
     /// `provider.listen`; the default `127.0.0.1:0` picks a free port.
     pub(super) fn provider_listen(&mut self, raw: Option<&str>) -> SocketAddr {
