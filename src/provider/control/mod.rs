@@ -5,7 +5,7 @@
 //! only (`guard.rs`), and only with the bearer token when one is set.
 
 mod guard;
-mod plan;
+pub(crate) mod plan;
 #[cfg(test)]
 mod tests;
 
@@ -109,7 +109,8 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request<Incom
             "order_id filters only the GET lists (ledger, webhooks, events)",
         );
     }
-    // Only the endpoints that change state get here with a state-changing method.
+    // A state change (a method the endpoint takes; others get their 405 below) needs the
+    // JSON body type that other sites cannot send without a preflight.
     let allowed = allows(rest).split(", ").any(|m| m == method.as_str());
     if guard::changes_state(&method) && allowed {
         let what = format!("{method} {PREFIX}{rest}");
