@@ -62,8 +62,10 @@ pub fn to_json(chaos: &Chaos) -> Value {
     webhooks.insert("duplicate".into(), json!(wh.duplicate));
     webhooks.insert("reorder".into(), json!(wh.reorder));
     webhooks.insert("drop_first".into(), json!(wh.drop_first));
-    // Only meaningful with drop_first on; left out otherwise so the scenario default applies.
-    if wh.drop_first > 0.0 {
+    // Shown even with drop_first off (where it does nothing), so that a plan read back, or
+    // patched with drop_first on again, keeps it; a plan built in code may hold 0 there,
+    // which no scenario can, and is left to the scenario's default.
+    if wh.drop_first > 0.0 || wh.drop_attempts > 0 {
         webhooks.insert("drop_attempts".into(), json!(wh.drop_attempts));
     }
     webhooks.insert("forged".into(), json!(wh.forged));
@@ -288,6 +290,21 @@ mod tests {
         assert_eq!(back.seed, 7, "the plan names its seed");
         assert_eq!(back.plan, c.plan);
         assert_eq!(back.webhooks, c.webhooks);
+    }
+
+    #[test]
+    fn drop_attempts_survive_drop_first_switched_off_and_on_again() {
+        // Found by the plan_patch fuzz target's read-back check: drop_attempts was left out
+        // of the JSON while drop_first was 0, so it fell back to the default.
+        let mut c = sample();
+        c.webhooks.drop_attempts = 3;
+        c.webhooks.drop_first = 0.0;
+        let back = from_json(to_json(&c).to_string().as_bytes(), 1).unwrap();
+        assert_eq!(back.webhooks, c.webhooks);
+        let mut v = to_json(&back);
+        merge_patch(&mut v, &json!({"webhooks": {"drop_first": 0.5}}));
+        let on = from_json(v.to_string().as_bytes(), 1).unwrap();
+        assert_eq!(on.webhooks.drop_attempts, 3);
     }
 
     #[test]
