@@ -294,8 +294,9 @@ mod tests {
 
     #[test]
     fn drop_attempts_survive_drop_first_switched_off_and_on_again() {
-        // Found by the plan_patch fuzz target's read-back check: drop_attempts was left out
-        // of the JSON while drop_first was 0, so it fell back to the default.
+        // The plan_patch fuzz target's read-back check failed on `{"webhooks":{"drop_first":0}}`:
+        // drop_attempts was left out of the JSON while drop_first was 0, so it fell back to
+        // the default.
         let mut c = sample();
         c.webhooks.drop_attempts = 3;
         c.webhooks.drop_first = 0.0;
