@@ -32,6 +32,8 @@
 pub mod chaos;
 pub mod cli;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod load;
 pub mod merchant;

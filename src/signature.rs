@@ -20,12 +20,29 @@ pub enum SignatureError {
     Stale { t: i64, now: i64, tolerance: i64 },
     #[error("no 'sign' parameter: expected sign=<hex hmac-sha256>")]
     MissingSign,
+    /// The gateway's own words for [`SignatureError::NoMatch`] (which speaks of Stripe's `v1`).
+    #[error("sign does not match the parameters: expected {GATEWAY_SIGN_FORM}")]
+    SignMismatch,
     #[error("sign_type '{got}' is not supported: expected HMAC-SHA256")]
     SignType { got: String },
     #[error("parameter '{name}' appears twice: a signed request names each parameter once")]
     RepeatedParam { name: String },
     #[error("notify_time '{got}' is malformed: expected 'yyyy-MM-dd HH:mm:ss' (UTC+8)")]
     BadTime { got: String },
+}
+
+/// A webhook signing secret's prefix, as Stripe's.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// The accepted form of a webhook signing secret, for messages.
+pub const SECRET_FORM: &str = r#""whsec_" and at least 1 more character, e.g. "whsec_paychaos""#;
+
+/// Whether `secret` is a usable signing secret: `whsec_` and a key of at least one character
+/// (an empty key signs with nothing a merchant could be configured with).
+pub fn valid_secret(secret: &str) -> bool {
+    secret
+        .strip_prefix(SECRET_PREFIX)
+        .is_some_and(|key| !key.is_empty())
 }
 
 /// The hex `v1` HMAC of `"{t}.{body}"` under `secret`.
@@ -90,6 +107,11 @@ pub fn verify(
 /// The gateway's `sign_type`.
 pub const GATEWAY_SIGN_TYPE: &str = "HMAC-SHA256";
 
+/// What a gateway `sign` is, for messages.
+pub const GATEWAY_SIGN_FORM: &str = "the lower-case hex HMAC-SHA256 of the parameters sorted by \
+     name and joined as name=value&… (sign, sign_type and empty values left out), keyed with the \
+     merchant key";
+
 /// The text the gateway signs: every parameter but `sign` and `sign_type`, empty values left
 /// out (as Alipay does), sorted by name (bytewise), joined as `k=v&…` with the values as
 /// they are (not percent-encoded).
@@ -136,11 +158,11 @@ pub fn gateway_verify<K: AsRef<str>, V: AsRef<str>>(
         }
     }
     let sign = get("sign").ok_or(SignatureError::MissingSign)?;
-    let bytes = hex::decode(sign).map_err(|_| SignatureError::NoMatch)?;
+    let bytes = hex::decode(sign).map_err(|_| SignatureError::SignMismatch)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(gateway_sign_text(params).as_bytes());
     mac.verify_slice(&bytes)
-        .map_err(|_| SignatureError::NoMatch)
+        .map_err(|_| SignatureError::SignMismatch)
 }
 
 /// The gateway's clock is Beijing time (UTC+8), as Alipay's `notify_time`.
@@ -266,13 +288,13 @@ mod tests {
         assert_eq!(gateway_verify(&p, SECRET), Ok(()));
         assert_eq!(
             gateway_verify(&p, "whsec_other"),
-            Err(SignatureError::NoMatch)
+            Err(SignatureError::SignMismatch)
         );
         let mut tampered = p.clone();
         tampered[1].1 = "1.01".into();
         assert_eq!(
             gateway_verify(&tampered, SECRET),
-            Err(SignatureError::NoMatch)
+            Err(SignatureError::SignMismatch)
         );
         let unsigned = params(&[("out_trade_no", "ord-1")]);
         assert_eq!(
@@ -291,11 +313,17 @@ mod tests {
             gateway_verify(&twice, SECRET),
             Err(SignatureError::RepeatedParam { .. })
         ));
+        // #11: the gateway's refusal spoke of Stripe's v1 signatures.
+        let words = SignatureError::SignMismatch.to_string();
+        assert!(
+            words.starts_with("sign does not match") && !words.contains("v1"),
+            "{words}"
+        );
         let mut not_hex = p;
         not_hex[2].1 = "zz".into();
         assert_eq!(
             gateway_verify(&not_hex, SECRET),
-            Err(SignatureError::NoMatch)
+            Err(SignatureError::SignMismatch)
         );
     }
 

@@ -131,9 +131,9 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
     if let Err(e) = LoopbackUrl::parse(&args.provider_url) {
         problems.push(format!("--provider-url: {e}"));
     }
-    if !args.webhook_secret.starts_with("whsec_") {
-        problems
-            .push(r#"--webhook-secret: must start with "whsec_", e.g. "whsec_paychaos""#.into());
+    if !crate::signature::valid_secret(&args.webhook_secret) {
+        let form = crate::signature::SECRET_FORM;
+        problems.push(format!("--webhook-secret: expected {form}"));
     }
     if args.api_key.is_empty() {
         problems.push("--api-key: must not be empty, e.g. sk_test_paychaos".into());
@@ -365,7 +365,7 @@ mod tests {
         assert!(problems[0].contains("accepted: a loopback address and port"));
         assert!(problems[1].contains("--provider-url: 'https://pay.example.com'"));
         assert!(problems[1].contains("127.0.0.0/8, localhost or [::1]"));
-        assert!(problems[2].starts_with("--webhook-secret: must start with \"whsec_\""));
+        assert!(problems[2].starts_with("--webhook-secret: expected \"whsec_\" and at least"));
         assert!(problems[3].contains("'double_charge'") && problems[3].contains("accepted"));
     }
 

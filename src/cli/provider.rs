@@ -83,8 +83,10 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         scenario.seed = seed;
     }
     if let Some(secret) = &args.webhook_secret {
-        if !secret.starts_with("whsec_") {
-            say!("error: --webhook-secret '{secret}': expected a secret starting with whsec_");
+        if !crate::signature::valid_secret(secret) {
+            let form = crate::signature::SECRET_FORM;
+            // Not echoed: a credential, even a test one.
+            say!("error: --webhook-secret: expected {form}");
             return ExitCode::from(2);
         }
         scenario.webhooks.secret.clone_from(secret);
@@ -269,7 +271,7 @@ fn print_usage(
     for rate in [1, 0] {
         writeln!(
             out,
-            "  curl -X PATCH{bearer} {faults} -d '{{\"faults\":{{\"insufficient_funds\":{rate}}}}}'"
+            "  curl -X PATCH{bearer} -H 'Content-Type: application/json' {faults} -d '{{\"faults\":{{\"insufficient_funds\":{rate}}}}}'"
         )?;
     }
     writeln!(

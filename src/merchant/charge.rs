@@ -14,6 +14,32 @@ use super::store::{Order, Settlement};
 use super::Shared;
 use crate::domain::FailReason;
 use crate::scenario::flaws::{Flaw, Flaws};
+use crate::scenario::Dialect;
+
+/// The longest order id taken on Stripe: the idempotency keys are the order id and up to 35
+/// characters more (`:refund:` and a payment id), and Stripe takes keys of at most 255; 200
+/// leaves room for longer payment ids.
+pub const MAX_ORDER_ID: usize = 200;
+
+/// Why checkout cannot take `order_id` in `dialect`, naming the limit; `None` when it can.
+/// Refused up front: the provider would refuse every request for it, and the customer would
+/// hear of provider trouble instead.
+pub(crate) fn order_id_refusal(order_id: &str, dialect: Dialect) -> Option<String> {
+    match dialect {
+        Dialect::Stripe if order_id.len() > MAX_ORDER_ID => Some(format!(
+            "order_id is {} bytes long: expected at most {MAX_ORDER_ID} (the idempotency keys, \
+             the order id and up to 35 characters more, must fit Stripe's 255)",
+            order_id.len()
+        )),
+        Dialect::Gateway if !crate::gateway::valid_out_trade_no(order_id) => Some(format!(
+            "order_id {:?} cannot be the gateway's out_trade_no: expected 1 to {} letters, \
+             digits, '_' or '-'",
+            order_id.chars().take(80).collect::<String>(),
+            crate::gateway::MAX_OUT_TRADE_NO
+        )),
+        _ => None,
+    }
+}
 
 /// The request the checkout sends next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +244,25 @@ mod tests {
             reason,
             payment_id: Some("pi_1".into()),
         }
+    }
+
+    #[test]
+    fn order_ids_the_provider_would_refuse_are_refused_naming_the_limit() {
+        let longest = "o".repeat(MAX_ORDER_ID);
+        assert_eq!(order_id_refusal(&longest, Dialect::Stripe), None);
+        // Every key stays within Stripe's 255.
+        let refund =
+            super::super::provider_client::refund_key(&longest, "pi_000000000000000000000000");
+        assert!(refund.len() <= 255 && confirm_key(&longest, u32::MAX).len() <= 255);
+        let e = order_id_refusal(&"o".repeat(300), Dialect::Stripe).unwrap();
+        assert!(
+            e.starts_with("order_id is 300 bytes long: expected at most 200"),
+            "{e}"
+        );
+        assert_eq!(order_id_refusal("ord-000001_a", Dialect::Gateway), None);
+        let e = order_id_refusal(&"o".repeat(65), Dialect::Gateway).unwrap();
+        assert!(e.contains("expected 1 to 64 letters"), "{e}");
+        assert!(order_id_refusal("ord 1", Dialect::Gateway).is_some());
     }
 
     #[test]

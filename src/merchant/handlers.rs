@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::charge::charge_order;
+use super::charge::{charge_order, order_id_refusal};
 use super::provider_client::{
     backoff, is_soft, reason_for, refund_key, should_retry, with_retries, Answer,
 };
@@ -84,6 +84,9 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
         Ok(r) => r,
         Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
     };
+    if let Some(msg) = order_id_refusal(&r.order_id, shared.cfg.dialect) {
+        return json_error(StatusCode::BAD_REQUEST, &msg);
+    }
     match shared
         .store
         .begin_checkout(&r.order_id, r.amount, &r.currency)

@@ -22,7 +22,7 @@ use crate::scenario::{Dialect, Scenario};
 
 pub mod cards;
 pub mod charges;
-mod control;
+pub(crate) mod control;
 pub mod dialects;
 pub mod events;
 pub mod exec;

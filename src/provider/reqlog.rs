@@ -1,6 +1,7 @@
 //! One line per request for a provider served on its own: what arrived, how it was answered
 //! (or dropped), the fault that hit it, its order and how long it took. The server fills a
-//! [`RequestLog`] after the answer only when a hook is set; formatting it is pure.
+//! [`RequestLog`] after the answer only when a hook is set; formatting it is pure. Every
+//! value a client chose is printed escaped, so no request can write a line of its own.
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,8 +44,8 @@ impl fmt::Display for RequestLog {
             day / 60 % 60,
             day % 60,
             since.subsec_millis(),
-            self.method,
-            self.path
+            Escaped(&self.method),
+            Escaped(&self.path)
         )?;
         match self.status {
             Some(s) => write!(f, "{s}")?,
@@ -57,9 +58,40 @@ impl fmt::Display for RequestLog {
             write!(f, " fault={}", k.as_str())?;
         }
         if let Some(o) = &self.order_id {
-            write!(f, " order={o}")?;
+            write!(f, " order={}", Escaped(o))?;
         }
         write!(f, " {:.1}ms", self.latency.as_secs_f64() * 1000.0)
+    }
+}
+
+/// A value as the log prints it: `\\` for a backslash, `\\n`, `\\r`, `\\t`, and `\\u{..}` for
+/// every other control character (C0, DEL, C1) and for the line separators and bidi
+/// overrides, so that a log line is one request, shown as it was sent.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut clean = 0;
+        for (i, c) in self.0.char_indices() {
+            let escape = match c {
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                // Line and paragraph separators and bidi overrides reorder what is shown.
+                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => "",
+                c if c.is_control() => "",
+                _ => continue,
+            };
+            f.write_str(&self.0[clean..i])?;
+            if escape.is_empty() {
+                write!(f, "\\u{{{:x}}}", u32::from(c))?;
+            } else {
+                f.write_str(escape)?;
+            }
+            clean = i + c.len_utf8();
+        }
+        f.write_str(&self.0[clean..])
     }
 }
 
@@ -111,6 +143,31 @@ mod tests {
         assert_eq!(
             read.to_string(),
             "12:03:04.123 GET /_paychaos/faults 200 0.2ms"
+        );
+    }
+
+    #[test]
+    fn client_chosen_values_cannot_write_a_line_of_their_own() {
+        // #11: `metadata[order_id]=x%0A12:00:00.000 POST /v1/refunds 200` forged a line.
+        let forged = RequestLog {
+            order_id: Some(
+                "x\n12:00:00.000 POST /v1/refunds 200\r\t\u{1b}[2J\u{7f}\u{9b}\\n".into(),
+            ),
+            path: "/v1/a\u{0}b".into(),
+            ..entry()
+        };
+        let line = forged.to_string();
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert_eq!(
+            line,
+            "12:03:04.123 POST /v1/a\\u{0}b 402 fault=insufficient_funds \
+             order=x\\n12:00:00.000 POST /v1/refunds 200\\r\\t\\u{1b}[2J\\u{7f}\\u{9b}\\\\n 42.1ms"
+        );
+        assert_eq!(Escaped("ord-000001 é").to_string(), "ord-000001 é");
+        assert_eq!(
+            Escaped("a\u{2028}b\u{202e}c").to_string(),
+            "a\\u{2028}b\\u{202e}c"
         );
     }
 

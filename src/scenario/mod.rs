@@ -365,16 +365,63 @@ impl Scenario {
         validate::from_toml_str(text, origin)
     }
 
-    /// Reads, parses and checks a scenario file.
+    /// Reads, parses and checks a scenario file: a regular file of at most
+    /// [`MAX_FILE_BYTES`].
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let text = read_limited(path).map_err(|message| ScenarioError {
             origin: origin.clone(),
             problems: vec![Problem {
                 path: String::new(),
-                message: format!("cannot read the file: {e}"),
+                message,
             }],
         })?;
         Scenario::from_toml_str(&text, &origin)
     }
+}
+
+/// The largest scenario file read: 1 MiB, hundreds of times any real scenario, and a bound on
+/// what a wrong path (`/dev/zero`, a log file) costs before it is refused.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The text of a scenario file; the message names what is wrong and the accepted form.
+fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let limit = format!("a regular file of at most 1 MiB ({MAX_FILE_BYTES} bytes)");
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "a device, pipe or socket"
+        };
+        return Err(format!(
+            "not a regular file ({kind}): expected a scenario file, {limit}"
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file has {} bytes: expected {limit}",
+            meta.len()
+        ));
+    }
+    // The length may have grown since; read one byte past the limit to know.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file grew past the limit while read: expected {limit}"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (invalid byte at offset {}): expected a TOML file",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }

@@ -20,6 +20,7 @@ use crate::chaos::{Latency, WebhookChaos};
 mod ceilings;
 mod external;
 mod faults;
+mod key_path;
 
 pub use ceilings::{MAX_CHECKOUTS, MAX_LOAD_DURATION, MAX_RATE};
 pub use faults::run_time_faults;
@@ -86,6 +87,7 @@ const DEFAULT_DELAY_LATENCY: Latency = Latency::Uniform {
 const EXPONENTIAL_MAX_MEANS: u32 = 20;
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+const INTEGER_RANGE: &str = "expected an integer within -9223372036854775808..=9223372036854775807 (TOML integers are 64-bit)";
 const DURATION_FORM: &str = r#"a duration such as "500ms", "10s" or "2m""#;
 const NAME_FORM: &str = r#"letters, digits, "_" and "-""#;
 const LATENCY_FORMS: &str = r#""fixed", "uniform" or "exponential""#;
@@ -685,12 +687,10 @@ impl Checker {
             .secret
             .clone()
             .unwrap_or_else(|| format!("whsec_paychaos_{seed}"));
-        if !secret.starts_with("whsec_") {
+        if !crate::signature::valid_secret(&secret) {
             // The secret itself is not echoed: it is a credential, even a test one.
-            self.report(
-                "webhooks.secret",
-                r#"must start with "whsec_", e.g. "whsec_paychaos""#,
-            );
+            let form = crate::signature::SECRET_FORM;
+            self.report("webhooks.secret", format!("expected {form}"));
         }
         let retry_schedule: Vec<Duration> = match &w.retry_schedule {
             None => match dialect {

@@ -27,7 +27,7 @@ const FLOORS: &[&[&str]] = &[
     &["scenario"],
     &["provider", "merchant", "load"],
     &["verify", "report", "progress"],
-    &["run"],
+    &["run", "fuzzing"],
     &["cli"],
 ];
 

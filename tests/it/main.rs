@@ -27,6 +27,10 @@ mod profiles;
 /// The `paychaos` binary: validation errors, exit codes, nothing half-written.
 mod cli;
 
+/// Limits on what is read (scenario file size and kind, window count) and the rules inputs
+/// share (values too large, webhook secrets, listen addresses).
+mod limits;
+
 /// `paychaos merchant` in its own process, driven as an external merchant through the
 /// contract; the run's refusals when the provider port is taken or the merchant is absent.
 mod external;

@@ -122,7 +122,8 @@ fn faults_switched_through_the_control_api_hit_the_next_charge_and_ctrl_c_exits_
 
     // Act 2: insufficient funds switched on for every order.
     let patch = r#"{"faults":{"insufficient_funds":1.0}}"#;
-    let (status, body) = http(&p.addr, "PATCH", "/_paychaos/faults", &[], patch);
+    let json = ["Content-Type: application/json"];
+    let (status, body) = http(&p.addr, "PATCH", "/_paychaos/faults", &json, patch);
     assert_eq!(status, 200, "{body}");
     let (status, body) = charge(&p.addr, "ord-000002");
 

@@ -337,7 +337,9 @@ def webhook_signatures_verify_and_forgeries_fail():
 def control(method, path, body=None):
     """One request to the provider's control API: parsed JSON, or NDJSON lines parsed."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(URL + path, data=data, method=method)
+    # State changes need a JSON content type (urllib would send a form type).
+    headers = {} if method == "GET" else {"Content-Type": "application/json"}
+    req = urllib.request.Request(URL + path, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=10) as r:
         text = r.read().decode()
         if r.headers.get_content_type() == "application/x-ndjson":

@@ -69,6 +69,28 @@ fn checkout_body_is_checked() {
 
 // --- against a wiremock provider ----------------------------------------------------
 
+#[tokio::test]
+async fn an_order_id_the_provider_would_refuse_is_refused_at_checkout() {
+    // #11: it reached the customer as provider trouble.
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    for (cfg, says) in [
+        (
+            testkit::config(&uri),
+            "300 bytes long: expected at most 200",
+        ),
+        (testkit::gateway_config(&uri), "expected 1 to 64 letters"),
+    ] {
+        let m = testkit::start(cfg).await;
+        let (status, answer) = m.checkout(&"o".repeat(300)).await;
+        assert_eq!(status, 400, "{answer}");
+        let said = answer["error"].as_str().unwrap_or_default();
+        assert!(said.contains(says), "{said}");
+        m.stop().await;
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
 /// A wiremock provider answering every charge with `t`, and a merchant against it.
 async fn answering(t: ResponseTemplate) -> (MockServer, testkit::Running) {
     let server = MockServer::start().await;

@@ -1,9 +1,11 @@
 //! The control API of a provider served on its own (`paychaos provider`), under `/_paychaos/`:
 //! read and replace the fault plan (JSON, `plan.rs`), list the ledger, events and webhook
 //! attempts (NDJSON, filterable by order id), resend an event, reset the state. Answers
-//! loopback peers only, and only with the bearer token when one is set.
+//! loopback peers only, for loopback hosts and origins, state changes with a JSON body type
+//! only (`guard.rs`), and only with the bearer token when one is set.
 
-mod plan;
+mod guard;
+pub(crate) mod plan;
 #[cfg(test)]
 mod tests;
 
@@ -77,6 +79,9 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request<net::
             format!("the control API answers loopback clients only, not {peer}"),
         );
     }
+    if let Err(r) = guard::check_site(req.uri(), req.headers()) {
+        return error(r.status, r.message);
+    }
     if let Some(token) = &shared.control_token {
         if !authorized(req.headers().get(AUTHORIZATION), token) {
             let mut r = error(
@@ -105,6 +110,15 @@ pub(crate) async fn handle(shared: &Shared, peer: SocketAddr, req: Request<net::
             StatusCode::BAD_REQUEST,
             "order_id filters only the GET lists (ledger, webhooks, events)",
         );
+    }
+    // A state change (a method the endpoint takes; others get their 405 below) needs the
+    // JSON body type that other sites cannot send without a preflight.
+    let allowed = allows(rest).split(", ").any(|m| m == method.as_str());
+    if guard::changes_state(&method) && allowed {
+        let what = format!("{method} {PREFIX}{rest}");
+        if let Err(r) = guard::check_json(&what, req.headers()) {
+            return error(r.status, r.message);
+        }
     }
     if let (Some(id), true) = (resend_id(rest), method == Method::POST) {
         return resend(shared, id);
@@ -354,12 +368,18 @@ fn not_found(path: &str) -> Resp {
     )
 }
 
-fn method_not_allowed(rest: &str) -> Resp {
-    let allow = match rest {
+/// The methods a known control path takes, as `Allow` lists them.
+fn allows(rest: &str) -> &'static str {
+    match rest {
         "" | "/ledger" | "/webhooks" | "/events" => "GET",
         "/faults" => "GET, PUT, PATCH",
-        _ => "POST",
-    };
+        r if known(r) => "POST",
+        _ => "",
+    }
+}
+
+fn method_not_allowed(rest: &str) -> Resp {
+    let allow = allows(rest);
     let mut r = error(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("{PREFIX}{rest} accepts {allow}"),

@@ -73,8 +73,10 @@ pub fn to_json(chaos: &Chaos) -> Value {
     webhooks.insert("duplicate".into(), json!(wh.duplicate));
     webhooks.insert("reorder".into(), json!(wh.reorder));
     webhooks.insert("drop_first".into(), json!(wh.drop_first));
-    // Only meaningful with drop_first on; left out otherwise so the scenario default applies.
-    if wh.drop_first > 0.0 {
+    // Shown even with drop_first off (where it does nothing), so that a plan read back, or
+    // patched with drop_first on again, keeps it; a plan built in code may hold 0 there,
+    // which no scenario can, and is left to the scenario's default.
+    if wh.drop_first > 0.0 || wh.drop_attempts > 0 {
         webhooks.insert("drop_attempts".into(), json!(wh.drop_attempts));
     }
     webhooks.insert("forged".into(), json!(wh.forged));
@@ -124,15 +126,9 @@ pub fn from_json(body: &[u8], seed: u64) -> Result<Chaos, Vec<Problem>> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        let message = err
-            .inner()
-            .to_string()
-            .replace("expected f64", "expected a number")
-            .replace("expected u64", "expected an integer >= 0");
-        vec![Problem {
-            path: if path == "." { String::new() } else { path },
-            message,
-        }]
+        let path = if path == "." { String::new() } else { path };
+        let message = wire_message(&path, &err.inner().to_string());
+        vec![Problem { path, message }]
     })?;
     let mut problems = Vec::new();
     let mut webhooks = wire.webhooks.unwrap_or_default();
@@ -172,6 +168,50 @@ pub fn from_json(body: &[u8], seed: u64) -> Result<Chaos, Vec<Problem>> {
             problems.extend(more);
             Err(problems)
         }
+    }
+}
+
+/// A serde message in the words of the JSON and its keys: serde names Rust types (`expected
+/// struct RawFaults`, `f64`), a client knows the plan's keys.
+fn wire_message(path: &str, serde: &str) -> String {
+    let mut message = serde
+        .replace("expected f64", "expected a number")
+        .replace("expected u64", "expected an integer >= 0")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected an array");
+    const STRUCT: &str = "expected struct ";
+    if let Some(at) = message.find(STRUCT) {
+        let tail = &message[at + STRUCT.len()..];
+        let name_len = tail
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(tail.len());
+        let mut rest = &tail[name_len..];
+        // An array given for an object: serde's positional form is no form to suggest.
+        if let Some(after) = rest.strip_prefix(" with ") {
+            rest = after
+                .find(" elements")
+                .map_or(rest, |i| &after[i + " elements".len()..]);
+        }
+        message = format!("{}expected {}{rest}", &message[..at], object_form(path));
+    }
+    message
+}
+
+/// The object expected at `path` of a plan, with an example.
+fn object_form(path: &str) -> &'static str {
+    let last = path.rsplit('.').next().unwrap_or("");
+    if path.is_empty() {
+        r#"a JSON object with the keys "seed", "faults" and "webhooks", e.g. {"faults": {"timeout": 0.1}}"#
+    } else if path == "faults" {
+        r#"an object of fault rates, "latency" and "windows", e.g. {"timeout": 0.1}"#
+    } else if path == "webhooks" {
+        r#"an object of webhook chaos rates, e.g. {"duplicate": 0.1}"#
+    } else if last == "latency" || last == "delay_latency" {
+        r#"a latency object, e.g. {"distribution": "uniform", "min": "1ms", "max": "10ms"}"#
+    } else if path.starts_with("faults.windows[") {
+        r#"a window object, e.g. {"start": "2s", "end": "5s", "server_error": 0.5}"#
+    } else {
+        "a JSON object"
     }
 }
 
@@ -271,6 +311,22 @@ mod tests {
     }
 
     #[test]
+    fn drop_attempts_survive_drop_first_switched_off_and_on_again() {
+        // The plan_patch fuzz target's read-back check failed on `{"webhooks":{"drop_first":0}}`:
+        // drop_attempts was left out of the JSON while drop_first was 0, so it fell back to
+        // the default.
+        let mut c = sample();
+        c.webhooks.drop_attempts = 3;
+        c.webhooks.drop_first = 0.0;
+        let back = from_json(to_json(&c).to_string().as_bytes(), 1).unwrap();
+        assert_eq!(back.webhooks, c.webhooks);
+        let mut v = to_json(&back);
+        merge_patch(&mut v, &json!({"webhooks": {"drop_first": 0.5}}));
+        let on = from_json(v.to_string().as_bytes(), 1).unwrap();
+        assert_eq!(on.webhooks.drop_attempts, 3);
+    }
+
+    #[test]
     fn json_uses_the_scenario_key_names_and_duration_strings() {
         let v = to_json(&sample());
         assert_eq!(v["faults"]["insufficient_funds"], 0.1);
@@ -362,6 +418,45 @@ mod tests {
         assert!(p[0].message.contains("expected a number"), "{p:?}");
         let p = from_json(b"not json", 1).unwrap_err();
         assert_eq!(p[0].path, "");
+    }
+
+    #[test]
+    fn type_errors_name_the_json_form_not_a_rust_type() {
+        // #11: `expected struct WirePlan` reached the client.
+        for (body, path, form) in [
+            (&b"[]"[..], "", r#"a JSON object with the keys "seed""#),
+            (b"7", "", r#"a JSON object with the keys "seed""#),
+            (br#"{"faults":1}"#, "faults", r#"{"timeout": 0.1}"#),
+            (
+                br#"{"faults":{"windows":[1]}}"#,
+                "faults.windows[0]",
+                r#""start": "2s""#,
+            ),
+            (
+                br#"{"faults":{"windows":1}}"#,
+                "faults.windows",
+                "expected an array",
+            ),
+            (
+                br#"{"faults":{"latency":"x"}}"#,
+                "faults.latency",
+                r#""distribution": "uniform""#,
+            ),
+            (br#"{"webhooks":[]}"#, "webhooks", r#"{"duplicate": 0.1}"#),
+            (
+                br#"{"webhooks":{"drop_attempts":1.5}}"#,
+                "webhooks.drop_attempts",
+                "expected an integer",
+            ),
+        ] {
+            let p = from_json(body, 1).unwrap_err();
+            let shown = String::from_utf8_lossy(body);
+            assert_eq!(p[0].path, path, "{shown}");
+            assert!(p[0].message.contains(form), "{shown}: {p:?}");
+            for rust in ["struct", "Raw", "WirePlan", "i64", "f64", "elements"] {
+                assert!(!p[0].message.contains(rust), "{shown}: {p:?}");
+            }
+        }
     }
 
     #[test]

@@ -123,9 +123,12 @@ async fn send(
     })
 }
 
+/// A control request as a well-behaved client sends it: JSON content type on state changes.
 async fn control(h: &Harness, method: &str, path: &str, body: &str) -> Answer {
     let addr = h.handle.control_addr().unwrap_or(h.handle.addr());
-    send(addr, method, path, body, &[]).await.unwrap()
+    let json = [("content-type", "application/json")];
+    let headers: &[(&str, &str)] = if method == "GET" { &[] } else { &json };
+    send(addr, method, path, body, headers).await.unwrap()
 }
 
 async fn charge(h: &Harness, order: &str, key: &str) -> Option<Answer> {
@@ -477,6 +480,79 @@ async fn reset_empties_ledger_keys_events_and_webhook_log() {
             (1, PaymentOp::Charge, 0, true)
         ],
         "the read that found nothing, then the charge"
+    );
+    stop(h).await;
+}
+
+#[tokio::test]
+async fn cross_site_and_rebinding_requests_are_refused_and_change_nothing() {
+    // #11: this reset came through with 200.
+    let h = start(Setup::default()).await;
+    assert_eq!(charge(&h, "ord-1", "k").await.unwrap().status, 200);
+    let addr = h.handle.addr();
+    let port_host = format!("127.0.0.1:{}", addr.port());
+    let evil_host = format!("evil.example:{}", addr.port());
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Headers, u16, &str); 5] = [
+        (
+            &[
+                ("origin", "http://evil.example"),
+                ("host", &evil_host),
+                ("content-type", "text/plain"),
+            ],
+            403,
+            "not Host \"evil.example:",
+        ),
+        (
+            &[("host", &port_host), ("origin", "http://evil.example")],
+            403,
+            "not Origin \"http://evil.example\"",
+        ),
+        (
+            &[("host", &port_host), ("content-type", "text/plain")],
+            415,
+            "needs Content-Type: application/json",
+        ),
+        (
+            &[("content-type", "application/x-www-form-urlencoded")],
+            415,
+            "got \"application/x-www-form-urlencoded\"",
+        ),
+        (&[], 415, "got none"),
+    ];
+    for (headers, status, says) in cases {
+        let a = send(addr, "POST", "/_paychaos/reset", "", headers)
+            .await
+            .unwrap();
+        assert_eq!(a.status, status, "{headers:?}");
+        let message = a.json()["error"].as_str().unwrap().to_string();
+        assert!(message.contains(says), "{headers:?}: {message}");
+    }
+    assert_eq!(h.handle.ledger().len(), 1, "nothing was reset");
+    let evil_read = send(
+        addr,
+        "GET",
+        "/_paychaos/ledger",
+        "",
+        &[("host", "evil.example")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(evil_read.status, 403, "reads are guarded too");
+    let ok = [
+        ("host", port_host.as_str()),
+        ("origin", "http://localhost:3000"),
+        ("content-type", "application/json; charset=utf-8"),
+    ];
+    let a = send(addr, "POST", "/_paychaos/reset", "", &ok)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200);
+    assert!(h.handle.ledger().is_empty());
+    assert_eq!(
+        charge(&h, "ord-2", "k2").await.unwrap().status,
+        200,
+        "Stripe paths unguarded"
     );
     stop(h).await;
 }

@@ -135,10 +135,11 @@ pub(in crate::provider) async fn send_raw(
         .await
         .unwrap();
     tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1");
+    let mut req = Request::builder().method(method).uri(path);
+    // A loopback Host unless the test sends its own (the control API checks it).
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req = req.header("host", "127.0.0.1");
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }

@@ -2,7 +2,7 @@
 //! where windows overlap. Extends the parent's `Checker`; also checks a plan given at run
 //! time through the control API ([`run_time_faults`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use enum_map::EnumMap;
@@ -40,6 +40,12 @@ pub fn run_time_faults(
         Err(check.problems)
     }
 }
+
+mod overlaps;
+
+/// The most `[[faults.windows]]` a plan may have: far above any schedule written by hand or
+/// generated for a long run, and a bound on the provider's per-request scan of the windows.
+pub const MAX_WINDOWS: usize = 1000;
 
 impl Checker {
     /// `[faults.targets]`: each key a per-attempt kind, each word an operation that kind can
@@ -158,13 +164,26 @@ impl Checker {
         let mut windows = Vec::new();
         // Per kept window: its index in the file, and whether it passed its own checks.
         let mut kept = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        for (i, w) in raw.windows.iter().enumerate() {
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let listed = if raw.windows.len() > MAX_WINDOWS {
+            self.report(
+                "faults.windows",
+                format!(
+                    "at most {MAX_WINDOWS} windows are accepted, got {}: merge neighbouring \
+                     windows or split the run",
+                    raw.windows.len()
+                ),
+            );
+            &[][..]
+        } else {
+            &raw.windows[..]
+        };
+        for (i, w) in listed.iter().enumerate() {
             let path = format!("faults.windows[{i}]");
             let name = w.name.clone().unwrap_or_else(|| format!("window-{i}"));
             if name.is_empty() {
                 self.report(&format!("{path}.name"), "must not be empty");
-            } else if let Some(j) = names.iter().position(|n| *n == name) {
+            } else if let Some(&j) = names.get(&name) {
                 self.report(
                     &format!("{path}.name"),
                     format!(
@@ -173,7 +192,7 @@ impl Checker {
                     ),
                 );
             }
-            names.push(name.clone());
+            names.entry(name.clone()).or_insert(i);
             let before = self.problems.len();
             if let Some(window) = self.window(&path, w, name, &rates, load_duration) {
                 windows.push(window);
@@ -242,44 +261,6 @@ impl Checker {
             rates: overrides,
             latency,
         })
-    }
-
-    /// Where windows overlap the later ones win per kind, which can push a sum over 1
-    /// even when each window alone is fine: check every stretch covered by two or more.
-    /// Overlaps involving a window that already has problems wait for it to be fixed.
-    fn overlaps(&mut self, plan: &FaultPlan, kept: &[(usize, bool)]) {
-        let mut edges: Vec<Duration> = plan.windows.iter().flat_map(|w| [w.start, w.end]).collect();
-        edges.sort();
-        edges.dedup();
-        let mut seen: Vec<Vec<usize>> = Vec::new();
-        for pair in edges.windows(2) {
-            let active: Vec<usize> = (0..plan.windows.len())
-                .filter(|&i| plan.windows[i].contains(pair[0]))
-                .collect();
-            let clean = active.iter().all(|&i| kept[i].1);
-            if active.len() < 2 || !clean || seen.contains(&active) {
-                continue;
-            }
-            let mut names: Vec<String> = active
-                .iter()
-                .map(|&i| format!("faults.windows[{}]", kept[i].0))
-                .collect();
-            let last = names.pop().unwrap_or_default();
-            let where_ = format!(
-                " where it overlaps {} ({} to {})",
-                names.join(", "),
-                show(pair[0]),
-                show(pair[1])
-            );
-            // Only two or more windows setting rates of a group can add up to something
-            // that none of them has alone.
-            let setters = |group: &[FaultKind]| {
-                let sets = |w: &Window| group.iter().any(|&k| w.rate(k).is_some());
-                active.iter().filter(|&&i| sets(&plan.windows[i])).count() >= 2
-            };
-            self.sums(&last, &plan.rates_at(pair[0]), &where_, setters);
-            seen.push(active);
-        }
     }
 
     pub(super) fn latency(&mut self, path: &str, raw: &RawLatency) -> Option<Latency> {

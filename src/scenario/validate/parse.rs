@@ -50,11 +50,19 @@ pub(super) fn parse(text: &str) -> Parsed {
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
+            // An integer beyond 64 bits stops the parser before any key path is known: find
+            // the key whose value holds the error.
+            let path = e.span().and_then(|s| super::key_path::key_path_at(text, s));
             return Parsed {
                 raw: None,
-                problems: vec![problem(text, String::new(), e.message(), e.span())],
+                problems: vec![problem(
+                    text,
+                    path.unwrap_or_default(),
+                    e.message(),
+                    e.span(),
+                )],
                 removed: Vec::new(),
-            }
+            };
         }
     };
     let mut working = doc.clone().into_mut();
@@ -123,7 +131,15 @@ fn problem(text: &str, path: String, message: &str, span: Option<Range<usize>>) 
         .replace('\n', "; ")
         .replace("expected f64", "expected a number")
         .replace("expected i64", "expected an integer")
-        .replace("expected a sequence", "expected an array");
+        .replace("expected a sequence", "expected an array")
+        .replace(
+            "number too large to fit in target type",
+            super::INTEGER_RANGE,
+        )
+        .replace(
+            "number too small to fit in target type",
+            super::INTEGER_RANGE,
+        );
     if let Some(span) = span {
         let (line, column) = line_column(text, span.start);
         message.push_str(&format!(" (at line {line}, column {column})"));

@@ -633,8 +633,30 @@ fn webhook_secret_must_look_like_a_signing_secret() {
     let all = problems_with("[webhooks]\nsecret = \"hunter2\"\n");
     assert_eq!(
         all,
-        [r#"webhooks.secret: must start with "whsec_", e.g. "whsec_paychaos""#]
+        [
+            r#"webhooks.secret: expected "whsec_" and at least 1 more character, e.g. "whsec_paychaos""#
+        ]
     );
+    // #11: the prefix alone, an empty key, was accepted.
+    let all = problems_with("[webhooks]\nsecret = \"whsec_\"\n");
+    assert_problem(
+        &all,
+        "webhooks.secret",
+        r#"expected "whsec_" and at least 1 more"#,
+    );
+}
+
+#[test]
+fn an_integer_beyond_64_bits_is_reported_at_its_key() {
+    // #11: "number too large to fit in target type", with no key path.
+    let all = problems_with("[orders]\namount_max = 18446744073709551615\n");
+    assert_eq!(
+        all,
+        ["orders.amount_max: expected an integer within -9223372036854775808..=9223372036854775807 \
+          (TOML integers are 64-bit) (at line 8, column 14)"]
+    );
+    let all = problems_with("[webhooks]\ndrop_attempts = -99999999999999999999\n");
+    assert_problem(&all, "webhooks.drop_attempts", "expected an integer within");
 }
 
 #[test]

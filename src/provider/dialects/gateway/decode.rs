@@ -80,11 +80,15 @@ pub fn decode(
             .collect(),
         _ => json_params(body)?,
     };
-    if params.iter().any(|(k, _)| k == "sign") {
+    if let Some((_, sign)) = params.iter().find(|(k, _)| k == "sign") {
         signature::gateway_verify(&params, secret).map_err(|e| ApiError::InvalidParam {
             param: "sign".into(),
-            expected: "hex HMAC-SHA256 of the sorted parameters, keyed with the merchant key",
-            got: e.to_string(),
+            expected: signature::GATEWAY_SIGN_FORM,
+            got: match e {
+                // The form is the expected part already: show what was sent.
+                signature::SignatureError::SignMismatch => sign.chars().take(80).collect(),
+                other => other.to_string(),
+            },
         })?;
     }
     let p = Params(params);
@@ -406,6 +410,14 @@ mod tests {
             wrong,
             Err(ApiError::InvalidParam { ref param, .. }) if param == "sign"
         ));
+        // #11: the gateway's refusal spoke of Stripe's v1 signatures.
+        let said = wrong.unwrap_err().to_string();
+        assert!(!said.contains("v1") && !said.contains("payload"), "{said}");
+        assert!(
+            said.starts_with("invalid parameter 'sign': expected the lower-case hex HMAC-SHA256")
+                && said.contains("keyed with the merchant key, got '"),
+            "{said}"
+        );
     }
 
     #[test]
