@@ -168,6 +168,7 @@ mod tests {
             body: Bytes::from(format!("{{\"id\":\"evt_{n}\"}}")),
             format: crate::provider::webhooks::Format::Stripe,
             url: None,
+            chaos_key: None,
         }
     }
 

@@ -91,6 +91,7 @@ fn headline(h: &mut String, r: &RunReport) {
     ));
     let mut notes = vec![
         format!("seed {}", r.scenario.seed),
+        format!("run {}", esc(&r.run.run_id)),
         format!("started {}", esc(&r.run.started_at)),
         format!("{:.1} s", r.run.duration_s),
         format!("{} load", esc(&r.load.profile)),

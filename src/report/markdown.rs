@@ -53,6 +53,10 @@ impl<W: Write> Markdown<'_, W> {
         }
         let mut notes = vec![
             format!("seed {}", r.scenario.seed),
+            format!(
+                "run `{}` (order ids `ord-{}-…`)",
+                r.run.run_id, r.run.run_id
+            ),
             format!("started {}", r.run.started_at),
             format!("{:.1} s", r.run.duration_s),
         ];

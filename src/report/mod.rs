@@ -32,7 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::chaos::digest;
 use crate::chaos::{Chaos, FaultKind};
-use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, WebhookAttempt};
+use crate::domain::order_id::write_chaos_key;
+use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, RunId, WebhookAttempt};
 use crate::load::{self, Schedule};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
@@ -85,6 +86,9 @@ pub struct ScenarioInfo {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
+    /// The run id inside every order id of the run (`ord-<run id>-000042`).
+    #[serde(default)]
+    pub run_id: String,
     /// RFC 3339, UTC, whole seconds.
     pub started_at: String,
     pub duration_s: f64,
@@ -220,6 +224,8 @@ pub struct ReportInputs<'a> {
     /// The whole run, drain included.
     pub run_duration: Duration,
     pub started_at: SystemTime,
+    /// Inside every order id the run sent.
+    pub run_id: &'a RunId,
     pub interrupted: bool,
     pub drained: bool,
     /// Webhook events the provider created.
@@ -238,6 +244,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             seed: sc.seed,
         },
         run: RunInfo {
+            run_id: inp.run_id.to_string(),
             started_at: rfc3339(inp.started_at),
             duration_s: inp.run_duration.as_secs_f64(),
             interrupted: inp.interrupted,
@@ -452,12 +459,12 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
 }
 
 /// The plan digest of the scenario's whole schedule (every order its profile plans, also
-/// those a capacity run's early stop never sent), each order keyed and timed as the load
-/// sends it: a function of the scenario and seed alone.
+/// those a capacity run's early stop never sent), each order keyed by its chaos key and timed
+/// as the load sends it: a function of the scenario and seed alone (not of the run id).
 pub fn plan_digest(sc: &Scenario) -> String {
     let chaos = Chaos::new(sc.seed, sc.faults.clone(), sc.webhooks.chaos.clone());
     let schedule = Schedule::new(&load::stages(&sc.load.profile));
-    digest::plan_digest(&chaos, schedule.planned(), load::write_order_id, |n| {
+    digest::plan_digest(&chaos, schedule.planned(), write_chaos_key, |n| {
         schedule.offset(n).unwrap_or_default()
     })
 }

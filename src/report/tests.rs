@@ -29,6 +29,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             },
             max_in_flight: std::num::NonZeroUsize::new(8).unwrap(),
             request_timeout: ms(2000),
+            run_id: None,
         },
         orders: OrderSpec {
             amount_min: 1000,
@@ -70,6 +71,11 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
     }
 }
 
+/// The run id of the sample runs.
+pub(crate) fn run_id() -> RunId {
+    RunId::new("r1").unwrap()
+}
+
 /// A recorder fed from the set's checkout records, as the load would have.
 pub(crate) fn recorder(s: &Set) -> Recorder {
     let mut r = Recorder::default();
@@ -109,6 +115,7 @@ pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
         load_elapsed: Duration::from_millis(500),
         run_duration: Duration::from_millis(1500),
         started_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        run_id: &run_id(),
         interrupted: false,
         drained: true,
         events_created: 3,
@@ -183,6 +190,14 @@ fn digest_ignores_ledger_order_and_sees_a_moved_fault() {
     let mut cleared = s.ledger.clone();
     cleared[0].fault = Some(FaultKind::Timeout);
     assert_ne!(digest::met_digest(&cleared), base);
+
+    // The same faults met by the orders of another run (ids with a run id) digest alike.
+    let mut other_run = s.ledger.clone();
+    for e in &mut other_run {
+        e.order_id = e.order_id.as_ref().map(|o| o.replace("ord-", "ord-r2-"));
+    }
+    assert_ne!(other_run[0].order_id, s.ledger[0].order_id);
+    assert_eq!(digest::met_digest(&other_run), base);
 }
 
 #[test]
@@ -208,6 +223,7 @@ fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
         load_elapsed: Duration::from_millis(500),
         run_duration: Duration::from_millis(1500),
         started_at: UNIX_EPOCH,
+        run_id: &run_id(),
         interrupted: false,
         drained: true,
         events_created: 3,
