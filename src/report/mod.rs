@@ -5,11 +5,13 @@
 //! results the exit code follows.
 //! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
 //! (whether the generator kept its schedule) compute their parts, wired in by `shape`.
-//! `write_all` puts the files in place atomically.
+//! `history` tells each order's story (`history.jsonl`) and `chain` quotes the part of it
+//! behind each finding. `write_all` puts the files in place atomically.
 
 pub mod capacity;
 pub mod charts;
 pub mod gates;
+pub mod history;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -41,6 +43,7 @@ use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel};
 
 pub use capacity::{CapacityReport, CapacityStep};
 pub use gates::GateResult;
+pub use history::History;
 pub use json::OrderedMap;
 pub use recovery::{RecoveryStatus, WindowRecovery};
 pub use shape::Generator;
@@ -557,9 +560,14 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// Writes every report file into `dir` (created if needed), each through a temporary file
-/// renamed into place, so a reader never sees half a file. Returns the paths written.
-pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
+/// Writes every report file into `dir` (created if needed), and `history.jsonl` from
+/// `history` when given, each through a temporary file renamed into place, so a reader never
+/// sees half a file. Returns the paths written.
+pub fn write_all(
+    report: &RunReport,
+    history: Option<&History>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, WriteError> {
     let mut written = Vec::new();
     fs::create_dir_all(dir).map_err(|source| WriteError {
         path: dir.to_path_buf(),
@@ -576,6 +584,20 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, WriteEr
     for (name, write) in files {
         let path = dir.join(name);
         match write_atomically(&path, |w| write(report, w)) {
+            Ok(()) => written.push(path),
+            Err(source) => {
+                return Err(WriteError {
+                    path,
+                    written,
+                    source,
+                })
+            }
+        }
+    }
+    // Last: the largest file, streamed one order at a time.
+    if let Some(h) = history {
+        let path = dir.join(history::FILE_NAME);
+        match write_atomically(&path, |w| h.write(w)) {
             Ok(()) => written.push(path),
             Err(source) => {
                 return Err(WriteError {

@@ -343,9 +343,11 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
     let _ = fs::remove_dir_all(&dir);
     let target = dir.join("nested").join("smoke");
     let r = sample();
-    let paths = write_all(&r, &target).unwrap();
+    let set = sample_set();
+    let history = History::new(set.evidence());
+    let paths = write_all(&r, Some(&history), &target).unwrap();
     // Twice: overwriting an existing report is atomic too.
-    let paths2 = write_all(&r, &target).unwrap();
+    let paths2 = write_all(&r, Some(&history), &target).unwrap();
     assert_eq!(paths, paths2);
     let mut names: Vec<_> = fs::read_dir(&target)
         .unwrap()
@@ -354,8 +356,16 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
     names.sort();
     assert_eq!(
         names,
-        ["junit.xml", "report.html", "report.json", "report.md"]
+        [
+            "history.jsonl",
+            "junit.xml",
+            "report.html",
+            "report.json",
+            "report.md"
+        ]
     );
+    let told = fs::read_to_string(target.join("history.jsonl")).unwrap();
+    assert_eq!(told.lines().count(), 7, "one line per order");
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 2);
     let md = fs::read_to_string(&paths[1]).unwrap();

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::{CheckoutAnswer, RunId};
 use crate::load;
-use crate::report::{self, Generator, ReportInputs, RunReport};
+use crate::report::{self, Generator, History, ReportInputs, RunReport};
 use crate::scenario::Scenario;
 use crate::verify::{self, Evidence};
 use destination::Destination;
@@ -163,6 +163,7 @@ async fn run_scenario(
         orders: &orders,
     };
     let reconciliation = verify::reconcile(&evidence);
+    let history = History::new(evidence);
     let mut report = report::build(&ReportInputs {
         scenario: &scenario,
         evidence,
@@ -189,7 +190,7 @@ async fn run_scenario(
             "the merchant's final order states could not be read ({e}): every order counts as missing"
         ));
     }
-    let dir = dest.write(&report)?;
+    let dir = dest.write(&report, Some(&history))?;
     if let Some(e) = final_read_error {
         anyhow::bail!(
             "reading the merchant's final order states: {e} (the report in {} covers what was measured)",
