@@ -391,7 +391,10 @@ fn verification_section(h: &mut String, r: &RunReport) {
     h.push_str("<section id=\"verification\">\n<h2>Verification</h2>\n");
     let found = match v.discrepancies.len() {
         0 => "No discrepancies.".to_string(),
-        n => format!("{n} discrepancies, each listed in report.md and report.json."),
+        n => format!(
+            "{n} discrepancies, each with the events that show it (every one in report.json, \
+             every order's whole story in history.jsonl)."
+        ),
     };
     h.push_str(&format!("<p class=\"note\">{found}</p>\n"));
     h.push_str("<table>\n<thead><tr><th>check</th><th class=\"text\">invariant</th><th>violations</th><th>result</th></tr></thead>\n<tbody>\n");
@@ -408,7 +411,9 @@ fn verification_section(h: &mut String, r: &RunReport) {
             c.violations
         ));
     }
-    h.push_str("</tbody>\n</table>\n</section>\n");
+    h.push_str("</tbody>\n</table>\n");
+    h.push_str(&super::html_findings::findings(r));
+    h.push_str("</section>\n");
 }
 
 fn gates_section(h: &mut String, gates: &[GateResult]) {
@@ -502,7 +507,7 @@ fn breakable(s: &str) -> String {
 }
 
 /// Text safe in HTML content and attribute values.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

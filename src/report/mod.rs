@@ -9,10 +9,12 @@
 //! behind each finding. `write_all` puts the files in place atomically.
 
 pub mod capacity;
+pub mod chain;
 pub mod charts;
 pub mod gates;
 pub mod history;
 pub mod html;
+mod html_findings;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -39,9 +41,10 @@ use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, RunId, WebhookAttem
 use crate::load::{self, Schedule};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
-use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel};
+use crate::verify::{Evidence, Reconciliation, TruthLabel};
 
 pub use capacity::{CapacityReport, CapacityStep};
+pub use chain::Finding;
 pub use gates::GateResult;
 pub use history::History;
 pub use json::OrderedMap;
@@ -197,8 +200,8 @@ pub struct AckLatency {
 pub struct Verification {
     pub passed: bool,
     pub checks: Vec<CheckRow>,
-    /// Every violation, sorted by order id.
-    pub discrepancies: Vec<Discrepancy>,
+    /// Every violation, sorted by order id, each with its causal chain.
+    pub discrepancies: Vec<Finding>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +216,8 @@ pub struct CheckRow {
 pub struct ReportInputs<'a> {
     pub scenario: &'a Scenario,
     pub evidence: Evidence<'a>,
+    /// The evidence indexed by order, for each finding's causal chain.
+    pub history: &'a History<'a>,
     pub reconciliation: &'a Reconciliation,
     /// Every load task's recorder, merged.
     pub recorder: &'a Recorder,
@@ -275,7 +280,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             ..faults(inp.evidence.ledger)
         },
         webhooks: webhooks(inp.evidence.webhooks, inp.events_created),
-        verification: verification(inp.reconciliation),
+        verification: verification(inp.reconciliation, inp.history),
         gates: Vec::new(),
         timeline: timeline::timeline(&timeline::TimelineInputs {
             recorder: inp.recorder,
@@ -521,7 +526,7 @@ fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {
     }
 }
 
-fn verification(rec: &Reconciliation) -> Verification {
+fn verification(rec: &Reconciliation, history: &History) -> Verification {
     Verification {
         passed: rec.passed(),
         checks: rec
@@ -534,7 +539,14 @@ fn verification(rec: &Reconciliation) -> Verification {
                 violations: c.violations as u64,
             })
             .collect(),
-        discrepancies: rec.discrepancies.clone(),
+        discrepancies: rec
+            .discrepancies
+            .iter()
+            .map(|d| Finding {
+                chain: chain::chain(d.check, &history.steps(&d.order_id)),
+                discrepancy: d.clone(),
+            })
+            .collect(),
     }
 }
 

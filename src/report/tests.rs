@@ -107,6 +107,7 @@ pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
     build(&ReportInputs {
         scenario: &sc,
         evidence,
+        history: &History::new(evidence),
         reconciliation: &rec,
         recorder: &recorder,
         target_rate: 10.0,
@@ -215,6 +216,7 @@ fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
     let r = build(&ReportInputs {
         scenario: &sc,
         evidence,
+        history: &History::new(evidence),
         reconciliation: &rec,
         recorder: &recorder,
         target_rate: 10.0,

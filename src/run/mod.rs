@@ -167,6 +167,7 @@ async fn run_scenario(
     let mut report = report::build(&ReportInputs {
         scenario: &scenario,
         evidence,
+        history: &history,
         reconciliation: &reconciliation,
         recorder: &loaded.recorder,
         target_rate: driven.target_rate,

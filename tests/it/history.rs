@@ -223,3 +223,68 @@ async fn history_tells_every_order_from_checkout_to_final_state() {
         .count() as u64;
     assert!(money > 50, "{money} calls moved money");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_charge_quotes_the_lost_answer_and_the_new_key_that_charged_again() {
+    // Arrange: a merchant that retries under a new key, and answers lost after the charge.
+    let setup = crate::flaws::exposing("timeout_after_charge = 0.3", "")
+        .merchant("flaws", "[\"new_key_on_retry\"]");
+    let setup = Setup {
+        run_id: Some("dc"),
+        ..setup
+    };
+
+    // Act
+    let run = run_toml(&setup.toml()).await;
+
+    // Assert: each double charge names its order and tells the charges and their keys.
+    let found: Vec<&Value> = run.json["verification"]["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["check"] == "double_charge")
+        .collect();
+    assert!(
+        !found.is_empty(),
+        "the seed loses some answers after the charge"
+    );
+    for d in &found {
+        let order = d["order_id"].as_str().unwrap();
+        let chain: Vec<&str> = d["chain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let lost = chain
+            .iter()
+            .position(|l| {
+                l.contains(&format!("charge attempt 0 key {order}:charge:0: "))
+                    && l.contains("timeout_after_charge, money moved (")
+                    && l.ends_with("answer lost")
+            })
+            .unwrap_or_else(|| panic!("no lost answer in {chain:#?}"));
+        let again = chain
+            .iter()
+            .position(|l| l.contains(" (new key): ") && l.contains("charged again ("))
+            .unwrap_or_else(|| panic!("no second charge in {chain:#?}"));
+        assert!(lost < again, "{chain:#?}");
+        assert!(chain.last().unwrap().starts_with("final "), "{chain:#?}");
+    }
+    eprintln!("double_charge {}:\n  {}", found[0]["order_id"], {
+        let lines: Vec<&str> = found[0]["chain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        lines.join("\n  ")
+    });
+
+    // The same chain in report.md, report.html and junit.xml (plain text: nothing to escape).
+    let first = found[0]["chain"][0].as_str().unwrap();
+    for file in ["report.md", "report.html", "junit.xml"] {
+        let text = std::fs::read_to_string(run.dir().join(file)).unwrap();
+        assert!(text.contains(first), "{file} lacks {first:?}");
+    }
+}
