@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{LedgerEntry, PaymentOp};
 
-use super::{Chaos, FaultKind, FaultOp, WebhookDecision};
+use super::{chaos_key, Chaos, FaultKind, FaultOp, WebhookDecision};
 
 /// How many attempts of each faulted operation, and how many webhook event slots, of every
 /// planned order the plan digest covers. Four covers the first try and the reference
@@ -41,7 +41,9 @@ const DEPTH: usize = PLAN_DIGEST_DEPTH as usize;
 /// fault windows are matched against; an attempt that reaches the provider in another window
 /// than its order was scheduled in meets that window's rates instead).
 ///
-/// `key(n, buf)` writes the key the chaos knows order `n` by into `buf` (cleared first).
+/// `key(n, buf)` writes the key the chaos knows order `n` by into `buf` (cleared first): its
+/// chaos key `ord-<n:06>` ([`crate::domain::order_id::write_chaos_key`]), never the printed
+/// id with its run id, so the digest is the same for every run of one scenario and seed.
 ///
 /// Webhook chaos is keyed by event id, and event ids derive from the payment id, which the
 /// merchant's idempotency key names, and from the event's type, which the outcome decides: the
@@ -138,15 +140,16 @@ fn digest_at_most(
     hex::encode(h.finalize())
 }
 
-/// Hex SHA-256 over the sorted lines `"<order_id>\t<attempt>\t<fault or none>\n"` of every
-/// charge entry with an order id: independent of arrival order, changed by any fault moved,
-/// and by any attempt more or fewer.
+/// Hex SHA-256 over the sorted lines `"<order>\t<attempt>\t<fault or none>\n"` of every
+/// charge entry with an order id, the order named by its [`chaos_key`] (so two runs of one
+/// seed compare, whatever their run ids): independent of arrival order, changed by any fault
+/// moved, and by any attempt more or fewer.
 pub fn met_digest(ledger: &[LedgerEntry]) -> String {
     let mut lines: Vec<String> = ledger
         .iter()
         .filter(|e| e.op == PaymentOp::Charge)
         .filter_map(|e| {
-            let order = e.order_id.as_deref()?;
+            let order = chaos_key(e.order_id.as_deref()?);
             let fault = e.fault.map_or("none", FaultKind::as_str);
             Some(format!("{order}\t{}\t{fault}\n", e.attempt))
         })

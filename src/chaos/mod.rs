@@ -1,8 +1,10 @@
 //! Fault rates and windows, and the seeded, deterministic decision of which fault hits which
 //! request or webhook. Every decision is a pure function of `(seed, plan, key, run time)`:
-//! business outcomes are keyed by order id (sticky: a retry meets the same card), transport
-//! faults by order id + operation + attempt number on that operation (the charge's key is
-//! the one it had before other operations could be faulted), webhook chaos by event id. Nothing here does I/O or
+//! business outcomes are keyed by the order (sticky: a retry meets the same card), transport
+//! faults by the order + operation + attempt number on that operation (the charge's key is
+//! the one it had before other operations could be faulted), webhook chaos by event id. An
+//! order is known by its chaos key ([`chaos_key`]: its sequence number, not the run id its
+//! printed id carries), so a seed gives the same orders the same faults in every run. Nothing here does I/O or
 //! keeps state, so the provider, tests and reports can all ask the same question and get
 //! the same answer. `digest` fingerprints them: what the plan assigns, and what a run met.
 
@@ -15,6 +17,7 @@ use enum_map::EnumMap;
 use serde::{Deserialize, Serialize};
 
 /// The catalogue's kinds live in `domain`, beside the ledger records that name them.
+pub use crate::domain::{chaos_key, RunId};
 pub use crate::domain::{FaultKind, FaultOp, Targets};
 
 /// The operations each kind targets; every kind `charge` alone by default.
@@ -191,14 +194,16 @@ impl Chaos {
     }
 
     /// The card's fate for `order_id` (insufficient funds or risk block), keyed by the order
-    /// alone so that every retry meets the same card.
+    /// alone (its [`chaos_key`]) so that every retry meets the same card.
     pub fn sticky(&self, order_id: &str, at: Duration) -> Option<FaultKind> {
         let rates = self.plan.rates_at(at);
-        let u = key::draw(self.seed, "sticky", &[order_id.as_bytes()]);
+        let order = chaos_key(order_id);
+        let u = key::draw(self.seed, "sticky", &[order.as_bytes()]);
         pick(u, &rates, FaultKind::sticky())
     }
 
-    /// The transport fault for attempt `attempt` (0-based) of the charge for `order_id`.
+    /// The transport fault for attempt `attempt` (0-based) of the charge for `order_id`
+    /// (keyed by its [`chaos_key`]).
     pub fn attempt(&self, order_id: &str, attempt: u32, at: Duration) -> Option<FaultKind> {
         self.attempt_on(FaultOp::Charge, order_id, attempt, at)
     }
@@ -216,7 +221,8 @@ impl Chaos {
         at: Duration,
     ) -> Option<FaultKind> {
         let rates = self.plan.rates_at(at);
-        let (id, n) = (order_id.as_bytes(), attempt.to_le_bytes());
+        let order = chaos_key(order_id);
+        let (id, n) = (order.as_bytes(), attempt.to_le_bytes());
         let u = match op {
             FaultOp::Charge => key::draw(self.seed, "attempt", &[id, &n]),
             _ => key::draw(self.seed, "attempt", &[id, &n, op.as_str().as_bytes()]),
@@ -230,7 +236,8 @@ impl Chaos {
         op == FaultOp::Charge || FaultKind::per_attempt().any(|k| self.plan.targets[k].contains(op))
     }
 
-    /// Injected latency for a request identified by `key` (for charges: order id and attempt).
+    /// Injected latency for a request identified by `key` (for charges: the order's
+    /// [`chaos_key`] and the attempt, `ord-000042#1`).
     pub fn latency(&self, key: &str, at: Duration) -> Duration {
         match self.plan.latency_at(at) {
             None => Duration::ZERO,
@@ -317,6 +324,41 @@ mod tests {
             assert_eq!(c.attempt(&id, 0, Duration::ZERO), None);
             assert_eq!(c.latency(&id, Duration::ZERO), Duration::ZERO);
         }
+    }
+
+    #[test]
+    fn the_run_id_in_an_order_id_moves_no_fault() {
+        // Arrange: ids of two runs, and the ids of runs before run ids (the chaos keys).
+        let c = plan(rates_of([
+            (FaultKind::InsufficientFunds, 0.2),
+            (FaultKind::RiskBlock, 0.1),
+            (FaultKind::Timeout, 0.2),
+            (FaultKind::ServerError, 0.2),
+        ]));
+        let id = |run: &str, n: u64| {
+            let mut s = String::new();
+            crate::domain::order_id::write_order_id(&RunId::new(run).unwrap(), n, &mut s);
+            s
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (n, legacy) in ids(500).iter().enumerate() {
+            let (a, b) = (id("runa", n as u64), id("runb", n as u64));
+            // Assert: every decision is the legacy id's.
+            for o in [&a, &b] {
+                assert_eq!(
+                    c.sticky(o, Duration::ZERO),
+                    c.sticky(legacy, Duration::ZERO)
+                );
+                for k in 0..4 {
+                    assert_eq!(
+                        c.attempt(o, k, Duration::ZERO),
+                        c.attempt(legacy, k, Duration::ZERO)
+                    );
+                }
+            }
+            seen.insert(c.sticky(&a, Duration::ZERO));
+        }
+        assert_eq!(seen.len(), 3, "orders are told apart: {seen:?}");
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! Payment terms shared by every part: money, what a customer was told, order states, and
 //! the records each part hands to the verifier (ledger entries, webhook attempts, checkout
-//! answers, final order states), the fault catalogue those records name (`fault.rs`) and how
-//! much per-order state to set aside up front (`sizing.rs`).
-//! Plain data only; no part's logic lives here. Imports no other module of the crate.
+//! answers, final order states), the fault catalogue those records name (`fault.rs`), how
+//! much per-order state to set aside up front (`sizing.rs`), and order ids with the run id
+//! inside them (`order_id.rs`). Plain data only; no part's logic lives here. Imports no other
+//! module of the crate.
 
 mod fault;
+pub mod order_id;
 pub mod sizing;
 
 use serde::{Deserialize, Serialize};
 
 pub use fault::{FaultKind, FaultOp, Targets};
+pub use order_id::{chaos_key, RunId};
 
 /// An amount in the currency's minor unit (cents for USD).
 pub type Amount = u64;

@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::key::hash;
-use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus};
+use crate::domain::order_id;
+use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus, RunId};
 use crate::metrics::{Outcome, Recorder, MAX_US};
 use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::OrderSpec;
@@ -51,6 +52,8 @@ pub struct LoadPlan {
     pub request_timeout: Duration,
     pub seed: u64,
     pub orders: OrderSpec,
+    /// Inside every order id this plan sends.
+    pub run_id: RunId,
 }
 
 /// What the load did.
@@ -70,23 +73,26 @@ pub struct LoadResult {
     pub send_lag: BTreeMap<u64, Histogram<u64>>,
 }
 
-/// The id of the `n`-th scheduled checkout: `ord-000000`, `ord-000001`, … (more digits past
-/// a million).
-pub fn order_id(n: u64) -> String {
+/// The id of the `n`-th scheduled checkout of run `run`: `ord-<run>-000000`,
+/// `ord-<run>-000001`, … (more digits past a million).
+pub fn order_id(run: &RunId, n: u64) -> String {
     let mut id = String::new();
-    write_order_id(n, &mut id);
+    order_id::write_order_id(run, n, &mut id);
     id
 }
 
-/// Appends [`order_id`]`(n)` to `buf`, for a pass over many orders that reuses one buffer.
-pub fn write_order_id(n: u64, buf: &mut String) {
-    use std::fmt::Write as _;
-    let _ = write!(buf, "ord-{n:06}");
+/// The chaos key of the `n`-th scheduled checkout of any run: `ord-000042`. Everything the
+/// seed decides about the order (its faults, its amount) is keyed by it.
+pub fn chaos_key(n: u64) -> String {
+    let mut key = String::new();
+    order_id::write_chaos_key(n, &mut key);
+    key
 }
 
-/// The amount of an order, drawn from `amount_min..=amount_max` by its id and the seed.
-pub fn order_amount(seed: u64, orders: &OrderSpec, order_id: &str) -> u64 {
-    let h = hash(seed, "amount", &[order_id.as_bytes()]);
+/// The amount of an order, drawn from `amount_min..=amount_max` by its chaos key
+/// ([`chaos_key`]) and the seed, so the run id changes no amount.
+pub fn order_amount(seed: u64, orders: &OrderSpec, key: &str) -> u64 {
+    let h = hash(seed, "amount", &[key.as_bytes()]);
     let span = orders.amount_max.saturating_sub(orders.amount_min);
     match span.checked_add(1) {
         Some(width) => orders.amount_min + h % width,
@@ -240,8 +246,8 @@ pub async fn drive_live(
             shed.shed(n);
             continue;
         }
-        let id = order_id(n);
-        let amount = order_amount(plan.seed, &plan.orders, &id);
+        let id = order_id(&plan.run_id, n);
+        let amount = order_amount(plan.seed, &plan.orders, &chaos_key(n));
         let intended_ms = u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX);
         let slot = books.records.len();
         if let Some(live) = &books.live {
@@ -308,10 +314,9 @@ pub async fn drive_live(
                 books
                     .recorder
                     .record(offset.as_secs(), Outcome::Error, latency_us);
-                let id = order_id(n);
                 CheckoutRecord {
-                    amount: order_amount(plan.seed, &plan.orders, &id),
-                    order_id: id,
+                    amount: order_amount(plan.seed, &plan.orders, &chaos_key(n)),
+                    order_id: order_id(&plan.run_id, n),
                     intended_ms: u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX),
                     latency_us,
                     answer: CheckoutAnswer::Error {

@@ -25,7 +25,18 @@ fn plan(rate: f64, secs: f64, max_in_flight: usize, timeout: Duration) -> LoadPl
             currency: "usd".into(),
             payment_method: "pm_card_visa".into(),
         },
+        run_id: run(),
     }
+}
+
+/// The run id of every test plan.
+fn run() -> RunId {
+    RunId::new("t1").unwrap()
+}
+
+/// The ids a test plan sends: `ord-t1-000000`, …
+fn sent_ids(n: u64) -> Vec<String> {
+    (0..n).map(|i| order_id(&run(), i)).collect()
 }
 
 async fn merchant(answer: ResponseTemplate) -> MockServer {
@@ -46,8 +57,9 @@ fn count(records: &[CheckoutRecord], f: impl Fn(&CheckoutAnswer) -> bool) -> usi
     records.iter().filter(|r| f(&r.answer)).count()
 }
 
+/// Order ids to read back: `ord-000000`, … (any ids do).
 fn ids(n: u64) -> Vec<String> {
-    (0..n).map(order_id).collect()
+    (0..n).map(chaos_key).collect()
 }
 
 #[tokio::test]
@@ -69,15 +81,22 @@ async fn wait_for_merchant_finds_a_listener_and_names_a_missing_one() {
 
 #[test]
 fn order_ids_and_amounts_are_stable() {
-    assert_eq!(order_id(0), "ord-000000");
-    assert_eq!(order_id(39), "ord-000039");
-    assert_eq!(order_id(1_234_567), "ord-1234567");
+    assert_eq!(order_id(&run(), 0), "ord-t1-000000");
+    assert_eq!(order_id(&run(), 39), "ord-t1-000039");
+    assert_eq!(order_id(&run(), 1_234_567), "ord-t1-1234567");
+    assert_eq!(chaos_key(39), "ord-000039");
+    assert_eq!(chaos_key(1_234_567), "ord-1234567");
     let spec = plan(1.0, 1.0, 1, Duration::ZERO).orders;
     for n in 0..200 {
-        let a = order_amount(42, &spec, &order_id(n));
+        let a = order_amount(42, &spec, &chaos_key(n));
         assert!((100..=5000).contains(&a), "{a}");
-        assert_eq!(a, order_amount(42, &spec, &order_id(n)));
+        assert_eq!(a, order_amount(42, &spec, &chaos_key(n)));
     }
+    // Amounts are those the ids of runs before run ids drew (`ord-000039`): pinned.
+    assert_eq!(
+        order_amount(42, &spec, "ord-000039"),
+        100 + hash(42, "amount", &[b"ord-000039"]) % 4901
+    );
     let fixed = OrderSpec {
         amount_min: 700,
         amount_max: 700,
@@ -106,7 +125,7 @@ async fn drive_sends_every_scheduled_checkout_once() {
     // Assert
     assert!(!r.interrupted);
     let got: Vec<&str> = r.records.iter().map(|r| r.order_id.as_str()).collect();
-    assert_eq!(got, ids(40));
+    assert_eq!(got, sent_ids(40));
     assert_eq!(r.recorder.count(), 40);
     assert_eq!(r.recorder.by_outcome[&Outcome::Paid].len(), 40);
     assert_eq!(r.recorder.shed, 0);
@@ -120,7 +139,10 @@ async fn drive_sends_every_scheduled_checkout_once() {
                 status: OrderStatus::Paid
             }
         );
-        assert_eq!(rec.amount, order_amount(42, &p.orders, &rec.order_id));
+        assert_eq!(
+            rec.amount,
+            order_amount(42, &p.orders, &chaos_key(n as u64))
+        );
         assert!(rec.latency_us > 0);
         // Intended times are relative to the origin, 50 ms apart.
         let want = 1000 + 50 * n as u64;
@@ -138,7 +160,8 @@ async fn drive_sends_every_scheduled_checkout_once() {
     for req in &seen {
         let body: serde_json::Value = req.body_json().unwrap();
         let id = body["order_id"].as_str().unwrap().to_string();
-        assert_eq!(body["amount"], order_amount(42, &p.orders, &id));
+        let key = crate::domain::chaos_key(&id);
+        assert_eq!(body["amount"], order_amount(42, &p.orders, &key));
         assert_eq!(body["currency"], "usd");
         assert_eq!(body["payment_method"], "pm_card_visa");
         assert_eq!(req.headers["content-type"], "application/json");
@@ -155,7 +178,7 @@ async fn drive_works_on_a_single_threaded_runtime_and_reads_each_answer() {
         .respond_with(|req: &Request| {
             let body: serde_json::Value = req.body_json().unwrap();
             let id = body["order_id"].as_str().unwrap();
-            let n: u32 = id[4..].parse().unwrap();
+            let n = crate::domain::order_id::sequence(id).unwrap();
             if n.is_multiple_of(2) {
                 ResponseTemplate::new(402)
                     .set_body_json(json!({"status": "failed", "reason": "insufficient_funds"}))
@@ -195,7 +218,7 @@ async fn checkouts_over_the_in_flight_cap_are_shed_and_accounted_for() {
     let sent: Vec<&str> = r.records.iter().map(|r| r.order_id.as_str()).collect();
     assert_eq!(
         sent,
-        ["ord-000000", "ord-000001"],
+        ["ord-t1-000000", "ord-t1-000001"],
         "one record per sent checkout"
     );
     assert_eq!(
@@ -329,7 +352,7 @@ async fn shutdown_stops_the_schedule_and_keeps_what_was_measured() {
             .iter()
             .map(|r| r.order_id.clone())
             .collect::<Vec<_>>(),
-        ids(n as u64),
+        sent_ids(n as u64),
         "a prefix of the schedule"
     );
     // The in-flight ones were awaited, not abandoned.
@@ -434,7 +457,7 @@ async fn fetch_orders_names_the_url_and_pointer_of_an_unreadable_export() {
 async fn fetch_orders_falls_back_to_per_order_reads() {
     let server = MockServer::start().await;
     for n in [0u64, 3, 40] {
-        let id = order_id(n);
+        let id = chaos_key(n);
         Mock::given(method("GET"))
             .and(path(format!("/orders/{id}")))
             .respond_with(ResponseTemplate::new(200).set_body_json(order(&id, "paid", None, 1)))

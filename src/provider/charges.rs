@@ -91,6 +91,7 @@ mod tests {
             payment_method_types: vec!["card".into()],
             charges: 0,
             refunds: 0,
+            chaos_id: None,
         }
     }
 

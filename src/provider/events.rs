@@ -209,6 +209,7 @@ mod tests {
             body: Bytes::from(format!("{{\"id\":\"evt_{n}\"}}")),
             format: crate::provider::webhooks::Format::Stripe,
             url: None,
+            chaos_key: None,
         }
     }
 

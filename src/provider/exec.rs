@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::chaos::{Chaos, FaultKind, FaultOp};
+use crate::chaos::{chaos_key, Chaos, FaultKind, FaultOp};
 use crate::domain::sizing;
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::provider::cards::{self, DeclineCode, TestCard};
@@ -237,9 +237,10 @@ impl State {
         // Transport faults come first: they are injected before the idempotency layer.
         let fault = order.and_then(|o| ctx.chaos.attempt(o, n, ctx.at));
         // Formatting the latency key costs an allocation: skip it when no latency is set.
+        // Keyed by the order's chaos key, as every decision about the order is.
         let latency = match order {
             Some(o) if ctx.chaos.plan.latency_at(ctx.at).is_some() => {
-                ctx.chaos.latency(&format!("{o}#{n}"), ctx.at)
+                ctx.chaos.latency(&format!("{}#{n}", chaos_key(o)), ctx.at)
             }
             _ => Duration::ZERO,
         };

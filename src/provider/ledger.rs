@@ -9,6 +9,7 @@ use std::time::Duration;
 use foldhash::{HashMap, HashMapExt};
 
 use crate::chaos::{key, FaultKind};
+use crate::domain::order_id::{chaos_key, with_chaos_key};
 use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
 use crate::provider::cards::DeclineCode;
 use crate::provider::charges::Charge;
@@ -94,12 +95,22 @@ pub struct Intent {
     pub charges: u32,
     /// Refunds made on this intent (names the next refund id).
     pub refunds: u32,
+    /// The id this intent would have had if its order id carried no run id (see
+    /// [`chaos_key`]); `None` when that is its id. Its events meet webhook chaos under the ids
+    /// they would have had then, so a seed gives them the same chaos in every run.
+    pub chaos_id: Option<String>,
 }
 
 impl Intent {
     /// The merchant's order id, `metadata[order_id]`.
     pub fn order_id(&self) -> Option<&str> {
         self.metadata.get("order_id").map(String::as_str)
+    }
+
+    /// The payment id webhook chaos knows this intent's events by: [`Intent::chaos_id`], or
+    /// its own id.
+    pub fn chaos_payment_id(&self) -> &str {
+        self.chaos_id.as_deref().unwrap_or(&self.id)
     }
 
     /// Whether a confirm authorises only, leaving the capture for later.
@@ -383,6 +394,15 @@ impl Ledger {
                 hashed_id("pi_", seed, "pi", &[&self.anonymous.to_le_bytes()])
             }
         };
+        // The id the same request would have created in a run without run ids: what the key
+        // derived from the order id (`ord-…:charge`) would have been then, too.
+        let chaos_id = order.as_deref().and_then(|o| {
+            let legacy = chaos_key(o);
+            (legacy != o).then(|| {
+                let k = with_chaos_key(key.unwrap_or(""), o);
+                payment_id_for(seed, &legacy, &k)
+            })
+        });
         // Only reachable when one order reuses a key's id (e.g. no key twice): keep ids unique.
         while self.by_id.contains_key(&id) {
             self.anonymous += 1;
@@ -424,6 +444,7 @@ impl Ledger {
             payment_method_types: p.payment_method_types,
             charges: 0,
             refunds: 0,
+            chaos_id,
         });
         i
     }
@@ -722,6 +743,22 @@ mod tests {
             );
         }
         assert_eq!(capacities(&l), before, "no structure reallocated");
+    }
+
+    #[test]
+    fn an_intent_of_an_order_with_a_run_id_knows_the_id_it_has_without_it() {
+        let mut l = Ledger::new();
+        let order = "ord-r1-000001";
+        let i = l.create_intent(42, 1, new_intent(Some(order)), Some("ord-r1-000001:charge"));
+        let it = &l.intents[i];
+        // Its own id is unique to the run; its chaos id is the run-free one.
+        assert_eq!(it.id, payment_id_for(42, order, "ord-r1-000001:charge"));
+        let legacy = payment_id_for(42, "ord-000001", "ord-000001:charge");
+        assert_eq!(it.chaos_id.as_deref(), Some(legacy.as_str()));
+        assert_eq!(it.chaos_payment_id(), legacy);
+        let j = l.create_intent(42, 1, new_intent(Some("ord-000002")), Some("k"));
+        assert_eq!(l.intents[j].chaos_id, None, "already run-free");
+        assert_eq!(l.intents[j].chaos_payment_id(), l.intents[j].id);
     }
 
     #[test]

@@ -93,6 +93,7 @@ fn headline(h: &mut String, r: &RunReport) {
     ));
     let mut notes = vec![
         format!("seed {}", r.scenario.seed),
+        format!("run {}", esc(&r.run.run_id)),
         format!("started {}", esc(&r.run.started_at)),
         format!("{:.1} s", r.run.duration_s),
         format!("{} load", esc(&r.load.profile)),
@@ -393,7 +394,10 @@ fn verification_section(h: &mut String, r: &RunReport) {
     h.push_str("<section id=\"verification\">\n<h2>Verification</h2>\n");
     let found = match v.discrepancies.len() {
         0 => "No discrepancies.".to_string(),
-        n => format!("{n} discrepancies, each listed in report.md and report.json."),
+        n => format!(
+            "{n} discrepancies, each with the events that show it (every one in report.json, \
+             every order's whole story in history.jsonl)."
+        ),
     };
     h.push_str(&format!("<p class=\"note\">{found}</p>\n"));
     for hint in &v.hints {
@@ -413,7 +417,9 @@ fn verification_section(h: &mut String, r: &RunReport) {
             c.violations
         ));
     }
-    h.push_str("</tbody>\n</table>\n</section>\n");
+    h.push_str("</tbody>\n</table>\n");
+    h.push_str(&super::html_findings::findings(r));
+    h.push_str("</section>\n");
 }
 
 fn gates_section(h: &mut String, gates: &[GateResult]) {
@@ -507,7 +513,7 @@ fn breakable(s: &str) -> String {
 }
 
 /// Text safe in HTML content and attribute values.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

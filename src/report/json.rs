@@ -90,6 +90,7 @@ mod tests {
             "/exit_code",
             "/scenario/name",
             "/scenario/seed",
+            "/run/run_id",
             "/run/started_at",
             "/run/duration_s",
             "/run/interrupted",
@@ -186,20 +187,22 @@ mod tests {
     #[test]
     fn discrepancies_serialise_with_snake_case_fields() {
         let mut r = sample();
-        r.verification
-            .discrepancies
-            .push(crate::verify::Discrepancy::new(
+        r.verification.discrepancies.push(crate::report::Finding {
+            discrepancy: crate::verify::Discrepancy::new(
                 crate::verify::Check::DoubleCharge,
                 "ord-000001",
                 "at most 1 charge",
                 "2 charges",
-            ));
+            ),
+            chain: vec!["charged".into(), "charged again".into()],
+        });
         let v = serde_json::to_value(&r).unwrap();
         let d = &v["verification"]["discrepancies"][0];
         assert_eq!(d["check"], "double_charge");
         assert_eq!(d["order_id"], "ord-000001");
         assert_eq!(d["expected"], "at most 1 charge");
         assert_eq!(d["observed"], "2 charges");
+        assert_eq!(d["chain"], serde_json::json!(["charged", "charged again"]));
     }
 
     #[test]

@@ -111,7 +111,7 @@ fn checks(r: &RunReport) -> TestSuite {
 }
 
 /// The check's first discrepancies, one per line: the order, what was expected, what was
-/// observed; then how many more `report.json` holds.
+/// observed, and on the next line its causal chain; then how many more `report.json` holds.
 fn check_detail(r: &RunReport, c: &CheckRow) -> String {
     let of: Vec<_> = r
         .verification
@@ -123,10 +123,15 @@ fn check_detail(r: &RunReport, c: &CheckRow) -> String {
         .iter()
         .take(SHOWN_PER_CHECK)
         .map(|d| {
-            format!(
+            let line = format!(
                 "{}: expected {}; observed {}",
                 d.order_id, d.expected, d.observed
-            )
+            );
+            if d.chain.is_empty() {
+                line
+            } else {
+                format!("{line}\n  chain: {}", d.chain_text())
+            }
         })
         .collect();
     if of.len() > SHOWN_PER_CHECK {
@@ -279,9 +284,18 @@ mod tests {
             "{message}"
         );
         let lines: Vec<_> = detail.lines().collect();
-        assert_eq!(lines.len(), 3, "{detail}");
+        assert_eq!(
+            lines.len(),
+            3 * 2,
+            "a line and its chain per order: {detail}"
+        );
         assert!(
             lines[0].starts_with("ord-200000: expected ") && lines[0].contains("; observed "),
+            "{detail}"
+        );
+        assert!(
+            lines[1].starts_with("  chain: ")
+                && lines[1].contains("timeout, dropped, nothing moved → final pending"),
             "{detail}"
         );
     }
@@ -297,7 +311,10 @@ mod tests {
         }
         let doc = round_trip(&report_with(&s, sample().scenario_gates()));
         let (_, detail) = failure_of(suite(&doc, "checks"), "stuck_pending").unwrap();
-        let lines: Vec<_> = detail.lines().collect();
+        let lines: Vec<_> = detail
+            .lines()
+            .filter(|l| !l.starts_with("  chain: "))
+            .collect();
         assert_eq!(lines.len(), SHOWN_PER_CHECK + 1, "{detail}");
         assert!(lines[9].starts_with("ord-100009: "), "sorted by order id");
         assert_eq!(
@@ -310,7 +327,7 @@ mod tests {
     fn text_with_markup_survives_the_round_trip() {
         let mut r = failing();
         r.scenario.name = "a<b>&\"c\"".into();
-        r.verification.discrepancies[0].observed = "<tag> & ]]> \"quoted\"".into();
+        r.verification.discrepancies[0].discrepancy.observed = "<tag> & ]]> \"quoted\"".into();
         let doc = round_trip(&r);
         let checks = suite(&doc, "checks");
         let classname = checks.test_cases[0].classname.as_ref().unwrap();

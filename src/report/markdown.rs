@@ -53,6 +53,10 @@ impl<W: Write> Markdown<'_, W> {
         }
         let mut notes = vec![
             format!("seed {}", r.scenario.seed),
+            format!(
+                "run `{}` (order ids `ord-{}-…`)",
+                r.run.run_id, r.run.run_id
+            ),
             format!("started {}", r.run.started_at),
             format!("{:.1} s", r.run.duration_s),
         ];
@@ -262,6 +266,9 @@ impl<W: Write> Markdown<'_, W> {
                     cell(&d.expected),
                     cell(&d.observed)
                 )?;
+                if !d.chain.is_empty() {
+                    writeln!(self.w, "  - {}", cell(&d.chain_text()))?;
+                }
             }
             if of.len() > SHOWN_PER_CHECK {
                 writeln!(self.w, "- … and {} more", of.len() - SHOWN_PER_CHECK)?;
@@ -385,7 +392,7 @@ mod tests {
         assert!(md.starts_with("# paychaos: smoke — FAIL\n\n- verification: 1 of 12 checks failed (lost_payment 1)\n"), "{md}");
         assert!(md.contains("## Verification: FAIL"));
         assert!(md.contains("| lost_payment | money taken is matched by a paid order or given back | **FAIL** | 1 |"));
-        assert!(md.contains("#### lost_payment (1)\n\n- `ord-000010`: expected order paid, or the 1000 kept refunded; observed charged 1000 in 1 charge(s), refunded 0, net 1000; final failed_provider_error; told failed_provider_error\n"), "{md}");
+        assert!(md.contains("#### lost_payment (1)\n\n- `ord-000010`: expected order paid, or the 1000 kept refunded; observed charged 1000 in 1 charge(s), refunded 0, net 1000; final failed_provider_error; told failed_provider_error\n  - 71 ms told failed_provider_error → 100 ms charge attempt 0 key ord-000010:charge: timeout_after_charge, money moved (1000, pi_ord-000010), answer lost → final failed_provider_error\n"), "{md}");
         assert!(
             md.contains("| charged | 2 | · | · | **1** ⚠ | · | · | · | 3 |"),
             "{md}"

@@ -5,12 +5,16 @@
 //! results the exit code follows.
 //! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
 //! (whether the generator kept its schedule) compute their parts, wired in by `shape`.
-//! `write_all` puts the files in place atomically.
+//! `history` tells each order's story (`history.jsonl`) and `chain` quotes the part of it
+//! behind each finding. `write_all` puts the files in place atomically.
 
 pub mod capacity;
+pub mod chain;
 pub mod charts;
 pub mod gates;
+pub mod history;
 pub mod html;
+mod html_findings;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -34,14 +38,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::chaos::digest;
 use crate::chaos::{Chaos, FaultKind};
-use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, WebhookAttempt};
+use crate::domain::order_id::write_chaos_key;
+use crate::domain::{CheckoutAnswer, FinalState, LedgerEntry, RunId, WebhookAttempt};
 use crate::load::{self, Schedule};
 use crate::metrics::{histogram, Outcome, Percentiles, Recorder, MAX_US};
 use crate::scenario::Scenario;
-use crate::verify::{Discrepancy, Evidence, Reconciliation, TruthLabel};
+use crate::verify::{Evidence, Reconciliation, TruthLabel};
 
 pub use capacity::{CapacityReport, CapacityStep};
+pub use chain::Finding;
 pub use gates::GateResult;
+pub use history::History;
 pub use json::OrderedMap;
 pub use recovery::{RecoveryStatus, WindowRecovery};
 pub use shape::Generator;
@@ -97,6 +104,9 @@ pub struct ScenarioInfo {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
+    /// The run id inside every order id of the run (`ord-<run id>-000042`).
+    #[serde(default)]
+    pub run_id: String,
     /// RFC 3339, UTC, whole seconds.
     pub started_at: String,
     pub duration_s: f64,
@@ -208,8 +218,8 @@ pub struct AckLatency {
 pub struct Verification {
     pub passed: bool,
     pub checks: Vec<CheckRow>,
-    /// Every violation, sorted by order id.
-    pub discrepancies: Vec<Discrepancy>,
+    /// Every violation, sorted by order id, each with its causal chain.
+    pub discrepancies: Vec<Finding>,
     /// What the findings point to beyond one order (a merchant paying at another provider).
     #[serde(default)]
     pub hints: Vec<String>,
@@ -227,6 +237,8 @@ pub struct CheckRow {
 pub struct ReportInputs<'a> {
     pub scenario: &'a Scenario,
     pub evidence: Evidence<'a>,
+    /// The evidence indexed by order, for each finding's causal chain.
+    pub history: &'a History<'a>,
     pub reconciliation: &'a Reconciliation,
     /// Every load task's recorder, merged.
     pub recorder: &'a Recorder,
@@ -241,6 +253,8 @@ pub struct ReportInputs<'a> {
     /// The whole run, drain included.
     pub run_duration: Duration,
     pub started_at: SystemTime,
+    /// Inside every order id the run sent.
+    pub run_id: &'a RunId,
     pub interrupted: bool,
     pub drained: bool,
     /// Webhook events the provider created.
@@ -265,6 +279,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             seed: sc.seed,
         },
         run: RunInfo {
+            run_id: inp.run_id.to_string(),
             started_at: rfc3339(inp.started_at),
             duration_s: inp.run_duration.as_secs_f64(),
             interrupted: inp.interrupted,
@@ -292,7 +307,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             ..faults(inp.evidence.ledger)
         },
         webhooks: webhooks(inp.evidence.webhooks, inp.events_created),
-        verification: verification(inp.reconciliation, inp.provider_url),
+        verification: verification(inp.reconciliation, inp.provider_url, inp.history),
         gates: Vec::new(),
         timeline: timeline::timeline(&timeline::TimelineInputs {
             recorder: inp.recorder,
@@ -483,12 +498,12 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
 }
 
 /// The plan digest of the scenario's whole schedule (every order its profile plans, also
-/// those a capacity run's early stop never sent), each order keyed and timed as the load
-/// sends it: a function of the scenario and seed alone.
+/// those a capacity run's early stop never sent), each order keyed by its chaos key and timed
+/// as the load sends it: a function of the scenario and seed alone (not of the run id).
 pub fn plan_digest(sc: &Scenario) -> String {
     let chaos = Chaos::new(sc.seed, sc.faults.clone(), sc.webhooks.chaos.clone());
     let schedule = Schedule::new(&load::stages(&sc.load.profile));
-    digest::plan_digest(&chaos, schedule.planned(), load::write_order_id, |n| {
+    digest::plan_digest(&chaos, schedule.planned(), write_chaos_key, |n| {
         schedule.offset(n).unwrap_or_default()
     })
 }
@@ -543,7 +558,11 @@ fn webhooks(log: &[WebhookAttempt], events_created: u64) -> Webhooks {
     }
 }
 
-fn verification(rec: &Reconciliation, provider_url: Option<&str>) -> Verification {
+fn verification(
+    rec: &Reconciliation,
+    provider_url: Option<&str>,
+    history: &History,
+) -> Verification {
     let mut hints = Vec::new();
     if rec.paid_unseen_by_provider > 0 {
         let pay_at = match provider_url {
@@ -569,7 +588,14 @@ fn verification(rec: &Reconciliation, provider_url: Option<&str>) -> Verificatio
                 violations: c.violations as u64,
             })
             .collect(),
-        discrepancies: rec.discrepancies.clone(),
+        discrepancies: rec
+            .discrepancies
+            .iter()
+            .map(|d| Finding {
+                chain: chain::chain(d.check, &history.steps(&d.order_id)),
+                discrepancy: d.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -595,9 +621,14 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// Writes every report file into `dir` (created if needed), each through a temporary file
-/// renamed into place, so a reader never sees half a file. Returns the paths written.
-pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
+/// Writes every report file into `dir` (created if needed), and `history.jsonl` from
+/// `history` when given, each through a temporary file renamed into place, so a reader never
+/// sees half a file. Returns the paths written.
+pub fn write_all(
+    report: &RunReport,
+    history: Option<&History>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, WriteError> {
     let mut written = Vec::new();
     fs::create_dir_all(dir).map_err(|source| WriteError {
         path: dir.to_path_buf(),
@@ -614,6 +645,20 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, WriteEr
     for (name, write) in files {
         let path = dir.join(name);
         match write_atomically(&path, |w| write(report, w)) {
+            Ok(()) => written.push(path),
+            Err(source) => {
+                return Err(WriteError {
+                    path,
+                    written,
+                    source,
+                })
+            }
+        }
+    }
+    // Last: the largest file, streamed one order at a time.
+    if let Some(h) = history {
+        let path = dir.join(history::FILE_NAME);
+        match write_atomically(&path, |w| h.write(w)) {
             Ok(()) => written.push(path),
             Err(source) => {
                 return Err(WriteError {

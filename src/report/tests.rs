@@ -30,6 +30,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             },
             max_in_flight: std::num::NonZeroUsize::new(8).unwrap(),
             request_timeout: ms(2000),
+            run_id: None,
         },
         orders: OrderSpec {
             amount_min: 1000,
@@ -69,6 +70,11 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             baseline: Duration::from_secs(10),
         },
     }
+}
+
+/// The run id of the sample runs.
+pub(crate) fn run_id() -> RunId {
+    RunId::new("r1").unwrap()
 }
 
 /// A recorder fed from the set's checkout records, as the load would have; the set's shed
@@ -123,6 +129,7 @@ pub(crate) fn report_at(s: &Set, gates: GateSpec, provider_url: Option<&str>) ->
     build(&ReportInputs {
         scenario: &sc,
         evidence,
+        history: &History::new(evidence),
         reconciliation: &rec,
         recorder: &recorder,
         target_rate: 10.0,
@@ -131,6 +138,7 @@ pub(crate) fn report_at(s: &Set, gates: GateSpec, provider_url: Option<&str>) ->
         load_elapsed: Duration::from_millis(500),
         run_duration: Duration::from_millis(1500),
         started_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        run_id: &run_id(),
         interrupted: false,
         drained: true,
         events_created: 3,
@@ -211,6 +219,14 @@ fn digest_ignores_ledger_order_and_sees_a_moved_fault() {
     let mut cleared = s.ledger.clone();
     cleared[0].fault = Some(FaultKind::Timeout);
     assert_ne!(digest::met_digest(&cleared), base);
+
+    // The same faults met by the orders of another run (ids with a run id) digest alike.
+    let mut other_run = s.ledger.clone();
+    for e in &mut other_run {
+        e.order_id = e.order_id.as_ref().map(|o| o.replace("ord-", "ord-r2-"));
+    }
+    assert_ne!(other_run[0].order_id, s.ledger[0].order_id);
+    assert_eq!(digest::met_digest(&other_run), base);
 }
 
 #[test]
@@ -228,6 +244,7 @@ fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
     let r = build(&ReportInputs {
         scenario: &sc,
         evidence,
+        history: &History::new(evidence),
         reconciliation: &rec,
         recorder: &recorder,
         target_rate: 10.0,
@@ -236,6 +253,7 @@ fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
         load_elapsed: Duration::from_millis(500),
         run_duration: Duration::from_millis(1500),
         started_at: UNIX_EPOCH,
+        run_id: &run_id(),
         interrupted: false,
         drained: true,
         events_created: 3,
@@ -362,6 +380,8 @@ fn shed_checkouts_count_once_in_the_load_figures_and_as_failures_in_recovery() {
         drained: true,
         events_created: 3,
         provider_url: None,
+        history: &History::new(evidence),
+        run_id: &run_id(),
         generator: Generator {
             shed: shed_log(&s),
             ..Generator::default()
@@ -405,9 +425,11 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
     let _ = fs::remove_dir_all(&dir);
     let target = dir.join("nested").join("smoke");
     let r = sample();
-    let paths = write_all(&r, &target).unwrap();
+    let set = sample_set();
+    let history = History::new(set.evidence());
+    let paths = write_all(&r, Some(&history), &target).unwrap();
     // Twice: overwriting an existing report is atomic too.
-    let paths2 = write_all(&r, &target).unwrap();
+    let paths2 = write_all(&r, Some(&history), &target).unwrap();
     assert_eq!(paths, paths2);
     let mut names: Vec<_> = fs::read_dir(&target)
         .unwrap()
@@ -416,8 +438,16 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
     names.sort();
     assert_eq!(
         names,
-        ["junit.xml", "report.html", "report.json", "report.md"]
+        [
+            "history.jsonl",
+            "junit.xml",
+            "report.html",
+            "report.json",
+            "report.md"
+        ]
     );
+    let told = fs::read_to_string(target.join("history.jsonl")).unwrap();
+    assert_eq!(told.lines().count(), 7, "one line per order");
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 3);
     let md = fs::read_to_string(&paths[1]).unwrap();
@@ -565,6 +595,8 @@ fn windowed_run(start: u64, end: u64) -> RunReport {
         drained: true,
         events_created: 0,
         provider_url: None,
+        history: &History::new(evidence),
+        run_id: &run_id(),
         generator: Generator::default(),
     })
 }

@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::report::{self, RunReport};
+use crate::report::{self, History, RunReport};
 
 /// The default parent of report folders, relative to the working directory.
 pub const REPORTS: &str = "reports";
@@ -101,11 +101,11 @@ impl Destination {
         }
     }
 
-    /// Writes `report` into the folder and returns it. When that fails, writes it into a
-    /// new folder under the system's temporary folder instead, and the error says which
-    /// file failed, what was kept, and where the report is.
-    pub fn write(&self, report: &RunReport) -> anyhow::Result<PathBuf> {
-        let failed = match report::write_all(report, &self.dir) {
+    /// Writes `report` (and `history`, when given) into the folder and returns it. When that
+    /// fails, writes it into a new folder under the system's temporary folder instead, and
+    /// the error says which file failed, what was kept, and where the report is.
+    pub fn write(&self, report: &RunReport, history: Option<&History>) -> anyhow::Result<PathBuf> {
+        let failed = match report::write_all(report, history, &self.dir) {
             Ok(_) => return Ok(self.dir.clone()),
             Err(e) => e,
         };
@@ -114,7 +114,7 @@ impl Destination {
             .and_then(|()| create_unique(&parent, &report.dir_name()))
             .map_err(|e| e.to_string())
             .and_then(|dir| {
-                report::write_all(report, &dir)
+                report::write_all(report, history, &dir)
                     .map(|_| dir)
                     .map_err(|e| e.to_string())
             });

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::RunId;
 use crate::load::{self, LiveCounters, LoadPlan, LoadResult, Schedule};
 use crate::progress;
 use crate::report;
@@ -27,11 +28,12 @@ pub struct Driven {
     pub stopped_early_at: Option<Duration>,
 }
 
-/// Drives the load of `scenario` at `contract` from run time `origin` until the schedule
-/// ends, `interrupt` is cancelled or a capacity step breaks. Draws the progress line on
-/// stderr unless `quiet`.
+/// Drives the load of `scenario` at `contract`, its order ids carrying `run_id`, from run
+/// time `origin` until the schedule ends, `interrupt` is cancelled or a capacity step
+/// breaks. Draws the progress line on stderr unless `quiet`.
 pub async fn drive(
     scenario: &Scenario,
+    run_id: &RunId,
     contract: &Contract,
     origin: Instant,
     interrupt: &CancellationToken,
@@ -43,6 +45,7 @@ pub async fn drive(
         request_timeout: scenario.load.request_timeout,
         seed: scenario.seed,
         orders: scenario.orders.clone(),
+        run_id: run_id.clone(),
     };
     let schedule = Schedule::new(&plan.stages);
     let planned_per_second = report::planned_per_second(&schedule);

@@ -13,12 +13,14 @@ mod drive;
 mod harness;
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::RunId;
 use crate::load;
-use crate::report::{self, Generator, ReportInputs, RunReport};
+use crate::report::{self, Generator, History, ReportInputs, RunReport};
 use crate::scenario::Scenario;
 use crate::verify::{self, Evidence};
 use destination::Destination;
@@ -59,6 +61,7 @@ pub async fn run(
         scenario.seed = seed;
     }
     let started_at = SystemTime::now();
+    let run_id = run_id(&scenario, started_at);
     // The report's folder must be usable before a long rehearsal starts, not after it.
     let dest = Destination::prepare(
         opts.out.as_deref(),
@@ -67,25 +70,60 @@ pub async fn run(
         &scenario.name,
         started_at,
     )?;
-    let result = run_scenario(scenario, opts, started_at, &dest, interrupt, abort).await;
+    let started = Started {
+        at: started_at,
+        run_id,
+    };
+    let result = run_scenario(scenario, opts, &started, &dest, interrupt, abort).await;
     if result.is_err() {
         dest.discard();
     }
     result
 }
 
+/// When a run started, and the run id its order ids carry.
+struct Started {
+    at: SystemTime,
+    run_id: RunId,
+}
+
+/// Runs started by this process so far: two runs started at the same instant (tests run
+/// them side by side) still get two run ids.
+static RUNS_STARTED: AtomicU64 = AtomicU64::new(0);
+
+/// The scenario's pinned run id, else one derived from the start time, the process id and
+/// how many runs this process started before.
+fn run_id(scenario: &Scenario, started_at: SystemTime) -> RunId {
+    scenario.load.run_id.clone().unwrap_or_else(|| {
+        let nanos = started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let nth = RUNS_STARTED.fetch_add(1, Ordering::Relaxed);
+        RunId::derive(nanos, std::process::id(), nth)
+    })
+}
+
 async fn run_scenario(
     scenario: Scenario,
     opts: &RunOptions,
-    started_at: SystemTime,
+    started: &Started,
     dest: &Destination,
     interrupt: CancellationToken,
     abort: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
     let harness = Harness::start(&scenario, &interrupt).await?;
     let contract = &harness.contract;
-    let mut driven =
-        drive::drive(&scenario, contract, harness.origin, &interrupt, opts.quiet).await;
+    let run_id = &started.run_id;
+    tracing::info!("run id {run_id}: order ids are ord-{run_id}-000000, ord-{run_id}-000001, …");
+    let mut driven = drive::drive(
+        &scenario,
+        run_id,
+        contract,
+        harness.origin,
+        &interrupt,
+        opts.quiet,
+    )
+    .await;
     let loaded = &mut driven.result;
 
     let order_ids: Vec<String> = loaded.records.iter().map(|r| r.order_id.clone()).collect();
@@ -121,9 +159,11 @@ async fn run_scenario(
         orders: &orders,
     };
     let reconciliation = verify::reconcile(&evidence);
+    let history = History::new(evidence);
     let mut report = report::build(&ReportInputs {
         scenario: &scenario,
         evidence,
+        history: &history,
         reconciliation: &reconciliation,
         recorder: &loaded.recorder,
         target_rate: driven.target_rate,
@@ -131,7 +171,8 @@ async fn run_scenario(
         planned_per_second: std::mem::take(&mut driven.planned_per_second),
         load_elapsed: loaded.elapsed,
         run_duration: origin.elapsed(),
-        started_at,
+        started_at: started.at,
+        run_id,
         interrupted: loaded.interrupted,
         drained,
         events_created,
@@ -148,7 +189,7 @@ async fn run_scenario(
         ));
         report.set_verdict(report::Verdict::Error);
     }
-    let dir = dest.write(&report)?;
+    let dir = dest.write(&report, Some(&history))?;
     if let Some(e) = final_read_error {
         anyhow::bail!(
             "reading the merchant's final order states: {e} (the report in {} covers what was measured)",

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::chaos::{FaultPlan, WebhookChaos};
+use crate::domain::RunId;
 use contract::Contract;
 use flaws::Flaws;
 
@@ -52,6 +53,9 @@ pub struct LoadSpec {
     pub max_in_flight: NonZeroUsize,
     /// The harness gives up on one checkout request after this long.
     pub request_timeout: Duration,
+    /// The run id inside every order id (`ord-<run id>-000042`); `None`: derived at the start
+    /// of each run, so that no two runs send the same order id. Pinned for reproducible ids.
+    pub run_id: Option<RunId>,
 }
 
 /// The shape of the offered rate over time (checkouts per second).

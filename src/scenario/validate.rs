@@ -384,6 +384,7 @@ impl Checker {
                 },
                 max_in_flight: NonZeroUsize::MIN,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                run_id: None,
             }),
             orders,
             provider,
@@ -477,6 +478,7 @@ impl Checker {
             profile,
             max_in_flight,
             request_timeout,
+            run_id: self.run_id(raw),
         })
     }
 

@@ -242,6 +242,40 @@ fn unreadable_final_states_make_the_report_say_error_with_the_exit_code() {
     assert!(md.starts_with("# paychaos: it-external — ERROR"), "{md}");
 }
 
+/// #9: a merchant whose orders outlive the run meets new order ids in the next run, so it
+/// charges them afresh instead of answering from the first run's orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_that_outlives_a_run_verifies_clean_on_the_next() {
+    // Arrange: one merchant process for two runs of one scenario and seed.
+    let provider_port = free_port();
+    let merchant = MerchantProcess::start(provider_port, "whsec_it_external");
+    let toml = external_toml(provider_port, &merchant.addr);
+
+    // Act
+    let first = run_toml(&toml).await;
+    let second = run_toml(&toml).await;
+
+    // Assert: both clean, every order of the second charged at the provider again.
+    for (run, j) in [("first", &first.json), ("second", &second.json)] {
+        assert_eq!(
+            j["verification"]["passed"], true,
+            "{run} run: {}",
+            j["verification"]["discrepancies"]
+        );
+        assert_eq!(count(j, "/outcomes/confusion/no_attempt/paid"), 0, "{run}");
+    }
+    assert_ne!(first.json["run"]["run_id"], second.json["run"]["run_id"]);
+    assert_eq!(
+        first.json["faults"]["plan_digest"],
+        second.json["faults"]["plan_digest"]
+    );
+    assert_eq!(
+        count(&first.json, "/outcomes/confusion/charged/paid"),
+        count(&second.json, "/outcomes/confusion/charged/paid"),
+        "the seed charges the same orders in both runs"
+    );
+}
+
 #[test]
 fn run_refuses_a_taken_provider_port_naming_it() {
     // Arrange: something already listens on provider.listen.

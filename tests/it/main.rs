@@ -10,6 +10,10 @@ mod e2e;
 /// Faults land exactly where the seed put them; the same seed gives the same assignment.
 mod faults;
 
+/// Each order keeps its story: ids unique per run under the same faults, `history.jsonl`,
+/// and the causal chain behind each finding.
+mod history;
+
 /// The gateway dialect end to end: the reference merchant paying by out_trade_no and
 /// receiving signed form notifications verifies clean under every fault and all chaos.
 mod gateway;

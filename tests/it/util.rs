@@ -1,7 +1,8 @@
 //! Helpers for whole-run tests. Defaults (documented because tests lean on them): 50
 //! checkouts/s for 2 s (100 orders), a 2 s hold for timeout faults against a 1 s merchant
 //! provider timeout, 3 merchant retries 10 ms apart (doubling), reconciling every 100 ms with
-//! a 1 s grace, webhook retries after 50, 100 and 200 ms, a 10 s drain, the Stripe dialect.
+//! a 1 s grace, webhook retries after 50, 100 and 200 ms, a 10 s drain, the Stripe dialect,
+//! a run id derived per run.
 //! [`Setup`] changes any of these.
 //!
 //! The provider timeout is generous on purpose: every answer the provider gives reaches the
@@ -43,6 +44,8 @@ pub struct Setup {
     pub drain: &'static str,
     /// `provider.dialect`: `stripe` or `gateway`.
     pub dialect: &'static str,
+    /// `load.run_id`; `None`: each run derives its own.
+    pub run_id: Option<&'static str>,
 }
 
 impl Default for Setup {
@@ -57,6 +60,7 @@ impl Default for Setup {
             merchant: Vec::new(),
             drain: "10s",
             dialect: "stripe",
+            run_id: None,
         }
     }
 }
@@ -100,6 +104,7 @@ rate = {rate}
 duration = "{duration}"
 max_in_flight = 1000
 request_timeout = "10s"
+{run_id}
 
 [provider]
 hold = "{hold}"
@@ -130,6 +135,9 @@ verification = true
             webhooks = self.webhooks,
             drain = self.drain,
             dialect = self.dialect,
+            run_id = self
+                .run_id
+                .map_or(String::new(), |r| format!("run_id = \"{r}\"")),
         )
     }
 }

@@ -167,6 +167,7 @@ mod tests {
             body: Bytes::from(body.to_owned()),
             format: Format::Stripe,
             url: None,
+            chaos_key: None,
         }
     }
 

@@ -47,6 +47,17 @@ pub struct Event {
     /// Where this event goes instead of the configured URL (the gateway's per-trade
     /// `notify_url`); `None`: the configured one.
     pub url: Option<String>,
+    /// The id webhook chaos decides this event by when it is not `id`: the id the event would
+    /// have had if its order id carried no run id (the intent's `chaos_id`), so a seed gives
+    /// an order's events the same chaos in every run.
+    pub chaos_key: Option<String>,
+}
+
+impl Event {
+    /// The key of this event's webhook chaos: [`Event::chaos_key`], or its id.
+    pub fn chaos_key(&self) -> &str {
+        self.chaos_key.as_deref().unwrap_or(&self.id)
+    }
 }
 
 /// How an event is sent, signed and acknowledged.
@@ -270,7 +281,7 @@ impl Dispatcher {
 /// alongside its retries. `n` is the event's creation number.
 async fn run_event(shared: &Shared, event: Event, n: u64) {
     let enqueued = Instant::now();
-    let decision = shared.chaos().webhook(&event.id);
+    let decision = shared.chaos().webhook(event.chaos_key());
     let delay_ms = u64::try_from(decision.delay.as_millis()).unwrap_or(u64::MAX);
     if !shared.wait(decision.delay).await {
         return;

@@ -54,6 +54,7 @@ fn event() -> Event {
         body: Bytes::from(body),
         format: Format::Stripe,
         url: None,
+        chaos_key: None,
     }
 }
 
@@ -196,6 +197,42 @@ async fn a_duplicate_is_a_second_genuine_delivery_of_the_same_event() {
     let reqs = server.received_requests().await.unwrap();
     assert_eq!(reqs.len(), 2);
     assert!(reqs.iter().all(|r| r.body == event().body.to_vec()));
+}
+
+#[tokio::test]
+async fn chaos_decides_an_event_by_its_chaos_key_when_it_has_one() {
+    // Arrange: half the events are duplicated; one key that is, one id that is not.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let mut cfg = config(Some(server.uri()));
+    cfg.chaos.webhooks.duplicate = 0.5;
+    let duplicated = |id: &str| cfg.chaos.webhook(id).duplicate;
+    let key = (0..100)
+        .map(|i| format!("evt_key{i}"))
+        .find(|k| duplicated(k))
+        .unwrap();
+    let id = (0..100)
+        .map(|i| format!("evt_id{i}"))
+        .find(|k| !duplicated(k))
+        .unwrap();
+    let d = Dispatcher::start(cfg, CancellationToken::new());
+
+    // Act
+    d.enqueue(Event {
+        id: id.clone(),
+        chaos_key: Some(key),
+        ..event()
+    });
+    until_idle(&d).await;
+
+    // Assert: duplicated as the key decides, logged under the event's own id.
+    let log = d.log();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    assert!(log[1].duplicate);
+    assert!(log.iter().all(|a| a.event_id == id));
 }
 
 #[tokio::test]

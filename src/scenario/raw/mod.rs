@@ -62,6 +62,7 @@ pub struct RawLoad {
     #[serde(rename = "for")]
     pub for_: Option<RawDuration>,
     pub stages: Option<Vec<RawStage>>,
+    pub run_id: Option<String>,
 }
 
 /// One `[[load.stages]]` entry: `from` and `to`, or `rate`, over `duration`.

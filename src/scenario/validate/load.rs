@@ -1,10 +1,12 @@
 //! The load-shape part of validation beyond `constant` and `ramp`: the `steps`, `spike` and
 //! `stages` profiles, which keys belong to which profile, the `[capacity]` table (a run that
-//! steps up until the SLO breaks) and `[recovery]`. Extends the parent's `Checker`.
+//! steps up until the SLO breaks), `[recovery]` and the optional `load.run_id`. Extends the
+//! parent's `Checker`.
 
 use std::time::Duration;
 
 use super::{show, Checker, Floor};
+use crate::domain::RunId;
 use crate::scenario::raw::{RawCapacity, RawLoad, RawRecovery};
 use crate::scenario::{step_count, CapacitySpec, LoadSpec, Profile, RateStage, RecoverySpec};
 
@@ -313,6 +315,19 @@ impl Checker {
             profile: c.profile(),
             max_in_flight,
             request_timeout,
+            run_id: self.run_id(raw),
+        }
+    }
+
+    /// `load.run_id`, optional: the run id pinned (for order ids the same in every run).
+    pub(super) fn run_id(&mut self, raw: &RawLoad) -> Option<RunId> {
+        let given = raw.run_id.as_deref()?;
+        match RunId::new(given) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.report("load.run_id", e.to_string());
+                None
+            }
         }
     }
 

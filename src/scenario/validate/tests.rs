@@ -155,6 +155,7 @@ fn minimal_scenario_gets_every_default() {
             },
             max_in_flight: NonZeroUsize::new(1024).unwrap(),
             request_timeout: secs(10),
+            run_id: None,
         },
         orders: OrderSpec {
             amount_min: 500,
@@ -295,6 +296,27 @@ fn bad_durations_name_the_accepted_form() {
     assert_problem(&all, "load.request_timeout", "a number is not a duration");
     assert_problem(&all, "drain.timeout", "got the number 2.5");
     assert_eq!(all.len(), 3, "{all:?}");
+}
+
+#[test]
+fn a_run_id_may_be_pinned_and_is_checked() {
+    let with = |id: &str| MINIMAL.replace("rate = 10", &format!("rate = 10\nrun_id = {id:?}"));
+    assert_eq!(
+        ok(&with("ci42")).load.run_id.map(|r| r.to_string()),
+        Some("ci42".into())
+    );
+    assert_eq!(
+        ok(MINIMAL).load.run_id,
+        None,
+        "derived per run when not given"
+    );
+    let all = problems(&with("CI-42"));
+    assert_problem(
+        &all,
+        "load.run_id",
+        r#"expected 1 to 16 lowercase letters and digits (a-z, 0-9), got "CI-42""#,
+    );
+    assert_eq!(all.len(), 1, "{all:?}");
 }
 
 #[test]

@@ -42,6 +42,10 @@ pub fn notification(meta: &EventMeta<'_>, it: &Intent) -> Option<Event> {
         _ => return None,
     }
     let id = notify_id(meta.seed, &it.id, status, meta.nth);
+    let chaos_key = it
+        .chaos_id
+        .as_deref()
+        .map(|p| notify_id(meta.seed, p, status, meta.nth));
     let out_trade_no = it.order_id().unwrap_or("");
     let mut params: Vec<(&str, String)> = vec![
         ("notify_id", id.clone()),
@@ -74,5 +78,6 @@ pub fn notification(meta: &EventMeta<'_>, it: &Intent) -> Option<Event> {
         body: Bytes::from(body.into_bytes().into_boxed_slice()),
         format: Format::Gateway,
         url: it.metadata.get("notify_url").cloned(),
+        chaos_key,
     })
 }

@@ -41,6 +41,7 @@ fn intent(status: IntentStatus, decline: Option<FailReason>) -> Intent {
         payment_method_types: Vec::new(),
         charges: 1,
         refunds: 0,
+        chaos_id: None,
     }
 }
 
@@ -121,6 +122,22 @@ fn a_paid_trade_answers_000_and_notifies_trade_success() {
     assert_eq!(p["trade_no"], "T00aa11");
     assert!(!p.contains_key("sign"), "signed at each attempt");
     assert!(!p.contains_key("pay_code"));
+    assert_eq!(
+        ev.chaos_key(),
+        ev.id,
+        "a run-free trade meets chaos by its own id"
+    );
+    let mut free = paid();
+    free.chaos_id = Some("pi_free".into());
+    let (_, ev) = render(
+        &Answer::Intent(Box::new(free)),
+        Some(meta(EventKind::Succeeded)),
+    );
+    let ev = ev.expect("a notification");
+    assert_eq!(
+        ev.chaos_key(),
+        notify_id(7, "pi_free", TradeStatus::Success, 0)
+    );
 }
 
 #[test]

@@ -73,6 +73,10 @@ pub fn nth_event_id(seed: u64, payment_id: &str, event_type: &str, nth: u32) -> 
 pub fn event_for(meta: &EventMeta<'_>, it: &Intent, pi: &str) -> Event {
     let kind = event_type(meta.kind);
     let id = nth_event_id(meta.seed, &it.id, kind, meta.nth);
+    let chaos_key = it
+        .chaos_id
+        .as_deref()
+        .map(|p| nth_event_id(meta.seed, p, kind, meta.nth));
     let mut head = to_json(&EventHead {
         id: &id,
         object: "event",
@@ -98,6 +102,7 @@ pub fn event_for(meta: &EventMeta<'_>, it: &Intent, pi: &str) -> Event {
         body: Bytes::from(body.into_bytes().into_boxed_slice()),
         format: Format::Stripe,
         url: None,
+        chaos_key,
     }
 }
 
@@ -180,6 +185,21 @@ mod tests {
         ] {
             assert_eq!(event_for(&meta(k, 0), &it, &pi).event_type, name);
         }
+    }
+
+    #[test]
+    fn an_event_meets_chaos_under_the_id_its_run_free_intent_would_give_it() {
+        let mut it = declined(DeclineCode::Generic);
+        let pi = intent_json(&it, None);
+        let kind = "payment_intent.payment_failed";
+        assert_eq!(
+            event_for(&meta(EventKind::PaymentFailed, 0), &it, &pi).chaos_key(),
+            event_id(7, "pi_1", kind)
+        );
+        it.chaos_id = Some("pi_free".into());
+        let ev = event_for(&meta(EventKind::PaymentFailed, 1), &it, &pi);
+        assert_eq!(ev.id, nth_event_id(7, "pi_1", kind, 1));
+        assert_eq!(ev.chaos_key(), nth_event_id(7, "pi_free", kind, 1));
     }
 
     #[test]

@@ -363,6 +363,7 @@ pub(super) mod tests {
             payment_method_types: vec!["card".into()],
             charges: 1,
             refunds: 0,
+            chaos_id: None,
         }
     }
 

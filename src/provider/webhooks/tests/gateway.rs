@@ -31,6 +31,7 @@ fn notification(url: Option<String>) -> Event {
         body: Bytes::from(body),
         format: Format::Gateway,
         url,
+        chaos_key: None,
     }
 }
 
