@@ -357,6 +357,25 @@ pub async fn fetch_orders(
     }
 }
 
+/// Why an external merchant could not be reached before the run.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum MerchantWaitError {
+    /// The contract's checkout URL is not a loopback HTTP URL.
+    #[error("checkout url {0}")]
+    Url(String),
+    /// Nothing accepted a connection at the checkout URL's address in time.
+    #[error(
+        "the merchant does not answer at {addr} (checkout url {url}) after {waited_s:.1} s \
+         ({last}): start it before the run"
+    )]
+    NotListening {
+        addr: std::net::SocketAddr,
+        url: String,
+        waited_s: f64,
+        last: String,
+    },
+}
+
 /// Waits until something accepts connections at the address of the contract's checkout URL,
 /// trying every 100 ms for up to `within`: a merchant the run did not start must already be
 /// listening. Returns that address.
@@ -366,10 +385,10 @@ pub async fn fetch_orders(
 pub async fn wait_for_merchant(
     contract: &Contract,
     within: Duration,
-) -> Result<std::net::SocketAddr, String> {
+) -> Result<std::net::SocketAddr, MerchantWaitError> {
     let url = &contract.checkout.url;
     let addr = crate::net::LoopbackUrl::parse(url)
-        .map_err(|e| format!("checkout url {e}"))?
+        .map_err(|e| MerchantWaitError::Url(e.to_string()))?
         .addr();
     let deadline = tokio::time::Instant::now() + within;
     loop {
@@ -380,11 +399,12 @@ pub async fn wait_for_merchant(
             Err(_) => "no answer".to_string(),
         };
         if tokio::time::Instant::now() + Duration::from_millis(100) >= deadline {
-            return Err(format!(
-                "the merchant does not answer at {addr} (checkout url {url}) after {:.1} s \
-                 ({last}): start it before the run",
-                within.as_secs_f64()
-            ));
+            return Err(MerchantWaitError::NotListening {
+                addr,
+                url: url.clone(),
+                waited_s: within.as_secs_f64(),
+                last,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

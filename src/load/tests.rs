@@ -72,7 +72,8 @@ async fn wait_for_merchant_finds_a_listener_and_names_a_missing_one() {
     drop(l);
     let err = wait_for_merchant(&contract, Duration::from_millis(300))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(&format!("does not answer at {addr}")) && err.contains("0.3 s"),
         "{err}"
