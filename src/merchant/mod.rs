@@ -153,7 +153,7 @@ pub fn serve(
         refunding: Arc::clone(&refunding),
     });
     let server = Arc::clone(&shared);
-    let make = move |_peer| {
+    let make = move |_peer, _reset| {
         let shared = Arc::clone(&server);
         service_fn(move |req| handlers::route(Arc::clone(&shared), req))
     };

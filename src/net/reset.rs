@@ -2,8 +2,8 @@
 //! with an RST (`SO_LINGER` 0, then close) instead of the clean FIN close, so the client
 //! sees `ECONNRESET`, as when a load balancer or a crashed peer drops a connection.
 //!
-//! How: every connection's socket is wrapped in a [`Resettable`], and every request carries
-//! the connection's [`ResetHandle`] in its extensions ([`WithReset`]). A service that wants
+//! How: every connection's socket is wrapped in a [`Resettable`], and the connection's
+//! service is built with its [`ResetHandle`] (once per connection, not per request). A service that wants
 //! the reset calls [`ResetHandle::reset`] and then fails the request (a service error ends
 //! the connection without an answer); hyper drops the socket, and the wrapper sets linger 0
 //! just before the close. Nothing is written on the socket after the flag is set, and the
@@ -15,13 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hyper::service::Service;
-use hyper::Request;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// Asks the connection a request came on to end with a reset. Found in the request's
-/// extensions on every connection [`serve`](super::serve) accepts.
+/// Asks the connection a request came on to end with a reset. [`serve`](super::serve) hands
+/// one to each connection's service as it builds it.
 #[derive(Clone, Debug)]
 pub struct ResetHandle(Arc<AtomicBool>);
 
@@ -94,31 +92,5 @@ impl AsyncWrite for Resettable {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
-/// A service whose requests carry their connection's [`ResetHandle`].
-pub(super) struct WithReset<S> {
-    inner: S,
-    handle: ResetHandle,
-}
-
-impl<S> WithReset<S> {
-    pub fn new(inner: S, handle: ResetHandle) -> WithReset<S> {
-        WithReset { inner, handle }
-    }
-}
-
-impl<S, B> Service<Request<B>> for WithReset<S>
-where
-    S: Service<Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn call(&self, mut req: Request<B>) -> S::Future {
-        req.extensions_mut().insert(self.handle.clone());
-        self.inner.call(req)
     }
 }

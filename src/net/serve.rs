@@ -1,7 +1,7 @@
 //! The one accept loop: HTTP/1.1 connections served by hyper, each watched for the
 //! [`ServerLimits`], all closed gracefully at shutdown, with a cap on how many are open.
 //! Per-connection errors are logged, never returned; clients going away are not errors.
-//! Every request carries its connection's [`ResetHandle`](super::ResetHandle) (see `reset`).
+//! Each connection's service is built with its [`ResetHandle`](super::ResetHandle) (see `reset`).
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::Body;
 use super::limits::ServerLimits;
-use super::reset::{Resettable, WithReset};
+use super::reset::{ResetHandle, Resettable};
 use super::watch::{Activity, Tracked, Watchdog, Watched};
 
 /// How often the refusals at the connection cap are reported while they go on.
@@ -27,7 +27,8 @@ const REFUSED_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Serves HTTP/1.1 on `listener` until `shutdown` is cancelled, then lets every open
 /// connection finish its request in flight and returns once all are closed.
 ///
-/// `make_service` builds each connection's service from the peer's address. `name` starts
+/// `make_service` builds each connection's service from the peer's address and the
+/// connection's [`ResetHandle`] (handed once per connection, so no request pays for it). `name` starts
 /// the log lines (`provider: connection error: …`). Connections beyond
 /// `limits.max_connections` are accepted and closed at once.
 pub async fn serve<M, S, B>(
@@ -37,7 +38,7 @@ pub async fn serve<M, S, B>(
     shutdown: CancellationToken,
     limits: ServerLimits,
 ) where
-    M: Fn(SocketAddr) -> S,
+    M: Fn(SocketAddr, ResetHandle) -> S,
     S: Service<Request<Body>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -82,7 +83,7 @@ pub async fn serve<M, S, B>(
         let _ = stream.set_nodelay(true);
         let (stream, reset) = Resettable::new(stream);
         let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
-        let service = WithReset::new(make_service(peer), reset);
+        let service = make_service(peer, reset);
         let service = Tracked::new(service, Arc::clone(&activity), &limits);
         let conn = builder.serve_connection(io, service);
         let watched = Watchdog::new(conn, shutdown.clone().cancelled_owned(), activity, limits);
@@ -195,7 +196,7 @@ pub(super) async fn spawn_echo(limits: ServerLimits) -> Echo {
     let shutdown = CancellationToken::new();
     let connections = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&connections);
-    let make = move |_peer| {
+    let make = move |_peer, _reset| {
         counter.fetch_add(1, Ordering::Relaxed);
         service_fn(|req: Request<Body>| async move {
             let status = match req.into_body().collect().await {

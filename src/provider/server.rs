@@ -132,9 +132,9 @@ pub(crate) async fn run(
     limits: ServerLimits,
 ) {
     let shutdown = shared.shutdown.clone();
-    let make = move |peer: SocketAddr| {
+    let make = move |peer: SocketAddr, reset: net::ResetHandle| {
         let shared = Arc::clone(&shared);
-        service_fn(move |req| serve_request(Arc::clone(&shared), peer, role, req))
+        service_fn(move |req| serve_request(Arc::clone(&shared), peer, role, reset.clone(), req))
     };
     net::serve("provider", listener, make, shutdown, limits).await;
 }
@@ -154,6 +154,7 @@ async fn serve_request(
     shared: Arc<Shared>,
     peer: SocketAddr,
     role: Role,
+    reset: net::ResetHandle,
     req: Request<net::Body>,
 ) -> Answered {
     let to_control = match role {
@@ -164,7 +165,7 @@ async fn serve_request(
         return if to_control {
             Ok(control::handle(&shared, peer, req).await)
         } else {
-            handle(&shared, req, None).await
+            handle(&shared, req, &reset, None).await
         };
     };
     let (at, started) = (SystemTime::now(), Instant::now());
@@ -173,7 +174,7 @@ async fn serve_request(
     let answered = if to_control {
         Ok(control::handle(&shared, peer, req).await)
     } else {
-        handle(&shared, req, Some(&mut note)).await
+        handle(&shared, req, &reset, Some(&mut note)).await
     };
     hook(&RequestLog {
         at,
@@ -191,12 +192,12 @@ async fn serve_request(
 async fn handle(
     shared: &Arc<Shared>,
     req: Request<net::Body>,
+    reset: &net::ResetHandle,
     note: Option<&mut Note>,
 ) -> Answered {
     let request_id = shared.request_id();
     let dialect = shared.dialect;
-    let (mut parts, body) = req.into_parts();
-    let reset = parts.extensions.remove::<net::ResetHandle>();
+    let (parts, body) = req.into_parts();
     let send = |answer: Answer| -> Answered {
         let (r, _) = dialect.render(&answer, None);
         Ok(response(r, &request_id, false, None))
@@ -263,9 +264,7 @@ async fn handle(
     };
     if plan.reply == Reply::Reset {
         // The connection closes with an RST once this error has ended it (see `net`).
-        if let Some(r) = reset {
-            r.reset();
-        }
+        reset.reset();
         return Err(Dropped);
     }
     let answered = respond(shared, plan, chaos.seed, &request_id, key, key_header).await;
