@@ -156,7 +156,7 @@ fn failure(message: String, ty: &str, description: String) -> TestCaseStatus {
 mod tests {
     use super::*;
     use crate::domain::{AttemptResult, OrderStatus};
-    use crate::report::tests::{report_with, sample, sample_set};
+    use crate::report::tests::{failing_sample, report_with, sample, sample_set};
     use crate::scenario::GateSpec;
     use crate::verify::Check;
 
@@ -201,23 +201,7 @@ mod tests {
 
     /// Three orders stuck pending and applied twice, one shed: four gates failed, two checks.
     fn failing() -> RunReport {
-        let mut s = sample_set();
-        for i in 0..3 {
-            let id = format!("ord-2{i:05}");
-            s.charge(&id, AttemptResult::Dropped)
-                .told_status(&id, OrderStatus::Pending)
-                .final_state(&id, OrderStatus::Pending, 2);
-        }
-        s.shed();
-        let gates = GateSpec {
-            success_rate_min: Some(0.99),
-            p99_ms_max: Some(0.5),
-            shed_max: Some(0),
-            verification: true,
-            recovery_s_max: None,
-            webhook_ack_p99_ms_max: None,
-        };
-        report_with(&s, gates)
+        failing_sample()
     }
 
     #[test]

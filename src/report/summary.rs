@@ -182,9 +182,7 @@ fn counts<'a>(it: impl Iterator<Item = (&'a str, &'a u64)>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AttemptResult, OrderStatus};
-    use crate::report::tests::{report_with, sample, sample_set};
-    use crate::scenario::GateSpec;
+    use crate::report::tests::{failing_sample, sample};
 
     #[test]
     fn a_passing_run_reads_pass_in_ten_to_fifteen_lines() {
@@ -208,23 +206,7 @@ mod tests {
 
     #[test]
     fn a_failing_run_lists_its_failures_within_fifteen_lines() {
-        let mut s = sample_set();
-        for i in 0..3 {
-            let id = format!("ord-2{i:05}");
-            s.charge(&id, AttemptResult::Dropped)
-                .told_status(&id, OrderStatus::Pending)
-                .final_state(&id, OrderStatus::Pending, 2);
-        }
-        s.shed();
-        let gates = GateSpec {
-            success_rate_min: Some(0.99),
-            p99_ms_max: Some(0.5),
-            shed_max: Some(0),
-            verification: true,
-            recovery_s_max: None,
-            webhook_ack_p99_ms_max: None,
-        };
-        let text = render(&report_with(&s, gates));
+        let text = render(&failing_sample());
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() <= 15, "{} lines:\n{text}", lines.len());
         assert!(lines[0].ends_with("FAIL in 1.5 s"), "{text}");

@@ -150,6 +150,28 @@ pub(crate) fn report_at(s: &Set, gates: GateSpec, provider_url: Option<&str>) ->
     })
 }
 
+/// The sample with three orders stuck pending (each "fulfilled" twice) and one checkout shed,
+/// under tight gates: four gates and two checks fail. Shared by the writers' tests.
+pub(crate) fn failing_sample() -> RunReport {
+    let mut s = sample_set();
+    for i in 0..3 {
+        let id = format!("ord-2{i:05}");
+        s.charge(&id, AttemptResult::Dropped)
+            .told_status(&id, OrderStatus::Pending)
+            .final_state(&id, OrderStatus::Pending, 2);
+    }
+    s.shed();
+    let gates = GateSpec {
+        success_rate_min: Some(0.99),
+        p99_ms_max: Some(0.5),
+        shed_max: Some(0),
+        verification: true,
+        recovery_s_max: None,
+        webhook_ack_p99_ms_max: None,
+    };
+    report_with(&s, gates)
+}
+
 pub(crate) fn sample() -> RunReport {
     report_with(
         &sample_set(),
