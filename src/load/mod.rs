@@ -18,14 +18,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::key::hash;
 use crate::domain::order_id;
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus, RunId};
-use crate::metrics::{Outcome, Recorder, MAX_US};
+use crate::metrics::{Outcome, Recorder, SecondHistogram, MAX_US};
 use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::OrderSpec;
 
@@ -70,7 +69,7 @@ pub struct LoadResult {
     pub interrupted: bool,
     /// How late each sent checkout left after its intended instant, in µs, by intended second
     /// from the load start: the generator's own delay (CPU, runtime), which latencies include.
-    pub send_lag: BTreeMap<u64, Histogram<u64>>,
+    pub send_lag: BTreeMap<u64, SecondHistogram>,
 }
 
 /// The id of the `n`-th scheduled checkout of run `run`: `ord-<run>-000000`,
@@ -100,9 +99,10 @@ pub fn order_amount(seed: u64, orders: &OrderSpec, key: &str) -> u64 {
     }
 }
 
-/// A send-lag histogram: µs, two significant figures (a lag is a warning, not a result).
-pub fn lag_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_US, 2).expect("static histogram bounds are valid")
+/// A send-lag histogram: one per second of load, so a lean one (a lag is a warning, not a
+/// result).
+pub fn lag_histogram() -> SecondHistogram {
+    crate::metrics::second_histogram()
 }
 
 /// After the schedule ends, in-flight checkouts get this long beyond their own timeout.
@@ -195,7 +195,7 @@ pub async fn drive_live(
         finished: 0,
         live,
     };
-    let mut send_lag: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
+    let mut send_lag: BTreeMap<u64, SecondHistogram> = BTreeMap::new();
     let mut spawned = 0usize;
     let mut interrupted = false;
     let mut last_send = Duration::ZERO;

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
-
-use super::{histogram, Outcome};
+use super::{second_histogram, Outcome, SecondHistogram};
 
 /// One second of the run.
 #[derive(Clone, Debug)]
@@ -16,7 +14,7 @@ pub struct Second {
     pub failed: u64,
     pub pending: u64,
     pub errors: u64,
-    pub latency: Histogram<u64>,
+    pub latency: SecondHistogram,
 }
 
 impl Default for Second {
@@ -28,7 +26,7 @@ impl Default for Second {
             failed: 0,
             pending: 0,
             errors: 0,
-            latency: histogram(),
+            latency: second_histogram(),
         }
     }
 }

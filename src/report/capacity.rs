@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderStatus};
 use crate::load::{lag_histogram, ShedLog};
-use crate::metrics::{histogram, Percentiles, MAX_US};
+use crate::metrics::{histogram, Percentiles, SecondHistogram, MAX_US};
 use crate::scenario::{step_count, CapacitySpec};
 use crate::verify::VerifiedOrder;
 
@@ -108,7 +108,7 @@ impl CapacityReport {
 }
 
 /// Histograms summed into one (µs, empty when there are none).
-pub fn merged<'a>(hs: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
+pub fn merged<'a>(hs: impl Iterator<Item = &'a SecondHistogram>) -> SecondHistogram {
     let mut all = lag_histogram();
     for h in hs {
         all.add(h).expect("lag histograms share their bounds");
@@ -126,7 +126,7 @@ pub fn build(
     checkouts: &[CheckoutRecord],
     orders: &BTreeMap<String, VerifiedOrder>,
     shed: &ShedLog,
-    send_lag: &BTreeMap<u64, Histogram<u64>>,
+    send_lag: &BTreeMap<u64, SecondHistogram>,
     ran_for: Duration,
     stopped_early: bool,
 ) -> CapacityReport {

@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-
 use super::{capacity, recovery, schedule, ReportInputs, RunReport};
 use crate::load::ShedLog;
+use crate::metrics::SecondHistogram;
 
 /// The load generator's own facts, for the schedule warnings and a capacity run.
 #[derive(Clone, Debug, Default)]
@@ -17,7 +16,7 @@ pub struct Generator {
     /// a capacity run's steps are planned from).
     pub shed: ShedLog,
     /// From each sent checkout's intended to its actual send time, µs, by intended second.
-    pub send_lag: BTreeMap<u64, Histogram<u64>>,
+    pub send_lag: BTreeMap<u64, SecondHistogram>,
     /// Set when a capacity run stopped its load once a step broke: how far it got.
     pub stopped_early_at: Option<Duration>,
 }

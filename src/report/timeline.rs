@@ -452,7 +452,8 @@ mod tests {
         });
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].sent, 1);
-        assert!((rows[1].p50_ms - 5.0).abs() < 0.01);
+        // Per-second latencies are read to 1 % (metrics::SecondHistogram).
+        assert!((rows[1].p50_ms - 5.0).abs() <= 0.05, "{}", rows[1].p50_ms);
     }
 
     #[test]
