@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch to `run` and `validate`. Prints, maps
 //! results to exit codes (0 passed, 1 a gate or check failed, 2 the run could not be done),
-//! and leaves all logic to the library. `paychaos merchant` is in `merchant_cmd`; `signal`
+//! and leaves all logic to the library. `paychaos merchant` is in `merchant_cmd`,
+//! `paychaos compare` (and the reading of `run --baseline`) in `compare_cmd`; `signal`
 //! listens for Ctrl-C and SIGTERM; `term` writes lines and log events to the terminal.
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+mod compare_cmd;
 mod merchant_cmd;
 /// `paychaos provider`: the mock provider alone.
 mod provider;
@@ -55,7 +57,20 @@ pub enum Command {
         /// Also write the JUnit XML (the report folder's junit.xml) to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Compare the run with this earlier report (a report folder or its report.json): a
+        /// regression fails the run; compare.md and compare.json join the report folder.
+        #[arg(long, value_name = "DIR")]
+        baseline: Option<PathBuf>,
+        #[command(flatten)]
+        tolerance: compare_cmd::ToleranceArgs,
     },
+    /// Compare two runs' reports: per metric the base, the new value, the delta and a verdict.
+    ///
+    /// BASE and NEW are report folders or report.json files. Rates are weighed with a
+    /// two-proportion z-test (95 %), latency with --latency-tolerance above
+    /// --latency-floor-ms, check counts strictly. Exit code 1 when a metric regressed, 0
+    /// otherwise (a plan digest mismatch is a warning), 2 when a report cannot be read.
+    Compare(compare_cmd::CompareArgs),
     /// Check a scenario file and report every problem at once; starts nothing.
     Validate {
         /// The scenario file (TOML).
@@ -90,6 +105,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Merchant(args) => merchant_cmd::run(args),
         Command::Provider(args) => provider::run(args),
+        Command::Compare(args) => compare_cmd::run(args),
         Command::Validate { file } => match Scenario::load(&file) {
             Ok(s) => {
                 out!(
@@ -113,6 +129,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             seed,
             quiet,
             junit,
+            baseline,
+            tolerance,
         } => {
             // Checked before any socket is bound.
             let scenario = match Scenario::load(&file) {
@@ -122,11 +140,18 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // Read before the run too: a bad baseline is found before anything is written.
+            let baseline = match baseline.map(|b| compare_cmd::baseline(&b, tolerance)) {
+                None => None,
+                Some(Ok(b)) => Some(b),
+                Some(Err(code)) => return code,
+            };
             let opts = RunOptions {
                 out,
                 force,
                 seed,
                 quiet,
+                baseline,
             };
             let runtime = match runtime() {
                 Ok(r) => r,
@@ -180,6 +205,9 @@ async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf
         Ok(outcome) => {
             out!("{}", report::summary::render(&outcome.report));
             out!("report: {}", outcome.dir.display());
+            if let Some(c) = &outcome.comparison {
+                compare_cmd::print(c, &outcome.dir);
+            }
             for w in &outcome.report.warnings {
                 say!("paychaos: warning: {w}");
             }

@@ -6,11 +6,13 @@
 //! `recovery` (after each fault window), `capacity` (a capacity run's knee) and `schedule`
 //! (whether the generator kept its schedule) compute their parts, wired in by `shape`.
 //! `history` tells each order's story (`history.jsonl`) and `chain` quotes the part of it
-//! behind each finding. `write_all` puts the files in place atomically.
+//! behind each finding. `write_all` puts the files in place atomically. `compare` weighs a
+//! report against a baseline report.
 
 pub mod capacity;
 pub mod chain;
 pub mod charts;
+pub mod compare;
 pub mod gates;
 pub mod history;
 pub mod html;
@@ -355,6 +357,11 @@ impl RunReport {
                     )
                 } else if g.name == gates::RECOVERY_S {
                     gates::describe_recovery(g, &self.recovery)
+                } else if g.name == compare::GATE {
+                    format!(
+                        "baseline: {} metrics regressed against the baseline (compare.md)",
+                        gates::number(g.observed)
+                    )
                 } else {
                     g.describe()
                 }

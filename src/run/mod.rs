@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::RunId;
 use crate::load;
-use crate::report::{self, Generator, History, ReportInputs, RunReport};
+use crate::report::{self, compare, Generator, History, ReportInputs, RunReport};
 use crate::scenario::Scenario;
 use crate::verify::{self, Evidence};
 use destination::Destination;
@@ -39,6 +39,16 @@ pub struct RunOptions {
     /// events at `info`, shown as the caller's subscriber decides (`paychaos run --quiet`
     /// shows warnings only).
     pub quiet: bool,
+    /// A baseline report to compare the run with: a regression fails the run (the report's
+    /// `baseline` gate) and `compare.md` / `compare.json` join the report folder.
+    pub baseline: Option<Baseline>,
+}
+
+/// The report a run is compared with, read before the run starts, and how latency may move.
+#[derive(Clone, Debug)]
+pub struct Baseline {
+    pub report: compare::Loaded,
+    pub tolerance: compare::Tolerance,
 }
 
 /// A finished run: the report and where it was written.
@@ -46,6 +56,8 @@ pub struct RunOptions {
 pub struct RunOutcome {
     pub report: RunReport,
     pub dir: PathBuf,
+    /// The comparison with `--baseline`, when one was given.
+    pub comparison: Option<compare::Comparison>,
 }
 
 /// Runs `scenario`. Cancelling `interrupt` stops the load early; the run still drains
@@ -183,6 +195,14 @@ async fn run_scenario(
             stopped_early_at: driven.stopped_early_at,
         },
     });
+    // Before the verdict can become an error below, and before report.json is written, so
+    // that the report's baseline gate and the exit code agree.
+    let mut comparison = opts.baseline.as_ref().map(|b| {
+        let new = compare::Loaded::of_report(&report, dest.dir());
+        let c = compare::compare(&b.report, &new, b.tolerance);
+        compare::add_gate(&mut report, &c);
+        c
+    });
     if let Some(e) = &final_read_error {
         report.warnings.push(format!(
             "the merchant's final order states could not be read ({e}): every order counts as missing"
@@ -190,11 +210,21 @@ async fn run_scenario(
         report.set_verdict(report::Verdict::Error);
     }
     let dir = dest.write(&report, Some(&history))?;
+    if let Some(c) = &mut comparison {
+        // The verdict the run ended with, baseline gate included.
+        c.new.verdict = Some(report.verdict.as_str().to_string());
+        compare::render::write_files(c, &dir)
+            .map_err(|(path, e)| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
     if let Some(e) = final_read_error {
         anyhow::bail!(
             "reading the merchant's final order states: {e} (the report in {} covers what was measured)",
             dir.display()
         );
     }
-    Ok(RunOutcome { report, dir })
+    Ok(RunOutcome {
+        report,
+        dir,
+        comparison,
+    })
 }

@@ -43,6 +43,10 @@ mod external;
 /// cannot be written only warned about.
 mod ci_outputs;
 
+/// `paychaos compare` on report folders and `run --baseline`: the exit codes 0, 1 and 2,
+/// and the comparison a run leaves in its folder.
+mod compare;
+
 /// `report.html`: one self-contained page with the charts and their data.
 mod report_html;
 
