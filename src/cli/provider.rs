@@ -91,6 +91,16 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         }
         scenario.webhooks.secret.clone_from(secret);
     }
+    // A url that cannot be parsed could never be delivered to: refused, not warned about
+    // once while the provider runs on sending nothing.
+    if let Some(Err(e)) = args
+        .webhook_url
+        .as_deref()
+        .map(crate::net::LoopbackUrl::parse)
+    {
+        say!("error: --webhook-url: {e}");
+        return ExitCode::from(2);
+    }
     if args.control_token.as_deref() == Some("") {
         say!("error: --control-token: expected a non-empty token");
         return ExitCode::from(2);

@@ -54,5 +54,9 @@ mod report_html;
 /// through the control API, the control token and port, Ctrl-C exiting 0.
 mod provider_cli;
 
+/// The bad-input catalogue: scenario files, flags, provider, control API and merchant
+/// requests that must be refused, each naming the input and the accepted form.
+mod bad_input;
+
 /// The crate's modules depend on each other one way (the order is stated in the file).
 mod layering;
