@@ -69,7 +69,9 @@ fn pool_warning(p: &PoolFigures, rate: f64) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "the connection pool ({}) was the limit for {} checkouts (waits: mean {:.1} ms, max          {:.1} ms{gave_up}): at {}/s with latency {:.1} ms, Little's law needs ≈ {}          connections{peaks}; raise load.connections",
+        "the connection pool ({}) was the limit for {} checkouts (waits: mean {:.1} ms, max \
+         {:.1} ms{gave_up}): at {}/s with latency {:.1} ms, Little's law needs ≈ {} \
+         connections{peaks}; raise load.connections",
         p.connections,
         p.waited,
         p.wait_mean_ms,
