@@ -1,5 +1,7 @@
-//! The load generator's HTTP side over the shared kept-alive [`Pool`]: one prepared checkout
-//! ([`Checkout`]) and the reads of final order states (bulk export or one GET per order).
+//! The load generator's HTTP side over the shared [`Pool`]: one prepared checkout
+//! ([`Checkout`]) over a bounded pool sized by [`auto_connections`] (or `load.connections`),
+//! or a new connection per checkout, and the reads of final order states (bulk export or one
+//! GET per order).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,10 +13,32 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Uri};
 use tokio::task::JoinSet;
 
-use super::LoadPlan;
+use super::{LoadPlan, Stage};
 use crate::domain::{CheckoutAnswer, OrderSnapshot};
-use crate::net::{ClientError, LoopbackUrl, Pool, Reply, UrlError};
+use crate::net::{ClientError, LoopbackUrl, Pool, PoolStats, Reply, UrlError};
 use crate::scenario::contract::{Contract, ContractError, Template, Values};
+use crate::scenario::Connections;
+
+/// The answer time the default pool is sized for: ten times a healthy loopback checkout, so
+/// that the pool is the limit only when the merchant is slow.
+pub const AUTO_ANSWER_TIME: Duration = Duration::from_millis(100);
+/// The default pool's floor and ceiling (connections open only as needed: the floor costs
+/// nothing at a low rate).
+pub const AUTO_MIN: usize = 32;
+pub const AUTO_MAX: usize = 4096;
+
+/// The default `load.connections`: Little's law for the peak rate of `stages` and an
+/// answer time of [`AUTO_ANSWER_TIME`], `ceil(peak × 0.1 s)`, kept within
+/// [`AUTO_MIN`]..=[`AUTO_MAX`] and never above `max_in_flight` (more could never be busy).
+pub fn auto_connections(stages: &[Stage], max_in_flight: usize) -> usize {
+    let peak = stages
+        .iter()
+        .map(|s| s.start_rate.max(s.end_rate))
+        .fold(0.0, f64::max);
+    // A float to usize cast saturates; the rate is finite and bounded by validation.
+    let n = (peak * AUTO_ANSWER_TIME.as_secs_f64()).ceil() as usize;
+    n.clamp(AUTO_MIN, AUTO_MAX).min(max_in_flight.max(1))
+}
 
 /// Why the final order states could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +104,14 @@ impl Checkout {
             .and_then(|m| {
                 let url = LoopbackUrl::parse(&c.url).map_err(|e| format!("checkout url {e}"))?;
                 let path = url.path().clone();
-                Ok((Pool::new(&url, plan.max_in_flight), m, path))
+                let pool = match plan.connections {
+                    Connections::PerCheckout => Pool::per_request(&url),
+                    Connections::Fixed(n) => Pool::bounded(&url, n.get()),
+                    Connections::Auto => {
+                        Pool::bounded(&url, auto_connections(&plan.stages, plan.max_in_flight))
+                    }
+                };
+                Ok((pool, m, path))
             });
         Checkout {
             contract: contract.clone(),
@@ -90,6 +121,15 @@ impl Checkout {
             payment_method: plan.orders.payment_method.clone(),
             timeout: plan.request_timeout,
         }
+    }
+
+    /// What the bounded pool did so far; `None` with a connection per checkout (or no usable
+    /// checkout URL).
+    pub fn pool_stats(&self) -> Option<PoolStats> {
+        self.target
+            .as_ref()
+            .ok()
+            .and_then(|(pool, _, _)| pool.stats())
     }
 
     /// Sends one checkout and reads its answer; every failure is an `Error` answer.

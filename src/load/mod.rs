@@ -1,6 +1,7 @@
 //! Load generation against a merchant over HTTP: profiles become stages (`profiles.rs`), stages
 //! become absolute send offsets (`scheduler.rs`), [`drive`] sends one spawned checkout per
-//! offset through a pool of kept-alive connections (`client.rs`) and reads answers through the merchant
+//! offset through a bounded pool of kept-alive connections, or a new connection each
+//! (`client.rs`, sized by [`auto_connections`]), and reads answers through the merchant
 //! [`Contract`] (the scenario's data; reading through it in `contract.rs`). Checkouts over the
 //! in-flight cap are shed: counted (`shed.rs`), never recorded one by one. While it runs it
 //! publishes [`LiveCounters`] (`live.rs`) for a progress line or a stop condition such as a
@@ -25,11 +26,12 @@ use crate::chaos::key::hash;
 use crate::domain::order_id;
 use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus, RunId};
 use crate::metrics::{Outcome, Recorder, SecondHistogram, MAX_US};
+use crate::net::PoolStats;
 use crate::scenario::contract::{Contract, ContractError};
-use crate::scenario::OrderSpec;
+use crate::scenario::{Connections, OrderSpec};
 
 use client::Checkout;
-pub use client::ReadError;
+pub use client::{auto_connections, ReadError, AUTO_ANSWER_TIME, AUTO_MAX, AUTO_MIN};
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
@@ -48,6 +50,8 @@ pub struct Stage {
 pub struct LoadPlan {
     pub stages: Vec<Stage>,
     pub max_in_flight: usize,
+    /// The connections to the merchant; `Auto` is resolved by [`auto_connections`].
+    pub connections: Connections,
     pub request_timeout: Duration,
     pub seed: u64,
     pub orders: OrderSpec,
@@ -70,6 +74,9 @@ pub struct LoadResult {
     /// How late each sent checkout left after its intended instant, in µs, by intended second
     /// from the load start: the generator's own delay (CPU, runtime), which latencies include.
     pub send_lag: BTreeMap<u64, SecondHistogram>,
+    /// What the bounded connection pool did (its size, the checkouts that waited for a
+    /// connection); `None` with a connection per checkout.
+    pub pool: Option<PoolStats>,
 }
 
 /// The id of the `n`-th scheduled checkout of run `run`: `ord-<run>-000000`,
@@ -163,8 +170,11 @@ fn outcome(answer: &CheckoutAnswer) -> Outcome {
 ///
 /// Open loop: the n-th checkout is due at `load start + offset(n)` whatever happened to the
 /// earlier ones; its latency runs from that intended instant. One that finds `max_in_flight`
-/// checkouts still running is counted as shed, not sent. After the schedule (or the
-/// shutdown) the checkouts in flight are awaited, each bounded by its request timeout.
+/// checkouts still running is counted as shed, not sent. One that finds every connection of
+/// the pool busy waits in line for one (its latency still counted from the intended instant),
+/// for at most its request timeout, and then has the whole request timeout for the merchant's
+/// answer. After the schedule (or the shutdown) the checkouts in flight are awaited, each
+/// bounded by those two timeouts.
 /// Nothing is sized by the planned count: the books grow with the checkouts sent.
 pub async fn drive(
     plan: &LoadPlan,
@@ -292,7 +302,12 @@ pub async fn drive_live(
     };
 
     drop(tx);
-    let deadline = tokio::time::Instant::now() + plan.request_timeout + DRAIN_GRACE;
+    // A checkout may wait up to its timeout for a connection, then have its whole timeout.
+    let bound = match shared.pool_stats() {
+        Some(_) => plan.request_timeout * 2,
+        None => plan.request_timeout,
+    };
+    let deadline = tokio::time::Instant::now() + bound + DRAIN_GRACE;
     while books.finished < spawned {
         tokio::select! {
             done = rx.recv() => match done {
@@ -334,6 +349,7 @@ pub async fn drive_live(
         elapsed,
         interrupted,
         send_lag,
+        pool: shared.pool_stats(),
     }
 }
 
@@ -410,5 +426,7 @@ pub async fn wait_for_merchant(
     }
 }
 
+#[cfg(test)]
+mod connection_tests;
 #[cfg(test)]
 mod tests;

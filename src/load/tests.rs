@@ -17,6 +17,7 @@ fn plan(rate: f64, secs: f64, max_in_flight: usize, timeout: Duration) -> LoadPl
             duration: Duration::from_secs_f64(secs),
         }],
         max_in_flight,
+        connections: crate::scenario::Connections::Auto,
         request_timeout: timeout,
         seed: 42,
         orders: OrderSpec {

@@ -6,6 +6,11 @@
 //! throughput. A connection is taken for one exchange and handed back once the answer is read
 //! in full; one that fails, times out or finds the pool full is closed at once. Idle ones
 //! are kept newest first (so few stay warm) and closed after [`IDLE_TIMEOUT`].
+//!
+//! Three modes: unbounded ([`Pool::new`]: a new connection whenever none is idle, as the
+//! merchant's and the webhooks' senders want), bounded ([`Pool::bounded`]: at most N
+//! connections, an exchange that finds them all busy waits in line for one, see
+//! `pool_limit.rs`) and one connection per exchange ([`Pool::per_request`]).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -23,6 +28,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::loopback::LoopbackUrl;
+use super::pool_limit::{Limit, PoolStats};
 
 /// How long an idle connection is kept: below the shortest idle timeout common servers
 /// apply (5 s for Node's), so that a request never goes out on a connection its server is
@@ -43,6 +49,12 @@ pub enum ClientError {
     Http(#[from] hyper::Error),
     #[error("the request could not be built: {0}")]
     Request(#[from] hyper::http::Error),
+    /// A bounded pool's connections all stayed busy for as long as the exchange may wait.
+    #[error("no connection free within {} ms (all {connections} busy)", .waited.as_millis())]
+    NoConnection {
+        connections: usize,
+        waited: Duration,
+    },
 }
 
 /// A received answer, its body read in full.
@@ -61,6 +73,8 @@ pub struct Pool {
     idle: Mutex<VecDeque<Idle>>,
     max_idle: usize,
     idle_timeout: Duration,
+    /// Set for a bounded pool: the cap on connections and the line waiting for one.
+    limit: Option<Limit>,
 }
 
 /// One connection: its sender and the task that drives it, ended when the handle is dropped
@@ -99,7 +113,39 @@ impl Pool {
             idle: Mutex::new(VecDeque::new()),
             max_idle,
             idle_timeout: IDLE_TIMEOUT,
+            limit: None,
         }
+    }
+
+    /// A pool for the address of `url` that never has more than `connections` open: an
+    /// exchange that finds them all busy waits for one, first come first served.
+    pub fn bounded(url: &LoopbackUrl, connections: usize) -> Pool {
+        let connections = connections.max(1);
+        Pool {
+            limit: Some(Limit::new(connections)),
+            ..Pool::new(url, connections)
+        }
+    }
+
+    /// A pool for the address of `url` that opens a new connection for every exchange and
+    /// closes it after the answer (no connection is ever reused).
+    pub fn per_request(url: &LoopbackUrl) -> Pool {
+        Pool::new(url, 0)
+    }
+
+    /// What the cap of a bounded pool did so far; `None` for an unbounded pool.
+    pub fn stats(&self) -> Option<PoolStats> {
+        self.limit.as_ref().map(Limit::stats)
+    }
+
+    /// Exchanges waiting for a connection of a bounded pool right now.
+    pub fn waiting(&self) -> u64 {
+        self.limit.as_ref().map_or(0, Limit::waiting)
+    }
+
+    /// The cap of a bounded pool.
+    pub fn connections(&self) -> Option<usize> {
+        self.limit.as_ref().map(Limit::connections)
     }
 
     /// Keeps idle connections for `idle` instead of [`IDLE_TIMEOUT`].
@@ -121,16 +167,28 @@ impl Pool {
     /// Sends `req` (with this pool's `Host`) and reads the whole answer, giving up after
     /// `timeout`. A request that an idle connection could not take (closed by its server
     /// meanwhile: the request was not written) goes out on another, so it is never doubled.
+    ///
+    /// In a bounded pool the `timeout` starts once the exchange holds a connection, so the
+    /// server gets the whole of it however long the wait in line was; the wait itself is
+    /// bounded by `timeout` too ([`ClientError::NoConnection`] past it).
     pub async fn send(
         &self,
         mut req: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<Reply, ClientError> {
-        let start = Instant::now();
         req.headers_mut().insert(HOST, self.host.clone());
-        tokio::time::timeout_at(start + timeout, self.exchange(req, start))
-            .await
-            .map_err(|_| ClientError::Timeout(timeout))?
+        // Held until the connection is handed back or closed: dropped last.
+        let _permit = match &self.limit {
+            Some(limit) => Some(limit.acquire(timeout).await?),
+            None => None,
+        };
+        let start = Instant::now();
+        let answer = tokio::time::timeout_at(start + timeout, self.exchange(req, start)).await;
+        if let Some(limit) = &self.limit {
+            // A timed-out exchange held its connection too: all of its timeout.
+            limit.held(start.elapsed());
+        }
+        answer.map_err(|_| ClientError::Timeout(timeout))?
     }
 
     async fn exchange(

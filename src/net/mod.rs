@@ -5,7 +5,8 @@
 //! - [`serve`]: the one accept loop (HTTP/1.1, graceful shutdown, quiet about clients going
 //!   away) under [`ServerLimits`]: header, body and idle timeouts, a body size limit and a cap
 //!   on open connections. Services read a bounded [`Body`].
-//! - [`Pool`]: the one client, kept-alive connections to one address.
+//! - [`Pool`]: the one client, kept-alive connections to one address (unbounded, bounded
+//!   to N connections with a first-come line for them, or one connection per exchange).
 //! - [`LoopbackUrl`] and [`parse_addr`]: the one rule for addresses (loopback only).
 
 mod body;
@@ -13,6 +14,9 @@ mod client;
 mod limits;
 mod listener;
 mod loopback;
+mod pool_limit;
+#[cfg(test)]
+mod pool_tests;
 mod reset;
 mod serve;
 #[cfg(test)]
@@ -26,5 +30,6 @@ pub use listener::{listen, BACKLOG};
 pub use loopback::{
     parse_addr, AddrError, AddrProblem, LoopbackUrl, UrlError, UrlProblem, ADDR_FORM, URL_FORM,
 };
+pub use pool_limit::PoolStats;
 pub use reset::ResetHandle;
 pub use serve::serve;

@@ -18,7 +18,7 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("–".into(), percent)
 }
 
-/// The generator's send lag, and every schedule warning.
+/// The generator's send lag and connections, and every schedule warning.
 pub(super) fn schedule(w: &mut impl Write, r: &RunReport) -> io::Result<()> {
     let l = &r.load;
     writeln!(
@@ -26,6 +26,15 @@ pub(super) fn schedule(w: &mut impl Write, r: &RunReport) -> io::Result<()> {
         "Generator send lag (intended → actual send): p99 {:.1} ms · max {:.1} ms.\n",
         l.send_lag_p99_ms, l.send_lag_max_ms
     )?;
+    match &l.pool {
+        Some(p) => writeln!(
+            w,
+            "Connections to the merchant: a pool of {} · {} checkouts waited for one (max \
+             {:.1} ms) · held {:.1} ms per checkout on average.\n",
+            p.connections, p.waited, p.wait_max_ms, p.hold_mean_ms
+        )?,
+        None => writeln!(w, "Connections to the merchant: a new one per checkout.\n")?,
+    }
     if r.warnings.is_empty() {
         return Ok(());
     }

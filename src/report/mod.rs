@@ -53,6 +53,7 @@ pub use gates::GateResult;
 pub use history::History;
 pub use json::OrderedMap;
 pub use recovery::{RecoveryStatus, WindowRecovery};
+pub use schedule::PoolFigures;
 pub use shape::Generator;
 pub use timeline::{planned_per_second, SpectrumPoint, TimelineRow, WindowSpan};
 pub use verdict::Verdict;
@@ -134,6 +135,10 @@ pub struct LoadFigures {
     /// How late the generator sent checkouts after their intended time, ms.
     pub send_lag_p99_ms: f64,
     pub send_lag_max_ms: f64,
+    /// The generator's connection pool to the merchant; absent with a connection per
+    /// checkout (`load.connections = "per_checkout"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolFigures>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -418,6 +423,7 @@ fn load_figures(inp: &ReportInputs) -> LoadFigures {
         errors,
         send_lag_p99_ms: lag.p99,
         send_lag_max_ms: lag.max,
+        pool: inp.generator.pool.as_ref().map(PoolFigures::of),
     }
 }
 

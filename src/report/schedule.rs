@@ -1,11 +1,86 @@
 //! Whether the load generator kept its schedule, said as warnings in the report (as k6 reports
 //! dropped iterations and wrk2 its calibration warnings): a rate short of the target,
-//! checkouts shed at the in-flight cap, sends late because the generator lacked CPU, and
-//! capacity steps whose figures the generator's own limit shaped.
+//! checkouts shed at the in-flight cap, sends late because the generator lacked CPU,
+//! checkouts that waited for one of the pool's connections ([`PoolFigures`]), and capacity
+//! steps whose figures the generator's own limit shaped.
+
+use serde::{Deserialize, Serialize};
 
 use super::capacity::CapacityReport;
 use super::gates::number;
 use super::LoadFigures;
+use crate::net::PoolStats;
+
+/// What the generator's bounded connection pool did (`load.connections`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoolFigures {
+    /// The pool's size: connections to the merchant at most.
+    pub connections: u64,
+    /// Checkouts that found every connection busy and waited for one; their latency
+    /// (from the intended time) includes the wait.
+    pub waited: u64,
+    /// Of those, the ones that waited their whole request timeout and gave up (errors).
+    pub gave_up: u64,
+    pub wait_mean_ms: f64,
+    pub wait_max_ms: f64,
+    /// The mean time a checkout held its connection: the merchant's answer time, the `W`
+    /// of Little's law (connections needed ≈ rate × W).
+    pub hold_mean_ms: f64,
+}
+
+impl PoolFigures {
+    pub fn of(s: &PoolStats) -> PoolFigures {
+        let mean = |total: u64, n: u64| {
+            if n == 0 {
+                0.0
+            } else {
+                total as f64 / n as f64 / 1000.0
+            }
+        };
+        PoolFigures {
+            connections: s.connections as u64,
+            waited: s.waited,
+            gave_up: s.gave_up,
+            wait_mean_ms: mean(s.wait_total_us, s.waited),
+            wait_max_ms: s.wait_max_us as f64 / 1000.0,
+            hold_mean_ms: mean(s.held_total_us, s.exchanges),
+        }
+    }
+}
+
+/// The Little's-law warning when checkouts waited for a connection at `rate` per second.
+fn pool_warning(p: &PoolFigures, rate: f64) -> Option<String> {
+    if p.waited == 0 {
+        return None;
+    }
+    let needed = (rate * p.hold_mean_ms / 1000.0).ceil();
+    // Below the pool's size the means hide where it was short: a burst or a stall.
+    let peaks = if needed <= p.connections as f64 {
+        " (more where the rate or the latency peaked)"
+    } else {
+        ""
+    };
+    let gave_up = if p.gave_up > 0 {
+        format!(
+            ", {} of them gave up after their request timeout",
+            p.gave_up
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "the connection pool ({}) was the limit for {} checkouts (waits: mean {:.1} ms, max \
+         {:.1} ms{gave_up}): at {}/s with latency {:.1} ms, Little's law needs ≈ {} \
+         connections{peaks}; raise load.connections",
+        p.connections,
+        p.waited,
+        p.wait_mean_ms,
+        p.wait_max_ms,
+        number(rate),
+        p.hold_mean_ms,
+        needed
+    ))
+}
 
 /// Below this share of the target rate the schedule was not kept.
 pub const KEPT_SHARE: f64 = 0.99;
@@ -42,6 +117,13 @@ pub fn warnings(
              short of CPU, and latencies (measured from the intended time) include the delay",
             load.send_lag_p99_ms, load.send_lag_max_ms
         ));
+    }
+    if let Some(w) = load
+        .pool
+        .as_ref()
+        .and_then(|p| pool_warning(p, load.target_rate))
+    {
+        out.push(w);
     }
     // Per capacity step (complete ones: a stopped step is expected to fall short).
     for s in capacity
@@ -85,6 +167,7 @@ mod tests {
             errors: 0,
             send_lag_p99_ms: lag_p99,
             send_lag_max_ms: lag_p99 * 2.0,
+            pool: None,
         }
     }
 
@@ -112,6 +195,34 @@ mod tests {
             w[2].contains("more than 12.5 ms late (max 25.0 ms)"),
             "{}",
             w[2]
+        );
+    }
+
+    fn pool(waited: u64, gave_up: u64) -> PoolFigures {
+        PoolFigures {
+            connections: 4,
+            waited,
+            gave_up,
+            wait_mean_ms: 20.0,
+            wait_max_ms: 80.0,
+            hold_mean_ms: 250.0,
+        }
+    }
+
+    #[test]
+    fn a_pool_that_was_the_limit_warns_with_littles_law() {
+        let mut l = load(100.0, 99.5, 0, 1.0);
+        l.pool = Some(pool(0, 0));
+        assert!(warnings(&l, 64, None).is_empty(), "no checkout waited");
+        l.pool = Some(pool(37, 2));
+        let w = warnings(&l, 64, None);
+        assert_eq!(
+            w,
+            [
+                "the connection pool (4) was the limit for 37 checkouts (waits: mean 20.0 ms, max \
+              80.0 ms, 2 of them gave up after their request timeout): at 100/s with latency \
+              250.0 ms, Little's law needs ≈ 25 connections; raise load.connections"
+            ]
         );
     }
 }

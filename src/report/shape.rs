@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{capacity, recovery, schedule, ReportInputs, RunReport};
 use crate::load::ShedLog;
 use crate::metrics::SecondHistogram;
+use crate::net::PoolStats;
 
 /// The load generator's own facts, for the schedule warnings and a capacity run.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +20,8 @@ pub struct Generator {
     pub send_lag: BTreeMap<u64, SecondHistogram>,
     /// Set when a capacity run stopped its load once a step broke: how far it got.
     pub stopped_early_at: Option<Duration>,
+    /// What the bounded connection pool did; `None` with a connection per checkout.
+    pub pool: Option<PoolStats>,
 }
 
 /// Fills `recovery`, `capacity` and `warnings` of `report` (its load figures built).

@@ -29,6 +29,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
                 duration: Duration::from_secs(1),
             },
             max_in_flight: std::num::NonZeroUsize::new(8).unwrap(),
+            connections: crate::scenario::Connections::Auto,
             request_timeout: ms(2000),
             run_id: None,
         },

@@ -42,6 +42,7 @@ pub async fn drive(
     let plan = LoadPlan {
         stages: load::stages(&scenario.load.profile),
         max_in_flight: scenario.load.max_in_flight.get(),
+        connections: scenario.load.connections,
         request_timeout: scenario.load.request_timeout,
         seed: scenario.seed,
         orders: scenario.orders.clone(),

@@ -193,6 +193,7 @@ async fn run_scenario(
             shed: std::mem::take(&mut loaded.shed),
             send_lag: std::mem::take(&mut loaded.send_lag),
             stopped_early_at: driven.stopped_early_at,
+            pool: loaded.pool,
         },
     });
     // Before the verdict can become an error below, and before report.json is written, so

@@ -51,11 +51,24 @@ pub struct LoadSpec {
     pub profile: Profile,
     /// Checkouts in flight above this are counted as shed, not sent.
     pub max_in_flight: NonZeroUsize,
+    /// The connections the generator keeps to the merchant (`load.connections`).
+    pub connections: Connections,
     /// The harness gives up on one checkout request after this long.
     pub request_timeout: Duration,
     /// The run id inside every order id (`ord-<run id>-000042`); `None`: derived at the start
     /// of each run, so that no two runs send the same order id. Pinned for reproducible ids.
     pub run_id: Option<RunId>,
+}
+
+/// How the load generator connects to the merchant (`load.connections`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connections {
+    /// A fixed count sized for the profile's peak rate (the load module's formula).
+    Auto,
+    /// At most this many kept-alive connections; a checkout that finds them all busy waits.
+    Fixed(NonZeroUsize),
+    /// A new connection for every checkout, closed after its answer: a connection storm.
+    PerCheckout,
 }
 
 /// The shape of the offered rate over time (checkouts per second).

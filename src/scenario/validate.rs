@@ -12,18 +12,21 @@ use std::time::Duration;
 use super::flaws::{Flaw, Flaws};
 use super::raw::{RawDuration, RawLoad, RawScenario};
 use super::{
-    defaults, BreakerConfig, Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec, OrderSpec,
-    Profile, ProviderSpec, ReferenceSpec, Scenario, WebhookSpec,
+    defaults, BreakerConfig, Connections, Dialect, DrainSpec, GateSpec, LoadSpec, MerchantSpec,
+    OrderSpec, Profile, ProviderSpec, ReferenceSpec, Scenario, WebhookSpec,
 };
 use crate::chaos::{Latency, WebhookChaos};
 
 mod ceilings;
+mod connections;
 mod external;
 mod faults;
 mod key_path;
 
 pub use ceilings::{MAX_CHECKOUTS, MAX_LOAD_DURATION, MAX_RATE};
 pub use faults::run_time_faults;
+#[cfg(test)]
+mod connection_tests;
 mod load;
 mod parse;
 #[cfg(test)]
@@ -383,6 +386,7 @@ impl Checker {
                     duration: Duration::from_secs(1),
                 },
                 max_in_flight: NonZeroUsize::MIN,
+                connections: Connections::Auto,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 run_id: None,
             }),
@@ -473,17 +477,19 @@ impl Checker {
                 }
             }
         };
-        let (max_in_flight, request_timeout) = self.load_limits(raw);
+        let (max_in_flight, connections, request_timeout) = self.load_limits(raw);
         Some(LoadSpec {
             profile,
             max_in_flight,
+            connections,
             request_timeout,
             run_id: self.run_id(raw),
         })
     }
 
-    /// `load.max_in_flight` and `load.request_timeout`, shared by every kind of run.
-    fn load_limits(&mut self, raw: &RawLoad) -> (NonZeroUsize, Duration) {
+    /// `load.max_in_flight`, `load.connections` and `load.request_timeout`, shared by every
+    /// kind of run.
+    fn load_limits(&mut self, raw: &RawLoad) -> (NonZeroUsize, Connections, Duration) {
         let max_in_flight = self
             .integer(
                 "load.max_in_flight",
@@ -501,7 +507,8 @@ impl Checker {
                 Floor::Positive,
             )
             .map_or(DEFAULT_REQUEST_TIMEOUT, |d| d.value);
-        (max_in_flight, request_timeout)
+        let connections = self.connections(raw.connections.as_ref());
+        (max_in_flight, connections, request_timeout)
     }
 
     fn orders(&mut self, raw: &RawScenario) -> OrderSpec {

@@ -1,6 +1,6 @@
 use paychaos::report::RecoveryStatus;
 
-use crate::util::run_toml;
+use crate::util::{count, run_toml, Setup};
 
 /// A fast scenario around the given `[load]`/`[capacity]` tables and extra tables: no base
 /// faults, quick merchant retries, a generous 1 s provider timeout (a slow answer on a busy
@@ -181,4 +181,48 @@ async fn checkouts_shed_at_the_in_flight_cap_are_counted_once_everywhere() {
     assert_eq!(verified, l.sent);
     assert!(r.verification.passed, "{:?}", r.verification.discrepancies);
     assert_eq!(run.json["load"]["shed"], l.shed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_too_small_for_a_slow_merchant_is_named_with_littles_law() {
+    // Arrange: 20 checkouts in 1 s over one connection, every charge 200 ms slow (the
+    // seed's fixed latency): 4 s of answers for 1 s of sends, so checkouts wait in line.
+    let toml = Setup {
+        rate: 20,
+        duration: "1s",
+        faults: "latency = { distribution = \"fixed\", value = \"200ms\" }".into(),
+        ..Setup::default()
+    }
+    .toml()
+    .replace(
+        "max_in_flight = 1000",
+        "max_in_flight = 1000\nconnections = 1",
+    );
+
+    // Act
+    let run = run_toml(&toml).await;
+    let r = &run.outcome.report;
+
+    // Assert
+    let pool = r.load.pool.as_ref().expect("a bounded pool");
+    assert_eq!(pool.connections, 1);
+    assert!(pool.waited > 0 && pool.gave_up == 0, "{pool:?}");
+    let warning = r
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("the connection pool (1) was the limit for"))
+        .unwrap_or_else(|| panic!("no pool warning in {:?}", r.warnings));
+    assert!(
+        warning.contains("Little's law needs ≈") && warning.ends_with("raise load.connections"),
+        "{warning}"
+    );
+    assert_eq!(count(&run.json, "/load/pool/waited"), pool.waited);
+    let md = std::fs::read_to_string(run.dir().join("report.md")).unwrap();
+    assert!(md.contains("the connection pool (1) was the limit"), "{md}");
+    assert!(
+        md.contains("Connections to the merchant: a pool of 1"),
+        "{md}"
+    );
+    assert_eq!(r.load.sent, 20);
+    assert!(r.verification.passed, "{:?}", r.verification.discrepancies);
 }

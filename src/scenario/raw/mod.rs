@@ -51,6 +51,7 @@ pub struct RawLoad {
     pub to: Option<f64>,
     pub duration: Option<RawDuration>,
     pub max_in_flight: Option<i64>,
+    pub connections: Option<RawConnections>,
     pub request_timeout: Option<RawDuration>,
     pub start: Option<f64>,
     pub step: Option<f64>,
@@ -317,6 +318,45 @@ impl fmt::Display for RawDuration {
             RawDuration::Integer(i) => write!(f, "{i}"),
             RawDuration::Float(x) => write!(f, "{x}"),
         }
+    }
+}
+
+/// `load.connections` as written: a count or a word (`"auto"`, `"per_checkout"`). Floats and
+/// booleans are kept so that `validate` can name the key and the accepted forms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawConnections {
+    Integer(i64),
+    Text(String),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for RawConnections {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawConnections;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a number of connections, "auto" or "per_checkout""#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawConnections, E> {
+                Ok(RawConnections::Text(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawConnections, E> {
+                Ok(RawConnections::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawConnections, E> {
+                Ok(RawConnections::Integer(
+                    i64::try_from(v).unwrap_or(i64::MAX),
+                ))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawConnections, E> {
+                Ok(RawConnections::Other(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawConnections, E> {
+                Ok(RawConnections::Other(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(V)
     }
 }
 

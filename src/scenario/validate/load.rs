@@ -307,13 +307,14 @@ impl Checker {
             self.report(
                 &format!("load.{key}"),
                 "not allowed in a capacity run: [capacity] sets the steps (start, step, \
-                 every, max_rate); [load] takes only max_in_flight and request_timeout",
+                 every, max_rate); [load] takes only max_in_flight, connections and request_timeout",
             );
         }
-        let (max_in_flight, request_timeout) = self.load_limits(raw);
+        let (max_in_flight, connections, request_timeout) = self.load_limits(raw);
         LoadSpec {
             profile: c.profile(),
             max_in_flight,
+            connections,
             request_timeout,
             run_id: self.run_id(raw),
         }

@@ -154,6 +154,7 @@ fn minimal_scenario_gets_every_default() {
                 duration: secs(1),
             },
             max_in_flight: NonZeroUsize::new(1024).unwrap(),
+            connections: crate::scenario::Connections::Auto,
             request_timeout: secs(10),
             run_id: None,
         },
