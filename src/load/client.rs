@@ -19,24 +19,24 @@ use crate::net::{ClientError, LoopbackUrl, Pool, PoolStats, Reply, UrlError};
 use crate::scenario::contract::{Contract, ContractError, Template, Values};
 use crate::scenario::Connections;
 
-/// The answer time the default pool is sized for: ten times a healthy loopback checkout, so
-/// that the pool is the limit only when the merchant is slow.
-pub const AUTO_ANSWER_TIME: Duration = Duration::from_millis(100);
 /// The default pool's floor and ceiling (connections open only as needed: the floor costs
 /// nothing at a low rate).
 pub const AUTO_MIN: usize = 32;
 pub const AUTO_MAX: usize = 4096;
 
-/// The default `load.connections`: Little's law for the peak rate of `stages` and an
-/// answer time of [`AUTO_ANSWER_TIME`], `ceil(peak × 0.1 s)`, kept within
-/// [`AUTO_MIN`]..=[`AUTO_MAX`] and never above `max_in_flight` (more could never be busy).
-pub fn auto_connections(stages: &[Stage], max_in_flight: usize) -> usize {
+/// The default `load.connections`: Little's law for the peak rate of `stages` and the
+/// longest a checkout can hold a connection, its `timeout`: `ceil(peak × timeout)`, kept
+/// within [`AUTO_MIN`]..=[`AUTO_MAX`] and never above `max_in_flight` (more could never be
+/// busy). Below the ceiling no checkout ever waits for a connection, however slow the
+/// merchant, so the default pool never shapes what it measures; the ceiling bounds the
+/// sockets a stalled merchant faces at a high rate.
+pub fn auto_connections(stages: &[Stage], timeout: Duration, max_in_flight: usize) -> usize {
     let peak = stages
         .iter()
         .map(|s| s.start_rate.max(s.end_rate))
         .fold(0.0, f64::max);
     // A float to usize cast saturates; the rate is finite and bounded by validation.
-    let n = (peak * AUTO_ANSWER_TIME.as_secs_f64()).ceil() as usize;
+    let n = (peak * timeout.as_secs_f64()).ceil() as usize;
     n.clamp(AUTO_MIN, AUTO_MAX).min(max_in_flight.max(1))
 }
 
@@ -108,7 +108,12 @@ impl Checkout {
                     Connections::PerCheckout => Pool::per_request(&url),
                     Connections::Fixed(n) => Pool::bounded(&url, n.get()),
                     Connections::Auto => {
-                        Pool::bounded(&url, auto_connections(&plan.stages, plan.max_in_flight))
+                        let n = auto_connections(
+                            &plan.stages,
+                            plan.request_timeout,
+                            plan.max_in_flight,
+                        );
+                        Pool::bounded(&url, n)
                     }
                 };
                 Ok((pool, m, path))

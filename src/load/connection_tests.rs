@@ -103,17 +103,27 @@ fn the_default_pool_follows_the_peak_rate_within_its_bounds() {
         end_rate: to,
         duration: Duration::from_secs(1),
     };
-    assert_eq!(auto_connections(&[stage(10.0, 10.0)], 1024), AUTO_MIN);
-    assert_eq!(auto_connections(&[stage(100.0, 5000.0)], 1024), 500);
+    let t = Duration::from_millis(100);
+    assert_eq!(auto_connections(&[stage(10.0, 10.0)], t, 1024), AUTO_MIN);
+    assert_eq!(auto_connections(&[stage(100.0, 5000.0)], t, 1024), 500);
     assert_eq!(
-        auto_connections(&[stage(5000.0, 100.0), stage(20_000.0, 20_000.0)], 1 << 20),
+        auto_connections(
+            &[stage(5000.0, 100.0), stage(20_000.0, 20_000.0)],
+            t,
+            1 << 20
+        ),
         2000
     );
-    assert_eq!(auto_connections(&[stage(1e6, 1e6)], 1 << 20), AUTO_MAX);
     assert_eq!(
-        auto_connections(&[stage(5000.0, 5000.0)], 64),
+        auto_connections(&[stage(40.0, 40.0)], Duration::from_secs(5), 1024),
+        200,
+        "the timeout is the longest a checkout holds one"
+    );
+    assert_eq!(auto_connections(&[stage(1e6, 1e6)], t, 1 << 20), AUTO_MAX);
+    assert_eq!(
+        auto_connections(&[stage(5000.0, 5000.0)], t, 64),
         64,
         "never above max_in_flight"
     );
-    assert_eq!(auto_connections(&[stage(5000.0, 5000.0)], 8), 8);
+    assert_eq!(auto_connections(&[stage(5000.0, 5000.0)], t, 8), 8);
 }

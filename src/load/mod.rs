@@ -31,7 +31,7 @@ use crate::scenario::contract::{Contract, ContractError};
 use crate::scenario::{Connections, OrderSpec};
 
 use client::Checkout;
-pub use client::{auto_connections, ReadError, AUTO_ANSWER_TIME, AUTO_MAX, AUTO_MIN};
+pub use client::{auto_connections, ReadError, AUTO_MAX, AUTO_MIN};
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
