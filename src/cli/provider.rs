@@ -61,6 +61,12 @@ pub struct ProviderArgs {
     /// was evicted; `--ledger-out` writes what is kept.
     #[arg(long, value_name = "N", default_value_t = retention::DEFAULT_PAYMENTS)]
     pub retain: usize,
+    /// Serve at most N API requests at once; beyond it a request is answered at once,
+    /// unread, with the dialect's rate-limit answer (Stripe: 429 `rate_limit`; gateway: code
+    /// 503) and `Retry-After: 1`, and counted as shed. Replaces the scenario's
+    /// `provider.max_in_flight` (default 4096). The control API is never shed.
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<std::num::NonZeroUsize>,
     /// No request log: print only the start-up lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -81,6 +87,9 @@ pub fn run(args: ProviderArgs) -> ExitCode {
     };
     if let Some(seed) = args.seed {
         scenario.seed = seed;
+    }
+    if let Some(cap) = args.max_in_flight {
+        scenario.provider.max_in_flight = cap;
     }
     if let Some(secret) = &args.webhook_secret {
         if !crate::signature::valid_secret(secret) {
@@ -176,6 +185,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     stop.await;
     shutdown.cancel();
     let (ledger, webhooks) = handle.take_records();
+    let shed = handle.shed();
     handle.stopped().await;
     if let Some(path) = &args.ledger_out {
         let json = serde_json::json!({ "ledger": ledger, "webhooks": webhooks });
@@ -183,8 +193,9 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         write_ledger(path, &text)?;
     }
     say!(
-        "paychaos provider: stopped after {} request(s)",
-        ledger.len()
+        "paychaos provider: stopped after {} request(s); {shed} shed at the in-flight cap ({})",
+        ledger.len(),
+        scenario.provider.max_in_flight
     );
     Ok(())
 }
@@ -248,6 +259,11 @@ fn print_usage(
         scenario.seed
     )?;
     writeln!(out, "webhook secret: {}", scenario.webhooks.secret)?;
+    writeln!(
+        out,
+        "in-flight cap: {} requests (more are shed with a rate-limit answer and Retry-After)",
+        scenario.provider.max_in_flight
+    )?;
     match &args.webhook_url {
         Some(url) => writeln!(out, "webhooks to: {url}")?,
         None => writeln!(out, "webhooks: none sent (no --webhook-url)")?,

@@ -4,7 +4,8 @@
 //! `idempotency` store and executes against the `ledger`, all under one lock; executed charges
 //! hand an event to the `webhooks` dispatcher. `lifecycle` runs the intent steps beyond the
 //! charge (update, capture, cancel) and the reads of `charges` and `events`; `cards` knows
-//! the test payment methods; `trade` picks the gateway's pay target and key by order number.
+//! the test payment methods; `trade` picks the gateway's pay target and key by order number;
+//! `overload` sheds requests beyond the in-flight cap before any of this.
 //! Served on its own (`serve_with`), it also answers the `control` API under `/_paychaos/`
 //! and logs each request through `reqlog`.
 
@@ -30,6 +31,7 @@ pub mod form;
 pub mod idempotency;
 pub mod ledger;
 mod lifecycle;
+mod overload;
 pub mod reqlog;
 pub mod retention;
 mod server;
@@ -37,6 +39,7 @@ mod trade;
 pub mod webhooks;
 
 pub use control::{ControlOptions, ServeOptions};
+pub use overload::RETRY_AFTER_SECS;
 pub use reqlog::{RequestHook, RequestLog};
 use server::{Role, Shared};
 use webhooks::{Dispatcher, WebhookConfig};
@@ -66,6 +69,9 @@ pub struct ProviderConfig {
     /// Keep only the newest records (`paychaos provider --retain`); `None` keeps all, as a
     /// run's verifier needs.
     pub retain: Option<retention::Retention>,
+    /// API requests served at once; more are shed at once with the dialect's rate-limit
+    /// answer (`overload`). The control API is never shed.
+    pub max_in_flight: usize,
 }
 
 impl ProviderConfig {
@@ -92,6 +98,7 @@ impl ProviderConfig {
             origin,
             expected_orders: 0,
             retain: None,
+            max_in_flight: scenario.provider.max_in_flight.get(),
         }
     }
 }
@@ -142,6 +149,16 @@ impl ProviderHandle {
     /// Every webhook delivery attempt so far.
     pub fn webhook_log(&self) -> Vec<WebhookAttempt> {
         self.shared.dispatcher.log()
+    }
+
+    /// API requests shed so far at the in-flight cap (`ProviderConfig::max_in_flight`).
+    pub fn shed(&self) -> u64 {
+        self.shared.admission.shed()
+    }
+
+    /// API requests in flight now (under the cap).
+    pub fn in_flight(&self) -> usize {
+        self.shared.admission.in_flight()
     }
 
     /// Webhook events created so far (one per executed charge).

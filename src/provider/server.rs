@@ -1,7 +1,8 @@
 //! The provider's HTTP side: served by `net::serve` (graceful shutdown on the token, the
 //! server limits), and per request: authenticate, route and decode through the dialect, decide and
 //! record under one short lock, then sleep, save the answer and send (or drop) it. Control
-//! paths go to `control` first; the request log hook, when set, sees every answer or drop.
+//! paths go to `control` first; an API request beyond the in-flight cap is shed (`overload`)
+//! before all this; the request log hook, when set, sees every other answer or drop.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,7 @@ use crate::provider::control;
 use crate::provider::dialects::{self, Answer, ApiError, Dialect, EventMeta, Rendered};
 use crate::provider::exec::{Ctx, Late, Plan, Reply, State};
 use crate::provider::idempotency::MAX_KEY_LEN;
+use crate::provider::overload::Admission;
 use crate::provider::reqlog::{RequestHook, RequestLog};
 use crate::provider::webhooks::Dispatcher;
 use crate::provider::ProviderConfig;
@@ -48,14 +50,18 @@ pub(crate) struct Shared {
     pub on_request: Option<RequestHook>,
     /// Bearer token the control paths require, when set.
     pub control_token: Option<String>,
+    /// The in-flight cap on API requests, and the count of those shed beyond it.
+    pub admission: Admission,
 }
 
 impl Shared {
     pub fn new(cfg: ProviderConfig, dispatcher: Dispatcher, shutdown: CancellationToken) -> Shared {
         let state = fresh_state(&cfg);
+        let dialect = dialects::of(cfg.dialect);
         Shared {
+            admission: Admission::new(cfg.max_in_flight, dialect),
             chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
-            dialect: dialects::of(cfg.dialect),
+            dialect,
             cfg,
             state: Mutex::new(state),
             dispatcher,
@@ -160,6 +166,17 @@ async fn serve_request(
     let to_control = match role {
         Role::Control => true,
         Role::Api { control } => control && control::is_control_path(req.uri().path()),
+    };
+    // Decided before anything is read or recorded: shedding must cost next to nothing, and
+    // the count is left on every path out, an abandoned request's included. A shed request
+    // is not logged one by one (the cap warns with a count instead).
+    let _admitted = if to_control {
+        None
+    } else {
+        match shared.admission.admit() {
+            Some(a) => Some(a),
+            None => return Ok(shared.admission.shed_response(&shared.request_id())),
+        }
     };
     let Some(hook) = shared.on_request.clone() else {
         return if to_control {

@@ -1,11 +1,13 @@
 //! The provider end to end over loopback: a provider on 127.0.0.1:0 and a bare hyper client,
 //! one connection per request (a dropped answer closes its connection). Charges under each
 //! fault here; the Stripe dialect's other endpoints in `loopback`, the gateway dialect in
-//! `gateway`, the server limits in `abuse`; the shared test kit in `support`.
+//! `gateway`, the server limits in `abuse`, the in-flight cap in `overload`; the shared test
+//! kit in `support`.
 
 mod abuse;
 mod gateway;
 mod loopback;
+mod overload;
 pub(super) mod support;
 
 use super::*;

@@ -352,7 +352,12 @@ fn faults_section(h: &mut String, r: &RunReport) {
         ));
     }
     h.push_str(&format!(
-        "</tbody>\n</table>\n<p class=\"key\">plan digest <code>{}</code> (the seed's \
+        "</tbody>\n</table>\n<p>provider shed (overload): <strong>{}</strong> requests beyond \
+         its {} in flight, answered as rate limited before any work (not in the ledger)</p>\n",
+        f.overload.shed, f.overload.max_in_flight
+    ));
+    h.push_str(&format!(
+        "<p class=\"key\">plan digest <code>{}</code> (the seed's \
          assignment: equal on any machine) · met digest <code>{}</code> (what this run met)</p>\n\
          </section>\n",
         esc(&f.plan_digest),

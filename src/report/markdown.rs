@@ -178,6 +178,12 @@ impl<W: Write> Markdown<'_, W> {
         }
         writeln!(
             self.w,
+            "\nProvider shed (overload): **{}** requests beyond its {} in flight, answered as \
+             rate limited before any work (not ledger entries, not the injected `rate_limit`).",
+            f.overload.shed, f.overload.max_in_flight
+        )?;
+        writeln!(
+            self.w,
             "\nPlan digest: `{}` (what the seed assigns to every planned order's first {} \
              attempts and events: equal for the same scenario and seed on any machine).  \n\
              Met digest: `{}` (the faults this run's attempts met: timing decides how many \

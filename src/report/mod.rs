@@ -174,6 +174,19 @@ pub struct Faults {
     pub met_digest: String,
     /// The scenario's fault windows, in seconds from the load start.
     pub windows: Vec<WindowSpan>,
+    /// What the provider shed at its in-flight cap (not injected: load beyond the cap).
+    #[serde(default)]
+    pub overload: Overload,
+}
+
+/// The provider's in-flight cap and the API requests it shed beyond it: answered at once
+/// with its rate-limit answer, before being read, so neither in the ledger nor a fault.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overload {
+    /// `provider.max_in_flight`.
+    pub max_in_flight: u64,
+    /// Requests shed.
+    pub shed: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,6 +281,8 @@ pub struct ReportInputs<'a> {
     pub events_created: u64,
     /// The provider's base URL, the one the merchant must pay at.
     pub provider_url: Option<&'a str>,
+    /// API requests the provider shed at its in-flight cap.
+    pub provider_shed: u64,
     /// What the load generator knows beyond the records.
     pub generator: Generator,
 }
@@ -311,6 +326,10 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         faults: Faults {
             windows: timeline::window_spans(&sc.faults.windows),
             plan_digest: plan_digest(sc),
+            overload: Overload {
+                max_in_flight: sc.provider.max_in_flight.get() as u64,
+                shed: inp.provider_shed,
+            },
             ..faults(inp.evidence.ledger)
         },
         webhooks: webhooks(inp.evidence.webhooks, inp.events_created),
@@ -329,6 +348,9 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         warnings: Vec::new(),
     };
     shape::add(&mut report, inp);
+    if let Some(w) = overload_warning(&report.faults.overload) {
+        report.warnings.push(w);
+    }
     report.gates = gates::evaluate(&sc.gates, &report);
     report.set_verdict(Verdict::of(report.run.interrupted, report.passed()));
     report
@@ -507,7 +529,21 @@ fn faults(ledger: &[LedgerEntry]) -> Faults {
         plan_digest: String::new(),
         met_digest: digest::met_digest(ledger),
         windows: Vec::new(),
+        overload: Overload::default(),
     }
+}
+
+/// Says that the provider shed load, and what the merchant heard: the run measured the
+/// provider's cap as much as the merchant.
+fn overload_warning(o: &Overload) -> Option<String> {
+    (o.shed > 0).then(|| {
+        format!(
+            "{} provider requests shed at provider.max_in_flight = {}: answered at once as rate \
+             limited (retryable, nothing executed, not in the ledger); raise \
+             provider.max_in_flight unless shedding is what the run rehearses",
+            o.shed, o.max_in_flight
+        )
+    })
 }
 
 /// The plan digest of the scenario's whole schedule (every order its profile plans, also

@@ -43,6 +43,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             dialect: Dialect::Stripe,
             hold: ms(500),
             listen: ([127, 0, 0, 1], 0).into(),
+            max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
         },
         faults: FaultPlan::default(),
         webhooks: WebhookSpec {
@@ -144,6 +145,7 @@ pub(crate) fn report_at(s: &Set, gates: GateSpec, provider_url: Option<&str>) ->
         drained: true,
         events_created: 3,
         provider_url,
+        provider_shed: s.provider_shed,
         generator: Generator {
             shed: shed_log(s),
             ..Generator::default()
@@ -224,6 +226,45 @@ fn faults_count_entries_and_distinct_orders() {
 }
 
 #[test]
+fn provider_shed_requests_reach_the_json_the_markdown_and_a_warning_apart_from_rate_limit() {
+    // Arrange: the sample run, whose provider shed 7 requests at its cap.
+    let mut s = sample_set();
+    s.provider_shed = 7;
+    // Act
+    let r = report_with(&s, sample().scenario_gates());
+    let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+    let mut md = Vec::new();
+    markdown::write(&r, &mut md).unwrap();
+    let md = String::from_utf8(md).unwrap();
+    // Assert: counted as overload, not as the injected fault, and said.
+    assert_eq!(json["faults"]["overload"]["shed"], 7);
+    assert_eq!(json["faults"]["overload"]["max_in_flight"], 4096);
+    let calm = report_with(&sample_set(), sample().scenario_gates());
+    assert_eq!(
+        r.faults.injected.get("rate_limit"),
+        calm.faults.injected.get("rate_limit"),
+        "the injected rate_limit is not counted up by the shed ones"
+    );
+    assert!(
+        md.contains("Provider shed (overload): **7** requests beyond its 4096 in flight"),
+        "{md}"
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("7 provider requests shed at provider.max_in_flight = 4096")),
+        "{:?}",
+        r.warnings
+    );
+    // A run that shed nothing says 0 and warns of nothing.
+    assert_eq!(calm.faults.overload.shed, 0);
+    assert!(!calm
+        .warnings
+        .iter()
+        .any(|w| w.contains("provider.max_in_flight")));
+}
+
+#[test]
 fn digest_ignores_ledger_order_and_sees_a_moved_fault() {
     let s = sample_set();
     let base = digest::met_digest(&s.ledger);
@@ -281,6 +322,7 @@ fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
         drained: true,
         events_created: 3,
         provider_url: None,
+        provider_shed: 0,
         generator: Generator::default(),
     });
 
@@ -403,6 +445,7 @@ fn shed_checkouts_count_once_in_the_load_figures_and_as_failures_in_recovery() {
         drained: true,
         events_created: 3,
         provider_url: None,
+        provider_shed: 0,
         history: &History::new(evidence),
         run_id: &run_id(),
         generator: Generator {
@@ -618,6 +661,7 @@ fn windowed_run(start: u64, end: u64) -> RunReport {
         drained: true,
         events_created: 0,
         provider_url: None,
+        provider_shed: 0,
         history: &History::new(evidence),
         run_id: &run_id(),
         generator: Generator::default(),

@@ -160,6 +160,7 @@ async fn run_scenario(
     };
     let (ledger, webhooks) = harness.provider.take_records();
     let events_created = harness.provider.events_created();
+    let provider_shed = harness.provider.shed();
     let provider_url = format!("http://{}", harness.provider.addr());
     let origin = harness.origin;
     harness.stop().await;
@@ -189,6 +190,7 @@ async fn run_scenario(
         drained,
         events_created,
         provider_url: Some(&provider_url),
+        provider_shed,
         generator: Generator {
             shed: std::mem::take(&mut loaded.shed),
             send_lag: std::mem::take(&mut loaded.send_lag),

@@ -269,6 +269,9 @@ pub struct ProviderSpec {
     /// Where the provider listens; port 0 picks a free one (an external merchant needs a
     /// known port).
     pub listen: SocketAddr,
+    /// API requests the provider serves at once; beyond it, it sheds them at once with its
+    /// rate-limit answer and `Retry-After` (default [`defaults::PROVIDER_MAX_IN_FLIGHT`]).
+    pub max_in_flight: std::num::NonZeroUsize,
 }
 
 /// API shapes the provider speaks (and the reference merchant with it); the serde name is

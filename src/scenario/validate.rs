@@ -580,8 +580,20 @@ impl Checker {
             dialect,
             hold: hold.as_ref().map_or(DEFAULT_HOLD, |d| d.value),
             listen: self.provider_listen(p.listen.as_deref()),
+            max_in_flight: self.provider_max_in_flight(p.max_in_flight),
         };
         (spec, hold)
+    }
+
+    /// `provider.max_in_flight`: at least 1.
+    fn provider_max_in_flight(&mut self, raw: Option<i64>) -> NonZeroUsize {
+        let default = defaults::PROVIDER_MAX_IN_FLIGHT;
+        let Some(v) = raw else {
+            return default;
+        };
+        self.integer("provider.max_in_flight", v, 1, i64::MAX)
+            .and_then(|v| NonZeroUsize::new(usize::try_from(v).ok()?))
+            .unwrap_or(default)
     }
 
     /// `[merchant]`, and `provider_timeout` for the cross-check with the provider's hold.

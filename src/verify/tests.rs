@@ -19,6 +19,9 @@ pub(crate) struct Set {
     /// Checkouts shed at the in-flight cap: the load counts them, the verifier never
     /// sees them (the report's fixtures read the count).
     pub shed: u64,
+    /// Provider requests shed at its in-flight cap: never in the ledger (the report's
+    /// fixtures read the count).
+    pub provider_shed: u64,
 }
 
 impl Set {
@@ -268,6 +271,34 @@ fn each_wrong_reason_shape_fires_only_wrong_reason() {
         .final_state("ord-000010", S::Failed(F::InsufficientFunds), 0);
     let d = only(Check::WrongReason, &s);
     assert!(d[0].observed.contains("ledger declines: none"), "{}", d[0]);
+}
+
+#[test]
+fn a_checkout_the_provider_shed_is_provider_trouble_and_nothing_else() {
+    // Every charge request shed at the provider's cap leaves no ledger entry, as a 429 that
+    // executed nothing; alone, or after an injected rate limit. Told provider trouble: clean.
+    let mut s = clean();
+    s.told_status("ord-000010", S::Failed(F::ProviderError))
+        .final_state("ord-000010", S::Failed(F::ProviderError), 0);
+    s.charge("ord-000011", R::RateLimited)
+        .told_status("ord-000011", S::Failed(F::ProviderError))
+        .final_state("ord-000011", S::Failed(F::ProviderError), 0);
+    let r = reconcile(&s.evidence());
+    assert!(r.passed(), "{:#?}", r.discrepancies);
+
+    // Told a card decline instead: the ledger has none.
+    let mut s = clean();
+    s.told_status("ord-000010", S::Failed(F::InsufficientFunds))
+        .final_state("ord-000010", S::Failed(F::InsufficientFunds), 0);
+    only(Check::WrongReason, &s);
+
+    // A charge whose answer was lost, its retries shed, and the order failed: the money is
+    // the merchant's to reconcile, whatever its retries met.
+    let mut s = clean();
+    s.charge("ord-000010", R::AnswerLost)
+        .told_status("ord-000010", S::Failed(F::ProviderError))
+        .final_state("ord-000010", S::Failed(F::ProviderError), 0);
+    only(Check::LostPayment, &s);
 }
 
 #[test]

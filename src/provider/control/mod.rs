@@ -322,6 +322,12 @@ fn index(shared: &Shared) -> Resp {
             "events": evicted.events,
             "webhook_attempts": shared.dispatcher.evicted(),
         },
+        // The in-flight cap, the API requests under it now and those shed beyond it.
+        "overload": {
+            "max_in_flight": shared.admission.cap(),
+            "in_flight": shared.admission.in_flight(),
+            "shed": shared.admission.shed(),
+        },
         "webhook_url": shared.cfg.webhook_url,
         "endpoints": ENDPOINTS,
     }))

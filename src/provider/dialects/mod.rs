@@ -277,6 +277,11 @@ pub enum ApiError {
     ServerError,
     #[error("injected rate limit")]
     RateLimited,
+    /// Shed at the provider's in-flight cap, before the request was read.
+    #[error(
+        "provider overloaded: {cap} requests in flight, the most it serves at once; retry later"
+    )]
+    Overloaded { cap: usize },
 }
 
 /// What the provider answers, in neutral terms.

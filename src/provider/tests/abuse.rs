@@ -29,6 +29,7 @@ async fn start(limits: ServerLimits) -> (ProviderHandle, CancellationToken) {
         origin: Instant::now(),
         expected_orders: 0,
         retain: None,
+        max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
     };
     let shutdown = CancellationToken::new();
     let opts = ServeOptions {

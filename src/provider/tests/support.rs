@@ -42,20 +42,13 @@ impl Harness {
         secret: &str,
         hold: Duration,
     ) -> Harness {
+        Harness::start_config(config(seed, plan, dialect, secret, hold)).await
+    }
+
+    /// Serves `cfg` (see [`config`]).
+    pub async fn start_config(cfg: ProviderConfig) -> Harness {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let chaos = Chaos::new(seed, plan, WebhookChaos::default());
-        let cfg = ProviderConfig {
-            chaos: chaos.clone(),
-            dialect,
-            hold,
-            webhook_url: None,
-            webhook_secret: secret.into(),
-            webhook_retry: vec![],
-            webhook_timeout: Duration::from_secs(1),
-            origin: Instant::now(),
-            expected_orders: 0,
-            retain: None,
-        };
+        let chaos = cfg.chaos.clone();
         let shutdown = CancellationToken::new();
         let handle = serve(listener, cfg, shutdown.clone());
         Harness {
@@ -93,6 +86,30 @@ impl Harness {
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.handle.stopped().await;
+    }
+}
+
+/// The test kit's provider: `plan` under `seed` in `dialect`, signing with `secret`, timeout
+/// faults held for `hold`, no webhook URL, the default in-flight cap.
+pub(in crate::provider) fn config(
+    seed: u64,
+    plan: FaultPlan,
+    dialect: Dialect,
+    secret: &str,
+    hold: Duration,
+) -> ProviderConfig {
+    ProviderConfig {
+        chaos: Chaos::new(seed, plan, WebhookChaos::default()),
+        dialect,
+        hold,
+        webhook_url: None,
+        webhook_secret: secret.into(),
+        webhook_retry: vec![],
+        webhook_timeout: Duration::from_secs(1),
+        origin: Instant::now(),
+        expected_orders: 0,
+        retain: None,
+        max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
     }
 }
 

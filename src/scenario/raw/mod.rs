@@ -115,6 +115,7 @@ pub struct RawProvider {
     pub dialect: Option<String>,
     pub hold: Option<RawDuration>,
     pub listen: Option<String>,
+    pub max_in_flight: Option<i64>,
 }
 
 /// The rate keys of `[faults]` or of one window: one optional probability per fault kind,

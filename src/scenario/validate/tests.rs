@@ -168,6 +168,7 @@ fn minimal_scenario_gets_every_default() {
             dialect: Dialect::Stripe,
             hold: secs(2),
             listen: ([127, 0, 0, 1], 0).into(),
+            max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
         },
         faults: FaultPlan::default(),
         webhooks: WebhookSpec {
@@ -459,6 +460,33 @@ fn only_known_dialect_and_merchant_kind_are_accepted() {
         r#"expected "stripe" or "gateway", got "adyen""#,
     );
     assert_problem(&all, "merchant.kind", r#"expected "reference""#);
+}
+
+#[test]
+fn provider_max_in_flight_defaults_and_refuses_what_is_not_a_positive_integer() {
+    assert_eq!(
+        ok(MINIMAL).provider.max_in_flight,
+        crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT
+    );
+    let set = ok(&format!("{MINIMAL}[provider]\nmax_in_flight = 16\n"));
+    assert_eq!(set.provider.max_in_flight.get(), 16);
+    for (bad, says) in [
+        ("0", "must be greater than 0, got 0"),
+        ("-3", "must be greater than 0, got -3"),
+    ] {
+        let all = problems_with(&format!(
+            "[provider]\nmax_in_flight = {bad}\nhold = \"0s\"\n"
+        ));
+        assert_problem(&all, "provider.max_in_flight", says);
+        // Reported with the other problems of the scenario, at once.
+        assert_problem(&all, "provider.hold", "must be greater than 0");
+    }
+    let all = problems_with("[provider]\nmax_in_flight = \"many\"\n");
+    assert!(
+        all.iter()
+            .any(|p| p.contains("max_in_flight") && p.contains("integer")),
+        "{all:?}"
+    );
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub fn decline_code(reason: FailReason) -> Code {
 pub fn error_code(e: &ApiError) -> Code {
     match e {
         ApiError::ServerError => Code::SystemError,
-        ApiError::RateLimited => Code::Busy,
+        ApiError::RateLimited | ApiError::Overloaded { .. } => Code::Busy,
         ApiError::KeyInUse { .. } => Code::Unconfirmed,
         ApiError::IdempotencyParams { .. } | ApiError::IdempotencyEndpoint { .. } => {
             Code::TradeConflict

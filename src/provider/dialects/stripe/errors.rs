@@ -64,6 +64,8 @@ pub fn error_json(e: &ApiError) -> String {
         ApiError::KeyInUse { key } => (INVALID, Some("idempotency_key_in_use"), None, format!("There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later.")),
         ApiError::ServerError => ("api_error", None, None, "An unknown error occurred".into()),
         ApiError::RateLimited => (INVALID, Some("rate_limit"), None, "Request rate limit exceeded.".into()),
+        // Stripe's concurrency limiter answers with the same envelope as its rate limiter.
+        ApiError::Overloaded { cap } => (INVALID, Some("rate_limit"), None, format!("Request rate limit exceeded: too many concurrent requests (at most {cap} at once). Retry after a moment.")),
     };
     to_json(&Envelope {
         error: ErrorJson {

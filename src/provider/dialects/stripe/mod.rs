@@ -65,7 +65,7 @@ pub fn status(answer: &Answer) -> u16 {
             | ApiError::NoSuchIntent { .. }
             | ApiError::NoSuchObject { param: None, .. } => 404,
             ApiError::KeyInUse { .. } => 409,
-            ApiError::RateLimited => 429,
+            ApiError::RateLimited | ApiError::Overloaded { .. } => 429,
             ApiError::ServerError => 500,
             _ => 400,
         },
