@@ -2,9 +2,10 @@
 //! the records each part hands to the verifier (ledger entries, webhook attempts, checkout
 //! answers, final order states), the fault catalogue those records name (`fault.rs`), how
 //! much per-order state to set aside up front (`sizing.rs`), and order ids with the run id
-//! inside them (`order_id.rs`). Plain data only; no part's logic lives here. Imports no other
+//! inside them (`order_id.rs`), and what a record may keep of a raw card number (`card.rs`). Plain data only; no part's logic lives here. Imports no other
 //! module of the crate.
 
+pub mod card;
 mod fault;
 pub mod order_id;
 pub mod sizing;
@@ -265,6 +266,10 @@ pub struct LedgerEntry {
     /// late, if at all).
     #[serde(default)]
     pub answer_delay_ms: u64,
+    /// The request paid with a raw card number (or a payment method made from one) instead
+    /// of a token: brand and last four digits only, never the number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_card: Option<card::RawCard>,
 }
 
 /// One delivery attempt of one webhook event, as the provider's delivery log records it.

@@ -32,7 +32,7 @@ impl ProviderApi {
     ) -> Answer {
         match self {
             ProviderApi::Stripe(c) => {
-                c.confirm_payment_intent(payment_id, p.payment_method, key)
+                c.confirm_payment_intent(payment_id, p.payment_method, p.raw_card, key)
                     .await
             }
             ProviderApi::Gateway(g) => g.pay(p).await,

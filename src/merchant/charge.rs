@@ -177,6 +177,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         currency: &r.currency,
         payment_method: &r.payment_method,
         metadata: names_order(flaws),
+        raw_card: flaws.has(Flaw::RawPan),
     };
     let mut call = Call::Create;
     let mut key = create_key(&r.order_id, 0, flaws);

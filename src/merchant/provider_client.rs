@@ -279,10 +279,11 @@ impl ProviderClient {
         &self,
         payment_id: &str,
         payment_method: &str,
+        raw_card: bool,
         key: &str,
     ) -> Answer {
         let path = format!("/v1/payment_intents/{}/confirm", encode(payment_id));
-        let body = form(&[("payment_method", payment_method)]);
+        let body = form(&method_pairs(payment_method, raw_card));
         self.post(&path, body, key).await
     }
 
@@ -356,6 +357,24 @@ pub struct ChargeParams<'a> {
     /// requires (only a flawed merchant leaves it out; the gateway's `out_trade_no` is
     /// always the order id).
     pub metadata: bool,
+    /// Send the test card's raw number instead of the payment method id (only a flawed
+    /// merchant does).
+    pub raw_card: bool,
+}
+
+/// How a charge names what pays: the payment method id, or (flawed) the raw test card
+/// number it stands for, as `payment_method_data[card][…]`.
+fn method_pairs(payment_method: &str, raw_card: bool) -> Vec<(&'static str, &str)> {
+    match crate::domain::card::number_of(payment_method).filter(|_| raw_card) {
+        Some(number) => vec![
+            ("payment_method_data[type]", "card"),
+            ("payment_method_data[card][number]", number),
+            ("payment_method_data[card][exp_month]", "12"),
+            ("payment_method_data[card][exp_year]", "2034"),
+            ("payment_method_data[card][cvc]", "123"),
+        ],
+        None => vec![("payment_method", payment_method)],
+    }
 }
 
 /// The idempotency key of an order's charge: derived from the order, so retries and
@@ -372,12 +391,9 @@ pub fn refund_key(order_id: &str, payment_id: &str) -> String {
 /// The form body of a confirmed PaymentIntent creation, as the Stripe SDKs write it.
 pub fn charge_form(p: &ChargeParams<'_>) -> String {
     let amount = p.amount.to_string();
-    let mut pairs = vec![
-        ("amount", amount.as_str()),
-        ("currency", p.currency),
-        ("payment_method", p.payment_method),
-        ("confirm", "true"),
-    ];
+    let mut pairs = vec![("amount", amount.as_str()), ("currency", p.currency)];
+    pairs.extend(method_pairs(p.payment_method, p.raw_card));
+    pairs.push(("confirm", "true"));
     if p.metadata {
         pairs.push(("metadata[order_id]", p.order_id));
     }
@@ -517,6 +533,7 @@ mod tests {
             currency: "usd",
             payment_method: "pm_card_visa",
             metadata: true,
+            raw_card: false,
         });
         assert_eq!(
             f,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::chaos::{chaos_key, Chaos, FaultKind, FaultOp};
+use crate::domain::card::RawCard;
 use crate::domain::sizing;
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::provider::cards::{self, DeclineCode, TestCard};
@@ -174,8 +175,17 @@ impl State {
         let mut plan = match call {
             Call::CreateIntent(p) if p.confirm => self.charge(ctx, Target::New(p), gate),
             Call::CreateIntent(p) => self.create(ctx, p, gate),
-            Call::ConfirmIntent { id, payment_method } => {
-                self.charge(ctx, Target::Existing { id, payment_method }, gate)
+            Call::ConfirmIntent {
+                id,
+                payment_method,
+                card,
+            } => {
+                let target = Target::Existing {
+                    id,
+                    payment_method,
+                    card,
+                };
+                self.charge(ctx, target, gate)
             }
             Call::RetrieveIntent { id } => self.retrieve(ctx, &id),
             Call::SearchIntents { key, value } => self.search(ctx, &key, &value),
@@ -206,7 +216,9 @@ impl State {
                 p.amount,
                 p.currency.clone(),
             ),
-            Target::Existing { id, payment_method } => {
+            Target::Existing {
+                id, payment_method, ..
+            } => {
                 let Some(it) = self.ledger.intent(id) else {
                     let error = ApiError::NoSuchIntent { id: id.clone() };
                     return self.refuse(ctx, PaymentOp::Charge, error);
@@ -233,6 +245,10 @@ impl State {
         );
         e.key = gate.key.map(str::to_string);
         e.attempt = n;
+        e.raw_card = match &target {
+            Target::New(p) => p.card.clone(),
+            Target::Existing { card, .. } => card.clone(),
+        };
 
         // Transport faults come first: they are injected before the idempotency layer.
         let fault = order.and_then(|o| ctx.chaos.attempt(o, n, ctx.at));
@@ -380,7 +396,9 @@ impl State {
                 self.ledger
                     .create_intent(ctx.chaos.seed, ctx.unix, p, e.key.as_deref())
             }
-            Target::Existing { id, payment_method } => {
+            Target::Existing {
+                id, payment_method, ..
+            } => {
                 // Intents are never removed, and this one was found before execution.
                 let i = self
                     .ledger
@@ -630,6 +648,8 @@ pub(super) enum Target {
     Existing {
         id: String,
         payment_method: Option<String>,
+        /// The confirm paid with a raw card number.
+        card: Option<RawCard>,
     },
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use foldhash::{HashMap, HashMapExt};
 
 use crate::chaos::{key, FaultKind};
+use crate::domain::card::RawCard;
 use crate::domain::order_id::{chaos_key, with_chaos_key};
 use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
 use crate::provider::cards::DeclineCode;
@@ -547,6 +548,7 @@ impl Ledger {
             status: e.status,
             unanswered: false,
             answer_delay_ms: 0,
+            raw_card: e.raw_card,
         });
     }
 
@@ -598,6 +600,7 @@ pub(super) struct Draft {
     pub(super) declined: Option<FailReason>,
     pub(super) money_moved: bool,
     pub(super) status: u16,
+    pub(super) raw_card: Option<RawCard>,
 }
 
 impl Draft {
@@ -621,6 +624,7 @@ impl Draft {
             declined: None,
             money_moved: false,
             status: 0,
+            raw_card: None,
         }
     }
 }

@@ -41,6 +41,7 @@ impl State {
         let target = Target::Existing {
             id: it.id,
             payment_method: Some(PAYMENT_METHOD.to_string()),
+            card: None,
         };
         self.charge(ctx, target, gate)
     }

@@ -62,6 +62,9 @@ pub enum Flaw {
     /// A webhook handler that fails (500) on the first delivery of every event and works
     /// on the redelivery; polling hides it (webhook rejected).
     CrashFirstDelivery,
+    /// Sends the customer's raw card number (`payment_method_data[card][number]`) instead of
+    /// the payment method id: card data in the merchant's own systems (raw card data).
+    RawPan,
 }
 
 impl Flaw {

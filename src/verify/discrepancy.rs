@@ -23,11 +23,12 @@ pub enum Check {
     HardDeclineRetried,
     UnattributedCharge,
     WebhookRejected,
+    RawCardData,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 13] = [
         Check::LostPayment,
         Check::RefundOwed,
         Check::FreeGoods,
@@ -40,6 +41,7 @@ impl Check {
         Check::HardDeclineRetried,
         Check::UnattributedCharge,
         Check::WebhookRejected,
+        Check::RawCardData,
     ];
 
     /// The snake_case name used in reports (the serde name).
@@ -68,6 +70,9 @@ impl Check {
             Check::HardDeclineRetried => "a hard decline is not retried",
             Check::UnattributedCharge => {
                 "every charge names an order the run sent (Stripe metadata[order_id], gateway out_trade_no)"
+            }
+            Check::RawCardData => {
+                "the merchant pays with tokens or payment method ids, never raw card numbers (card data in its own systems puts them in PCI scope)"
             }
             Check::WebhookRejected => {
                 "every genuine, correctly signed webhook delivery is acknowledged with a 2xx, a duplicate or one for a settled order included"

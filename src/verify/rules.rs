@@ -191,6 +191,7 @@ pub fn run(check: Check, ctx: &Context) -> Vec<Discrepancy> {
         Check::HardDeclineRetried => hard_decline_retried(ctx),
         Check::UnattributedCharge => unattributed_charge(ctx),
         Check::WebhookRejected => webhook_rejected(ctx),
+        Check::RawCardData => raw_card_data(ctx),
     }
 }
 
@@ -582,6 +583,35 @@ pub fn webhook_rejected(ctx: &Context) -> Vec<Discrepancy> {
                     refused.len(),
                     attempts.len(),
                     answers.join(", ")
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// An order whose charge requests reached the provider with a raw card number instead of a
+/// token or payment method id: the merchant took card data into its own systems.
+pub fn raw_card_data(ctx: &Context) -> Vec<Discrepancy> {
+    ctx.orders
+        .iter()
+        .filter_map(|o| {
+            let (seq, at_ms, card) = o.truth.raw_card.as_ref()?;
+            let via = match &card.via {
+                Some(v) => format!(
+                    " of payment method {} (created from it at seq {}, {} ms)",
+                    v.payment_method, v.seq, v.at_ms
+                ),
+                None => String::new(),
+            };
+            Some(Discrepancy::new(
+                Check::RawCardData,
+                o.order_id,
+                "charge requests naming a token or payment method id, no card number",
+                format!(
+                    "{} charge request(s) carried {} ({}){via}, first at seq {seq} ({at_ms} ms)",
+                    o.truth.raw_card_requests,
+                    card.param,
+                    card.masked()
                 ),
             ))
         })

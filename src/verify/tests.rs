@@ -529,3 +529,37 @@ fn confusion_counts_truth_against_final_state() {
     assert_eq!(c.total(), 7);
     assert!(c.row(TruthLabel::DeclinedOther).values().all(|&n| n == 0));
 }
+
+#[test]
+fn a_charge_with_a_raw_card_number_is_raw_card_data() {
+    let mut s = clean();
+    s.charge("ord-000010", R::Ok)
+        .told_status("ord-000010", S::Paid)
+        .final_state("ord-000010", S::Paid, 1)
+        .webhook("ord-000010", "evt_10", Some(200));
+    let seq = s.ledger.len() - 1;
+    s.ledger[seq].raw_card = Some(crate::domain::card::raw_card(
+        "payment_method_data[card][number]",
+        "4242424242424242",
+    ));
+    let d = only(Check::RawCardData, &s);
+    assert_eq!(d[0].order_id, "ord-000010");
+    assert!(
+        d[0].observed
+            .contains("payment_method_data[card][number] (visa …4242)"),
+        "{}",
+        d[0]
+    );
+    assert!(d[0].observed.contains(&format!("seq {seq}")), "{}", d[0]);
+    assert!(!d[0].to_string().contains("4242424242424242"));
+}
+
+#[test]
+fn charges_naming_payment_methods_are_not_raw_card_data() {
+    // `clean()` pays every order with a payment method id (`pm_card_visa` and the test cards).
+    let r = reconcile(&clean().evidence());
+    assert!(r
+        .checks
+        .iter()
+        .any(|c| c.check == Check::RawCardData && c.passed()));
+}

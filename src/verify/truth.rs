@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::card::RawCard;
 use crate::domain::{Amount, AttemptResult, FailReason, FaultKind, LedgerEntry, PaymentOp};
 
 /// What the provider did to an order, in one word (the confusion matrix's rows).
@@ -126,6 +127,10 @@ pub struct OrderTruth {
     /// `answered_decline`, and those under a new key after `first_decline`. A retry under
     /// the same key before the merchant heard the decline is what it should do.
     pub after_decline: Vec<LaterCharge>,
+    /// The first charge request that paid with a raw card number (seq, run ms, the card as
+    /// recorded), and how many did.
+    pub raw_card: Option<(u64, u64, RawCard)>,
+    pub raw_card_requests: u32,
 }
 
 impl OrderTruth {
@@ -194,6 +199,11 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
 
 fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     t.attempts += 1;
+    if let Some(c) = &e.raw_card {
+        t.raw_card_requests += 1;
+        t.raw_card
+            .get_or_insert_with(|| (e.seq, e.at_ms, c.clone()));
+    }
     let key = e.idempotency_key.as_deref();
     // When this entry's answer told the merchant of the decline, if it did.
     let told_at = |e: &LedgerEntry, reason: FailReason| {
@@ -321,6 +331,7 @@ pub(crate) mod tests {
             status,
             unanswered: false,
             answer_delay_ms: 0,
+            raw_card: None,
         }
     }
 
@@ -348,6 +359,7 @@ pub(crate) mod tests {
             status: 200,
             unanswered: false,
             answer_delay_ms: 0,
+            raw_card: None,
         }
     }
 

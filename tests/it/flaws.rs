@@ -286,3 +286,13 @@ async fn futures_join(tomls: Vec<String>) -> Vec<Finished> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_pan_is_raw_card_data() {
+    // Every order's charge carries the raw test number instead of the payment method id; the
+    // number behaves as that payment method, so declines and faults meet it as before and only
+    // the card data itself is flagged: one finding per order.
+    let faults = "insufficient_funds = 0.2\nrisk_block = 0.1\ntimeout_after_charge = 0.2";
+    let n = exposes("raw_pan", "raw_card_data", exposing(faults, "")).await;
+    assert_eq!(n, 50);
+}

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::Method;
 
+use crate::domain::card::RawCard;
 use crate::domain::{Amount, PaymentOp};
 use crate::provider::charges::Charge;
 use crate::provider::events::{EventPage, EventQuery};
@@ -93,6 +94,9 @@ pub struct NewIntent {
     pub description: Option<String>,
     pub customer: Option<String>,
     pub payment_method_types: Vec<String>,
+    /// The request paid with a raw card number (`payment_method` is then the test payment
+    /// method the number behaves as).
+    pub card: Option<RawCard>,
 }
 
 /// Changes to an intent (`None`: unchanged).
@@ -162,6 +166,8 @@ pub enum Call {
     ConfirmIntent {
         id: String,
         payment_method: Option<String>,
+        /// As [`NewIntent::card`].
+        card: Option<RawCard>,
     },
     RetrieveIntent {
         id: String,

@@ -162,6 +162,8 @@ fn pay(p: &Params, path: &str) -> Result<Decoded, ApiError> {
             description: p.get("subject").map(str::to_string),
             customer: None,
             payment_method_types: Vec::new(),
+            // The customer pays on the gateway's page: a pay call carries no card data.
+            card: None,
         }),
         fingerprint,
         endpoint: path.to_string(),

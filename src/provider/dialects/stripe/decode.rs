@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::card::{self, RawCard};
 use crate::provider::dialects::{
     ApiError, Call, Decoded, IntentUpdate, MetadataPatch, NewIntent, NewRefund, Route,
 };
@@ -43,10 +44,14 @@ pub fn decode(
     let form = Form::parse(raw)?;
     let call = match route {
         Route::CreateIntent => Call::CreateIntent(new_intent(&form)?),
-        Route::ConfirmIntent(id) => Call::ConfirmIntent {
-            id: id.clone(),
-            payment_method: optional(&form, "payment_method"),
-        },
+        Route::ConfirmIntent(id) => {
+            let (payment_method, card) = payment_method(&form)?;
+            Call::ConfirmIntent {
+                id: id.clone(),
+                payment_method,
+                card,
+            }
+        }
         Route::RetrieveIntent(id) => Call::RetrieveIntent { id: id.clone() },
         Route::SearchIntents => {
             let q = required(&form, "query")?;
@@ -97,7 +102,7 @@ fn new_intent(form: &Form) -> Result<NewIntent, ApiError> {
     let amount = positive(required(form, "amount")?, "amount")?;
     let currency = currency(required(form, "currency")?)?;
     let confirm = boolean(form, "confirm")?.unwrap_or(false);
-    let payment_method = optional(form, "payment_method");
+    let (payment_method, card) = payment_method(form)?;
     if confirm && payment_method.is_none() {
         return Err(ApiError::MissingParam {
             param: "payment_method".into(),
@@ -117,7 +122,91 @@ fn new_intent(form: &Form) -> Result<NewIntent, ApiError> {
         description: optional(form, "description"),
         customer: optional(form, "customer"),
         payment_method_types: types,
+        card,
     })
+}
+
+/// `payment_method`, or a raw card in `payment_method_data[card][…]` (as Stripe accepts in
+/// test mode): a known test number behaves as its test payment method, any other valid
+/// number as an ordinary card of its brand. Refusals never echo the number.
+fn payment_method(form: &Form) -> Result<(Option<String>, Option<RawCard>), ApiError> {
+    let named = optional(form, "payment_method");
+    let Some(Value::Nested(data)) = form.value("payment_method_data") else {
+        return Ok((named, None));
+    };
+    let Some(Value::Nested(card)) = data.get("card") else {
+        return Ok((named, None));
+    };
+    if named.is_some() {
+        return Err(ApiError::InvalidParam {
+            param: "payment_method_data".into(),
+            expected: "either payment_method or payment_method_data[card], not both",
+            got: "both".into(),
+        });
+    }
+    let (pm, raw) = card_fields(card, "payment_method_data[card]")?;
+    Ok((Some(pm), Some(raw)))
+}
+
+/// Checks a card hash (`number`, `exp_month`, `exp_year`, optional `cvc`) under `prefix`;
+/// returns the test payment method it behaves as and what may be recorded of it.
+pub fn card_fields(
+    card: &BTreeMap<String, Value>,
+    prefix: &str,
+) -> Result<(String, RawCard), ApiError> {
+    let text = |k: &str| match card.get(k) {
+        Some(Value::Text(s)) if !s.is_empty() => Some(s.as_str()),
+        _ => None,
+    };
+    let param = |k: &str| format!("{prefix}[{k}]");
+    let number: String = text("number")
+        .ok_or_else(|| ApiError::MissingParam {
+            param: param("number"),
+        })?
+        .chars()
+        .filter(|c| *c != ' ')
+        .collect();
+    if !card::is_card_number(&number) {
+        return Err(ApiError::InvalidParam {
+            param: param("number"),
+            expected: "a card number of 12 to 19 digits passing the Luhn check",
+            // Never the number: at most its last four digits.
+            got: format!("…{}", &number[number.len().saturating_sub(4)..]),
+        });
+    }
+    let month = text("exp_month").ok_or_else(|| ApiError::MissingParam {
+        param: param("exp_month"),
+    })?;
+    if !month.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m)) {
+        return Err(ApiError::InvalidParam {
+            param: param("exp_month"),
+            expected: "a month from 1 to 12",
+            got: month.to_string(),
+        });
+    }
+    let year = text("exp_year").ok_or_else(|| ApiError::MissingParam {
+        param: param("exp_year"),
+    })?;
+    if year.len() != 4 && year.len() != 2 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::InvalidParam {
+            param: param("exp_year"),
+            expected: "a year such as 2034",
+            got: year.to_string(),
+        });
+    }
+    if let Some(cvc) = text("cvc") {
+        if !(3..=4).contains(&cvc.len()) || !cvc.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::InvalidParam {
+                param: param("cvc"),
+                expected: "3 or 4 digits",
+                got: "…".into(),
+            });
+        }
+    }
+    let raw = card::raw_card(&param("number"), &number);
+    let pm = card::payment_method_of(&number)
+        .map_or_else(|| format!("pm_card_{}", raw.brand), str::to_string);
+    Ok((pm, raw))
 }
 
 fn intent_update(form: &Form) -> Result<IntentUpdate, ApiError> {
@@ -548,5 +637,57 @@ mod tests {
                 value: "ord-000001".into()
             }
         );
+    }
+
+    #[test]
+    fn raw_card_numbers_behave_as_their_test_payment_method_and_are_never_echoed() {
+        let card = "payment_method_data[type]=card&payment_method_data[card][number]=4000000000009995&payment_method_data[card][exp_month]=12&payment_method_data[card][exp_year]=2034&payment_method_data[card][cvc]=123";
+        let d = dec(
+            Route::CreateIntent,
+            &format!("amount=10&currency=usd&confirm=true&{card}"),
+        )
+        .unwrap();
+        let Call::CreateIntent(p) = d.call else {
+            panic!("create")
+        };
+        assert_eq!(
+            p.payment_method.as_deref(),
+            Some("pm_card_chargeDeclinedInsufficientFunds")
+        );
+        let raw = p.card.unwrap();
+        assert_eq!((raw.brand.as_str(), raw.last4.as_str()), ("visa", "9995"));
+        assert_eq!(raw.param, "payment_method_data[card][number]");
+        let c = dec(Route::ConfirmIntent("pi_1".into()), card).unwrap();
+        let Call::ConfirmIntent {
+            payment_method,
+            card: Some(_),
+            ..
+        } = c.call
+        else {
+            panic!("confirm with a card")
+        };
+        assert_eq!(
+            payment_method.as_deref(),
+            Some("pm_card_chargeDeclinedInsufficientFunds")
+        );
+        let plain = dec(
+            Route::ConfirmIntent("pi_1".into()),
+            "payment_method=pm_card_visa",
+        )
+        .unwrap();
+        assert!(matches!(plain.call, Call::ConfirmIntent { card: None, .. }));
+        let bad = dec(
+            Route::ConfirmIntent("pi_1".into()),
+            "payment_method_data[card][number]=4242424242424241&payment_method_data[card][exp_month]=1&payment_method_data[card][exp_year]=2034",
+        )
+        .unwrap_err();
+        let text = bad.to_string();
+        assert!(text.contains("payment_method_data[card][number]"), "{text}");
+        assert!(!text.contains("424242424242"), "{text}");
+        let both = dec(
+            Route::ConfirmIntent("pi_1".into()),
+            &format!("payment_method=pm_card_visa&{card}"),
+        );
+        assert!(both.is_err());
     }
 }
