@@ -21,6 +21,7 @@ pub mod markdown;
 mod markdown_load;
 pub mod recovery;
 pub mod schedule;
+pub mod schema;
 mod shape;
 pub mod step_summary;
 pub mod summary;
@@ -64,7 +65,7 @@ pub use webhook_health::EndpointHealth;
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run reports; the one source every format is rendered from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
     pub schema_version: u32,
     /// How the run ended: `pass`, `fail`, `interrupted` or `error`.
@@ -96,13 +97,13 @@ pub struct RunReport {
     pub warnings: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScenarioInfo {
     pub name: String,
     pub seed: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunInfo {
     /// The run id inside every order id of the run (`ord-<run id>-000042`).
     #[serde(default)]
@@ -116,7 +117,7 @@ pub struct RunInfo {
     pub drained: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadFigures {
     /// `constant` or `ramp`.
     pub profile: String,
@@ -134,7 +135,7 @@ pub struct LoadFigures {
     pub send_lag_max_ms: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcomes {
     /// Orders that ended paid over checkouts offered: sent and shed, a shed checkout being a
     /// customer turned away (0 when none was offered).
@@ -151,7 +152,7 @@ pub struct Outcomes {
     pub confusion: OrderedMap<OrderedMap<u64>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Faults {
     /// Ledger entries per injected fault kind.
     pub injected: OrderedMap<u64>,
@@ -169,7 +170,7 @@ pub struct Faults {
     pub windows: Vec<WindowSpan>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Webhooks {
     /// Events the provider created.
     pub events: u64,
@@ -206,7 +207,7 @@ pub struct Webhooks {
 }
 
 /// Percentiles of the merchant's acknowledgement time, in ms.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AckLatency {
     pub p50: f64,
     pub p90: f64,
@@ -214,7 +215,7 @@ pub struct AckLatency {
     pub max: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verification {
     pub passed: bool,
     pub checks: Vec<CheckRow>,
@@ -225,7 +226,7 @@ pub struct Verification {
     pub hints: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckRow {
     pub name: String,
     pub invariant: String,
