@@ -55,6 +55,10 @@ pub enum Command {
         /// Also write the JUnit XML (the report folder's junit.xml) to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Serve live Prometheus metrics at http://ADDR/metrics while the run lasts (loopback;
+        /// port 0 picks a free one, printed at start).
+        #[arg(long, value_name = "ADDR", value_parser = crate::net::parse_addr)]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Check a scenario file and report every problem at once; starts nothing.
     Validate {
@@ -113,6 +117,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             seed,
             quiet,
             junit,
+            metrics_listen,
         } => {
             // Checked before any socket is bound.
             let scenario = match Scenario::load(&file) {
@@ -127,6 +132,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 force,
                 seed,
                 quiet,
+                metrics_listen,
             };
             let runtime = match runtime() {
                 Ok(r) => r,
