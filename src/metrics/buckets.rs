@@ -68,6 +68,6 @@ mod tests {
         assert_eq!(r.buckets[0], (0.001, 2), "a bound is inclusive (le)");
         assert_eq!(r.buckets[1], (0.0025, 1));
         assert_eq!(r.buckets.last(), Some(&(f64::INFINITY, 1)));
-        assert!((r.sum_s - 20.002001).abs() < 1e-9, "{}", r.sum_s);
+        assert!((r.sum_s - 20.002002).abs() < 1e-9, "{}", r.sum_s);
     }
 }
