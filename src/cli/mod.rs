@@ -63,6 +63,10 @@ pub enum Command {
         baseline: Option<PathBuf>,
         #[command(flatten)]
         tolerance: compare_cmd::ToleranceArgs,
+        /// Serve live Prometheus metrics at http://ADDR/metrics while the run lasts (loopback;
+        /// port 0 picks a free one, printed at start).
+        #[arg(long, value_name = "ADDR", value_parser = crate::net::parse_addr)]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Compare two runs' reports: per metric the base, the new value, the delta and a verdict.
     ///
@@ -131,6 +135,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             junit,
             baseline,
             tolerance,
+            metrics_listen,
         } => {
             // Checked before any socket is bound.
             let scenario = match Scenario::load(&file) {
@@ -152,6 +157,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 seed,
                 quiet,
                 baseline,
+                metrics_listen,
             };
             let runtime = match runtime() {
                 Ok(r) => r,

@@ -52,6 +52,10 @@ pub struct ProviderArgs {
     /// provider's port.
     #[arg(long, value_name = "ADDR", value_parser = crate::net::parse_addr)]
     pub control: Option<SocketAddr>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics (loopback; port 0 picks a free
+    /// one, printed at start).
+    #[arg(long, value_name = "ADDR", value_parser = crate::net::parse_addr)]
+    pub metrics_listen: Option<SocketAddr>,
     /// Require `Authorization: Bearer T` on the control API (the Stripe paths are unaffected).
     #[arg(long, value_name = "T")]
     pub control_token: Option<String>,
@@ -174,6 +178,16 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     );
     let control = handle.control_addr().unwrap_or(addr);
+    let metrics = match args.metrics_listen {
+        Some(m) => {
+            let sources = Arc::new(crate::run::live_metrics::LiveSources::default());
+            let _ = sources.provider.set(handle.stats());
+            let (bound, _task) = crate::run::live_metrics::start(m, sources, shutdown.clone())
+                .with_context(|| format!("binding the metrics address {m}"))?;
+            Some(bound)
+        }
+        None => None,
+    };
     // A closed stdout must not stop the provider: scripts may read the first line only.
     let _ = print_usage(
         &mut std::io::stdout().lock(),
@@ -182,6 +196,9 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         &scenario,
         args,
     );
+    if let Some(m) = metrics {
+        let _ = writeln!(std::io::stdout().lock(), "metrics: http://{m}/metrics");
+    }
     stop.await;
     shutdown.cancel();
     let (ledger, webhooks) = handle.take_records();

@@ -10,6 +10,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::domain::{CheckoutAnswer, FailReason, OrderStatus};
+use crate::metrics::buckets::LatencyBuckets;
 
 /// Width of a slice of intended send time.
 pub const SLICE: Duration = Duration::from_millis(100);
@@ -82,6 +83,8 @@ pub struct LiveCounters {
     slices: Mutex<Vec<Slice>>,
     /// `Slice::over` counts latencies above this many µs (`u64::MAX`: none).
     threshold_us: u64,
+    /// Every answer's latency, for `/metrics` (two relaxed adds beside the locks above).
+    latency: LatencyBuckets,
 }
 
 impl Default for LiveCounters {
@@ -122,6 +125,7 @@ impl LiveCounters {
             recent: Mutex::new(recent_histogram()),
             slices: Mutex::new(Vec::new()),
             threshold_us,
+            latency: LatencyBuckets::default(),
         }
     }
 
@@ -170,6 +174,7 @@ impl LiveCounters {
             .expect("live histogram lock")
             .record(latency_us.clamp(1, RECENT_MAX_US))
             .expect("value clamped into bounds");
+        self.latency.observe(latency_us);
         self.paid.fetch_add(u64::from(paid), Ordering::Relaxed);
         self.declined
             .fetch_add(u64::from(declined), Ordering::Relaxed);
@@ -188,6 +193,11 @@ impl LiveCounters {
             declined: get(&self.declined),
             errors: get(&self.errors),
         }
+    }
+
+    /// Every answer's latency so far, in fixed buckets.
+    pub fn latency(&self) -> &LatencyBuckets {
+        &self.latency
     }
 
     /// The latencies (µs) answered since the last call, leaving an empty histogram behind.

@@ -1,7 +1,9 @@
 //! Latency and count recorders. Each load task keeps its own [`Recorder`]; they are merged
 //! once at the end (no shared lock on the hot path, no sample kept in a `Vec`). Latencies
 //! are in µs, HdrHistogram with 3 significant figures, measured from the intended send time.
+//! `buckets` is the lock-free fixed-bucket histogram the live `/metrics` endpoint reads.
 
+pub mod buckets;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -118,7 +120,7 @@ impl Recorder {
 }
 
 /// Percentiles of a histogram in ms, for reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,

@@ -103,6 +103,33 @@ impl ProviderConfig {
     }
 }
 
+/// The live counters of a running provider: atomics read on demand, nothing kept per request.
+#[derive(Clone)]
+pub struct ProviderStats(Arc<Shared>);
+
+impl std::fmt::Debug for ProviderStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProviderStats")
+    }
+}
+
+impl ProviderStats {
+    /// Requests on the provider's API so far.
+    pub fn requests(&self) -> u64 {
+        self.0.requests()
+    }
+
+    /// Webhook events created so far.
+    pub fn webhook_events(&self) -> u64 {
+        self.0.dispatcher.created()
+    }
+
+    /// Webhook attempts started, then finished acknowledged and not (dropped included).
+    pub fn webhook_attempts(&self) -> (u64, u64, u64) {
+        self.0.dispatcher.attempt_counts()
+    }
+}
+
 /// A running provider.
 pub struct ProviderHandle {
     addr: SocketAddr,
@@ -159,6 +186,11 @@ impl ProviderHandle {
     /// API requests in flight now (under the cap).
     pub fn in_flight(&self) -> usize {
         self.shared.admission.in_flight()
+    }
+
+    /// The provider's live counters, readable while it serves (for `/metrics`).
+    pub fn stats(&self) -> ProviderStats {
+        ProviderStats(Arc::clone(&self.shared))
     }
 
     /// Webhook events created so far (one per executed charge).

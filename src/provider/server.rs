@@ -90,6 +90,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Requests answered or being answered so far (each got a request id).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         format!("req_{n:014x}")

@@ -21,7 +21,7 @@ use crate::verify::VerifiedOrder;
 const EPS: f64 = 1e-9;
 
 /// One step of a capacity run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CapacityStep {
     /// The offered rate, per second.
     pub rate: f64,
@@ -59,7 +59,7 @@ impl CapacityStep {
 }
 
 /// The answer of a capacity run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CapacityReport {
     /// The SLO each step is judged against.
     pub slo_p99_ms: f64,

@@ -20,7 +20,7 @@ use super::history::Step;
 pub const MAX_LINES: usize = 8;
 
 /// One discrepancy as the report lists it: the verifier's finding and its causal chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     #[serde(flatten)]
     pub discrepancy: Discrepancy,

@@ -16,7 +16,7 @@ pub const RECOVERY_S: &str = "recovery_s";
 pub const WEBHOOK_ACK_P99_MS: &str = "webhook_ack_p99_ms";
 
 /// One threshold and how the run fared against it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateResult {
     pub name: String,
     /// Which side of the threshold passes: `>=` (a floor) or `<=` (a ceiling).
@@ -27,7 +27,7 @@ pub struct GateResult {
 }
 
 /// Which side of the threshold passes, written as the comparison that must hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Bound {
     /// Observed must be at least the threshold.
     #[serde(rename = ">=")]

@@ -1,8 +1,12 @@
 //! The JSON writer: `report.json`, the machine contract (snake_case, `schema_version`), and
 //! `OrderedMap`, which keeps the report's count maps in report order in the JSON.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::marker::PhantomData;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -58,6 +62,22 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
             }
         }
         de.deserialize_map(OrderedVisitor(PhantomData))
+    }
+}
+
+/// In the schema an `OrderedMap` is what it is on the wire: an object of `V`s (the order
+/// is the writer's courtesy, not part of the contract).
+impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        <BTreeMap<String, V>>::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        <BTreeMap<String, V>>::json_schema(generator)
     }
 }
 

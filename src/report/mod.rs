@@ -23,6 +23,7 @@ pub mod markdown;
 mod markdown_load;
 pub mod recovery;
 pub mod schedule;
+pub mod schema;
 mod shape;
 pub mod step_summary;
 pub mod summary;
@@ -67,7 +68,7 @@ pub use webhook_health::EndpointHealth;
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run reports; the one source every format is rendered from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
     pub schema_version: u32,
     /// How the run ended: `pass`, `fail`, `interrupted` or `error`.
@@ -99,13 +100,13 @@ pub struct RunReport {
     pub warnings: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScenarioInfo {
     pub name: String,
     pub seed: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunInfo {
     /// The run id inside every order id of the run (`ord-<run id>-000042`).
     #[serde(default)]
@@ -119,7 +120,7 @@ pub struct RunInfo {
     pub drained: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadFigures {
     /// `constant` or `ramp`.
     pub profile: String,
@@ -141,7 +142,7 @@ pub struct LoadFigures {
     pub pool: Option<PoolFigures>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcomes {
     /// Orders that ended paid over checkouts offered: sent and shed, a shed checkout being a
     /// customer turned away (0 when none was offered).
@@ -158,7 +159,7 @@ pub struct Outcomes {
     pub confusion: OrderedMap<OrderedMap<u64>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Faults {
     /// Ledger entries per injected fault kind.
     pub injected: OrderedMap<u64>,
@@ -181,7 +182,7 @@ pub struct Faults {
 
 /// The provider's in-flight cap and the API requests it shed beyond it: answered at once
 /// with its rate-limit answer, before being read, so neither in the ledger nor a fault.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Overload {
     /// `provider.max_in_flight`.
     pub max_in_flight: u64,
@@ -189,7 +190,7 @@ pub struct Overload {
     pub shed: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Webhooks {
     /// Events the provider created.
     pub events: u64,
@@ -226,7 +227,7 @@ pub struct Webhooks {
 }
 
 /// Percentiles of the merchant's acknowledgement time, in ms.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AckLatency {
     pub p50: f64,
     pub p90: f64,
@@ -234,7 +235,7 @@ pub struct AckLatency {
     pub max: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verification {
     pub passed: bool,
     pub checks: Vec<CheckRow>,
@@ -245,7 +246,7 @@ pub struct Verification {
     pub hints: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckRow {
     pub name: String,
     pub invariant: String,

@@ -94,7 +94,7 @@ pub fn per_second(
 }
 
 /// How a window ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecoveryStatus {
     /// Back within the tolerance of the baseline for the hold period.
@@ -120,7 +120,7 @@ impl RecoveryStatus {
 }
 
 /// One fault window's effect and recovery.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WindowRecovery {
     pub name: String,
     /// Seconds from the load start.

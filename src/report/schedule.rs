@@ -12,7 +12,7 @@ use super::LoadFigures;
 use crate::net::PoolStats;
 
 /// What the generator's bounded connection pool did (`load.connections`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PoolFigures {
     /// The pool's size: connections to the merchant at most.
     pub connections: u64,

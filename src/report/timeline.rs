@@ -15,7 +15,7 @@ use crate::metrics::{Percentiles, Recorder};
 use crate::verify::Reconciliation;
 
 /// One second of the load, `[second, second + 1)` from the load start, by intended send time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineRow {
     pub second: u64,
     /// Checkouts the schedule planned to send in this second (per second).
@@ -42,7 +42,7 @@ pub struct TimelineRow {
 }
 
 /// A fault window's span, in seconds from the load start (for shading the charts).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WindowSpan {
     pub name: String,
     pub start_s: f64,
@@ -51,7 +51,7 @@ pub struct WindowSpan {
 }
 
 /// One point of the latency percentile spectrum.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpectrumPoint {
     /// 0 to 99.99.
     pub percentile: f64,

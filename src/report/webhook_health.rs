@@ -15,7 +15,7 @@ use crate::metrics::{histogram, Percentiles, MAX_US};
 pub const BAD_2XX: &str = "2xx_without_required_body";
 
 /// How the webhook endpoint answered the run's genuine deliveries.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EndpointHealth {
     /// Genuine attempts sent to the merchant.
     pub attempts: u64,
@@ -39,7 +39,7 @@ pub struct EndpointHealth {
 }
 
 /// Percentiles of the endpoint's answer time, in ms.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EndpointLatency {
     pub p50: f64,
     pub p99: f64,

@@ -2,7 +2,7 @@
 //! line and, for a capacity run, the watcher that stops the load once a step breaks the SLO;
 //! then works out what the schedule planned for the part of it that ran.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -38,6 +38,7 @@ pub async fn drive(
     origin: Instant,
     interrupt: &CancellationToken,
     quiet: bool,
+    publish: &OnceLock<Arc<LiveCounters>>,
 ) -> Driven {
     let plan = LoadPlan {
         stages: load::stages(&scenario.load.profile),
@@ -58,6 +59,8 @@ pub async fn drive(
         .as_ref()
         .map(|c| Duration::from_secs_f64(c.p99_ms / 1000.0));
     let live = Arc::new(LiveCounters::with_threshold(slo_p99));
+    // For the live `/metrics` endpoint, which reads the same counters.
+    let _ = publish.set(Arc::clone(&live));
     let load_stop = interrupt.child_token();
     let load_done = CancellationToken::new();
     let watcher = capacity.map(|c| {

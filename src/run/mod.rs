@@ -11,9 +11,11 @@ pub mod destination;
 mod drain;
 mod drive;
 mod harness;
+pub mod live_metrics;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
@@ -42,6 +44,8 @@ pub struct RunOptions {
     /// A baseline report to compare the run with: a regression fails the run (the report's
     /// `baseline` gate) and `compare.md` / `compare.json` join the report folder.
     pub baseline: Option<Baseline>,
+    /// Serve the live `/metrics` endpoint here (loopback) while the run lasts.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The report a run is compared with, read before the run starts, and how latency may move.
@@ -125,6 +129,16 @@ async fn run_scenario(
 ) -> anyhow::Result<RunOutcome> {
     let harness = Harness::start(&scenario, &interrupt).await?;
     let contract = &harness.contract;
+    // The endpoint stops with the run (the guard), whichever way the run ends.
+    let metrics_stop = CancellationToken::new();
+    let _metrics_guard = metrics_stop.clone().drop_guard();
+    let live = Arc::new(live_metrics::LiveSources::default());
+    if let Some(addr) = opts.metrics_listen {
+        let _ = live.provider.set(harness.provider.stats());
+        let (bound, _task) = live_metrics::start(addr, Arc::clone(&live), metrics_stop)
+            .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: cannot listen: {e}"))?;
+        tracing::info!("live metrics on http://{bound}/metrics");
+    }
     let run_id = &started.run_id;
     tracing::info!("run id {run_id}: order ids are ord-{run_id}-000000, ord-{run_id}-000001, …");
     let mut driven = drive::drive(
@@ -134,6 +148,7 @@ async fn run_scenario(
         harness.origin,
         &interrupt,
         opts.quiet,
+        &live.load,
     )
     .await;
     let loaded = &mut driven.result;

@@ -8,7 +8,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// One verification check: an invariant over the evidence of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
     LostPayment,
@@ -93,7 +105,7 @@ impl fmt::Display for Check {
 }
 
 /// One violation of one check, with the concrete values that show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Discrepancy {
     pub check: Check,
     pub order_id: String,

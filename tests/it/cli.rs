@@ -1,6 +1,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::util::report_json;
+
 fn paychaos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_paychaos"))
 }
@@ -179,9 +181,7 @@ fn a_failed_check_exits_1_and_names_it() {
     );
     assert!(out_dir.join("report.json").is_file() && out_dir.join("report.html").is_file());
     // report.json says what the process did (#9).
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
+    let json = report_json(&out_dir);
     assert_eq!(
         (&json["verdict"], &json["exit_code"]),
         (&"fail".into(), &1.into())
@@ -226,9 +226,11 @@ fn interrupt_a_run(signal: &str) -> (Option<i32>, String, serde_json::Value, Str
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
-    let json = std::fs::read_to_string(out_dir.join("report.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(serde_json::Value::Null);
+    let json = if out_dir.join("report.json").exists() {
+        report_json(&out_dir)
+    } else {
+        serde_json::Value::Null
+    };
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap_or_default();
     (status.code(), rest, json, md)
 }
@@ -351,9 +353,7 @@ fn an_out_folder_holding_an_earlier_report_is_refused_unless_forced() {
 
     // Assert 2: replaced.
     assert_eq!(code, Some(0), "{err}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
+    let json = report_json(&out_dir);
     assert_eq!(json["scenario"]["name"], "quick");
     assert_eq!(
         (&json["verdict"], &json["exit_code"]),

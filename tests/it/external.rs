@@ -3,8 +3,8 @@ use std::net::TcpListener;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use crate::util::{
-    assert_injected, assert_on_diagonal, assert_verified_clean, count, run_toml, ALL_FAULTS,
-    WEBHOOK_CHAOS,
+    assert_injected, assert_on_diagonal, assert_verified_clean, count, report_json, run_toml,
+    ALL_FAULTS, WEBHOOK_CHAOS,
 };
 
 fn paychaos() -> Command {
@@ -231,9 +231,7 @@ fn unreadable_final_states_make_the_report_say_error_with_the_exit_code() {
         err.contains("reading the merchant's final order states"),
         "{err}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
+    let json = report_json(&out_dir);
     assert_eq!(
         (&json["verdict"], &json["exit_code"]),
         (&"error".into(), &2.into())

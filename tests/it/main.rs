@@ -28,6 +28,10 @@ mod verdict;
 /// Load shapes end to end: a capacity run's knee and early stop, recovery after a window.
 mod profiles;
 
+/// The live `/metrics` endpoint of `paychaos run` and `paychaos provider`, scraped while
+/// they serve.
+mod live_metrics;
+
 /// The `paychaos` binary: validation errors, exit codes, nothing half-written.
 mod cli;
 

@@ -9,7 +9,8 @@
 //! merchant long before it, even on a busy machine, so what a run meets is what the seed
 //! decided (a timeout only where a timeout fault was planned), and tests can assert it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use paychaos::run::{run, RunOptions, RunOutcome};
 use paychaos::scenario::Scenario;
@@ -224,13 +225,43 @@ pub async fn run_toml(toml: &str) -> Finished {
     )
     .await
     .expect("run completes");
-    let text = std::fs::read_to_string(out.join("report.json")).expect("report.json written");
-    let json = serde_json::from_str(&text).expect("report.json parses");
+    let json = report_json(&out);
     Finished {
         outcome,
         json,
         _dir: tmp,
     }
+}
+
+/// The committed `schemas/report.schema.json`, compiled once for the whole test binary.
+fn report_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/report.schema.json");
+        let text = std::fs::read_to_string(&path).expect("schemas/report.schema.json readable");
+        let schema = serde_json::from_str(&text).expect("the report schema is JSON");
+        jsonschema::validator_for(&schema).expect("the report schema compiles")
+    })
+}
+
+/// `dir/report.json`, parsed and checked against the committed schema: every report a test
+/// reads through here holds to the contract a CI job reads it by.
+pub fn report_json(dir: &Path) -> serde_json::Value {
+    let path = dir.join("report.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} not readable: {e}", path.display()));
+    let json = serde_json::from_str(&text).expect("report.json parses");
+    let errors: Vec<String> = report_schema()
+        .iter_errors(&json)
+        .map(|e| format!("at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} breaks schemas/report.schema.json:\n{}",
+        path.display(),
+        errors.join("\n")
+    );
+    json
 }
 
 /// `json[path...]` as u64, 0 when absent (counts that are zero may be left out).

@@ -120,6 +120,9 @@ struct Shared {
     log: Mutex<Vec<(u64, WebhookAttempt)>>,
     /// Attempts forgotten to keep the log within `cfg.keep_attempts`.
     evicted: AtomicU64,
+    /// Finished attempts acknowledged, and the others (dropped ones included), for `/metrics`.
+    acked: AtomicU64,
+    failed: AtomicU64,
     /// Which events each payment has had, for reorder chaos (empty when it is off).
     order: reorder::Book,
     /// The chaos in force: `cfg.chaos` at start, replaced at run time by the control API.
@@ -143,6 +146,12 @@ impl Shared {
 
     /// Adds a finished attempt at its send-order place.
     fn record(&self, seq: u64, attempt: WebhookAttempt) {
+        let outcome = if attempt.acknowledged() {
+            &self.acked
+        } else {
+            &self.failed
+        };
+        outcome.fetch_add(1, Ordering::Relaxed);
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let at = log.partition_point(|(s, _)| *s < seq);
         log.insert(at, (seq, attempt));
@@ -206,6 +215,8 @@ impl Dispatcher {
                 seq: AtomicU64::new(0),
                 log: Mutex::new(Vec::new()),
                 evicted: AtomicU64::new(0),
+                acked: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
                 order: reorder::Book::default(),
                 chaos: RwLock::new(Arc::new(cfg.chaos.clone())),
                 cfg,
@@ -263,6 +274,14 @@ impl Dispatcher {
     /// Attempts forgotten so far to keep the log within its bound.
     pub fn evicted(&self) -> u64 {
         self.shared.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Attempts started so far (every copy and retry, dropped ones included), then those
+    /// finished acknowledged and not.
+    pub fn attempt_counts(&self) -> (u64, u64, u64) {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let s = &self.shared;
+        (get(&s.seq), get(&s.acked), get(&s.failed))
     }
 
     /// Events enqueued so far.
