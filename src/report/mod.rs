@@ -14,7 +14,6 @@ pub mod charts;
 pub mod gates;
 pub mod history;
 pub mod html;
-mod html_findings;
 pub mod json;
 pub mod junit;
 pub mod markdown;
