@@ -41,7 +41,6 @@ pub(super) fn figures(h: &mut String, r: &RunReport) {
     h.push_str("</div>\n</section>\n");
 }
 
-
 /// Rate, success, latency and in-flight over time; a note under the latency chart when
 /// fail-fast answers pull it down.
 pub(super) fn time_charts(h: &mut String, r: &RunReport) -> io::Result<()> {
