@@ -43,7 +43,8 @@ mod external;
 /// cannot be written only warned about.
 mod ci_outputs;
 
-/// `report.html`: one self-contained page with the charts and their data.
+/// `report.html`: one self-contained page with the charts and their data; in headless
+/// Chromium, a failed check and its first discrepancy on the first screen.
 mod report_html;
 
 /// `paychaos provider` in its own process: the request log on stdout, faults switched
