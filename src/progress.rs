@@ -2,7 +2,11 @@
 //! (told paid over answers the card did not decline), p99 of the latest answers, the fault
 //! windows active now and the checkouts in flight. On a terminal it is redrawn in place
 //! every 250 ms from figures of the last second; elsewhere (CI logs) it is a plain line every
-//! 5 s with figures of those 5 s. Reads the load's [`LiveCounters`]; decides nothing.
+//! 5 s with figures of those 5 s. Elapsed time never reads past the total (the last answers
+//! come after the last send); the final line is whole and ends the line. After the load,
+//! [`drain`] shows the drain phase the same way. Reads the load's [`LiveCounters`]; decides
+//! nothing. The strings are pure functions of what is shown ([`render`], [`render_drain`],
+//! [`frame`]), tested on their own.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +32,34 @@ pub fn line_open() -> bool {
     LINE_OPEN.load(Ordering::Relaxed)
 }
 
+/// Marks the progress line as ended by someone else (a message that must start on a line of
+/// its own, after Ctrl-C); returns whether one was open.
+pub fn close_line() -> bool {
+    LINE_OPEN.swap(false, Ordering::Relaxed)
+}
+
+/// How a line is written: redrawn in place on a terminal, or one whole line in a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// In place; `last` ends the line so that what follows starts on a new one.
+    Terminal {
+        last: bool,
+    },
+    Plain,
+}
+
+/// The bytes that show `text`: on a terminal, back to the line start, the text, erase the
+/// rest of the old line (a longer earlier line leaves nothing behind), and a newline after
+/// the last; in a log, `progress <text>` as a line.
+pub fn frame(text: &str, mode: Mode) -> String {
+    match mode {
+        Mode::Terminal { last } => {
+            format!("\r{text}\x1b[K{}", if last { "\n" } else { "" })
+        }
+        Mode::Plain => format!("progress {text}\n"),
+    }
+}
+
 /// What one progress line shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
@@ -44,10 +76,11 @@ pub struct Line {
 }
 
 /// Renders a line: `[ 12.3/40.0 s] 412/s, success 99.1%, p99 23 ms, in flight 37, window peak-outage`.
+/// Elapsed stops at the total: the load waits for its last answers after its last send.
 pub fn render(l: &Line) -> String {
     let mut s = format!(
         "[{:>5.1}/{:.1} s] {:.0}/s, success {}, p99 {}, in flight {}",
-        l.elapsed.as_secs_f64(),
+        l.elapsed.min(l.total).as_secs_f64(),
         l.total.as_secs_f64(),
         l.rate,
         l.success
@@ -64,6 +97,16 @@ pub fn render(l: &Line) -> String {
         s.push_str(&format!(", {word} {}", l.windows.join(", ")));
     }
     s
+}
+
+/// Renders the drain phase: `draining webhooks and reconciliation… 3 s (at most 10 s)`, in
+/// whole seconds, never past the limit.
+pub fn render_drain(elapsed: Duration, limit: Duration) -> String {
+    format!(
+        "draining webhooks and reconciliation… {} s (at most {} s)",
+        elapsed.min(limit).as_secs(),
+        limit.as_secs_f64().ceil() as u64
+    )
 }
 
 /// The windows active at run time `at`, in scenario order.
@@ -138,21 +181,51 @@ pub async fn run(
         shown.elapsed = now - started;
         shown.in_flight = totals.in_flight();
         shown.windows = active(&windows, now - started);
-        let mut err = std::io::stderr().lock();
-        // A failed write to stderr is not worth stopping a run for.
-        let _ = if terminal {
-            LINE_OPEN.store(true, Ordering::Relaxed);
-            write!(err, "\r{}\x1b[K", render(&shown))
-        } else {
-            writeln!(err, "progress {}", render(&shown))
-        };
+        show(&render(&shown), terminal, finished);
         if finished {
-            if terminal {
-                let _ = writeln!(err);
-                LINE_OPEN.store(false, Ordering::Relaxed);
-            }
             return;
         }
+    }
+}
+
+/// Shows the drain phase until `done` is cancelled, then a last line (ending the line on a
+/// terminal): redrawn in place on a terminal, a line every 5 s elsewhere.
+pub async fn drain(limit: Duration, done: CancellationToken) {
+    let terminal = std::io::stderr().is_terminal();
+    let redraw = if terminal { TERMINAL.0 } else { PLAIN.0 };
+    let started = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(redraw);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let finished = tokio::select! {
+            _ = done.cancelled() => true,
+            _ = tick.tick() => false,
+        };
+        // In a log, the phase is said once at its start and every interval, not at its end.
+        if finished && !terminal {
+            return;
+        }
+        show(&render_drain(started.elapsed(), limit), terminal, finished);
+        if finished {
+            return;
+        }
+    }
+}
+
+/// Writes one frame of `text` to stderr, keeping [`line_open`] true while a terminal line
+/// is half drawn.
+fn show(text: &str, terminal: bool, last: bool) {
+    let mode = if terminal {
+        Mode::Terminal { last }
+    } else {
+        Mode::Plain
+    };
+    let mut err = std::io::stderr().lock();
+    // A failed write to stderr is not worth stopping a run for.
+    let _ = err.write_all(frame(text, mode).as_bytes());
+    let _ = err.flush();
+    if terminal {
+        LINE_OPEN.store(!last, Ordering::Relaxed);
     }
 }
 
@@ -197,6 +270,49 @@ mod tests {
             ..line()
         };
         assert!(render(&l).ends_with(", windows a, b"));
+    }
+
+    #[test]
+    fn elapsed_never_reads_past_the_total() {
+        let l = Line {
+            elapsed: Duration::from_millis(41_700),
+            ..line()
+        };
+        assert!(render(&l).starts_with("[ 40.0/40.0 s] "), "{}", render(&l));
+        let l = Line {
+            elapsed: Duration::from_millis(39_960),
+            ..line()
+        };
+        assert!(render(&l).starts_with("[ 40.0/40.0 s] "));
+    }
+
+    #[test]
+    fn the_drain_phase_counts_whole_seconds_up_to_its_limit() {
+        let limit = Duration::from_secs(10);
+        assert_eq!(
+            render_drain(Duration::from_millis(3_900), limit),
+            "draining webhooks and reconciliation… 3 s (at most 10 s)"
+        );
+        assert_eq!(
+            render_drain(Duration::from_secs(12), limit),
+            "draining webhooks and reconciliation… 10 s (at most 10 s)"
+        );
+        assert!(
+            render_drain(Duration::ZERO, Duration::from_millis(500)).ends_with("0 s (at most 1 s)")
+        );
+    }
+
+    #[test]
+    fn frames_redraw_in_place_and_the_last_ends_the_line() {
+        let t = |last| Mode::Terminal { last };
+        assert_eq!(frame("[ 1.0/2.0 s] x", t(false)), "\r[ 1.0/2.0 s] x\x1b[K");
+        // A shorter last line erases what a longer one left, and ends with a newline.
+        assert_eq!(frame("done", t(true)), "\rdone\x1b[K\n");
+        assert_eq!(frame("done", Mode::Plain), "progress done\n");
+        for mode in [t(true), Mode::Plain] {
+            let f = frame("x", mode);
+            assert!(f.ends_with('\n') && f.matches('\n').count() == 1, "{f:?}");
+        }
     }
 
     #[test]

@@ -196,12 +196,12 @@ async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf
         let (interrupt, abort) = (interrupt.clone(), abort.clone());
         tokio::spawn(async move {
             let stop = signals.next().await;
-            say!(
+            term::err_line_after_signal(format_args!(
                 "paychaos: {}: stopping the load, draining briefly, writing the report \
                  ({} again to skip the drain)",
                 stop.name(),
                 stop.name()
-            );
+            ));
             interrupt.cancel();
             signals.next().await;
             abort.cancel();

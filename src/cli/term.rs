@@ -1,10 +1,11 @@
 //! What the commands write to the terminal: whole lines on stdout or stderr whose write errors
 //! are ignored (a closed pipe, as in `paychaos run … | head -n 1`, never panics, never stops
 //! a run or its report), and the tracing subscriber that writes the library's log events to
-//! stderr the same way, clearing a half-drawn progress line first.
+//! stderr the same way, clearing a half-drawn progress line first. A message after Ctrl-C
+//! starts on a line of its own, after the `^C` the terminal echoed.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
@@ -27,6 +28,26 @@ pub fn err_line(args: fmt::Arguments<'_>) {
     let mut line = args.to_string();
     line.push('\n');
     let _ = Stderr.write(line.as_bytes());
+}
+
+/// Writes `args` and a newline to stderr after a stop signal: the progress line (where the
+/// terminal echoed `^C`) is ended and kept, or a bare `^C` at a line start is erased, so the
+/// message starts on a line of its own; a failed write is ignored.
+pub fn err_line_after_signal(args: fmt::Arguments<'_>) {
+    let before = after_signal(io::stderr().is_terminal(), progress::close_line());
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{before}{args}");
+    let _ = err.flush();
+}
+
+/// What goes before a message after a stop signal: on a terminal, a newline ending an open
+/// progress line, else a return and erase over the echoed `^C`; nothing in a log.
+fn after_signal(terminal: bool, line_open: bool) -> &'static str {
+    match (terminal, line_open) {
+        (false, _) => "",
+        (true, true) => "\n",
+        (true, false) => "\r\x1b[K",
+    }
 }
 
 /// `println!` for the commands, with write errors ignored ([`out_line`]).
@@ -147,5 +168,13 @@ mod tests {
         assert_eq!(part("hyper::proto"), "hyper");
         assert_eq!(level_word(Level::WARN), "warning: ");
         assert_eq!(level_word(Level::INFO), "");
+    }
+
+    #[test]
+    fn a_message_after_ctrl_c_starts_on_a_line_of_its_own() {
+        assert_eq!(after_signal(true, true), "\n", "ends the progress line");
+        assert_eq!(after_signal(true, false), "\r\x1b[K", "erases a bare ^C");
+        assert_eq!(after_signal(false, true), "", "a log has no echo");
+        assert_eq!(after_signal(false, false), "");
     }
 }

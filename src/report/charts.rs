@@ -1,6 +1,7 @@
 //! The charts of `report.html`, drawn with plotters' SVG backend into strings the HTML writer
 //! inlines: rate, success rate, latency and in-flight over time (fault windows shaded) and the
-//! latency percentile spectrum. Legends are returned as data, for the page to lay out.
+//! latency percentile spectrum. Legends are returned as data, for the page to lay out. Time
+//! charts span the seconds that ran ([`ran`]).
 
 use std::error::Error;
 use std::io;
@@ -86,7 +87,7 @@ struct TimeChart<'a> {
 
 /// Target and achieved checkout rate, and shed checkouts, per second.
 pub fn rate(r: &RunReport) -> io::Result<Chart> {
-    let t = &r.timeline;
+    let t = ran(r);
     let y_max = t
         .iter()
         .map(|row| row.target_rate.max(row.achieved_rate).max(row.shed as f64))
@@ -124,7 +125,7 @@ pub fn success(r: &RunReport) -> io::Result<Chart> {
             lines: vec![Line::new(
                 "told paid / could succeed",
                 GREEN,
-                mid(&r.timeline, |row| row.success_rate),
+                mid(ran(r), |row| row.success_rate),
             )],
         },
     )
@@ -132,7 +133,7 @@ pub fn success(r: &RunReport) -> io::Result<Chart> {
 
 /// p50 and p99 checkout latency per second.
 pub fn latency(r: &RunReport) -> io::Result<Chart> {
-    let t = &r.timeline;
+    let t = ran(r);
     let y_max = t
         .iter()
         .map(|row| row.p99_ms.max(row.p50_ms))
@@ -155,7 +156,7 @@ pub fn latency(r: &RunReport) -> io::Result<Chart> {
 
 /// Checkouts in flight at the end of each second.
 pub fn in_flight(r: &RunReport) -> io::Result<Chart> {
-    let t = &r.timeline;
+    let t = ran(r);
     let y_max = t.iter().map(|row| row.in_flight as f64).fold(0.0, f64::max);
     let points = t
         .iter()
@@ -170,6 +171,20 @@ pub fn in_flight(r: &RunReport) -> io::Result<Chart> {
             lines: vec![Line::new("in flight at second end", PURPLE, points)],
         },
     )
+}
+
+/// The seconds of the timeline that ran: a capacity run that stopped its load once a step
+/// broke leaves the rest of its plan unsent, and its charts end where its load did (the last
+/// second anything was sent, shed or in flight) instead of showing a target never offered.
+pub fn ran(r: &RunReport) -> &[TimelineRow] {
+    let t = &r.timeline;
+    if !r.capacity.as_ref().is_some_and(|c| c.stopped_early) {
+        return t;
+    }
+    let last = t
+        .iter()
+        .rposition(|row| row.sent > 0 || row.shed > 0 || row.in_flight > 0);
+    &t[..last.map_or(0, |i| i + 1)]
 }
 
 /// Points at the middle of each second.
@@ -193,9 +208,10 @@ fn nice_max(max: f64) -> f64 {
 }
 
 fn time_chart(r: &RunReport, spec: TimeChart) -> io::Result<Chart> {
-    let x_max = (r.timeline.len() as f64).max(1.0);
+    let seconds = ran(r).len();
+    let x_max = (seconds as f64).max(1.0);
     let windows = &r.faults.windows;
-    let many = r.timeline.len() > 120;
+    let many = seconds > 120;
     let svg = render(|root| {
         let mut chart = ChartBuilder::on(&root)
             .margin_top(12)
@@ -419,6 +435,47 @@ mod tests {
         assert_eq!(spectrum_label(&1.5), "");
         assert!((spectrum_x(99.0) - 2.0).abs() < 1e-9);
         assert_eq!(spectrum_x(0.0), 0.0);
+    }
+
+    #[test]
+    fn a_capacity_run_stopped_early_is_charted_up_to_where_its_load_ended() {
+        // Arrange: two more planned seconds that nothing was sent in.
+        let mut r = crate::report::tests::sample();
+        let mut idle = r.timeline[0].clone();
+        (idle.sent, idle.shed, idle.in_flight, idle.target_rate) = (0, 0, 0, 50.0);
+        let ran_len = r.timeline.len();
+        for s in 0..2 {
+            r.timeline.push(TimelineRow {
+                second: (ran_len + s) as u64,
+                ..idle.clone()
+            });
+        }
+        assert_eq!(ran(&r).len(), ran_len + 2, "not a capacity run: all of it");
+        r.capacity = Some(crate::report::CapacityReport {
+            slo_p99_ms: 250.0,
+            slo_success_rate: 0.99,
+            every_s: 1.0,
+            settle_s: 0.0,
+            max_rate: 100.0,
+            steps: Vec::new(),
+            knee: None,
+            first_broken: None,
+            held_at_max: false,
+            stopped_early: false,
+        });
+        assert_eq!(ran(&r).len(), ran_len + 2, "ran to the end of its plan");
+
+        // Act
+        r.capacity.as_mut().unwrap().stopped_early = true;
+
+        // Assert: the idle seconds are gone from the charts' x axis.
+        assert_eq!(ran(&r).len(), ran_len);
+        let svg = rate(&r).unwrap().svg;
+        let full = {
+            r.capacity = None;
+            rate(&r).unwrap().svg
+        };
+        assert_ne!(svg, full);
     }
 
     #[test]

@@ -16,7 +16,6 @@ pub mod compare;
 pub mod gates;
 pub mod history;
 pub mod html;
-mod html_findings;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -155,6 +155,9 @@ async fn run_scenario(
 
     let order_ids: Vec<String> = loaded.records.iter().map(|r| r.order_id.clone()).collect();
     let drain_for = drain::limit(scenario.drain.timeout, loaded.interrupted);
+    let drain_done = CancellationToken::new();
+    let drain_shown =
+        (!opts.quiet).then(|| tokio::spawn(crate::progress::drain(drain_for, drain_done.clone())));
     let drained = drain::drain(
         &harness.provider,
         contract,
@@ -165,6 +168,10 @@ async fn run_scenario(
         &abort,
     )
     .await;
+    drain_done.cancel();
+    if let Some(shown) = drain_shown {
+        let _ = shown.await;
+    }
     // A Ctrl-C during the drain still makes the run an interrupted one.
     loaded.interrupted |= interrupt.is_cancelled() && driven.stopped_early_at.is_none();
     // Unreadable final states leave every order `missing`; the report is still written (it

@@ -51,7 +51,8 @@ mod ci_outputs;
 /// and the comparison a run leaves in its folder.
 mod compare;
 
-/// `report.html`: one self-contained page with the charts and their data.
+/// `report.html`: one self-contained page with the charts and their data; in headless
+/// Chromium, a failed check and its first discrepancy on the first screen.
 mod report_html;
 
 /// `paychaos provider` in its own process: the request log on stdout, faults switched

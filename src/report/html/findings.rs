@@ -1,14 +1,29 @@
-//! The discrepancies of `report.html`'s verification section: per failed check, the first
-//! findings with the order, expected and observed values, and the causal chain as a list.
+//! The discrepancies of `report.html`, right under the verdict: per failed check, the first
+//! findings with the order, expected and observed values, and the order's story (its causal
+//! chain, from `report::chain`) as a list. Left out when verification found nothing.
 
 use crate::verify::Check;
 
-use super::html::esc;
-use super::markdown::SHOWN_PER_CHECK;
-use super::RunReport;
+use super::super::markdown::SHOWN_PER_CHECK;
+use super::super::RunReport;
+use super::esc;
+
+/// The discrepancies section (empty when there are none), grouped by check in report order.
+pub(super) fn section(r: &RunReport) -> String {
+    let body = findings(r);
+    if body.is_empty() {
+        return body;
+    }
+    let n = r.verification.discrepancies.len();
+    format!(
+        "<section id=\"discrepancies\">\n<h2>Discrepancies ({n})</h2>\n<p class=\"note\">Each with \
+         the events that show it (every one in report.json, every order's whole story in \
+         history.jsonl).</p>\n{body}</section>\n"
+    )
+}
 
 /// The findings as HTML (empty when there are none), grouped by check in report order.
-pub fn findings(r: &RunReport) -> String {
+pub(super) fn findings(r: &RunReport) -> String {
     let mut h = String::new();
     for check in Check::ALL {
         let of: Vec<_> = r
@@ -21,13 +36,15 @@ pub fn findings(r: &RunReport) -> String {
             continue;
         }
         h.push_str(&format!(
-            "<h3>{check} ({})</h3>\n<ul class=\"findings\">\n",
+            "<div class=\"check-findings\" id=\"check-{check}\" data-check=\"{check}\">\n\
+             <h3>{check} ({})</h3>\n<ul class=\"findings\">\n",
             of.len()
         ));
         for d in of.iter().take(SHOWN_PER_CHECK) {
+            let order = esc(&d.order_id);
             h.push_str(&format!(
-                "<li><code>{}</code>: expected {}; observed {}",
-                esc(&d.order_id),
+                "<li class=\"discrepancy\" data-check=\"{check}\" data-order=\"{order}\">\
+                 <code>{order}</code>: expected {}; observed {}",
                 esc(&d.expected),
                 esc(&d.observed)
             ));
@@ -46,7 +63,7 @@ pub fn findings(r: &RunReport) -> String {
                 of.len() - SHOWN_PER_CHECK
             ));
         }
-        h.push_str("</ul>\n");
+        h.push_str("</ul>\n</div>\n");
     }
     h
 }
@@ -73,7 +90,7 @@ mod tests {
         let h = findings(&r);
 
         // Assert
-        assert!(h.starts_with("<h3>double_charge (1)</h3>\n<ul class=\"findings\">\n<li><code>ord-r1-000010</code>: expected at most 1 charge; observed 2 charges"), "{h}");
+        assert!(h.starts_with("<div class=\"check-findings\" id=\"check-double_charge\" data-check=\"double_charge\">\n<h3>double_charge (1)</h3>\n<ul class=\"findings\">\n<li class=\"discrepancy\" data-check=\"double_charge\" data-order=\"ord-r1-000010\"><code>ord-r1-000010</code>: expected at most 1 charge; observed 2 charges"), "{h}");
         for line in [
             "<ol class=\"chain\">\n<li>71 ms told paid</li>\n",
             "<li>100 ms charge attempt 0 key ord-r1-000010:charge: charged (1000, pi_ord-r1-000010)</li>\n",
@@ -82,9 +99,13 @@ mod tests {
             assert!(h.contains(line), "{line} in {h}");
         }
         assert!(
-            h.contains("<li>final paid</li>\n<li>&lt;b&gt;</li>\n</ol>\n</li>\n</ul>\n"),
+            h.contains("<li>final paid</li>\n<li>&lt;b&gt;</li>\n</ol>\n</li>\n</ul>\n</div>\n"),
             "{h}"
         );
+        assert!(
+            section(&r).starts_with("<section id=\"discrepancies\">\n<h2>Discrepancies (1)</h2>")
+        );
         assert_eq!(findings(&sample()), "", "nothing for a clean run");
+        assert_eq!(section(&sample()), "", "no section for a clean run");
     }
 }
