@@ -55,11 +55,19 @@ pub enum Command {
         /// Also write the JUnit XML (the report folder's junit.xml) to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Replace a scenario key before validation: `--set load.rate=200`,
+        /// `--set faults.windows[0].rate=0.5` (repeatable; the report lists them).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Check a scenario file and report every problem at once; starts nothing.
     Validate {
         /// The scenario file (TOML).
         file: PathBuf,
+        /// Replace a scenario key before validation: `--set load.rate=200`,
+        /// `--set faults.windows[0].rate=0.5` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Serve the reference merchant alone until Ctrl-C or SIGTERM, to drive it as an external
     /// merchant.
@@ -90,7 +98,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Merchant(args) => merchant_cmd::run(args),
         Command::Provider(args) => provider::run(args),
-        Command::Validate { file } => match Scenario::load(&file) {
+        Command::Validate { file, set } => match Scenario::load_with(&file, &set) {
             Ok(s) => {
                 out!(
                     "{}: ok: scenario '{}', seed {}, {:.0} s of load",
@@ -113,9 +121,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             seed,
             quiet,
             junit,
+            set,
         } => {
             // Checked before any socket is bound.
-            let scenario = match Scenario::load(&file) {
+            let scenario = match Scenario::load_with(&file, &set) {
                 Ok(s) => s,
                 Err(e) => {
                     say!("{e}");

@@ -101,6 +101,9 @@ fn headline(h: &mut String, r: &RunReport) {
     if r.run.interrupted {
         notes.push("<b>interrupted</b>".into());
     }
+    if let Some(a) = &r.run.aborted_by {
+        notes.push(format!("<b>ABORTED by threshold</b>: {}", esc(a)));
+    }
     if !r.run.drained {
         notes.push("<b>not drained</b> (the drain timed out)".into());
     }
@@ -437,9 +440,9 @@ fn gates_section(h: &mut String, gates: &[GateResult]) {
         };
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{word}</td></tr>\n",
-            esc(&g.name),
+            esc(&g.label()),
             esc(&g.threshold_text()),
-            number(g.observed)
+            esc(&g.observed_text())
         ));
     }
     h.push_str("</tbody>\n</table>\n</section>\n");

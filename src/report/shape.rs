@@ -20,6 +20,8 @@ pub struct Generator {
     pub send_lag: BTreeMap<u64, Histogram<u64>>,
     /// Set when a capacity run stopped its load once a step broke: how far it got.
     pub stopped_early_at: Option<Duration>,
+    /// Set when an `abort_on_fail` threshold stopped the load.
+    pub aborted_by: Option<super::thresholds::Aborted>,
 }
 
 /// Fills `recovery`, `capacity` and `warnings` of `report` (its load figures built).

@@ -181,6 +181,7 @@ async fn run_scenario(
             shed: std::mem::take(&mut loaded.shed),
             send_lag: std::mem::take(&mut loaded.send_lag),
             stopped_early_at: driven.stopped_early_at,
+            aborted_by: driven.aborted_by.take(),
         },
     });
     if let Some(e) = &final_read_error {

@@ -30,6 +30,7 @@ mod parse;
 mod target_tests;
 #[cfg(test)]
 mod tests;
+mod thresholds;
 
 /// One problem in a scenario, at a TOML key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -374,6 +375,7 @@ impl Checker {
             );
         }
         let recovery = self.recovery(&raw.recovery);
+        let thresholds = self.thresholds(&raw.thresholds);
         Scenario {
             name,
             seed: seed.unwrap_or(DEFAULT_SEED),
@@ -395,6 +397,8 @@ impl Checker {
             gates,
             capacity,
             recovery,
+            thresholds,
+            overrides: Vec::new(),
         }
     }
 

@@ -498,3 +498,9 @@ fn confusion_counts_truth_against_final_state() {
     assert_eq!(c.total(), 7);
     assert!(c.row(TruthLabel::DeclinedOther).values().all(|&n| n == 0));
 }
+
+#[test]
+fn the_threshold_catalogue_names_every_check() {
+    let names: Vec<&str> = Check::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(names, crate::scenario::thresholds::CHECK_NAMES);
+}
