@@ -41,13 +41,14 @@ async fn an_abort_on_fail_threshold_stops_the_load_and_fails_the_run() {
         j["load"]
     );
     let gates = j["gates"].as_array().unwrap();
-    assert_eq!(gates.len(), 2, "{gates:?}");
+    // The verification gate (on by default), then the two thresholds.
+    assert_eq!(gates.len(), 3, "{gates:?}");
     assert_eq!(
-        (gates[0]["source"].as_str(), gates[0]["passed"].as_bool()),
+        (gates[1]["source"].as_str(), gates[1]["passed"].as_bool()),
         (Some("thresholds[0]"), Some(true))
     );
-    assert_eq!(gates[1]["passed"], false);
-    assert!(gates[1]["note"]
+    assert_eq!(gates[2]["passed"], false);
+    assert!(gates[2]["note"]
         .as_str()
         .unwrap()
         .starts_with("ABORTED by threshold"));
@@ -57,7 +58,11 @@ async fn an_abort_on_fail_threshold_stops_the_load_and_fails_the_run() {
 fn a_set_override_changes_the_plan_digest_as_the_file_would() {
     use std::io::Write;
     let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(Setup::default().toml().as_bytes()).unwrap();
+    let setup = Setup {
+        faults: "server_error = 0.3".into(),
+        ..Setup::default()
+    };
+    f.write_all(setup.toml().as_bytes()).unwrap();
     let load = |sets: &[&str]| {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         paychaos::scenario::Scenario::load_with(f.path(), &sets).unwrap()
