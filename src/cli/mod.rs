@@ -67,6 +67,10 @@ pub enum Command {
         /// port 0 picks a free one, printed at start).
         #[arg(long, value_name = "ADDR", value_parser = crate::net::parse_addr)]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// Replace a scenario key before validation: `--set load.rate=200`,
+        /// `--set faults.windows[0].rate=0.5` (repeatable; the report lists them).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Compare two runs' reports: per metric the base, the new value, the delta and a verdict.
     ///
@@ -79,6 +83,10 @@ pub enum Command {
     Validate {
         /// The scenario file (TOML).
         file: PathBuf,
+        /// Replace a scenario key before validation: `--set load.rate=200`,
+        /// `--set faults.windows[0].rate=0.5` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Serve the reference merchant alone until Ctrl-C or SIGTERM, to drive it as an external
     /// merchant.
@@ -110,7 +118,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Merchant(args) => merchant_cmd::run(args),
         Command::Provider(args) => provider::run(args),
         Command::Compare(args) => compare_cmd::run(args),
-        Command::Validate { file } => match Scenario::load(&file) {
+        Command::Validate { file, set } => match Scenario::load_with(&file, &set) {
             Ok(s) => {
                 out!(
                     "{}: ok: scenario '{}', seed {}, {:.0} s of load",
@@ -136,9 +144,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             baseline,
             tolerance,
             metrics_listen,
+            set,
         } => {
             // Checked before any socket is bound.
-            let scenario = match Scenario::load(&file) {
+            let scenario = match Scenario::load_with(&file, &set) {
                 Ok(s) => s,
                 Err(e) => {
                     say!("{e}");

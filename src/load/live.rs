@@ -77,8 +77,9 @@ pub struct LiveCounters {
     paid: AtomicU64,
     declined: AtomicU64,
     errors: AtomicU64,
-    /// Latencies answered since the last [`LiveCounters::take_recent`].
-    recent: Mutex<Histogram<u64>>,
+    /// Latencies answered since the last [`LiveCounters::take_recent`], and since the start
+    /// (for the thresholds watched live), under one lock.
+    latencies: Mutex<Latencies>,
     /// By intended send time, [`SLICE`] each, from the load start.
     slices: Mutex<Vec<Slice>>,
     /// `Slice::over` counts latencies above this many µs (`u64::MAX`: none).
@@ -91,6 +92,13 @@ impl Default for LiveCounters {
     fn default() -> Self {
         LiveCounters::with_threshold(None)
     }
+}
+
+/// The recent and the whole-run latencies, µs.
+#[derive(Debug)]
+struct Latencies {
+    recent: Histogram<u64>,
+    whole: Histogram<u64>,
 }
 
 fn recent_histogram() -> Histogram<u64> {
@@ -122,7 +130,10 @@ impl LiveCounters {
             paid: AtomicU64::new(0),
             declined: AtomicU64::new(0),
             errors: AtomicU64::new(0),
-            recent: Mutex::new(recent_histogram()),
+            latencies: Mutex::new(Latencies {
+                recent: recent_histogram(),
+                whole: recent_histogram(),
+            }),
             slices: Mutex::new(Vec::new()),
             threshold_us,
             latency: LatencyBuckets::default(),
@@ -169,11 +180,12 @@ impl LiveCounters {
             s.declined += u64::from(declined);
             s.over += u64::from(over);
         });
-        self.recent
-            .lock()
-            .expect("live histogram lock")
-            .record(latency_us.clamp(1, RECENT_MAX_US))
-            .expect("value clamped into bounds");
+        {
+            let mut l = self.latencies.lock().expect("live histogram lock");
+            let us = latency_us.clamp(1, RECENT_MAX_US);
+            l.recent.record(us).expect("value clamped into bounds");
+            l.whole.record(us).expect("value clamped into bounds");
+        }
         self.latency.observe(latency_us);
         self.paid.fetch_add(u64::from(paid), Ordering::Relaxed);
         self.declined
@@ -203,9 +215,18 @@ impl LiveCounters {
     /// The latencies (µs) answered since the last call, leaving an empty histogram behind.
     pub fn take_recent(&self) -> Histogram<u64> {
         std::mem::replace(
-            &mut *self.recent.lock().expect("live histogram lock"),
+            &mut self.latencies.lock().expect("live histogram lock").recent,
             recent_histogram(),
         )
+    }
+
+    /// A copy of every latency (µs) answered since the start.
+    pub fn whole_latency(&self) -> Histogram<u64> {
+        self.latencies
+            .lock()
+            .expect("live histogram lock")
+            .whole
+            .clone()
     }
 
     /// The counts of checkouts intended within `[from, to)`, over the slices wholly inside
@@ -311,5 +332,6 @@ mod tests {
         );
         assert_eq!(live.take_recent().len(), 2);
         assert!(live.take_recent().is_empty());
+        assert_eq!(live.whole_latency().len(), 2, "the whole run keeps them");
     }
 }

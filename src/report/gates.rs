@@ -18,12 +18,21 @@ pub const WEBHOOK_ACK_P99_MS: &str = "webhook_ack_p99_ms";
 /// One threshold and how the run fared against it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateResult {
+    /// The gate's key (`p99_ms`), or a threshold's metric (`latency.p95`).
     pub name: String,
-    /// Which side of the threshold passes: `>=` (a floor) or `<=` (a ceiling).
+    /// The comparison that must hold between `observed` and `threshold`: `>=` (a floor),
+    /// `<=` (a ceiling), or for a threshold also `<`, `>`, `==`.
     pub op: Bound,
     pub threshold: f64,
+    /// 0 when `note` says the run has no data for the metric.
     pub observed: f64,
     pub passed: bool,
+    /// Where a threshold comes from (`thresholds[2]`); absent for a `[gates]` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Why a threshold has no figure (`no data: …`), or that it stopped the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Which side of the threshold passes, written as the comparison that must hold.
@@ -35,20 +44,60 @@ pub enum Bound {
     /// Observed must be at most the threshold.
     #[serde(rename = "<=")]
     Max,
+    #[serde(rename = "<")]
+    Below,
+    #[serde(rename = ">")]
+    Above,
+    #[serde(rename = "==")]
+    Equal,
+}
+
+impl Bound {
+    /// The comparison a scenario's threshold asks for.
+    pub fn of(op: crate::scenario::Op) -> Bound {
+        use crate::scenario::Op;
+        match op {
+            Op::Le => Bound::Max,
+            Op::Ge => Bound::Min,
+            Op::Lt => Bound::Below,
+            Op::Gt => Bound::Above,
+            Op::Eq => Bound::Equal,
+        }
+    }
+
+    /// Whether `observed` passes against `threshold`.
+    pub fn holds(self, observed: f64, threshold: f64) -> bool {
+        match self {
+            Bound::Min => observed >= threshold,
+            Bound::Max => observed <= threshold,
+            Bound::Below => observed < threshold,
+            Bound::Above => observed > threshold,
+            Bound::Equal => observed == threshold,
+        }
+    }
+
+    /// As the human formats write it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Bound::Min => "≥",
+            Bound::Max => "≤",
+            Bound::Below => "<",
+            Bound::Above => ">",
+            Bound::Equal => "=",
+        }
+    }
 }
 
 impl GateResult {
-    fn new(name: &str, bound: Bound, threshold: f64, observed: f64) -> GateResult {
-        let passed = match bound {
-            Bound::Min => observed >= threshold,
-            Bound::Max => observed <= threshold,
-        };
+    pub(super) fn new(name: &str, bound: Bound, threshold: f64, observed: f64) -> GateResult {
         GateResult {
             name: name.to_string(),
             op: bound,
             threshold,
             observed,
-            passed,
+            passed: bound.holds(observed, threshold),
+            source: None,
+            note: None,
         }
     }
 
@@ -57,21 +106,52 @@ impl GateResult {
         self.op
     }
 
-    /// `≥ 0.95` or `≤ 250`.
-    pub fn threshold_text(&self) -> String {
-        let op = match self.bound() {
-            Bound::Min => "≥",
-            Bound::Max => "≤",
-        };
-        format!("{op} {}", number(self.threshold))
+    /// The gate's key, or a threshold's source and metric: `thresholds[1] latency.p95`.
+    pub fn label(&self) -> String {
+        match &self.source {
+            Some(s) => format!("{s} {}", self.name),
+            None => self.name.clone(),
+        }
     }
 
-    /// One line saying how the gate fared: `p99_ms 412.5 above the maximum 250`.
+    /// The observed figure, or `no data`.
+    pub fn observed_text(&self) -> String {
+        match &self.note {
+            Some(n) if n.starts_with("no data") => "no data".into(),
+            _ => number(self.observed),
+        }
+    }
+
+    /// `≥ 0.95` or `≤ 250`.
+    pub fn threshold_text(&self) -> String {
+        format!("{} {}", self.bound().symbol(), number(self.threshold))
+    }
+
+    /// One line saying how the gate fared: `p99_ms 412.5 above the maximum 250`, or for a
+    /// threshold `latency.p95 412.5, not < 250 (thresholds[0])`.
     pub fn describe(&self) -> String {
+        if let Some(source) = &self.source {
+            let said = match (&self.note, self.passed) {
+                (Some(note), _) if note.starts_with("no data") => {
+                    format!("{} {}: {note}", self.name, self.threshold_text())
+                }
+                (note, passed) => {
+                    let verb = if passed { "" } else { "not " };
+                    let tail = note.as_ref().map(|n| format!("; {n}")).unwrap_or_default();
+                    format!(
+                        "{} {}, {verb}{}{tail}",
+                        self.name,
+                        number(self.observed),
+                        self.threshold_text()
+                    )
+                }
+            };
+            return format!("{said} ({source})");
+        }
         let (side, what) = match (self.passed, self.bound()) {
             (true, _) => ("within", "threshold"),
             (false, Bound::Min) => ("below", "the minimum"),
-            (false, Bound::Max) => ("above", "the maximum"),
+            (false, _) => ("above", "the maximum"),
         };
         let what = if self.passed {
             format!("the {what} {}", self.threshold_text())
@@ -171,6 +251,8 @@ fn recovery_gate(max: f64, windows: &[WindowRecovery]) -> GateResult {
             threshold: max,
             observed: watched.max(slowest),
             passed: false,
+            source: None,
+            note: None,
         },
         None => GateResult::new(RECOVERY_S, Bound::Max, max, slowest),
     }

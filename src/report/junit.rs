@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::gates::number;
 use super::{CheckRow, GateResult, RunReport};
 
 /// The file's name in the report folder.
@@ -77,7 +76,7 @@ fn gates(r: &RunReport) -> TestSuite {
             let line = lines.next().unwrap_or_else(|| g.describe());
             failure(line, "gate", gate_detail(g))
         };
-        let mut case = TestCase::new(g.name.as_str(), status);
+        let mut case = TestCase::new(g.label(), status);
         case.set_classname(format!("{}.gates", r.scenario.name));
         case.set_system_out(gate_detail(g));
         suite.add_test_case(case);
@@ -86,9 +85,14 @@ fn gates(r: &RunReport) -> TestSuite {
 }
 
 fn gate_detail(g: &GateResult) -> String {
+    let note = g
+        .note
+        .as_ref()
+        .map(|n| format!("; {n}"))
+        .unwrap_or_default();
     format!(
-        "observed {}, threshold {}",
-        number(g.observed),
+        "observed {}, threshold {}{note}",
+        g.observed_text(),
         g.threshold_text()
     )
 }

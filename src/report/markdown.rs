@@ -10,7 +10,6 @@ use crate::domain::FinalState;
 use crate::metrics::Percentiles;
 use crate::verify::{Check, TruthLabel};
 
-use super::gates::number;
 use super::RunReport;
 
 /// Discrepancies shown per check; the rest are counted.
@@ -62,6 +61,9 @@ impl<W: Write> Markdown<'_, W> {
         ];
         if r.run.interrupted {
             notes.push("**interrupted**".into());
+        }
+        if let Some(a) = &r.run.aborted_by {
+            notes.push(format!("**ABORTED by threshold**: {a}"));
         }
         if !r.run.drained {
             notes.push("**not drained** (the drain timed out)".into());
@@ -296,9 +298,9 @@ impl<W: Write> Markdown<'_, W> {
             writeln!(
                 self.w,
                 "| {} | {} | {} | {result} |",
-                g.name,
+                g.label(),
                 g.threshold_text(),
-                number(g.observed)
+                g.observed_text()
             )?;
         }
         Ok(())

@@ -26,6 +26,7 @@ pub mod schema;
 mod shape;
 pub mod step_summary;
 pub mod summary;
+pub mod thresholds;
 pub mod timeline;
 pub mod verdict;
 pub mod webhook_health;
@@ -117,6 +118,12 @@ pub struct RunInfo {
     pub interrupted: bool,
     /// Webhooks and reconciliation settled before the drain timeout.
     pub drained: bool,
+    /// Set when an `abort_on_fail` threshold stopped the load: which, and what it saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<String>,
+    /// The `--set key.path=value` arguments applied over the scenario file, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -306,6 +313,8 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             duration_s: inp.run_duration.as_secs_f64(),
             interrupted: inp.interrupted,
             drained: inp.drained,
+            aborted_by: None,
+            overrides: sc.overrides.clone(),
         },
         outcomes: outcomes(inp.reconciliation, load.shed),
         load,
@@ -352,6 +361,14 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         report.warnings.push(w);
     }
     report.gates = gates::evaluate(&sc.gates, &report);
+    let judged = thresholds::evaluate(
+        &sc.thresholds,
+        &report,
+        inp.recorder,
+        inp.generator.aborted_by.as_ref(),
+    );
+    report.gates.extend(judged);
+    report.run.aborted_by = inp.generator.aborted_by.as_ref().map(|a| a.describe());
     report.set_verdict(Verdict::of(report.run.interrupted, report.passed()));
     report
 }
@@ -368,7 +385,9 @@ impl RunReport {
             .iter()
             .filter(|g| !g.passed)
             .map(|g| {
-                if g.name == gates::VERIFICATION {
+                if g.source.is_some() {
+                    g.describe()
+                } else if g.name == gates::VERIFICATION {
                     let failed: Vec<String> = self
                         .verification
                         .checks

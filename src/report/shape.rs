@@ -22,6 +22,8 @@ pub struct Generator {
     pub stopped_early_at: Option<Duration>,
     /// What the bounded connection pool did; `None` with a connection per checkout.
     pub pool: Option<PoolStats>,
+    /// Set when an `abort_on_fail` threshold stopped the load.
+    pub aborted_by: Option<super::thresholds::Aborted>,
 }
 
 /// Fills `recovery`, `capacity` and `warnings` of `report` (its load figures built).

@@ -28,6 +28,9 @@ pub fn render(r: &RunReport) -> String {
     if r.run.interrupted {
         notes.push("**interrupted**: the figures cover what was measured".into());
     }
+    if let Some(a) = &r.run.aborted_by {
+        notes.push(format!("**ABORTED by threshold**: {a}"));
+    }
     if !r.run.drained {
         notes.push("**not drained** (the drain timed out)".into());
     }

@@ -18,6 +18,9 @@ pub fn render(r: &RunReport) -> String {
     if r.run.interrupted {
         run_notes.push_str(", interrupted");
     }
+    if let Some(a) = &r.run.aborted_by {
+        run_notes.push_str(&format!(", ABORTED by threshold: {a}"));
+    }
     if !r.run.drained {
         run_notes.push_str(", not drained");
     }
@@ -107,8 +110,8 @@ pub fn render(r: &RunReport) -> String {
             let mark = if g.passed { "ok" } else { "FAIL" };
             format!(
                 "{} {} ({}) {mark}",
-                g.name,
-                number(g.observed),
+                g.label(),
+                g.observed_text(),
                 g.threshold_text()
             )
         })

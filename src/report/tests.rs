@@ -71,6 +71,8 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             hold: Duration::from_secs(3),
             baseline: Duration::from_secs(10),
         },
+        thresholds: Vec::new(),
+        overrides: Vec::new(),
     }
 }
 
@@ -124,12 +126,21 @@ pub(crate) fn report_with(s: &Set, gates: GateSpec) -> RunReport {
 
 /// [`report_with`] for a run whose provider served at `provider_url`.
 pub(crate) fn report_at(s: &Set, gates: GateSpec, provider_url: Option<&str>) -> RunReport {
-    let sc = scenario(gates);
+    report_of(s, &scenario(gates), provider_url, None)
+}
+
+/// [`report_at`] for scenario `sc`, its load stopped by `aborted_by` when set.
+pub(crate) fn report_of(
+    s: &Set,
+    sc: &Scenario,
+    provider_url: Option<&str>,
+    aborted_by: Option<crate::report::thresholds::Aborted>,
+) -> RunReport {
     let evidence = s.evidence();
     let rec = reconcile(&evidence);
     let recorder = recorder(s);
     build(&ReportInputs {
-        scenario: &sc,
+        scenario: sc,
         evidence,
         history: &History::new(evidence),
         reconciliation: &rec,
@@ -148,6 +159,7 @@ pub(crate) fn report_at(s: &Set, gates: GateSpec, provider_url: Option<&str>) ->
         provider_shed: s.provider_shed,
         generator: Generator {
             shed: shed_log(s),
+            aborted_by,
             ..Generator::default()
         },
     })

@@ -24,8 +24,11 @@ pub struct Driven {
     pub target_rate: f64,
     /// Planned checkouts in each second of the whole schedule.
     pub planned_per_second: Vec<u64>,
-    /// Set when a capacity run stopped its load once a step broke: how far it got.
+    /// Set when a capacity run stopped its load once a step broke, or an `abort_on_fail`
+    /// threshold failed: how far it got.
     pub stopped_early_at: Option<Duration>,
+    /// The `abort_on_fail` threshold that stopped the load, if one did.
+    pub aborted_by: Option<report::thresholds::Aborted>,
 }
 
 /// Drives the load of `scenario` at `contract`, its order ids carrying `run_id`, from run
@@ -73,6 +76,18 @@ pub async fn drive(
             load_done.clone(),
         ))
     });
+    let judge = scenario
+        .thresholds
+        .iter()
+        .any(|t| t.abort_on_fail)
+        .then(|| {
+            tokio::spawn(watch_thresholds(
+                scenario.thresholds.clone(),
+                Arc::clone(&live),
+                load_stop.clone(),
+                load_done.clone(),
+            ))
+        });
     let shown = (!quiet).then(|| {
         tokio::spawn(progress::run(
             Arc::clone(&live),
@@ -88,11 +103,17 @@ pub async fn drive(
         Some(w) => w.await.ok().flatten(),
         None => None,
     };
+    let aborted = match judge {
+        Some(j) => j.await.ok().flatten(),
+        None => None,
+    };
     if let Some(p) = shown {
         let _ = p.await;
     }
+    // A threshold's stop, like a capacity step's, is no interruption; Ctrl-C wins over both.
+    let aborted_by = aborted.filter(|_| result.interrupted && !interrupt.is_cancelled());
     let stopped_early_at = early_stop(
-        broke,
+        broke.or(aborted_by.as_ref().map(|a| a.index)),
         result.interrupted,
         interrupt.is_cancelled(),
         result.elapsed,
@@ -105,7 +126,13 @@ pub async fn drive(
         stopped_early_at,
         scenario.load.profile.duration(),
     );
-    if let Some(i) = broke.filter(|_| stopped_early_at.is_some()) {
+    if let Some(a) = &aborted_by {
+        tracing::warn!(
+            "ABORTED by threshold: {}; load stopped at {:.1} s",
+            a.describe(),
+            result.elapsed.as_secs_f64()
+        );
+    } else if let Some(i) = broke.filter(|_| stopped_early_at.is_some()) {
         tracing::info!(
             "capacity step {} broke the SLO; load stopped at {:.1} s",
             i + 1,
@@ -119,6 +146,34 @@ pub async fn drive(
         target_rate,
         planned_per_second,
         stopped_early_at,
+        aborted_by,
+    }
+}
+
+/// How often the `abort_on_fail` thresholds are judged on the live figures.
+const JUDGE_EVERY: Duration = Duration::from_millis(250);
+
+/// Judges the `abort_on_fail` thresholds on the live figures until `done`; the first that
+/// fails (past its delay) stops the load through `stop` and is handed back.
+async fn watch_thresholds(
+    specs: Vec<crate::scenario::ThresholdSpec>,
+    live: Arc<LiveCounters>,
+    stop: CancellationToken,
+    done: CancellationToken,
+) -> Option<report::thresholds::Aborted> {
+    let started = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(JUDGE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return None,
+            _ = tick.tick() => {}
+        }
+        let at_s = started.elapsed().as_secs_f64();
+        if let Some(a) = report::thresholds::live_breach(&specs, &live, at_s) {
+            stop.cancel();
+            return Some(a);
+        }
     }
 }
 

@@ -218,6 +218,7 @@ async fn run_scenario(
             send_lag: std::mem::take(&mut loaded.send_lag),
             stopped_early_at: driven.stopped_early_at,
             pool: loaded.pool,
+            aborted_by: driven.aborted_by.take(),
         },
     });
     // Before the verdict can become an error below, and before report.json is written, so

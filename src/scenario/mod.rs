@@ -6,7 +6,9 @@
 pub mod contract;
 pub mod defaults;
 pub mod flaws;
+pub mod overrides;
 pub mod raw;
+pub mod thresholds;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use crate::domain::RunId;
 use contract::Contract;
 use flaws::Flaws;
 
+pub use thresholds::{Op, ThresholdSpec};
 pub use validate::{Problem, ScenarioError};
 
 /// A checked scenario.
@@ -43,6 +46,10 @@ pub struct Scenario {
     pub capacity: Option<CapacitySpec>,
     /// How recovery after each fault window is measured (`[recovery]`).
     pub recovery: RecoverySpec,
+    /// `[[thresholds]]`, in scenario order.
+    pub thresholds: Vec<ThresholdSpec>,
+    /// The `--set key.path=value` arguments applied over the file, for the report.
+    pub overrides: Vec<String>,
 }
 
 /// How checkouts are offered.
@@ -388,6 +395,12 @@ impl Scenario {
     /// Reads, parses and checks a scenario file: a regular file of at most
     /// [`MAX_FILE_BYTES`].
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &[])
+    }
+
+    /// [`Scenario::load`] with `--set key.path=value` overrides applied before validation; a
+    /// problem at an overridden key names its `--set` argument.
+    pub fn load_with(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
         let origin = path.display().to_string();
         let text = read_limited(path).map_err(|message| ScenarioError {
             origin: origin.clone(),
@@ -396,7 +409,35 @@ impl Scenario {
                 message,
             }],
         })?;
-        Scenario::from_toml_str(&text, &origin)
+        let fail = |problems| ScenarioError {
+            origin: origin.clone(),
+            problems,
+        };
+        let text = overrides::apply(&text, sets).map_err(fail)?;
+        let mut s = Scenario::from_toml_str(&text, &origin).map_err(|mut e| {
+            for p in &mut e.problems {
+                let from = sets.iter().find(|a| {
+                    overrides::key_of(a).is_some_and(|k| {
+                        p.path == k
+                            || p.path.starts_with(&format!("{k}."))
+                            || p.path.starts_with(&format!("{k}["))
+                    })
+                });
+                if let Some(arg) = from {
+                    // The line and column are those of the file with the overrides in it.
+                    if let Some(at) = p.message.find(" (at line ") {
+                        let end = p.message[at..]
+                            .find(')')
+                            .map_or(p.message.len(), |e| at + e + 1);
+                        p.message.replace_range(at..end, "");
+                    }
+                    p.message.push_str(&format!(" (from --set {arg:?})"));
+                }
+            }
+            e
+        })?;
+        s.overrides = sets.to_vec();
+        Ok(s)
     }
 }
 

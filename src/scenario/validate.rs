@@ -33,6 +33,7 @@ mod parse;
 mod target_tests;
 #[cfg(test)]
 mod tests;
+mod thresholds;
 
 /// One problem in a scenario, at a TOML key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -377,6 +378,7 @@ impl Checker {
             );
         }
         let recovery = self.recovery(&raw.recovery);
+        let thresholds = self.thresholds(&raw.thresholds);
         Scenario {
             name,
             seed: seed.unwrap_or(DEFAULT_SEED),
@@ -399,6 +401,8 @@ impl Checker {
             gates,
             capacity,
             recovery,
+            thresholds,
+            overrides: Vec::new(),
         }
     }
 

@@ -563,3 +563,9 @@ fn charges_naming_payment_methods_are_not_raw_card_data() {
         .iter()
         .any(|c| c.check == Check::RawCardData && c.passed()));
 }
+
+#[test]
+fn the_threshold_catalogue_names_every_check() {
+    let names: Vec<&str> = Check::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(names, crate::scenario::thresholds::CHECK_NAMES);
+}

@@ -65,3 +65,7 @@ mod bad_input;
 
 /// The crate's modules depend on each other one way (the order is stated in the file).
 mod layering;
+
+/// `[[thresholds]]` in whole runs: judged after the run, and an `abort_on_fail` one stopping
+/// the load early.
+mod thresholds;

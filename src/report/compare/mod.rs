@@ -145,6 +145,8 @@ impl Comparison {
             threshold: 0.0,
             observed: self.regressed as f64,
             passed: self.regressed == 0,
+            source: None,
+            note: None,
         }
     }
 }

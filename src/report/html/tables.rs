@@ -187,9 +187,9 @@ pub(super) fn gates_section(h: &mut String, gates: &[GateResult]) {
         };
         h.push_str(&format!(
             "<tr data-gate=\"{0}\"><td>{0}</td><td>{1}</td><td>{2}</td><td class=\"{class}\">{word}</td></tr>\n",
-            esc(&g.name),
+            esc(&g.label()),
             esc(&g.threshold_text()),
-            number(g.observed)
+            esc(&g.observed_text())
         ));
     }
     h.push_str("</tbody>\n</table>\n</section>\n");

@@ -35,6 +35,9 @@ pub(super) fn header(h: &mut String, r: &RunReport) {
     if r.run.interrupted {
         notes.push("<b>interrupted</b>".into());
     }
+    if let Some(a) = &r.run.aborted_by {
+        notes.push(format!("<b>ABORTED by threshold</b>: {}", esc(a)));
+    }
     if !r.run.drained {
         notes.push("<b>not drained</b> (the drain timed out)".into());
     }

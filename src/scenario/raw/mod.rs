@@ -38,6 +38,8 @@ pub struct RawScenario {
     pub capacity: Option<RawCapacity>,
     #[serde(default)]
     pub recovery: RawRecovery,
+    #[serde(default)]
+    pub thresholds: Vec<RawThreshold>,
 }
 
 /// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
@@ -276,6 +278,17 @@ pub struct RawGates {
     pub verification: Option<bool>,
     pub recovery_s_max: Option<f64>,
     pub webhook_ack_p99_ms_max: Option<f64>,
+}
+
+/// One `[[thresholds]]` entry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThreshold {
+    pub metric: Option<String>,
+    pub op: Option<String>,
+    pub value: Option<f64>,
+    pub abort_on_fail: Option<bool>,
+    pub delay: Option<RawDuration>,
 }
 
 /// A duration as written. Numbers are accepted here only so that `validate` can say

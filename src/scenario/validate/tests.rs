@@ -206,6 +206,8 @@ fn minimal_scenario_gets_every_default() {
             hold: secs(3),
             baseline: secs(10),
         },
+        thresholds: Vec::new(),
+        overrides: Vec::new(),
         gates: GateSpec {
             success_rate_min: None,
             p99_ms_max: None,
