@@ -64,8 +64,11 @@ pub use webhook_health::EndpointHealth;
 /// could misread a report: a key removed or renamed, a type changed, a figure's definition
 /// changed, or a new word in a closed set; a key added alone keeps it. 3: `success_rate` and
 /// `success_rate_eligible` count shed checkouts as failures, and recovery has the status
-/// `window_open_at_end` (with `verdict`, `exit_code` and each gate's `op` added).
-pub const SCHEMA_VERSION: u32 = 3;
+/// `window_open_at_end` (with `verdict`, `exit_code` and each gate's `op` added). 4: a gate's
+/// `op` may also be `<`, `>` or `==` (thresholds), and the checks gain `raw_card_data`
+/// (with the keys `gates[].source`, `gates[].note`, `run.aborted_by`, `run.overrides`,
+/// `load.pool` and `faults.overload` added).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Everything a run reports; the one source every format is rendered from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
