@@ -322,6 +322,7 @@ mod tests {
             shed: 0,
             answered: 90,
             paid: 80,
+            pending: 0,
             declined: 5,
             errors: 0,
         };

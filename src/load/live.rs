@@ -57,6 +57,8 @@ pub struct Totals {
     pub shed: u64,
     pub answered: u64,
     pub paid: u64,
+    /// Told pending: not paid yet, and not a failure either (a webhook may settle it).
+    pub pending: u64,
     pub declined: u64,
     pub errors: u64,
 }
@@ -75,6 +77,7 @@ pub struct LiveCounters {
     shed: AtomicU64,
     answered: AtomicU64,
     paid: AtomicU64,
+    pending: AtomicU64,
     declined: AtomicU64,
     errors: AtomicU64,
     /// Latencies answered since the last [`LiveCounters::take_recent`], and since the start
@@ -128,6 +131,7 @@ impl LiveCounters {
             shed: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             paid: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
             declined: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latencies: Mutex::new(Latencies {
@@ -170,6 +174,10 @@ impl LiveCounters {
             == CheckoutAnswer::Told {
                 status: OrderStatus::Paid,
             };
+        let pending = *answer
+            == CheckoutAnswer::Told {
+                status: OrderStatus::Pending,
+            };
         let declined = is_decline(answer);
         let error = matches!(answer, CheckoutAnswer::Error { .. });
         // Totals last, so a reader never sees more answered than slices hold.
@@ -188,6 +196,8 @@ impl LiveCounters {
         }
         self.latency.observe(latency_us);
         self.paid.fetch_add(u64::from(paid), Ordering::Relaxed);
+        self.pending
+            .fetch_add(u64::from(pending), Ordering::Relaxed);
         self.declined
             .fetch_add(u64::from(declined), Ordering::Relaxed);
         self.errors.fetch_add(u64::from(error), Ordering::Relaxed);
@@ -202,6 +212,7 @@ impl LiveCounters {
             shed: get(&self.shed),
             answered: get(&self.answered),
             paid: get(&self.paid),
+            pending: get(&self.pending),
             declined: get(&self.declined),
             errors: get(&self.errors),
         }

@@ -128,6 +128,11 @@ impl ProviderStats {
     pub fn webhook_attempts(&self) -> (u64, u64, u64) {
         self.0.dispatcher.attempt_counts()
     }
+
+    /// API requests shed at the in-flight cap so far, and those in flight now.
+    pub fn overload(&self) -> (u64, usize) {
+        (self.0.admission.shed(), self.0.admission.in_flight())
+    }
 }
 
 /// A running provider.

@@ -174,11 +174,11 @@ pub fn in_flight(r: &RunReport) -> io::Result<Chart> {
 }
 
 /// The seconds of the timeline that ran: a capacity run that stopped its load once a step
-/// broke leaves the rest of its plan unsent, and its charts end where its load did (the last
+/// broke, or a run an `abort_on_fail` threshold stopped, leaves the rest of its plan unsent, and its charts end where its load did (the last
 /// second anything was sent, shed or in flight) instead of showing a target never offered.
 pub fn ran(r: &RunReport) -> &[TimelineRow] {
     let t = &r.timeline;
-    if !r.capacity.as_ref().is_some_and(|c| c.stopped_early) {
+    if !r.capacity.as_ref().is_some_and(|c| c.stopped_early) && r.run.aborted_by.is_none() {
         return t;
     }
     let last = t

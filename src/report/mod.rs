@@ -191,7 +191,9 @@ pub struct Faults {
 
 /// The provider's in-flight cap and the API requests it shed beyond it: answered at once
 /// with its rate-limit answer, before being read, so neither in the ledger nor a fault.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Overload {
     /// `provider.max_in_flight`.
     pub max_in_flight: u64,

@@ -55,7 +55,9 @@ pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
             &g.shed,
             &g.send_lag,
             cut_at.unwrap_or(schedule.duration()),
-            g.stopped_early_at.is_some(),
+            // Stopped once a step broke; a threshold's abort cuts the run short but is no
+            // capacity answer (it is reported as the abort, and its steps as incomplete).
+            g.stopped_early_at.is_some() && g.aborted_by.is_none(),
         )
     });
     report.warnings = schedule::warnings(

@@ -111,11 +111,19 @@ pub fn live_breach(specs: &[ThresholdSpec], live: &LiveCounters, at_s: f64) -> O
 pub fn live_value(metric: &str, totals: &Totals, whole: &Histogram<u64>) -> Option<f64> {
     let ratio = |n: u64, d: u64| (d > 0).then(|| n as f64 / d as f64);
     match metric {
-        // Over the checkouts that have an answer (and the shed ones, turned away).
-        "success_rate" => ratio(totals.paid, totals.answered + totals.shed),
+        // Over the checkouts that have a final answer (and the shed ones, turned away): one
+        // told pending may still be paid by its webhook, so it counts on neither side until
+        // the run's own figure judges it (a merchant that answers pending is not failing).
+        "success_rate" => ratio(
+            totals.paid,
+            totals.answered.saturating_sub(totals.pending) + totals.shed,
+        ),
         "success_rate_eligible" => ratio(
             totals.paid,
-            totals.answered.saturating_sub(totals.declined) + totals.shed,
+            totals
+                .answered
+                .saturating_sub(totals.pending + totals.declined)
+                + totals.shed,
         ),
         "shed" => Some(totals.shed as f64),
         "errors" => Some(totals.errors as f64),

@@ -111,9 +111,10 @@ pub async fn drive(
         let _ = p.await;
     }
     // A threshold's stop, like a capacity step's, is no interruption; Ctrl-C wins over both.
-    let aborted_by = aborted.filter(|_| result.interrupted && !interrupt.is_cancelled());
+    let aborted_by =
+        aborted.filter(|_| broke.is_none() && result.interrupted && !interrupt.is_cancelled());
     let stopped_early_at = early_stop(
-        broke.or(aborted_by.as_ref().map(|a| a.index)),
+        broke.is_some() || aborted_by.is_some(),
         result.interrupted,
         interrupt.is_cancelled(),
         result.elapsed,
@@ -167,6 +168,10 @@ async fn watch_thresholds(
     loop {
         tokio::select! {
             _ = done.cancelled() => return None,
+            // Stopped by something else (a capacity step broke, Ctrl-C): the load is over, and
+            // what the in-flight checkouts do while they finish is judged by the run's own
+            // figures, not by a live breach that came too late to stop anything.
+            _ = stop.cancelled() => return None,
             _ = tick.tick() => {}
         }
         let at_s = started.elapsed().as_secs_f64();
@@ -177,15 +182,16 @@ async fn watch_thresholds(
     }
 }
 
-/// A stop the capacity watcher asked for (a step `broke`, the load cut short, no interrupt
-/// from outside) is the end of a capacity run, not an interruption: how far the load got.
+/// A stop the run asked for itself (a capacity step broke or a threshold aborted: `asked`;
+/// the load cut short, no interrupt from outside) is the end of the run, not an
+/// interruption: how far the load got.
 fn early_stop(
-    broke: Option<usize>,
+    asked: bool,
     load_cut_short: bool,
     interrupted: bool,
     elapsed: Duration,
 ) -> Option<Duration> {
-    (broke.is_some() && load_cut_short && !interrupted).then_some(elapsed)
+    (asked && load_cut_short && !interrupted).then_some(elapsed)
 }
 
 /// What the schedule planned, checkouts and rate per second, for the part of it that ran:
@@ -216,14 +222,18 @@ mod tests {
 
     #[test]
     fn only_a_broken_step_that_cut_the_load_short_is_an_early_stop() {
-        assert_eq!(early_stop(Some(2), true, false, SECOND), Some(SECOND));
-        assert_eq!(early_stop(Some(2), true, true, SECOND), None, "Ctrl-C wins");
+        assert_eq!(early_stop(true, true, false, SECOND), Some(SECOND));
+        assert_eq!(early_stop(true, true, true, SECOND), None, "Ctrl-C wins");
         assert_eq!(
-            early_stop(Some(2), false, false, SECOND),
+            early_stop(true, false, false, SECOND),
             None,
             "ran to the end"
         );
-        assert_eq!(early_stop(None, true, false, SECOND), None, "no step broke");
+        assert_eq!(
+            early_stop(false, true, false, SECOND),
+            None,
+            "no step broke"
+        );
     }
 
     #[test]

@@ -119,6 +119,19 @@ impl Collector for Sources {
                 "Webhook events the provider created.",
                 p.webhook_events(),
             )?;
+            let (shed, in_flight) = p.overload();
+            counter(
+                &mut e,
+                "paychaos_provider_shed",
+                "API requests the provider shed beyond its in-flight cap (answered as rate limited).",
+                shed,
+            )?;
+            gauge(
+                &mut e,
+                "paychaos_provider_in_flight",
+                "API requests the provider is serving now.",
+                i64::try_from(in_flight).unwrap_or(i64::MAX),
+            )?;
             let (sent, acked, failed) = p.webhook_attempts();
             counter(
                 &mut e,

@@ -186,6 +186,12 @@ pub fn is_live(metric: &str) -> bool {
     live_latency(metric).is_some() || SCALARS.iter().any(|&(n, _, live)| live && n == metric)
 }
 
+/// Whether the live value of `metric` can only grow while the load runs (a count, or the
+/// largest latency so far), so that only a ceiling can be judged broken before the end.
+pub fn is_running_total(metric: &str) -> bool {
+    matches!(metric, "sent" | "shed" | "errors") || live_latency(metric) == Some(None)
+}
+
 /// The live metrics, for an error message.
 pub fn live_summary() -> String {
     let scalars: Vec<&str> = SCALARS

@@ -102,12 +102,13 @@ fn parse(text: &str) -> (BTreeMap<String, String>, BTreeMap<String, f64>) {
 
 #[test]
 fn a_run_serves_its_live_counters_while_it_runs() {
-    // Arrange: a run of 3 s.
+    // Arrange: a run of 15 s, long enough that the first answers and webhooks come while
+    // it lasts on any machine (the scrape loop below ends as soon as they are seen).
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("live.toml");
     std::fs::write(
         &file,
-        "name = \"live\"\nseed = 5\n[load]\nprofile = \"constant\"\nrate = 20\nduration = \"3s\"\n\
+        "name = \"live\"\nseed = 5\n[load]\nprofile = \"constant\"\nrate = 10\nduration = \"15s\"\n\
          [provider]\nhold = \"2s\"\n[merchant]\nprovider_timeout = \"1s\"\nretry_backoff = \"10ms\"\n\
          reconcile_every = \"100ms\"\npending_grace = \"1s\"\n",
     )
@@ -153,6 +154,8 @@ fn a_run_serves_its_live_counters_while_it_runs() {
         ("paychaos_checkouts_in_flight", "gauge"),
         ("paychaos_checkout_latency_seconds", "histogram"),
         ("paychaos_provider_requests_total", "counter"),
+        ("paychaos_provider_shed_total", "counter"),
+        ("paychaos_provider_in_flight", "gauge"),
         ("paychaos_webhook_events_total", "counter"),
         ("paychaos_webhooks_sent_total", "counter"),
         ("paychaos_webhooks_finished_total", "counter"),
@@ -217,6 +220,7 @@ fn the_provider_serves_its_counters() {
     assert_eq!(status, 200);
     let (types, samples) = parse(&text);
     assert_eq!(samples["paychaos_provider_requests_total"], 1.0, "{text}");
+    assert_eq!(samples["paychaos_provider_shed_total"], 0.0, "{text}");
     assert_eq!(samples["paychaos_webhook_events_total"], 1.0, "{text}");
     assert_eq!(types["paychaos_webhooks_finished_total"], "counter");
     assert!(

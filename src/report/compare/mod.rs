@@ -321,12 +321,23 @@ fn rate(metric: &str, b: Proportion, n: Proportion, higher_is_better: bool) -> R
 }
 
 fn latencies(b: &ReportView, n: &ReportView, tol: Tolerance) -> Vec<Row> {
+    // A report with no checkout sent has no latency (its figures read 0 ms): that side is
+    // missing, never fast; a new run that sent nothing where the base did has regressed.
     let (bl, nl) = (&b.latency_ms, &n.latency_ms);
+    let (bs, ns) = (b.load.sent > 0, n.load.sent > 0);
+    let row = |metric: &str, base: f64, new: f64| {
+        let mut r = latency(metric, bs.then_some(base), ns.then_some(new), tol);
+        if bs && !ns {
+            r.verdict = Judgement::Regressed;
+            r.reason = "the new run sent no checkout".to_string();
+        }
+        r
+    };
     let mut rows = vec![
-        latency("latency_ms.p50", Some(bl.p50), Some(nl.p50), tol),
-        latency("latency_ms.p90", Some(bl.p90), Some(nl.p90), tol),
-        latency("latency_ms.p99", Some(bl.p99), Some(nl.p99), tol),
-        latency("latency_ms.max", Some(bl.max), Some(nl.max), tol),
+        row("latency_ms.p50", bl.p50, nl.p50),
+        row("latency_ms.p90", bl.p90, nl.p90),
+        row("latency_ms.p99", bl.p99, nl.p99),
+        row("latency_ms.max", bl.max, nl.max),
     ];
     // The webhook endpoint's figures exist only where webhooks were sent.
     let ack = |v: &ReportView| {

@@ -212,6 +212,27 @@ fn latency_beyond_the_tolerance_regresses_and_below_it_improves() {
 }
 
 #[test]
+fn a_run_that_sent_nothing_has_no_latency_and_regresses_against_one_that_did() {
+    // Arrange: the new run sent no checkout, so its latency figures read 0 ms.
+    let mut new = view(950);
+    new.load.sent = 0;
+    new.latency_ms = LatencyView::default();
+
+    // Act
+    let c = cmp(view(950), new.clone());
+
+    // Assert: not "better" (0 ms is no figure), and the comparison fails.
+    let p99 = row(&c, "latency_ms.p99");
+    assert_eq!(p99.new, None);
+    assert_eq!(p99.verdict, Judgement::Regressed, "{}", p99.reason);
+    assert_eq!(c.verdict, Judgement::Regressed);
+
+    // Both empty: nothing to weigh, no regression.
+    let c = cmp(new.clone(), new);
+    assert_eq!(row(&c, "latency_ms.p99").verdict, Judgement::Incomparable);
+}
+
+#[test]
 fn any_new_violation_or_failed_check_regresses() {
     let mut new = view(950);
     fail_check(&mut new, "double_charge", 1);

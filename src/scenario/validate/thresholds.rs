@@ -63,6 +63,19 @@ impl Checker {
                 Some(v) => Some(v),
             };
             let abort_on_fail = t.abort_on_fail.unwrap_or(false);
+            if let (true, Some(m), Some(op)) = (abort_on_fail, &metric, op) {
+                // A running total only grows: only a ceiling it has passed is broken for good
+                // before the end; `sent >= 1000` judged at 10 s would stop a healthy run.
+                if thresholds::is_running_total(m) && !matches!(op, Op::Le | Op::Lt) {
+                    self.report(
+                        &at("abort_on_fail"),
+                        format!(
+                            "{m:?} is a running total that only grows during the load, so only \
+                             a ceiling (\"<=\" or \"<\") can stop the load early"
+                        ),
+                    );
+                }
+            }
             if let (true, Some(m)) = (abort_on_fail, &metric) {
                 if !thresholds::is_live(m) {
                     self.report(
@@ -251,5 +264,44 @@ delay = "1s"
             "{live}"
         );
         assert!(find("thresholds[4].delay").contains("only with abort_on_fail"));
+    }
+
+    #[test]
+    fn a_running_total_stops_the_load_only_on_a_ceiling() {
+        // A count (or the largest latency so far) only grows during the load: a floor judged
+        // live would stop a healthy run before it got there.
+        let p = problems(&with(
+            r#"
+[[thresholds]]
+metric = "sent"
+op = ">="
+value = 1000
+abort_on_fail = true
+[[thresholds]]
+metric = "latency.max"
+op = "=="
+value = 5
+abort_on_fail = true
+[[thresholds]]
+metric = "errors"
+op = "<="
+value = 10
+abort_on_fail = true
+[[thresholds]]
+metric = "max"
+op = "<"
+value = 900
+abort_on_fail = true
+[[thresholds]]
+metric = "p99"
+op = ">"
+value = 1
+abort_on_fail = true
+"#,
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("thresholds[0].abort_on_fail: \"sent\" is a running total"));
+        assert!(p[0].contains(r#"a ceiling ("<=" or "<")"#), "{}", p[0]);
+        assert!(p[1].starts_with("thresholds[1].abort_on_fail: \"latency.max\""));
     }
 }
