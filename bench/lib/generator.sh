@@ -49,8 +49,10 @@ probe_paychaos() {
   PROBE_N=$((PROBE_N + 1))
   start_server hyper-peer "$HYPER_PEER" 127.0.0.1:0 || return 1
   PEER_PID=$SERVER_PID
-  local dir="$WORK/paychaos-$PROBE_N-$rate"
-  mkdir -p "$dir"
+  # Each part runs in a subshell of its own, so PROBE_N starts again in each: the folder
+  # is made unique here (a run refuses an --out that holds an earlier report).
+  local dir
+  dir=$(mktemp -d "$WORK/paychaos-$PROBE_N-$rate-XXXX")
   gen_scenario "$rate" "$ms" "$SERVER_URL" "$dir/scenario.toml"
   RUN_LIMIT=$((ms / 1000 + 120)) run_paychaos "$dir/scenario.toml" "$dir" "$hook" || return 1
   stop_pid "$PEER_PID"
@@ -129,7 +131,7 @@ part_generator() {
   local rep start grow secs=$(((GEN_MS + 999) / 1000))
   local -A last=([paychaos]=$GEN_START [oha]=$GEN_START)
   for ((rep = 1; rep <= REPS; rep++)); do
-    for tool in paychaos oha; do
+    for tool in paychaos ${HAVE_OHA:+oha}; do
       # Later searches start at the earlier answer and take smaller steps.
       start=${last[$tool]}
       grow=200
@@ -173,6 +175,7 @@ part_stall() {
     probe_paychaos "$STALL_RATE" "$STALL_MS" stall_peer || return 1
     record stall.paychaos.p99_ms "$PROBE_P99_MS"
     record stall.paychaos.max_ms "$PROBE_MAX_MS"
+    [[ -n ${HAVE_OHA:-} ]] || continue
     probe_oha "$STALL_RATE" "$STALL_MS" stall_peer || return 1
     record stall.oha.p99_ms "$PROBE_P99_MS"
     record stall.oha.max_ms "$PROBE_MAX_MS"
