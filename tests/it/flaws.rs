@@ -1,4 +1,4 @@
-//! Issue 3, planted flaws: each flaw of the reference merchant, run in a short scenario that
+//! Planted flaws: each flaw of the reference merchant, run in a short scenario that
 //! exposes it, fails exactly its check (naming the orders, the invariant, expected and
 //! observed), while the correct merchant in the same scenario verifies clean; and the
 //! correct merchant verifies clean over 20 seeds with every fault and all webhook chaos on.

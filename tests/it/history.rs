@@ -1,4 +1,4 @@
-//! Issue 9, each order keeps its story: order ids unique per run while the seed's faults
+//! Each order keeps its story: order ids unique per run while the seed's faults
 //! stay keyed by the sequence number, and `history.jsonl` tells every order.
 
 use std::collections::{BTreeMap, BTreeSet};
