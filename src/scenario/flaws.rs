@@ -89,8 +89,8 @@ impl Flaw {
         names.join(", ")
     }
 
-    fn bit(self) -> u16 {
-        1 << self as u16
+    fn bit(self) -> u32 {
+        1 << self as u32
     }
 }
 
@@ -102,7 +102,7 @@ impl fmt::Display for Flaw {
 
 /// A set of flaws; empty for the correct merchant. Copy, so every decision can hold one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Flaws(u16);
+pub struct Flaws(u32);
 
 impl Flaws {
     /// No flaw: the correct merchant.
