@@ -1,7 +1,8 @@
 //! The Markdown writer: `report.md`, sized for a CI step summary. Sections in a fixed order:
 //! verdict, load (with schedule warnings), capacity (capacity runs), latency, outcomes
 //! (confusion matrix), faults, recovery (when there are fault windows), webhooks,
-//! verification, gates. Capacity and recovery render in `markdown_load.rs`.
+//! card testers (runs with testers), verification, gates. Capacity and recovery render in
+//! `markdown_load.rs`; card testers in `card_testers.rs`.
 
 use std::io::{self, Write};
 
@@ -35,6 +36,7 @@ impl<W: Write> Markdown<'_, W> {
         self.faults()?;
         super::markdown_load::recovery(self.w, self.r)?;
         self.webhooks()?;
+        super::card_testers::markdown(self.w, self.r)?;
         self.verification()?;
         self.gates()
     }

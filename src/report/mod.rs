@@ -10,6 +10,7 @@
 //! report against a baseline report.
 
 pub mod capacity;
+pub mod card_testers;
 pub mod chain;
 pub mod charts;
 pub mod compare;
@@ -101,6 +102,9 @@ pub struct RunReport {
     pub capacity: Option<CapacityReport>,
     /// Where the generator did not keep its schedule ([`schedule::warnings`]).
     pub warnings: Vec<String>,
+    /// Card testers' attempts by where they were stopped; absent for a run without testers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_testers: Option<card_testers::CardTesters>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -360,6 +364,11 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         recovery: Vec::new(),
         capacity: None,
         warnings: Vec::new(),
+        card_testers: inp
+            .reconciliation
+            .card_testing
+            .as_ref()
+            .map(|t| card_testers::CardTesters::of(sc, t)),
     };
     shape::add(&mut report, inp);
     if let Some(w) = overload_warning(&report.faults.overload) {
