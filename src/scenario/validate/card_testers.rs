@@ -145,3 +145,62 @@ impl Checker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{assert_problem, ok, problems_with, MINIMAL};
+    use super::*;
+
+    #[test]
+    fn testers_and_limits_are_off_unless_given_and_take_their_defaults() {
+        assert_eq!(ok(MINIMAL).card_testing, CardTesting::default());
+        let s = ok(&format!(
+            "{MINIMAL}\n[card_testers]\nrate = 1\n\n[merchant.velocity]\nmax_attempts = 3\n"
+        ));
+        let t = s.card_testing.testers.expect("testers on");
+        assert_eq!((t.burst, t.cards, t.interval), (10, 5, DEFAULT_INTERVAL));
+        let m = s.card_testing.merchant.expect("limits declared");
+        assert_eq!(
+            (m.window, m.max_attempts, m.max_cards),
+            (DEFAULT_WINDOW, Some(3), None)
+        );
+        assert_eq!(s.card_testing.provider, None);
+        let off = ok(&format!("{MINIMAL}\n[card_testers]\nrate = 0\n"));
+        assert_eq!(off.card_testing.testers, None);
+    }
+
+    #[test]
+    fn every_bad_key_is_reported_at_once_with_its_path() {
+        let all = problems_with(
+            "\n[card_testers]\nrate = 500\nburst = 0\ncards = 9\ninterval = 5\n\
+             \n[provider.velocity]\nwindow = \"1m\"\n\
+             \n[merchant.velocity]\nmax_attempts = 0\n",
+        );
+        assert_problem(&all, "card_testers.rate", "within 0..=100");
+        assert_problem(&all, "card_testers.burst", "greater than 0");
+        assert_problem(&all, "card_testers.cards", "at most 8");
+        assert_problem(&all, "card_testers.interval", "a number is not a duration");
+        assert_problem(&all, "provider.velocity", "sets no limit");
+        assert_problem(&all, "merchant.velocity.max_attempts", "greater than 0");
+    }
+
+    #[test]
+    fn a_burst_must_fit_in_each_window() {
+        let all = problems_with(
+            "\n[card_testers]\nrate = 1\nburst = 11\ninterval = \"100ms\"\n\
+             \n[merchant.velocity]\nwindow = \"1s\"\nmax_attempts = 3\n",
+        );
+        assert_problem(
+            &all,
+            "merchant.velocity.window",
+            "must be longer than one card-tester burst",
+        );
+        assert_eq!(all.len(), 1, "{all:?}");
+    }
+
+    #[test]
+    fn more_cards_than_attempts_is_refused() {
+        let all = problems_with("\n[card_testers]\nrate = 1\nburst = 2\ncards = 3\n");
+        assert_problem(&all, "card_testers.cards", "at most card_testers.burst (2)");
+    }
+}
