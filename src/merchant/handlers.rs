@@ -103,7 +103,7 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
     }
     let ticket = match super::velocity::admit(&shared, &r) {
         Ok(ticket) => ticket,
-        Err(refusal) => return refusal,
+        Err(limit) => return super::velocity::refusal(&r.order_id, limit),
     };
     let client = ticket.map(|t| (r.client.clone(), t));
     // Charged in its own task so that a client hanging up cannot abandon the order

@@ -155,33 +155,33 @@ impl Limiter {
 }
 
 /// The checkout's verdict: `Ok` to charge (with the ticket of a counted attempt), or the
-/// refusal to answer. A refused order is recorded as failed by the merchant's risk control,
-/// so reading it back tells the same story.
-pub(crate) fn admit(
-    shared: &Shared,
-    r: &CheckoutRequest,
-) -> Result<Option<Ticket>, Response<Full<Bytes>>> {
+/// limit it passed. A refused order is recorded as failed by the merchant's risk control,
+/// so reading it back tells the same story as [`refusal`].
+pub(crate) fn admit(shared: &Shared, r: &CheckoutRequest) -> Result<Option<Ticket>, Limit> {
     let Some(limiter) = &shared.limiter else {
         return Ok(None);
     };
     if shared.cfg.reference.flaws.has(Flaw::NoVelocityLimit) {
         return Ok(None);
     }
-    match limiter.admit(&r.client, &r.payment_method) {
-        Ok(ticket) => Ok(ticket),
-        Err(limit) => {
-            shared.store.give_up(&r.order_id, FailReason::RiskBlocked);
-            let body = json!({
-                "order_id": r.order_id,
-                "status": "failed",
-                "reason": FailReason::RiskBlocked.as_str(),
-                "message": REFUSAL,
-                "refused_by": "merchant_velocity_limit",
-                "limit": limit.key(),
-            });
-            Err(json_response(StatusCode::PAYMENT_REQUIRED, &body))
-        }
+    let verdict = limiter.admit(&r.client, &r.payment_method);
+    if verdict.is_err() {
+        shared.store.give_up(&r.order_id, FailReason::RiskBlocked);
     }
+    verdict
+}
+
+/// The answer to a checkout a limit refused: failed by risk control, the next step in words.
+pub(crate) fn refusal(order_id: &str, limit: Limit) -> Response<Full<Bytes>> {
+    let body = json!({
+        "order_id": order_id,
+        "status": "failed",
+        "reason": FailReason::RiskBlocked.as_str(),
+        "message": REFUSAL,
+        "refused_by": "merchant_velocity_limit",
+        "limit": limit.key(),
+    });
+    json_response(StatusCode::PAYMENT_REQUIRED, &body)
 }
 
 /// Counts a charged attempt's card decline against its customer and address.
