@@ -12,7 +12,9 @@ use super::html::esc;
 use super::RunReport;
 use crate::scenario::card_testers::VelocityRules;
 use crate::scenario::Scenario;
-use crate::verify::card_testing::CardTestingTally;
+use crate::verify::card_testing::{CardTestingPlan, CardTestingTally};
+use crate::verify::{Reconciliation, VerifiedOrder};
+use std::collections::BTreeMap;
 
 /// `card_testers` in `report.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -65,6 +67,24 @@ impl CardTesters {
             ("honest customers refused", self.honest_refused),
         ]
     }
+}
+
+/// The section of a run, `None` without testers.
+pub fn section(scenario: &Scenario, rec: &Reconciliation) -> Option<CardTesters> {
+    rec.card_testing
+        .as_ref()
+        .map(|t| CardTesters::of(scenario, t))
+}
+
+/// The verified orders of the offered load: every order but the testers'.
+pub fn offered<'a>(
+    orders: &'a BTreeMap<String, VerifiedOrder>,
+    testers: Option<&'a CardTestingPlan>,
+) -> impl Iterator<Item = &'a VerifiedOrder> + Clone {
+    orders
+        .iter()
+        .filter(move |(id, _)| testers.is_none_or(|t| t.testers.attempt_of(id).is_none()))
+        .map(|(_, o)| o)
 }
 
 /// Limits in the scenario's words: `max_attempts = 3, window = 60s`.

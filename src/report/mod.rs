@@ -364,11 +364,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         recovery: Vec::new(),
         capacity: None,
         warnings: Vec::new(),
-        card_testers: inp
-            .reconciliation
-            .card_testing
-            .as_ref()
-            .map(|t| card_testers::CardTesters::of(sc, t)),
+        card_testers: card_testers::section(sc, inp.reconciliation),
     };
     shape::add(&mut report, inp);
     if let Some(w) = overload_warning(&report.faults.overload) {
@@ -501,12 +497,7 @@ fn outcomes(
     let orders = &rec.orders;
     let shed = usize::try_from(shed).unwrap_or(usize::MAX);
     // Success is the offered load's: card testers' attempts have their own section.
-    let offered = || {
-        orders
-            .iter()
-            .filter(|(id, _)| testers.is_none_or(|t| t.testers.attempt_of(id).is_none()))
-            .map(|(_, o)| o)
-    };
+    let offered = || card_testers::offered(orders, testers);
     let paid = offered().filter(|o| o.final_state == FinalState::Paid);
     let offered_count = offered().count();
     let eligible = offered().filter(|o| !o.truth.label().is_declined());

@@ -192,3 +192,114 @@ fn describe(r: &VelocityRules) -> String {
     ));
     parts.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AttemptResult, RunId};
+    use crate::load::order_id;
+    use crate::scenario::card_testers::TesterSpec;
+    use crate::verify::tests::Set;
+    use crate::verify::{reconcile, Evidence, Reconciliation};
+    use std::time::Duration;
+
+    /// One burst of five attempts; the merchant declares two per customer.
+    fn plan() -> CardTestingPlan {
+        let spec = TesterSpec {
+            rate: 1.0,
+            burst: 5,
+            cards: 3,
+            interval: Duration::from_millis(10),
+        };
+        CardTestingPlan {
+            testers: TesterPlan::new(&spec, 1, Duration::from_secs(1)),
+            merchant: Some(VelocityRules {
+                window: Duration::from_secs(60),
+                max_attempts: Some(2),
+                max_cards: None,
+                max_declines: None,
+            }),
+        }
+    }
+
+    fn attempt(p: &CardTestingPlan, j: u32) -> String {
+        order_id(&RunId::new("r").unwrap(), p.testers.seq(0, j))
+    }
+
+    /// The burst with `reaching` attempts charged at the provider and the rest refused by the
+    /// merchant; every order's answer and final state as a correct merchant gives them.
+    fn burst(p: &CardTestingPlan, reaching: u32) -> Set {
+        let mut s = Set::default();
+        let blocked = OrderStatus::Failed(FailReason::RiskBlocked);
+        for j in 0..5 {
+            let id = attempt(p, j);
+            if j < reaching {
+                let declined = OrderStatus::Failed(FailReason::Declined);
+                s.charge(&id, AttemptResult::Declined(FailReason::Declined))
+                    .told_status(&id, declined)
+                    .final_state(&id, declined, 0);
+            } else {
+                s.told_status(&id, blocked).final_state(&id, blocked, 0);
+            }
+        }
+        s
+    }
+
+    fn checked(s: &Set, p: &CardTestingPlan) -> Reconciliation {
+        reconcile(&Evidence {
+            card_testing: Some(p),
+            ..s.evidence()
+        })
+    }
+
+    #[test]
+    fn a_merchant_within_its_limits_passes_and_its_refusals_are_a_true_reason() {
+        let p = plan();
+        let rec = checked(&burst(&p, 2), &p);
+        assert!(rec.passed(), "{:#?}", rec.discrepancies);
+        let t = rec.card_testing.unwrap();
+        assert_eq!(
+            (t.attempts, t.stopped_by_merchant, t.let_through),
+            (5, 3, 2)
+        );
+        assert_eq!(t.honest_refused, 0);
+    }
+
+    #[test]
+    fn attempts_past_the_declared_limit_at_the_provider_are_named_in_one_finding() {
+        let p = plan();
+        let rec = checked(&burst(&p, 5), &p);
+        assert_eq!(rec.failed_checks(), [Check::CardTestingUnthrottled]);
+        let d = &rec.discrepancies[0];
+        assert_eq!(d.order_id, attempt(&p, 2));
+        for j in 2..5 {
+            assert!(d.observed.contains(&attempt(&p, j)), "{}", d.observed);
+        }
+        assert!(
+            d.observed.contains("attempt 3 of 5, past max_attempts"),
+            "{}",
+            d.observed
+        );
+    }
+
+    #[test]
+    fn an_honest_customer_refused_is_counted_and_is_a_wrong_reason() {
+        let p = plan();
+        let mut s = burst(&p, 2);
+        let honest = order_id(&RunId::new("r").unwrap(), 7);
+        let blocked = OrderStatus::Failed(FailReason::RiskBlocked);
+        s.told_status(&honest, blocked)
+            .final_state(&honest, blocked, 0);
+        let rec = checked(&s, &p);
+        assert_eq!(rec.card_testing.unwrap().honest_refused, 1);
+        assert_eq!(rec.failed_checks(), [Check::WrongReason]);
+    }
+
+    #[test]
+    fn without_testers_nothing_is_counted() {
+        let p = plan();
+        let rec = reconcile(&burst(&p, 5).evidence());
+        assert_eq!(rec.card_testing, None);
+        assert!(!rec.failed_checks().contains(&Check::CardTestingUnthrottled));
+    }
+}
