@@ -5,7 +5,9 @@
 //! [`Contract`] (the scenario's data; reading through it in `contract.rs`). Checkouts over the
 //! in-flight cap are shed: counted (`shed.rs`), never recorded one by one. While it runs it
 //! publishes [`LiveCounters`] (`live.rs`) for a progress line or a stop condition such as a
-//! capacity run's (`stop.rs`). Never imports `provider`, `merchant` or `verify`.
+//! capacity run's (`stop.rs`). Card testers (`card_testers.rs`) run beside the schedule, one
+//! task per burst, and their records follow the planned ones. Never imports `provider`,
+//! `merchant` or `verify`.
 
 pub mod card_testers;
 mod client;
@@ -300,9 +302,9 @@ pub async fn drive_live(
                 // Among testers, an honest customer is named too: one customer and address
                 // each, so the merchant's limits can be seen to leave them alone.
                 let (customer, address) = card_testers::honest_identity(n);
-                let method = shared.payment_method().to_string();
+                let method = shared.payment_method();
                 shared
-                    .send_as(&id, amount, &method, Some((&customer, &address)))
+                    .send_as(&id, amount, method, Some((&customer, &address)))
                     .await
             } else {
                 shared.send(&id, amount).await
