@@ -128,6 +128,11 @@ impl Checkout {
         }
     }
 
+    /// The payment method of every planned checkout.
+    pub fn payment_method(&self) -> &str {
+        &self.payment_method
+    }
+
     /// What the bounded pool did so far; `None` with a connection per checkout (or no usable
     /// checkout URL).
     pub fn pool_stats(&self) -> Option<PoolStats> {
@@ -139,6 +144,19 @@ impl Checkout {
 
     /// Sends one checkout and reads its answer; every failure is an `Error` answer.
     pub async fn send(&self, order_id: &str, amount: u64) -> CheckoutAnswer {
+        self.send_as(order_id, amount, &self.payment_method, None)
+            .await
+    }
+
+    /// [`Checkout::send`] paying with `payment_method`, and naming the customer and client
+    /// address (`X-Customer-Id`, `X-Forwarded-For`) when `client` is given.
+    pub async fn send_as(
+        &self,
+        order_id: &str,
+        amount: u64,
+        payment_method: &str,
+        client: Option<(&str, &str)>,
+    ) -> CheckoutAnswer {
         let (pool, method, path) = match &self.target {
             Ok(t) => t,
             Err(detail) => {
@@ -151,9 +169,17 @@ impl Checkout {
             order_id,
             amount,
             currency: &self.currency,
-            payment_method: &self.payment_method,
+            payment_method,
         });
-        let req = request(method, path, Bytes::from(body));
+        let mut req = request(method, path, Bytes::from(body));
+        if let Some((customer, address)) = client {
+            let h = req.headers_mut();
+            for (name, value) in [("x-customer-id", customer), ("x-forwarded-for", address)] {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    h.insert(name, v);
+                }
+            }
+        }
         match pool.send(req, self.timeout).await {
             Ok(a) => self.contract.read_answer(a.status.as_u16(), &a.body),
             Err(e) => CheckoutAnswer::Error {

@@ -5,8 +5,11 @@
 //! [`Contract`] (the scenario's data; reading through it in `contract.rs`). Checkouts over the
 //! in-flight cap are shed: counted (`shed.rs`), never recorded one by one. While it runs it
 //! publishes [`LiveCounters`] (`live.rs`) for a progress line or a stop condition such as a
-//! capacity run's (`stop.rs`). Never imports `provider`, `merchant` or `verify`.
+//! capacity run's (`stop.rs`). Card testers (`card_testers.rs`) run beside the schedule, one
+//! task per burst, and their records follow the planned ones. Never imports `provider`,
+//! `merchant` or `verify`.
 
+pub mod card_testers;
 mod client;
 mod contract;
 mod live;
@@ -57,6 +60,8 @@ pub struct LoadPlan {
     pub orders: OrderSpec,
     /// Inside every order id this plan sends.
     pub run_id: RunId,
+    /// Card testers sent beside the planned checkouts (`[card_testers]`); `None`: none.
+    pub testers: Option<card_testers::TesterPlan>,
 }
 
 /// What the load did.
@@ -212,6 +217,20 @@ pub async fn drive_live(
     let mut behind = 0u64;
     let sleep = tokio::time::sleep_until(load_start);
     tokio::pin!(sleep);
+    let testers = plan.testers.clone().map(|t| {
+        tokio::spawn(card_testers::run(
+            card_testers::Bursts {
+                plan: t,
+                checkout: Arc::clone(&shared),
+                run_id: plan.run_id.clone(),
+                orders: plan.orders.clone(),
+                load_start,
+                base,
+                until: card_testers::load_duration(&plan.stages),
+            },
+            shutdown.clone(),
+        ))
+    });
 
     for n in 0..schedule.planned() {
         let offset = schedule.offset(n).expect("n is below the planned count");
@@ -277,8 +296,19 @@ pub async fn drive_live(
         books.records.push(Slot::Waiting(n));
         spawned += 1;
         let (shared, tx) = (Arc::clone(&shared), tx.clone());
+        let honest = testers.is_some();
         tokio::spawn(async move {
-            let answer = shared.send(&id, amount).await;
+            let answer = if honest {
+                // Among testers, an honest customer is named too: one customer and address
+                // each, so the merchant's limits can be seen to leave them alone.
+                let (customer, address) = card_testers::honest_identity(n);
+                let method = shared.payment_method();
+                shared
+                    .send_as(&id, amount, method, Some((&customer, &address)))
+                    .await
+            } else {
+                shared.send(&id, amount).await
+            };
             let latency_us = u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX);
             // The driver may have stopped waiting (drain bound); then the record is lost
             // to it and already marked as unanswered.
@@ -341,7 +371,15 @@ pub async fn drive_live(
             }
         });
     }
-    // Slots are in schedule order, which is order-id order.
+    // Slots are in schedule order, which is order-id order; tester orders come after, in
+    // their own order-id order. Each tester waits for every answer, so the same bounds hold.
+    if let Some(t) = testers {
+        let stop = tokio::time::sleep_until(deadline + bound);
+        tokio::select! {
+            r = t => records.extend(r.unwrap_or_default()),
+            _ = stop => {}
+        }
+    }
     LoadResult {
         records,
         shed,

@@ -178,6 +178,8 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         payment_method: &r.payment_method,
         metadata: names_order(flaws),
         raw_card: flaws.has(Flaw::RawPan),
+        customer: r.client.customer.as_deref(),
+        client_ip: r.client.address.as_deref(),
     };
     let mut call = Call::Create;
     let mut key = create_key(&r.order_id, 0, flaws);

@@ -60,6 +60,9 @@ pub(crate) struct CheckoutRequest {
     pub amount: Amount,
     pub currency: String,
     pub payment_method: String,
+    /// Who pays, from the request's headers (not the body).
+    #[serde(skip)]
+    pub client: super::velocity::Client,
 }
 
 fn parse_checkout(body: &[u8]) -> Result<CheckoutRequest, String> {
@@ -76,14 +79,16 @@ fn parse_checkout(body: &[u8]) -> Result<CheckoutRequest, String> {
 }
 
 async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<Bytes>> {
+    let client = super::velocity::Client::of(req.headers());
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let r = match parse_checkout(&body) {
+    let mut r = match parse_checkout(&body) {
         Ok(r) => r,
         Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
     };
+    r.client = client;
     if let Some(msg) = order_id_refusal(&r.order_id, shared.cfg.dialect) {
         return json_error(StatusCode::BAD_REQUEST, &msg);
     }
@@ -96,11 +101,19 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
         Begin::Existing(order) => return checkout_answer(&order, shared.cfg.reference.flaws),
         Begin::Conflict(order) => return conflict_answer(&order, &r),
     }
+    let ticket = match super::velocity::admit(&shared, &r) {
+        Ok(ticket) => ticket,
+        Err(limit) => return super::velocity::refusal(&r.order_id, limit),
+    };
+    let client = ticket.map(|t| (r.client.clone(), t));
     // Charged in its own task so that a client hanging up cannot abandon the order
     // half-way (pending and marked as charging forever).
     let job = shared.tasks.spawn(charge_order(shared.clone(), r));
     match job.await.ok().flatten() {
-        Some(order) => checkout_answer(&order, shared.cfg.reference.flaws),
+        Some(order) => {
+            super::velocity::settled(&shared, client, order.status);
+            checkout_answer(&order, shared.cfg.reference.flaws)
+        }
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),
     }
 }
@@ -389,7 +402,7 @@ pub(crate) async fn read_body(req: Request<net::Body>) -> Result<Bytes, Response
     }
 }
 
-fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
+pub(crate) fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(v.to_string())));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

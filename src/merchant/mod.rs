@@ -17,6 +17,7 @@ pub mod reconcile;
 #[cfg(test)]
 mod refund_tests;
 pub mod store;
+pub mod velocity;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -73,6 +74,9 @@ pub struct MerchantConfig {
     /// Orders the run plans: the order book is sized for them up front
     /// (`domain::sizing::per_order`), so it does not grow during the load. 0: sized as it fills.
     pub expected_orders: u64,
+    /// The merchant's own velocity limits per customer and client address
+    /// (`[merchant.velocity]`), checked before the provider is called; `None`: none.
+    pub velocity: Option<crate::scenario::card_testers::VelocityRules>,
 }
 
 /// A running merchant.
@@ -143,6 +147,7 @@ pub fn serve(
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let refunding = Arc::new(AtomicUsize::new(0));
+    let cfg_velocity = cfg.velocity;
     let shared = Arc::new(Shared {
         store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
         breaker: Breaker::new(cfg.reference.breaker),
@@ -151,6 +156,7 @@ pub fn serve(
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
         refunding: Arc::clone(&refunding),
+        limiter: cfg_velocity.map(velocity::Limiter::new),
     });
     let server = Arc::clone(&shared);
     let make = move |_peer, _reset| {
@@ -184,6 +190,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Refund tasks running (see [`MerchantHandle::refunds_in_flight`]).
     pub refunding: Arc<AtomicUsize>,
+    /// `[merchant.velocity]`, when declared.
+    pub limiter: Option<velocity::Limiter>,
 }
 
 impl Shared {
@@ -250,6 +258,7 @@ pub(crate) mod testkit {
             api_key: "sk_test_merchant".to_string(),
             webhook_secret: SECRET.to_string(),
             expected_orders: 0,
+            velocity: None,
         }
     }
 

@@ -360,6 +360,10 @@ pub struct ChargeParams<'a> {
     /// Send the test card's raw number instead of the payment method id (only a flawed
     /// merchant does).
     pub raw_card: bool,
+    /// Who pays, sent as `metadata[customer_id]` and `metadata[client_ip]` for the
+    /// provider's velocity rules (absent when the checkout named neither).
+    pub customer: Option<&'a str>,
+    pub client_ip: Option<&'a str>,
 }
 
 /// How a charge names what pays: the payment method id, or (flawed) the raw test card
@@ -396,6 +400,12 @@ pub fn charge_form(p: &ChargeParams<'_>) -> String {
     pairs.push(("confirm", "true"));
     if p.metadata {
         pairs.push(("metadata[order_id]", p.order_id));
+    }
+    if let Some(c) = p.customer {
+        pairs.push(("metadata[customer_id]", c));
+    }
+    if let Some(ip) = p.client_ip {
+        pairs.push(("metadata[client_ip]", ip));
     }
     form(&pairs)
 }
@@ -534,6 +544,8 @@ mod tests {
             payment_method: "pm_card_visa",
             metadata: true,
             raw_card: false,
+            customer: None,
+            client_ip: None,
         });
         assert_eq!(
             f,

@@ -107,6 +107,8 @@ pub struct State {
     /// capture), the attempt numbers their faults are keyed by. Counted only while some
     /// kind targets the operation; the charge's numbers are the ledger's.
     op_attempts: HashMap<String, [u32; 3]>,
+    /// Velocity rules against card testing (`[provider.velocity]`); `None`: off.
+    pub velocity: Option<crate::provider::velocity::Velocity>,
 }
 
 impl State {
@@ -123,6 +125,7 @@ impl State {
             retention: None,
             evicted: Evicted::default(),
             op_attempts: HashMap::default(),
+            velocity: None,
         }
     }
 
@@ -446,6 +449,15 @@ impl State {
                     (DeclineCode::from_reason(reason), reason)
                 }),
             }
+        };
+        // Behaviour rules come after the card: a tester's attempt is judged whatever card.
+        let decline = match &mut self.velocity {
+            Some(v) => {
+                let it = self.ledger.at(i);
+                v.gate(ctx.at, &it.metadata, it.payment_method.as_deref(), decline)
+                    .0
+            }
+            None => decline,
         };
         if card == TestCard::RequiresAction && decline.is_none() {
             return self.require_action(ctx, i, e, plan);

@@ -36,6 +36,7 @@ pub mod reqlog;
 pub mod retention;
 mod server;
 mod trade;
+pub mod velocity;
 pub mod webhooks;
 
 pub use control::{ControlOptions, ServeOptions};
@@ -72,6 +73,8 @@ pub struct ProviderConfig {
     /// API requests served at once; more are shed at once with the dialect's rate-limit
     /// answer (`overload`). The control API is never shed.
     pub max_in_flight: usize,
+    /// Velocity rules against card testing (`[provider.velocity]`); `None`: off.
+    pub velocity: Option<crate::scenario::card_testers::VelocityRules>,
 }
 
 impl ProviderConfig {
@@ -99,6 +102,7 @@ impl ProviderConfig {
             expected_orders: 0,
             retain: None,
             max_in_flight: scenario.provider.max_in_flight.get(),
+            velocity: scenario.card_testing.provider,
         }
     }
 }

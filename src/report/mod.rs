@@ -10,6 +10,7 @@
 //! report against a baseline report.
 
 pub mod capacity;
+pub mod card_testers;
 pub mod chain;
 pub mod charts;
 pub mod compare;
@@ -101,6 +102,9 @@ pub struct RunReport {
     pub capacity: Option<CapacityReport>,
     /// Where the generator did not keep its schedule ([`schedule::warnings`]).
     pub warnings: Vec<String>,
+    /// Card testers' attempts by where they were stopped; absent for a run without testers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_testers: Option<card_testers::CardTesters>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -321,7 +325,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             aborted_by: None,
             overrides: sc.overrides.clone(),
         },
-        outcomes: outcomes(inp.reconciliation, load.shed),
+        outcomes: outcomes(inp.reconciliation, load.shed, inp.evidence.card_testing),
         load,
         latency_ms: Percentiles::of(&inp.recorder.all),
         latency_ms_by_outcome: [
@@ -351,7 +355,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         gates: Vec::new(),
         timeline: timeline::timeline(&timeline::TimelineInputs {
             recorder: inp.recorder,
-            checkouts: inp.evidence.checkouts,
+            checkouts: crate::verify::card_testing::offered(&inp.evidence),
             reconciliation: inp.reconciliation,
             windows: &sc.faults.windows,
             planned_per_second: &inp.planned_per_second,
@@ -360,6 +364,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         recovery: Vec::new(),
         capacity: None,
         warnings: Vec::new(),
+        card_testers: card_testers::section(sc, inp.reconciliation),
     };
     shape::add(&mut report, inp);
     if let Some(w) = overload_warning(&report.faults.overload) {
@@ -450,7 +455,7 @@ fn folder_name(name: &str, started_at: &str) -> String {
 fn load_figures(inp: &ReportInputs) -> LoadFigures {
     // The records are the checkouts sent; shed ones are only counted, by the recorder (whose
     // per-second counts the timeline shows, so the two always agree).
-    let checkouts = inp.evidence.checkouts;
+    let checkouts = crate::verify::card_testing::offered(&inp.evidence);
     let shed = inp.recorder.shed;
     let errors = checkouts
         .iter()
@@ -484,13 +489,18 @@ fn ratio(n: usize, d: usize) -> f64 {
 /// The outcome figures of the verified (sent) orders and the `shed` checkouts, which the
 /// verifier never sees: each is an offered checkout that did not succeed, as a capacity step
 /// and the recovery figures count it.
-fn outcomes(rec: &Reconciliation, shed: u64) -> Outcomes {
+fn outcomes(
+    rec: &Reconciliation,
+    shed: u64,
+    testers: Option<&crate::verify::card_testing::CardTestingPlan>,
+) -> Outcomes {
     let orders = &rec.orders;
     let shed = usize::try_from(shed).unwrap_or(usize::MAX);
-    let paid = orders
-        .values()
-        .filter(|o| o.final_state == FinalState::Paid);
-    let eligible = orders.values().filter(|o| !o.truth.label().is_declined());
+    // Success is the offered load's: card testers' attempts have their own section.
+    let offered = || card_testers::offered(orders, testers);
+    let paid = offered().filter(|o| o.final_state == FinalState::Paid);
+    let offered_count = offered().count();
+    let eligible = offered().filter(|o| !o.truth.label().is_declined());
     let paid_eligible = eligible
         .clone()
         .filter(|o| o.final_state == FinalState::Paid)
@@ -513,7 +523,7 @@ fn outcomes(rec: &Reconciliation, shed: u64) -> Outcomes {
     let final_labels: Vec<&str> = states().collect();
 
     Outcomes {
-        success_rate: ratio(paid.count(), orders.len().saturating_add(shed)),
+        success_rate: ratio(paid.count(), offered_count.saturating_add(shed)),
         success_rate_eligible: ratio(paid_eligible, eligible.count().saturating_add(shed)),
         told: tally(&told_labels, &|o| o.told),
         final_states: tally(&final_labels, &|o| o.final_state.as_str()),

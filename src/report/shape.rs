@@ -30,7 +30,10 @@ pub struct Generator {
 pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
     let sc = inp.scenario;
     let g = &inp.generator;
-    let mut seconds = recovery::per_second(inp.evidence.checkouts, &inp.reconciliation.orders);
+    let mut seconds = recovery::per_second(
+        crate::verify::card_testing::offered(&inp.evidence),
+        &inp.reconciliation.orders,
+    );
     // A shed checkout could have succeeded (the card never saw it): eligible, not paid.
     for (second, n) in g.shed.per_second() {
         seconds.entry(second).or_default().eligible += n;
@@ -50,7 +53,7 @@ pub(super) fn add(report: &mut RunReport, inp: &ReportInputs) {
             .or(inp.interrupted.then_some(inp.load_elapsed));
         capacity::build(
             c,
-            inp.evidence.checkouts,
+            crate::verify::card_testing::offered(&inp.evidence),
             &inp.reconciliation.orders,
             &g.shed,
             &g.send_lag,

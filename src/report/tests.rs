@@ -75,6 +75,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
         },
         thresholds: Vec::new(),
         overrides: Vec::new(),
+        card_testing: Default::default(),
     }
 }
 
@@ -717,7 +718,7 @@ fn the_webhook_endpoints_health_and_its_gate_come_from_the_delivery_log() {
         r.failures(),
         [
             "webhook_ack_p99_ms 2 above the maximum 1",
-            "verification: 1 of 13 checks failed (webhook_rejected 1)"
+            "verification: 1 of 14 checks failed (webhook_rejected 1)"
         ]
     );
 }

@@ -149,6 +149,7 @@ fn start_merchant(
         api_key: DEFAULT_API_KEY.into(),
         webhook_secret: scenario.webhooks.secret.clone(),
         expected_orders: planned_orders(scenario),
+        velocity: scenario.card_testing.merchant,
     };
     merchant::serve(listener, cfg, servers.child_token()).context("starting the reference merchant")
 }

@@ -187,11 +187,13 @@ async fn run_scenario(
     let origin = harness.origin;
     harness.stop().await;
 
+    let card_testing = verify::card_testing::CardTestingPlan::of(&scenario);
     let evidence = Evidence {
         ledger: &ledger,
         webhooks: &webhooks,
         checkouts: &loaded.records,
         orders: &orders,
+        card_testing: card_testing.as_ref(),
     };
     let reconciliation = verify::reconcile(&evidence);
     let history = History::new(evidence);

@@ -65,6 +65,9 @@ pub enum Flaw {
     /// Sends the customer's raw card number (`payment_method_data[card][number]`) instead of
     /// the payment method id: card data in the merchant's own systems (raw card data).
     RawPan,
+    /// Enforces none of the velocity limits it declares (`[merchant.velocity]`): a card
+    /// tester's whole burst reaches the provider (card testing unthrottled).
+    NoVelocityLimit,
 }
 
 impl Flaw {

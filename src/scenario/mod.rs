@@ -3,6 +3,7 @@
 //! problem with its key path before anything starts; `defaults` holds the defaults the
 //! command line shares. The rest of the program sees only these checked types.
 
+pub mod card_testers;
 pub mod contract;
 pub mod defaults;
 pub mod flaws;
@@ -50,6 +51,9 @@ pub struct Scenario {
     pub thresholds: Vec<ThresholdSpec>,
     /// The `--set key.path=value` arguments applied over the file, for the report.
     pub overrides: Vec<String>,
+    /// Card testers, the provider's velocity rules and the merchant's limits (all off by
+    /// default).
+    pub card_testing: card_testers::CardTesting,
 }
 
 /// How checkouts are offered.

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::chaos::{Latency, WebhookChaos};
 
+mod card_testers;
 mod ceilings;
 mod connections;
 mod external;
@@ -379,6 +380,7 @@ impl Checker {
         }
         let recovery = self.recovery(&raw.recovery);
         let thresholds = self.thresholds(&raw.thresholds);
+        let card_testing = self.card_testing(raw);
         Scenario {
             name,
             seed: seed.unwrap_or(DEFAULT_SEED),
@@ -403,6 +405,7 @@ impl Checker {
             recovery,
             thresholds,
             overrides: Vec::new(),
+            card_testing,
         }
     }
 

@@ -3,6 +3,7 @@
 //! ledger, `rules` holds one invariant per function, `discrepancy` names the checks and their
 //! violations. Only orders the harness sent (not shed) are verified.
 
+pub mod card_testing;
 pub mod discrepancy;
 pub mod rules;
 pub mod truth;
@@ -29,6 +30,8 @@ pub struct Evidence<'a> {
     pub checkouts: &'a [CheckoutRecord],
     /// Final order states read after the drain.
     pub orders: &'a [OrderSnapshot],
+    /// The run's card testers and the merchant's declared limits; `None`: no testers.
+    pub card_testing: Option<&'a card_testing::CardTestingPlan>,
 }
 
 /// Orders counted by provider truth (rows, [`TruthLabel::ALL`]) × merchant final state
@@ -94,6 +97,8 @@ pub struct Reconciliation {
     /// Orders the merchant calls paid (at checkout or finally) although no charge request
     /// at all reached the provider: it pays somewhere else. 0 once the provider saw one.
     pub paid_unseen_by_provider: u64,
+    /// Card testers' attempts by where they were stopped; `None`: the run sent none.
+    pub card_testing: Option<card_testing::CardTestingTally>,
 }
 
 impl Reconciliation {
@@ -139,7 +144,8 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
             window_ms: checkout_window(c),
         })
         .collect();
-    let ctx = rules::Context::new(views, e.webhooks, e.ledger);
+    let mut ctx = rules::Context::new(views, e.webhooks, e.ledger);
+    ctx.card_testing = e.card_testing;
 
     let mut checks = Vec::with_capacity(Check::ALL.len());
     let mut discrepancies = Vec::new();
@@ -186,6 +192,7 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
     };
 
     Reconciliation {
+        card_testing: card_testing::tally(&ctx),
         orders,
         checks,
         discrepancies,

@@ -99,6 +99,8 @@ pub struct Context<'a> {
     late_failures: BTreeMap<&'a str, LateFailure<'a>>,
     /// Charges naming no order of the run, and the orders they are tied to.
     pub attribution: Attribution<'a>,
+    /// The run's card testers and the merchant's declared limits; `None`: no testers.
+    pub card_testing: Option<&'a super::card_testing::CardTestingPlan>,
 }
 
 /// A `payment_failed` event of a payment acknowledged after that payment's `succeeded` event.
@@ -121,6 +123,7 @@ impl<'a> Context<'a> {
             orders,
             webhooks,
             late_failures: late_failures(webhooks),
+            card_testing: None,
         }
     }
 
@@ -192,6 +195,7 @@ pub fn run(check: Check, ctx: &Context) -> Vec<Discrepancy> {
         Check::UnattributedCharge => unattributed_charge(ctx),
         Check::WebhookRejected => webhook_rejected(ctx),
         Check::RawCardData => raw_card_data(ctx),
+        Check::CardTestingUnthrottled => super::card_testing::unthrottled(ctx),
     }
 }
 
@@ -298,6 +302,9 @@ pub fn wrong_reason(ctx: &Context) -> Vec<Discrepancy> {
                 } => Some(*r),
                 _ => None,
             };
+            if super::card_testing::refused_tester(ctx, o) {
+                return None;
+            }
             let story = match (told, o.final_status()) {
                 (Some(r), _) if reason_is_wrong(r, t) => format!("told failed_{}", r.as_str()),
                 (_, Some(OrderStatus::Failed(r))) if t.net() <= 0 && reason_is_wrong(r, t) => {

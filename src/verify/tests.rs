@@ -31,6 +31,7 @@ impl Set {
             webhooks: &self.webhooks,
             checkouts: &self.checkouts,
             orders: &self.orders,
+            card_testing: None,
         }
     }
 

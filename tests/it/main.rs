@@ -69,3 +69,7 @@ mod layering;
 /// `[[thresholds]]` in whole runs: judged after the run, and an `abort_on_fail` one stopping
 /// the load early.
 mod thresholds;
+
+/// Card testers: the merchant's velocity limits, the provider's rules, the planted flaw
+/// `no_velocity_limit` and the report's section.
+mod card_testers;

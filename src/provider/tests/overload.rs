@@ -28,6 +28,7 @@ async fn start(dialect: Dialect) -> Harness {
     };
     Harness::start_config(ProviderConfig {
         max_in_flight: CAP,
+        velocity: None,
         ..config(3, plan, dialect, "whsec_overload", GUARD)
     })
     .await
@@ -201,6 +202,7 @@ async fn the_control_api_is_never_shed() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let cfg = ProviderConfig {
         max_in_flight: 1,
+        velocity: None,
         ..config(3, FaultPlan::default(), Dialect::Stripe, "whsec_o", GUARD)
     };
     let opts = ServeOptions {

@@ -59,6 +59,7 @@ pub fn render(r: &RunReport) -> io::Result<String> {
     h.push_str(&tables::capacity_section(r));
     tables::faults_section(&mut h, r);
     tables::webhooks_section(&mut h, r);
+    super::card_testers::html(&mut h, r);
     tables::verification_section(&mut h, r);
     tables::gates_section(&mut h, &r.gates);
     h.push_str(&format!(

@@ -2,7 +2,10 @@
 //! Every key is optional at this level and durations stay as written, so that `validate` can
 //! report every missing or bad value at once, each with its key path.
 
+mod card_testers;
 mod rates;
+
+pub use card_testers::{RawCardTesters, RawVelocity};
 
 use std::fmt;
 
@@ -40,6 +43,7 @@ pub struct RawScenario {
     pub recovery: RawRecovery,
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
+    pub card_testers: Option<RawCardTesters>,
 }
 
 /// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
@@ -118,6 +122,7 @@ pub struct RawProvider {
     pub hold: Option<RawDuration>,
     pub listen: Option<String>,
     pub max_in_flight: Option<i64>,
+    pub velocity: Option<RawVelocity>,
 }
 
 /// The rate keys of `[faults]` or of one window: one optional probability per fault kind,
@@ -216,6 +221,9 @@ pub struct RawMerchant {
     pub orders: Option<RawOrderReads>,
     pub words: Option<RawWords>,
     pub reasons: Option<RawReasons>,
+    /// The merchant's own velocity limits (enforced by the reference merchant, declared for
+    /// an external one).
+    pub velocity: Option<RawVelocity>,
 }
 
 /// `[merchant.checkout]`: the checkout request of an external merchant and its answer.
