@@ -100,7 +100,12 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
     // half-way (pending and marked as charging forever).
     let job = shared.tasks.spawn(charge_order(shared.clone(), r));
     match job.await.ok().flatten() {
-        Some(order) => checkout_answer(&order, shared.cfg.reference.flaws),
+        Some(order) => {
+            if let Some(m) = &shared.monitor {
+                m.record(customer_answer(order.status, shared.cfg.reference.flaws).0);
+            }
+            checkout_answer(&order, shared.cfg.reference.flaws)
+        }
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),
     }
 }

@@ -12,6 +12,7 @@ pub mod charge;
 pub mod gateway_client;
 pub mod gateway_notify;
 pub mod handlers;
+pub mod monitor;
 pub mod provider_client;
 pub mod reconcile;
 #[cfg(test)]
@@ -73,6 +74,8 @@ pub struct MerchantConfig {
     /// Orders the run plans: the order book is sized for them up front
     /// (`domain::sizing::per_order`), so it does not grow during the load. 0: sized as it fills.
     pub expected_orders: u64,
+    /// Its own failure-rate monitor, posting alerts to the run's alert receiver; `None`: off.
+    pub monitor: Option<monitor::MonitorConfig>,
 }
 
 /// A running merchant.
@@ -143,7 +146,15 @@ pub fn serve(
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let refunding = Arc::new(AtomicUsize::new(0));
+    let watch = cfg.monitor.as_ref().map(|m| {
+        let counts = Arc::new(monitor::Monitor::new(
+            m.spec.clone(),
+            std::time::Instant::now(),
+        ));
+        (counts, m.url.clone())
+    });
     let shared = Arc::new(Shared {
+        monitor: watch.as_ref().map(|(m, _)| Arc::clone(m)),
         store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
         breaker: Breaker::new(cfg.reference.breaker),
         cfg,
@@ -165,6 +176,9 @@ pub fn serve(
         shutdown.clone(),
         limits,
     ));
+    if let Some((counts, url)) = watch {
+        tasks.spawn(monitor::run(counts, url, shutdown.clone()));
+    }
     tasks.spawn(reconcile::run(shared, shutdown));
     Ok(MerchantHandle {
         addr,
@@ -184,6 +198,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Refund tasks running (see [`MerchantHandle::refunds_in_flight`]).
     pub refunding: Arc<AtomicUsize>,
+    /// Counts the answers given at checkout for the merchant's own alarm.
+    pub monitor: Option<Arc<monitor::Monitor>>,
 }
 
 impl Shared {
@@ -250,6 +266,7 @@ pub(crate) mod testkit {
             api_key: "sk_test_merchant".to_string(),
             webhook_secret: SECRET.to_string(),
             expected_orders: 0,
+            monitor: None,
         }
     }
 

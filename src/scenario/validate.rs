@@ -17,6 +17,7 @@ use super::{
 };
 use crate::chaos::{Latency, WebhookChaos};
 
+mod alarm;
 mod ceilings;
 mod connections;
 mod external;
@@ -354,6 +355,7 @@ impl Checker {
                 .map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.value),
         };
         let g = &raw.gates;
+        let (alarm, alarm_delay_s_max, alarm_missed_max) = self.alarm(raw);
         let gates = GateSpec {
             success_rate_min: self.probability("gates.success_rate_min", g.success_rate_min),
             p99_ms_max: g
@@ -370,6 +372,8 @@ impl Checker {
             webhook_ack_p99_ms_max: g
                 .webhook_ack_p99_ms_max
                 .and_then(|v| self.positive_number("gates.webhook_ack_p99_ms_max", v, false)),
+            alarm_delay_s_max,
+            alarm_missed_max,
         };
         if gates.recovery_s_max.is_some() && raw.faults.windows.is_empty() {
             self.report(
@@ -402,6 +406,7 @@ impl Checker {
             capacity,
             recovery,
             thresholds,
+            alarm,
             overrides: Vec::new(),
         }
     }
