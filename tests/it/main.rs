@@ -69,3 +69,7 @@ mod layering;
 /// `[[thresholds]]` in whole runs: judged after the run, and an `abort_on_fail` one stopping
 /// the load early.
 mod thresholds;
+
+/// The failure-rate alarm drill: expected alarms, the alert receiver and the merchant's
+/// monitor, compared in the report and gated.
+mod alarm;
