@@ -73,3 +73,6 @@ mod thresholds;
 /// The failure-rate alarm drill: expected alarms, the alert receiver and the merchant's
 /// monitor, compared in the report and gated.
 mod alarm;
+
+/// No secret and no card number in any artefact of a run.
+mod secrets;
