@@ -248,5 +248,4 @@ pub(super) fn gates(spec: &GateSpec, alarm: Option<&AlarmReport>, out: &mut Vec<
 }
 
 #[cfg(test)]
-#[path = "alarm/tests.rs"]
 mod tests;

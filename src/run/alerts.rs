@@ -118,5 +118,4 @@ pub fn start(shutdown: CancellationToken) -> std::io::Result<Receiver> {
 }
 
 #[cfg(test)]
-#[path = "alerts/tests.rs"]
 mod tests;
