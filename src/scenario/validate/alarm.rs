@@ -13,6 +13,8 @@ use crate::scenario::raw::{RawOps, RawScenario};
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
 pub const DEFAULT_MIN_SAMPLE: i64 = 20;
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
+/// The longest window: an hour of answers is already no "moment it is exceeded".
+pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
 
 impl Checker {
     /// `[alarm]` (`None` when absent) and the alarm gates `(alarm_delay_s_max,
@@ -58,6 +60,11 @@ impl Checker {
                     "must be a whole number of seconds (the alarm is evaluated every second), \
                      got {window:?}"
                 ),
+            );
+        } else if window > MAX_WINDOW {
+            self.report(
+                "alarm.window",
+                format!("must be at most \"60m\", got {window:?}"),
             );
         }
         let min_sample = a
@@ -178,6 +185,8 @@ mod tests {
         assert_problem(&all, "alarm.failures[0]", "\"provider_trouble\", \"all\"");
         assert_problem(&all, "alarm.failures[2]", "twice");
         assert_eq!(all.len(), 5, "{all:#?}");
+        let all = problems_with("[alarm]\nwindow = \"61m\"\n");
+        assert_problem(&all, "alarm.window", "at most \"60m\"");
         let all = problems_with("[alarm]\nfailures = \"declines\"\n");
         assert_problem(&all, "alarm.failures", "got \"declines\"");
     }
