@@ -150,6 +150,15 @@ impl GateResult {
             };
             return format!("{said} ({source})");
         }
+        if let (Some(note), false) = (&self.note, self.passed) {
+            // A gate failed for a reason its figure does not show (an alarm never came).
+            return format!(
+                "{} {} ({}): {note}",
+                self.name,
+                number(self.observed),
+                self.threshold_text()
+            );
+        }
         let (side, what) = match (self.passed, self.bound()) {
             (true, _) => ("within", "threshold"),
             (false, Bound::Min) => ("below", "the minimum"),
