@@ -16,6 +16,8 @@
 //! - [`load`]: stages, the open-loop scheduler, the HTTP driver, reads through the contract.
 //! - [`signature`]: Stripe-style webhook signing and verification, shared by provider and merchant.
 //! - [`gateway`]: the gateway dialect's wire vocabulary (codes, statuses, amounts), shared likewise.
+//! - [`alertmanager`]: Prometheus Alertmanager's webhook payload, read by the alert receiver
+//!   and written by the reference merchant's monitor.
 //! - [`net`]: listeners, the accept loop and its limits, the client pool and loopback
 //!   addresses, shared by provider, merchant and load.
 //! - [`metrics`]: HdrHistogram recorders and the per-second timeline.
@@ -27,8 +29,9 @@
 //!
 //! Dependencies point one way, bottom to top: `domain` ← `chaos` ← `scenario` ← `provider` |
 //! `merchant` | `load` (never each other) ← `verify` | `report` | `progress` ← `run` ← `cli`;
-//! `signature`, `gateway`, `net` and `metrics` are leaves. `tests/it/layering.rs` keeps it so.
+//! `signature`, `gateway`, `net`, `metrics` and `alertmanager` are leaves. `tests/it/layering.rs` keeps it so.
 
+pub mod alertmanager;
 pub mod chaos;
 pub mod cli;
 pub mod domain;

@@ -168,6 +168,7 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
         // No plan to read: room for a typical session, growing past it.
         expected_orders: sizing::STANDALONE_ORDERS as u64,
         velocity: None,
+        monitor: None,
     };
     Ok((listen, cfg))
 }

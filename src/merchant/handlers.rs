@@ -112,6 +112,9 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
     match job.await.ok().flatten() {
         Some(order) => {
             super::velocity::settled(&shared, client, order.status);
+            if let Some(m) = &shared.monitor {
+                m.record(customer_answer(order.status, shared.cfg.reference.flaws).0);
+            }
             checkout_answer(&order, shared.cfg.reference.flaws)
         }
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),

@@ -12,6 +12,7 @@ pub mod charge;
 pub mod gateway_client;
 pub mod gateway_notify;
 pub mod handlers;
+pub mod monitor;
 pub mod provider_client;
 pub mod reconcile;
 #[cfg(test)]
@@ -77,6 +78,8 @@ pub struct MerchantConfig {
     /// The merchant's own velocity limits per customer and client address
     /// (`[merchant.velocity]`), checked before the provider is called; `None`: none.
     pub velocity: Option<crate::scenario::card_testers::VelocityRules>,
+    /// Its own failure-rate monitor, posting alerts to the run's alert receiver; `None`: off.
+    pub monitor: Option<monitor::MonitorConfig>,
 }
 
 /// A running merchant.
@@ -148,7 +151,15 @@ pub fn serve(
     let tasks = Tracker { _alive: tx };
     let refunding = Arc::new(AtomicUsize::new(0));
     let cfg_velocity = cfg.velocity;
+    let watch = cfg.monitor.as_ref().map(|m| {
+        let counts = Arc::new(monitor::Monitor::new(
+            m.spec.clone(),
+            std::time::Instant::now(),
+        ));
+        (counts, m.url.clone())
+    });
     let shared = Arc::new(Shared {
+        monitor: watch.as_ref().map(|(m, _)| Arc::clone(m)),
         store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
         breaker: Breaker::new(cfg.reference.breaker),
         cfg,
@@ -171,6 +182,9 @@ pub fn serve(
         shutdown.clone(),
         limits,
     ));
+    if let Some((counts, url)) = watch {
+        tasks.spawn(monitor::run(counts, url, shutdown.clone()));
+    }
     tasks.spawn(reconcile::run(shared, shutdown));
     Ok(MerchantHandle {
         addr,
@@ -192,6 +206,8 @@ pub(crate) struct Shared {
     pub refunding: Arc<AtomicUsize>,
     /// `[merchant.velocity]`, when declared.
     pub limiter: Option<velocity::Limiter>,
+    /// Counts the answers given at checkout for the merchant's own alarm.
+    pub monitor: Option<Arc<monitor::Monitor>>,
 }
 
 impl Shared {
@@ -259,6 +275,7 @@ pub(crate) mod testkit {
             webhook_secret: SECRET.to_string(),
             expected_orders: 0,
             velocity: None,
+            monitor: None,
         }
     }
 

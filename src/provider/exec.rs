@@ -109,6 +109,8 @@ pub struct State {
     op_attempts: HashMap<String, [u32; 3]>,
     /// Velocity rules against card testing (`[provider.velocity]`); `None`: off.
     pub velocity: Option<crate::provider::velocity::Velocity>,
+    /// Payment methods the merchant created from raw card numbers.
+    payment_methods: crate::provider::payment_methods::PaymentMethods,
 }
 
 impl State {
@@ -126,6 +128,7 @@ impl State {
             evicted: Evicted::default(),
             op_attempts: HashMap::default(),
             velocity: None,
+            payment_methods: Default::default(),
         }
     }
 
@@ -175,7 +178,7 @@ impl State {
             fingerprint,
             endpoint: &endpoint,
         };
-        let mut plan = match call {
+        let mut plan = match self.with_created_card(call) {
             Call::CreateIntent(p) if p.confirm => self.charge(ctx, Target::New(p), gate),
             Call::CreateIntent(p) => self.create(ctx, p, gate),
             Call::ConfirmIntent {
@@ -203,10 +206,47 @@ impl State {
             Call::ListEvents(q) => self.list_events(ctx, &q),
             Call::RetrieveEvent { id } => self.retrieve_event(ctx, &id),
             Call::Pay(p) => self.pay(ctx, p, gate),
+            Call::CreatePaymentMethod {
+                payment_method,
+                card,
+            } => self.create_payment_method(ctx, payment_method, card),
         };
         self.finish_plan(&mut plan, &expand);
         self.bound();
         plan
+    }
+
+    /// `call` with a payment method created here from a raw number replaced by the test
+    /// payment method it behaves as, and the raw card recorded for the charge.
+    fn with_created_card(&self, mut call: Call) -> Call {
+        let (pm, card) = match &mut call {
+            Call::CreateIntent(p) => (&mut p.payment_method, &mut p.card),
+            Call::ConfirmIntent {
+                payment_method,
+                card,
+                ..
+            } => (payment_method, card),
+            _ => return call,
+        };
+        if card.is_none() {
+            if let Some((behaves_as, raw)) = self.payment_methods.resolve(pm.as_deref()) {
+                *pm = Some(behaves_as);
+                *card = Some(raw);
+            }
+        }
+        call
+    }
+
+    /// `POST /v1/payment_methods`: recorded as a read that saw a raw card number.
+    fn create_payment_method(&mut self, ctx: &Ctx, behaves_as: String, card: RawCard) -> Plan {
+        let seq = self.ledger.next_seq();
+        let pm = self
+            .payment_methods
+            .create(behaves_as, card, seq, ctx.at, ctx.unix);
+        let mut e =
+            crate::provider::ledger::Draft::new(PaymentOp::Query, None, None, 0, String::new());
+        e.raw_card = Some(pm.card.clone());
+        self.read(ctx, e, Answer::PaymentMethod(Box::new(pm)))
     }
 
     /// A Charge: create-and-confirm, or confirm of an existing intent.

@@ -529,6 +529,11 @@ impl Ledger {
         excess
     }
 
+    /// The seq the next recorded entry gets.
+    pub(super) fn next_seq(&self) -> u64 {
+        self.taken + self.entries.len() as u64
+    }
+
     /// Appends `e` as the next entry, arrived at run time `at`.
     pub(super) fn record(&mut self, at: Duration, e: Draft) {
         self.entries.push(LedgerEntry {

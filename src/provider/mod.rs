@@ -32,6 +32,7 @@ pub mod idempotency;
 pub mod ledger;
 mod lifecycle;
 mod overload;
+pub mod payment_methods;
 pub mod reqlog;
 pub mod retention;
 mod server;

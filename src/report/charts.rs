@@ -3,6 +3,7 @@
 //! latency percentile spectrum. Legends are returned as data, for the page to lay out. Time
 //! charts span the seconds that ran ([`ran`]).
 
+use super::alarm::render::{marks, Mark};
 use std::error::Error;
 use std::io;
 
@@ -231,6 +232,7 @@ fn time_chart(r: &RunReport, spec: TimeChart) -> io::Result<Chart> {
             .axis_desc_style((FONT, DESC_SIZE))
             .draw()?;
         draw_windows(&mut chart, windows, x_max, spec.y_max)?;
+        draw_alarm(&mut chart, r, x_max, spec.y_max)?;
         for line in &spec.lines {
             let style = ShapeStyle {
                 color: line.colour.to_rgba(),
@@ -270,6 +272,15 @@ fn time_chart(r: &RunReport, spec: TimeChart) -> io::Result<Chart> {
             swatch: Swatch::Band,
         });
     }
+    if r.alarm.as_ref().is_some_and(|a| !marks(a).is_empty()) {
+        for (label, colour) in [("alarm expected", RED), ("alert received", PURPLE)] {
+            legend.push(LegendItem {
+                label: label.into(),
+                colour,
+                swatch: Swatch::Line,
+            });
+        }
+    }
     Ok(Chart { svg, legend })
 }
 
@@ -298,6 +309,37 @@ fn draw_windows(
             (FONT, NOTE_SIZE).into_font().color(&RGBColor(150, 40, 30)),
         );
         chart.draw_series(std::iter::once(EmptyElement::at((from, y_max)) + label))?;
+    }
+    Ok(())
+}
+
+/// The alarm drill's events as vertical lines: expected in red, received in purple; a
+/// firing drawn solid, a clearing thin.
+fn draw_alarm(
+    chart: &mut Plot,
+    r: &RunReport,
+    x_max: f64,
+    y_max: f64,
+) -> Result<(), Box<dyn Error>> {
+    let Some(a) = &r.alarm else {
+        return Ok(());
+    };
+    for (t, m) in marks(a) {
+        if t > x_max {
+            continue;
+        }
+        let (colour, width) = match m {
+            Mark::ExpectedFire => (RED, 3),
+            Mark::ExpectedClear => (RED, 1),
+            Mark::ReceivedFire => (PURPLE, 3),
+            Mark::ReceivedClear => (PURPLE, 1),
+        };
+        let style = ShapeStyle {
+            color: colour.to_rgba(),
+            filled: false,
+            stroke_width: width,
+        };
+        chart.draw_series(LineSeries::new([(t, 0.0), (t, y_max)], style))?;
     }
     Ok(())
 }

@@ -14,6 +14,8 @@ pub const SHED: &str = "shed";
 pub const VERIFICATION: &str = "verification";
 pub const RECOVERY_S: &str = "recovery_s";
 pub const WEBHOOK_ACK_P99_MS: &str = "webhook_ack_p99_ms";
+pub const ALARM_DELAY_S: &str = "alarm_delay_s";
+pub const ALARM_MISSED: &str = "alarm_missed";
 
 /// One threshold and how the run fared against it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -148,6 +150,15 @@ impl GateResult {
             };
             return format!("{said} ({source})");
         }
+        if let (Some(note), false) = (&self.note, self.passed) {
+            // A gate failed for a reason its figure does not show (an alarm never came).
+            return format!(
+                "{} {} ({}): {note}",
+                self.name,
+                number(self.observed),
+                self.threshold_text()
+            );
+        }
         let (side, what) = match (self.passed, self.bound()) {
             (true, _) => ("within", "threshold"),
             (false, Bound::Min) => ("below", "the minimum"),
@@ -208,6 +219,7 @@ pub fn evaluate(spec: &GateSpec, report: &RunReport) -> Vec<GateResult> {
             observed,
         ));
     }
+    super::alarm::gates(spec, report.alarm.as_ref(), &mut out);
     if spec.verification {
         let failed = report
             .verification
@@ -312,6 +324,8 @@ mod tests {
             verification: true,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         }
     }
 
@@ -395,6 +409,8 @@ mod tests {
             verification: false,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         };
         let r = report_with(&sample_set(), none);
         assert!(r.gates.is_empty());
@@ -430,6 +446,8 @@ mod tests {
             verification: false,
             recovery_s_max: Some(max),
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         }
     }
 

@@ -337,6 +337,8 @@ mod tests {
             verification: false,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         };
         let doc = round_trip(&report_with(&sample_set(), none));
         assert_eq!(suite(&doc, "gates").tests, 0);

@@ -35,6 +35,7 @@ impl<W: Write> Markdown<'_, W> {
         self.outcomes()?;
         self.faults()?;
         super::markdown_load::recovery(self.w, self.r)?;
+        super::alarm::render::markdown(self.w, self.r)?;
         self.webhooks()?;
         super::card_testers::markdown(self.w, self.r)?;
         self.verification()?;

@@ -9,6 +9,7 @@
 //! behind each finding. `write_all` puts the files in place atomically. `compare` weighs a
 //! report against a baseline report.
 
+pub mod alarm;
 pub mod capacity;
 pub mod card_testers;
 pub mod chain;
@@ -100,6 +101,9 @@ pub struct RunReport {
     pub recovery: Vec<WindowRecovery>,
     /// A capacity run's steps and knee; `None` for other runs.
     pub capacity: Option<CapacityReport>,
+    /// The failure-rate alarm drill (`[alarm]`): expected and received alarms compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<alarm::AlarmReport>,
     /// Where the generator did not keep its schedule ([`schedule::warnings`]).
     pub warnings: Vec<String>,
     /// Card testers' attempts by where they were stopped; absent for a run without testers.
@@ -301,6 +305,8 @@ pub struct ReportInputs<'a> {
     pub provider_shed: u64,
     /// What the load generator knows beyond the records.
     pub generator: Generator,
+    /// The alerts the harness's alert receiver took in, in arrival order.
+    pub alerts: &'a [crate::alertmanager::Received],
 }
 
 /// Builds the report (gates included) from a finished run.
@@ -363,6 +369,10 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         }),
         recovery: Vec::new(),
         capacity: None,
+        alarm: sc.alarm.as_ref().map(|a| {
+            let load_ms = sc.load.profile.duration().as_millis() as u64;
+            alarm::build(inp.evidence.checkouts, inp.alerts, a, load_ms)
+        }),
         warnings: Vec::new(),
         card_testers: card_testers::section(sc, inp.reconciliation),
     };

@@ -170,6 +170,8 @@ mod tests {
             verification,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         };
         report_with(&s, gates)
     }

@@ -74,6 +74,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             baseline: Duration::from_secs(10),
         },
         thresholds: Vec::new(),
+        alarm: None,
         overrides: Vec::new(),
         card_testing: Default::default(),
     }
@@ -160,6 +161,7 @@ pub(crate) fn report_of(
         events_created: 3,
         provider_url,
         provider_shed: s.provider_shed,
+        alerts: &[],
         generator: Generator {
             shed: shed_log(s),
             aborted_by,
@@ -186,6 +188,8 @@ pub(crate) fn failing_sample() -> RunReport {
         verification: true,
         recovery_s_max: None,
         webhook_ack_p99_ms_max: None,
+        alarm_delay_s_max: None,
+        alarm_missed_max: None,
     };
     report_with(&s, gates)
 }
@@ -200,6 +204,8 @@ pub(crate) fn sample() -> RunReport {
             verification: true,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         },
     )
 }
@@ -338,6 +344,7 @@ fn faults_record_the_scenario_s_plan_digest_and_the_ledger_s_met_digest() {
         events_created: 3,
         provider_url: None,
         provider_shed: 0,
+        alerts: &[],
         generator: Generator::default(),
     });
 
@@ -461,6 +468,7 @@ fn shed_checkouts_count_once_in_the_load_figures_and_as_failures_in_recovery() {
         events_created: 3,
         provider_url: None,
         provider_shed: 0,
+        alerts: &[],
         history: &History::new(evidence),
         run_id: &run_id(),
         generator: Generator {
@@ -546,6 +554,8 @@ impl RunReport {
             verification: true,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         }
     }
 }
@@ -640,6 +650,8 @@ fn verification_only() -> GateSpec {
         verification: true,
         recovery_s_max: None,
         webhook_ack_p99_ms_max: None,
+        alarm_delay_s_max: None,
+        alarm_missed_max: None,
     }
 }
 
@@ -689,6 +701,8 @@ fn the_webhook_endpoints_health_and_its_gate_come_from_the_delivery_log() {
     s.last_webhook().attempt = 1;
     let gate = |max| GateSpec {
         webhook_ack_p99_ms_max: Some(max),
+        alarm_delay_s_max: None,
+        alarm_missed_max: None,
         ..verification_only()
     };
     let r = report_at(&s, gate(5.0), None);

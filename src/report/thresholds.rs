@@ -206,6 +206,20 @@ pub fn value(metric: &str, r: &RunReport, recorder: &Recorder) -> Result<f64, St
         "webhook_ack.p99" => some(r.webhooks.endpoint.ack_latency_ms.p99),
         "recovery_s" => recovery_s(r),
         "recovery.unrecovered" => some(unrecovered(r).count() as f64),
+        "alarm_delay_s" | "alarm.missed" | "alarm.false" if r.alarm.is_none() => {
+            Err("the scenario has no [alarm]".into())
+        }
+        "alarm_delay_s" => r
+            .alarm
+            .as_ref()
+            .and_then(|a| a.delay_s_max)
+            .ok_or_else(|| "no expected alarm was matched by a received alert".into()),
+        "alarm.missed" => some(r.alarm.as_ref().map_or(0.0, |a| a.missed as f64)),
+        "alarm.false" => some(
+            r.alarm
+                .as_ref()
+                .map_or(0.0, |a| a.false_alarms.len() as f64),
+        ),
         "capacity.knee" => match &r.capacity {
             None => Err("not a capacity run".into()),
             Some(c) => c

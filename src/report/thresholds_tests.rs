@@ -15,6 +15,8 @@ fn no_gates() -> GateSpec {
         verification: false,
         recovery_s_max: None,
         webhook_ack_p99_ms_max: None,
+        alarm_delay_s_max: None,
+        alarm_missed_max: None,
     }
 }
 

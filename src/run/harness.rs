@@ -28,6 +28,8 @@ pub struct Harness {
     pub origin: Instant,
     /// `None` for an external merchant, which the run did not start.
     merchant: Option<MerchantHandle>,
+    /// The alert receiver, started when the scenario drills an `[alarm]`.
+    pub alerts: Option<super::alerts::Receiver>,
     /// Cancelled by [`Harness::stop`]; the servers outlive the load so that webhooks and
     /// reconciliation can settle.
     servers: CancellationToken,
@@ -48,6 +50,20 @@ impl Harness {
             )
         })?;
         let paddr = plistener.local_addr()?;
+        let servers = CancellationToken::new();
+        let alerts = match &scenario.alarm {
+            Some(_) => {
+                let rx = super::alerts::start(servers.child_token())
+                    .context("binding the alert receiver's listener")?;
+                tracing::info!(
+                    "alert receiver {} (Alertmanager webhook_config url: point the merchant's \
+                     alerting there)",
+                    rx.url
+                );
+                Some(rx)
+            }
+            None => None,
+        };
         // The embedded merchant gets a listener of its own; an external one must already be
         // listening, and is told what to be configured with.
         let (embedded, contract, webhook_url) = match &scenario.merchant {
@@ -78,7 +94,6 @@ impl Harness {
                 (None, ext.contract.clone(), ext.webhook_url.clone())
             }
         };
-        let servers = CancellationToken::new();
         let origin = Instant::now();
         let provider = provider::serve(
             plistener,
@@ -90,7 +105,14 @@ impl Harness {
         );
         let merchant = match embedded {
             Some((listener, reference)) => {
-                match start_merchant(listener, scenario, reference, paddr, &servers) {
+                let monitor = alerts.as_ref().zip(scenario.alarm.as_ref());
+                let monitor = monitor.filter(|(_, a)| a.monitor).map(|(rx, a)| {
+                    merchant::monitor::MonitorConfig {
+                        url: rx.url.clone(),
+                        spec: a.clone(),
+                    }
+                });
+                match start_merchant(listener, scenario, reference, paddr, monitor, &servers) {
                     Ok(m) => Some(m),
                     Err(e) => {
                         servers.cancel();
@@ -112,6 +134,7 @@ impl Harness {
             contract,
             origin,
             merchant,
+            alerts,
             servers,
         })
     }
@@ -140,6 +163,7 @@ fn start_merchant(
     scenario: &Scenario,
     reference: &ReferenceSpec,
     paddr: SocketAddr,
+    monitor: Option<merchant::monitor::MonitorConfig>,
     servers: &CancellationToken,
 ) -> anyhow::Result<MerchantHandle> {
     let cfg = MerchantConfig {
@@ -150,6 +174,7 @@ fn start_merchant(
         webhook_secret: scenario.webhooks.secret.clone(),
         expected_orders: planned_orders(scenario),
         velocity: scenario.card_testing.merchant,
+        monitor,
     };
     merchant::serve(listener, cfg, servers.child_token()).context("starting the reference merchant")
 }

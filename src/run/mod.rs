@@ -6,6 +6,7 @@
 //! capacity run's early stop; [`drain`] waits for webhooks and reconciliation to settle;
 //! [`destination`] settles where the report goes before any of it starts.
 
+mod alerts;
 mod briefing;
 pub mod destination;
 mod drain;
@@ -185,6 +186,11 @@ async fn run_scenario(
     let provider_shed = harness.provider.shed();
     let provider_url = format!("http://{}", harness.provider.addr());
     let origin = harness.origin;
+    let alerts = harness
+        .alerts
+        .as_ref()
+        .map(|rx| rx.received(origin))
+        .unwrap_or_default();
     harness.stop().await;
 
     let card_testing = verify::card_testing::CardTestingPlan::of(&scenario);
@@ -215,6 +221,7 @@ async fn run_scenario(
         events_created,
         provider_url: Some(&provider_url),
         provider_shed,
+        alerts: &alerts,
         generator: Generator {
             shed: std::mem::take(&mut loaded.shed),
             send_lag: std::mem::take(&mut loaded.send_lag),

@@ -3,6 +3,7 @@
 //! problem with its key path before anything starts; `defaults` holds the defaults the
 //! command line shares. The rest of the program sees only these checked types.
 
+pub mod alarm;
 pub mod card_testers;
 pub mod contract;
 pub mod defaults;
@@ -49,6 +50,8 @@ pub struct Scenario {
     pub recovery: RecoverySpec,
     /// `[[thresholds]]`, in scenario order.
     pub thresholds: Vec<ThresholdSpec>,
+    /// A failure-rate alarm to drill (`[alarm]`); `None`: none.
+    pub alarm: Option<alarm::AlarmSpec>,
     /// The `--set key.path=value` arguments applied over the file, for the report.
     pub overrides: Vec<String>,
     /// Card testers, the provider's velocity rules and the merchant's limits (all off by
@@ -388,6 +391,10 @@ pub struct GateSpec {
     pub recovery_s_max: Option<f64>,
     /// Highest p99 time the merchant's webhook endpoint takes to answer a genuine delivery, ms.
     pub webhook_ack_p99_ms_max: Option<f64>,
+    /// Longest delay from when the alarm should fire to when the merchant's alert arrived, s.
+    pub alarm_delay_s_max: Option<f64>,
+    /// Most expected alarms no alert arrived for.
+    pub alarm_missed_max: Option<u64>,
 }
 
 impl Scenario {

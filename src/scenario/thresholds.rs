@@ -98,7 +98,7 @@ pub const CHECK_NAMES: [&str; 14] = [
 
 /// The metrics that are whole names (not a family with a suffix), what each measures, and
 /// whether it is known during the load (and so may be `abort_on_fail`).
-pub const SCALARS: [(&str, &str, bool); 14] = [
+pub const SCALARS: [(&str, &str, bool); 17] = [
     (
         "success_rate",
         "orders paid over checkouts offered (shed ones included); live: told paid",
@@ -142,6 +142,21 @@ pub const SCALARS: [(&str, &str, bool); 14] = [
     (
         "recovery.unrecovered",
         "fault windows that did not recover within the run",
+        false,
+    ),
+    (
+        "alarm_delay_s",
+        "slowest detection by the merchant's alert of an expected alarm, s (`[alarm]`)",
+        false,
+    ),
+    (
+        "alarm.missed",
+        "expected alarms no alert arrived for (the `alarm_missed_max` gate)",
+        false,
+    ),
+    (
+        "alarm.false",
+        "alerts received that match no expected alarm",
         false,
     ),
     (

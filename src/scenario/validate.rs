@@ -17,6 +17,7 @@ use super::{
 };
 use crate::chaos::{Latency, WebhookChaos};
 
+mod alarm;
 mod card_testers;
 mod ceilings;
 mod connections;
@@ -355,6 +356,7 @@ impl Checker {
                 .map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.value),
         };
         let g = &raw.gates;
+        let (alarm, alarm_delay_s_max, alarm_missed_max) = self.alarm(raw);
         let gates = GateSpec {
             success_rate_min: self.probability("gates.success_rate_min", g.success_rate_min),
             p99_ms_max: g
@@ -371,6 +373,8 @@ impl Checker {
             webhook_ack_p99_ms_max: g
                 .webhook_ack_p99_ms_max
                 .and_then(|v| self.positive_number("gates.webhook_ack_p99_ms_max", v, false)),
+            alarm_delay_s_max,
+            alarm_missed_max,
         };
         if gates.recovery_s_max.is_some() && raw.faults.windows.is_empty() {
             self.report(
@@ -404,6 +408,7 @@ impl Checker {
             capacity,
             recovery,
             thresholds,
+            alarm,
             overrides: Vec::new(),
             card_testing,
         }

@@ -556,6 +556,30 @@ fn a_charge_with_a_raw_card_number_is_raw_card_data() {
 }
 
 #[test]
+fn a_charge_naming_a_payment_method_the_merchant_made_from_a_raw_number_is_raw_card_data() {
+    let mut s = clean();
+    s.charge("ord-000011", R::Ok)
+        .told_status("ord-000011", S::Paid)
+        .final_state("ord-000011", S::Paid, 1)
+        .webhook("ord-000011", "evt_11", Some(200));
+    let seq = s.ledger.len() - 1;
+    let mut card = crate::domain::card::raw_card("card[number]", "4242424242424242");
+    card.via = Some(crate::domain::card::RawCardOrigin {
+        payment_method: "pm_1Raw0000000000000001".into(),
+        seq: 3,
+        at_ms: 40,
+    });
+    s.ledger[seq].raw_card = Some(card);
+    let d = only(Check::RawCardData, &s);
+    assert!(
+        d[0].observed
+            .contains("card[number] (visa …4242) of payment method pm_1Raw0000000000000001"),
+        "{}",
+        d[0]
+    );
+}
+
+#[test]
 fn charges_naming_payment_methods_are_not_raw_card_data() {
     // `clean()` pays every order with a payment method id (`pm_card_visa` and the test cards).
     let r = reconcile(&clean().evidence());

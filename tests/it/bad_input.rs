@@ -532,6 +532,7 @@ async fn the_merchant_refuses_bad_checkouts_and_webhooks_naming_the_field() {
         webhook_secret: SECRET.into(),
         expected_orders: 0,
         velocity: None,
+        monitor: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let m = merchant::serve(listener, cfg, shutdown.clone()).unwrap();

@@ -70,6 +70,12 @@ mod layering;
 /// the load early.
 mod thresholds;
 
+/// The failure-rate alarm drill: expected alarms, the alert receiver and the merchant's
+/// monitor, compared in the report and gated.
+mod alarm;
 /// Card testers: the merchant's velocity limits, the provider's rules, the planted flaw
 /// `no_velocity_limit` and the report's section.
 mod card_testers;
+
+/// No secret and no card number in any artefact of a run.
+mod secrets;

@@ -256,3 +256,74 @@ fn a_ledger_out_that_cannot_be_written_is_refused_before_binding() {
     );
     assert!(out.stdout.is_empty(), "nothing was served");
 }
+
+#[test]
+fn the_request_log_shows_no_secret_key_token_or_card_number() {
+    // Arrange
+    let (secret, token, key, pan) = (
+        "whsec_probe_banner_3Xv",
+        "tok_probe_control_8Lm",
+        "sk_test_probe_client_5Rw",
+        "4000000000009995",
+    );
+    let p = ProviderProcess::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--webhook-secret",
+        secret,
+        "--control-token",
+        token,
+    ]);
+    let auth = format!("Authorization: Bearer {key}");
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    let card = format!("card[number]={pan}&card[exp_month]=12&card[exp_year]=2034&card[cvc]=123");
+
+    // Act: a raw number on both routes that take one, and the control API with its token.
+    let (status, body) = http(
+        &p.addr,
+        "POST",
+        "/v1/payment_methods",
+        &[&auth, form],
+        &card,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(pan), "{body}");
+    let pi = format!(
+        "amount=1000&currency=usd&confirm=true&metadata[order_id]=ord-1&payment_method_data[type]=card&payment_method_data[{}",
+        card.replace('&', "&payment_method_data[").replace("card[", "card][")
+    );
+    let (status, body) = http(&p.addr, "POST", "/v1/payment_intents", &[&auth, form], &pi);
+    assert_eq!(status, 402, "{body}");
+    let bearer = format!("Authorization: Bearer {token}");
+    http(&p.addr, "GET", "/_paychaos/faults", &[&bearer], "");
+    // Logged after its answer: once this one is in, the requests before it are too.
+    charge(&p.addr, "ord-2");
+    let mut lines = Vec::new();
+    loop {
+        let line = p
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("request log lines");
+        let last = line.contains("order=ord-2");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+
+    // Assert: the banner hands over the webhook secret once; nothing else shows any of them.
+    let with_secret: Vec<&String> = lines.iter().filter(|l| l.contains(secret)).collect();
+    assert_eq!(with_secret.len(), 1, "{lines:#?}");
+    assert!(with_secret[0].starts_with("webhook secret: "), "{lines:#?}");
+    for l in &lines {
+        for s in [token, key, pan] {
+            assert!(!l.contains(s), "{l:?} shows {s:?}");
+        }
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("POST /v1/payment_methods 200")),
+        "{lines:#?}"
+    );
+}

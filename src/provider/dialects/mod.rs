@@ -36,6 +36,8 @@ pub enum Route {
     RetrieveCharge(String),
     ListEvents,
     RetrieveEvent(String),
+    /// Stripe's `POST /v1/payment_methods` (a card from its raw number).
+    CreatePaymentMethod,
     /// The gateway's `POST /gateway/pay`.
     GatewayPay,
     /// The gateway's `GET /gateway/query`.
@@ -60,7 +62,8 @@ impl Route {
             | Route::UpdateIntent(_)
             | Route::RetrieveCharge(_)
             | Route::ListEvents
-            | Route::RetrieveEvent(_) => PaymentOp::Query,
+            | Route::RetrieveEvent(_)
+            | Route::CreatePaymentMethod => PaymentOp::Query,
             Route::CreateRefund | Route::CancelIntent(_) | Route::GatewayRefund => {
                 PaymentOp::Refund
             }
@@ -198,6 +201,11 @@ pub enum Call {
     RetrieveEvent {
         id: String,
     },
+    /// A payment method from a raw card number: it behaves as `payment_method`.
+    CreatePaymentMethod {
+        payment_method: String,
+        card: RawCard,
+    },
     /// A charge by the merchant's natural key, `metadata[order_id]` (the gateway's
     /// `out_trade_no`): the order's trade is paid again if a soft decline left it open,
     /// answered as it stands if it is settled, created and paid if there is none.
@@ -307,6 +315,8 @@ pub enum Answer {
     Events(EventPage),
     /// One event as rendered when it was created.
     Event(Bytes),
+    /// A payment method created from a raw card number.
+    PaymentMethod(Box<crate::provider::payment_methods::PaymentMethod>),
 }
 
 impl Answer {

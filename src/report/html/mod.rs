@@ -56,6 +56,7 @@ pub fn render(r: &RunReport) -> io::Result<String> {
     charts::spectrum_section(&mut h, r)?;
     charts::confusion_section(&mut h, r);
     h.push_str(&tables::recovery_section(r));
+    h.push_str(&super::alarm::render::html(r));
     h.push_str(&tables::capacity_section(r));
     tables::faults_section(&mut h, r);
     tables::webhooks_section(&mut h, r);

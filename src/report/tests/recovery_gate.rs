@@ -49,6 +49,7 @@ fn windowed_run(start: u64, end: u64) -> RunReport {
         events_created: 0,
         provider_url: None,
         provider_shed: 0,
+        alerts: &[],
         history: &History::new(evidence),
         run_id: &run_id(),
         generator: Generator::default(),

@@ -44,6 +44,18 @@ pub struct RawScenario {
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
     pub card_testers: Option<RawCardTesters>,
+    pub alarm: Option<RawAlarm>,
+}
+
+/// `[alarm]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlarm {
+    pub window: Option<RawDuration>,
+    pub min_sample: Option<i64>,
+    pub threshold: Option<f64>,
+    pub failures: Option<RawOps>,
+    pub monitor: Option<bool>,
 }
 
 /// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
@@ -286,6 +298,8 @@ pub struct RawGates {
     pub verification: Option<bool>,
     pub recovery_s_max: Option<f64>,
     pub webhook_ack_p99_ms_max: Option<f64>,
+    pub alarm_delay_s_max: Option<f64>,
+    pub alarm_missed_max: Option<i64>,
 }
 
 /// One `[[thresholds]]` entry.

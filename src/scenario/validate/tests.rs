@@ -103,6 +103,8 @@ fn smoke_scenario_is_valid_and_exercises_every_fault() {
             verification: true,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         }
     );
 }
@@ -208,6 +210,7 @@ fn minimal_scenario_gets_every_default() {
             baseline: secs(10),
         },
         thresholds: Vec::new(),
+        alarm: None,
         overrides: Vec::new(),
         card_testing: Default::default(),
         gates: GateSpec {
@@ -217,6 +220,8 @@ fn minimal_scenario_gets_every_default() {
             verification: true,
             recovery_s_max: None,
             webhook_ack_p99_ms_max: None,
+            alarm_delay_s_max: None,
+            alarm_missed_max: None,
         },
     };
     assert_eq!(s, expected);

@@ -159,7 +159,7 @@ pub fn answer_json(answer: &Answer) -> Value {
             }
         }
         // Stripe's charge and event reads have no gateway route.
-        Answer::Charge(_) | Answer::Events(_) | Answer::Event(_) => {
+        Answer::Charge(_) | Answer::Events(_) | Answer::Event(_) | Answer::PaymentMethod(_) => {
             m = head(Code::InvalidParam);
         }
     }

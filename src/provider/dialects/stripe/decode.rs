@@ -81,6 +81,7 @@ pub fn decode(
         Route::RetrieveCharge(id) => Call::RetrieveCharge { id: id.clone() },
         Route::ListEvents => Call::ListEvents(event_query(&form)?),
         Route::RetrieveEvent(id) => Call::RetrieveEvent { id: id.clone() },
+        Route::CreatePaymentMethod => new_payment_method(&form)?,
         // Another dialect's routes: never routed here.
         Route::GatewayPay | Route::GatewayQuery | Route::GatewayRefund => {
             return Err(ApiError::UnknownRoute {
@@ -146,6 +147,28 @@ fn payment_method(form: &Form) -> Result<(Option<String>, Option<RawCard>), ApiE
     }
     let (pm, raw) = card_fields(card, "payment_method_data[card]")?;
     Ok((Some(pm), Some(raw)))
+}
+
+/// `POST /v1/payment_methods`: `type=card` (the default) with `card[number]`,
+/// `card[exp_month]`, `card[exp_year]` and optionally `card[cvc]`.
+fn new_payment_method(form: &Form) -> Result<Call, ApiError> {
+    if let Some(t) = form.text("type").filter(|t| *t != "card") {
+        return Err(ApiError::InvalidParam {
+            param: "type".into(),
+            expected: "card (the only payment method type served)",
+            got: t.to_string(),
+        });
+    }
+    let Some(Value::Nested(card)) = form.value("card") else {
+        return Err(ApiError::MissingParam {
+            param: "card[number]".into(),
+        });
+    };
+    let (payment_method, card) = card_fields(card, "card")?;
+    Ok(Call::CreatePaymentMethod {
+        payment_method,
+        card,
+    })
 }
 
 /// Checks a card hash (`number`, `exp_month`, `exp_year`, optional `cvc`) under `prefix`;

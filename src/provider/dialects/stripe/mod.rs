@@ -44,6 +44,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ["charges", i] if get => id(i).map(Route::RetrieveCharge),
         ["events"] if get => Some(Route::ListEvents),
         ["events", i] if get => id(i).map(Route::RetrieveEvent),
+        ["payment_methods"] if post => Some(Route::CreatePaymentMethod),
         _ => None,
     }
 }
@@ -57,7 +58,8 @@ pub fn status(answer: &Answer) -> u16 {
         | Answer::Refund(_)
         | Answer::Charge(_)
         | Answer::Events(_)
-        | Answer::Event(_) => 200,
+        | Answer::Event(_)
+        | Answer::PaymentMethod(_) => 200,
         Answer::Declined(_) => 402,
         Answer::Error(e) => match e {
             ApiError::MissingApiKey | ApiError::InvalidApiKey { .. } => 401,
@@ -117,6 +119,7 @@ pub fn render(answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Optio
         }
         Answer::Refund(r) => (objects::refund_json(r), None),
         Answer::Charge(c) => (objects::charge_json(c), None),
+        Answer::PaymentMethod(pm) => (objects::payment_method_json(pm), None),
         Answer::Events(page) => (events::list_json(page), None),
         Answer::Event(body) => {
             let rendered = Rendered {

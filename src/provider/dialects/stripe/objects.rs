@@ -300,6 +300,22 @@ pub fn charge_json(c: &Charge) -> String {
     to_json(&charge_object(c))
 }
 
+/// The PaymentMethod object of a card created from its number: brand and last four only.
+pub fn payment_method_json(pm: &crate::provider::payment_methods::PaymentMethod) -> String {
+    serde_json::json!({
+        "id": pm.id,
+        "object": "payment_method",
+        "type": "card",
+        "card": {"brand": pm.card.brand, "last4": pm.card.last4, "country": "US", "funding": "credit"},
+        "billing_details": {"address": null, "email": null, "name": null, "phone": null},
+        "customer": null,
+        "livemode": false,
+        "metadata": {},
+        "created": pm.created,
+    })
+    .to_string()
+}
+
 #[derive(Serialize)]
 struct RefundJson<'a> {
     id: &'a str,
