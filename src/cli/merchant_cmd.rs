@@ -167,6 +167,7 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
         webhook_secret: args.webhook_secret,
         // No plan to read: room for a typical session, growing past it.
         expected_orders: sizing::STANDALONE_ORDERS as u64,
+        backups: Vec::new(),
     };
     Ok((listen, cfg))
 }

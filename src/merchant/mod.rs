@@ -9,6 +9,7 @@
 pub mod api;
 pub mod breaker;
 pub mod charge;
+pub mod failover;
 pub mod gateway_client;
 pub mod gateway_notify;
 pub mod handlers;
@@ -16,6 +17,7 @@ pub mod provider_client;
 pub mod reconcile;
 #[cfg(test)]
 mod refund_tests;
+pub mod routing;
 pub mod store;
 
 use std::future::Future;
@@ -33,10 +35,8 @@ use crate::domain::sizing;
 use crate::net::{self, ServerLimits};
 pub use crate::scenario::BreakerConfig;
 use crate::scenario::{Dialect, ReferenceSpec};
-use api::ProviderApi;
-use breaker::Breaker;
-use gateway_client::GatewayClient;
-use provider_client::{ProviderClient, RetryPolicy};
+use provider_client::RetryPolicy;
+pub use routing::BackupChannel;
 use store::Store;
 
 /// Where the reference merchant receives Stripe webhooks.
@@ -73,6 +73,9 @@ pub struct MerchantConfig {
     /// Orders the run plans: the order book is sized for them up front
     /// (`domain::sizing::per_order`), so it does not grow during the load. 0: sized as it fills.
     pub expected_orders: u64,
+    /// Backup providers in failover order (the routing policy: `provider_url` first);
+    /// empty for one provider.
+    pub backups: Vec<BackupChannel>,
 }
 
 /// A running merchant.
@@ -121,33 +124,14 @@ pub fn serve(
     shutdown: CancellationToken,
 ) -> Result<MerchantHandle, ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listener)?;
-    let provider = match cfg.dialect {
-        Dialect::Stripe => ProviderClient::new(
-            &cfg.provider_url,
-            &cfg.api_key,
-            cfg.reference.provider_timeout,
-        )
-        .map(ProviderApi::Stripe),
-        Dialect::Gateway => {
-            let notify_url = format!("http://{addr}{GATEWAY_NOTIFY_PATH}");
-            GatewayClient::new(
-                &cfg.provider_url,
-                &cfg.webhook_secret,
-                &notify_url,
-                cfg.reference.provider_timeout,
-            )
-            .map(ProviderApi::Gateway)
-        }
-    }
-    .map_err(ServeError::ProviderUrl)?;
+    let channels = routing::channels(&cfg, addr).map_err(ServeError::ProviderUrl)?;
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let refunding = Arc::new(AtomicUsize::new(0));
     let shared = Arc::new(Shared {
         store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
-        breaker: Breaker::new(cfg.reference.breaker),
         cfg,
-        provider,
+        channels,
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
         refunding: Arc::clone(&refunding),
@@ -177,8 +161,8 @@ pub fn serve(
 pub(crate) struct Shared {
     pub cfg: MerchantConfig,
     pub store: Store,
-    pub breaker: Breaker,
-    pub provider: ProviderApi,
+    /// The primary provider, then the backups; each with its breaker.
+    pub channels: Vec<routing::Channel>,
     pub tasks: Tracker,
     /// Cancelled when the merchant stops: an owed refund is retried until then.
     pub shutdown: CancellationToken,
@@ -250,6 +234,7 @@ pub(crate) mod testkit {
             api_key: "sk_test_merchant".to_string(),
             webhook_secret: SECRET.to_string(),
             expected_orders: 0,
+            backups: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! [`destination`] settles where the report goes before any of it starts.
 
 mod briefing;
+mod channels;
 pub mod destination;
 mod drain;
 mod drive;
@@ -163,7 +164,7 @@ async fn run_scenario(
         contract,
         &order_ids,
         drain_for,
-        || harness.merchant_busy(),
+        || harness.merchant_busy() || !harness.backups_idle(),
         &interrupt,
         &abort,
     )
@@ -180,9 +181,18 @@ async fn run_scenario(
         Ok(o) => (o, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let (ledger, webhooks) = harness.provider.take_records();
-    let events_created = harness.provider.events_created();
-    let provider_shed = harness.provider.shed();
+    let (ledger, webhooks) = channels::merge(
+        harness.provider.take_records(),
+        harness.backups.iter().map(|b| b.take_records()).collect(),
+    );
+    let events_created = harness.provider.events_created()
+        + harness
+            .backups
+            .iter()
+            .map(|b| b.events_created())
+            .sum::<u64>();
+    let provider_shed =
+        harness.provider.shed() + harness.backups.iter().map(|b| b.shed()).sum::<u64>();
     let provider_url = format!("http://{}", harness.provider.addr());
     let origin = harness.origin;
     harness.stop().await;

@@ -65,6 +65,11 @@ pub enum Flaw {
     /// Sends the customer's raw card number (`payment_method_data[card][number]`) instead of
     /// the payment method id: card data in the merchant's own systems (raw card data).
     RawPan,
+    /// Reads an unknown outcome on the primary channel (a timeout, an answer lost) as "not
+    /// charged" and charges the order on a backup channel at once, without asking the
+    /// primary first: an order the primary did charge is charged twice (charged on two
+    /// channels).
+    FailoverUnknownOutcome,
 }
 
 impl Flaw {

@@ -3,6 +3,7 @@
 //! problem with its key path before anything starts; `defaults` holds the defaults the
 //! command line shares. The rest of the program sees only these checked types.
 
+pub mod channels;
 pub mod contract;
 pub mod defaults;
 pub mod flaws;
@@ -37,6 +38,9 @@ pub struct Scenario {
     pub orders: OrderSpec,
     pub provider: ProviderSpec,
     pub faults: FaultPlan,
+    /// The primary's name and the backup providers (`[[providers]]`); no backups for a run
+    /// with one `[provider]`.
+    pub routing: channels::Routing,
     pub webhooks: WebhookSpec,
     pub merchant: MerchantSpec,
     pub drain: DrainSpec,

@@ -79,7 +79,7 @@ pub const PERCENTILES: [(&str, Option<f64>); 6] = [
 ];
 
 /// Every verification check's name, in report order (a test in `verify` keeps the two equal).
-pub const CHECK_NAMES: [&str; 13] = [
+pub const CHECK_NAMES: [&str; 14] = [
     "lost_payment",
     "refund_owed",
     "free_goods",
@@ -93,6 +93,7 @@ pub const CHECK_NAMES: [&str; 13] = [
     "unattributed_charge",
     "webhook_rejected",
     "raw_card_data",
+    "charged_on_two_channels",
 ];
 
 /// The metrics that are whole names (not a family with a suffix), what each measures, and

@@ -36,11 +36,12 @@ pub enum Check {
     UnattributedCharge,
     WebhookRejected,
     RawCardData,
+    ChargedOnTwoChannels,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 13] = [
+    pub const ALL: [Check; 14] = [
         Check::LostPayment,
         Check::RefundOwed,
         Check::FreeGoods,
@@ -54,6 +55,7 @@ impl Check {
         Check::UnattributedCharge,
         Check::WebhookRejected,
         Check::RawCardData,
+        Check::ChargedOnTwoChannels,
     ];
 
     /// The snake_case name used in reports (the serde name).
@@ -85,6 +87,9 @@ impl Check {
             }
             Check::RawCardData => {
                 "the merchant pays with tokens or payment method ids, never raw card numbers (card data in its own systems puts them in PCI scope)"
+            }
+            Check::ChargedOnTwoChannels => {
+                "an order's money is taken on one payment channel: a backup is charged only once the primary's outcome is known not to be a charge"
             }
             Check::WebhookRejected => {
                 "every genuine, correctly signed webhook delivery is acknowledged with a 2xx, a duplicate or one for a settled order included"

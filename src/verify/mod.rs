@@ -3,6 +3,7 @@
 //! ledger, `rules` holds one invariant per function, `discrepancy` names the checks and their
 //! violations. Only orders the harness sent (not shed) are verified.
 
+pub mod channels;
 pub mod discrepancy;
 pub mod rules;
 pub mod truth;
@@ -201,6 +202,8 @@ fn checkout_window(c: &CheckoutRecord) -> (u64, u64) {
     (c.intended_ms, end)
 }
 
+#[cfg(test)]
+mod channel_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]

@@ -531,6 +531,7 @@ async fn the_merchant_refuses_bad_checkouts_and_webhooks_naming_the_field() {
         api_key: merchant::DEFAULT_API_KEY.into(),
         webhook_secret: SECRET.into(),
         expected_orders: 0,
+        backups: Vec::new(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let m = merchant::serve(listener, cfg, shutdown.clone()).unwrap();

@@ -69,3 +69,7 @@ mod layering;
 /// `[[thresholds]]` in whole runs: judged after the run, and an `abort_on_fail` one stopping
 /// the load early.
 mod thresholds;
+
+/// Backup payment channels: the emergency scenario verifies clean with failover and
+/// fail-back, and failing over an unknown outcome is charged on two channels.
+mod failover;

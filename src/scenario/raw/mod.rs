@@ -26,6 +26,10 @@ pub struct RawScenario {
     pub provider: RawProvider,
     #[serde(default)]
     pub faults: RawFaults,
+    /// `[[providers]]`: several providers, in routing order (instead of `[provider]` and
+    /// `[faults]`).
+    #[serde(default)]
+    pub providers: Vec<RawChannel>,
     #[serde(default)]
     pub webhooks: RawWebhooks,
     #[serde(default)]
@@ -118,6 +122,31 @@ pub struct RawProvider {
     pub hold: Option<RawDuration>,
     pub listen: Option<String>,
     pub max_in_flight: Option<i64>,
+}
+
+/// One `[[providers]]` entry: a name, the `[provider]` keys and its own `faults` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub name: Option<String>,
+    pub dialect: Option<String>,
+    pub hold: Option<RawDuration>,
+    pub listen: Option<String>,
+    pub max_in_flight: Option<i64>,
+    #[serde(default)]
+    pub faults: RawFaults,
+}
+
+impl RawChannel {
+    /// The entry's `[provider]` keys.
+    pub fn provider(&self) -> RawProvider {
+        RawProvider {
+            dialect: self.dialect.clone(),
+            hold: self.hold.clone(),
+            listen: self.listen.clone(),
+            max_in_flight: self.max_in_flight,
+        }
+    }
 }
 
 /// The rate keys of `[faults]` or of one window: one optional probability per fault kind,
