@@ -34,6 +34,7 @@ impl<W: Write> Markdown<'_, W> {
         self.outcomes()?;
         self.faults()?;
         super::markdown_load::recovery(self.w, self.r)?;
+        super::channels::markdown(self.w, self.r)?;
         self.webhooks()?;
         self.verification()?;
         self.gates()

@@ -11,6 +11,7 @@
 
 pub mod capacity;
 pub mod chain;
+pub mod channels;
 pub mod charts;
 pub mod compare;
 pub mod gates;
@@ -101,6 +102,10 @@ pub struct RunReport {
     pub capacity: Option<CapacityReport>,
     /// Where the generator did not keep its schedule ([`schedule::warnings`]).
     pub warnings: Vec<String>,
+    /// Payment channels: per channel figures, failover and fail-back; absent for a run with
+    /// one provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<channels::ChannelsReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -360,12 +365,17 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         recovery: Vec::new(),
         capacity: None,
         warnings: Vec::new(),
+        channels: channels::report(inp),
     };
     shape::add(&mut report, inp);
     if let Some(w) = overload_warning(&report.faults.overload) {
         report.warnings.push(w);
     }
     report.gates = gates::evaluate(&sc.gates, &report);
+    let load_s = inp.load_elapsed.as_secs_f64();
+    report
+        .gates
+        .extend(channels::gates(sc, report.channels.as_ref(), load_s));
     let judged = thresholds::evaluate(
         &sc.thresholds,
         &report,

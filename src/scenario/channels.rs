@@ -22,6 +22,12 @@ pub struct Routing {
     pub primary: String,
     /// Backups in failover order (`providers[1..]`); empty for a one-provider run.
     pub backups: Vec<Channel>,
+    /// `[gates] failover_s_max`: the longest time from the start of a primary fault window
+    /// to the first payment on a backup, seconds.
+    pub failover_s_max: Option<f64>,
+    /// `[gates] failback_s_max`: the longest time from the end of a primary fault window to
+    /// the first payment on the primary again, seconds.
+    pub failback_s_max: Option<f64>,
 }
 
 impl Default for Routing {
@@ -29,6 +35,8 @@ impl Default for Routing {
         Routing {
             primary: PRIMARY.to_string(),
             backups: Vec::new(),
+            failover_s_max: None,
+            failback_s_max: None,
         }
     }
 }

@@ -98,7 +98,7 @@ pub const CHECK_NAMES: [&str; 14] = [
 
 /// The metrics that are whole names (not a family with a suffix), what each measures, and
 /// whether it is known during the load (and so may be `abort_on_fail`).
-pub const SCALARS: [(&str, &str, bool); 14] = [
+pub const SCALARS: [(&str, &str, bool); 16] = [
     (
         "success_rate",
         "orders paid over checkouts offered (shed ones included); live: told paid",
@@ -147,6 +147,16 @@ pub const SCALARS: [(&str, &str, bool); 14] = [
     (
         "capacity.knee",
         "a capacity run's knee: the highest rate that held the SLO, per second",
+        false,
+    ),
+    (
+        "failover_s",
+        "slowest failover: a primary fault window's start to the first payment on a backup, s",
+        false,
+    ),
+    (
+        "failback_s",
+        "slowest fail-back: a primary fault window's end to the first payment on the primary, s",
         false,
     ),
 ];

@@ -18,6 +18,8 @@ use super::{
 use crate::chaos::{Latency, WebhookChaos};
 
 mod ceilings;
+#[cfg(test)]
+mod channel_tests;
 mod channels;
 mod connections;
 mod external;

@@ -79,4 +79,30 @@ async fn the_emergency_scenario_fails_over_and_verifies_clean() {
         "{:#}",
         j["verification"]["discrepancies"]
     );
+    let channels = j["channels"]["channels"]
+        .as_array()
+        .expect("a channels section");
+    let names: Vec<&str> = channels
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["stripe-main", "gateway-backup"]);
+    assert!(
+        channels.iter().all(|c| c["routed"].as_u64().unwrap() > 0),
+        "both channels took checkouts: {channels:#?}"
+    );
+    let outage = &j["channels"]["failovers"][0];
+    assert_eq!(outage["window"], "primary-outage");
+    assert!(outage["failover_s"].is_number(), "{outage:#}");
+    assert!(outage["saved"].as_u64().unwrap() > 0, "{outage:#}");
+    let gates: Vec<&str> = j["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        gates.contains(&"failover_s") && gates.contains(&"failback_s"),
+        "{gates:?}"
+    );
 }

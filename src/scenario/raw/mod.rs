@@ -307,6 +307,9 @@ pub struct RawGates {
     pub verification: Option<bool>,
     pub recovery_s_max: Option<f64>,
     pub webhook_ack_p99_ms_max: Option<f64>,
+    /// Payment channels: checked with `[[providers]]` (validate's `channels`).
+    pub failover_s_max: Option<f64>,
+    pub failback_s_max: Option<f64>,
 }
 
 /// One `[[thresholds]]` entry.

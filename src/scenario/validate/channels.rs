@@ -25,6 +25,7 @@ impl Checker {
         load_duration: Option<Duration>,
         single: Primary,
     ) -> (ProviderSpec, Option<Dur>, FaultPlan, Routing) {
+        let gates = self.channel_gates(raw);
         if raw.providers.is_empty() {
             let (p, hold, f) = single;
             return (p, hold, f, Routing::default());
@@ -69,8 +70,39 @@ impl Checker {
                 faults,
             })
             .collect();
-        let routing = Routing { primary, backups };
+        let (failover_s_max, failback_s_max) = gates;
+        let routing = Routing {
+            primary,
+            backups,
+            failover_s_max,
+            failback_s_max,
+        };
         (provider, hold, faults, routing)
+    }
+
+    /// `gates.failover_s_max` and `gates.failback_s_max`: positive seconds, and only with a
+    /// backup (`[[providers]]` of two or more) whose primary has a fault window to time.
+    fn channel_gates(&mut self, raw: &RawScenario) -> (Option<f64>, Option<f64>) {
+        let g = &raw.gates;
+        let one = |c: &mut Self, key: &str, v: Option<f64>| {
+            let path = format!("gates.{key}");
+            let v = v.and_then(|v| c.positive_number(&path, v, true))?;
+            let primary_windows = raw
+                .providers
+                .first()
+                .is_some_and(|p| !p.faults.windows.is_empty());
+            if raw.providers.len() < 2 || !primary_windows {
+                c.report(
+                    &path,
+                    "needs two or more [[providers]] (a primary and a backup) and a \
+                     [[providers.faults.windows]] on the primary to time",
+                );
+            }
+            Some(v)
+        };
+        let over = one(self, "failover_s_max", g.failover_s_max);
+        let back = one(self, "failback_s_max", g.failback_s_max);
+        (over, back)
     }
 
     /// `[provider]` or `[faults]` beside `[[providers]]`: one way to say it only.
