@@ -2,8 +2,9 @@
 //! `serve` runs the HTTP server (routes in [`handlers`], the checkout's attempts in
 //! [`charge`]) and the [`reconcile`] task over one shared [`store::Store`]; the provider is
 //! reached only over HTTP, in the scenario's dialect ([`api`]: Stripe's [`provider_client`]
-//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives). The
-//! scenario's [`flaws`](crate::scenario::flaws) plant deliberate bugs on demand. Every task it starts is tracked, so
+//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives), over one or
+//! more payment channels ([`routing`]: the primary and its backups, each behind a breaker;
+//! [`failover`]: when an order may move to a backup). The scenario's [`flaws`](crate::scenario::flaws) plant deliberate bugs on demand. Every task it starts is tracked, so
 //! [`MerchantHandle::stopped`] waits for all of them.
 
 pub mod api;
