@@ -180,6 +180,10 @@ pub struct WebhookDecision {
 #[derive(Clone, Debug)]
 pub struct Chaos {
     pub seed: u64,
+    /// Seeds the card's fate ([`Chaos::sticky`]): `seed`, except on a backup payment
+    /// channel, whose transport faults and ids are its own (its own `seed`) while the
+    /// customer's card declines on every channel alike (the scenario's seed here).
+    pub card_seed: u64,
     pub plan: FaultPlan,
     pub webhooks: WebhookChaos,
 }
@@ -188,6 +192,7 @@ impl Chaos {
     pub fn new(seed: u64, plan: FaultPlan, webhooks: WebhookChaos) -> Chaos {
         Chaos {
             seed,
+            card_seed: seed,
             plan,
             webhooks,
         }
@@ -198,7 +203,7 @@ impl Chaos {
     pub fn sticky(&self, order_id: &str, at: Duration) -> Option<FaultKind> {
         let rates = self.plan.rates_at(at);
         let order = chaos_key(order_id);
-        let u = key::draw(self.seed, "sticky", &[order.as_bytes()]);
+        let u = key::draw(self.card_seed, "sticky", &[order.as_bytes()]);
         pick(u, &rates, FaultKind::sticky())
     }
 
@@ -455,6 +460,7 @@ mod tests {
         let a = plan(rates_of([(FaultKind::InsufficientFunds, 0.3)]));
         let mut b = a.clone();
         b.seed = 43;
+        b.card_seed = 43;
         let hits = |c: &Chaos| -> Vec<bool> {
             ids(200)
                 .iter()

@@ -169,6 +169,7 @@ fn checked(args: MerchantArgs) -> Result<(SocketAddr, MerchantConfig), Vec<Strin
         expected_orders: sizing::STANDALONE_ORDERS as u64,
         velocity: None,
         monitor: None,
+        backups: Vec::new(),
     };
     Ok((listen, cfg))
 }

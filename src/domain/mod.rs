@@ -270,6 +270,16 @@ pub struct LedgerEntry {
     /// of a token: brand and last four digits only, never the number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_card: Option<card::RawCard>,
+    /// Which of the run's providers (payment channels) recorded the entry: 0 the primary
+    /// (the only one of a run with one provider, and then left out of the record), 1.. the
+    /// backups in routing order.
+    #[serde(default, skip_serializing_if = "is_primary")]
+    pub channel: u8,
+}
+
+/// Whether `channel` is the primary's (serde skips it: one-provider records read as before).
+fn is_primary(channel: &u8) -> bool {
+    *channel == 0
 }
 
 /// One delivery attempt of one webhook event, as the provider's delivery log records it.

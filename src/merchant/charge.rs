@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::breaker::Admit;
+use super::failover;
 use super::handlers::{run_effect, CheckoutRequest};
 use super::provider_client::{backoff, charge_key, is_soft, Answer, Attempts, ChargeParams};
+use super::routing::Channel;
 use super::store::{Order, Settlement};
 use super::Shared;
 use crate::domain::FailReason;
@@ -158,19 +160,12 @@ pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) -> Opt
     shared.store.get(&order_id)
 }
 
-/// The attempts of [`charge_order`] and their settlement.
+/// The attempts of [`charge_order`] and their settlement, over the channels in routing
+/// order: the first channel whose breaker admits the checkout charges it; provider trouble
+/// that surely charged nothing moves the order on to the next admitting channel
+/// ([`failover::after_channel`] decides). With one channel this is its attempts alone.
 async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
-    let admitted = shared.breaker.admit(Instant::now());
-    if admitted == Admit::Refuse {
-        // The breaker is open: fail fast, telling the truth (provider trouble, nothing sent).
-        let effect = shared
-            .store
-            .settle(&r.order_id, &Settlement::Failed(FailReason::ProviderError));
-        run_effect(&shared, effect);
-        return;
-    }
     let flaws = shared.cfg.reference.flaws;
-    let policy = shared.retry_policy();
     let params = ChargeParams {
         order_id: &r.order_id,
         amount: r.amount,
@@ -181,17 +176,69 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         customer: r.client.customer.as_deref(),
         client_ip: r.client.address.as_deref(),
     };
+    // The attempts of the last channel tried, when they are left to settle the order.
+    let mut tried: Option<Attempts> = None;
+    for (i, ch) in shared.channels.iter().enumerate() {
+        let admitted = ch.breaker.admit(Instant::now());
+        if admitted == Admit::Refuse {
+            continue;
+        }
+        let (attempts, step) = attempts_on(&shared, ch, &params, flaws).await;
+        // Trouble: no definite answer (a payment and a decline are both answers).
+        let trouble = !matches!(
+            attempts.last,
+            Answer::Succeeded { .. } | Answer::Declined { .. }
+        );
+        ch.breaker.record(admitted, trouble, Instant::now());
+        if step == Step::GiveUp {
+            shared.store.give_up(&r.order_id, FailReason::ProviderError);
+            return;
+        }
+        let more = i + 1 < shared.channels.len();
+        match failover::after_channel(&attempts, trouble, more, flaws) {
+            failover::Next::Settle => {
+                tried = Some(attempts);
+                break;
+            }
+            failover::Next::ResolveHere => {
+                failover::resolve_on(&shared, ch, &r.order_id).await;
+                return;
+            }
+            failover::Next::FailOver => tried = Some(attempts),
+        }
+    }
+    let settlement = match &tried {
+        Some(a) => settlement_after(a),
+        // Every breaker is open: fail fast, telling the truth (provider trouble, nothing
+        // sent).
+        None => Some(Settlement::Failed(FailReason::ProviderError)),
+    };
+    if let Some(s) = settlement {
+        let effect = shared.store.settle(&r.order_id, &s);
+        run_effect(&shared, effect);
+    }
+}
+
+/// The attempt loop on one channel: within `1 + max_retries` requests, retrying with the
+/// same key, confirming soft declines again under a new key; and the flawed second charge.
+async fn attempts_on(
+    shared: &Shared,
+    ch: &Channel,
+    params: &ChargeParams<'_>,
+    flaws: Flaws,
+) -> (Attempts, Step) {
+    let policy = shared.retry_policy();
+    let order_id = params.order_id;
     let mut call = Call::Create;
-    let mut key = create_key(&r.order_id, 0, flaws);
+    let mut key = create_key(order_id, 0, flaws);
     let mut sent = 0u32;
     let mut saw_indeterminate = false;
     let (last, step) = loop {
         let a = match &call {
-            Call::Create => shared.provider.create_payment_intent(&params, &key).await,
+            Call::Create => ch.api.create_payment_intent(params, &key).await,
             Call::Confirm { payment_id } => {
-                shared
-                    .provider
-                    .confirm_payment_intent(&params, payment_id, &key)
+                ch.api
+                    .confirm_payment_intent(params, payment_id, &key)
                     .await
             }
         };
@@ -205,9 +252,9 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         match step {
             Step::Reconfirm { payment_id } => {
                 call = Call::Confirm { payment_id };
-                key = confirm_key(&r.order_id, sent);
+                key = confirm_key(order_id, sent);
             }
-            _ if call == Call::Create => key = create_key(&r.order_id, sent, flaws),
+            _ if call == Call::Create => key = create_key(order_id, sent, flaws),
             _ => {}
         }
         tokio::time::sleep(backoff(policy.backoff, retries_used)).await;
@@ -215,27 +262,17 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
     if charges_again(&last, flaws) {
         let again = ChargeParams {
             metadata: false,
-            ..params
+            ..*params
         };
-        let key = format!("{}:again", r.order_id);
-        shared.provider.create_payment_intent(&again, &key).await;
-    }
-    // Trouble: the provider gave no definite answer (a payment and a decline are both answers).
-    let trouble = !matches!(last, Answer::Succeeded { .. } | Answer::Declined { .. });
-    shared.breaker.record(admitted, trouble, Instant::now());
-    if step == Step::GiveUp {
-        shared.store.give_up(&r.order_id, FailReason::ProviderError);
-        return;
+        let key = format!("{order_id}:again");
+        ch.api.create_payment_intent(&again, &key).await;
     }
     let attempts = Attempts {
         last,
         saw_indeterminate,
         sent,
     };
-    if let Some(s) = settlement_after(&attempts) {
-        let effect = shared.store.settle(&r.order_id, &s);
-        run_effect(&shared, effect);
-    }
+    (attempts, step)
 }
 
 #[cfg(test)]

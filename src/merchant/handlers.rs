@@ -17,9 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::charge::{charge_order, order_id_refusal};
-use super::provider_client::{
-    backoff, is_soft, reason_for, refund_key, should_retry, with_retries, Answer,
-};
+use super::provider_client::{backoff, is_soft, reason_for, refund_key, should_retry, Answer};
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
 use super::Shared;
 use crate::domain::{Amount, FailReason, OrderStatus};
@@ -360,7 +358,8 @@ async fn refund_payment(shared: Arc<Shared>, order_id: String, payment_id: Strin
     let policy = shared.retry_policy();
     let mut rounds = 0u32;
     let (last, sent) = loop {
-        let a = with_retries(policy, || shared.provider.refund(&payment_id, &key)).await;
+        let a =
+            super::routing::refund_where_paid(&shared.channels, policy, &payment_id, &key).await;
         if !should_retry(&a.last) {
             break (a.last, a.sent);
         }

@@ -2,13 +2,15 @@
 //! `serve` runs the HTTP server (routes in [`handlers`], the checkout's attempts in
 //! [`charge`]) and the [`reconcile`] task over one shared [`store::Store`]; the provider is
 //! reached only over HTTP, in the scenario's dialect ([`api`]: Stripe's [`provider_client`]
-//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives). The
-//! scenario's [`flaws`](crate::scenario::flaws) plant deliberate bugs on demand. Every task it starts is tracked, so
+//! or the [`gateway_client`], whose notifications [`gateway_notify`] receives), over one or
+//! more payment channels ([`routing`]: the primary and its backups, each behind a breaker;
+//! [`failover`]: when an order may move to a backup). The scenario's [`flaws`](crate::scenario::flaws) plant deliberate bugs on demand. Every task it starts is tracked, so
 //! [`MerchantHandle::stopped`] waits for all of them.
 
 pub mod api;
 pub mod breaker;
 pub mod charge;
+pub mod failover;
 pub mod gateway_client;
 pub mod gateway_notify;
 pub mod handlers;
@@ -17,6 +19,7 @@ pub mod provider_client;
 pub mod reconcile;
 #[cfg(test)]
 mod refund_tests;
+pub mod routing;
 pub mod store;
 pub mod velocity;
 
@@ -35,10 +38,8 @@ use crate::domain::sizing;
 use crate::net::{self, ServerLimits};
 pub use crate::scenario::BreakerConfig;
 use crate::scenario::{Dialect, ReferenceSpec};
-use api::ProviderApi;
-use breaker::Breaker;
-use gateway_client::GatewayClient;
-use provider_client::{ProviderClient, RetryPolicy};
+use provider_client::RetryPolicy;
+pub use routing::BackupChannel;
 use store::Store;
 
 /// Where the reference merchant receives Stripe webhooks.
@@ -80,6 +81,9 @@ pub struct MerchantConfig {
     pub velocity: Option<crate::scenario::card_testers::VelocityRules>,
     /// Its own failure-rate monitor, posting alerts to the run's alert receiver; `None`: off.
     pub monitor: Option<monitor::MonitorConfig>,
+    /// Backup providers in failover order (the routing policy: `provider_url` first);
+    /// empty for one provider.
+    pub backups: Vec<BackupChannel>,
 }
 
 /// A running merchant.
@@ -128,25 +132,7 @@ pub fn serve(
     shutdown: CancellationToken,
 ) -> Result<MerchantHandle, ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listener)?;
-    let provider = match cfg.dialect {
-        Dialect::Stripe => ProviderClient::new(
-            &cfg.provider_url,
-            &cfg.api_key,
-            cfg.reference.provider_timeout,
-        )
-        .map(ProviderApi::Stripe),
-        Dialect::Gateway => {
-            let notify_url = format!("http://{addr}{GATEWAY_NOTIFY_PATH}");
-            GatewayClient::new(
-                &cfg.provider_url,
-                &cfg.webhook_secret,
-                &notify_url,
-                cfg.reference.provider_timeout,
-            )
-            .map(ProviderApi::Gateway)
-        }
-    }
-    .map_err(ServeError::ProviderUrl)?;
+    let channels = routing::channels(&cfg, addr).map_err(ServeError::ProviderUrl)?;
     let (tx, done) = mpsc::channel(1);
     let tasks = Tracker { _alive: tx };
     let refunding = Arc::new(AtomicUsize::new(0));
@@ -161,9 +147,8 @@ pub fn serve(
     let shared = Arc::new(Shared {
         monitor: watch.as_ref().map(|(m, _)| Arc::clone(m)),
         store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
-        breaker: Breaker::new(cfg.reference.breaker),
         cfg,
-        provider,
+        channels,
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
         refunding: Arc::clone(&refunding),
@@ -197,8 +182,8 @@ pub fn serve(
 pub(crate) struct Shared {
     pub cfg: MerchantConfig,
     pub store: Store,
-    pub breaker: Breaker,
-    pub provider: ProviderApi,
+    /// The primary provider, then the backups; each with its breaker.
+    pub channels: Vec<routing::Channel>,
     pub tasks: Tracker,
     /// Cancelled when the merchant stops: an owed refund is retried until then.
     pub shutdown: CancellationToken,
@@ -276,6 +261,7 @@ pub(crate) mod testkit {
             expected_orders: 0,
             velocity: None,
             monitor: None,
+            backups: Vec::new(),
         }
     }
 

@@ -60,7 +60,7 @@ async fn round(shared: &Arc<Shared>) {
 
 async fn check_order(shared: &Arc<Shared>, order_id: &str, age: Duration) {
     // A failed search says nothing about the payment: ask again next round.
-    let Ok(found) = shared.provider.search_by_order(order_id).await else {
+    let Ok(found) = super::routing::search_everywhere(&shared.channels, order_id).await else {
         return;
     };
     if let Some(s) = verdict(&found, age, shared.cfg.reference.pending_grace) {

@@ -554,6 +554,7 @@ impl Ledger {
             unanswered: false,
             answer_delay_ms: 0,
             raw_card: e.raw_card,
+            channel: 0,
         });
     }
 

@@ -108,6 +108,41 @@ impl ProviderConfig {
     }
 }
 
+impl ProviderConfig {
+    /// The provider of channel `index` of `scenario` (0 the primary, as
+    /// [`ProviderConfig::from_scenario`]; 1.. its backups in routing order): the channel's
+    /// dialect, hold, limits and fault plan, drawn with the channel's own seed
+    /// ([`channel_seed`](crate::scenario::channels::channel_seed)) but for the card's fate,
+    /// which is the customer's on every channel; webhook chaos and settings are the
+    /// scenario's.
+    pub fn for_channel(
+        scenario: &Scenario,
+        index: usize,
+        webhook_url: Option<String>,
+        origin: Instant,
+    ) -> ProviderConfig {
+        let primary = ProviderConfig::from_scenario(scenario, webhook_url, origin);
+        let Some(b) = index
+            .checked_sub(1)
+            .and_then(|i| scenario.routing.backups.get(i))
+        else {
+            return primary;
+        };
+        let seed = crate::scenario::channels::channel_seed(scenario.seed, index, &b.name);
+        let chaos = Chaos {
+            card_seed: scenario.seed,
+            ..Chaos::new(seed, b.faults.clone(), scenario.webhooks.chaos.clone())
+        };
+        ProviderConfig {
+            chaos,
+            dialect: b.provider.dialect,
+            hold: b.provider.hold,
+            max_in_flight: b.provider.max_in_flight.get(),
+            ..primary
+        }
+    }
+}
+
 /// The live counters of a running provider: atomics read on demand, nothing kept per request.
 #[derive(Clone)]
 pub struct ProviderStats(Arc<Shared>);

@@ -13,6 +13,7 @@ pub mod alarm;
 pub mod capacity;
 pub mod card_testers;
 pub mod chain;
+pub mod channels;
 pub mod charts;
 pub mod compare;
 pub mod gates;
@@ -109,6 +110,10 @@ pub struct RunReport {
     /// Card testers' attempts by where they were stopped; absent for a run without testers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_testers: Option<card_testers::CardTesters>,
+    /// Payment channels: per channel figures, failover and fail-back; absent for a run with
+    /// one provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<channels::ChannelsReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -375,12 +380,17 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         }),
         warnings: Vec::new(),
         card_testers: card_testers::section(sc, inp.reconciliation),
+        channels: channels::report(inp),
     };
     shape::add(&mut report, inp);
     if let Some(w) = overload_warning(&report.faults.overload) {
         report.warnings.push(w);
     }
     report.gates = gates::evaluate(&sc.gates, &report);
+    let load_s = inp.load_elapsed.as_secs_f64();
+    report
+        .gates
+        .extend(channels::gates(sc, report.channels.as_ref(), load_s));
     let judged = thresholds::evaluate(
         &sc.thresholds,
         &report,

@@ -48,6 +48,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
         },
         faults: FaultPlan::default(),
+        routing: crate::scenario::channels::Routing::default(),
         webhooks: WebhookSpec {
             secret: "whsec_test".into(),
             chaos: WebhookChaos::default(),
@@ -732,7 +733,7 @@ fn the_webhook_endpoints_health_and_its_gate_come_from_the_delivery_log() {
         r.failures(),
         [
             "webhook_ack_p99_ms 2 above the maximum 1",
-            "verification: 1 of 14 checks failed (webhook_rejected 1)"
+            "verification: 1 of 15 checks failed (webhook_rejected 1)"
         ]
     );
 }

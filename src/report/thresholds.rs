@@ -205,6 +205,8 @@ pub fn value(metric: &str, r: &RunReport, recorder: &Recorder) -> Result<f64, St
         "webhook_ack.p50" => some(r.webhooks.endpoint.ack_latency_ms.p50),
         "webhook_ack.p99" => some(r.webhooks.endpoint.ack_latency_ms.p99),
         "recovery_s" => recovery_s(r),
+        "failover_s" => super::channels::slowest(r, |w| w.failover_s, "failover"),
+        "failback_s" => super::channels::slowest(r, |w| w.failback_s, "fail-back"),
         "recovery.unrecovered" => some(unrecovered(r).count() as f64),
         "alarm_delay_s" | "alarm.missed" | "alarm.false" if r.alarm.is_none() => {
             Err("the scenario has no [alarm]".into())

@@ -41,6 +41,28 @@ pub fn external_briefing(scenario: &Scenario, provider: SocketAddr, ext: &Extern
     )
 }
 
+/// One line per backup provider for an external merchant: its name, base URL and API shape
+/// (its webhooks go to the same endpoint, signed with the same secret).
+pub fn backup_lines(scenario: &Scenario, addrs: &[SocketAddr]) -> Vec<String> {
+    scenario
+        .routing
+        .backups
+        .iter()
+        .zip(addrs)
+        .enumerate()
+        .map(|(i, (b, addr))| {
+            format!(
+                "external merchant: backup channel {} '{}': provider API base url http://{addr} \
+                 ({} dialect), webhooks to the same endpoint, signing secret {}",
+                i + 1,
+                b.name,
+                b.provider.dialect.as_str(),
+                scenario.webhooks.secret
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,8 @@ const MERCHANT_READY_WAIT: Duration = Duration::from_secs(5);
 /// The running provider and merchant of one run.
 pub struct Harness {
     pub provider: ProviderHandle,
+    /// The backup providers, in routing order (none for a one-provider run).
+    pub backups: Vec<ProviderHandle>,
     /// How the load reaches the merchant and reads its orders.
     pub contract: Contract,
     /// Run time zero: fault windows, ledger times and the load are measured from here.
@@ -64,6 +66,8 @@ impl Harness {
             }
             None => None,
         };
+        let blisteners = super::channels::bind(scenario)?;
+        let baddrs = super::channels::addrs(&blisteners)?;
         // The embedded merchant gets a listener of its own; an external one must already be
         // listening, and is told what to be configured with.
         let (embedded, contract, webhook_url) = match &scenario.merchant {
@@ -83,6 +87,9 @@ impl Harness {
             }
             MerchantSpec::External(ext) => {
                 tracing::info!("{}", external_briefing(scenario, paddr, ext));
+                for line in super::briefing::backup_lines(scenario, &baddrs) {
+                    tracing::info!("{line}");
+                }
                 tokio::select! {
                     ready = load::wait_for_merchant(&ext.contract, MERCHANT_READY_WAIT) => {
                         ready.map_err(|e| anyhow::anyhow!("external merchant: {e}"))?;
@@ -99,9 +106,28 @@ impl Harness {
             plistener,
             ProviderConfig {
                 expected_orders: planned_orders(scenario),
-                ..ProviderConfig::from_scenario(scenario, Some(webhook_url), origin)
+                ..ProviderConfig::from_scenario(scenario, Some(webhook_url.clone()), origin)
             },
             servers.child_token(),
+        );
+        let webhook_of = |i: usize| match &scenario.merchant {
+            MerchantSpec::Reference(_) => {
+                let dialect = scenario.routing.backups[i - 1].provider.dialect;
+                let base = webhook_url
+                    .strip_suffix(merchant::webhook_path(scenario.provider.dialect))
+                    .unwrap_or(&webhook_url);
+                format!("{base}{}", merchant::webhook_path(dialect))
+            }
+            // One webhook endpoint for every channel: the merchant's own routing.
+            MerchantSpec::External(_) => webhook_url.clone(),
+        };
+        let backups = super::channels::serve(
+            scenario,
+            blisteners,
+            webhook_of,
+            planned_orders(scenario),
+            origin,
+            &servers,
         );
         let merchant = match embedded {
             Some((listener, reference)) => {
@@ -112,11 +138,16 @@ impl Harness {
                         spec: a.clone(),
                     }
                 });
-                match start_merchant(listener, scenario, reference, paddr, monitor, &servers) {
+                match start_merchant(
+                    listener, scenario, reference, paddr, monitor, &baddrs, &servers,
+                ) {
                     Ok(m) => Some(m),
                     Err(e) => {
                         servers.cancel();
                         provider.stopped().await;
+                        for b in backups {
+                            b.stopped().await;
+                        }
                         return Err(e);
                     }
                 }
@@ -129,8 +160,16 @@ impl Harness {
             scenario.seed,
             contract.checkout.url
         );
+        for (b, addr) in scenario.routing.backups.iter().zip(&baddrs) {
+            tracing::info!(
+                "backup provider '{}' ({}): http://{addr}",
+                b.name,
+                b.provider.dialect.as_str()
+            );
+        }
         Ok(Harness {
             provider,
+            backups,
             contract,
             origin,
             merchant,
@@ -147,10 +186,18 @@ impl Harness {
             .is_some_and(|m| m.refunds_in_flight() > 0)
     }
 
+    /// Whether every backup provider is idle (late charges executed, deliveries done).
+    pub fn backups_idle(&self) -> bool {
+        self.backups.iter().all(ProviderHandle::idle)
+    }
+
     /// Stops the servers and waits until they (and the merchant's tasks) have ended.
     pub async fn stop(self) {
         self.servers.cancel();
         self.provider.stopped().await;
+        for b in self.backups {
+            b.stopped().await;
+        }
         if let Some(merchant) = self.merchant {
             merchant.stopped().await;
         }
@@ -164,9 +211,22 @@ fn start_merchant(
     reference: &ReferenceSpec,
     paddr: SocketAddr,
     monitor: Option<merchant::monitor::MonitorConfig>,
+    baddrs: &[SocketAddr],
     servers: &CancellationToken,
 ) -> anyhow::Result<MerchantHandle> {
+    let backups = scenario
+        .routing
+        .backups
+        .iter()
+        .zip(baddrs)
+        .map(|(b, addr)| merchant::BackupChannel {
+            name: b.name.clone(),
+            provider_url: format!("http://{addr}"),
+            dialect: b.provider.dialect,
+        })
+        .collect();
     let cfg = MerchantConfig {
+        backups,
         reference: reference.clone(),
         provider_url: format!("http://{paddr}"),
         dialect: scenario.provider.dialect,

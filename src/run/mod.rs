@@ -8,6 +8,7 @@
 
 mod alerts;
 mod briefing;
+mod channels;
 pub mod destination;
 mod drain;
 mod drive;
@@ -164,7 +165,7 @@ async fn run_scenario(
         contract,
         &order_ids,
         drain_for,
-        || harness.merchant_busy(),
+        || harness.merchant_busy() || !harness.backups_idle(),
         &interrupt,
         &abort,
     )
@@ -181,9 +182,18 @@ async fn run_scenario(
         Ok(o) => (o, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let (ledger, webhooks) = harness.provider.take_records();
-    let events_created = harness.provider.events_created();
-    let provider_shed = harness.provider.shed();
+    let (ledger, webhooks) = channels::merge(
+        harness.provider.take_records(),
+        harness.backups.iter().map(|b| b.take_records()).collect(),
+    );
+    let events_created = harness.provider.events_created()
+        + harness
+            .backups
+            .iter()
+            .map(|b| b.events_created())
+            .sum::<u64>();
+    let provider_shed =
+        harness.provider.shed() + harness.backups.iter().map(|b| b.shed()).sum::<u64>();
     let provider_url = format!("http://{}", harness.provider.addr());
     let origin = harness.origin;
     let alerts = harness

@@ -68,6 +68,11 @@ pub enum Flaw {
     /// Enforces none of the velocity limits it declares (`[merchant.velocity]`): a card
     /// tester's whole burst reaches the provider (card testing unthrottled).
     NoVelocityLimit,
+    /// Reads an unknown outcome on the primary channel (a timeout, an answer lost) as "not
+    /// charged" and charges the order on a backup channel at once, without asking the
+    /// primary first: an order the primary did charge is charged twice (charged on two
+    /// channels).
+    FailoverUnknownOutcome,
 }
 
 impl Flaw {

@@ -5,6 +5,7 @@
 
 pub mod alarm;
 pub mod card_testers;
+pub mod channels;
 pub mod contract;
 pub mod defaults;
 pub mod flaws;
@@ -39,6 +40,9 @@ pub struct Scenario {
     pub orders: OrderSpec,
     pub provider: ProviderSpec,
     pub faults: FaultPlan,
+    /// The primary's name and the backup providers (`[[providers]]`); no backups for a run
+    /// with one `[provider]`.
+    pub routing: channels::Routing,
     pub webhooks: WebhookSpec,
     pub merchant: MerchantSpec,
     pub drain: DrainSpec,

@@ -79,7 +79,7 @@ pub const PERCENTILES: [(&str, Option<f64>); 6] = [
 ];
 
 /// Every verification check's name, in report order (a test in `verify` keeps the two equal).
-pub const CHECK_NAMES: [&str; 14] = [
+pub const CHECK_NAMES: [&str; 15] = [
     "lost_payment",
     "refund_owed",
     "free_goods",
@@ -94,11 +94,12 @@ pub const CHECK_NAMES: [&str; 14] = [
     "webhook_rejected",
     "raw_card_data",
     "card_testing_unthrottled",
+    "charged_on_two_channels",
 ];
 
 /// The metrics that are whole names (not a family with a suffix), what each measures, and
 /// whether it is known during the load (and so may be `abort_on_fail`).
-pub const SCALARS: [(&str, &str, bool); 17] = [
+pub const SCALARS: [(&str, &str, bool); 19] = [
     (
         "success_rate",
         "orders paid over checkouts offered (shed ones included); live: told paid",
@@ -162,6 +163,16 @@ pub const SCALARS: [(&str, &str, bool); 17] = [
     (
         "capacity.knee",
         "a capacity run's knee: the highest rate that held the SLO, per second",
+        false,
+    ),
+    (
+        "failover_s",
+        "slowest failover: a primary fault window's start to the first payment on a backup, s",
+        false,
+    ),
+    (
+        "failback_s",
+        "slowest fail-back: a primary fault window's end to the first payment on the primary, s",
         false,
     ),
 ];

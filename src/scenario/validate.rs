@@ -20,6 +20,9 @@ use crate::chaos::{Latency, WebhookChaos};
 mod alarm;
 mod card_testers;
 mod ceilings;
+#[cfg(test)]
+mod channel_tests;
+mod channels;
 mod connections;
 mod external;
 mod faults;
@@ -331,6 +334,8 @@ impl Checker {
             })
             .filter(|d| !d.is_zero());
         let faults = self.faults(&raw.faults, load_duration);
+        let (provider, hold, faults, routing) =
+            self.channels(raw, load_duration, (provider, hold, faults));
         let webhooks = self.webhooks(raw, seed.unwrap_or(DEFAULT_SEED), provider.dialect);
         let (merchant, provider_timeout) = self.merchant(raw);
         if let (Some(hold), Some(pt)) = (hold, provider_timeout) {
@@ -401,6 +406,7 @@ impl Checker {
             orders,
             provider,
             faults,
+            routing,
             webhooks,
             merchant,
             drain,

@@ -37,11 +37,12 @@ pub enum Check {
     WebhookRejected,
     RawCardData,
     CardTestingUnthrottled,
+    ChargedOnTwoChannels,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 14] = [
+    pub const ALL: [Check; 15] = [
         Check::LostPayment,
         Check::RefundOwed,
         Check::FreeGoods,
@@ -56,6 +57,7 @@ impl Check {
         Check::WebhookRejected,
         Check::RawCardData,
         Check::CardTestingUnthrottled,
+        Check::ChargedOnTwoChannels,
     ];
 
     /// The snake_case name used in reports (the serde name).
@@ -90,6 +92,9 @@ impl Check {
             }
             Check::CardTestingUnthrottled => {
                 "a card tester's attempts past the merchant's declared velocity limits never reach the provider"
+            }
+            Check::ChargedOnTwoChannels => {
+                "an order's money is taken on one payment channel: a backup is charged only once the primary's outcome is known not to be a charge"
             }
             Check::WebhookRejected => {
                 "every genuine, correctly signed webhook delivery is acknowledged with a 2xx, a duplicate or one for a settled order included"

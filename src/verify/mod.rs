@@ -4,6 +4,7 @@
 //! violations. Only orders the harness sent (not shed) are verified.
 
 pub mod card_testing;
+pub mod channels;
 pub mod discrepancy;
 pub mod rules;
 pub mod truth;
@@ -208,6 +209,8 @@ fn checkout_window(c: &CheckoutRecord) -> (u64, u64) {
     (c.intended_ms, end)
 }
 
+#[cfg(test)]
+mod channel_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]

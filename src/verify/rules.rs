@@ -196,6 +196,7 @@ pub fn run(check: Check, ctx: &Context) -> Vec<Discrepancy> {
         Check::WebhookRejected => webhook_rejected(ctx),
         Check::RawCardData => raw_card_data(ctx),
         Check::CardTestingUnthrottled => super::card_testing::unthrottled(ctx),
+        Check::ChargedOnTwoChannels => super::channels::charged_on_two_channels(ctx),
     }
 }
 
@@ -266,11 +267,12 @@ pub fn free_goods(ctx: &Context) -> Vec<Discrepancy> {
         .collect()
 }
 
-/// More than one capture for one order.
+/// More than one capture for one order on one channel (captures on two channels are
+/// `charged_on_two_channels`').
 pub fn double_charge(ctx: &Context) -> Vec<Discrepancy> {
     ctx.orders
         .iter()
-        .filter(|o| o.truth.charges > 1)
+        .filter(|o| o.truth.most_charges_on_one_channel() > 1)
         .map(|o| {
             Discrepancy::new(
                 Check::DoubleCharge,

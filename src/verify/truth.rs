@@ -131,12 +131,24 @@ pub struct OrderTruth {
     /// recorded), and how many did.
     pub raw_card: Option<(u64, u64, RawCard)>,
     pub raw_card_requests: u32,
+    /// Captures per payment channel (`LedgerEntry::channel`), by channel, for the channels
+    /// that captured at all.
+    pub charges_by_channel: Vec<(u8, u32)>,
 }
 
 impl OrderTruth {
     /// Money kept: charged minus refunded (signed, so bad data cannot wrap around).
     pub fn net(&self) -> i128 {
         i128::from(self.charged) - i128::from(self.refunded)
+    }
+
+    /// The most captures any one channel made for the order.
+    pub fn most_charges_on_one_channel(&self) -> u32 {
+        self.charges_by_channel
+            .iter()
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The order's row in the confusion matrix.
@@ -258,6 +270,14 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     if e.money_moved {
         t.charged += e.amount;
         t.charges += 1;
+        match t
+            .charges_by_channel
+            .iter_mut()
+            .find(|(c, _)| *c == e.channel)
+        {
+            Some((_, n)) => *n += 1,
+            None => t.charges_by_channel.push((e.channel, 1)),
+        }
         if let Some(p) = &e.payment_id {
             t.payment_ids.push(p.clone());
         }
@@ -332,6 +352,7 @@ pub(crate) mod tests {
             unanswered: false,
             answer_delay_ms: 0,
             raw_card: None,
+            channel: 0,
         }
     }
 
@@ -360,6 +381,7 @@ pub(crate) mod tests {
             unanswered: false,
             answer_delay_ms: 0,
             raw_card: None,
+            channel: 0,
         }
     }
 

@@ -533,6 +533,7 @@ async fn the_merchant_refuses_bad_checkouts_and_webhooks_naming_the_field() {
         expected_orders: 0,
         velocity: None,
         monitor: None,
+        backups: Vec::new(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let m = merchant::serve(listener, cfg, shutdown.clone()).unwrap();

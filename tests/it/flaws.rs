@@ -49,7 +49,13 @@ pub(crate) async fn exposes(flaw: &str, check: &str, setup: Setup) -> u64 {
         .merchant("flaws", &format!("[\"{flaw}\"]"))
         .toml();
     let correct = setup.toml();
-    let (bad, good) = tokio::join!(run_toml(&flawed), run_toml(&correct));
+    exposes_toml(flaw, check, &flawed, &correct).await
+}
+
+/// [`exposes`] over two scenario texts: `flawed` plants `flaw`, `correct` is the same
+/// scenario without it.
+pub(crate) async fn exposes_toml(flaw: &str, check: &str, flawed: &str, correct: &str) -> u64 {
+    let (bad, good) = tokio::join!(run_toml(flawed), run_toml(correct));
 
     let all = violations(&bad);
     let failed: Vec<&(String, u64)> = all.iter().filter(|(_, n)| *n > 0).collect();

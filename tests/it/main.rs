@@ -77,5 +77,8 @@ mod alarm;
 /// `no_velocity_limit` and the report's section.
 mod card_testers;
 
+/// Backup payment channels: the emergency scenario verifies clean with failover and
+/// fail-back, and failing over an unknown outcome is charged on two channels.
+mod failover;
 /// No secret and no card number in any artefact of a run.
 mod secrets;

@@ -29,6 +29,10 @@ pub struct RawScenario {
     pub provider: RawProvider,
     #[serde(default)]
     pub faults: RawFaults,
+    /// `[[providers]]`: several providers, in routing order (instead of `[provider]` and
+    /// `[faults]`).
+    #[serde(default)]
+    pub providers: Vec<RawChannel>,
     #[serde(default)]
     pub webhooks: RawWebhooks,
     #[serde(default)]
@@ -135,6 +139,33 @@ pub struct RawProvider {
     pub listen: Option<String>,
     pub max_in_flight: Option<i64>,
     pub velocity: Option<RawVelocity>,
+}
+
+/// One `[[providers]]` entry: a name, the `[provider]` keys and its own `faults` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub name: Option<String>,
+    pub dialect: Option<String>,
+    pub hold: Option<RawDuration>,
+    pub listen: Option<String>,
+    pub max_in_flight: Option<i64>,
+    #[serde(default)]
+    pub faults: RawFaults,
+}
+
+impl RawChannel {
+    /// The entry's `[provider]` keys.
+    pub fn provider(&self) -> RawProvider {
+        RawProvider {
+            dialect: self.dialect.clone(),
+            hold: self.hold.clone(),
+            listen: self.listen.clone(),
+            max_in_flight: self.max_in_flight,
+            // Velocity rules are the single provider's (`[provider.velocity]`).
+            velocity: None,
+        }
+    }
 }
 
 /// The rate keys of `[faults]` or of one window: one optional probability per fault kind,
@@ -300,6 +331,9 @@ pub struct RawGates {
     pub webhook_ack_p99_ms_max: Option<f64>,
     pub alarm_delay_s_max: Option<f64>,
     pub alarm_missed_max: Option<i64>,
+    /// Payment channels: checked with `[[providers]]` (validate's `channels`).
+    pub failover_s_max: Option<f64>,
+    pub failback_s_max: Option<f64>,
 }
 
 /// One `[[thresholds]]` entry.

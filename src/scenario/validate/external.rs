@@ -63,12 +63,16 @@ impl Checker {
                 r#"only for kind = "reference" (the embedded merchant); an external merchant is configured on its own side: remove it"#,
             );
         }
-        let listen = raw.provider.listen.as_deref();
+        // With [[providers]], each entry's listen is checked with the channels.
+        let (listen, at) = match raw.providers.first() {
+            Some(p) => (p.listen.as_deref(), "providers[0].listen"),
+            None => (raw.provider.listen.as_deref(), "provider.listen"),
+        };
         let parsed = listen.and_then(|l| parse_addr(l).ok());
         let known = parsed.filter(|a| a.port() != 0);
-        if listen.is_none() || parsed.is_some_and(|a| a.port() == 0) {
+        if raw.providers.is_empty() && (listen.is_none() || parsed.is_some_and(|a| a.port() == 0)) {
             self.report(
-                "provider.listen",
+                at,
                 r#"required with merchant kind "external", with a port other than 0: the merchant must be configured with the provider's address, e.g. "127.0.0.1:12111""#,
             );
         }

@@ -174,6 +174,7 @@ fn minimal_scenario_gets_every_default() {
             max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
         },
         faults: FaultPlan::default(),
+        routing: crate::scenario::channels::Routing::default(),
         webhooks: WebhookSpec {
             secret: "whsec_paychaos_1".into(),
             chaos: WebhookChaos {
