@@ -115,10 +115,12 @@ impl Shared {
 /// The records a provider starts (and resets) with: bounded by its retention, or sized for
 /// the orders its run plans.
 pub(crate) fn fresh_state(cfg: &ProviderConfig) -> State {
-    match cfg.retain {
+    let mut state = match cfg.retain {
         Some(r) => State::bounded(r),
         None => State::with_capacity(sizing::per_order(cfg.expected_orders)),
-    }
+    };
+    state.ledger.replica = cfg.replica;
+    state
 }
 
 /// The service's error: end the connection without an answer (injected timeouts).

@@ -110,6 +110,7 @@ pub(in crate::provider) fn config(
         expected_orders: 0,
         retain: None,
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
+        replica: None,
     }
 }
 
