@@ -69,3 +69,10 @@ mod layering;
 /// `[[thresholds]]` in whole runs: judged after the run, and an `abort_on_fail` one stopping
 /// the load early.
 mod thresholds;
+
+/// Provider replicas behind the shipped nginx configuration: ids, keys and bodies routed to
+/// their owner (skips, saying so, without nginx).
+mod lb;
+
+/// `PAYCHAOS_NETWORK=cluster`: the one opt-in beyond loopback, refused without it.
+mod network;
