@@ -1,6 +1,7 @@
-//! Provider replicas behind the shipped nginx configuration (deploy/lb/nginx.conf): two
-//! `paychaos provider --replica K/2` processes and nginx (Debian's package; the test says
-//! SKIPPED without it) on loopback ports, every request sent through nginx.
+//! Provider replicas behind the shipped load-balancer configurations (deploy/lb/nginx.conf
+//! and haproxy.cfg): two `paychaos provider --replica K/2` processes and the balancer
+//! (Debian's packages; each test says SKIPPED without its balancer) on loopback ports, every
+//! request sent through the balancer.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -10,21 +11,93 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// nginx, when installed: `PAYCHAOS_NGINX`, else Debian's path, else `nginx` on the PATH.
-fn nginx() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("PAYCHAOS_NGINX") {
-        return Some(PathBuf::from(p));
+/// A load balancer whose shipped configuration is tested.
+#[derive(Clone, Copy, Debug)]
+enum Lb {
+    Nginx,
+    Haproxy,
+}
+
+impl Lb {
+    fn name(self) -> &'static str {
+        match self {
+            Lb::Nginx => "nginx",
+            Lb::Haproxy => "haproxy",
+        }
     }
-    let debian = PathBuf::from("/usr/sbin/nginx");
-    if debian.is_file() {
-        return Some(debian);
+
+    /// The program, when installed: `PAYCHAOS_NGINX` / `PAYCHAOS_HAPROXY`, else Debian's
+    /// path, else the name on the PATH.
+    fn program(self) -> Option<PathBuf> {
+        let var = format!("PAYCHAOS_{}", self.name().to_uppercase());
+        if let Some(p) = std::env::var_os(var) {
+            return Some(PathBuf::from(p));
+        }
+        let debian = PathBuf::from(format!("/usr/sbin/{}", self.name()));
+        if debian.is_file() {
+            return Some(debian);
+        }
+        let found = Command::new(self.name())
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        found.then(|| PathBuf::from(self.name()))
     }
-    let found = Command::new("nginx")
-        .arg("-v")
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    found.then(|| PathBuf::from("nginx"))
+
+    /// The program, or `None` after saying the test is skipped.
+    fn installed(self) -> Option<PathBuf> {
+        let p = self.program();
+        if p.is_none() {
+            let name = self.name();
+            println!("SKIPPED: {name} is not installed (Debian: apt-get install {name})");
+        }
+        p
+    }
+
+    /// The shipped configuration with the pods' addresses swapped for `replicas`, its
+    /// listen port for `port` and its temporary files moved into `dir`.
+    fn config(self, dir: &Path, port: u16, replicas: &[String]) -> String {
+        let file = match self {
+            Lb::Nginx => "deploy/lb/nginx.conf",
+            Lb::Haproxy => "deploy/lb/haproxy.cfg",
+        };
+        let shipped =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        let mut text = match self {
+            Lb::Nginx => shipped
+                .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
+                .replace("/tmp/paychaos-lb", &format!("{}/lb", dir.display())),
+            Lb::Haproxy => shipped.replace("bind :8080", &format!("bind 127.0.0.1:{port}")),
+        };
+        for (k, addr) in replicas.iter().enumerate() {
+            text = text.replace(&format!("provider-{k}.provider:12111"), addr);
+        }
+        assert!(
+            !text.contains(".provider:"),
+            "every replica swapped: {text}"
+        );
+        text
+    }
+
+    fn command(self, program: &Path, dir: &Path, conf: &Path) -> Command {
+        let mut c = Command::new(program);
+        match self {
+            Lb::Nginx => {
+                c.arg("-p")
+                    .arg(dir)
+                    .arg("-c")
+                    .arg(conf)
+                    .args(["-g", "daemon off;"]);
+            }
+            // -db: in the foreground, one process.
+            Lb::Haproxy => {
+                c.arg("-db").arg("-f").arg(conf);
+            }
+        }
+        c
+    }
 }
 
 /// A child process stopped when dropped, also when a test panics: SIGTERM, which both
@@ -86,26 +159,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The shipped configuration with the pods' addresses swapped for `replicas`, its listen
-/// port for `port` and its temporary files moved into `dir`.
-fn config(dir: &Path, port: u16, replicas: &[String]) -> String {
-    let shipped =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/lb/nginx.conf"))
-            .unwrap();
-    let mut text = shipped
-        .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
-        .replace("/tmp/paychaos-lb", &format!("{}/lb", dir.display()));
-    for (k, addr) in replicas.iter().enumerate() {
-        text = text.replace(&format!("provider-{k}.provider:12111"), addr);
-    }
-    assert!(
-        !text.contains(".provider:"),
-        "every replica swapped: {text}"
-    );
-    text
-}
-
-/// Two replicas of one dialect behind nginx.
+/// Two replicas of one dialect behind a load balancer.
 struct Rig {
     lb: String,
     replicas: Vec<String>,
@@ -114,43 +168,38 @@ struct Rig {
 }
 
 impl Rig {
-    fn start(nginx: &Path, extra: &[&str]) -> Rig {
+    fn start(lb: Lb, program: &Path, extra: &[&str]) -> Rig {
         let (p0, a0) = provider("0/2", extra);
         let (p1, a1) = provider("1/2", extra);
         let replicas = vec![a0, a1];
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let conf = dir.path().join("nginx.conf");
-        std::fs::write(&conf, config(dir.path(), port, &replicas)).unwrap();
-        let lb = Proc(
-            Command::new(nginx)
-                .arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf)
-                .args(["-g", "daemon off;"])
+        std::fs::write(&conf, lb.config(dir.path(), port, &replicas)).unwrap();
+        let balancer = Proc(
+            lb.command(program, dir.path(), &conf)
                 .stdout(Stdio::null())
-                // Its own file: nothing of nginx's may hold the test's output open.
-                .stderr(std::fs::File::create(dir.path().join("nginx.log")).unwrap())
+                // Its own file: nothing of the balancer's may hold the test's output open.
+                .stderr(std::fs::File::create(dir.path().join("lb.log")).unwrap())
                 .spawn()
-                .expect("nginx starts"),
+                .expect("the load balancer starts"),
         );
         let lb_addr = format!("127.0.0.1:{port}");
-        // nginx tells nobody when it listens: its health path answering is the sign.
+        // The balancer tells nobody when it listens: its health path answering is the sign.
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(&lb_addr).is_err()
             || http(&lb_addr, "GET", "/_lb/health", &[], "").0 != 200
         {
             assert!(
                 Instant::now() < deadline,
-                "nginx never answered on {lb_addr}"
+                "{lb:?} never answered on {lb_addr}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         Rig {
             lb: lb_addr,
             replicas,
-            _procs: vec![p0, p1, lb],
+            _procs: vec![p0, p1, balancer],
             _dir: dir,
         }
     }
@@ -211,11 +260,30 @@ fn owner(id: &str) -> usize {
 
 #[test]
 fn stripe_requests_through_nginx_reach_the_replica_that_owns_them() {
-    let Some(nginx) = nginx() else {
-        println!("SKIPPED: nginx is not installed (Debian: apt-get install nginx-light)");
+    stripe_flow(Lb::Nginx);
+}
+
+#[test]
+fn stripe_requests_through_haproxy_reach_the_replica_that_owns_them() {
+    stripe_flow(Lb::Haproxy);
+}
+
+#[test]
+fn gateway_trades_through_nginx_reach_the_replica_that_owns_them() {
+    gateway_flow(Lb::Nginx);
+}
+
+#[test]
+fn gateway_trades_through_haproxy_reach_the_replica_that_owns_them() {
+    gateway_flow(Lb::Haproxy);
+}
+
+/// Creates, replays, confirms, captures, reads and refunds 12 intents through `lb`.
+fn stripe_flow(kind: Lb) {
+    let Some(program) = kind.installed() else {
         return;
     };
-    let rig = Rig::start(&nginx, &[]);
+    let rig = Rig::start(kind, &program, &[]);
     let lb = rig.lb.as_str();
     let mut owners = [0; 2];
     for i in 0..12 {
@@ -291,10 +359,9 @@ fn stripe_requests_through_nginx_reach_the_replica_that_owns_them() {
     );
 }
 
-#[test]
-fn gateway_trades_through_nginx_reach_the_replica_that_owns_them() {
-    let Some(nginx) = nginx() else {
-        println!("SKIPPED: nginx is not installed (Debian: apt-get install nginx-light)");
+/// Pays, pays again, queries and refunds 12 gateway trades through `lb`.
+fn gateway_flow(kind: Lb) {
+    let Some(program) = kind.installed() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -305,7 +372,7 @@ fn gateway_trades_through_nginx_reach_the_replica_that_owns_them() {
          [provider]\ndialect = \"gateway\"\n",
     )
     .unwrap();
-    let rig = Rig::start(&nginx, &["--scenario", scenario.to_str().unwrap()]);
+    let rig = Rig::start(kind, &program, &["--scenario", scenario.to_str().unwrap()]);
     let lb = rig.lb.as_str();
     let json = ["Content-Type: application/json"];
     let mut owners = [0; 2];

@@ -70,8 +70,8 @@ mod layering;
 /// the load early.
 mod thresholds;
 
-/// Provider replicas behind the shipped nginx configuration: ids, keys and bodies routed to
-/// their owner (skips, saying so, without nginx).
+/// Provider replicas behind the shipped nginx and HAProxy configurations: ids, keys and
+/// bodies routed to their owner (each skips, saying so, without its balancer).
 mod lb;
 
 /// `PAYCHAOS_NETWORK=cluster`: the one opt-in beyond loopback, refused without it.
