@@ -432,3 +432,18 @@ fn the_kubernetes_load_balancer_carries_the_shipped_nginx_conf() {
         .collect();
     assert_eq!(embedded.trim_end(), shipped.trim_end());
 }
+
+#[test]
+fn a_replica_outside_its_set_is_refused_by_name() {
+    for bad in ["2/2", "0/0", "1"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_paychaos"))
+            .args(["provider", "--listen", "127.0.0.1:0", "--replica", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--replica"), "{bad}: {err}");
+        assert!(err.contains(&format!("'{bad}' is not a replica (accepted: K/N")), "{err}");
+        assert!(out.stdout.is_empty(), "{bad}: nothing started");
+    }
+}
