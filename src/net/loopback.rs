@@ -13,7 +13,7 @@ use std::str::FromStr;
 use hyper::header::HeaderValue;
 use hyper::Uri;
 
-use super::network::{network, Network, NETWORK_ENV};
+use super::network::{network, Network};
 
 /// The URLs accepted, for messages.
 pub const URL_FORM: &str =
@@ -36,7 +36,7 @@ pub enum UrlProblem {
     UserInfo,
     #[error("host '{host}' is not an ip address or localhost")]
     NotAnIp { host: String },
-    #[error("host '{host}' is not loopback ({NETWORK_ENV}=cluster opts into cluster addresses)")]
+    #[error("host '{host}' is not loopback")]
     NotLoopback { host: String },
     #[error("host '{host}' could not be looked up ({reason})")]
     Unresolved { host: String, reason: String },
@@ -147,7 +147,7 @@ pub enum AddrProblem {
     BadPort { port: String },
     #[error("host '{host}' is not an ip address or localhost")]
     NotAnIp { host: String },
-    #[error("host '{host}' is not loopback ({NETWORK_ENV}=cluster opts into cluster addresses)")]
+    #[error("host '{host}' is not loopback")]
     NotLoopback { host: String },
 }
 
@@ -312,10 +312,7 @@ mod tests {
             "http://0.0.0.0:80/",
         ] {
             let err = LoopbackUrl::parse_in(url, Network::Loopback).unwrap_err();
-            assert!(
-                err.to_string().contains("PAYCHAOS_NETWORK=cluster"),
-                "{err}"
-            );
+            assert!(err.to_string().contains("is not loopback"), "{err}");
             let u = LoopbackUrl::parse_in(url, Network::Cluster).unwrap();
             assert_eq!(u.to_string(), url);
         }
@@ -335,7 +332,7 @@ mod tests {
             let err = parse_addr_in(text, Network::Loopback)
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("PAYCHAOS_NETWORK=cluster"), "{err}");
+            assert!(err.contains("is not loopback"), "{err}");
             assert_eq!(
                 parse_addr_in(text, Network::Cluster),
                 Ok(addr.parse().unwrap())

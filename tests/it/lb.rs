@@ -443,7 +443,10 @@ fn a_replica_outside_its_set_is_refused_by_name() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--replica"), "{bad}: {err}");
-        assert!(err.contains(&format!("'{bad}' is not a replica (accepted: K/N")), "{err}");
+        assert!(
+            err.contains(&format!("'{bad}' is not a replica (accepted: K/N")),
+            "{err}"
+        );
         assert!(out.stdout.is_empty(), "{bad}: nothing started");
     }
 }
