@@ -114,6 +114,12 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     } else {
         LevelFilter::INFO
     });
+    // Refused before anything starts: an unknown value must not fall back to loopback and
+    // leave a pod unable to reach anything without saying why.
+    if let Err(e) = crate::net::network::check_env() {
+        say!("error: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Merchant(args) => merchant_cmd::run(args),
         Command::Provider(args) => provider::run(args),

@@ -71,6 +71,12 @@ pub struct ProviderArgs {
     /// `provider.max_in_flight` (default 4096). The control API is never shed.
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<std::num::NonZeroUsize>,
+    /// Serve as replica K of N behind a load balancer: the ids this replica mints carry its
+    /// number (`pi_rK_…`, gateway trade numbers `TrK_…`) so that requests for them can be
+    /// routed to it (deploy/lb/). Fault decisions do not depend on it: every replica decides
+    /// the same for the same order and attempt.
+    #[arg(long, value_name = "K/N")]
+    pub replica: Option<crate::provider::replica::Replica>,
     /// No request log: print only the start-up lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -172,6 +178,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
             retain: (args.retain > 0).then_some(Retention {
                 payments: args.retain,
             }),
+            replica: args.replica,
             ..ProviderConfig::from_scenario(&scenario, args.webhook_url.clone(), Instant::now())
         },
         opts,
@@ -276,6 +283,13 @@ fn print_usage(
         scenario.seed
     )?;
     writeln!(out, "webhook secret: {}", scenario.webhooks.secret)?;
+    if let Some(r) = args.replica {
+        writeln!(
+            out,
+            "replica {r}: the ids minted here start pi_r{}_ (route them back to this replica)",
+            r.index
+        )?;
+    }
     writeln!(
         out,
         "in-flight cap: {} requests (more are shed with a rate-limit answer and Retry-After)",

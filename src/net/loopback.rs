@@ -2,14 +2,18 @@
 //! A host is an IPv4 address in 127.0.0.0/8, `localhost` (any case; always 127.0.0.1 and
 //! never looked up, so it cannot land on `::1` or on a hosts-file entry elsewhere) or `[::1]`.
 //! URLs are `http://` only, without user info; listen addresses are `host:port`. Scenario
-//! checks, command-line flags and the clients all parse through here.
+//! checks, command-line flags and the clients all parse through here. Pods of a cluster opt
+//! out of the rule with `PAYCHAOS_NETWORK=cluster` (`network`): then any IP address is
+//! accepted and host names are looked up once, when the address is read.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 
 use hyper::header::HeaderValue;
 use hyper::Uri;
+
+use super::network::{network, Network};
 
 /// The URLs accepted, for messages.
 pub const URL_FORM: &str =
@@ -34,6 +38,8 @@ pub enum UrlProblem {
     NotAnIp { host: String },
     #[error("host '{host}' is not loopback")]
     NotLoopback { host: String },
+    #[error("host '{host}' could not be looked up ({reason})")]
+    Unresolved { host: String, reason: String },
 }
 
 /// A URL that is not an `http://` URL on loopback: names it, what is wrong and what is
@@ -55,8 +61,13 @@ pub struct LoopbackUrl {
 }
 
 impl LoopbackUrl {
-    /// Parses `url` by the module's rule.
+    /// Parses `url` by the module's rule, on the process's network.
     pub fn parse(url: &str) -> Result<LoopbackUrl, UrlError> {
+        LoopbackUrl::parse_in(url, network())
+    }
+
+    /// Parses `url` by the module's rule on `net`.
+    pub fn parse_in(url: &str, net: Network) -> Result<LoopbackUrl, UrlError> {
         let fail = |problem| UrlError {
             url: url.to_string(),
             problem,
@@ -73,7 +84,8 @@ impl LoopbackUrl {
         if authority.as_str().contains('@') {
             return Err(fail(UrlProblem::UserInfo));
         }
-        let ip = loopback_ip(authority.host()).map_err(fail)?;
+        let port = authority.port_u16().unwrap_or(80);
+        let ip = host_ip(authority.host(), port, net).map_err(fail)?;
         let path = match uri.path_and_query() {
             Some(p) => Uri::try_from(p.as_str()),
             None => Ok(Uri::from_static("/")),
@@ -89,7 +101,7 @@ impl LoopbackUrl {
             })
         })?;
         Ok(LoopbackUrl {
-            addr: SocketAddr::new(ip, authority.port_u16().unwrap_or(80)),
+            addr: SocketAddr::new(ip, port),
             host,
             path,
         })
@@ -147,9 +159,15 @@ pub struct AddrError {
     pub problem: AddrProblem,
 }
 
-/// Parses a listen address `host:port` by the module's rule (port 0 picks a free port when
-/// bound). Usable as a clap `value_parser`.
+/// Parses a listen address `host:port` by the module's rule, on the process's network (port
+/// 0 picks a free port when bound). Usable as a clap `value_parser`.
 pub fn parse_addr(text: &str) -> Result<SocketAddr, AddrError> {
+    parse_addr_in(text, network())
+}
+
+/// Parses a listen address on `net`: on a cluster, any IP address (`0.0.0.0:8080` listens
+/// on every interface of the pod).
+pub fn parse_addr_in(text: &str, net: Network) -> Result<SocketAddr, AddrError> {
     let fail = |problem| AddrError {
         text: text.to_string(),
         problem,
@@ -166,13 +184,55 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, AddrError> {
             port: port.to_string(),
         })
     })?;
-    let ip = loopback_ip(host).map_err(|p| match p {
+    let ip = match net {
+        Network::Loopback => loopback_ip(host),
+        Network::Cluster => any_ip(host),
+    }
+    .map_err(|p| match p {
         UrlProblem::NotLoopback { host } => fail(AddrProblem::NotLoopback { host }),
         _ => fail(AddrProblem::NotAnIp {
             host: host.to_string(),
         }),
     })?;
     Ok(SocketAddr::new(ip, port))
+}
+
+/// The address `host` names on `net`: a loopback host by the module's rule, or on a cluster
+/// any IP address or a host name, looked up now (its first IPv4 address, else its first).
+fn host_ip(host: &str, port: u16, net: Network) -> Result<IpAddr, UrlProblem> {
+    match (net, loopback_ip(host)) {
+        (Network::Loopback, r) | (Network::Cluster, r @ Ok(_)) => r,
+        (Network::Cluster, Err(UrlProblem::NotLoopback { .. })) => any_ip(host),
+        (Network::Cluster, Err(_)) => {
+            let found: Vec<SocketAddr> = (host, port)
+                .to_socket_addrs()
+                .map_err(|e| UrlProblem::Unresolved {
+                    host: host.to_string(),
+                    reason: e.to_string(),
+                })?
+                .collect();
+            found
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(found.first())
+                .map(SocketAddr::ip)
+                .ok_or_else(|| UrlProblem::Unresolved {
+                    host: host.to_string(),
+                    reason: "no address".into(),
+                })
+        }
+    }
+}
+
+/// Any IP address `host` spells (`[…]` around IPv6), loopback or not.
+fn any_ip(host: &str) -> Result<IpAddr, UrlProblem> {
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse().map(IpAddr::V6),
+        None => host.parse::<Ipv4Addr>().map(IpAddr::V4),
+    }
+    .map_err(|_| UrlProblem::NotAnIp {
+        host: host.to_string(),
+    })
 }
 
 /// The address `host` names, if it is a loopback host by the module's rule.
@@ -242,6 +302,47 @@ mod tests {
             assert!(text.contains(problem), "{url}: {text}");
             assert!(text.ends_with(&format!("(accepted: {URL_FORM})")), "{text}");
         }
+    }
+
+    #[test]
+    fn a_cluster_accepts_any_address_that_loopback_refuses() {
+        for url in [
+            "http://10.0.0.1:8080/x",
+            "http://[fd00::1]:9/hook",
+            "http://0.0.0.0:80/",
+        ] {
+            let err = LoopbackUrl::parse_in(url, Network::Loopback).unwrap_err();
+            assert!(err.to_string().contains("is not loopback"), "{err}");
+            let u = LoopbackUrl::parse_in(url, Network::Cluster).unwrap();
+            assert_eq!(u.to_string(), url);
+        }
+        let u = LoopbackUrl::parse_in("http://10.1.2.3/x", Network::Cluster).unwrap();
+        assert_eq!(u.addr(), "10.1.2.3:80".parse().unwrap());
+        // localhost stays 127.0.0.1, never looked up, on a cluster too.
+        let u = LoopbackUrl::parse_in("http://localhost:9", Network::Cluster).unwrap();
+        assert_eq!(u.addr(), "127.0.0.1:9".parse().unwrap());
+        // Still refused on a cluster: what is not an http:// url.
+        for url in ["https://10.0.0.1/x", "http://u:p@10.0.0.1/x", "/x"] {
+            assert!(
+                LoopbackUrl::parse_in(url, Network::Cluster).is_err(),
+                "{url}"
+            );
+        }
+        for (text, addr) in [("0.0.0.0:8080", "0.0.0.0:8080"), ("[::]:80", "[::]:80")] {
+            let err = parse_addr_in(text, Network::Loopback)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("is not loopback"), "{err}");
+            assert_eq!(
+                parse_addr_in(text, Network::Cluster),
+                Ok(addr.parse().unwrap())
+            );
+        }
+        let err = parse_addr_in("pod:80", Network::Cluster).unwrap_err();
+        assert!(
+            err.to_string().contains("host 'pod' is not an ip address"),
+            "{err}"
+        );
     }
 
     #[test]

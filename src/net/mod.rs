@@ -7,13 +7,15 @@
 //!   on open connections. Services read a bounded [`Body`].
 //! - [`Pool`]: the one client, kept-alive connections to one address (unbounded, bounded
 //!   to N connections with a first-come line for them, or one connection per exchange).
-//! - [`LoopbackUrl`] and [`parse_addr`]: the one rule for addresses (loopback only).
+//! - [`LoopbackUrl`] and [`parse_addr`]: the one rule for addresses (loopback only, unless
+//!   the process opted into cluster addresses: [`network`]).
 
 mod body;
 mod client;
 mod limits;
 mod listener;
 mod loopback;
+pub mod network;
 mod pool_limit;
 #[cfg(test)]
 mod pool_tests;
@@ -28,7 +30,8 @@ pub use client::{ClientError, Pool, Pools, Reply, IDLE_TIMEOUT};
 pub use limits::ServerLimits;
 pub use listener::{listen, BACKLOG};
 pub use loopback::{
-    parse_addr, AddrError, AddrProblem, LoopbackUrl, UrlError, UrlProblem, ADDR_FORM, URL_FORM,
+    parse_addr, parse_addr_in, AddrError, AddrProblem, LoopbackUrl, UrlError, UrlProblem,
+    ADDR_FORM, URL_FORM,
 };
 pub use pool_limit::PoolStats;
 pub use reset::ResetHandle;

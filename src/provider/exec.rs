@@ -19,7 +19,7 @@ use crate::provider::dialects::{
 };
 use crate::provider::events::EventLog;
 use crate::provider::idempotency::{Begin, Fingerprint, IdempotencyStore};
-use crate::provider::ledger::{payment_id_for, Draft, IntentStatus, Ledger};
+use crate::provider::ledger::{Draft, IntentStatus, Ledger};
 use crate::provider::retention::{Evicted, Retention};
 
 /// What [`State::apply`] needs to know about the moment and the run.
@@ -385,7 +385,10 @@ impl State {
                     e.payment_id = e
                         .order_id
                         .as_deref()
-                        .map(|o| payment_id_for(ctx.chaos.seed, o, gate.key.unwrap_or("")))
+                        .map(|o| {
+                            let key = gate.key.unwrap_or("");
+                            self.ledger.order_payment_id(ctx.chaos.seed, o, key)
+                        })
                         .filter(|id| self.ledger.intent(id).is_some());
                 }
                 e.result = result;

@@ -15,6 +15,7 @@ use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
 use crate::provider::cards::DeclineCode;
 use crate::provider::charges::Charge;
 use crate::provider::dialects::{ApiError, NewIntent, NewRefund};
+use crate::provider::replica::{marked, Replica};
 
 /// Where a payment intent stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +167,8 @@ pub struct Ledger {
     anonymous: u64,
     /// Wall clock (unix seconds) of the request being executed, for `created` fields.
     pub(super) now: u64,
+    /// The replica this provider is (`--replica`): its mark goes into every id it mints.
+    pub(super) replica: Option<Replica>,
 }
 
 impl Ledger {
@@ -190,6 +193,7 @@ impl Ledger {
             charge_by_id: HashMap::with_capacity(n),
             anonymous: 0,
             now: 0,
+            replica: None,
         }
     }
 
@@ -290,11 +294,14 @@ impl Ledger {
         let now = self.now;
         let it = &mut self.intents[i - self.first_intent];
         it.charges += 1;
-        let charge = hashed_id(
-            "ch_",
-            seed,
-            "ch",
-            &[it.id.as_bytes(), &it.charges.to_le_bytes()],
+        let charge = marked(
+            self.replica,
+            hashed_id(
+                "ch_",
+                seed,
+                "ch",
+                &[it.id.as_bytes(), &it.charges.to_le_bytes()],
+            ),
         );
         it.latest_charge = Some(charge.clone());
         let record = Charge::new(&charge, it, now, decline.map(|(c, _)| c));
@@ -360,11 +367,14 @@ impl Ledger {
         }
         let it = self.at(i);
         let refund = Refund {
-            id: hashed_id(
-                "re_",
-                seed,
-                "re",
-                &[it.id.as_bytes(), &it.refunds.to_le_bytes()],
+            id: marked(
+                self.replica,
+                hashed_id(
+                    "re_",
+                    seed,
+                    "re",
+                    &[it.id.as_bytes(), &it.refunds.to_le_bytes()],
+                ),
             ),
             amount,
             currency: it.currency.clone(),
@@ -414,6 +424,15 @@ impl Ledger {
                 &[id.as_bytes(), &self.anonymous.to_le_bytes()],
             );
         }
+        // A replica marks the id for the load balancer; webhook chaos keeps knowing the
+        // intent by the unmarked id, so every replica meets the same chaos for it.
+        let (id, chaos_id) = match self.replica {
+            Some(r) => {
+                let chaos = chaos_id.unwrap_or_else(|| id.clone());
+                (r.mark(&id), Some(chaos))
+            }
+            None => (id, chaos_id),
+        };
         let status = if p.payment_method.is_some() {
             IntentStatus::RequiresConfirmation
         } else {
@@ -573,6 +592,14 @@ impl Ledger {
         {
             e.unanswered = true;
         }
+    }
+}
+
+impl Ledger {
+    /// The id of the intent `order` creates under `key` on this provider: [`payment_id_for`]
+    /// with the replica's mark.
+    pub(super) fn order_payment_id(&self, seed: u64, order: &str, key: &str) -> String {
+        marked(self.replica, payment_id_for(seed, order, key))
     }
 }
 

@@ -5,7 +5,8 @@
 //! hand an event to the `webhooks` dispatcher. `lifecycle` runs the intent steps beyond the
 //! charge (update, capture, cancel) and the reads of `charges` and `events`; `cards` knows
 //! the test payment methods; `trade` picks the gateway's pay target and key by order number;
-//! `overload` sheds requests beyond the in-flight cap before any of this.
+//! `overload` sheds requests beyond the in-flight cap before any of this; `replica` marks the
+//! ids of one replica of a set behind a load balancer.
 //! Served on its own (`serve_with`), it also answers the `control` API under `/_paychaos/`
 //! and logs each request through `reqlog`.
 
@@ -33,6 +34,7 @@ pub mod ledger;
 mod lifecycle;
 mod overload;
 pub mod payment_methods;
+pub mod replica;
 pub mod reqlog;
 pub mod retention;
 mod server;
@@ -76,6 +78,9 @@ pub struct ProviderConfig {
     pub max_in_flight: usize,
     /// Velocity rules against card testing (`[provider.velocity]`); `None`: off.
     pub velocity: Option<crate::scenario::card_testers::VelocityRules>,
+    /// Which replica of a set this provider is (`--replica K/N`): the ids it mints carry it,
+    /// so a load balancer can route to the owner. `None`: a provider alone.
+    pub replica: Option<replica::Replica>,
 }
 
 impl ProviderConfig {
@@ -104,6 +109,7 @@ impl ProviderConfig {
             retain: None,
             max_in_flight: scenario.provider.max_in_flight.get(),
             velocity: scenario.card_testing.provider,
+            replica: None,
         }
     }
 }

@@ -120,6 +120,7 @@ pub(crate) fn fresh_state(cfg: &ProviderConfig) -> State {
         None => State::with_capacity(sizing::per_order(cfg.expected_orders)),
     };
     state.velocity = cfg.velocity.map(crate::provider::velocity::Velocity::new);
+    state.ledger.replica = cfg.replica;
     state
 }
 

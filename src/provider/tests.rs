@@ -8,6 +8,7 @@ mod abuse;
 mod gateway;
 mod loopback;
 mod overload;
+mod replicas;
 pub(super) mod support;
 
 use super::*;

@@ -80,5 +80,11 @@ mod card_testers;
 /// Backup payment channels: the emergency scenario verifies clean with failover and
 /// fail-back, and failing over an unknown outcome is charged on two channels.
 mod failover;
+/// Provider replicas behind the shipped nginx and HAProxy configurations: ids, keys and
+/// bodies routed to their owner (each skips, saying so, without its balancer).
+mod lb;
 /// No secret and no card number in any artefact of a run.
 mod secrets;
+
+/// `PAYCHAOS_NETWORK=cluster`: the one opt-in beyond loopback, refused without it.
+mod network;

@@ -60,6 +60,7 @@ async fn start(setup: Setup) -> Harness {
             .map(|payments| crate::provider::retention::Retention { payments }),
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
         velocity: None,
+        replica: None,
     };
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();

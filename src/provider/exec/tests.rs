@@ -3,7 +3,7 @@
 use super::*;
 use crate::chaos::{rates_of, FaultKind, Rates};
 use crate::provider::dialects::{stripe, Route};
-use crate::provider::ledger::Intent;
+use crate::provider::ledger::{payment_id_for, Intent};
 use crate::provider::tests::support::{order_hit_first, Bench};
 
 impl Plan {

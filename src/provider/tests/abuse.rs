@@ -31,6 +31,7 @@ async fn start(limits: ServerLimits) -> (ProviderHandle, CancellationToken) {
         retain: None,
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
         velocity: None,
+        replica: None,
     };
     let shutdown = CancellationToken::new();
     let opts = ServeOptions {

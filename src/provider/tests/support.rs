@@ -111,6 +111,7 @@ pub(in crate::provider) fn config(
         retain: None,
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
         velocity: None,
+        replica: None,
     }
 }
 

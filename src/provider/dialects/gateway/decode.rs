@@ -178,7 +178,7 @@ fn refund(p: &Params, path: &str) -> Result<Decoded, ApiError> {
     let trade_no = p.required("trade_no")?;
     let payment_intent = intent_id(trade_no).ok_or_else(|| ApiError::InvalidParam {
         param: "trade_no".into(),
-        expected: "a trade_no the gateway answered (T followed by hex digits)",
+        expected: "a trade_no the gateway answered (T followed by hex digits, after r<K>_ from a replica)",
         got: trade_no.to_string(),
     })?;
     let amount = amount(p, "refund_amount")?;

@@ -35,15 +35,25 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
     }
 }
 
-/// The gateway's `trade_no` for an intent id: `T` + the id's hex digits.
+/// The gateway's `trade_no` for an intent id: `T` + the id's hex digits, after the replica's
+/// mark when a replica minted it (`pi_r1_ab` → `Tr1_ab`).
 pub fn trade_no(intent_id: &str) -> String {
     format!("T{}", intent_id.strip_prefix("pi_").unwrap_or(intent_id))
 }
 
 /// The intent id a `trade_no` names, when it is one the gateway could have written.
 pub fn intent_id(trade_no: &str) -> Option<String> {
-    let hex = trade_no.strip_prefix('T')?;
-    (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("pi_{hex}"))
+    let rest = trade_no.strip_prefix('T')?;
+    // A replica's mark, `r<digits>_`, may stand before the hex digits.
+    let hex = match rest.strip_prefix('r').and_then(|r| r.split_once('_')) {
+        Some((n, hex))
+            if !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            hex
+        }
+        _ => rest,
+    };
+    (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("pi_{rest}"))
 }
 
 /// HTTP 200 whenever the gateway answers (the code says what happened); 404 for a path it

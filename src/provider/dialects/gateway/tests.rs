@@ -284,7 +284,12 @@ fn refunds_answer_the_amount_and_request_number() {
 fn trade_numbers_map_back_to_intents() {
     assert_eq!(trade_no("pi_0123abcd"), "T0123abcd");
     assert_eq!(intent_id("T0123abcd").as_deref(), Some("pi_0123abcd"));
-    for bad in ["", "T", "Txyz", "pi_0123", "0123"] {
+    // A replica's trade numbers carry its mark, and name its intents.
+    assert_eq!(trade_no("pi_r1_0123abcd"), "Tr1_0123abcd");
+    assert_eq!(intent_id("Tr1_0123abcd").as_deref(), Some("pi_r1_0123abcd"));
+    for bad in [
+        "", "T", "Txyz", "pi_0123", "0123", "Tr1_", "Tr_01", "Trx_01", "Tr1_xyz",
+    ] {
         assert_eq!(intent_id(bad), None, "{bad}");
     }
 }
