@@ -28,10 +28,10 @@ use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus, 
 use crate::metrics::{Outcome, Recorder, SecondHistogram, MAX_US};
 use crate::net::PoolStats;
 use crate::scenario::contract::{Contract, ContractError};
-use crate::scenario::{Connections, OrderSpec};
+use crate::scenario::{Connections, OrderSpec, Shard};
 
 use client::Checkout;
-pub use client::{auto_connections, ReadError, AUTO_MAX, AUTO_MIN};
+pub use client::{auto_connections, read_bulk, ReadError, AUTO_MAX, AUTO_MIN};
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
@@ -57,6 +57,8 @@ pub struct LoadPlan {
     pub orders: OrderSpec,
     /// Inside every order id this plan sends.
     pub run_id: RunId,
+    /// The part of the schedule sent: the orders whose index is this shard's.
+    pub shard: Shard,
 }
 
 /// What the load did.
@@ -213,7 +215,7 @@ pub async fn drive_live(
     let sleep = tokio::time::sleep_until(load_start);
     tokio::pin!(sleep);
 
-    for n in 0..schedule.planned() {
+    for n in plan.shard.indexes(schedule.planned()) {
         let offset = schedule.offset(n).expect("n is below the planned count");
         let intended = load_start + offset;
         if intended > tokio::time::Instant::now() {

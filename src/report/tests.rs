@@ -46,6 +46,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             hold: ms(500),
             listen: ([127, 0, 0, 1], 0).into(),
             max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
+            external: None,
         },
         faults: FaultPlan::default(),
         webhooks: WebhookSpec {
@@ -75,6 +76,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
         },
         thresholds: Vec::new(),
         overrides: Vec::new(),
+        shard: crate::scenario::Shard::WHOLE,
     }
 }
 

@@ -40,6 +40,16 @@ pub struct RawScenario {
     pub recovery: RawRecovery,
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
+    #[serde(default)]
+    pub shard: RawShard,
+}
+
+/// `[shard]`: this run sends the orders whose index ≡ `index` (mod `count`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShard {
+    pub index: Option<i64>,
+    pub count: Option<i64>,
 }
 
 /// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
@@ -118,6 +128,9 @@ pub struct RawProvider {
     pub hold: Option<RawDuration>,
     pub listen: Option<String>,
     pub max_in_flight: Option<i64>,
+    /// `"embedded"` (default) or `"external"` (with `url`).
+    pub kind: Option<String>,
+    pub url: Option<String>,
 }
 
 /// The rate keys of `[faults]` or of one window: one optional probability per fault kind,

@@ -170,6 +170,7 @@ fn minimal_scenario_gets_every_default() {
             hold: secs(2),
             listen: ([127, 0, 0, 1], 0).into(),
             max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
+            external: None,
         },
         faults: FaultPlan::default(),
         webhooks: WebhookSpec {
@@ -209,6 +210,7 @@ fn minimal_scenario_gets_every_default() {
         },
         thresholds: Vec::new(),
         overrides: Vec::new(),
+        shard: crate::scenario::Shard::WHOLE,
         gates: GateSpec {
             success_rate_min: None,
             p99_ms_max: None,
