@@ -192,7 +192,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 Some(Ok(b)) => Some(b),
                 Some(Err(code)) => return code,
             };
-            let mut opts = RunOptions {
+            let opts = RunOptions {
                 out,
                 force,
                 seed,
@@ -209,18 +209,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 Ok(r) => r,
                 Err(code) => return code,
             };
-            if let Some(url) = barrier {
-                let ready =
-                    runtime.block_on(run::barrier::ready(&url, shard.unwrap_or(scenario.shard)));
-                match ready {
-                    Ok(start) => opts.start = start,
-                    Err(e) => {
-                        say!("error: --barrier {url}: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            runtime.block_on(run_command(scenario, opts, junit))
+            let barrier = barrier.map(|url| (url, shard.unwrap_or(scenario.shard)));
+            runtime.block_on(run_command(scenario, opts, junit, barrier))
         }
     }
 }
@@ -237,7 +227,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf>) -> ExitCode {
+async fn run_command(
+    scenario: Scenario,
+    mut opts: RunOptions,
+    junit: Option<PathBuf>,
+    barrier: Option<(String, crate::scenario::Shard)>,
+) -> ExitCode {
     let interrupt = CancellationToken::new();
     let abort = CancellationToken::new();
     // Listening starts before any socket is bound: a SIGTERM from then on interrupts the run
@@ -263,6 +258,22 @@ async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf
             signals.next().await;
             abort.cancel();
         });
+    }
+    // The wait at the barrier can be long: a signal ends it like the run (exit 2, nothing written).
+    if let Some((url, shard)) = barrier {
+        tokio::select! {
+            ready = run::barrier::ready(&url, shard) => match ready {
+                Ok(start) => opts.start = start,
+                Err(e) => {
+                    say!("error: --barrier {url}: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+            () = interrupt.cancelled() => {
+                say!("error: --barrier {url}: interrupted while waiting for the other shards");
+                return ExitCode::from(2);
+            }
+        }
     }
     match run::run(scenario, &opts, interrupt, abort).await {
         Ok(outcome) => {

@@ -102,6 +102,7 @@ pub async fn ready(url: &str, shard: Shard) -> Result<Start, String> {
     let local_ns = i128::from(answer.start_unix_ns) + offset;
     let at = UNIX_EPOCH + Duration::from_nanos(u64::try_from(local_ns.max(0)).unwrap_or(0));
     let mut start = Start::at(at, "barrier");
+    start.common_ns = Some(u128::from(answer.start_unix_ns));
     start.info.start_unix_ms = Some(unix_ms(at));
     start.info.clock_offset_ms = Some(offset as f64 / 1e6);
     start.info.round_trip_ms = Some(round_trip as f64 / 1e6);

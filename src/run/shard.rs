@@ -42,6 +42,10 @@ pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
 pub struct Start {
     /// When the schedule starts; `None`: as soon as the run is ready.
     pub at: Option<SystemTime>,
+    /// The common start as every shard was given it, unix ns: `--start-at` as written, or
+    /// the barrier's start on the coordinator's clock. The run id derives from it, so the
+    /// shards agree on it whatever their clocks say.
+    pub common_ns: Option<u128>,
     pub info: StartInfo,
 }
 
@@ -50,6 +54,7 @@ impl Start {
     pub fn at(at: SystemTime, how: &str) -> Start {
         Start {
             at: Some(at),
+            common_ns: at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_nanos()),
             info: StartInfo {
                 start_unix_ms: Some(unix_ms(at)),
                 how: how.to_string(),
@@ -86,8 +91,7 @@ pub fn shared_run_id(scenario: &Scenario, start: &Start) -> Option<RunId> {
     if let Some(id) = &scenario.load.run_id {
         return Some(id.clone());
     }
-    let at = start.at?;
-    let nanos = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = start.common_ns?;
     let salt = hash(scenario.seed, "run-id", &[scenario.name.as_bytes()]);
     Some(RunId::derive(nanos, 0, salt))
 }

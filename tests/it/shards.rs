@@ -394,3 +394,76 @@ fn shards_that_do_not_belong_together_are_refused() {
     assert!(err.contains("shard.json"), "{err}");
     assert!(!tmp.path().join("m").exists(), "nothing half-written");
 }
+
+#[test]
+fn shards_started_by_the_barrier_share_the_run_and_report_their_clock() {
+    // Arrange: a coordinator for two shards; each shard with a provider and merchant of its
+    // own (the barrier's part is the start, whatever the shards drive).
+    let barrier = Served::start(&[
+        "barrier",
+        "--shards",
+        "2",
+        "--listen",
+        "127.0.0.1:0",
+        "--lead",
+        "500ms",
+    ]);
+    let url = barrier
+        .first_line
+        .strip_prefix("paychaos barrier: listening on ")
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("barrier said {:?}", barrier.first_line))
+        .to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"it-barrier\"\nseed = 3\n[load]\nprofile = \"constant\"\nrate = 10\nduration = \"1s\"\n",
+    )
+    .unwrap();
+
+    // Act
+    let children: Vec<(PathBuf, Child)> = (0..2)
+        .map(|i| {
+            let out = tmp.path().join(format!("shard-{i}"));
+            let child = paychaos()
+                .arg("run")
+                .arg(&file)
+                .args(["--shard", &format!("{i}/2"), "--barrier", &url, "--quiet"])
+                .arg("--out")
+                .arg(&out)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            (out, child)
+        })
+        .collect();
+    let reports: Vec<serde_json::Value> = children
+        .into_iter()
+        .map(|(out, mut c)| {
+            assert_eq!(c.wait().unwrap().code(), Some(0), "{}", out.display());
+            report_json(&out)
+        })
+        .collect();
+    let mut barrier = barrier;
+    let ended = barrier.child.wait().unwrap();
+
+    // Assert: one run id, one start (within the offset estimates' error), a measured offset.
+    assert!(
+        ended.success(),
+        "the barrier exits once both shards were answered"
+    );
+    assert_eq!(reports[0]["run"]["run_id"], reports[1]["run"]["run_id"]);
+    let rows: Vec<&serde_json::Value> = reports.iter().map(|r| &r["run"]["shards"][0]).collect();
+    for r in &rows {
+        assert_eq!(r["how"], "barrier", "{r}");
+        assert!(
+            r["clock_offset_ms"].is_number() && r["round_trip_ms"].is_number(),
+            "{r}"
+        );
+    }
+    assert_eq!(
+        count(&reports[0], "/load/sent") + count(&reports[1], "/load/sent"),
+        10
+    );
+}
