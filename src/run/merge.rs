@@ -329,3 +329,89 @@ pub async fn merge(opts: &MergeOptions) -> anyhow::Result<(RunReport, PathBuf)> 
     let dir = dest.write(&report, Some(&history))?;
     Ok((report, dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::serial::RecorderData;
+    use crate::report::shard_file::{StartInfo, FORMAT};
+
+    const TOML: &str =
+        "name = \"m\"\nseed = 5\n[load]\nprofile = \"constant\"\nrate = 3\nduration = \"1s\"\n";
+
+    /// A shard folder under `root` holding shard `index` of `count` of run `run`, seed `seed`.
+    fn shard(root: &Path, index: u64, count: u64, run: &str, seed: u64) -> PathBuf {
+        let dir = root.join(format!("s{index}-{run}-{seed}-{}", next_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = ShardFile {
+            format: FORMAT,
+            scenario: "m".into(),
+            seed,
+            plan_digest: "d".into(),
+            shard: Shard::new(index, count).unwrap(),
+            run_id: run.into(),
+            overrides: Vec::new(),
+            started_unix_ms: 0,
+            start: StartInfo::default(),
+            planned: 1,
+            load_elapsed_s: 1.0,
+            run_duration_s: 1.0,
+            interrupted: false,
+            drained: true,
+            recorder: RecorderData::of(&Recorder::default()),
+            send_lag: BTreeMap::new(),
+            shed: Vec::new(),
+            load_base_us: 0,
+            pool: None,
+            checkouts: Vec::new(),
+        };
+        file.write(&dir, Some(TOML)).unwrap();
+        dir
+    }
+
+    fn next_suffix() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn refused(dirs: &[PathBuf]) -> String {
+        match load_shards(dirs) {
+            Ok(_) => panic!("merged shards that do not belong together"),
+            Err(e) => {
+                assert!(e.downcast_ref::<MergeError>().is_some(), "{e}");
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn the_shards_of_one_run_are_taken_in_index_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = [
+            shard(tmp.path(), 1, 2, "r1", 5),
+            shard(tmp.path(), 0, 2, "r1", 5),
+        ];
+        let (scenario, shards) = load_shards(&dirs).unwrap();
+        assert_eq!(scenario.shard, Shard::WHOLE);
+        let order: Vec<u64> = shards.iter().map(|l| l.file.shard.index).collect();
+        assert_eq!(order, [0, 1]);
+    }
+
+    #[test]
+    fn shards_of_another_run_seed_or_count_or_a_missing_or_doubled_one_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let zero = shard(root, 0, 2, "r1", 5);
+        let e = refused(&[zero.clone(), shard(root, 1, 2, "r2", 5)]);
+        assert!(e.contains("another run id"), "{e}");
+        let e = refused(&[zero.clone(), shard(root, 1, 2, "r1", 6)]);
+        assert!(e.contains("another seed"), "{e}");
+        let e = refused(&[zero.clone(), shard(root, 1, 3, "r1", 5)]);
+        assert!(e.contains("another shard count"), "{e}");
+        let e = refused(std::slice::from_ref(&zero));
+        assert!(e.contains("shards missing: 1/2"), "{e}");
+        let e = refused(&[zero.clone(), shard(root, 0, 2, "r1", 5)]);
+        assert!(e.contains("shard 0/2 is given twice"), "{e}");
+    }
+}
