@@ -130,8 +130,10 @@ fn merchant(provider_url: &str, flaws: &[&str]) -> (Served, String) {
         SECRET,
         "--listen",
         "127.0.0.1:0",
+        // Long enough that a provider slowed by a busy machine never times the merchant out:
+        // no fault of this scenario holds a request, so no retry is timing's doing.
         "--provider-timeout",
-        "1s",
+        "5s",
         "--max-retries",
         "3",
         "--retry-backoff",
