@@ -91,7 +91,7 @@ fn dialect(text: &str) -> Result<Dialect, String> {
     Dialect::parse(text).ok_or_else(|| format!(r#"expected "stripe" or "gateway", got {text:?}"#))
 }
 
-fn positive_duration(text: &str) -> Result<Dur, String> {
+pub(super) fn positive_duration(text: &str) -> Result<Dur, String> {
     duration(text).and_then(|d| {
         if d.0.is_zero() {
             Err(format!("must be greater than 0, got {text:?}"))

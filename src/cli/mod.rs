@@ -10,8 +10,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+/// `paychaos barrier`: the start barrier of the shards.
+mod barrier_cmd;
 mod compare_cmd;
 mod merchant_cmd;
+/// `paychaos merge`: the shards' report folders joined into one.
+mod merge_cmd;
 /// `paychaos provider`: the mock provider alone.
 mod provider;
 mod signal;
@@ -71,7 +75,30 @@ pub enum Command {
         /// `--set faults.windows[0].rate=0.5` (repeatable; the report lists them).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Send only shard I of N of the schedule: the orders whose index ≡ I (mod N),
+        /// counted from 0 (replaces `[shard]`). Shards need a common --start-at or --barrier,
+        /// or a pinned `[load] run_id`; `paychaos merge` joins their report folders.
+        #[arg(long, value_name = "I/N", value_parser = crate::scenario::Shard::parse)]
+        shard: Option<crate::scenario::Shard>,
+        /// Start the schedule at this instant (RFC 3339 UTC, e.g. 2026-12-02T03:00:00Z, or
+        /// unix seconds): the common start of the shards; their run id derives from it.
+        #[arg(long, value_name = "TIME", value_parser = crate::run::shard::parse_start_at, conflicts_with = "barrier")]
+        start_at: Option<std::time::SystemTime>,
+        /// Report ready to the coordinator at URL (`paychaos barrier`) and start when it
+        /// answers with the common start; this host's clock offset is measured on the way.
+        #[arg(long, value_name = "URL")]
+        barrier: Option<String>,
     },
+    /// Join the report folders of the shards of one run: add their histograms exactly, join
+    /// ledgers, webhook logs and checkout records, read the merchant's final order states,
+    /// verify and judge every gate and threshold on the merged data, write the report folder.
+    ///
+    /// Exit code 0 when every gate and check passes, 1 when one fails, 2 when the shards
+    /// cannot be merged (another scenario, seed, run or count; a shard missing or twice).
+    Merge(merge_cmd::MergeArgs),
+    /// Serve the start barrier of N shards: answer each shard's ready call once all N are
+    /// ready, with one common start a little later, then exit.
+    Barrier(barrier_cmd::BarrierArgs),
     /// Compare two runs' reports: per metric the base, the new value, the delta and a verdict.
     ///
     /// BASE and NEW are report folders or report.json files. Rates are weighed with a
@@ -124,6 +151,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Merchant(args) => merchant_cmd::run(args),
         Command::Provider(args) => provider::run(args),
         Command::Compare(args) => compare_cmd::run(args),
+        Command::Merge(args) => merge_cmd::run(args),
+        Command::Barrier(args) => barrier_cmd::run(args),
         Command::Validate { file, set } => match Scenario::load_with(&file, &set) {
             Ok(s) => {
                 out!(
@@ -151,6 +180,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             tolerance,
             metrics_listen,
             set,
+            shard,
+            start_at,
+            barrier,
         } => {
             // Checked before any socket is bound.
             let scenario = match Scenario::load_with(&file, &set) {
@@ -173,12 +205,18 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 quiet,
                 baseline,
                 metrics_listen,
+                shard,
+                start: start_at.map_or_else(run::shard::Start::default, |t| {
+                    run::shard::Start::at(t, "at")
+                }),
+                scenario_text: std::fs::read_to_string(&file).ok(),
             };
             let runtime = match runtime() {
                 Ok(r) => r,
                 Err(code) => return code,
             };
-            runtime.block_on(run_command(scenario, opts, junit))
+            let barrier = barrier.map(|url| (url, shard.unwrap_or(scenario.shard)));
+            runtime.block_on(run_command(scenario, opts, junit, barrier))
         }
     }
 }
@@ -195,7 +233,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf>) -> ExitCode {
+async fn run_command(
+    scenario: Scenario,
+    mut opts: RunOptions,
+    junit: Option<PathBuf>,
+    barrier: Option<(String, crate::scenario::Shard)>,
+) -> ExitCode {
     let interrupt = CancellationToken::new();
     let abort = CancellationToken::new();
     // Listening starts before any socket is bound: a SIGTERM from then on interrupts the run
@@ -221,6 +264,22 @@ async fn run_command(scenario: Scenario, opts: RunOptions, junit: Option<PathBuf
             signals.next().await;
             abort.cancel();
         });
+    }
+    // The wait at the barrier can be long: a signal ends it like the run (exit 2, nothing written).
+    if let Some((url, shard)) = barrier {
+        tokio::select! {
+            ready = run::barrier::ready(&url, shard) => match ready {
+                Ok(start) => opts.start = start,
+                Err(e) => {
+                    say!("error: --barrier {url}: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+            () = interrupt.cancelled() => {
+                say!("error: --barrier {url}: interrupted while waiting for the other shards");
+                return ExitCode::from(2);
+            }
+        }
     }
     match run::run(scenario, &opts, interrupt, abort).await {
         Ok(outcome) => {

@@ -20,6 +20,7 @@ use crate::provider::retention::{self, Retention};
 use crate::provider::{
     self, ControlOptions, ProviderConfig, RequestHook, RequestLog, ServeOptions,
 };
+use crate::report::shard_file::{ProviderState, PROVIDER_STATE_FILE};
 use crate::scenario::Scenario;
 
 /// The scenario used without `--scenario`: no faults, default webhook settings.
@@ -48,6 +49,14 @@ pub struct ProviderArgs {
     /// On exit, write `{"ledger":[…],"webhooks":[…]}` (the provider's record) here as JSON.
     #[arg(long, value_name = "FILE")]
     pub ledger_out: Option<PathBuf>,
+    /// On shutdown (Ctrl-C or SIGTERM) write the ledger, the webhook log and their counts
+    /// into DIR/provider-state.json, for `paychaos merge --provider-state DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub state_out: Option<PathBuf>,
+    /// Run time zero, which fault windows count from: the shards' common start (RFC 3339
+    /// UTC or unix seconds, as `paychaos run --start-at`); default: when it starts.
+    #[arg(long, value_name = "TIME", value_parser = crate::run::shard::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
     /// Serve the control API on this loopback address instead of under `/_paychaos/` on the
     /// provider's port.
     #[arg(long, value_name = "ADDR", value_parser = crate::net::parse_addr)]
@@ -129,6 +138,17 @@ pub fn run(args: ProviderArgs) -> ExitCode {
         say!("error: {e:#}");
         return ExitCode::from(2);
     }
+    if let Some(dir) = &args.state_out {
+        let usable =
+            std::fs::create_dir_all(dir).and_then(|()| crate::run::destination::writable(dir));
+        if let Err(e) = usable {
+            say!(
+                "error: --state-out {}: cannot write in it: {e}",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match super::runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -154,6 +174,9 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
         None => None,
     };
     let shutdown = CancellationToken::new();
+    let origin = args.start_at.map_or_else(Instant::now, |at| {
+        crate::run::shard::Start::at(at, "at").origin()
+    });
     let on_request: Option<RequestHook> = if args.quiet {
         None
     } else {
@@ -179,7 +202,7 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
                 payments: args.retain,
             }),
             replica: args.replica,
-            ..ProviderConfig::from_scenario(&scenario, args.webhook_url.clone(), Instant::now())
+            ..ProviderConfig::from_scenario(&scenario, args.webhook_url.clone(), origin)
         },
         opts,
         shutdown.clone(),
@@ -210,7 +233,18 @@ async fn serve(scenario: Scenario, args: &ProviderArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     let (ledger, webhooks) = handle.take_records();
     let shed = handle.shed();
+    let events_created = handle.events_created();
     handle.stopped().await;
+    if let Some(dir) = &args.state_out {
+        let state = ProviderState {
+            ledger: ledger.clone(),
+            webhooks: webhooks.clone(),
+            events_created,
+            shed,
+        };
+        let text = serde_json::to_string(&state)?;
+        write_ledger(&dir.join(PROVIDER_STATE_FILE), &text)?;
+    }
     if let Some(path) = &args.ledger_out {
         let json = serde_json::json!({ "ledger": ledger, "webhooks": webhooks });
         let text = serde_json::to_string_pretty(&json)?;

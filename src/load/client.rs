@@ -229,6 +229,21 @@ pub async fn fetch_bulk(
             url: url.to_string(),
             status: 404,
         })?;
+    read_bulk(contract, &v, url, order_ids)
+}
+
+/// The orders of `order_ids` in `v`, a bulk export's answer (from `url`, or a file of it),
+/// read through the contract's list pointer and order pointers.
+///
+/// # Errors
+/// No list at the pointer, or an order the pointers cannot read, naming `url`.
+pub fn read_bulk(
+    contract: &Contract,
+    v: &serde_json::Value,
+    url: &str,
+    order_ids: &[String],
+) -> Result<Vec<OrderSnapshot>, ReadError> {
+    let o = &contract.orders;
     let list = v
         .pointer(&o.list_pointer)
         .and_then(|l| l.as_array())

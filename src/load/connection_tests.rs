@@ -59,6 +59,7 @@ fn plan(connections: Connections) -> LoadPlan {
         },
         run_id: RunId::new("c1").unwrap(),
         testers: None,
+        shard: crate::scenario::Shard::WHOLE,
     }
 }
 

@@ -31,10 +31,10 @@ use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus, 
 use crate::metrics::{Outcome, Recorder, SecondHistogram, MAX_US};
 use crate::net::PoolStats;
 use crate::scenario::contract::{Contract, ContractError};
-use crate::scenario::{Connections, OrderSpec};
+use crate::scenario::{Connections, OrderSpec, Shard};
 
 use client::Checkout;
-pub use client::{auto_connections, ReadError, AUTO_MAX, AUTO_MIN};
+pub use client::{auto_connections, read_bulk, ReadError, AUTO_MAX, AUTO_MIN};
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
@@ -62,6 +62,8 @@ pub struct LoadPlan {
     pub run_id: RunId,
     /// Card testers sent beside the planned checkouts (`[card_testers]`); `None`: none.
     pub testers: Option<card_testers::TesterPlan>,
+    /// The part of the schedule sent: the orders whose index is this shard's.
+    pub shard: Shard,
 }
 
 /// What the load did.
@@ -232,7 +234,7 @@ pub async fn drive_live(
         ))
     });
 
-    for n in 0..schedule.planned() {
+    for n in plan.shard.indexes(schedule.planned()) {
         let offset = schedule.offset(n).expect("n is below the planned count");
         let intended = load_start + offset;
         if intended > tokio::time::Instant::now() {

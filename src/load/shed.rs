@@ -59,6 +59,16 @@ impl ShedLog {
         self.total += 1;
     }
 
+    /// The shed schedule indexes, in order (one by one: for writing a shard's log out).
+    pub fn indexes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.runs.iter().flat_map(|r| r.first..r.first + r.len)
+    }
+
+    /// The load start from the run origin.
+    pub fn base(&self) -> Duration {
+        self.base
+    }
+
     /// How many checkouts were shed.
     pub fn total(&self) -> u64 {
         self.total

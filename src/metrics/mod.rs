@@ -4,6 +4,7 @@
 //! `buckets` is the lock-free fixed-bucket histogram the live `/metrics` endpoint reads.
 
 pub mod buckets;
+pub mod serial;
 pub mod timeline;
 
 use std::collections::BTreeMap;

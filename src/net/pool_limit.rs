@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::client::ClientError;
 
 /// What a bounded pool's cap did over its life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PoolStats {
     /// The cap: connections at most.
     pub connections: usize,

@@ -27,6 +27,7 @@ pub mod recovery;
 pub mod schedule;
 pub mod schema;
 mod shape;
+pub mod shard_file;
 pub mod step_summary;
 pub mod summary;
 pub mod thresholds;
@@ -140,6 +141,10 @@ pub struct RunInfo {
     /// The `--set key.path=value` arguments applied over the scenario file, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// A sharded run's shards (one for a shard's own report, all of them once merged): how
+    /// each started and how far its clock was from the coordinator's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<shard_file::ShardRow>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -335,6 +340,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
             drained: inp.drained,
             aborted_by: None,
             overrides: sc.overrides.clone(),
+            shards: Vec::new(),
         },
         outcomes: outcomes(inp.reconciliation, load.shed, inp.evidence.card_testing),
         load,

@@ -46,6 +46,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
             hold: ms(500),
             listen: ([127, 0, 0, 1], 0).into(),
             max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
+            external: None,
         },
         faults: FaultPlan::default(),
         routing: crate::scenario::channels::Routing::default(),
@@ -78,6 +79,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
         alarm: None,
         overrides: Vec::new(),
         card_testing: Default::default(),
+        shard: crate::scenario::Shard::WHOLE,
     }
 }
 

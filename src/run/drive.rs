@@ -52,9 +52,10 @@ pub async fn drive(
         orders: scenario.orders.clone(),
         run_id: run_id.clone(),
         testers: load::card_testers::TesterPlan::of(scenario),
+        shard: scenario.shard,
     };
     let schedule = Schedule::new(&plan.stages);
-    let planned_per_second = report::planned_per_second(&schedule);
+    let planned_per_second = shard_per_second(&schedule, scenario.shard);
 
     // Live figures feed the progress line and a capacity run's stop condition, which stops
     // the load through its own token (a child of `interrupt`, so Ctrl-C still reaches it).
@@ -123,11 +124,18 @@ pub async fn drive(
     if stopped_early_at.is_some() {
         result.interrupted = false;
     }
-    let (planned, target_rate) = planned_part(
+    let (whole, whole_rate) = planned_part(
         &schedule,
         stopped_early_at,
         scenario.load.profile.duration(),
     );
+    // A shard is measured against its own part of the schedule.
+    let planned = scenario.shard.planned_of(whole);
+    let target_rate = if whole == 0 {
+        whole_rate
+    } else {
+        whole_rate * planned as f64 / whole as f64
+    };
     if let Some(a) = &aborted_by {
         tracing::warn!(
             "ABORTED by threshold: {}; load stopped at {:.1} s",
@@ -150,6 +158,24 @@ pub async fn drive(
         stopped_early_at,
         aborted_by,
     }
+}
+
+/// Planned checkouts of `shard` in each second of the schedule, in closed form from the
+/// whole schedule's (nothing is done per planned checkout).
+fn shard_per_second(schedule: &Schedule, shard: crate::scenario::Shard) -> Vec<u64> {
+    let whole = report::planned_per_second(schedule);
+    if !shard.is_part() {
+        return whole;
+    }
+    let mut before = 0u64;
+    whole
+        .into_iter()
+        .map(|in_second| {
+            let mine = shard.planned_of(before + in_second) - shard.planned_of(before);
+            before += in_second;
+            mine
+        })
+        .collect()
 }
 
 /// How often the `abort_on_fail` thresholds are judged on the live figures.
@@ -220,6 +246,26 @@ mod tests {
     use crate::load::Stage;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn the_shards_of_each_second_add_up_to_the_whole_schedules() {
+        let stages = [Stage {
+            start_rate: 7.0,
+            end_rate: 7.0,
+            duration: 3 * SECOND,
+        }];
+        let schedule = Schedule::new(&stages);
+        let whole = shard_per_second(&schedule, crate::scenario::Shard::WHOLE);
+        let mut sum = vec![0; whole.len()];
+        for i in 0..3 {
+            let part = shard_per_second(&schedule, crate::scenario::Shard::new(i, 3).unwrap());
+            for (s, n) in part.into_iter().enumerate() {
+                sum[s] += n;
+            }
+        }
+        assert_eq!(sum, whole);
+        assert_eq!(whole, [7, 7, 7]);
+    }
 
     #[test]
     fn only_a_broken_step_that_cut_the_load_short_is_an_early_stop() {

@@ -21,7 +21,11 @@ const MERCHANT_READY_WAIT: Duration = Duration::from_secs(5);
 
 /// The running provider and merchant of one run.
 pub struct Harness {
-    pub provider: ProviderHandle,
+    /// `None` for an external provider (`provider.kind = "external"`), which the run did not
+    /// start.
+    pub provider: Option<ProviderHandle>,
+    /// The provider's base URL, the one the merchant must pay at.
+    pub provider_url: String,
     /// The backup providers, in routing order (none for a one-provider run).
     pub backups: Vec<ProviderHandle>,
     /// How the load reaches the merchant and reads its orders.
@@ -40,18 +44,31 @@ pub struct Harness {
 impl Harness {
     /// Binds the provider's listener (and the embedded merchant's), waits for an external
     /// merchant to accept connections (logging what it must be configured with), then starts
-    /// the servers. Cancelling `interrupt` ends the wait.
+    /// the servers. Cancelling `interrupt` ends the wait. An external provider is neither
+    /// bound nor started. `origin` is run time zero (now, or a common start to come).
     pub async fn start(
         scenario: &Scenario,
         interrupt: &CancellationToken,
+        origin: Option<Instant>,
     ) -> anyhow::Result<Harness> {
-        let listen = scenario.provider.listen;
-        let plistener = crate::net::listen(listen).with_context(|| {
-            format!(
-                "cannot listen on {listen} (provider.listen; is another process using that port?)"
-            )
-        })?;
-        let paddr = plistener.local_addr()?;
+        let (plistener, paddr) = match &scenario.provider.external {
+            Some(url) => (None, crate::net::LoopbackUrl::parse(url)?.addr()),
+            None => {
+                let listen = scenario.provider.listen;
+                let l = crate::net::listen(listen).with_context(|| {
+                    format!(
+                        "cannot listen on {listen} (provider.listen; is another process using that port?)"
+                    )
+                })?;
+                let addr = l.local_addr()?;
+                (Some(l), addr)
+            }
+        };
+        let provider_url = scenario
+            .provider
+            .external
+            .clone()
+            .unwrap_or_else(|| format!("http://{paddr}"));
         let servers = CancellationToken::new();
         let alerts = match &scenario.alarm {
             Some(_) => {
@@ -101,15 +118,17 @@ impl Harness {
                 (None, ext.contract.clone(), ext.webhook_url.clone())
             }
         };
-        let origin = Instant::now();
-        let provider = provider::serve(
-            plistener,
-            ProviderConfig {
-                expected_orders: planned_orders(scenario),
-                ..ProviderConfig::from_scenario(scenario, Some(webhook_url.clone()), origin)
-            },
-            servers.child_token(),
-        );
+        let origin = origin.unwrap_or_else(Instant::now);
+        let provider = plistener.map(|plistener| {
+            provider::serve(
+                plistener,
+                ProviderConfig {
+                    expected_orders: planned_orders(scenario),
+                    ..ProviderConfig::from_scenario(scenario, Some(webhook_url.clone()), origin)
+                },
+                servers.child_token(),
+            )
+        });
         let webhook_of = |i: usize| match &scenario.merchant {
             MerchantSpec::Reference(_) => {
                 let dialect = scenario.routing.backups[i - 1].provider.dialect;
@@ -144,7 +163,9 @@ impl Harness {
                     Ok(m) => Some(m),
                     Err(e) => {
                         servers.cancel();
-                        provider.stopped().await;
+                        if let Some(p) = provider {
+                            p.stopped().await;
+                        }
                         for b in backups {
                             b.stopped().await;
                         }
@@ -155,7 +176,7 @@ impl Harness {
             None => None,
         };
         tracing::info!(
-            "scenario '{}' seed {}: provider http://{paddr}, merchant {}",
+            "scenario '{}' seed {}: provider {provider_url}, merchant {}",
             scenario.name,
             scenario.seed,
             contract.checkout.url
@@ -170,6 +191,7 @@ impl Harness {
         Ok(Harness {
             provider,
             backups,
+            provider_url,
             contract,
             origin,
             merchant,
@@ -194,7 +216,9 @@ impl Harness {
     /// Stops the servers and waits until they (and the merchant's tasks) have ended.
     pub async fn stop(self) {
         self.servers.cancel();
-        self.provider.stopped().await;
+        if let Some(p) = self.provider {
+            p.stopped().await;
+        }
         for b in self.backups {
             b.stopped().await;
         }

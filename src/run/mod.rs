@@ -7,6 +7,7 @@
 //! [`destination`] settles where the report goes before any of it starts.
 
 mod alerts;
+pub mod barrier;
 mod briefing;
 mod channels;
 pub mod destination;
@@ -14,6 +15,8 @@ mod drain;
 mod drive;
 mod harness;
 pub mod live_metrics;
+pub mod merge;
+pub mod shard;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +51,12 @@ pub struct RunOptions {
     pub baseline: Option<Baseline>,
     /// Serve the live `/metrics` endpoint here (loopback) while the run lasts.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Replaces the scenario's `[shard]` (`--shard I/N`).
+    pub shard: Option<crate::scenario::Shard>,
+    /// The common start of the shards (`--start-at`, or the barrier's answer).
+    pub start: shard::Start,
+    /// The scenario file's text, copied beside a shard's report for `paychaos merge`.
+    pub scenario_text: Option<String>,
 }
 
 /// The report a run is compared with, read before the run starts, and how latency may move.
@@ -78,8 +87,18 @@ pub async fn run(
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
     }
-    let started_at = SystemTime::now();
-    let run_id = run_id(&scenario, started_at);
+    if let Some(s) = opts.shard {
+        scenario.shard = s;
+    }
+    let started_at = opts.start.at.unwrap_or_else(SystemTime::now);
+    let run_id = match shard::shared_run_id(&scenario, &opts.start) {
+        Some(id) => id,
+        None if scenario.shard.is_part() => anyhow::bail!(
+            "--shard {}: the shards must share a run id, so that their order ids are the single              run's: give them a common --start-at (or --barrier), or pin [load] run_id",
+            scenario.shard
+        ),
+        None => run_id(&scenario, started_at),
+    };
     // The report's folder must be usable before a long rehearsal starts, not after it.
     let dest = Destination::prepare(
         opts.out.as_deref(),
@@ -129,20 +148,36 @@ async fn run_scenario(
     interrupt: CancellationToken,
     abort: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
-    let harness = Harness::start(&scenario, &interrupt).await?;
+    let origin = opts.start.at.map(|_| opts.start.origin());
+    let harness = Harness::start(&scenario, &interrupt, origin).await?;
     let contract = &harness.contract;
     // The endpoint stops with the run (the guard), whichever way the run ends.
     let metrics_stop = CancellationToken::new();
     let _metrics_guard = metrics_stop.clone().drop_guard();
     let live = Arc::new(live_metrics::LiveSources::default());
     if let Some(addr) = opts.metrics_listen {
-        let _ = live.provider.set(harness.provider.stats());
+        if let Some(p) = &harness.provider {
+            let _ = live.provider.set(p.stats());
+        }
         let (bound, _task) = live_metrics::start(addr, Arc::clone(&live), metrics_stop)
             .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: cannot listen: {e}"))?;
         tracing::info!("live metrics on http://{bound}/metrics");
     }
     let run_id = &started.run_id;
     tracing::info!("run id {run_id}: order ids are ord-{run_id}-000000, ord-{run_id}-000001, …");
+    let mut start_info = opts.start.info.clone();
+    if opts.start.at.is_some() {
+        tracing::info!(
+            "shard {}: the load starts at {}",
+            scenario.shard,
+            report::rfc3339(started.at)
+        );
+        tokio::select! {
+            () = tokio::time::sleep_until(harness.origin.into()) => {}
+            () = interrupt.cancelled() => anyhow::bail!("interrupted while waiting for the common start"),
+        }
+        start_info.start_lag_ms = harness.origin.elapsed().as_secs_f64() * 1000.0;
+    }
     let mut driven = drive::drive(
         &scenario,
         run_id,
@@ -161,7 +196,7 @@ async fn run_scenario(
     let drain_shown =
         (!opts.quiet).then(|| tokio::spawn(crate::progress::drain(drain_for, drain_done.clone())));
     let drained = drain::drain(
-        &harness.provider,
+        harness.provider.as_ref(),
         contract,
         &order_ids,
         drain_for,
@@ -182,19 +217,23 @@ async fn run_scenario(
         Ok(o) => (o, None),
         Err(e) => (Vec::new(), Some(e)),
     };
+    let (primary, primary_events, primary_shed) = match &harness.provider {
+        Some(p) => (p.take_records(), p.events_created(), p.shed()),
+        None => (Default::default(), 0, 0),
+    };
     let (ledger, webhooks) = channels::merge(
-        harness.provider.take_records(),
+        primary,
         harness.backups.iter().map(|b| b.take_records()).collect(),
     );
-    let events_created = harness.provider.events_created()
+    let events_created = primary_events
         + harness
             .backups
             .iter()
             .map(|b| b.events_created())
             .sum::<u64>();
-    let provider_shed =
-        harness.provider.shed() + harness.backups.iter().map(|b| b.shed()).sum::<u64>();
-    let provider_url = format!("http://{}", harness.provider.addr());
+    let provider_shed = primary_shed + harness.backups.iter().map(|b| b.shed()).sum::<u64>();
+    let external_provider = harness.provider.is_none();
+    let provider_url = harness.provider_url.clone();
     let origin = harness.origin;
     let alerts = harness
         .alerts
@@ -211,10 +250,29 @@ async fn run_scenario(
         orders: &orders,
         card_testing: card_testing.as_ref(),
     };
+    // Before the report takes the generator's logs.
+    let shard_file = (external_provider || scenario.shard.is_part()).then(|| {
+        shard::file(&shard::FileInputs {
+            scenario: &scenario,
+            run_id,
+            started_at: started.at,
+            start: start_info.clone(),
+            planned: driven.planned,
+            load: loaded,
+            run_duration: origin.elapsed(),
+            drained,
+        })
+    });
     let reconciliation = verify::reconcile(&evidence);
     let history = History::new(evidence);
+    // Without the provider's ledger nothing can be verified here: the merge does it.
+    let judged_by = if external_provider {
+        shard::without_verification(&scenario)
+    } else {
+        scenario.clone()
+    };
     let mut report = report::build(&ReportInputs {
-        scenario: &scenario,
+        scenario: &judged_by,
         evidence,
         history: &history,
         reconciliation: &reconciliation,
@@ -240,6 +298,15 @@ async fn run_scenario(
             aborted_by: driven.aborted_by.take(),
         },
     });
+    if external_provider {
+        shard::defer_verification(&mut report);
+    }
+    if scenario.shard.is_part() || opts.start.at.is_some() {
+        report.run.shards.push(report::shard_file::ShardRow {
+            shard: scenario.shard.to_string(),
+            start: start_info.clone(),
+        });
+    }
     // Before the verdict can become an error below, and before report.json is written, so
     // that the report's baseline gate and the exit code agree.
     let mut comparison = opts.baseline.as_ref().map(|b| {
@@ -255,6 +322,15 @@ async fn run_scenario(
         report.set_verdict(report::Verdict::Error);
     }
     let dir = dest.write(&report, Some(&history))?;
+    if let Some(f) = &shard_file {
+        f.write(&dir, opts.scenario_text.as_deref()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write {} in {}: {e}",
+                report::shard_file::FILE_NAME,
+                dir.display()
+            )
+        })?;
+    }
     if let Some(c) = &mut comparison {
         // The verdict the run ended with, baseline gate included.
         c.new.verdict = Some(report.verdict.as_str().to_string());

@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod flaws;
 pub mod overrides;
 pub mod raw;
+pub mod shard;
 pub mod thresholds;
 pub mod validate;
 
@@ -26,6 +27,7 @@ use crate::domain::RunId;
 use contract::Contract;
 use flaws::Flaws;
 
+pub use shard::Shard;
 pub use thresholds::{Op, ThresholdSpec};
 pub use validate::{Problem, ScenarioError};
 
@@ -61,6 +63,8 @@ pub struct Scenario {
     /// Card testers, the provider's velocity rules and the merchant's limits (all off by
     /// default).
     pub card_testing: card_testers::CardTesting,
+    /// The part of the schedule this run sends (`[shard]`, `--shard`; the whole by default).
+    pub shard: Shard,
 }
 
 /// How checkouts are offered.
@@ -290,6 +294,9 @@ pub struct ProviderSpec {
     /// API requests the provider serves at once; beyond it, it sheds them at once with its
     /// rate-limit answer and `Retry-After` (default [`defaults::PROVIDER_MAX_IN_FLIGHT`]).
     pub max_in_flight: std::num::NonZeroUsize,
+    /// `kind = "external"`: the base URL of a provider the run does not start (`paychaos
+    /// provider`, or replicas behind a load balancer); `None`: the run starts its own.
+    pub external: Option<String>,
 }
 
 /// API shapes the provider speaks (and the reference merchant with it); the serde name is

@@ -34,6 +34,7 @@ pub use faults::run_time_faults;
 mod connection_tests;
 mod load;
 mod parse;
+mod shard;
 #[cfg(test)]
 mod target_tests;
 #[cfg(test)]
@@ -390,6 +391,13 @@ impl Checker {
         let recovery = self.recovery(&raw.recovery);
         let thresholds = self.thresholds(&raw.thresholds);
         let card_testing = self.card_testing(raw);
+        let shard = self.shard(&raw.shard);
+        let external_provider =
+            self.provider_kind(raw, matches!(merchant, MerchantSpec::External(_)));
+        let provider = ProviderSpec {
+            external: external_provider,
+            ..provider
+        };
         Scenario {
             name,
             seed: seed.unwrap_or(DEFAULT_SEED),
@@ -417,6 +425,7 @@ impl Checker {
             alarm,
             overrides: Vec::new(),
             card_testing,
+            shard,
         }
     }
 
@@ -599,6 +608,8 @@ impl Checker {
             hold: hold.as_ref().map_or(DEFAULT_HOLD, |d| d.value),
             listen: self.provider_listen(p.listen.as_deref()),
             max_in_flight: self.provider_max_in_flight(p.max_in_flight),
+            // Settled by `provider_kind` once the merchant's kind is known.
+            external: None,
         };
         (spec, hold)
     }

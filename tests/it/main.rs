@@ -4,6 +4,9 @@
 /// Shared helpers: a small scenario template, running it in-process, reading its report.
 mod util;
 
+/// A distributed run on one machine: shards, a provider and a merchant served alone, merged.
+mod shards;
+
 /// The correct reference merchant verifies clean under every fault kind.
 mod e2e;
 

@@ -49,6 +49,8 @@ pub struct RawScenario {
     pub thresholds: Vec<RawThreshold>,
     pub card_testers: Option<RawCardTesters>,
     pub alarm: Option<RawAlarm>,
+    #[serde(default)]
+    pub shard: RawShard,
 }
 
 /// `[alarm]`.
@@ -60,6 +62,14 @@ pub struct RawAlarm {
     pub threshold: Option<f64>,
     pub failures: Option<RawOps>,
     pub monitor: Option<bool>,
+}
+
+/// `[shard]`: this run sends the orders whose index ≡ `index` (mod `count`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShard {
+    pub index: Option<i64>,
+    pub count: Option<i64>,
 }
 
 /// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
@@ -139,6 +149,9 @@ pub struct RawProvider {
     pub listen: Option<String>,
     pub max_in_flight: Option<i64>,
     pub velocity: Option<RawVelocity>,
+    /// `"embedded"` (default) or `"external"` (with `url`).
+    pub kind: Option<String>,
+    pub url: Option<String>,
 }
 
 /// One `[[providers]]` entry: a name, the `[provider]` keys and its own `faults` table.
@@ -164,6 +177,8 @@ impl RawChannel {
             max_in_flight: self.max_in_flight,
             // Velocity rules are the single provider's (`[provider.velocity]`).
             velocity: None,
+            kind: None,
+            url: None,
         }
     }
 }

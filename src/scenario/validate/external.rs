@@ -70,7 +70,12 @@ impl Checker {
         };
         let parsed = listen.and_then(|l| parse_addr(l).ok());
         let known = parsed.filter(|a| a.port() != 0);
-        if raw.providers.is_empty() && (listen.is_none() || parsed.is_some_and(|a| a.port() == 0)) {
+        // An external provider is reached at provider.url, which its own check covers.
+        let provider_external = raw.provider.kind.as_deref() == Some("external");
+        if raw.providers.is_empty()
+            && !provider_external
+            && (listen.is_none() || parsed.is_some_and(|a| a.port() == 0))
+        {
             self.report(
                 at,
                 r#"required with merchant kind "external", with a port other than 0: the merchant must be configured with the provider's address, e.g. "127.0.0.1:12111""#,

@@ -172,6 +172,7 @@ fn minimal_scenario_gets_every_default() {
             hold: secs(2),
             listen: ([127, 0, 0, 1], 0).into(),
             max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT,
+            external: None,
         },
         faults: FaultPlan::default(),
         routing: crate::scenario::channels::Routing::default(),
@@ -214,6 +215,7 @@ fn minimal_scenario_gets_every_default() {
         alarm: None,
         overrides: Vec::new(),
         card_testing: Default::default(),
+        shard: crate::scenario::Shard::WHOLE,
         gates: GateSpec {
             success_rate_min: None,
             p99_ms_max: None,
