@@ -22,6 +22,7 @@ use crate::domain::{LedgerEntry, WebhookAttempt};
 use crate::scenario::{Dialect, Scenario};
 
 pub mod cards;
+pub mod challenge;
 pub mod charges;
 pub(crate) mod control;
 pub mod dialects;
@@ -72,6 +73,8 @@ pub struct ProviderConfig {
     /// API requests served at once; more are shed at once with the dialect's rate-limit
     /// answer (`overload`). The control API is never shed.
     pub max_in_flight: usize,
+    /// The `faults.requires_action` rate and the challenge expiry.
+    pub challenge: challenge::ChallengeConfig,
 }
 
 impl ProviderConfig {
@@ -99,6 +102,10 @@ impl ProviderConfig {
             expected_orders: 0,
             retain: None,
             max_in_flight: scenario.provider.max_in_flight.get(),
+            challenge: challenge::ChallengeConfig {
+                requires_action: scenario.journeys.requires_action,
+                expiry: scenario.journeys.challenge_expiry,
+            },
         }
     }
 }
@@ -209,10 +216,12 @@ impl ProviderHandle {
     }
 
     /// Whether nothing is left to happen on the provider's side: no late charge waiting to
-    /// execute and no webhook delivery pending.
+    /// execute, no challenge waiting for its expiry and no webhook delivery pending.
     pub fn idle(&self) -> bool {
         use std::sync::atomic::Ordering;
-        self.shared.late_pending.load(Ordering::Acquire) == 0 && self.webhooks_idle()
+        self.shared.late_pending.load(Ordering::Acquire) == 0
+            && self.shared.challenges_pending.load(Ordering::Acquire) == 0
+            && self.webhooks_idle()
     }
 
     /// Resolves once the server has stopped (after `shutdown` is cancelled) and its
@@ -264,6 +273,7 @@ pub fn serve_with(
     );
     let mut shared = Shared::new(cfg, dispatcher, shutdown);
     shared.on_request = opts.on_request;
+    shared.base = format!("http://{addr}");
     let limits = opts.limits;
     let (role, control_listener) = match opts.control {
         None => (Role::Api { control: false }, None),

@@ -75,6 +75,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
         },
         thresholds: Vec::new(),
         overrides: Vec::new(),
+        journeys: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! command line shares. The rest of the program sees only these checked types.
 
 pub mod contract;
+pub mod customers;
 pub mod defaults;
 pub mod flaws;
 pub mod overrides;
@@ -50,6 +51,8 @@ pub struct Scenario {
     pub thresholds: Vec<ThresholdSpec>,
     /// The `--set key.path=value` arguments applied over the file, for the report.
     pub overrides: Vec<String>,
+    /// `[customers]`, `faults.requires_action` and `provider.challenge_expiry`.
+    pub journeys: customers::JourneySpec,
 }
 
 /// How checkouts are offered.

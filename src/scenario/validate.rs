@@ -19,6 +19,7 @@ use crate::chaos::{Latency, WebhookChaos};
 
 mod ceilings;
 mod connections;
+mod customers;
 mod external;
 mod faults;
 mod key_path;
@@ -379,6 +380,7 @@ impl Checker {
         }
         let recovery = self.recovery(&raw.recovery);
         let thresholds = self.thresholds(&raw.thresholds);
+        let journeys = self.journeys(raw);
         Scenario {
             name,
             seed: seed.unwrap_or(DEFAULT_SEED),
@@ -403,6 +405,7 @@ impl Checker {
             recovery,
             thresholds,
             overrides: Vec::new(),
+            journeys,
         }
     }
 

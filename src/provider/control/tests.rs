@@ -59,6 +59,7 @@ async fn start(setup: Setup) -> Harness {
             .retain
             .map(|payments| crate::provider::retention::Retention { payments }),
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
+        challenge: Default::default(),
     };
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();

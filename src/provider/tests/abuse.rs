@@ -30,6 +30,7 @@ async fn start(limits: ServerLimits) -> (ProviderHandle, CancellationToken) {
         expected_orders: 0,
         retain: None,
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
+        challenge: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let opts = ServeOptions {

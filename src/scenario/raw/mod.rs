@@ -40,6 +40,20 @@ pub struct RawScenario {
     pub recovery: RawRecovery,
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
+    #[serde(default)]
+    pub customers: RawCustomers,
+}
+
+/// `[customers]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomers {
+    pub completes: Option<f64>,
+    pub fails: Option<f64>,
+    pub abandons: Option<f64>,
+    pub never_returns: Option<f64>,
+    pub retries_with_another_card: Option<f64>,
+    pub forged_returns: Option<f64>,
 }
 
 /// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
@@ -118,6 +132,7 @@ pub struct RawProvider {
     pub hold: Option<RawDuration>,
     pub listen: Option<String>,
     pub max_in_flight: Option<i64>,
+    pub challenge_expiry: Option<RawDuration>,
 }
 
 /// The rate keys of `[faults]` or of one window: one optional probability per fault kind,
@@ -133,6 +148,8 @@ pub struct RawFaults {
     /// `[faults.targets]`: fault kind name → the operations it hits (`"refund"`,
     /// `["charge", "query"]`, `"any"`); names and words are checked by `validate`.
     pub targets: std::collections::BTreeMap<String, RawOps>,
+    /// `requires_action`: the share of orders sent through a 3D Secure challenge.
+    pub requires_action: Option<f64>,
 }
 
 /// One operation word or a list of them.

@@ -49,7 +49,7 @@ fn keys(before: &[&'static str], after: &[&'static str]) -> Vec<&'static str> {
 impl RateTable for RawFaults {
     const NAME: &'static str = "RawFaults";
     const BEFORE: &'static [&'static str] = &[];
-    const AFTER: &'static [&'static str] = &["latency", "windows", "targets"];
+    const AFTER: &'static [&'static str] = &["latency", "windows", "targets", "requires_action"];
 
     fn accepted() -> &'static [&'static str] {
         static KEYS: LazyLock<Vec<&'static str>> =
@@ -69,6 +69,7 @@ impl RateTable for RawFaults {
         match key {
             "latency" => self.latency = map.next_value()?,
             "targets" => self.targets = map.next_value()?,
+            "requires_action" => self.requires_action = map.next_value()?,
             _ => self.windows = map.next_value()?,
         }
         Ok(())

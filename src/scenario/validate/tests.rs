@@ -209,6 +209,7 @@ fn minimal_scenario_gets_every_default() {
         },
         thresholds: Vec::new(),
         overrides: Vec::new(),
+        journeys: Default::default(),
         gates: GateSpec {
             success_rate_min: None,
             p99_ms_max: None,
