@@ -58,6 +58,7 @@ fn plan(connections: Connections) -> LoadPlan {
             payment_method: "pm_card_visa".into(),
         },
         run_id: RunId::new("c1").unwrap(),
+        customers: crate::scenario::customers::DEFAULT_CUSTOMERS,
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod client;
 mod contract;
+pub mod journeys;
 mod live;
 mod profiles;
 mod scheduler;
@@ -28,10 +29,12 @@ use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus, 
 use crate::metrics::{Outcome, Recorder, SecondHistogram, MAX_US};
 use crate::net::PoolStats;
 use crate::scenario::contract::{Contract, ContractError};
+use crate::scenario::customers::CustomerSpec;
 use crate::scenario::{Connections, OrderSpec};
 
 use client::Checkout;
 pub use client::{auto_connections, ReadError, AUTO_MAX, AUTO_MIN};
+use journeys::JourneyRecord;
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
@@ -57,6 +60,8 @@ pub struct LoadPlan {
     pub orders: OrderSpec,
     /// Inside every order id this plan sends.
     pub run_id: RunId,
+    /// What customers do when the checkout sends them to a challenge (`[customers]`).
+    pub customers: CustomerSpec,
 }
 
 /// What the load did.
@@ -77,6 +82,8 @@ pub struct LoadResult {
     /// What the bounded connection pool did (its size, the checkouts that waited for a
     /// connection); `None` with a connection per checkout.
     pub pool: Option<PoolStats>,
+    /// One per checkout whose answer sent the customer to a challenge, in answer order.
+    pub journeys: Vec<JourneyRecord>,
 }
 
 /// The id of the `n`-th scheduled checkout of run `run`: `ord-<run>-000000`,
@@ -120,6 +127,7 @@ struct Done {
     slot: usize,
     offset: Duration,
     record: CheckoutRecord,
+    journey: Option<JourneyRecord>,
 }
 
 /// A sent checkout's place in the books: its schedule index until its answer comes.
@@ -134,6 +142,7 @@ struct Books {
     recorder: Recorder,
     finished: usize,
     live: Option<Arc<LiveCounters>>,
+    journeys: Vec<JourneyRecord>,
 }
 
 impl Books {
@@ -147,6 +156,7 @@ impl Books {
             d.record.latency_us,
         );
         self.records[d.slot] = Slot::Done(d.record);
+        self.journeys.extend(d.journey);
         self.finished += 1;
     }
 }
@@ -204,6 +214,7 @@ pub async fn drive_live(
         recorder: Recorder::default(),
         finished: 0,
         live,
+        journeys: Vec::new(),
     };
     let mut send_lag: BTreeMap<u64, SecondHistogram> = BTreeMap::new();
     let mut spawned = 0usize;
@@ -278,8 +289,13 @@ pub async fn drive_live(
         spawned += 1;
         let (shared, tx) = (Arc::clone(&shared), tx.clone());
         tokio::spawn(async move {
-            let answer = shared.send(&id, amount).await;
+            let (answer, redirect) = shared.send(&id, amount).await;
             let latency_us = u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX);
+            // The customer's journey starts when the checkout answer arrives.
+            let journey = match redirect {
+                Some(url) => Some(shared.journey(&id, &chaos_key(n), &url).await),
+                None => None,
+            };
             // The driver may have stopped waiting (drain bound); then the record is lost
             // to it and already marked as unanswered.
             let _ = tx.send(Done {
@@ -292,6 +308,7 @@ pub async fn drive_live(
                     latency_us,
                     answer,
                 },
+                journey,
             });
         });
     }
@@ -350,6 +367,7 @@ pub async fn drive_live(
         interrupted,
         send_lag,
         pool: shared.pool_stats(),
+        journeys: books.journeys,
     }
 }
 

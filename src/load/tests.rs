@@ -27,6 +27,7 @@ fn plan(rate: f64, secs: f64, max_in_flight: usize, timeout: Duration) -> LoadPl
             payment_method: "pm_card_visa".into(),
         },
         run_id: run(),
+        customers: crate::scenario::customers::DEFAULT_CUSTOMERS,
     }
 }
 

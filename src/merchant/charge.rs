@@ -66,7 +66,7 @@ pub enum Step {
 /// The decision after `answer`.
 pub fn next_step(answer: &Answer, flaws: Flaws) -> Step {
     match answer {
-        Answer::Succeeded { .. } | Answer::Fatal { .. } => Step::Stop,
+        Answer::Succeeded { .. } | Answer::Fatal { .. } | Answer::Action { .. } => Step::Stop,
         Answer::Declined {
             reason,
             payment_id: Some(pi),
@@ -127,6 +127,8 @@ pub fn settlement_after(a: &Attempts) -> Option<Settlement> {
         }),
         // A soft decline last means every key before it ended declined: nothing charged.
         Answer::Declined { reason, .. } => Some(Settlement::Failed(*reason)),
+        // The customer is on the challenge page: the webhook or the return page settles.
+        Answer::Action { .. } => None,
         _ if a.saw_indeterminate => None,
         _ => Some(Settlement::Failed(FailReason::ProviderError)),
     }
@@ -148,18 +150,23 @@ impl Drop for ChargingGuard<'_> {
 /// returns the order as the charge left it. It is read while the order is still marked as
 /// charging, so the checkout answers what its own attempts concluded: a reconciler round
 /// that gives the order up cannot slip in between the end of the charge and the answer.
-pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) -> Option<Order> {
+/// Also gives back where to send the customer when the card needs authentication.
+pub(crate) async fn charge_order(
+    shared: Arc<Shared>,
+    r: CheckoutRequest,
+) -> Option<(Order, Option<String>)> {
     let order_id = r.order_id.clone();
     let _guard = ChargingGuard {
         shared: &shared,
         order_id: &order_id,
     };
-    attempt_charge(shared.clone(), r).await;
-    shared.store.get(&order_id)
+    let redirect = attempt_charge(shared.clone(), r).await;
+    shared.store.get(&order_id).map(|o| (o, redirect))
 }
 
-/// The attempts of [`charge_order`] and their settlement.
-async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
+/// The attempts of [`charge_order`] and their settlement; the challenge page's URL when the
+/// card needs authentication.
+async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) -> Option<String> {
     let admitted = shared.breaker.admit(Instant::now());
     if admitted == Admit::Refuse {
         // The breaker is open: fail fast, telling the truth (provider trouble, nothing sent).
@@ -167,9 +174,10 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
             .store
             .settle(&r.order_id, &Settlement::Failed(FailReason::ProviderError));
         run_effect(&shared, effect);
-        return;
+        return None;
     }
     let flaws = shared.cfg.reference.flaws;
+    let return_url = super::returns::return_url(&shared, &r.order_id);
     let policy = shared.retry_policy();
     let params = ChargeParams {
         order_id: &r.order_id,
@@ -178,6 +186,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         payment_method: &r.payment_method,
         metadata: names_order(flaws),
         raw_card: flaws.has(Flaw::RawPan),
+        return_url: return_url.as_deref(),
     };
     let mut call = Call::Create;
     let mut key = create_key(&r.order_id, 0, flaws);
@@ -223,8 +232,12 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
     shared.breaker.record(admitted, trouble, Instant::now());
     if step == Step::GiveUp {
         shared.store.give_up(&r.order_id, FailReason::ProviderError);
-        return;
+        return None;
     }
+    let redirect = match &last {
+        Answer::Action { redirect_url, .. } => Some(redirect_url.clone()),
+        _ => None,
+    };
     let attempts = Attempts {
         last,
         saw_indeterminate,
@@ -234,6 +247,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         let effect = shared.store.settle(&r.order_id, &s);
         run_effect(&shared, effect);
     }
+    redirect
 }
 
 #[cfg(test)]

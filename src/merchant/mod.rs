@@ -16,6 +16,7 @@ pub mod provider_client;
 pub mod reconcile;
 #[cfg(test)]
 mod refund_tests;
+pub mod returns;
 pub mod store;
 
 use std::future::Future;
@@ -151,6 +152,7 @@ pub fn serve(
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
         refunding: Arc::clone(&refunding),
+        own_url: format!("http://{addr}"),
     });
     let server = Arc::clone(&shared);
     let make = move |_peer, _reset| {
@@ -184,6 +186,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Refund tasks running (see [`MerchantHandle::refunds_in_flight`]).
     pub refunding: Arc<AtomicUsize>,
+    /// `http://<listen address>`: the base of the return pages handed to the provider.
+    pub own_url: String,
 }
 
 impl Shared {

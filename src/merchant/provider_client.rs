@@ -86,6 +86,12 @@ pub enum Answer {
     Retryable { status: u16 },
     /// Any other error (4xx): retrying the same request cannot help.
     Fatal { status: u16 },
+    /// The card needs authentication: the customer must be sent to `redirect_url`
+    /// (`next_action.redirect_to_url.url`); the webhook or the return page tells the outcome.
+    Action {
+        payment_id: String,
+        redirect_url: String,
+    },
 }
 
 /// Whether an answer calls for another attempt with the same idempotency key.
@@ -160,8 +166,14 @@ fn classify_object(v: &Value) -> Answer {
                 reason,
                 payment_id: Some(id.to_string()),
             },
-            // processing, requires_action, …: not settled yet.
-            IntentState::Open => Answer::Indeterminate,
+            IntentState::Open => match v["next_action"]["redirect_to_url"]["url"].as_str() {
+                Some(url) if v["status"] == "requires_action" => Answer::Action {
+                    payment_id: id.to_string(),
+                    redirect_url: url.to_string(),
+                },
+                // processing, requires_action without a redirect, …: not settled yet.
+                _ => Answer::Indeterminate,
+            },
         },
     }
 }
@@ -314,6 +326,21 @@ impl ProviderClient {
     }
 
     /// Every PaymentIntent the provider holds for `order_id` (`metadata['order_id']`).
+    /// `GET /v1/payment_intents/{id}`: the intent as the provider knows it now, or why not.
+    pub async fn retrieve_intent(&self, payment_id: &str) -> Result<Value, String> {
+        let path = format!("/v1/payment_intents/{}", encode(payment_id));
+        let headers = [(AUTHORIZATION.as_str(), self.bearer.as_str())];
+        let r = self
+            .http
+            .send(Method::GET, &path, &headers, None)
+            .await
+            .map_err(|e| format!("retrieving {payment_id}: {e}"))?;
+        if !r.status.is_success() {
+            return Err(format!("retrieving {payment_id}: status {}", r.status));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| format!("retrieving {payment_id}: {e}"))
+    }
+
     pub async fn search_by_order(&self, order_id: &str) -> Result<Vec<FoundIntent>, SearchError> {
         let path = search_path(order_id);
         let headers = [(AUTHORIZATION.as_str(), self.bearer.as_str())];
@@ -360,6 +387,8 @@ pub struct ChargeParams<'a> {
     /// Send the test card's raw number instead of the payment method id (only a flawed
     /// merchant does).
     pub raw_card: bool,
+    /// Where the customer's browser comes back after a 3D Secure challenge (Stripe only).
+    pub return_url: Option<&'a str>,
 }
 
 /// How a charge names what pays: the payment method id, or (flawed) the raw test card
@@ -396,6 +425,9 @@ pub fn charge_form(p: &ChargeParams<'_>) -> String {
     pairs.push(("confirm", "true"));
     if p.metadata {
         pairs.push(("metadata[order_id]", p.order_id));
+    }
+    if let Some(url) = p.return_url {
+        pairs.push(("return_url", url));
     }
     form(&pairs)
 }

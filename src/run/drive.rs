@@ -51,6 +51,7 @@ pub async fn drive(
         seed: scenario.seed,
         orders: scenario.orders.clone(),
         run_id: run_id.clone(),
+        customers: scenario.journeys.customers,
     };
     let schedule = Schedule::new(&plan.stages);
     let planned_per_second = report::planned_per_second(&schedule);

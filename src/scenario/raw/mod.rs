@@ -244,6 +244,7 @@ pub struct RawCheckout {
     pub body: Option<String>,
     pub status_pointer: Option<String>,
     pub reason_pointer: Option<String>,
+    pub redirect_pointer: Option<String>,
 }
 
 /// `[merchant.orders]`: how an external merchant's final order states are read.
