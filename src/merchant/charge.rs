@@ -235,7 +235,10 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) -> Option<Strin
         return None;
     }
     let redirect = match &last {
-        Answer::Action { redirect_url, .. } => Some(redirect_url.clone()),
+        Answer::Action { redirect_url, .. } => {
+            super::returns::note_redirect(&shared, &r.order_id);
+            Some(redirect_url.clone())
+        }
         _ => None,
     };
     let attempts = Attempts {

@@ -287,6 +287,11 @@ fn check_signature(header: Option<&str>, body: &[u8], secret: &str) -> Result<()
 /// Applies a verified, first-seen event to its order.
 fn apply_event(shared: &Shared, event: &Value) -> Effect {
     match event_settlement(event) {
+        Some((order_id, Settlement::Paid { .. }))
+            if super::returns::waits_for_return(shared, &order_id) =>
+        {
+            Effect::None
+        }
         Some((order_id, s)) => shared.store.settle(&order_id, &s),
         None => Effect::None,
     }

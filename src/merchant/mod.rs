@@ -153,6 +153,7 @@ pub fn serve(
         shutdown: shutdown.clone(),
         refunding: Arc::clone(&refunding),
         own_url: format!("http://{addr}"),
+        redirected: Default::default(),
     });
     let server = Arc::clone(&shared);
     let make = move |_peer, _reset| {
@@ -188,9 +189,18 @@ pub(crate) struct Shared {
     pub refunding: Arc<AtomicUsize>,
     /// `http://<listen address>`: the base of the return pages handed to the provider.
     pub own_url: String,
+    /// Orders whose payment went through a redirect (kept only with
+    /// `fulfil_on_return_only`).
+    pub redirected: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Shared {
+    pub fn redirected(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.redirected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             max_retries: self.cfg.reference.max_retries,

@@ -19,6 +19,7 @@ use super::store::{Order, Settlement};
 use super::Shared;
 use crate::domain::FailReason;
 use crate::net;
+use crate::scenario::flaws::Flaw;
 use crate::scenario::Dialect;
 
 /// Where the return pages are served.
@@ -31,14 +32,31 @@ pub const AUTHENTICATE_MESSAGE: &str =
 /// The `return_url` of `order_id`'s charge (Stripe only: the gateway's cashier flow is not
 /// served yet).
 pub(crate) fn return_url(shared: &Shared, order_id: &str) -> Option<String> {
+    // The flawed one points at a page nobody serves (a path renamed in one place only).
+    let prefix = if shared.cfg.reference.flaws.has(Flaw::WrongReturnUrl) {
+        "/checkout/return/"
+    } else {
+        RETURN_PREFIX
+    };
     match shared.cfg.dialect {
-        Dialect::Stripe => Some(format!(
-            "{}{RETURN_PREFIX}{}",
-            shared.own_url,
-            encode(order_id)
-        )),
+        Dialect::Stripe => Some(format!("{}{prefix}{}", shared.own_url, encode(order_id))),
         Dialect::Gateway => None,
     }
+}
+
+/// Remembers that `order_id`'s payment went through a redirect (only the flawed merchant
+/// that fulfils on return alone needs to know).
+pub(crate) fn note_redirect(shared: &Shared, order_id: &str) {
+    if shared.cfg.reference.flaws.has(Flaw::FulfilOnReturnOnly) {
+        shared.redirected().insert(order_id.to_string());
+    }
+}
+
+/// Whether news about `order_id` other than its return page is ignored: only with
+/// `fulfil_on_return_only`, for a redirected payment.
+pub(crate) fn waits_for_return(shared: &Shared, order_id: &str) -> bool {
+    shared.cfg.reference.flaws.has(Flaw::FulfilOnReturnOnly)
+        && shared.redirected().contains(order_id)
 }
 
 /// The checkout answer of an order whose card needs authentication: pending, and where to
@@ -79,7 +97,17 @@ pub(crate) async fn return_page(
             &format!("no order with id '{order_id}'"),
         );
     }
-    if let Some(s) = retrieved_settlement(&shared, &order_id, &payment_id).await {
+    let trusted = shared.cfg.reference.flaws.has(Flaw::TrustReturnParams)
+        && form_urlencoded::parse(query.as_bytes())
+            .any(|(k, v)| k == "redirect_status" && v == "succeeded");
+    let settlement = if trusted {
+        Some(Settlement::Paid {
+            payment_id: payment_id.clone(),
+        })
+    } else {
+        retrieved_settlement(&shared, &order_id, &payment_id).await
+    };
+    if let Some(s) = settlement {
         let effect = shared.store.settle(&order_id, &s);
         super::handlers::run_effect(&shared, effect);
     }

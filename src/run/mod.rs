@@ -192,6 +192,7 @@ async fn run_scenario(
         webhooks: &webhooks,
         checkouts: &loaded.records,
         orders: &orders,
+        journeys: &loaded.journeys,
     };
     let reconciliation = verify::reconcile(&evidence);
     let history = History::new(evidence);

@@ -65,6 +65,19 @@ pub enum Flaw {
     /// Sends the customer's raw card number (`payment_method_data[card][number]`) instead of
     /// the payment method id: card data in the merchant's own systems (raw card data).
     RawPan,
+    /// Marks an order paid from the return page's `redirect_status=succeeded`, which the
+    /// browser sends and anyone can type, instead of retrieving the payment (paid on forged
+    /// return).
+    TrustReturnParams,
+    /// Fulfils a redirected (3D Secure) payment only when the customer comes back to the
+    /// return page: its `succeeded` webhook is ignored and the reconciler skips it, so a
+    /// customer whose browser dies after authenticating leaves a paid order pending (stuck
+    /// pending).
+    FulfilOnReturnOnly,
+    /// Hands the provider a return URL the merchant does not serve: the customer coming
+    /// back from the challenge meets a 404 and believes a paid order failed (customer
+    /// misinformed).
+    WrongReturnUrl,
 }
 
 impl Flaw {

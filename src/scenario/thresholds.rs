@@ -79,7 +79,7 @@ pub const PERCENTILES: [(&str, Option<f64>); 6] = [
 ];
 
 /// Every verification check's name, in report order (a test in `verify` keeps the two equal).
-pub const CHECK_NAMES: [&str; 13] = [
+pub const CHECK_NAMES: [&str; 16] = [
     "lost_payment",
     "refund_owed",
     "free_goods",
@@ -93,6 +93,9 @@ pub const CHECK_NAMES: [&str; 13] = [
     "unattributed_charge",
     "webhook_rejected",
     "raw_card_data",
+    "paid_on_forged_return",
+    "customer_misinformed",
+    "abandoned_not_released",
 ];
 
 /// The metrics that are whole names (not a family with a suffix), what each measures, and

@@ -36,11 +36,14 @@ pub enum Check {
     UnattributedCharge,
     WebhookRejected,
     RawCardData,
+    PaidOnForgedReturn,
+    CustomerMisinformed,
+    AbandonedNotReleased,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 13] = [
+    pub const ALL: [Check; 16] = [
         Check::LostPayment,
         Check::RefundOwed,
         Check::FreeGoods,
@@ -54,6 +57,9 @@ impl Check {
         Check::UnattributedCharge,
         Check::WebhookRejected,
         Check::RawCardData,
+        Check::PaidOnForgedReturn,
+        Check::CustomerMisinformed,
+        Check::AbandonedNotReleased,
     ];
 
     /// The snake_case name used in reports (the serde name).
@@ -85,6 +91,15 @@ impl Check {
             }
             Check::RawCardData => {
                 "the merchant pays with tokens or payment method ids, never raw card numbers (card data in its own systems puts them in PCI scope)"
+            }
+            Check::PaidOnForgedReturn => {
+                "a return page never believes the browser's redirect_status: the order is paid only once the provider says so"
+            }
+            Check::CustomerMisinformed => {
+                "the return page after a challenge tells the customer the truth (paid when charged, not paid when not)"
+            }
+            Check::AbandonedNotReleased => {
+                "an abandoned or expired challenge does not leave its order pending after the drain"
             }
             Check::WebhookRejected => {
                 "every genuine, correctly signed webhook delivery is acknowledged with a 2xx, a duplicate or one for a settled order included"

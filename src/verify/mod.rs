@@ -4,6 +4,7 @@
 //! violations. Only orders the harness sent (not shed) are verified.
 
 pub mod discrepancy;
+pub mod journeys;
 pub mod rules;
 pub mod truth;
 pub mod unattributed;
@@ -16,6 +17,7 @@ use crate::domain::{
     CheckoutAnswer, CheckoutRecord, FinalState, LedgerEntry, OrderSnapshot, OrderStatus, PaymentOp,
     WebhookAttempt,
 };
+use crate::load::journeys::JourneyRecord;
 
 pub use discrepancy::{Check, Discrepancy};
 pub use rules::answer_label;
@@ -29,6 +31,8 @@ pub struct Evidence<'a> {
     pub checkouts: &'a [CheckoutRecord],
     /// Final order states read after the drain.
     pub orders: &'a [OrderSnapshot],
+    /// The customers' journeys through challenges (none without challenges).
+    pub journeys: &'a [JourneyRecord],
 }
 
 /// Orders counted by provider truth (rows, [`TruthLabel::ALL`]) × merchant final state
@@ -139,7 +143,8 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
             window_ms: checkout_window(c),
         })
         .collect();
-    let ctx = rules::Context::new(views, e.webhooks, e.ledger);
+    let mut ctx = rules::Context::new(views, e.webhooks, e.ledger);
+    ctx.journeys = journeys::by_order(e.journeys);
 
     let mut checks = Vec::with_capacity(Check::ALL.len());
     let mut discrepancies = Vec::new();

@@ -16,6 +16,7 @@ pub(crate) struct Set {
     pub webhooks: Vec<WebhookAttempt>,
     pub checkouts: Vec<CheckoutRecord>,
     pub orders: Vec<OrderSnapshot>,
+    pub journeys: Vec<crate::load::journeys::JourneyRecord>,
     /// Checkouts shed at the in-flight cap: the load counts them, the verifier never
     /// sees them (the report's fixtures read the count).
     pub shed: u64,
@@ -31,6 +32,7 @@ impl Set {
             webhooks: &self.webhooks,
             checkouts: &self.checkouts,
             orders: &self.orders,
+            journeys: &self.journeys,
         }
     }
 
