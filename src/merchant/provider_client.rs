@@ -566,11 +566,22 @@ mod tests {
             payment_method: "pm_card_visa",
             metadata: true,
             raw_card: false,
+            return_url: None,
         });
         assert_eq!(
             f,
             "amount=1234&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]=ord-000001"
         );
+        let back = charge_form(&ChargeParams {
+            order_id: "ord-000001",
+            amount: 1234,
+            currency: "usd",
+            payment_method: "pm_card_visa",
+            metadata: true,
+            raw_card: false,
+            return_url: Some("http://127.0.0.1:9/return/ord-000001"),
+        });
+        assert!(back.ends_with("&return_url=http%3A%2F%2F127.0.0.1%3A9%2Freturn%2Ford-000001"));
         let parsed: Vec<(String, String)> =
             form_urlencoded::parse(f.as_bytes()).into_owned().collect();
         assert!(parsed.contains(&("metadata[order_id]".into(), "ord-000001".into())));

@@ -32,6 +32,7 @@ impl<W: Write> Markdown<'_, W> {
         super::markdown_load::capacity(self.w, self.r)?;
         self.latency()?;
         self.outcomes()?;
+        super::funnel::markdown(self.w, self.r)?;
         self.faults()?;
         super::markdown_load::recovery(self.w, self.r)?;
         self.webhooks()?;

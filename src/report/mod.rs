@@ -13,6 +13,7 @@ pub mod capacity;
 pub mod chain;
 pub mod charts;
 pub mod compare;
+pub mod funnel;
 pub mod gates;
 pub mod history;
 pub mod html;
@@ -101,6 +102,9 @@ pub struct RunReport {
     pub capacity: Option<CapacityReport>,
     /// Where the generator did not keep its schedule ([`schedule::warnings`]).
     pub warnings: Vec<String>,
+    /// The customer journey funnel; `None` when no checkout met a challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journeys: Option<funnel::Funnel>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -360,6 +364,11 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         recovery: Vec::new(),
         capacity: None,
         warnings: Vec::new(),
+        journeys: funnel::build(
+            inp.evidence.journeys,
+            inp.evidence.checkouts.len() as u64,
+            inp.evidence.orders,
+        ),
     };
     shape::add(&mut report, inp);
     if let Some(w) = overload_warning(&report.faults.overload) {

@@ -155,3 +155,6 @@ fn money(o: &OrderView) -> String {
         o.truth.charged, o.truth.charges, o.truth.refunded
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -44,11 +44,23 @@ fn violations(run: &Finished) -> Vec<(String, u64)> {
 /// the report, expected and observed values, and the check's section in the Markdown; and
 /// that the correct merchant passes every check in the same scenario. Returns the count.
 pub(crate) async fn exposes(flaw: &str, check: &str, setup: Setup) -> u64 {
-    let flawed = setup
-        .clone()
-        .merchant("flaws", &format!("[\"{flaw}\"]"))
-        .toml();
-    let correct = setup.toml();
+    exposes_with(flaw, check, setup, |t| t).await
+}
+
+/// [`exposes`] with both scenario texts passed through `edit` (tables `Setup` lacks).
+pub(crate) async fn exposes_with(
+    flaw: &str,
+    check: &str,
+    setup: Setup,
+    edit: fn(String) -> String,
+) -> u64 {
+    let flawed = edit(
+        setup
+            .clone()
+            .merchant("flaws", &format!("[\"{flaw}\"]"))
+            .toml(),
+    );
+    let correct = edit(setup.toml());
     let (bad, good) = tokio::join!(run_toml(&flawed), run_toml(&correct));
 
     let all = violations(&bad);

@@ -57,6 +57,7 @@ pub fn render(r: &RunReport) -> io::Result<String> {
     charts::confusion_section(&mut h, r);
     h.push_str(&tables::recovery_section(r));
     h.push_str(&tables::capacity_section(r));
+    h.push_str(&super::funnel::html_section(r));
     tables::faults_section(&mut h, r);
     tables::webhooks_section(&mut h, r);
     tables::verification_section(&mut h, r);
