@@ -718,7 +718,7 @@ fn the_webhook_endpoints_health_and_its_gate_come_from_the_delivery_log() {
         r.failures(),
         [
             "webhook_ack_p99_ms 2 above the maximum 1",
-            "verification: 1 of 13 checks failed (webhook_rejected 1)"
+            "verification: 1 of 16 checks failed (webhook_rejected 1)"
         ]
     );
 }

@@ -217,7 +217,8 @@ mod tests {
             err.message(),
             "unknown field `timout`, expected one of `insufficient_funds`, `risk_block`, \
              `timeout`, `timeout_after_charge`, `server_error`, `rate_limit`, \
-             `processing_error`, `late_charge`, `reset`, `latency`, `windows`, `targets`"
+             `processing_error`, `late_charge`, `reset`, `latency`, `windows`, `targets`, \
+             `requires_action`"
         );
         assert_eq!(err.span(), Some(9..15), "the key's position");
         let err = toml::from_str::<RawScenario>("[[faults.windows]]\nlatncy = {}\n").unwrap_err();

@@ -79,3 +79,49 @@ impl Checker {
         spec
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{assert_problem, ok, problems_with, MINIMAL};
+    use crate::scenario::customers::{DEFAULT_CHALLENGE_EXPIRY, DEFAULT_CUSTOMERS};
+    use std::time::Duration;
+
+    #[test]
+    fn journeys_default_without_keys_and_read_them_when_given() {
+        let s = ok(MINIMAL);
+        assert_eq!(s.journeys.customers, DEFAULT_CUSTOMERS);
+        assert_eq!(s.journeys.challenge_expiry, DEFAULT_CHALLENGE_EXPIRY);
+        assert_eq!(s.journeys.requires_action, 0.0);
+        let s = ok(&format!(
+            "{MINIMAL}\n[customers]\ncompletes = 0.5\nabandons = 0.5\nforged_returns = 0.1\n"
+        ));
+        let c = s.journeys.customers;
+        assert_eq!(
+            (c.completes, c.fails, c.abandons, c.never_returns),
+            (0.5, 0.0, 0.5, 0.0)
+        );
+        assert_eq!(c.forged_returns, 0.1);
+    }
+
+    #[test]
+    fn journey_rates_must_sum_to_one_and_each_be_a_probability() {
+        let all =
+            problems_with("\n[customers]\ncompletes = 0.5\nfails = 0.2\nforged_returns = 1.5\n");
+        assert_problem(&all, "customers", "must sum to 1");
+        assert_problem(&all, "customers.forged_returns", "0.0..=1.0");
+    }
+
+    #[test]
+    fn requires_action_and_challenge_expiry_are_checked_with_their_paths() {
+        let all = problems_with(
+            "\n[faults]\nrequires_action = 2.0\n[provider]\nchallenge_expiry = \"0s\"\n",
+        );
+        assert_problem(&all, "faults.requires_action", "0.0..=1.0");
+        assert_problem(&all, "provider.challenge_expiry", "greater than 0");
+        let fine = ok(&format!(
+            "{MINIMAL}\n[faults]\nrequires_action = 0.25\n[provider]\nchallenge_expiry = \"2s\"\n"
+        ));
+        assert_eq!(fine.journeys.requires_action, 0.25);
+        assert_eq!(fine.journeys.challenge_expiry, Duration::from_secs(2));
+    }
+}
