@@ -164,10 +164,7 @@ impl Checkout {
         });
         let req = request(method, path, Bytes::from(body));
         match pool.send(req, self.timeout).await {
-            Ok(a) => {
-                let told = self.contract.read_answer(a.status.as_u16(), &a.body);
-                (told, journeys::redirect_of(&self.contract, &a.body))
-            }
+            Ok(a) => self.contract.read_checkout(a.status.as_u16(), &a.body),
             Err(e) => {
                 let error = CheckoutAnswer::Error {
                     detail: e.to_string(),

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::chaos::key;
 use crate::domain::CheckoutAnswer;
@@ -90,14 +89,6 @@ impl JourneyRecord {
     pub fn did(&self, step: JourneyStep) -> bool {
         self.steps.iter().any(|(s, _)| *s == step)
     }
-}
-
-/// The redirect URL a checkout answer carries, through the contract's pointer.
-pub fn redirect_of(contract: &Contract, body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    v.pointer(&contract.checkout.redirect_pointer)?
-        .as_str()
-        .map(str::to_string)
 }
 
 /// A browser: one GET or POST at a time, a connection per request (challenged orders are
