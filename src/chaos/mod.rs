@@ -207,6 +207,17 @@ impl Chaos {
         pick(u, &rates, FaultKind::sticky())
     }
 
+    /// Whether the `faults.requires_action` rate sends `order_id`'s card through a 3D Secure
+    /// challenge: a stream of its own, keyed by the order alone (every confirm of the order
+    /// meets the same answer), so no other decision of any seed moves.
+    pub fn requires_action(&self, order_id: &str, rate: f64) -> bool {
+        if rate <= 0.0 {
+            return false;
+        }
+        let order = chaos_key(order_id);
+        key::draw(self.seed, "requires_action", &[order.as_bytes()]) < rate
+    }
+
     /// The transport fault for attempt `attempt` (0-based) of the charge for `order_id`
     /// (keyed by its [`chaos_key`]).
     pub fn attempt(&self, order_id: &str, attempt: u32, at: Duration) -> Option<FaultKind> {

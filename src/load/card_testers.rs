@@ -184,7 +184,8 @@ async fn one_burst(
                 b.plan.card(burst, j),
                 Some((&customer, &address)),
             )
-            .await;
+            .await
+            .0;
         records.push(CheckoutRecord {
             order_id: id,
             amount,

@@ -13,10 +13,12 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Uri};
 use tokio::task::JoinSet;
 
+use super::journeys::{self, JourneyRecord};
 use super::{LoadPlan, Stage};
 use crate::domain::{CheckoutAnswer, OrderSnapshot};
 use crate::net::{ClientError, LoopbackUrl, Pool, PoolStats, Reply, UrlError};
 use crate::scenario::contract::{Contract, ContractError, Template, Values};
+use crate::scenario::customers::CustomerSpec;
 use crate::scenario::Connections;
 
 /// The default pool's floor and ceiling (connections open only as needed: the floor costs
@@ -93,6 +95,9 @@ pub struct Checkout {
     currency: String,
     payment_method: String,
     timeout: Duration,
+    /// What customers do on a challenge, and the seed their journeys are drawn from.
+    customers: CustomerSpec,
+    seed: u64,
 }
 
 impl Checkout {
@@ -125,6 +130,8 @@ impl Checkout {
             currency: plan.orders.currency.clone(),
             payment_method: plan.orders.payment_method.clone(),
             timeout: plan.request_timeout,
+            customers: plan.customers,
+            seed: plan.seed,
         }
     }
 
@@ -142,8 +149,9 @@ impl Checkout {
             .and_then(|(pool, _, _)| pool.stats())
     }
 
-    /// Sends one checkout and reads its answer; every failure is an `Error` answer.
-    pub async fn send(&self, order_id: &str, amount: u64) -> CheckoutAnswer {
+    /// Sends one checkout and reads its answer; every failure is an `Error` answer. Also
+    /// gives back the challenge page the answer sends the customer to, if any.
+    pub async fn send(&self, order_id: &str, amount: u64) -> (CheckoutAnswer, Option<String>) {
         self.send_as(order_id, amount, &self.payment_method, None)
             .await
     }
@@ -156,13 +164,14 @@ impl Checkout {
         amount: u64,
         payment_method: &str,
         client: Option<(&str, &str)>,
-    ) -> CheckoutAnswer {
+    ) -> (CheckoutAnswer, Option<String>) {
         let (pool, method, path) = match &self.target {
             Ok(t) => t,
             Err(detail) => {
-                return CheckoutAnswer::Error {
+                let error = CheckoutAnswer::Error {
                     detail: detail.clone(),
-                }
+                };
+                return (error, None);
             }
         };
         let body = self.body.render_json(&Values {
@@ -181,11 +190,28 @@ impl Checkout {
             }
         }
         match pool.send(req, self.timeout).await {
-            Ok(a) => self.contract.read_answer(a.status.as_u16(), &a.body),
-            Err(e) => CheckoutAnswer::Error {
-                detail: e.to_string(),
-            },
+            Ok(a) => self.contract.read_checkout(a.status.as_u16(), &a.body),
+            Err(e) => {
+                let error = CheckoutAnswer::Error {
+                    detail: e.to_string(),
+                };
+                (error, None)
+            }
         }
+    }
+
+    /// The journey of order `order_id` (chaos key `order_key`) from the challenge page
+    /// `url`, as its seed draws it.
+    pub async fn journey(&self, order_id: &str, order_key: &str, url: &str) -> JourneyRecord {
+        let j = journeys::journey(self.seed, &self.customers, order_key);
+        let forged = journeys::forges(self.seed, &self.customers, order_key)
+            .then(|| journeys::forged_return(&self.contract.checkout.url, order_id, url))
+            .flatten();
+        let browser = journeys::Browser {
+            contract: &self.contract,
+            timeout: self.timeout,
+        };
+        browser.run(order_id, url, j, forged).await
     }
 }
 

@@ -60,6 +60,7 @@ fn plan(connections: Connections) -> LoadPlan {
         run_id: RunId::new("c1").unwrap(),
         testers: None,
         shard: crate::scenario::Shard::WHOLE,
+        customers: crate::scenario::customers::DEFAULT_CUSTOMERS,
     }
 }
 

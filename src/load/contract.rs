@@ -10,11 +10,29 @@ use crate::scenario::contract::Contract;
 impl Contract {
     /// Reads a checkout answer's body (`http` is the answer's status, for error details).
     pub fn read_answer(&self, http: u16, body: &[u8]) -> CheckoutAnswer {
-        let error = |detail: String| CheckoutAnswer::Error { detail };
+        self.read_checkout(http, body).0
+    }
+
+    /// [`Contract::read_answer`], and the challenge page the answer sends the customer to
+    /// (at `checkout.redirect_pointer`), from one parse of the body.
+    pub fn read_checkout(&self, http: u16, body: &[u8]) -> (CheckoutAnswer, Option<String>) {
         let v: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
-            Err(e) => return error(format!("answer (http {http}) is not json: {e}")),
+            Err(e) => {
+                let detail = format!("answer (http {http}) is not json: {e}");
+                return (CheckoutAnswer::Error { detail }, None);
+            }
         };
+        let redirect = v
+            .pointer(&self.checkout.redirect_pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        (self.told(http, &v), redirect)
+    }
+
+    /// The status (and reason) a parsed checkout answer tells.
+    fn told(&self, http: u16, v: &Value) -> CheckoutAnswer {
+        let error = |detail: String| CheckoutAnswer::Error { detail };
         let c = &self.checkout;
         let Some(word) = v.pointer(&c.status_pointer).and_then(Value::as_str) else {
             return error(format!(
@@ -74,6 +92,25 @@ mod tests {
 
     fn reference() -> Contract {
         Contract::reference("http://127.0.0.1:8080/")
+    }
+
+    #[test]
+    fn a_redirect_is_read_beside_the_status_when_the_answer_has_one() {
+        let c = reference();
+        let body = br#"{"status":"pending","reason":null,"redirect_url":"http://127.0.0.1:9/_challenge/pi_1"}"#;
+        let (told, redirect) = c.read_checkout(202, body);
+        assert_eq!(
+            told,
+            CheckoutAnswer::Told {
+                status: OrderStatus::Pending
+            }
+        );
+        assert_eq!(
+            redirect.as_deref(),
+            Some("http://127.0.0.1:9/_challenge/pi_1")
+        );
+        assert_eq!(c.read_checkout(200, br#"{"status":"paid"}"#).1, None);
+        assert_eq!(c.read_checkout(200, b"not json").1, None);
     }
 
     #[test]

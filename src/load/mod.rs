@@ -12,6 +12,7 @@
 pub mod card_testers;
 mod client;
 mod contract;
+pub mod journeys;
 mod live;
 mod profiles;
 mod scheduler;
@@ -31,10 +32,12 @@ use crate::domain::{CheckoutAnswer, CheckoutRecord, OrderSnapshot, OrderStatus, 
 use crate::metrics::{Outcome, Recorder, SecondHistogram, MAX_US};
 use crate::net::PoolStats;
 use crate::scenario::contract::{Contract, ContractError};
+use crate::scenario::customers::CustomerSpec;
 use crate::scenario::{Connections, OrderSpec, Shard};
 
 use client::Checkout;
 pub use client::{auto_connections, read_bulk, ReadError, AUTO_MAX, AUTO_MIN};
+use journeys::JourneyRecord;
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
 pub use scheduler::Schedule;
@@ -64,6 +67,8 @@ pub struct LoadPlan {
     pub testers: Option<card_testers::TesterPlan>,
     /// The part of the schedule sent: the orders whose index is this shard's.
     pub shard: Shard,
+    /// What customers do when the checkout sends them to a challenge (`[customers]`).
+    pub customers: CustomerSpec,
 }
 
 /// What the load did.
@@ -84,6 +89,8 @@ pub struct LoadResult {
     /// What the bounded connection pool did (its size, the checkouts that waited for a
     /// connection); `None` with a connection per checkout.
     pub pool: Option<PoolStats>,
+    /// One per checkout whose answer sent the customer to a challenge, in answer order.
+    pub journeys: Vec<JourneyRecord>,
 }
 
 /// The id of the `n`-th scheduled checkout of run `run`: `ord-<run>-000000`,
@@ -127,6 +134,7 @@ struct Done {
     slot: usize,
     offset: Duration,
     record: CheckoutRecord,
+    journey: Option<JourneyRecord>,
 }
 
 /// A sent checkout's place in the books: its schedule index until its answer comes.
@@ -141,6 +149,7 @@ struct Books {
     recorder: Recorder,
     finished: usize,
     live: Option<Arc<LiveCounters>>,
+    journeys: Vec<JourneyRecord>,
 }
 
 impl Books {
@@ -154,6 +163,7 @@ impl Books {
             d.record.latency_us,
         );
         self.records[d.slot] = Slot::Done(d.record);
+        self.journeys.extend(d.journey);
         self.finished += 1;
     }
 }
@@ -211,6 +221,7 @@ pub async fn drive_live(
         recorder: Recorder::default(),
         finished: 0,
         live,
+        journeys: Vec::new(),
     };
     let mut send_lag: BTreeMap<u64, SecondHistogram> = BTreeMap::new();
     let mut spawned = 0usize;
@@ -300,7 +311,7 @@ pub async fn drive_live(
         let (shared, tx) = (Arc::clone(&shared), tx.clone());
         let honest = testers.is_some();
         tokio::spawn(async move {
-            let answer = if honest {
+            let (answer, redirect) = if honest {
                 // Among testers, an honest customer is named too: one customer and address
                 // each, so the merchant's limits can be seen to leave them alone.
                 let (customer, address) = card_testers::honest_identity(n);
@@ -312,6 +323,11 @@ pub async fn drive_live(
                 shared.send(&id, amount).await
             };
             let latency_us = u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX);
+            // The customer's journey starts when the checkout answer arrives.
+            let journey = match redirect {
+                Some(url) => Some(shared.journey(&id, &chaos_key(n), &url).await),
+                None => None,
+            };
             // The driver may have stopped waiting (drain bound); then the record is lost
             // to it and already marked as unanswered.
             let _ = tx.send(Done {
@@ -324,6 +340,7 @@ pub async fn drive_live(
                     latency_us,
                     answer,
                 },
+                journey,
             });
         });
     }
@@ -390,6 +407,7 @@ pub async fn drive_live(
         interrupted,
         send_lag,
         pool: shared.pool_stats(),
+        journeys: books.journeys,
     }
 }
 

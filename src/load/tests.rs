@@ -29,6 +29,7 @@ fn plan(rate: f64, secs: f64, max_in_flight: usize, timeout: Duration) -> LoadPl
         run_id: run(),
         testers: None,
         shard: crate::scenario::Shard::WHOLE,
+        customers: crate::scenario::customers::DEFAULT_CUSTOMERS,
     }
 }
 

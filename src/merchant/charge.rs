@@ -68,7 +68,7 @@ pub enum Step {
 /// The decision after `answer`.
 pub fn next_step(answer: &Answer, flaws: Flaws) -> Step {
     match answer {
-        Answer::Succeeded { .. } | Answer::Fatal { .. } => Step::Stop,
+        Answer::Succeeded { .. } | Answer::Fatal { .. } | Answer::Action { .. } => Step::Stop,
         Answer::Declined {
             reason,
             payment_id: Some(pi),
@@ -129,6 +129,8 @@ pub fn settlement_after(a: &Attempts) -> Option<Settlement> {
         }),
         // A soft decline last means every key before it ended declined: nothing charged.
         Answer::Declined { reason, .. } => Some(Settlement::Failed(*reason)),
+        // The customer is on the challenge page: the webhook or the return page settles.
+        Answer::Action { .. } => None,
         _ if a.saw_indeterminate => None,
         _ => Some(Settlement::Failed(FailReason::ProviderError)),
     }
@@ -150,22 +152,28 @@ impl Drop for ChargingGuard<'_> {
 /// returns the order as the charge left it. It is read while the order is still marked as
 /// charging, so the checkout answers what its own attempts concluded: a reconciler round
 /// that gives the order up cannot slip in between the end of the charge and the answer.
-pub(crate) async fn charge_order(shared: Arc<Shared>, r: CheckoutRequest) -> Option<Order> {
+/// Also gives back where to send the customer when the card needs authentication.
+pub(crate) async fn charge_order(
+    shared: Arc<Shared>,
+    r: CheckoutRequest,
+) -> Option<(Order, Option<String>)> {
     let order_id = r.order_id.clone();
     let _guard = ChargingGuard {
         shared: &shared,
         order_id: &order_id,
     };
-    attempt_charge(shared.clone(), r).await;
-    shared.store.get(&order_id)
+    let redirect = attempt_charge(shared.clone(), r).await;
+    shared.store.get(&order_id).map(|o| (o, redirect))
 }
 
 /// The attempts of [`charge_order`] and their settlement, over the channels in routing
 /// order: the first channel whose breaker admits the checkout charges it; provider trouble
 /// that surely charged nothing moves the order on to the next admitting channel
 /// ([`failover::after_channel`] decides). With one channel this is its attempts alone.
-async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
+/// Gives back the challenge page's URL when the card needs authentication.
+async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) -> Option<String> {
     let flaws = shared.cfg.reference.flaws;
+    let return_url = super::returns::return_url(&shared, &r.order_id);
     let params = ChargeParams {
         order_id: &r.order_id,
         amount: r.amount,
@@ -175,6 +183,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         raw_card: flaws.has(Flaw::RawPan),
         customer: r.client.customer.as_deref(),
         client_ip: r.client.address.as_deref(),
+        return_url: return_url.as_deref(),
     };
     // The attempts of the last channel tried, when they are left to settle the order.
     let mut tried: Option<Attempts> = None;
@@ -184,6 +193,13 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
             continue;
         }
         let (attempts, step) = attempts_on(&shared, ch, &params, flaws).await;
+        // The customer is sent to a challenge: a definite answer of this channel; the
+        // webhook or the return page settles the order.
+        if let Answer::Action { redirect_url, .. } = &attempts.last {
+            ch.breaker.record(admitted, false, Instant::now());
+            super::returns::note_redirect(&shared, &r.order_id);
+            return Some(redirect_url.clone());
+        }
         // Trouble: no definite answer (a payment and a decline are both answers).
         let trouble = !matches!(
             attempts.last,
@@ -192,7 +208,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         ch.breaker.record(admitted, trouble, Instant::now());
         if step == Step::GiveUp {
             shared.store.give_up(&r.order_id, FailReason::ProviderError);
-            return;
+            return None;
         }
         let more = i + 1 < shared.channels.len();
         match failover::after_channel(&attempts, trouble, more, flaws) {
@@ -202,7 +218,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
             }
             failover::Next::ResolveHere => {
                 failover::resolve_on(&shared, ch, &r.order_id).await;
-                return;
+                return None;
             }
             failover::Next::FailOver => tried = Some(attempts),
         }
@@ -217,6 +233,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) {
         let effect = shared.store.settle(&r.order_id, &s);
         run_effect(&shared, effect);
     }
+    None
 }
 
 /// The attempt loop on one channel: within `1 + max_retries` requests, retrying with the

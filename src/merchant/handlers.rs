@@ -38,6 +38,9 @@ pub(crate) async fn route(
             get_order(&shared, &p["/orders/".len()..])
         }
         (&Method::POST, "/webhooks/stripe") => webhook(shared, req).await,
+        (&Method::GET, p) if p.starts_with(super::returns::RETURN_PREFIX) => {
+            super::returns::return_page(shared, req).await
+        }
         (&Method::POST, "/notify/gateway") => super::gateway_notify::notify(shared, req).await,
         (_, "/checkout" | "/orders" | "/webhooks/stripe" | "/notify/gateway") => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -108,12 +111,15 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
     // half-way (pending and marked as charging forever).
     let job = shared.tasks.spawn(charge_order(shared.clone(), r));
     match job.await.ok().flatten() {
-        Some(order) => {
+        Some((order, redirect)) => {
             super::velocity::settled(&shared, client, order.status);
             if let Some(m) = &shared.monitor {
                 m.record(customer_answer(order.status, shared.cfg.reference.flaws).0);
             }
-            checkout_answer(&order, shared.cfg.reference.flaws)
+            match redirect {
+                None => checkout_answer(&order, shared.cfg.reference.flaws),
+                Some(url) => super::returns::redirect_answer(&order, &url),
+            }
         }
         None => json_error(StatusCode::INTERNAL_SERVER_ERROR, "order vanished"),
     }
@@ -136,7 +142,7 @@ fn conflict_answer(o: &Order, r: &CheckoutRequest) -> Response<Full<Bytes>> {
 /// The `reason` of a refused conflicting repeat.
 pub const CONFLICTING_REPEAT: &str = "order_exists_with_other_amount";
 
-fn checkout_answer(o: &Order, flaws: Flaws) -> Response<Full<Bytes>> {
+pub(crate) fn checkout_answer(o: &Order, flaws: Flaws) -> Response<Full<Bytes>> {
     let (told, message) = customer_answer(o.status, flaws);
     let body = json!({
         "order_id": o.order_id,
@@ -148,7 +154,7 @@ fn checkout_answer(o: &Order, flaws: Flaws) -> Response<Full<Bytes>> {
 }
 
 /// What the customer is told about an order in `status`, and the words used.
-fn customer_answer(status: OrderStatus, flaws: Flaws) -> (OrderStatus, &'static str) {
+pub(crate) fn customer_answer(status: OrderStatus, flaws: Flaws) -> (OrderStatus, &'static str) {
     match status {
         OrderStatus::Failed(_) if flaws.has(Flaw::GenericDeclineMessage) => {
             (OrderStatus::Failed(FailReason::Declined), "Payment failed.")
@@ -158,7 +164,7 @@ fn customer_answer(status: OrderStatus, flaws: Flaws) -> (OrderStatus, &'static 
 }
 
 /// HTTP status of a checkout answer: 200 paid, 202 pending, 402 failed.
-fn http_status_for(s: OrderStatus) -> StatusCode {
+pub(crate) fn http_status_for(s: OrderStatus) -> StatusCode {
     match s {
         OrderStatus::Paid => StatusCode::OK,
         OrderStatus::Pending => StatusCode::ACCEPTED,
@@ -188,7 +194,7 @@ fn message_for(s: OrderStatus) -> &'static str {
     }
 }
 
-fn status_word(s: OrderStatus) -> &'static str {
+pub(crate) fn status_word(s: OrderStatus) -> &'static str {
     match s {
         OrderStatus::Paid => "paid",
         OrderStatus::Pending => "pending",
@@ -196,7 +202,7 @@ fn status_word(s: OrderStatus) -> &'static str {
     }
 }
 
-fn reason_of(s: OrderStatus) -> Option<&'static str> {
+pub(crate) fn reason_of(s: OrderStatus) -> Option<&'static str> {
     match s {
         OrderStatus::Failed(r) => Some(r.as_str()),
         _ => None,
@@ -297,6 +303,11 @@ fn check_signature(header: Option<&str>, body: &[u8], secret: &str) -> Result<()
 /// Applies a verified, first-seen event to its order.
 fn apply_event(shared: &Shared, event: &Value) -> Effect {
     match event_settlement(event) {
+        Some((order_id, Settlement::Paid { .. }))
+            if super::returns::waits_for_return(shared, &order_id) =>
+        {
+            Effect::None
+        }
         Some((order_id, s)) => shared.store.settle(&order_id, &s),
         None => Effect::None,
     }
@@ -323,6 +334,11 @@ fn event_settlement(event: &Value) -> Option<(String, Settlement)> {
                 r if is_soft(r) => Settlement::SoftDeclined,
                 r => Settlement::Failed(r),
             }
+        }
+        // The customer never finished the challenge and the provider gave the payment up:
+        // nothing was charged, and the order must not wait for it any more.
+        "payment_intent.canceled" if pi["cancellation_reason"] == "automatic" => {
+            Settlement::Failed(FailReason::ProviderError)
         }
         _ => return None,
     };
@@ -414,7 +430,7 @@ pub(crate) fn json_response(status: StatusCode, v: &Value) -> Response<Full<Byte
     resp
 }
 
-fn json_error(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
+pub(crate) fn json_error(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
     json_response(status, &json!({"error": msg}))
 }
 

@@ -19,6 +19,7 @@ pub mod provider_client;
 pub mod reconcile;
 #[cfg(test)]
 mod refund_tests;
+pub mod returns;
 pub mod routing;
 pub mod store;
 pub mod velocity;
@@ -153,6 +154,8 @@ pub fn serve(
         shutdown: shutdown.clone(),
         refunding: Arc::clone(&refunding),
         limiter: cfg_velocity.map(velocity::Limiter::new),
+        own_url: format!("http://{addr}"),
+        redirected: Default::default(),
     });
     let server = Arc::clone(&shared);
     let make = move |_peer, _reset| {
@@ -193,9 +196,20 @@ pub(crate) struct Shared {
     pub limiter: Option<velocity::Limiter>,
     /// Counts the answers given at checkout for the merchant's own alarm.
     pub monitor: Option<Arc<monitor::Monitor>>,
+    /// `http://<listen address>`: the base of the return pages handed to the provider.
+    pub own_url: String,
+    /// Orders whose payment went through a redirect (kept only with
+    /// `fulfil_on_return_only`).
+    pub redirected: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Shared {
+    pub fn redirected(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.redirected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             max_retries: self.cfg.reference.max_retries,

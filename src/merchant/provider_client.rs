@@ -86,6 +86,12 @@ pub enum Answer {
     Retryable { status: u16 },
     /// Any other error (4xx): retrying the same request cannot help.
     Fatal { status: u16 },
+    /// The card needs authentication: the customer must be sent to `redirect_url`
+    /// (`next_action.redirect_to_url.url`); the webhook or the return page tells the outcome.
+    Action {
+        payment_id: String,
+        redirect_url: String,
+    },
 }
 
 /// Whether an answer calls for another attempt with the same idempotency key.
@@ -160,8 +166,14 @@ fn classify_object(v: &Value) -> Answer {
                 reason,
                 payment_id: Some(id.to_string()),
             },
-            // processing, requires_action, …: not settled yet.
-            IntentState::Open => Answer::Indeterminate,
+            IntentState::Open => match v["next_action"]["redirect_to_url"]["url"].as_str() {
+                Some(url) if v["status"] == "requires_action" => Answer::Action {
+                    payment_id: id.to_string(),
+                    redirect_url: url.to_string(),
+                },
+                // processing, requires_action without a redirect, …: not settled yet.
+                _ => Answer::Indeterminate,
+            },
         },
     }
 }
@@ -314,6 +326,21 @@ impl ProviderClient {
     }
 
     /// Every PaymentIntent the provider holds for `order_id` (`metadata['order_id']`).
+    /// `GET /v1/payment_intents/{id}`: the intent as the provider knows it now, or why not.
+    pub async fn retrieve_intent(&self, payment_id: &str) -> Result<Value, String> {
+        let path = format!("/v1/payment_intents/{}", encode(payment_id));
+        let headers = [(AUTHORIZATION.as_str(), self.bearer.as_str())];
+        let r = self
+            .http
+            .send(Method::GET, &path, &headers, None)
+            .await
+            .map_err(|e| format!("retrieving {payment_id}: {e}"))?;
+        if !r.status.is_success() {
+            return Err(format!("retrieving {payment_id}: status {}", r.status));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| format!("retrieving {payment_id}: {e}"))
+    }
+
     pub async fn search_by_order(&self, order_id: &str) -> Result<Vec<FoundIntent>, SearchError> {
         let path = search_path(order_id);
         let headers = [(AUTHORIZATION.as_str(), self.bearer.as_str())];
@@ -364,6 +391,8 @@ pub struct ChargeParams<'a> {
     /// provider's velocity rules (absent when the checkout named neither).
     pub customer: Option<&'a str>,
     pub client_ip: Option<&'a str>,
+    /// Where the customer's browser comes back after a 3D Secure challenge (Stripe only).
+    pub return_url: Option<&'a str>,
 }
 
 /// How a charge names what pays: the payment method id, or (flawed) the raw test card
@@ -406,6 +435,9 @@ pub fn charge_form(p: &ChargeParams<'_>) -> String {
     }
     if let Some(ip) = p.client_ip {
         pairs.push(("metadata[client_ip]", ip));
+    }
+    if let Some(url) = p.return_url {
+        pairs.push(("return_url", url));
     }
     form(&pairs)
 }
@@ -546,11 +578,24 @@ mod tests {
             raw_card: false,
             customer: None,
             client_ip: None,
+            return_url: None,
         });
         assert_eq!(
             f,
             "amount=1234&currency=usd&payment_method=pm_card_visa&confirm=true&metadata[order_id]=ord-000001"
         );
+        let back = charge_form(&ChargeParams {
+            order_id: "ord-000001",
+            amount: 1234,
+            currency: "usd",
+            payment_method: "pm_card_visa",
+            metadata: true,
+            raw_card: false,
+            customer: None,
+            client_ip: None,
+            return_url: Some("http://127.0.0.1:9/return/ord-000001"),
+        });
+        assert!(back.ends_with("&return_url=http%3A%2F%2F127.0.0.1%3A9%2Freturn%2Ford-000001"));
         let parsed: Vec<(String, String)> =
             form_urlencoded::parse(f.as_bytes()).into_owned().collect();
         assert!(parsed.contains(&("metadata[order_id]".into(), "ord-000001".into())));

@@ -46,6 +46,9 @@ async fn round(shared: &Arc<Shared>) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut set = JoinSet::new();
     for (order_id, age) in due {
+        if super::returns::waits_for_return(shared, &order_id) {
+            continue;
+        }
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };

@@ -62,6 +62,8 @@ pub enum ClientError {
 pub struct Reply {
     pub status: StatusCode,
     pub body: Bytes,
+    /// `Location` of a redirect (3xx) answer; `None` otherwise.
+    pub location: Option<HeaderValue>,
 }
 
 /// Kept-alive connections to one address.
@@ -211,13 +213,23 @@ impl Pool {
             }
         };
         let status = resp.status();
+        // Read only off redirects: a browser-like client follows them, nothing else does.
+        let location = if status.is_redirection() {
+            resp.headers().get(hyper::header::LOCATION).cloned()
+        } else {
+            None
+        };
         let body = resp.into_body().collect().await?.to_bytes();
         // Handed back at once: the caller has its answer, and the next user waits for the
         // connection's turn-around (usually over by then) in `take_idle`.
         if !conn.sender.is_closed() {
             self.give_back(conn, start);
         }
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            location,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<Idle>> {

@@ -18,6 +18,9 @@ pub enum DeclineCode {
     IncorrectCvc,
     /// The card could not be processed (Stripe `processing_error`).
     ProcessingError,
+    /// The customer failed the 3D Secure challenge
+    /// (`payment_intent_authentication_failure`); another card may be tried.
+    AuthenticationFailure,
 }
 
 impl DeclineCode {

@@ -92,6 +92,8 @@ mod tests {
             charges: 0,
             refunds: 0,
             chaos_id: None,
+            return_url: None,
+            challenge_url: None,
         }
     }
 

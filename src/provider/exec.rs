@@ -14,6 +14,7 @@ use crate::domain::card::RawCard;
 use crate::domain::sizing;
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::provider::cards::{self, DeclineCode, TestCard};
+use crate::provider::challenge::{self, ChallengeConfig};
 use crate::provider::dialects::{
     Answer, ApiError, Call, Decoded, Dialect, EventKind, NewIntent, NewRefund,
 };
@@ -32,6 +33,11 @@ pub struct Ctx<'a> {
     pub at: Duration,
     /// Wall clock, unix seconds, for `created` fields.
     pub unix: u64,
+    /// The provider's own address (`http://127.0.0.1:port`), which challenge pages are
+    /// served under.
+    pub base: &'a str,
+    /// The `faults.requires_action` rate and the challenge expiry.
+    pub challenge: ChallengeConfig,
 }
 
 /// How the server must answer.
@@ -185,11 +191,13 @@ impl State {
                 id,
                 payment_method,
                 card,
+                return_url,
             } => {
                 let target = Target::Existing {
                     id,
                     payment_method,
                     card,
+                    return_url,
                 };
                 self.charge(ctx, target, gate)
             }
@@ -443,7 +451,10 @@ impl State {
                     .create_intent(ctx.chaos.seed, ctx.unix, p, e.key.as_deref())
             }
             Target::Existing {
-                id, payment_method, ..
+                id,
+                payment_method,
+                return_url,
+                ..
             } => {
                 // Intents are never removed, and this one was found before execution.
                 let i = self
@@ -466,11 +477,15 @@ impl State {
                 if payment_method.is_some() {
                     it.payment_method = payment_method;
                 }
+                if return_url.is_some() {
+                    it.return_url = return_url;
+                }
                 i
             }
         };
         // A test card decides its own outcome; an ordinary card meets the order's chaos.
         let card = cards::test_card(self.ledger.at(i).payment_method.as_deref());
+        let card = challenge::forced(ctx, card, e.order_id.as_deref());
         let sticky = e
             .order_id
             .as_deref()
@@ -705,6 +720,7 @@ pub(super) enum Target {
         payment_method: Option<String>,
         /// The confirm paid with a raw card number.
         card: Option<RawCard>,
+        return_url: Option<String>,
     },
 }
 

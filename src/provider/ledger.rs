@@ -101,6 +101,11 @@ pub struct Intent {
     /// [`chaos_key`]); `None` when that is its id. Its events meet webhook chaos under the ids
     /// they would have had then, so a seed gives them the same chaos in every run.
     pub chaos_id: Option<String>,
+    /// Where the customer's browser goes back after a redirect (`return_url`).
+    pub return_url: Option<String>,
+    /// The challenge page the customer is sent to while the intent is `requires_action`
+    /// with a `return_url` (`next_action.redirect_to_url.url`).
+    pub challenge_url: Option<String>,
 }
 
 impl Intent {
@@ -465,6 +470,8 @@ impl Ledger {
             charges: 0,
             refunds: 0,
             chaos_id,
+            return_url: p.return_url,
+            challenge_url: None,
         });
         i
     }

@@ -23,6 +23,7 @@ use crate::domain::{LedgerEntry, WebhookAttempt};
 use crate::scenario::{Dialect, Scenario};
 
 pub mod cards;
+pub mod challenge;
 pub mod charges;
 pub(crate) mod control;
 pub mod dialects;
@@ -81,6 +82,8 @@ pub struct ProviderConfig {
     /// Which replica of a set this provider is (`--replica K/N`): the ids it mints carry it,
     /// so a load balancer can route to the owner. `None`: a provider alone.
     pub replica: Option<replica::Replica>,
+    /// The `faults.requires_action` rate and the challenge expiry.
+    pub challenge: challenge::ChallengeConfig,
 }
 
 impl ProviderConfig {
@@ -110,6 +113,10 @@ impl ProviderConfig {
             max_in_flight: scenario.provider.max_in_flight.get(),
             velocity: scenario.card_testing.provider,
             replica: None,
+            challenge: challenge::ChallengeConfig {
+                requires_action: scenario.journeys.requires_action,
+                expiry: scenario.journeys.challenge_expiry,
+            },
         }
     }
 }
@@ -255,10 +262,12 @@ impl ProviderHandle {
     }
 
     /// Whether nothing is left to happen on the provider's side: no late charge waiting to
-    /// execute and no webhook delivery pending.
+    /// execute, no challenge waiting for its expiry and no webhook delivery pending.
     pub fn idle(&self) -> bool {
         use std::sync::atomic::Ordering;
-        self.shared.late_pending.load(Ordering::Acquire) == 0 && self.webhooks_idle()
+        self.shared.late_pending.load(Ordering::Acquire) == 0
+            && self.shared.challenges_pending.load(Ordering::Acquire) == 0
+            && self.webhooks_idle()
     }
 
     /// Resolves once the server has stopped (after `shutdown` is cancelled) and its
@@ -310,6 +319,7 @@ pub fn serve_with(
     );
     let mut shared = Shared::new(cfg, dispatcher, shutdown);
     shared.on_request = opts.on_request;
+    shared.base = format!("http://{addr}");
     let limits = opts.limits;
     let (role, control_listener) = match opts.control {
         None => (Role::Api { control: false }, None),

@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::{Chaos, FaultKind};
 use crate::domain::{sizing, AttemptResult};
 use crate::net::{self, BodyError, ServerLimits};
+use crate::provider::challenge::{self, Stepped};
 use crate::provider::control;
-use crate::provider::dialects::{self, Answer, ApiError, Dialect, EventMeta, Rendered};
+use crate::provider::dialects::{self, Answer, ApiError, Dialect, EventKind, EventMeta, Rendered};
 use crate::provider::exec::{Ctx, Late, Plan, Reply, State};
 use crate::provider::idempotency::MAX_KEY_LEN;
 use crate::provider::overload::Admission;
@@ -52,6 +53,10 @@ pub(crate) struct Shared {
     pub control_token: Option<String>,
     /// The in-flight cap on API requests, and the count of those shed beyond it.
     pub admission: Admission,
+    /// `http://<listen address>`: where challenge pages are served.
+    pub base: String,
+    /// Challenge expiries not yet run (see `challenge::schedule_expiry`).
+    pub challenges_pending: AtomicU64,
 }
 
 impl Shared {
@@ -70,6 +75,29 @@ impl Shared {
             late_pending: AtomicU64::new(0),
             on_request: None,
             control_token: None,
+            base: String::new(),
+            challenges_pending: AtomicU64::new(0),
+        }
+    }
+
+    /// Renders and sends the event a challenge step created (listed by `GET /v1/events`).
+    pub fn emit(&self, s: &Stepped, seed: u64) {
+        let Some((kind, nth)) = s.event else {
+            return;
+        };
+        let meta = EventMeta {
+            kind,
+            seed,
+            // An automatic event (the customer's browser, or the expiry): no API request.
+            request_id: "",
+            idempotency_key: None,
+            created: unix_now(),
+            nth,
+        };
+        let answer = Answer::Intent(Box::new(s.intent.clone()));
+        if let (_, Some(ev)) = self.dialect.render(&answer, Some(meta)) {
+            self.lock().events.record(ev.clone());
+            self.dispatcher.enqueue(ev);
         }
     }
 
@@ -220,6 +248,9 @@ async fn handle(
     reset: &net::ResetHandle,
     note: Option<&mut Note>,
 ) -> Answered {
+    if challenge::is_challenge_path(req.uri().path()) {
+        return Ok(challenge::serve(shared, &req));
+    }
     let request_id = shared.request_id();
     let dialect = shared.dialect;
     let (parts, body) = req.into_parts();
@@ -287,6 +318,13 @@ async fn handle(
         };
         (plan, unanswered)
     };
+    if plan.event == Some(EventKind::RequiresAction) {
+        if let Reply::Fresh(Answer::Intent(it)) = &plan.reply {
+            if it.challenge_url.is_some() {
+                challenge::schedule_expiry(shared, it.id.clone());
+            }
+        }
+    }
     if plan.reply == Reply::Reset {
         // The connection closes with an RST once this error has ended it (see `net`).
         reset.reset();
@@ -300,12 +338,14 @@ async fn handle(
 }
 
 /// The moment and the run, as `exec` needs them, under the chaos in force.
-fn ctx_now<'a>(shared: &Shared, chaos: &'a Chaos) -> Ctx<'a> {
+pub(crate) fn ctx_now<'a>(shared: &'a Shared, chaos: &'a Chaos) -> Ctx<'a> {
     Ctx {
         chaos,
         dialect: shared.dialect,
         at: Instant::now().saturating_duration_since(shared.cfg.origin),
         unix: unix_now(),
+        base: &shared.base,
+        challenge: shared.cfg.challenge,
     }
 }
 

@@ -42,6 +42,7 @@ impl State {
             id: it.id,
             payment_method: Some(PAYMENT_METHOD.to_string()),
             card: None,
+            return_url: None,
         };
         self.charge(ctx, target, gate)
     }

@@ -389,7 +389,7 @@ mod tests {
         assert_eq!((g.threshold, g.observed, g.passed), (0.0, 1.0, false));
         assert_eq!(
             r.failures(),
-            ["verification: 1 of 15 checks failed (duplicate_applied 1)"]
+            ["verification: 1 of 18 checks failed (duplicate_applied 1)"]
         );
 
         let mut off = spec();

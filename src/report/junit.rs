@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(message, "shed 2 above the maximum 0");
         assert_eq!(detail, "observed 2, threshold ≤ 0");
         let (message, _) = failure_of(gates, "verification").unwrap();
-        assert!(message.contains("2 of 15 checks failed"), "{message}");
+        assert!(message.contains("2 of 18 checks failed"), "{message}");
 
         let checks = suite(&doc, "checks");
         assert_eq!(checks.failures, 2);

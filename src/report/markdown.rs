@@ -33,6 +33,7 @@ impl<W: Write> Markdown<'_, W> {
         super::markdown_load::capacity(self.w, self.r)?;
         self.latency()?;
         self.outcomes()?;
+        super::funnel::markdown(self.w, self.r)?;
         self.faults()?;
         super::markdown_load::recovery(self.w, self.r)?;
         super::alarm::render::markdown(self.w, self.r)?;
@@ -401,7 +402,7 @@ mod tests {
             );
         let r = report_with(&s, sample().scenario_gates());
         let md = render(&r);
-        assert!(md.starts_with("# paychaos: smoke — FAIL\n\n- verification: 1 of 15 checks failed (lost_payment 1)\n"), "{md}");
+        assert!(md.starts_with("# paychaos: smoke — FAIL\n\n- verification: 1 of 18 checks failed (lost_payment 1)\n"), "{md}");
         assert!(md.contains("## Verification: FAIL"));
         assert!(md.contains("| lost_payment | money taken is matched by a paid order or given back | **FAIL** | 1 |"));
         assert!(md.contains("#### lost_payment (1)\n\n- `ord-000010`: expected order paid, or the 1000 kept refunded; observed charged 1000 in 1 charge(s), refunded 0, net 1000; final failed_provider_error; told failed_provider_error\n  - 71 ms told failed_provider_error → 100 ms charge attempt 0 key ord-000010:charge: timeout_after_charge, money moved (1000, pi_ord-000010), answer lost → final failed_provider_error\n"), "{md}");

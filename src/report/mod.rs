@@ -16,6 +16,7 @@ pub mod chain;
 pub mod channels;
 pub mod charts;
 pub mod compare;
+pub mod funnel;
 pub mod gates;
 pub mod history;
 pub mod html;
@@ -115,6 +116,9 @@ pub struct RunReport {
     /// one provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<channels::ChannelsReport>,
+    /// The customer journey funnel; `None` when no checkout met a challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journeys: Option<funnel::Funnel>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -387,6 +391,11 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         warnings: Vec::new(),
         card_testers: card_testers::section(sc, inp.reconciliation),
         channels: channels::report(inp),
+        journeys: funnel::build(
+            inp.evidence.journeys,
+            inp.evidence.checkouts.len() as u64,
+            inp.evidence.orders,
+        ),
     };
     shape::add(&mut report, inp);
     if let Some(w) = overload_warning(&report.faults.overload) {

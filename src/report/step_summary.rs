@@ -207,7 +207,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("**Failed gates**\n\n- shed 2 above the maximum 0\n- verification: 1 of 15 checks failed (stuck_pending 5)\n"),
+            md.contains("**Failed gates**\n\n- shed 2 above the maximum 0\n- verification: 1 of 18 checks failed (stuck_pending 5)\n"),
             "{md}"
         );
         assert!(

@@ -193,7 +193,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!((10..=15).contains(&lines.len()), "{text}");
         assert_eq!(lines[0], "paychaos smoke (seed 42): PASS in 1.5 s");
-        assert!(text.contains("verification  pass: 15 checks"));
+        assert!(text.contains("verification  pass: 18 checks"));
         assert!(text.contains("final         paid 2, failed_insufficient_funds 1"));
         assert!(!text.contains("failures:"));
         // Each gate with its direction: a floor reads ≥, a ceiling ≤.
@@ -213,7 +213,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() <= 15, "{} lines:\n{text}", lines.len());
         assert!(lines[0].ends_with("FAIL in 1.5 s"), "{text}");
-        assert!(text.contains("verification  FAIL: 2 of 15 checks (stuck_pending 3, duplicate_applied 3), 6 discrepancies"), "{text}");
+        assert!(text.contains("verification  FAIL: 2 of 18 checks (stuck_pending 3, duplicate_applied 3), 6 discrepancies"), "{text}");
         assert!(text.contains("failures:\n  - success_rate"));
         assert_eq!(
             text.matches("\n  - ").count(),

@@ -80,6 +80,7 @@ pub(crate) fn scenario(gates: GateSpec) -> Scenario {
         overrides: Vec::new(),
         card_testing: Default::default(),
         shard: crate::scenario::Shard::WHOLE,
+        journeys: Default::default(),
     }
 }
 
@@ -735,7 +736,7 @@ fn the_webhook_endpoints_health_and_its_gate_come_from_the_delivery_log() {
         r.failures(),
         [
             "webhook_ack_p99_ms 2 above the maximum 1",
-            "verification: 1 of 15 checks failed (webhook_rejected 1)"
+            "verification: 1 of 18 checks failed (webhook_rejected 1)"
         ]
     );
 }

@@ -53,6 +53,7 @@ pub async fn drive(
         run_id: run_id.clone(),
         testers: load::card_testers::TesterPlan::of(scenario),
         shard: scenario.shard,
+        customers: scenario.journeys.customers,
     };
     let schedule = Schedule::new(&plan.stages);
     let planned_per_second = shard_per_second(&schedule, scenario.shard);

@@ -285,6 +285,8 @@ pub async fn merge(opts: &MergeOptions) -> anyhow::Result<(RunReport, PathBuf)> 
         checkouts: &joined.checkouts,
         orders: &orders,
         card_testing: card_testing.as_ref(),
+        // Shard files carry no journeys: challenges are not merged (see the README).
+        journeys: &[],
     };
     let reconciliation = verify::reconcile(&evidence);
     let history = History::new(evidence);

@@ -249,6 +249,7 @@ async fn run_scenario(
         checkouts: &loaded.records,
         orders: &orders,
         card_testing: card_testing.as_ref(),
+        journeys: &loaded.journeys,
     };
     // Before the report takes the generator's logs.
     let shard_file = (external_provider || scenario.shard.is_part()).then(|| {

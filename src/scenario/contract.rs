@@ -35,6 +35,11 @@ pub struct CheckoutCall {
     pub status_pointer: String,
     /// JSON pointer to the reason word in the answer.
     pub reason_pointer: String,
+    /// JSON pointer to the URL the customer's browser is sent to when the card needs
+    /// authentication (a 3D Secure challenge page); absent in the answer: no redirect.
+    /// The return page answers like the checkout, read through the same status and reason
+    /// pointers.
+    pub redirect_pointer: String,
 }
 
 /// The merchant's words for statuses and reasons (answers and order states alike).
@@ -120,6 +125,7 @@ impl Contract {
                 .into(),
                 status_pointer: "/status".into(),
                 reason_pointer: "/reason".into(),
+                redirect_pointer: "/redirect_url".into(),
             },
             words: Words {
                 paid: words("paid"),
@@ -164,6 +170,7 @@ impl Contract {
         let pointers = [
             ("checkout.status_pointer", Some(&c.status_pointer)),
             ("checkout.reason_pointer", Some(&c.reason_pointer)),
+            ("checkout.redirect_pointer", Some(&c.redirect_pointer)),
             ("orders.list_pointer", Some(&o.list_pointer)),
             ("orders.id_pointer", Some(&o.id_pointer)),
             ("orders.status_pointer", Some(&o.status_pointer)),

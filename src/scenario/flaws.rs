@@ -73,6 +73,19 @@ pub enum Flaw {
     /// primary first: an order the primary did charge is charged twice (charged on two
     /// channels).
     FailoverUnknownOutcome,
+    /// Marks an order paid from the return page's `redirect_status=succeeded`, which the
+    /// browser sends and anyone can type, instead of retrieving the payment (paid on forged
+    /// return).
+    TrustReturnParams,
+    /// Fulfils a redirected (3D Secure) payment only when the customer comes back to the
+    /// return page: its `succeeded` webhook is ignored and the reconciler skips it, so a
+    /// customer whose browser dies after authenticating leaves a paid order pending (stuck
+    /// pending).
+    FulfilOnReturnOnly,
+    /// Hands the provider a return URL the merchant does not serve: the customer coming
+    /// back from the challenge meets a 404 and believes a paid order failed (customer
+    /// misinformed).
+    WrongReturnUrl,
 }
 
 impl Flaw {

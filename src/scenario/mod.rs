@@ -7,6 +7,7 @@ pub mod alarm;
 pub mod card_testers;
 pub mod channels;
 pub mod contract;
+pub mod customers;
 pub mod defaults;
 pub mod flaws;
 pub mod overrides;
@@ -65,6 +66,8 @@ pub struct Scenario {
     pub card_testing: card_testers::CardTesting,
     /// The part of the schedule this run sends (`[shard]`, `--shard`; the whole by default).
     pub shard: Shard,
+    /// `[customers]`, `faults.requires_action` and `provider.challenge_expiry`.
+    pub journeys: customers::JourneySpec,
 }
 
 /// How checkouts are offered.

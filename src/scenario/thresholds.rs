@@ -79,7 +79,7 @@ pub const PERCENTILES: [(&str, Option<f64>); 6] = [
 ];
 
 /// Every verification check's name, in report order (a test in `verify` keeps the two equal).
-pub const CHECK_NAMES: [&str; 15] = [
+pub const CHECK_NAMES: [&str; 18] = [
     "lost_payment",
     "refund_owed",
     "free_goods",
@@ -95,6 +95,9 @@ pub const CHECK_NAMES: [&str; 15] = [
     "raw_card_data",
     "card_testing_unthrottled",
     "charged_on_two_channels",
+    "paid_on_forged_return",
+    "customer_misinformed",
+    "abandoned_not_released",
 ];
 
 /// The metrics that are whole names (not a family with a suffix), what each measures, and

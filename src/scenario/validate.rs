@@ -24,6 +24,7 @@ mod ceilings;
 mod channel_tests;
 mod channels;
 mod connections;
+mod customers;
 mod external;
 mod faults;
 mod key_path;
@@ -398,6 +399,7 @@ impl Checker {
             external: external_provider,
             ..provider
         };
+        let journeys = self.journeys(raw);
         Scenario {
             name,
             seed: seed.unwrap_or(DEFAULT_SEED),
@@ -426,6 +428,7 @@ impl Checker {
             overrides: Vec::new(),
             card_testing,
             shard,
+            journeys,
         }
     }
 

@@ -38,11 +38,14 @@ pub enum Check {
     RawCardData,
     CardTestingUnthrottled,
     ChargedOnTwoChannels,
+    PaidOnForgedReturn,
+    CustomerMisinformed,
+    AbandonedNotReleased,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 15] = [
+    pub const ALL: [Check; 18] = [
         Check::LostPayment,
         Check::RefundOwed,
         Check::FreeGoods,
@@ -58,6 +61,9 @@ impl Check {
         Check::RawCardData,
         Check::CardTestingUnthrottled,
         Check::ChargedOnTwoChannels,
+        Check::PaidOnForgedReturn,
+        Check::CustomerMisinformed,
+        Check::AbandonedNotReleased,
     ];
 
     /// The snake_case name used in reports (the serde name).
@@ -95,6 +101,15 @@ impl Check {
             }
             Check::ChargedOnTwoChannels => {
                 "an order's money is taken on one payment channel: a backup is charged only once the primary's outcome is known not to be a charge"
+            }
+            Check::PaidOnForgedReturn => {
+                "a return page never believes the browser's redirect_status: the order is paid only once the provider says so"
+            }
+            Check::CustomerMisinformed => {
+                "the return page after a challenge tells the customer the truth (paid when charged, not paid when not)"
+            }
+            Check::AbandonedNotReleased => {
+                "an abandoned or expired challenge does not leave its order pending after the drain"
             }
             Check::WebhookRejected => {
                 "every genuine, correctly signed webhook delivery is acknowledged with a 2xx, a duplicate or one for a settled order included"

@@ -6,6 +6,7 @@
 pub mod card_testing;
 pub mod channels;
 pub mod discrepancy;
+pub mod journeys;
 pub mod rules;
 pub mod truth;
 pub mod unattributed;
@@ -18,6 +19,7 @@ use crate::domain::{
     CheckoutAnswer, CheckoutRecord, FinalState, LedgerEntry, OrderSnapshot, OrderStatus, PaymentOp,
     WebhookAttempt,
 };
+use crate::load::journeys::JourneyRecord;
 
 pub use discrepancy::{Check, Discrepancy};
 pub use rules::answer_label;
@@ -33,6 +35,8 @@ pub struct Evidence<'a> {
     pub orders: &'a [OrderSnapshot],
     /// The run's card testers and the merchant's declared limits; `None`: no testers.
     pub card_testing: Option<&'a card_testing::CardTestingPlan>,
+    /// The customers' journeys through challenges (none without challenges).
+    pub journeys: &'a [JourneyRecord],
 }
 
 /// Orders counted by provider truth (rows, [`TruthLabel::ALL`]) × merchant final state
@@ -147,6 +151,7 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
         .collect();
     let mut ctx = rules::Context::new(views, e.webhooks, e.ledger);
     ctx.card_testing = e.card_testing;
+    ctx.journeys = journeys::by_order(e.journeys);
 
     let mut checks = Vec::with_capacity(Check::ALL.len());
     let mut discrepancies = Vec::new();

@@ -19,6 +19,7 @@ use crate::domain::{
 use super::discrepancy::{Check, Discrepancy};
 use super::truth::{result_label, OrderTruth};
 use super::unattributed::{attribute, Attribution};
+use crate::load::journeys::JourneyRecord;
 
 /// Everything known about one verified order.
 #[derive(Clone, Copy, Debug)]
@@ -101,6 +102,8 @@ pub struct Context<'a> {
     pub attribution: Attribution<'a>,
     /// The run's card testers and the merchant's declared limits; `None`: no testers.
     pub card_testing: Option<&'a super::card_testing::CardTestingPlan>,
+    /// The customers' journeys through challenges, by order id (see `journeys`).
+    pub journeys: BTreeMap<&'a str, &'a JourneyRecord>,
 }
 
 /// A `payment_failed` event of a payment acknowledged after that payment's `succeeded` event.
@@ -124,6 +127,7 @@ impl<'a> Context<'a> {
             webhooks,
             late_failures: late_failures(webhooks),
             card_testing: None,
+            journeys: BTreeMap::new(),
         }
     }
 
@@ -197,6 +201,9 @@ pub fn run(check: Check, ctx: &Context) -> Vec<Discrepancy> {
         Check::RawCardData => raw_card_data(ctx),
         Check::CardTestingUnthrottled => super::card_testing::unthrottled(ctx),
         Check::ChargedOnTwoChannels => super::channels::charged_on_two_channels(ctx),
+        Check::PaidOnForgedReturn => super::journeys::paid_on_forged_return(ctx),
+        Check::CustomerMisinformed => super::journeys::customer_misinformed(ctx),
+        Check::AbandonedNotReleased => super::journeys::abandoned_not_released(ctx),
     }
 }
 
@@ -252,6 +259,8 @@ pub fn free_goods(ctx: &Context) -> Vec<Discrepancy> {
         .iter()
         .filter(|o| o.final_status() == Some(OrderStatus::Paid) && o.truth.net() <= 0)
         .filter(|o| !ctx.attribution.paid_by.contains_key(o.order_id))
+        // A forged return believed explains it: `paid_on_forged_return` names it.
+        .filter(|o| !super::journeys::believed_forgery(ctx, o.order_id))
         .map(|o| {
             Discrepancy::new(
                 Check::FreeGoods,
@@ -360,6 +369,8 @@ pub fn stuck_pending(ctx: &Context) -> Vec<Discrepancy> {
     ctx.orders
         .iter()
         .filter(|o| o.final_status() == Some(OrderStatus::Pending))
+        // An abandoned challenge explains it: `abandoned_not_released` names it.
+        .filter(|o| !super::journeys::abandoned_pending(ctx, o))
         .map(|o| {
             Discrepancy::new(
                 Check::StuckPending,

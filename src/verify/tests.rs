@@ -16,6 +16,7 @@ pub(crate) struct Set {
     pub webhooks: Vec<WebhookAttempt>,
     pub checkouts: Vec<CheckoutRecord>,
     pub orders: Vec<OrderSnapshot>,
+    pub journeys: Vec<crate::load::journeys::JourneyRecord>,
     /// Checkouts shed at the in-flight cap: the load counts them, the verifier never
     /// sees them (the report's fixtures read the count).
     pub shed: u64,
@@ -32,6 +33,7 @@ impl Set {
             checkouts: &self.checkouts,
             orders: &self.orders,
             card_testing: None,
+            journeys: &self.journeys,
         }
     }
 

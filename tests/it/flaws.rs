@@ -100,6 +100,23 @@ pub(crate) async fn exposes_toml(flaw: &str, check: &str, flawed: &str, correct:
     n
 }
 
+/// [`exposes`] with both scenario texts passed through `edit` (tables `Setup` lacks).
+pub(crate) async fn exposes_with(
+    flaw: &str,
+    check: &str,
+    setup: Setup,
+    edit: fn(String) -> String,
+) -> u64 {
+    let flawed = edit(
+        setup
+            .clone()
+            .merchant("flaws", &format!("[\"{flaw}\"]"))
+            .toml(),
+    );
+    let correct = edit(setup.toml());
+    exposes_toml(flaw, check, &flawed, &correct).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_key_on_retry_is_a_double_charge() {
     let n = exposes(

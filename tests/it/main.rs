@@ -25,6 +25,10 @@ mod gateway;
 /// merchant verifies clean over 20 seeds.
 mod flaws;
 
+/// Customer journeys through 3D Secure challenges: the journey flaws each fail exactly
+/// their check, the correct merchant verifies clean with every journey at once.
+mod journeys;
+
 /// The verdict's former false alarms, run whole: the correct merchant where it was blamed.
 mod verdict;
 

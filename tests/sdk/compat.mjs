@@ -71,6 +71,45 @@ check('create_and_confirm_succeeds', async () => {
   state.paid = pi;
 });
 
+/** Loads the challenge page and posts `verdict`; the redirect answer, not followed. */
+async function throughChallenge(pi, verdict) {
+  const url = pi.next_action.redirect_to_url.url;
+  expectEq((await fetch(url)).status, 200, 'challenge page');
+  return fetch(`${url}/${verdict}`, { method: 'POST', redirect: 'manual' });
+}
+
+check('confirm_with_return_url_redirects_to_the_challenge_and_back', async () => {
+  const stripe = client();
+  const back = 'http://127.0.0.1:9/return?order=sdk-node';
+  let pi = await stripe.paymentIntents.create({
+    amount: 1000,
+    currency: 'usd',
+    payment_method: 'pm_card_threeDSecure2Required',
+    confirm: true,
+    return_url: back,
+  });
+  expectEq(pi.status, 'requires_action', 'status');
+  expectEq(pi.next_action.type, 'redirect_to_url', 'next_action.type');
+  expectEq(pi.next_action.redirect_to_url.return_url, back, 'return_url');
+  let r = await throughChallenge(pi, 'complete');
+  expectEq(r.status, 303, 'redirect status');
+  const loc = new URL(r.headers.get('location'));
+  expectEq(loc.searchParams.get('payment_intent'), pi.id, 'payment_intent');
+  expectEq(loc.searchParams.get('payment_intent_client_secret'), pi.client_secret, 'secret');
+  expectEq(loc.searchParams.get('redirect_status'), 'succeeded', 'redirect_status');
+  expectEq((await stripe.paymentIntents.retrieve(pi.id)).status, 'succeeded', 'after passing');
+  pi = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' });
+  pi = await stripe.paymentIntents.confirm(pi.id, {
+    payment_method: 'pm_card_authenticationRequired',
+    return_url: back,
+  });
+  r = await throughChallenge(pi, 'fail');
+  expect(r.headers.get('location').endsWith('redirect_status=failed'), 'failed redirect');
+  const got = await stripe.paymentIntents.retrieve(pi.id);
+  expectEq(got.status, 'requires_payment_method', 'after failing');
+  expectEq(got.last_payment_error.code, 'payment_intent_authentication_failure', 'error code');
+});
+
 check('insufficient_funds_raises_card_error', async () => {
   const e = await rejects(
     client().paymentIntents.create(card('pm_card_chargeDeclinedInsufficientFunds')),

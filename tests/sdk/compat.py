@@ -12,6 +12,8 @@ import os
 import sys
 import time
 import traceback
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import stripe
@@ -169,6 +171,66 @@ def other_test_cards_decline_or_require_action_as_stripe():
     pi = client().v1.payment_intents.create(card("pm_card_threeDSecure2Required"))
     expect_eq(pi.status, "requires_action", "3DS status")
     expect_eq(pi.next_action.type, "use_stripe_sdk", "next_action")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A browser that stops at the redirect, to read where it points."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def through_challenge(pi, verdict):
+    """Loads the challenge page, posts the verdict; the redirect's status and Location."""
+    url = pi.next_action.redirect_to_url.url
+    with urllib.request.urlopen(url) as page:
+        expect_eq(page.status, 200, "challenge page")
+    req = urllib.request.Request(f"{url}/{verdict}", data=b"", method="POST")
+    try:
+        urllib.request.build_opener(NoRedirect).open(req)
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers["Location"]
+    raise AssertionError("the verdict did not redirect")
+
+
+@check
+def confirm_with_return_url_redirects_to_the_challenge_and_back():
+    c = client()
+    back = "http://127.0.0.1:9/return?order=sdk-py"
+    # Create and confirm at once, then pass the challenge.
+    pi = c.v1.payment_intents.create(
+        {
+            "amount": 1000,
+            "currency": "usd",
+            "payment_method": "pm_card_threeDSecure2Required",
+            "confirm": True,
+            "return_url": back,
+        }
+    )
+    expect_eq(pi.status, "requires_action", "status")
+    expect_eq(pi.next_action.type, "redirect_to_url", "next_action.type")
+    expect_eq(pi.next_action.redirect_to_url.return_url, back, "return_url")
+    code, location = through_challenge(pi, "complete")
+    expect_eq(code, 303, "redirect status")
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)
+    expect(location.startswith(back + "&"), f"location {location}")
+    expect_eq(q["payment_intent"], [pi.id], "payment_intent")
+    expect_eq(q["payment_intent_client_secret"], [pi.client_secret], "client secret")
+    expect_eq(q["redirect_status"], ["succeeded"], "redirect_status")
+    expect_eq(c.v1.payment_intents.retrieve(pi.id).status, "succeeded", "after passing")
+    # Create, then confirm with the return_url, then fail the challenge.
+    pi = c.v1.payment_intents.create({"amount": 1000, "currency": "usd"})
+    pi = c.v1.payment_intents.confirm(
+        pi.id, {"payment_method": "pm_card_authenticationRequired", "return_url": back}
+    )
+    expect_eq(pi.next_action.type, "redirect_to_url", "confirm next_action.type")
+    code, location = through_challenge(pi, "fail")
+    expect(location.endswith("redirect_status=failed"), f"location {location}")
+    got = c.v1.payment_intents.retrieve(pi.id)
+    expect_eq(got.status, "requires_payment_method", "after failing")
+    expect_eq(
+        got.last_payment_error.code, "payment_intent_authentication_failure", "error code"
+    )
 
 
 @check

@@ -61,6 +61,7 @@ async fn start(setup: Setup) -> Harness {
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
         velocity: None,
         replica: None,
+        challenge: Default::default(),
     };
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();

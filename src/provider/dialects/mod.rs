@@ -100,6 +100,8 @@ pub struct NewIntent {
     /// The request paid with a raw card number (`payment_method` is then the test payment
     /// method the number behaves as).
     pub card: Option<RawCard>,
+    /// Where the customer's browser goes back after a redirect (a 3D Secure challenge).
+    pub return_url: Option<String>,
 }
 
 /// Changes to an intent (`None`: unchanged).
@@ -171,6 +173,8 @@ pub enum Call {
         payment_method: Option<String>,
         /// As [`NewIntent::card`].
         card: Option<RawCard>,
+        /// As [`NewIntent::return_url`].
+        return_url: Option<String>,
     },
     RetrieveIntent {
         id: String,

@@ -343,6 +343,8 @@ fn late_charge_executes_only_when_run_and_keeps_its_key_in_flight() {
         dialect: &stripe::Stripe,
         at: Duration::from_millis(900),
         unix: 1,
+        base: "http://127.0.0.1:1",
+        challenge: Default::default(),
     };
     let done = b.state.execute_late(&ctx, *late);
     assert!(done.lost);

@@ -32,6 +32,7 @@ async fn start(limits: ServerLimits) -> (ProviderHandle, CancellationToken) {
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
         velocity: None,
         replica: None,
+        challenge: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let opts = ServeOptions {

@@ -112,6 +112,7 @@ pub(in crate::provider) fn config(
         max_in_flight: crate::scenario::defaults::PROVIDER_MAX_IN_FLIGHT.get(),
         velocity: None,
         replica: None,
+        challenge: Default::default(),
     }
 }
 
@@ -179,6 +180,8 @@ pub(in crate::provider) async fn send_raw(
 pub(in crate::provider) struct Bench {
     pub chaos: Chaos,
     pub state: State,
+    /// The `faults.requires_action` rate and challenge expiry (none by default).
+    pub challenge: crate::provider::challenge::ChallengeConfig,
 }
 
 impl Bench {
@@ -190,6 +193,7 @@ impl Bench {
         Bench {
             chaos: Chaos::new(42, plan, WebhookChaos::default()),
             state: State::new(),
+            challenge: Default::default(),
         }
     }
 
@@ -202,6 +206,8 @@ impl Bench {
             dialect: &stripe::Stripe,
             at: Duration::from_millis(5),
             unix: 1_800_000_000,
+            base: "http://127.0.0.1:1",
+            challenge: self.challenge,
         };
         self.state.apply(&ctx, decoded, key)
     }

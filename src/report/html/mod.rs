@@ -58,6 +58,7 @@ pub fn render(r: &RunReport) -> io::Result<String> {
     h.push_str(&tables::recovery_section(r));
     h.push_str(&super::alarm::render::html(r));
     h.push_str(&tables::capacity_section(r));
+    h.push_str(&super::funnel::html_section(r));
     tables::faults_section(&mut h, r);
     tables::webhooks_section(&mut h, r);
     super::card_testers::html(&mut h, r);

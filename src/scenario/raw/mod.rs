@@ -51,6 +51,8 @@ pub struct RawScenario {
     pub alarm: Option<RawAlarm>,
     #[serde(default)]
     pub shard: RawShard,
+    #[serde(default)]
+    pub customers: RawCustomers,
 }
 
 /// `[alarm]`.
@@ -70,6 +72,18 @@ pub struct RawAlarm {
 pub struct RawShard {
     pub index: Option<i64>,
     pub count: Option<i64>,
+}
+
+/// `[customers]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomers {
+    pub completes: Option<f64>,
+    pub fails: Option<f64>,
+    pub abandons: Option<f64>,
+    pub never_returns: Option<f64>,
+    pub retries_with_another_card: Option<f64>,
+    pub forged_returns: Option<f64>,
 }
 
 /// `[load]`: `rate` belongs to the constant profile, `from`/`to` to the ramp; `start`,
@@ -152,6 +166,7 @@ pub struct RawProvider {
     /// `"embedded"` (default) or `"external"` (with `url`).
     pub kind: Option<String>,
     pub url: Option<String>,
+    pub challenge_expiry: Option<RawDuration>,
 }
 
 /// One `[[providers]]` entry: a name, the `[provider]` keys and its own `faults` table.
@@ -179,6 +194,7 @@ impl RawChannel {
             velocity: None,
             kind: None,
             url: None,
+            challenge_expiry: None,
         }
     }
 }
@@ -196,6 +212,8 @@ pub struct RawFaults {
     /// `[faults.targets]`: fault kind name → the operations it hits (`"refund"`,
     /// `["charge", "query"]`, `"any"`); names and words are checked by `validate`.
     pub targets: std::collections::BTreeMap<String, RawOps>,
+    /// `requires_action`: the share of orders sent through a 3D Secure challenge.
+    pub requires_action: Option<f64>,
 }
 
 /// One operation word or a list of them.
@@ -293,6 +311,7 @@ pub struct RawCheckout {
     pub body: Option<String>,
     pub status_pointer: Option<String>,
     pub reason_pointer: Option<String>,
+    pub redirect_pointer: Option<String>,
 }
 
 /// `[merchant.orders]`: how an external merchant's final order states are read.

@@ -49,7 +49,7 @@ fn keys(before: &[&'static str], after: &[&'static str]) -> Vec<&'static str> {
 impl RateTable for RawFaults {
     const NAME: &'static str = "RawFaults";
     const BEFORE: &'static [&'static str] = &[];
-    const AFTER: &'static [&'static str] = &["latency", "windows", "targets"];
+    const AFTER: &'static [&'static str] = &["latency", "windows", "targets", "requires_action"];
 
     fn accepted() -> &'static [&'static str] {
         static KEYS: LazyLock<Vec<&'static str>> =
@@ -69,6 +69,7 @@ impl RateTable for RawFaults {
         match key {
             "latency" => self.latency = map.next_value()?,
             "targets" => self.targets = map.next_value()?,
+            "requires_action" => self.requires_action = map.next_value()?,
             _ => self.windows = map.next_value()?,
         }
         Ok(())
@@ -216,7 +217,8 @@ mod tests {
             err.message(),
             "unknown field `timout`, expected one of `insufficient_funds`, `risk_block`, \
              `timeout`, `timeout_after_charge`, `server_error`, `rate_limit`, \
-             `processing_error`, `late_charge`, `reset`, `latency`, `windows`, `targets`"
+             `processing_error`, `late_charge`, `reset`, `latency`, `windows`, `targets`, \
+             `requires_action`"
         );
         assert_eq!(err.span(), Some(9..15), "the key's position");
         let err = toml::from_str::<RawScenario>("[[faults.windows]]\nlatncy = {}\n").unwrap_err();

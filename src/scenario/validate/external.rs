@@ -105,6 +105,7 @@ impl Checker {
         set(&mut c.body, checkout.body);
         set(&mut c.status_pointer, checkout.status_pointer);
         set(&mut c.reason_pointer, checkout.reason_pointer);
+        set(&mut c.redirect_pointer, checkout.redirect_pointer);
 
         let reads = m.orders.clone().unwrap_or_default();
         let o = &mut contract.orders;

@@ -216,6 +216,7 @@ fn minimal_scenario_gets_every_default() {
         overrides: Vec::new(),
         card_testing: Default::default(),
         shard: crate::scenario::Shard::WHOLE,
+        journeys: Default::default(),
         gates: GateSpec {
             success_rate_min: None,
             p99_ms_max: None,

@@ -164,6 +164,7 @@ fn pay(p: &Params, path: &str) -> Result<Decoded, ApiError> {
             payment_method_types: Vec::new(),
             // The customer pays on the gateway's page: a pay call carries no card data.
             card: None,
+            return_url: None,
         }),
         fingerprint,
         endpoint: path.to_string(),

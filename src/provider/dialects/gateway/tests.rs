@@ -42,6 +42,8 @@ fn intent(status: IntentStatus, decline: Option<FailReason>) -> Intent {
         charges: 1,
         refunds: 0,
         chaos_id: None,
+        return_url: None,
+        challenge_url: None,
     }
 }
 

@@ -50,6 +50,7 @@ pub fn decode(
                 id: id.clone(),
                 payment_method,
                 card,
+                return_url: return_url(&form)?,
             }
         }
         Route::RetrieveIntent(id) => Call::RetrieveIntent { id: id.clone() },
@@ -124,6 +125,7 @@ fn new_intent(form: &Form) -> Result<NewIntent, ApiError> {
         customer: optional(form, "customer"),
         payment_method_types: types,
         card,
+        return_url: return_url(form)?,
     })
 }
 
@@ -296,6 +298,22 @@ fn required<'a>(form: &'a Form, param: &str) -> Result<&'a str, ApiError> {
         .ok_or_else(|| ApiError::MissingParam {
             param: param.to_string(),
         })
+}
+
+/// `return_url`: an absolute http(s) URL, as Stripe requires of the page the customer's
+/// browser is sent back to after a redirect.
+fn return_url(form: &Form) -> Result<Option<String>, ApiError> {
+    let url = optional(form, "return_url");
+    match &url {
+        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+            Err(ApiError::InvalidParam {
+                param: "return_url".into(),
+                expected: "an absolute http:// or https:// URL",
+                got: u.clone(),
+            })
+        }
+        _ => Ok(url),
+    }
 }
 
 fn optional(form: &Form, param: &str) -> Option<String> {

@@ -17,7 +17,7 @@ use crate::provider::webhooks::Event;
 
 pub use decode::{decode, parse_search};
 pub use events::{event_id, event_type, nth_event_id};
-pub use objects::intent_json;
+pub use objects::{client_secret, intent_json};
 
 /// The API version events claim (what the current SDKs send).
 pub const API_VERSION: &str = "2026-10-28.endive";

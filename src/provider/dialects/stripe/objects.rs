@@ -58,6 +58,13 @@ fn wording(code: DeclineCode) -> Wording {
             message: "An error occurred while processing your card. Try again in a little bit.",
             param: None,
         },
+        // Not a card decline: Stripe words it as a request error without a decline code.
+        DeclineCode::AuthenticationFailure => Wording {
+            code: "payment_intent_authentication_failure",
+            decline_code: "",
+            message: "The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.",
+            param: None,
+        },
     }
 }
 
@@ -66,6 +73,7 @@ struct CardErrorJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     code: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     decline_code: &'static str,
     message: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,7 +85,11 @@ struct CardErrorJson<'a> {
 fn card_error(code: DeclineCode, charge: &str) -> CardErrorJson<'_> {
     let w = wording(code);
     CardErrorJson {
-        kind: "card_error",
+        kind: if w.decline_code.is_empty() {
+            "invalid_request_error"
+        } else {
+            "card_error"
+        },
         code: w.code,
         decline_code: w.decline_code,
         message: w.message,
@@ -124,17 +136,26 @@ struct IntentJson<'a> {
     customer: Option<&'a str>,
 }
 
-fn client_secret(id: &str) -> String {
+/// The intent's `client_secret` (also given back on the redirect to `return_url`).
+pub fn client_secret(id: &str) -> String {
     format!(
         "{id}_secret_{:016x}",
         key::hash(0, "secret", &[id.as_bytes()])
     )
 }
 
-/// What a 3D Secure card asks the client to do (Stripe.js handles `use_stripe_sdk`).
+/// What a 3D Secure card asks the client to do: with a `return_url`, send the browser to
+/// the challenge page (`redirect_to_url`); without one, let Stripe.js handle it
+/// (`use_stripe_sdk`).
 fn next_action(it: &Intent) -> Option<Value> {
     if it.status != IntentStatus::RequiresAction {
         return None;
+    }
+    if let (Some(url), Some(back)) = (&it.challenge_url, &it.return_url) {
+        return Some(json!({
+            "type": "redirect_to_url",
+            "redirect_to_url": { "url": url, "return_url": back },
+        }));
     }
     let source = format!("src_{:024x}", key::hash(0, "src", &[it.id.as_bytes()]));
     Some(json!({
@@ -380,6 +401,8 @@ pub(super) mod tests {
             charges: 1,
             refunds: 0,
             chaos_id: None,
+            return_url: None,
+            challenge_url: None,
         }
     }
 

@@ -1,0 +1,59 @@
+//! Customer journeys through 3D Secure challenges, run whole: half the orders need
+//! authentication, and their customers complete, fail, abandon or never come back, some
+//! forging a return first. Each journey flaw of the reference merchant fails exactly its
+//! check; the correct merchant in the same scenario verifies clean (see `flaws::exposes`).
+
+use crate::flaws::{exposes_with, exposing};
+
+/// Every journey at once, challenges expiring after 1 s, a fifth of the customers forging
+/// a return page before their challenge.
+fn with_journeys(toml: String) -> String {
+    let toml = toml
+        .replace("[provider]\n", "[provider]\nchallenge_expiry = \"1s\"\n")
+        .replace("[faults]\n", "[faults]\nrequires_action = 0.5\n");
+    format!(
+        "{toml}\n[customers]\ncompletes = 0.55\nfails = 0.15\nabandons = 0.15\n\
+         never_returns = 0.15\nforged_returns = 0.2\n"
+    )
+}
+
+/// [`with_journeys`] with half the challenged customers never coming back.
+fn with_lost_returns(toml: String) -> String {
+    with_journeys(toml)
+        .replace("completes = 0.55", "completes = 0.35")
+        .replace("never_returns = 0.15", "never_returns = 0.35")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_return_params_is_paid_on_forged_return() {
+    let n = exposes_with(
+        "trust_return_params",
+        "paid_on_forged_return",
+        exposing("", ""),
+        with_journeys,
+    )
+    .await;
+    assert!(n > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_return_url_is_customer_misinformed() {
+    exposes_with(
+        "wrong_return_url",
+        "customer_misinformed",
+        exposing("", ""),
+        with_journeys,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfil_on_return_only_leaves_the_customers_who_never_return_stuck_pending() {
+    exposes_with(
+        "fulfil_on_return_only",
+        "stuck_pending",
+        exposing("", ""),
+        with_lost_returns,
+    )
+    .await;
+}
