@@ -13,6 +13,7 @@ use crate::scenario::{
 };
 use crate::verify::reconcile;
 pub(crate) use crate::verify::tests::Set;
+use std::fs;
 
 /// The verifier's clean evidence set: six sent orders (one paid at checkout, one paid
 /// after pending, four failed of which one refunded) and one shed.

@@ -5,7 +5,9 @@ mod fault_rates;
 mod merchant_chaos;
 
 use super::*;
+use crate::chaos::WebhookChaos;
 use crate::chaos::{FaultKind, FaultPlan, Window};
+use crate::scenario::WebhookSpec;
 use crate::scenario::{RateStage, RecoverySpec};
 
 const SMOKE: &str = include_str!("../../../scenarios/smoke.toml");
