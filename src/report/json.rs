@@ -188,7 +188,7 @@ mod tests {
         ];
         let missing: Vec<_> = paths.iter().filter(|p| v.pointer(p).is_none()).collect();
         assert!(missing.is_empty(), "missing {missing:?}");
-        assert_eq!(v["schema_version"], 4);
+        assert_eq!(v["schema_version"], crate::report::SCHEMA_VERSION);
         assert_eq!(
             (v["verdict"].as_str(), v["exit_code"].as_u64()),
             (Some("pass"), Some(0))

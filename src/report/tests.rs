@@ -543,7 +543,7 @@ fn write_all_writes_every_file_and_leaves_no_temp_files() {
     let told = fs::read_to_string(target.join("history.jsonl")).unwrap();
     assert_eq!(told.lines().count(), 7, "one line per order");
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&paths[0]).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 4);
+    assert_eq!(json["schema_version"], SCHEMA_VERSION);
     let md = fs::read_to_string(&paths[1]).unwrap();
     assert!(md.starts_with("# paychaos"));
     fs::remove_dir_all(&dir).unwrap();
