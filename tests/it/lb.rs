@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// A load balancer whose shipped configuration is tested.
 #[derive(Clone, Copy, Debug)]
-enum Lb {
+pub(crate) enum Lb {
     Nginx,
     Haproxy,
 }
@@ -47,7 +47,7 @@ impl Lb {
     }
 
     /// The program, or `None` after saying the test is skipped.
-    fn installed(self) -> Option<PathBuf> {
+    pub(crate) fn installed(self) -> Option<PathBuf> {
         let p = self.program();
         if p.is_none() {
             let name = self.name();
@@ -159,24 +159,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Two replicas of one dialect behind a load balancer.
-struct Rig {
-    lb: String,
-    replicas: Vec<String>,
-    _procs: Vec<Proc>,
+/// A load balancer running the shipped configuration on a loopback port, in front of
+/// replicas started elsewhere; stopped when dropped.
+pub(crate) struct Balancer {
+    pub(crate) addr: String,
+    _proc: Proc,
     _dir: tempfile::TempDir,
 }
 
-impl Rig {
-    fn start(lb: Lb, program: &Path, extra: &[&str]) -> Rig {
-        let (p0, a0) = provider("0/2", extra);
-        let (p1, a1) = provider("1/2", extra);
-        let replicas = vec![a0, a1];
+impl Balancer {
+    /// Starts `lb` on `127.0.0.1:port` in front of `replicas` (replica K's address at K) and
+    /// returns once its health path answers.
+    pub(crate) fn start(lb: Lb, program: &Path, port: u16, replicas: &[String]) -> Balancer {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let conf = dir.path().join("nginx.conf");
-        std::fs::write(&conf, lb.config(dir.path(), port, &replicas)).unwrap();
-        let balancer = Proc(
+        std::fs::write(&conf, lb.config(dir.path(), port, replicas)).unwrap();
+        let proc = Proc(
             lb.command(program, dir.path(), &conf)
                 .stdout(Stdio::null())
                 // Its own file: nothing of the balancer's may hold the test's output open.
@@ -184,23 +182,43 @@ impl Rig {
                 .spawn()
                 .expect("the load balancer starts"),
         );
-        let lb_addr = format!("127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{port}");
         // The balancer tells nobody when it listens: its health path answering is the sign.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&lb_addr).is_err()
-            || http(&lb_addr, "GET", "/_lb/health", &[], "").0 != 200
+        while TcpStream::connect(&addr).is_err()
+            || http(&addr, "GET", "/_lb/health", &[], "").0 != 200
         {
-            assert!(
-                Instant::now() < deadline,
-                "{lb:?} never answered on {lb_addr}"
-            );
+            assert!(Instant::now() < deadline, "{lb:?} never answered on {addr}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Rig {
-            lb: lb_addr,
-            replicas,
-            _procs: vec![p0, p1, balancer],
+        Balancer {
+            addr,
+            _proc: proc,
             _dir: dir,
+        }
+    }
+}
+
+/// Two replicas of one dialect behind a load balancer.
+struct Rig {
+    lb: String,
+    replicas: Vec<String>,
+    // The balancer first: it stops before the replicas behind it.
+    _balancer: Balancer,
+    _procs: Vec<Proc>,
+}
+
+impl Rig {
+    fn start(lb: Lb, program: &Path, extra: &[&str]) -> Rig {
+        let (p0, a0) = provider("0/2", extra);
+        let (p1, a1) = provider("1/2", extra);
+        let replicas = vec![a0, a1];
+        let balancer = Balancer::start(lb, program, free_port(), &replicas);
+        Rig {
+            lb: balancer.addr.clone(),
+            replicas,
+            _balancer: balancer,
+            _procs: vec![p0, p1],
         }
     }
 }

@@ -7,6 +7,10 @@ mod util;
 /// A distributed run on one machine: shards, a provider and a merchant served alone, merged.
 mod shards;
 
+/// The distributed run with the provider as two replicas behind the shipped nginx
+/// configuration: merged, the single run still (skips, saying so, without nginx).
+mod shards_lb;
+
 /// The correct reference merchant verifies clean under every fault kind.
 mod e2e;
 
