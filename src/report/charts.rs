@@ -1,7 +1,10 @@
 //! The charts of `report.html`, drawn with plotters' SVG backend into strings the HTML writer
 //! inlines: rate, success rate, latency and in-flight over time (fault windows shaded) and the
 //! latency percentile spectrum. Legends are returned as data, for the page to lay out. Time
-//! charts span the seconds that ran ([`ran`]).
+//! charts span the seconds that ran ([`ran`]). The payment channels chart is [`stacked`].
+
+mod stacked;
+pub use stacked::channels;
 
 use super::alarm::render::{marks, Mark};
 use std::error::Error;

@@ -52,6 +52,17 @@ pub(super) fn time_charts(h: &mut String, r: &RunReport) -> io::Result<()> {
         charts::rate(r)?,
         "",
     );
+    if let Some(chart) = charts::channels(r)? {
+        chart_section(
+            h,
+            "channels",
+            "Checkouts by payment channel",
+            "Checkouts per second by intended send time, stacked by the channel of their last \
+             charge request (routing order from the bottom).",
+            chart,
+            "",
+        );
+    }
     chart_section(
         h,
         "success",

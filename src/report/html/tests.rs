@@ -371,3 +371,50 @@ fn orders_failed_fast_get_a_note_on_reading_latency() {
     let latency = &latency[..latency.find("</section>").unwrap()];
     assert!(latency.contains("3 orders failed fast"), "{latency}");
 }
+
+#[test]
+fn the_channels_chart_stacks_checkouts_by_channel() {
+    use crate::report::channels::{ChannelFigures, ChannelsReport};
+    // Arrange: two channels over three seconds; the backup takes the middle one.
+    let mut r = with_window("outage");
+    let base = r.timeline[0].clone();
+    r.timeline = (0..3).map(|_| base.clone()).collect();
+    let channel = |name: &str, dialect: &str, per_second: Vec<u64>| ChannelFigures {
+        name: name.into(),
+        dialect: dialect.into(),
+        routed: per_second.iter().sum(),
+        paid: per_second.iter().sum(),
+        success_rate: 1.0,
+        p99_ms: 5.0,
+        per_second,
+    };
+    r.channels = Some(ChannelsReport {
+        channels: vec![
+            channel("main", "stripe", vec![20, 0, 18]),
+            channel("backup", "gateway", vec![0, 20, 2]),
+        ],
+        unrouted: 0,
+        failovers: Vec::new(),
+    });
+
+    // Act
+    let html = page(&r);
+    let without = page(&with_window("outage"));
+
+    // Assert: a section after the rate chart, one bar per channel and second with
+    // checkouts (four), a legend naming each channel; none with one channel.
+    let ids = section_ids(&html);
+    assert_eq!(&ids[..3], ["figures", "rate", "channels"]);
+    assert!(html.contains("<h2>Checkouts by payment channel</h2>"));
+    for label in ["main (stripe)</span>", "backup (gateway)</span>"] {
+        assert!(html.contains(label), "{label}");
+    }
+    let section = &html[html.find("<section id=\"channels\"").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let main = format!("fill=\"#{:02X}{:02X}{:02X}\"", 0, 114, 178);
+    let backup = format!("fill=\"#{:02X}{:02X}{:02X}\"", 230, 159, 0);
+    assert_eq!(section.matches(&main).count(), 2, "main's bars");
+    assert_eq!(section.matches(&backup).count(), 2, "backup's bars");
+    assert!(!section_ids(&without).contains(&"channels"));
+    assert_eq!(html.matches("<svg").count(), 6, "six charts");
+}
