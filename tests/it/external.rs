@@ -11,11 +11,7 @@ fn paychaos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_paychaos"))
 }
 
-/// A port nothing listens on right now (bound, then released for the caller to bind).
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+use crate::util::free_port;
 
 /// `paychaos merchant` in its own process; killed when dropped, also when a test panics.
 struct MerchantProcess {

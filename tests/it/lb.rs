@@ -4,7 +4,9 @@
 //! request sent through the balancer.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
+
+use crate::util::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,16 +149,6 @@ fn provider(replica: &str, extra: &[&str]) -> (Proc, String) {
     // Drained so that the child never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (Proc(child), addr)
-}
-
-/// A loopback port free a moment ago, for nginx's `listen` (nginx cannot be given port 0
-/// and say which it took).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A load balancer running the shipped configuration on a loopback port, in front of

@@ -7,7 +7,6 @@
 //! that replicas behind a load balancer can stand in for the one provider.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,10 +23,7 @@ fn paychaos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_paychaos"))
 }
 
-pub(crate) fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+pub(crate) use crate::util::free_port;
 
 /// A served process, killed when dropped (also when a test panics).
 pub(crate) struct Served {

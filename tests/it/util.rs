@@ -323,3 +323,22 @@ pub fn assert_on_diagonal(json: &serde_json::Value, diagonal: &[(&str, &str)], t
     }
     assert_eq!(seen, total, "{confusion:?}");
 }
+
+/// A loopback port free a moment ago, for a process that must be told its port before it
+/// starts (nginx cannot be given port 0 and say which it took; a merchant must know the
+/// provider's URL). Drawn below the kernel's ephemeral range (32768 and up on
+/// Linux), so that no `bind(…:0)` of a test running beside this one can take it between the
+/// check here and the balancer's own bind.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Spread over the range by process, so parallel test binaries do not walk in step.
+    let base = std::process::id() % 8000;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20000 + ((base + n * 37) % 12000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
