@@ -51,8 +51,8 @@ impl CardTesters {
             let_through: tally.let_through,
             charged: tally.charged,
             honest_refused: tally.honest_refused,
-            merchant_limits: ct.merchant.as_ref().map(describe),
-            provider_rules: ct.provider.as_ref().map(describe),
+            merchant_limits: ct.merchant.as_ref().map(VelocityRules::describe),
+            provider_rules: ct.provider.as_ref().map(VelocityRules::describe),
         }
     }
 
@@ -85,25 +85,6 @@ pub fn offered<'a>(
         .iter()
         .filter(move |(id, _)| testers.is_none_or(|t| t.testers.attempt_of(id).is_none()))
         .map(|(_, o)| o)
-}
-
-/// Limits in the scenario's words: `max_attempts = 3, window = 60s`.
-fn describe(r: &VelocityRules) -> String {
-    let mut parts = Vec::new();
-    for (key, v) in [
-        ("max_attempts", r.max_attempts),
-        ("max_cards", r.max_cards),
-        ("max_declines", r.max_declines),
-    ] {
-        if let Some(v) = v {
-            parts.push(format!("{key} = {v}"));
-        }
-    }
-    parts.push(format!(
-        "window = {}",
-        crate::scenario::validate::show(r.window)
-    ));
-    parts.join(", ")
 }
 
 /// The Markdown section.

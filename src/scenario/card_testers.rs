@@ -59,6 +59,24 @@ pub struct VelocityRules {
     pub max_declines: Option<u32>,
 }
 
+impl VelocityRules {
+    /// The limits in the scenario's words: `max_attempts = 3, window = 60s`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (key, v) in [
+            ("max_attempts", self.max_attempts),
+            ("max_cards", self.max_cards),
+            ("max_declines", self.max_declines),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{key} = {v}"));
+            }
+        }
+        parts.push(format!("window = {}", super::validate::show(self.window)));
+        parts.join(", ")
+    }
+}
+
 /// The cards a tester rotates through, in order from a seeded start: stolen card numbers
 /// as Stripe's test cards give them, most declined (one kind each), a few that work.
 pub const TESTER_CARDS: [&str; 8] = [

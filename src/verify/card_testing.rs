@@ -159,7 +159,7 @@ pub fn unthrottled(ctx: &Context) -> Vec<Discrepancy> {
                  ({}) before any call to the provider",
                 tester_customer(b),
                 tester_address(b),
-                describe(&rules)
+                rules.describe()
             ),
             format!(
                 "{} of the burst's {} attempts reached the provider within the limits, then {} \
@@ -172,25 +172,6 @@ pub fn unthrottled(ctx: &Context) -> Vec<Discrepancy> {
         ));
     }
     found
-}
-
-/// The limits in the scenario's words.
-fn describe(r: &VelocityRules) -> String {
-    let mut parts = Vec::new();
-    for (key, v) in [
-        ("max_attempts", r.max_attempts),
-        ("max_cards", r.max_cards),
-        ("max_declines", r.max_declines),
-    ] {
-        if let Some(v) = v {
-            parts.push(format!("{key} = {v}"));
-        }
-    }
-    parts.push(format!(
-        "window = {}",
-        crate::scenario::validate::show(r.window)
-    ));
-    parts.join(", ")
 }
 
 #[cfg(test)]
