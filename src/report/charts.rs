@@ -268,7 +268,14 @@ fn time_chart(r: &RunReport, spec: TimeChart) -> io::Result<Chart> {
             swatch: if l.wide { Swatch::Wide } else { Swatch::Line },
         })
         .collect();
-    if !windows.is_empty() {
+    overlay_legend(&mut legend, !windows.is_empty(), r);
+    Ok(Chart { svg, legend })
+}
+
+/// The legend entries of what is drawn over every time chart: the fault windows (when there
+/// are any) and the alarm's marks (when the drill has any).
+fn overlay_legend(legend: &mut Vec<LegendItem>, windows: bool, r: &RunReport) {
+    if windows {
         legend.push(LegendItem {
             label: "fault window".into(),
             colour: WINDOW,
@@ -284,7 +291,6 @@ fn time_chart(r: &RunReport, spec: TimeChart) -> io::Result<Chart> {
             });
         }
     }
-    Ok(Chart { svg, legend })
 }
 
 type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;

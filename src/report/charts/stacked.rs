@@ -7,8 +7,8 @@ use std::io;
 use plotters::prelude::*;
 
 use super::{
-    draw_alarm, draw_windows, marks, nice_max, ran, render, Chart, LegendItem, Swatch, BLUE,
-    DESC_SIZE, FONT, GREEN, GREY, GRID, ORANGE, PURPLE, RED, TICK_SIZE, WINDOW,
+    draw_alarm, draw_windows, nice_max, ran, render, Chart, LegendItem, Swatch, BLUE, DESC_SIZE,
+    FONT, GREEN, GREY, GRID, ORANGE, PURPLE, TICK_SIZE,
 };
 use crate::report::RunReport;
 
@@ -86,22 +86,7 @@ pub fn channels(r: &RunReport) -> io::Result<Option<Chart>> {
             swatch: Swatch::Band,
         })
         .collect();
-    if !windows.is_empty() {
-        legend.push(LegendItem {
-            label: "fault window".into(),
-            colour: WINDOW,
-            swatch: Swatch::Band,
-        });
-    }
-    if r.alarm.as_ref().is_some_and(|a| !marks(a).is_empty()) {
-        for (label, colour) in [("alarm expected", RED), ("alert received", PURPLE)] {
-            legend.push(LegendItem {
-                label: label.into(),
-                colour,
-                swatch: Swatch::Line,
-            });
-        }
-    }
+    super::overlay_legend(&mut legend, !windows.is_empty(), r);
     Ok(Some(Chart { svg, legend }))
 }
 
