@@ -5,6 +5,7 @@
 //! kit in `support`.
 
 mod abuse;
+mod cashier;
 mod gateway;
 mod loopback;
 mod overload;
