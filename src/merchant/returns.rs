@@ -56,14 +56,24 @@ pub(crate) fn waits_for_return(shared: &Shared, order_id: &str) -> bool {
         && shared.redirected().contains(order_id)
 }
 
-/// The checkout answer of an order whose card needs authentication: pending, and where to
-/// send the customer (`redirect_url`).
+/// What the customer is told while the gateway's cashier page waits for them.
+pub const CASHIER_MESSAGE: &str =
+    "Please pay on the payment page we are sending you to. We confirm your order as soon as the payment service tells us it is paid.";
+
+/// The checkout answer of an order whose card needs authentication (or whose gateway trade
+/// waits on its cashier page): pending, and where to send the customer (`redirect_url`).
 pub(crate) fn redirect_answer(o: &Order, url: &str) -> Response<Full<Bytes>> {
+    // The page's URL says whose it is: a channel's dialect is not known here.
+    let message = if url.contains(crate::gateway::CASHIER_PATH) {
+        CASHIER_MESSAGE
+    } else {
+        AUTHENTICATE_MESSAGE
+    };
     let body = json!({
         "order_id": o.order_id,
         "status": "pending",
         "reason": Value::Null,
-        "message": AUTHENTICATE_MESSAGE,
+        "message": message,
         "redirect_url": url,
     });
     json_response(StatusCode::ACCEPTED, &body)
