@@ -1,6 +1,7 @@
 //! The reference merchant as a whole, over HTTP against a wiremock provider: starting it
 //! (here), each planted flaw (`flaws`), the gateway dialect (`gateway`).
 
+mod cashier;
 mod flaws;
 mod gateway;
 
