@@ -9,6 +9,10 @@ pub const PAY_PATH: &str = "/gateway/pay";
 pub const QUERY_PATH: &str = "/gateway/query";
 /// `POST`, JSON: refund (part of) a paid trade, by `trade_no`.
 pub const REFUND_PATH: &str = "/gateway/refund";
+/// `GET {CASHIER_PATH}{trade_no}`: the cashier page where the buyer of a trade answered
+/// [`Code::AwaitingBuyer`] pays (`…/complete`) or fails to (`…/fail`), on the gateway's own
+/// listener; then the browser is sent to the pay's `return_url` with signed parameters.
+pub const CASHIER_PATH: &str = "/gateway/cashier/";
 /// The `notify_type` of a notification of a trade's status change.
 pub const NOTIFY_TYPE: &str = "trade_status_sync";
 /// The exact body a merchant answers a notification with to acknowledge it.
@@ -24,6 +28,9 @@ pub const MAX_OUT_TRADE_NO: usize = 64;
 pub enum Code {
     /// `000`: done (paid, found, refunded).
     Success,
+    /// `100`: the trade waits for its buyer on the cashier page (`cashier_url`); nothing is
+    /// charged yet. Only the notification (or a query) tells the outcome.
+    AwaitingBuyer,
     /// `101`: insufficient balance; the trade is closed.
     InsufficientBalance,
     /// `102`: the payment channel failed the payment; nothing was charged and the trade stays
@@ -31,6 +38,9 @@ pub enum Code {
     ChannelError,
     /// `103`: declined by the issuer for another reason; the trade is closed.
     Declined,
+    /// `104`: the buyer did not pay on the cashier page before the trade expired; the trade
+    /// is closed and nothing was charged.
+    Expired,
     /// `202`: timed out / unconfirmed: a request for this trade is still being processed;
     /// the outcome is unknown, query later (or pay again: it is idempotent).
     Unconfirmed,
@@ -53,11 +63,13 @@ pub enum Code {
 
 impl Code {
     /// Every code, in table order.
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 14] = [
         Code::Success,
+        Code::AwaitingBuyer,
         Code::InsufficientBalance,
         Code::ChannelError,
         Code::Declined,
+        Code::Expired,
         Code::Unconfirmed,
         Code::RiskIntercepted,
         Code::InvalidParam,
@@ -72,9 +84,11 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Success => "000",
+            Code::AwaitingBuyer => "100",
             Code::InsufficientBalance => "101",
             Code::ChannelError => "102",
             Code::Declined => "103",
+            Code::Expired => "104",
             Code::Unconfirmed => "202",
             Code::RiskIntercepted => "301",
             Code::InvalidParam => "400",
@@ -95,9 +109,11 @@ impl Code {
     pub fn msg(self) -> &'static str {
         match self {
             Code::Success => "success",
+            Code::AwaitingBuyer => "waiting for the buyer to pay on the cashier page",
             Code::InsufficientBalance => "insufficient balance",
             Code::ChannelError => "payment channel error, nothing charged: pay again",
             Code::Declined => "declined by the issuer",
+            Code::Expired => "not paid before the trade expired: closed, nothing charged",
             Code::Unconfirmed => "timed out, unconfirmed: query later",
             Code::RiskIntercepted => "intercepted by risk control",
             Code::InvalidParam => "invalid parameter",
@@ -113,11 +129,12 @@ impl Code {
 /// A trade's status (`trade_status`), as Alipay names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TradeStatus {
-    /// Created, not paid: open for another payment (after a `102`).
+    /// Created, not paid: open for another payment (after a `102`), or waiting for its
+    /// buyer on the cashier page (`100`).
     WaitBuyerPay,
     /// Paid (refunds do not change it here).
     Success,
-    /// Closed without payment: declined (`101`, `103`, `301`).
+    /// Closed without payment: declined (`101`, `103`, `301`), or expired unpaid (`104`).
     Closed,
     /// Paid and final (never sent by the mock; accepted by the merchant as paid).
     Finished,
@@ -195,6 +212,8 @@ mod tests {
         assert_eq!(Code::parse("999"), None);
         assert_eq!(Code::InsufficientBalance.as_str(), "101");
         assert_eq!(Code::Unconfirmed.as_str(), "202");
+        assert_eq!(Code::AwaitingBuyer.as_str(), "100");
+        assert_eq!(Code::Expired.as_str(), "104");
     }
 
     #[test]

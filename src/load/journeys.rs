@@ -193,7 +193,7 @@ impl Browser<'_> {
 }
 
 /// The merchant's return page of an order as a forger writes it: the challenge page's
-/// intent id, and `redirect_status=succeeded`. `return_base` is the checkout URL's origin;
+/// intent id, and `redirect_status=succeeded` (a gateway cashier's: see `cashier`). `return_base` is the checkout URL's origin;
 /// the path is the reference merchant's (`/return/{order_id}`).
 pub fn forged_return(checkout_url: &str, order_id: &str, challenge_url: &str) -> Option<String> {
     let origin_end = checkout_url
@@ -201,6 +201,9 @@ pub fn forged_return(checkout_url: &str, order_id: &str, challenge_url: &str) ->
         .and_then(|rest| rest.find('/'))
         .map_or(checkout_url.len(), |i| i + "http://".len());
     let origin = &checkout_url[..origin_end];
+    if let Some(cashier) = super::cashier::forged_return(origin, order_id, challenge_url) {
+        return Some(cashier);
+    }
     let intent = challenge_url.rsplit('/').next()?;
     Some(format!(
         "{origin}/return/{order_id}?payment_intent={intent}&redirect_status=succeeded"

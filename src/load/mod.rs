@@ -10,6 +10,7 @@
 //! `merchant` or `verify`.
 
 pub mod card_testers;
+mod cashier;
 mod client;
 mod contract;
 pub mod journeys;

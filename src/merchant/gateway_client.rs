@@ -1,5 +1,6 @@
 //! The merchant's client to a gateway-dialect provider: pay by `out_trade_no` (the order id,
-//! the gateway's idempotency key), query by it, refund by `trade_no`, every request signed
+//! the gateway's idempotency key; with `return_url`, a page pay that may answer a cashier
+//! URL), query by it, refund by `trade_no`, every request signed
 //! with the merchant key; each answer's result code sorted into the same [`Answer`]s as
 //! Stripe's, so the checkout, the reconciler and refunds run unchanged. Knows no orders.
 
@@ -47,13 +48,24 @@ impl GatewayClient {
     /// (a retry, or paying again after a channel error), since `out_trade_no` is the key.
     pub async fn pay(&self, p: &ChargeParams<'_>) -> Answer {
         let amount = format_amount(p.amount);
-        let params = [
+        let mut params = vec![
             ("merchant_id", MERCHANT_ID),
             ("out_trade_no", p.order_id),
             ("total_amount", amount.as_str()),
             ("currency", p.currency),
             ("notify_url", self.notify_url.as_str()),
         ];
+        // A page pay: where the cashier sends the buyer back; and who pays, for the
+        // gateway's risk rules.
+        for (name, value) in [
+            ("return_url", p.return_url),
+            ("customer_id", p.customer),
+            ("client_ip", p.client_ip),
+        ] {
+            if let Some(v) = value {
+                params.push((name, v));
+            }
+        }
         self.post(wire::PAY_PATH, &params, classify).await
     }
 
@@ -135,6 +147,16 @@ pub fn decline_reason(code: Code) -> Option<FailReason> {
     }
 }
 
+/// The reason a closed trade failed for (`pay_code`): its decline's, provider trouble
+/// for one closed unpaid at the cashier's expiry (nothing was charged), a generic decline
+/// when the code says nothing more.
+pub fn closed_reason(code: Option<Code>) -> FailReason {
+    match code {
+        Some(Code::Expired) => FailReason::ProviderError,
+        c => c.and_then(decline_reason).unwrap_or(FailReason::Declined),
+    }
+}
+
 /// What a non-decline code asks of the merchant.
 fn other_code(code: Code) -> Answer {
     match code {
@@ -162,9 +184,10 @@ fn code_of(v: &Value) -> Option<Code> {
     v["code"].as_str().and_then(Code::parse)
 }
 
-/// Sorts a pay answer: `000` with a paid trade is success; `101`, `301`, `103` hard
-/// declines and `102` a soft one (all with the trade); `202` unknown; `500`, `503` retry;
-/// `4xx` final. An unreadable answer or an unknown code may hide a payment: unknown.
+/// Sorts a pay answer: `000` with a paid trade is success; `100` sends the buyer to its
+/// `cashier_url`; `101`, `301`, `103` hard declines and `102` a soft one (all with the
+/// trade); `202` unknown; `500`, `503` retry; `104` and `4xx` final. An unreadable answer or
+/// an unknown code may hide a payment: unknown.
 pub fn classify(status: u16, body: &[u8]) -> Answer {
     if status != 200 {
         return not_answered(status);
@@ -190,6 +213,14 @@ pub fn classify(status: u16, body: &[u8]) -> Answer {
         (_, Some(reason)) => Answer::Declined {
             reason,
             payment_id: trade_no,
+        },
+        // A page pay the gateway sends to its cashier: the buyer must go there.
+        (Code::AwaitingBuyer, _) => match (trade_no, v["cashier_url"].as_str()) {
+            (Some(payment_id), Some(url)) => Answer::Action {
+                payment_id,
+                redirect_url: url.to_string(),
+            },
+            _ => Answer::Indeterminate,
         },
         (c, None) => other_code(c),
     }
@@ -238,16 +269,14 @@ pub fn query_result(
     let id = v["trade_no"]
         .as_str()
         .ok_or_else(|| bad("000 without a trade_no".into()))?;
-    let pay_reason = v["pay_code"]
-        .as_str()
-        .and_then(Code::parse)
-        .and_then(decline_reason);
+    let pay_code = v["pay_code"].as_str().and_then(Code::parse);
+    let pay_reason = pay_code.and_then(decline_reason);
     let state = match (
         v["trade_status"].as_str().and_then(TradeStatus::parse),
         pay_reason,
     ) {
         (Some(TradeStatus::Success | TradeStatus::Finished), _) => IntentState::Succeeded,
-        (Some(TradeStatus::Closed), r) => IntentState::Declined(r.unwrap_or(FailReason::Declined)),
+        (Some(TradeStatus::Closed), _) => IntentState::Declined(closed_reason(pay_code)),
         (_, Some(FailReason::ProviderError)) => IntentState::Declined(FailReason::ProviderError),
         _ => IntentState::Open,
     };
@@ -302,9 +331,22 @@ mod tests {
             ("409", "", Answer::Fatal { status: 409 }),
             ("401", "", Answer::Fatal { status: 401 }),
             ("777", "", Answer::Indeterminate),
+            ("100", "WAIT_BUYER_PAY", Answer::Indeterminate),
+            ("104", "TRADE_CLOSED", Answer::Fatal { status: 104 }),
         ] {
             assert_eq!(classify(200, &pay_answer(code, status)), want, "{code}");
         }
+        let page = body(
+            json!({"code": "100", "trade_no": "T1", "trade_status": "WAIT_BUYER_PAY",
+            "cashier_url": "http://127.0.0.1:9/gateway/cashier/T1"}),
+        );
+        assert_eq!(
+            classify(200, &page),
+            Answer::Action {
+                payment_id: "T1".into(),
+                redirect_url: "http://127.0.0.1:9/gateway/cashier/T1".into()
+            }
+        );
         assert_eq!(classify(200, b"<html>"), Answer::Indeterminate);
         assert_eq!(classify(502, b""), Answer::Retryable { status: 502 });
         assert_eq!(classify(404, b""), Answer::Fatal { status: 404 });
@@ -345,6 +387,12 @@ mod tests {
             IntentState::Declined(FailReason::ProviderError)
         );
         assert_eq!(found("WAIT_BUYER_PAY", ""), IntentState::Open);
+        assert_eq!(found("WAIT_BUYER_PAY", "100"), IntentState::Open);
+        assert_eq!(
+            found("TRADE_CLOSED", "104"),
+            IntentState::Declined(FailReason::ProviderError),
+            "closed unpaid at the cashier's expiry: nothing charged"
+        );
         assert!(q(json!({"code":"500"})).is_err());
         assert!(query_result("ord-1", 502, b"").is_err());
     }

@@ -12,7 +12,7 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
-use super::gateway_client::decline_reason;
+use super::gateway_client::{closed_reason, decline_reason};
 use super::handlers::{read_body, run_effect};
 use super::store::{Effect, Settlement};
 use super::Shared;
@@ -42,7 +42,14 @@ pub(crate) async fn notify(shared: Arc<Shared>, req: Request<net::Body>) -> Resp
         return success();
     }
     let effect = if shared.store.first_sight(notify_id) {
-        settlement_of(&params).map_or(Effect::None, |(o, s)| shared.store.settle(&o, &s))
+        match settlement_of(&params) {
+            // Only with `fulfil_on_return_only`: a paid cashier trade waits for its return.
+            Some((o, Settlement::Paid { .. })) if super::returns::waits_for_return(&shared, &o) => {
+                Effect::None
+            }
+            Some((o, s)) => shared.store.settle(&o, &s),
+            None => Effect::None,
+        }
     } else if flaws.has(Flaw::NoEventDedupe) {
         settlement_of(&params).map_or(Effect::None, |(o, s)| shared.store.repeat(&o, &s))
     } else {
@@ -87,8 +94,7 @@ pub fn settlement_of(params: &[(String, String)]) -> Option<(String, Settlement)
             let code = get(params, "pay_code").and_then(Code::parse);
             match code.and_then(decline_reason) {
                 Some(FailReason::ProviderError) => Settlement::SoftDeclined,
-                Some(reason) => Settlement::Failed(reason),
-                None => Settlement::Failed(FailReason::Declined),
+                _ => Settlement::Failed(closed_reason(code)),
             }
         }
         // Still open: nothing is decided.
@@ -175,6 +181,11 @@ mod tests {
         assert_eq!(
             with("WAIT_BUYER_PAY", "102"),
             Some(Settlement::SoftDeclined)
+        );
+        assert_eq!(
+            with("TRADE_CLOSED", "104"),
+            Some(Settlement::Failed(FailReason::ProviderError)),
+            "closed unpaid at the cashier's expiry"
         );
         assert_eq!(with("PAID", ""), None);
         assert_eq!(

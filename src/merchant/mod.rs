@@ -13,6 +13,7 @@ pub mod charge;
 pub mod failover;
 pub mod gateway_client;
 pub mod gateway_notify;
+pub mod gateway_return;
 pub mod handlers;
 pub mod monitor;
 pub mod provider_client;

@@ -1,4 +1,5 @@
-//! The customer's way back from a 3D Secure challenge: the `return_url` the checkout hands
+//! The customer's way back from a 3D Secure challenge (the gateway's cashier page comes back
+//! here too and is read by `gateway_return`): the `return_url` the checkout hands
 //! the provider (`/return/{order_id}`), the checkout answer that sends the customer to the
 //! challenge page (`redirect_url`), and the return page, which *retrieves the intent* to
 //! learn the outcome: `redirect_status` in the query is the browser's word, and anyone can
@@ -20,7 +21,6 @@ use super::Shared;
 use crate::domain::FailReason;
 use crate::net;
 use crate::scenario::flaws::Flaw;
-use crate::scenario::Dialect;
 
 /// Where the return pages are served.
 pub const RETURN_PREFIX: &str = "/return/";
@@ -29,8 +29,8 @@ pub const RETURN_PREFIX: &str = "/return/";
 pub const AUTHENTICATE_MESSAGE: &str =
     "Your bank asks you to confirm this payment. Please complete the authentication on the page we are sending you to.";
 
-/// The `return_url` of `order_id`'s charge (Stripe only: the gateway's cashier flow is not
-/// served yet).
+/// The `return_url` of `order_id`'s charge (Stripe's 3D Secure challenge and the gateway's
+/// cashier page alike).
 pub(crate) fn return_url(shared: &Shared, order_id: &str) -> Option<String> {
     // The flawed one points at a page nobody serves (a path renamed in one place only).
     let prefix = if shared.cfg.reference.flaws.has(Flaw::WrongReturnUrl) {
@@ -38,10 +38,7 @@ pub(crate) fn return_url(shared: &Shared, order_id: &str) -> Option<String> {
     } else {
         RETURN_PREFIX
     };
-    match shared.cfg.dialect {
-        Dialect::Stripe => Some(format!("{}{prefix}{}", shared.own_url, encode(order_id))),
-        Dialect::Gateway => None,
-    }
+    Some(format!("{}{prefix}{}", shared.own_url, encode(order_id)))
 }
 
 /// Remembers that `order_id`'s payment went through a redirect (only the flawed merchant
@@ -59,14 +56,24 @@ pub(crate) fn waits_for_return(shared: &Shared, order_id: &str) -> bool {
         && shared.redirected().contains(order_id)
 }
 
-/// The checkout answer of an order whose card needs authentication: pending, and where to
-/// send the customer (`redirect_url`).
+/// What the customer is told while the gateway's cashier page waits for them.
+pub const CASHIER_MESSAGE: &str =
+    "Please pay on the payment page we are sending you to. We confirm your order as soon as the payment service tells us it is paid.";
+
+/// The checkout answer of an order whose card needs authentication (or whose gateway trade
+/// waits on its cashier page): pending, and where to send the customer (`redirect_url`).
 pub(crate) fn redirect_answer(o: &Order, url: &str) -> Response<Full<Bytes>> {
+    // The page's URL says whose it is: a channel's dialect is not known here.
+    let message = if url.contains(crate::gateway::CASHIER_PATH) {
+        CASHIER_MESSAGE
+    } else {
+        AUTHENTICATE_MESSAGE
+    };
     let body = json!({
         "order_id": o.order_id,
         "status": "pending",
         "reason": Value::Null,
-        "message": AUTHENTICATE_MESSAGE,
+        "message": message,
         "redirect_url": url,
     });
     json_response(StatusCode::ACCEPTED, &body)
@@ -85,6 +92,10 @@ pub(crate) async fn return_page(
     let payment_id = form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "payment_intent")
         .map(|(_, v)| v.into_owned());
+    // The gateway's cashier sends the browser back with its own signed parameters.
+    if payment_id.is_none() && super::gateway_return::is_gateway_return(query) {
+        return super::gateway_return::return_page(shared, &order_id, query).await;
+    }
     let Some(payment_id) = payment_id else {
         return json_error(
             StatusCode::BAD_REQUEST,

@@ -1,6 +1,8 @@
 //! The reference merchant as a whole, over HTTP against a wiremock provider: starting it
-//! (here), each planted flaw (`flaws`), the gateway dialect (`gateway`).
+//! (here), each planted flaw (`flaws`), the gateway dialect (`gateway`) and its cashier page
+//! (`cashier`).
 
+mod cashier;
 mod flaws;
 mod gateway;
 

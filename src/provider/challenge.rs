@@ -4,7 +4,8 @@
 //! `requires_payment_method` with `payment_intent_authentication_failure`), the redirect back
 //! to the `return_url` with `payment_intent`, `payment_intent_client_secret` and
 //! `redirect_status`, and the expiry that cancels an intent left waiting for its customer.
-//! The `faults.requires_action` rate sends ordinary cards through the same challenge.
+//! The `faults.requires_action` rate sends ordinary cards through the same challenge. The
+//! gateway's cashier page is this flow too, in its own words (`dialects::gateway::cashier`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::domain::{AttemptResult, FailReason, PaymentOp};
 use crate::net;
 use crate::provider::cards::{self, DeclineCode, TestCard};
+use crate::provider::dialects::gateway::cashier;
 use crate::provider::dialects::{stripe, Answer, EventKind};
 use crate::provider::exec::{Ctx, State};
 use crate::provider::ledger::{Draft, Intent, IntentStatus};
@@ -69,9 +71,23 @@ pub fn url(base: &str, id: &str) -> String {
     format!("{base}{PREFIX}{id}")
 }
 
-/// Whether `path` is a challenge page or one of its actions.
+/// Whether `path` is a challenge page or one of its actions (the gateway's cashier page
+/// included).
 pub(crate) fn is_challenge_path(path: &str) -> bool {
-    path.starts_with(PREFIX)
+    path.starts_with(PREFIX) || path.starts_with(crate::gateway::CASHIER_PATH)
+}
+
+/// The intent a challenge path names and the action after it (the gateway's cashier path
+/// names its trade).
+fn parse_path(path: &str) -> (String, Option<&str>) {
+    if let Some(found) = cashier::parse_path(path) {
+        return found;
+    }
+    let rest = path.strip_prefix(PREFIX).unwrap_or(path);
+    match rest.split_once('/') {
+        Some((id, a)) => (id.to_string(), Some(a)),
+        None => (rest.to_string(), None),
+    }
 }
 
 /// What a challenge step did: the intent after it, and the event it created.
@@ -220,11 +236,8 @@ pub(crate) fn schedule_expiry(shared: &Arc<Shared>, id: String) {
 /// `/_challenge/{id}/complete` or `/fail` carries out the customer's verdict, then sends the
 /// browser back to the intent's `return_url` (303).
 pub(crate) fn serve(shared: &Arc<Shared>, req: &Request<net::Body>) -> Response<Full<Bytes>> {
-    let rest = &req.uri().path()[PREFIX.len()..];
-    let (id, action) = match rest.split_once('/') {
-        Some((id, a)) => (id, Some(a)),
-        None => (rest, None),
-    };
+    let (id, action) = parse_path(req.uri().path());
+    let id = id.as_str();
     let get = req.method() == Method::GET;
     let post = req.method() == Method::POST;
     let passed = match action {
@@ -247,7 +260,8 @@ pub(crate) fn serve(shared: &Arc<Shared>, req: &Request<net::Body>) -> Response<
         return html(StatusCode::NOT_FOUND, format!("<p>No payment {id}.</p>"));
     };
     shared.emit(&s, chaos.seed);
-    match return_location(&s.intent) {
+    let dialect = crate::provider::dialects::of(shared.cfg.dialect);
+    match dialect.return_location(&s.intent, &shared.cfg.webhook_secret) {
         Some(location) => {
             let mut resp = html(StatusCode::SEE_OTHER, String::new());
             if let Ok(v) = HeaderValue::from_str(&location) {
@@ -292,6 +306,9 @@ fn page(shared: &Shared, id: &str) -> Response<Full<Bytes>> {
     if it.status != IntentStatus::RequiresAction {
         let body = format!("<p>Payment {id} is {}.</p>", it.status.as_str());
         return html(StatusCode::GONE, body);
+    }
+    if shared.cfg.dialect == crate::scenario::Dialect::Gateway {
+        return html(StatusCode::OK, cashier::page_body(&it));
     }
     let body = format!(
         "<h1>Authenticate your payment</h1><p>{} {} to the merchant.</p>\

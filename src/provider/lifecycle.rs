@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::chaos::{FaultKind, FaultOp};
 use crate::domain::{Amount, AttemptResult, PaymentOp};
-use crate::provider::challenge;
 use crate::provider::dialects::{Answer, ApiError, EventKind, IntentUpdate, NewRefund};
 use crate::provider::events::EventQuery;
 use crate::provider::exec::{Ctx, Gate, Gated, Plan, Reply, State};
@@ -52,9 +51,7 @@ impl State {
         let it = self.ledger.at_mut(i);
         it.status = IntentStatus::RequiresAction;
         it.last_error = None;
-        if it.return_url.is_some() {
-            it.challenge_url = Some(challenge::url(ctx.base, &it.id));
-        }
+        it.challenge_url = ctx.dialect.challenge_url(ctx.base, it);
         e.payment_id = Some(it.id.clone());
         e.result = AttemptResult::Ok;
         let answer = Answer::Intent(Box::new(it.clone()));

@@ -1,10 +1,11 @@
 //! The provider end to end over loopback: a provider on 127.0.0.1:0 and a bare hyper client,
 //! one connection per request (a dropped answer closes its connection). Charges under each
 //! fault here; the Stripe dialect's other endpoints in `loopback`, the gateway dialect in
-//! `gateway`, the server limits in `abuse`, the in-flight cap in `overload`; the shared test
+//! `gateway` (its cashier page in `cashier`), the server limits in `abuse`, the in-flight cap in `overload`; the shared test
 //! kit in `support`.
 
 mod abuse;
+mod cashier;
 mod gateway;
 mod loopback;
 mod overload;

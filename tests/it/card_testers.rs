@@ -84,3 +84,41 @@ async fn the_providers_rules_block_what_reaches_them_past_their_limits() {
     assert_eq!(ct["let_through"], 4, "{ct}");
     assert_eq!(ct["honest_refused"], 0, "{ct}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_gateway_the_providers_rules_stop_what_a_flawed_merchant_lets_through() {
+    // Arrange: the gateway dialect, a merchant declaring three attempts but enforcing none;
+    // it forwards each checkout's customer and address as the pay's customer_id and
+    // client_ip, and the gateway blocks every burst's attempts after its second (301).
+    let setup = crate::util::Setup {
+        dialect: "gateway",
+        ..exposing(&testers("max_attempts = 2"), "")
+    }
+    .merchant("velocity", LIMIT)
+    .merchant("flaws", "[\"no_velocity_limit\"]");
+
+    // Act
+    let run = run_toml(&setup.toml()).await;
+
+    // Assert: the merchant is caught (one finding per burst), and only by that check.
+    let json = &run.json;
+    let failed: Vec<&str> = json["verification"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["violations"].as_u64().unwrap_or(0) > 0)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        ["card_testing_unthrottled"],
+        "{:#}",
+        json["verification"]["discrepancies"]
+    );
+    let ct = &json["card_testers"];
+    assert_eq!(ct["bursts"], 2, "{ct}");
+    assert_eq!(ct["stopped_by_merchant"], 0, "{ct}");
+    assert_eq!(ct["stopped_by_provider"], 8, "{ct}");
+    assert_eq!(ct["let_through"], 4, "{ct}");
+    assert_eq!(ct["honest_refused"], 0, "{ct}");
+}

@@ -57,3 +57,84 @@ async fn fulfil_on_return_only_leaves_the_customers_who_never_return_stuck_pendi
     )
     .await;
 }
+
+/// The exposing setup in the gateway dialect: the challenge is the gateway's cashier page.
+fn on_gateway() -> crate::util::Setup {
+    crate::util::Setup {
+        dialect: "gateway",
+        ..exposing("", "")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_return_params_is_paid_on_forged_return_on_the_gateway() {
+    // The forged return carries trade_status=TRADE_SUCCESS under a guessed sign.
+    let n = exposes_with(
+        "trust_return_params",
+        "paid_on_forged_return",
+        on_gateway(),
+        with_journeys,
+    )
+    .await;
+    assert!(n > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_return_url_is_customer_misinformed_on_the_gateway() {
+    exposes_with(
+        "wrong_return_url",
+        "customer_misinformed",
+        on_gateway(),
+        with_journeys,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfil_on_return_only_leaves_gateway_customers_who_never_return_stuck_pending() {
+    // The TRADE_SUCCESS notification is ignored for cashier trades, and the reconciler skips
+    // them: only the return page could settle them.
+    exposes_with(
+        "fulfil_on_return_only",
+        "stuck_pending",
+        on_gateway(),
+        with_lost_returns,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cashier_journeys_verify_clean_and_abandoned_trades_close() {
+    // Arrange: every journey through the gateway's cashier, the correct merchant.
+    let toml = with_journeys(on_gateway().toml());
+
+    // Act
+    let run = crate::util::run_toml(&toml).await;
+
+    // Assert: clean, with abandoned cashier trades closed by their expiry's notification
+    // (abandoned_not_released quiet) and every journey walked without a broken step.
+    let json = &run.json;
+    assert_eq!(
+        json["verification"]["passed"], true,
+        "{:#}",
+        json["verification"]["discrepancies"]
+    );
+    let j = &json["journeys"];
+    for journey in ["completes", "fails", "abandons", "never_returns"] {
+        assert!(
+            j["journeys"][journey].as_u64().unwrap_or(0) > 0,
+            "{journey}: {j}"
+        );
+    }
+    assert!(j["forged_returns"].as_u64().unwrap_or(0) > 0, "{j}");
+    assert_eq!(j["errors"], 0, "{j}");
+    assert_eq!(j["challenged"], j["challenge_shown"], "{j}");
+    // Each abandoned trade closed unpaid (104): its order failed, nothing charged.
+    let fin = &json["outcomes"]["final"];
+    assert_eq!(fin["pending"], 0, "{fin}");
+    let abandoned = j["journeys"]["abandons"].as_u64().unwrap();
+    assert!(
+        fin["failed_provider_error"].as_u64().unwrap() >= abandoned,
+        "{fin}; {j}"
+    );
+}

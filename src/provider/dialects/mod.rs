@@ -405,6 +405,22 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
 
     /// The HTTP status `answer` is sent with.
     fn status(&self, answer: &Answer) -> u16;
+
+    /// The page the customer of intent `it`, held for them (`requires_action`), is sent to;
+    /// `None` when there is none to serve. Stripe's: the 3D Secure challenge, only with a
+    /// `return_url` (without one, Stripe.js would handle it).
+    fn challenge_url(&self, base: &str, it: &Intent) -> Option<String> {
+        it.return_url
+            .is_some()
+            .then(|| crate::provider::challenge::url(base, &it.id))
+    }
+
+    /// Where the browser goes once the customer's verdict is in: `return_url` with what the
+    /// dialect appends (Stripe: the intent, its client secret and `redirect_status`; the
+    /// gateway: signed trade parameters, keyed with `secret`).
+    fn return_location(&self, it: &Intent, _secret: &str) -> Option<String> {
+        crate::provider::challenge::return_location(it)
+    }
 }
 
 /// The implementation of the scenario's dialect.

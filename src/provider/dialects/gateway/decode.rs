@@ -10,8 +10,11 @@ use super::{intent_id, PAYMENT_METHOD};
 use crate::gateway::{parse_amount, valid_out_trade_no};
 use crate::provider::dialects::{ApiError, Call, Decoded, NewIntent, NewRefund, Route};
 use crate::provider::idempotency::Fingerprint;
-use crate::provider::webhooks;
+use crate::provider::{velocity, webhooks};
 use crate::signature;
+
+/// The longest `customer_id` or `client_ip` taken.
+const MAX_CLIENT_FIELD: usize = 200;
 
 const PAY_PARAMS: &[&str] = &[
     "merchant_id",
@@ -19,12 +22,15 @@ const PAY_PARAMS: &[&str] = &[
     "total_amount",
     "currency",
     "notify_url",
+    "return_url",
+    "customer_id",
+    "client_ip",
     "subject",
     "timestamp",
     "sign",
     "sign_type",
 ];
-const PAY_ACCEPTED: &str = "one of merchant_id, out_trade_no, total_amount, currency, notify_url, subject, timestamp, sign, sign_type";
+const PAY_ACCEPTED: &str = "one of merchant_id, out_trade_no, total_amount, currency, notify_url, return_url, customer_id, client_ip, subject, timestamp, sign, sign_type";
 const QUERY_PARAMS: &[&str] = &[
     "out_trade_no",
     "merchant_id",
@@ -141,6 +147,23 @@ fn pay(p: &Params, path: &str) -> Result<Decoded, ApiError> {
         })?;
         metadata.insert("notify_url".to_string(), url.to_string());
     }
+    // Who pays, for the risk engine's velocity rules (not the trade's identity either).
+    for (param, key) in [
+        ("customer_id", velocity::CUSTOMER_KEY),
+        ("client_ip", velocity::ADDRESS_KEY),
+    ] {
+        if let Some(v) = p.get(param).filter(|v| !v.is_empty()) {
+            if v.len() > MAX_CLIENT_FIELD {
+                return Err(ApiError::InvalidParam {
+                    param: param.into(),
+                    expected: "at most 200 characters",
+                    got: v.chars().take(80).collect(),
+                });
+            }
+            metadata.insert(key.to_string(), v.to_string());
+        }
+    }
+    let return_url = return_url(p)?;
     // The trade's identity: a repeat with the same values finds it, another amount conflicts.
     let fingerprint = Fingerprint::of(
         path,
@@ -164,7 +187,8 @@ fn pay(p: &Params, path: &str) -> Result<Decoded, ApiError> {
             payment_method_types: Vec::new(),
             // The customer pays on the gateway's page: a pay call carries no card data.
             card: None,
-            return_url: None,
+            // A page pay: a trade the gateway sends to its cashier comes back here.
+            return_url,
         }),
         fingerprint,
         endpoint: path.to_string(),
@@ -233,6 +257,21 @@ fn json_params(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
             }),
         })
         .collect()
+}
+
+/// `return_url`: where the cashier page sends the buyer's browser back, an absolute http(s)
+/// URL (it is the browser that follows it, not the gateway).
+fn return_url(p: &Params) -> Result<Option<String>, ApiError> {
+    match p.get("return_url").filter(|u| !u.is_empty()) {
+        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+            Err(ApiError::InvalidParam {
+                param: "return_url".into(),
+                expected: "an absolute http:// or https:// URL",
+                got: u.chars().take(80).collect(),
+            })
+        }
+        u => Ok(u.map(str::to_string)),
+    }
 }
 
 fn out_trade_no(p: &Params) -> Result<String, ApiError> {
@@ -356,8 +395,35 @@ mod tests {
     }
 
     #[test]
+    fn a_page_pay_carries_its_return_url_and_who_pays_outside_the_trades_identity() {
+        let plain = dec(Route::GatewayPay, wire::PAY_PATH, &pay_body(&[])).unwrap();
+        let extra = [
+            ("return_url", "http://127.0.0.1:9/return/ord-000001"),
+            ("customer_id", "cus_7"),
+            ("client_ip", "10.0.0.7"),
+        ];
+        let d = dec(Route::GatewayPay, wire::PAY_PATH, &pay_body(&extra)).unwrap();
+        let Call::Pay(p) = &d.call else {
+            panic!("a pay: {:?}", d.call)
+        };
+        assert_eq!(
+            p.return_url.as_deref(),
+            Some("http://127.0.0.1:9/return/ord-000001")
+        );
+        assert_eq!(p.metadata[velocity::CUSTOMER_KEY], "cus_7");
+        assert_eq!(p.metadata[velocity::ADDRESS_KEY], "10.0.0.7");
+        assert_eq!(d.fingerprint, plain.fingerprint);
+        let Call::Pay(q) = &plain.call else { panic!() };
+        assert_eq!(q.return_url, None);
+        assert!(!q.metadata.contains_key(velocity::CUSTOMER_KEY));
+    }
+
+    #[test]
     fn bad_pay_requests_name_the_parameter() {
-        let cases: [(&[(&str, &str)], &str); 6] = [
+        let long = "c".repeat(201);
+        let cases: [(&[(&str, &str)], &str); 8] = [
+            (&[("return_url", "/return/ord-1")], "return_url"),
+            (&[("customer_id", long.as_str())], "customer_id"),
             (&[("total_amount", "12.345")], "total_amount"),
             (&[("total_amount", "0")], "total_amount"),
             (&[("out_trade_no", "a#b")], "out_trade_no"),

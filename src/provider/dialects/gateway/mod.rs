@@ -1,9 +1,11 @@
 //! The gateway dialect, in the style of CN async-notify gateways (STRIPE.md §7): a JSON pay
 //! API answering a result `code` and `msg`, a query by the merchant's `out_trade_no`, refunds
 //! by `trade_no`, and form notifications signed with HMAC-SHA256 over the sorted parameters.
-//! Routing and answers here, request decoding in `decode`, notifications in `notify`; the
-//! codes, statuses and amounts are the shared vocabulary of `crate::gateway`.
+//! Routing and answers here, request decoding in `decode`, notifications in `notify`, the
+//! cashier page's wire shape in `cashier`; the codes, statuses and amounts are the shared
+//! vocabulary of `crate::gateway`.
 
+pub mod cashier;
 mod decode;
 mod notify;
 
@@ -65,11 +67,13 @@ pub fn status(answer: &Answer) -> u16 {
     }
 }
 
-/// Where a trade stands: paid; closed by a hard decline; open otherwise (created, or failed
-/// by the channel and open for another payment).
+/// Where a trade stands: paid; closed by a hard decline or unpaid at its cashier's expiry;
+/// open otherwise (created, waiting for its buyer, or failed by the channel and open for
+/// another payment).
 pub fn trade_status(it: &Intent) -> TradeStatus {
     match (it.status, &it.last_error) {
         (IntentStatus::Succeeded, _) => TradeStatus::Success,
+        (IntentStatus::Canceled, _) => TradeStatus::Closed,
         (_, Some(d)) if d.reason != FailReason::ProviderError => TradeStatus::Closed,
         _ => TradeStatus::WaitBuyerPay,
     }
@@ -79,6 +83,8 @@ pub fn trade_status(it: &Intent) -> TradeStatus {
 pub fn pay_code(it: &Intent) -> Code {
     match (it.status, &it.last_error) {
         (IntentStatus::Succeeded, _) => Code::Success,
+        (IntentStatus::RequiresAction, _) => Code::AwaitingBuyer,
+        (IntentStatus::Canceled, _) => Code::Expired,
         (_, Some(d)) => decline_code(d.reason),
         // Created and not yet charged: not reachable through the gateway's pay.
         _ => Code::Unconfirmed,
@@ -122,6 +128,10 @@ fn trade_fields(it: &Intent, out: &mut Map<String, Value>) {
     out.insert("trade_status".into(), s(trade_status(it).as_str()));
     if let Some(m) = it.metadata.get("merchant_id") {
         out.insert("merchant_id".into(), s(m));
+    }
+    // Where the buyer pays, while the trade waits for them.
+    if let (IntentStatus::RequiresAction, Some(url)) = (it.status, &it.challenge_url) {
+        out.insert("cashier_url".into(), s(url));
     }
 }
 
@@ -243,6 +253,16 @@ impl Dialect for Gateway {
 
     fn status(&self, answer: &Answer) -> u16 {
         status(answer)
+    }
+
+    fn challenge_url(&self, base: &str, it: &Intent) -> Option<String> {
+        // The cashier is the gateway's own page: a pay without `return_url` gets it too
+        // (the page then shows the outcome instead of sending the browser back).
+        Some(cashier::url(base, &it.id))
+    }
+
+    fn return_location(&self, it: &Intent, secret: &str) -> Option<String> {
+        cashier::return_location(it, secret)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The gateway's asynchronous notifications: one per status change of a trade to paid
-//! (`TRADE_SUCCESS`) or closed (`TRADE_CLOSED`, with the decline's `pay_code`), as form
-//! parameters. The event carries them without `notify_time`, `sign_type` and `sign`: the
-//! delivery adds those at each attempt (`webhooks::delivery`). Deterministic `notify_id`s.
+//! (`TRADE_SUCCESS`) or closed (`TRADE_CLOSED`, with the decline's `pay_code`, `104` when the
+//! cashier expired unpaid), as form parameters. The event carries them without
+//! `notify_time`, `sign_type` and `sign`: the delivery adds those at each attempt
+//! (`webhooks::delivery`). Deterministic `notify_id`s.
 
 use bytes::Bytes;
 
@@ -38,7 +39,9 @@ pub fn notification(meta: &EventMeta<'_>, it: &Intent) -> Option<Event> {
     let status = trade_status(it);
     match (meta.kind, status) {
         (EventKind::Succeeded, TradeStatus::Success)
-        | (EventKind::PaymentFailed, TradeStatus::Closed) => {}
+        | (EventKind::PaymentFailed, TradeStatus::Closed)
+        // The cashier's expiry closed the trade unpaid (`pay_code` 104).
+        | (EventKind::Canceled, TradeStatus::Closed) => {}
         _ => return None,
     }
     let id = notify_id(meta.seed, &it.id, status, meta.nth);
