@@ -275,6 +275,15 @@ pub struct LedgerEntry {
     /// backups in routing order.
     #[serde(default, skip_serializing_if = "is_primary")]
     pub channel: u8,
+    /// The charge's payment method as a [`card::fingerprint`] (0: not known, and left out
+    /// of the record): tells a customer's other card from a retry of the declined one.
+    #[serde(default, skip_serializing_if = "is_unknown_card")]
+    pub card: u32,
+}
+
+/// Whether `card` is the unknown fingerprint (serde skips it).
+fn is_unknown_card(card: &u32) -> bool {
+    *card == 0
 }
 
 /// Whether `channel` is the primary's (serde skips it: one-provider records read as before).

@@ -581,6 +581,7 @@ impl Ledger {
             answer_delay_ms: 0,
             raw_card: e.raw_card,
             channel: 0,
+            card: e.card,
         });
     }
 
@@ -641,6 +642,8 @@ pub(super) struct Draft {
     pub(super) money_moved: bool,
     pub(super) status: u16,
     pub(super) raw_card: Option<RawCard>,
+    /// The payment method's fingerprint (`domain::card::fingerprint`), 0 when not known.
+    pub(super) card: u32,
 }
 
 impl Draft {
@@ -665,6 +668,7 @@ impl Draft {
             money_moved: false,
             status: 0,
             raw_card: None,
+            card: 0,
         }
     }
 }

@@ -78,12 +78,14 @@ pub struct AnsweredDecline {
     pub at_ms: u64,
 }
 
-/// The first hard decline the provider executed for an order, heard or not, and its key.
+/// The first hard decline the provider executed for an order, heard or not, its key and
+/// its card's fingerprint (0: not known).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FirstDecline {
     pub seq: u64,
     pub reason: FailReason,
     pub key: Option<String>,
+    pub card: u32,
 }
 
 /// A charge request that retried a hard decline: sent after the merchant heard it, or under
@@ -121,8 +123,18 @@ pub struct OrderTruth {
     pub declines: BTreeSet<FailReason>,
     /// The first hard decline executed (soft declines may be retried).
     pub first_decline: Option<FirstDecline>,
-    /// The first hard decline the merchant heard.
+    /// The hard decline later charge requests are judged against: `first_decline`, or the
+    /// first of the card the customer paid again with, once another card came.
+    pub judged_decline: Option<FirstDecline>,
+    /// The first hard decline of `judged_decline`'s card the merchant heard.
     pub answered_decline: Option<AnsweredDecline>,
+    /// The fingerprints of the cards that declined hard, in first-decline order.
+    pub declined_cards: Vec<u32>,
+    /// Money charged by requests paying with another card than the order's first charge
+    /// request (both fingerprints known): the customer paying again.
+    pub other_card_charged: Amount,
+    /// The fingerprint of the order's first charge request's card (0: not known).
+    pub first_card: u32,
     /// Charge requests that retried the hard decline, in arrival order: any after
     /// `answered_decline`, and those under a new key after `first_decline`. A retry under
     /// the same key before the merchant heard the decline is what it should do.
@@ -217,6 +229,21 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             .get_or_insert_with(|| (e.seq, e.at_ms, c.clone()));
     }
     let key = e.idempotency_key.as_deref();
+    if t.attempts == 1 {
+        t.first_card = e.card;
+    }
+    let declined_card = e.card != 0 && t.declined_cards.contains(&e.card);
+    // Another card, none of whose charges declined, after a decline is the customer paying
+    // again (a new payment, under a new key by necessity), not a retry of the declined
+    // card: it is judged from a clean slate. A card that declined before is not.
+    if t.judged_decline
+        .as_ref()
+        .is_some_and(|d| d.card != 0 && e.card != 0 && d.card != e.card)
+        && !declined_card
+    {
+        t.judged_decline = None;
+        t.answered_decline = None;
+    }
     // When this entry's answer told the merchant of the decline, if it did.
     let told_at = |e: &LedgerEntry, reason: FailReason| {
         (!e.unanswered).then_some(AnsweredDecline {
@@ -225,7 +252,7 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             at_ms: e.at_ms.saturating_add(e.answer_delay_ms),
         })
     };
-    if let Some(first) = &t.first_decline {
+    if let Some(first) = &t.judged_decline {
         // No key at all ties nothing to the declined request: a new payment too.
         let new_key = key.is_none() || first.key.as_deref() != key;
         let knew = t.answered_decline.is_some_and(|a| e.at_ms > a.at_ms);
@@ -248,15 +275,29 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
                 t.answered_decline = Some(a);
             }
         }
+    } else if declined_card {
+        // Back to a card that declined, after another card's payment: a retry of it.
+        t.after_decline.push(LaterCharge {
+            seq: e.seq,
+            attempt: e.attempt,
+            result: e.result,
+            new_key: true,
+        });
     } else if let Some(reason) = e.declined.filter(|d| is_hard(*d)) {
-        t.first_decline = Some(FirstDecline {
+        let d = FirstDecline {
             seq: e.seq,
             reason,
             key: key.map(str::to_string),
-        });
+            card: e.card,
+        };
+        t.first_decline.get_or_insert_with(|| d.clone());
+        t.judged_decline = Some(d);
         if matches!(e.result, AttemptResult::Declined(_)) {
             t.answered_decline = told_at(e, reason);
         }
+    }
+    if e.card != 0 && !declined_card && e.declined.is_some_and(is_hard) {
+        t.declined_cards.push(e.card);
     }
     if let Some(d) = e.declined {
         if is_hard(d) {
@@ -270,6 +311,9 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     if e.money_moved {
         t.charged += e.amount;
         t.charges += 1;
+        if e.card != 0 && t.first_card != 0 && e.card != t.first_card {
+            t.other_card_charged += e.amount;
+        }
         match t
             .charges_by_channel
             .iter_mut()
@@ -353,6 +397,7 @@ pub(crate) mod tests {
             answer_delay_ms: 0,
             raw_card: None,
             channel: 0,
+            card: 0,
         }
     }
 
@@ -382,6 +427,7 @@ pub(crate) mod tests {
             answer_delay_ms: 0,
             raw_card: None,
             channel: 0,
+            card: 0,
         }
     }
 
