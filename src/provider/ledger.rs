@@ -582,6 +582,7 @@ impl Ledger {
             raw_card: e.raw_card,
             channel: 0,
             card: e.card,
+            conn: 0,
         });
     }
 
@@ -589,6 +590,13 @@ impl Ledger {
     pub(super) fn delay_answer(&mut self, i: usize, latency: Duration) {
         if let Some(e) = self.entries.get_mut(i) {
             e.answer_delay_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        }
+    }
+
+    /// Notes the connection (numbered by the server) entry `i`'s request came on.
+    pub(super) fn note_connection(&mut self, i: usize, conn: u64) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.conn = conn;
         }
     }
 

@@ -220,6 +220,8 @@ fn checkout_window(c: &CheckoutRecord) -> (u64, u64) {
 #[cfg(test)]
 mod channel_tests;
 #[cfg(test)]
+mod read_proof_tests;
+#[cfg(test)]
 mod second_card_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -128,6 +128,12 @@ pub struct OrderTruth {
     pub judged_decline: Option<FirstDecline>,
     /// The first hard decline of `judged_decline`'s card the merchant heard.
     pub answered_decline: Option<AnsweredDecline>,
+    /// The seq from which the merchant had provably read a telling answer: the next
+    /// request on that answer's connection (its client read the answer to send it).
+    pub read_from_seq: Option<u64>,
+    /// For telling answers of unknown connection only: the earliest time one went out
+    /// (`at_ms` + its injected latency); a request arriving later knew.
+    pub heard_at_ms: Option<u64>,
     /// The fingerprints of the cards that declined hard, in first-decline order.
     pub declined_cards: Vec<u32>,
     /// Money charged by requests paying with another card than the order's first charge
@@ -196,6 +202,7 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
         .filter_map(|e| Some((e.payment_id.as_deref()?, e.order_id.as_deref()?)))
         .collect();
 
+    let next = next_on_connection(&entries);
     let mut out: BTreeMap<String, OrderTruth> = BTreeMap::new();
     for e in entries {
         match e.op {
@@ -203,7 +210,7 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
                 let Some(order) = e.order_id.as_deref() else {
                     continue;
                 };
-                add_charge(out.entry(order.to_string()).or_default(), e);
+                add_charge(out.entry(order.to_string()).or_default(), e, &next);
             }
             PaymentOp::Refund if e.money_moved => {
                 let order = e.order_id.as_deref().or_else(|| {
@@ -221,7 +228,39 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
     out
 }
 
-fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
+/// For each entry of known connection, the seq of the next entry on the same connection
+/// (of the same channel): `entries` in seq order.
+fn next_on_connection(entries: &[&LedgerEntry]) -> HashMap<u64, u64> {
+    let mut last: HashMap<(u8, u64), u64> = HashMap::new();
+    let mut next = HashMap::new();
+    for e in entries.iter().filter(|e| e.conn != 0) {
+        if let Some(prev) = last.insert((e.channel, e.conn), e.seq) {
+            next.insert(prev, e.seq);
+        }
+    }
+    next
+}
+
+impl OrderTruth {
+    /// Notes that `e`'s answer told the merchant of the decline, if the merchant read it:
+    /// proven by the next request on its connection (whatever it was for), or, for an
+    /// entry of unknown connection, assumed from the time it went out (`told`).
+    fn heard(&mut self, e: &LedgerEntry, told: AnsweredDecline, next: &HashMap<u64, u64>) {
+        if e.conn == 0 {
+            self.heard_at_ms = Some(self.heard_at_ms.map_or(told.at_ms, |h| h.min(told.at_ms)));
+        } else if let Some(&p) = next.get(&e.seq) {
+            self.read_from_seq = Some(self.read_from_seq.map_or(p, |r| r.min(p)));
+        }
+    }
+
+    /// Whether the merchant had read the decline when it sent `e`.
+    fn knew(&self, e: &LedgerEntry) -> bool {
+        self.read_from_seq.is_some_and(|p| e.seq >= p)
+            || self.heard_at_ms.is_some_and(|h| e.at_ms > h)
+    }
+}
+
+fn add_charge(t: &mut OrderTruth, e: &LedgerEntry, next: &HashMap<u64, u64>) {
     t.attempts += 1;
     if let Some(c) = &e.raw_card {
         t.raw_card_requests += 1;
@@ -243,6 +282,8 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     {
         t.judged_decline = None;
         t.answered_decline = None;
+        t.read_from_seq = None;
+        t.heard_at_ms = None;
     }
     // When this entry's answer told the merchant of the decline, if it did.
     let told_at = |e: &LedgerEntry, reason: FailReason| {
@@ -255,7 +296,10 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     if let Some(first) = &t.judged_decline {
         // No key at all ties nothing to the declined request: a new payment too.
         let new_key = key.is_none() || first.key.as_deref() != key;
-        let knew = t.answered_decline.is_some_and(|a| e.at_ms > a.at_ms);
+        // A same-key request knew the decline only once the merchant had read an answer
+        // telling it: a retry after its own timeout is the right recovery, however late the
+        // answer went out.
+        let knew = t.knew(e);
         if knew || new_key {
             t.after_decline.push(LaterCharge {
                 seq: e.seq,
@@ -274,6 +318,7 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             if t.answered_decline.is_none_or(|b| a.at_ms < b.at_ms) {
                 t.answered_decline = Some(a);
             }
+            t.heard(e, a, next);
         }
     } else if declined_card {
         // Back to a card that declined, after another card's payment: a retry of it.
@@ -294,6 +339,9 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
         t.judged_decline = Some(d);
         if matches!(e.result, AttemptResult::Declined(_)) {
             t.answered_decline = told_at(e, reason);
+            if let Some(a) = t.answered_decline {
+                t.heard(e, a, next);
+            }
         }
     }
     if e.card != 0 && !declined_card && e.declined.is_some_and(is_hard) {
@@ -398,6 +446,7 @@ pub(crate) mod tests {
             raw_card: None,
             channel: 0,
             card: 0,
+            conn: 0,
         }
     }
 
@@ -428,6 +477,7 @@ pub(crate) mod tests {
             raw_card: None,
             channel: 0,
             card: 0,
+            conn: 0,
         }
     }
 
