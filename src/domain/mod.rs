@@ -275,6 +275,26 @@ pub struct LedgerEntry {
     /// backups in routing order.
     #[serde(default, skip_serializing_if = "is_primary")]
     pub channel: u8,
+    /// The charge's payment method as a [`card::fingerprint`] (0: not known, and left out
+    /// of the record): tells a customer's other card from a retry of the declined one.
+    #[serde(default, skip_serializing_if = "is_unknown_card")]
+    pub card: u32,
+    /// The connection the request came on, numbered by the provider's server from 1 (0: not
+    /// known, and left out of the record). A later request on the same connection proves
+    /// the client read this answer: HTTP/1.1 clients send one exchange at a time, and one
+    /// that gave up on an answer closes its connection.
+    #[serde(default, skip_serializing_if = "is_unknown_conn")]
+    pub conn: u64,
+}
+
+/// Whether `conn` is the unknown connection (serde skips it).
+fn is_unknown_conn(conn: &u64) -> bool {
+    *conn == 0
+}
+
+/// Whether `card` is the unknown fingerprint (serde skips it).
+fn is_unknown_card(card: &u32) -> bool {
+    *card == 0
 }
 
 /// Whether `channel` is the primary's (serde skips it: one-provider records read as before).

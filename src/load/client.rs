@@ -14,6 +14,7 @@ use hyper::{Method, Request, Uri};
 use tokio::task::JoinSet;
 
 use super::journeys::{self, JourneyRecord};
+use super::retries::{self, RetryRecord};
 use super::{LoadPlan, Stage};
 use crate::domain::{CheckoutAnswer, OrderSnapshot};
 use crate::net::{ClientError, LoopbackUrl, Pool, PoolStats, Reply, UrlError};
@@ -212,6 +213,35 @@ impl Checkout {
             timeout: self.timeout,
         };
         browser.run(order_id, url, j, forged).await
+    }
+
+    /// The second checkout of order `order_id` (chaos key `order_key`) with another card,
+    /// when its customer, told `answer` (and `journey` after a challenge), pays again by the
+    /// seed; `client` names the customer as the first checkout did.
+    pub async fn retry(
+        &self,
+        order_id: &str,
+        amount: u64,
+        order_key: &str,
+        answer: &CheckoutAnswer,
+        journey: Option<&JourneyRecord>,
+        client: Option<(&str, &str)>,
+    ) -> Option<RetryRecord> {
+        let after = retries::cause(answer, journey)?;
+        if !retries::retries(self.seed, &self.customers, order_key) {
+            return None;
+        }
+        let t = std::time::Instant::now();
+        let (answer, _) = self
+            .send_as(order_id, amount, retries::ANOTHER_CARD, client)
+            .await;
+        Some(RetryRecord {
+            order_id: order_id.to_string(),
+            after,
+            payment_method: retries::ANOTHER_CARD.to_string(),
+            answer,
+            latency_us: u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
+        })
     }
 }
 

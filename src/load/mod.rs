@@ -16,6 +16,7 @@ mod contract;
 pub mod journeys;
 mod live;
 mod profiles;
+pub mod retries;
 mod scheduler;
 mod shed;
 pub mod stop;
@@ -41,6 +42,7 @@ pub use client::{auto_connections, read_bulk, ReadError, AUTO_MAX, AUTO_MIN};
 use journeys::JourneyRecord;
 pub use live::{LiveCounters, Slice, Totals, SLICE};
 pub use profiles::{stage_starts, stages};
+use retries::RetryRecord;
 pub use scheduler::Schedule;
 pub use shed::ShedLog;
 
@@ -92,6 +94,8 @@ pub struct LoadResult {
     pub pool: Option<PoolStats>,
     /// One per checkout whose answer sent the customer to a challenge, in answer order.
     pub journeys: Vec<JourneyRecord>,
+    /// One per order whose customer paid again with another card, in answer order.
+    pub retries: Vec<RetryRecord>,
 }
 
 /// The id of the `n`-th scheduled checkout of run `run`: `ord-<run>-000000`,
@@ -136,6 +140,7 @@ struct Done {
     offset: Duration,
     record: CheckoutRecord,
     journey: Option<JourneyRecord>,
+    retry: Option<RetryRecord>,
 }
 
 /// A sent checkout's place in the books: its schedule index until its answer comes.
@@ -151,6 +156,7 @@ struct Books {
     finished: usize,
     live: Option<Arc<LiveCounters>>,
     journeys: Vec<JourneyRecord>,
+    retries: Vec<RetryRecord>,
 }
 
 impl Books {
@@ -165,6 +171,7 @@ impl Books {
         );
         self.records[d.slot] = Slot::Done(d.record);
         self.journeys.extend(d.journey);
+        self.retries.extend(d.retry);
         self.finished += 1;
     }
 }
@@ -223,6 +230,7 @@ pub async fn drive_live(
         finished: 0,
         live,
         journeys: Vec::new(),
+        retries: Vec::new(),
     };
     let mut send_lag: BTreeMap<u64, SecondHistogram> = BTreeMap::new();
     let mut spawned = 0usize;
@@ -312,16 +320,16 @@ pub async fn drive_live(
         let (shared, tx) = (Arc::clone(&shared), tx.clone());
         let honest = testers.is_some();
         tokio::spawn(async move {
-            let (answer, redirect) = if honest {
-                // Among testers, an honest customer is named too: one customer and address
-                // each, so the merchant's limits can be seen to leave them alone.
-                let (customer, address) = card_testers::honest_identity(n);
-                let method = shared.payment_method();
-                shared
-                    .send_as(&id, amount, method, Some((&customer, &address)))
-                    .await
-            } else {
-                shared.send(&id, amount).await
+            // Among testers, an honest customer is named too: one customer and address
+            // each, so the merchant's limits can be seen to leave them alone.
+            let identity = honest.then(|| card_testers::honest_identity(n));
+            let client = identity.as_ref().map(|(c, a)| (c.as_str(), a.as_str()));
+            let (answer, redirect) = match client {
+                Some(client) => {
+                    let method = shared.payment_method();
+                    shared.send_as(&id, amount, method, Some(client)).await
+                }
+                None => shared.send(&id, amount).await,
             };
             let latency_us = u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX);
             // The customer's journey starts when the checkout answer arrives.
@@ -329,6 +337,10 @@ pub async fn drive_live(
                 Some(url) => Some(shared.journey(&id, &chaos_key(n), &url).await),
                 None => None,
             };
+            let key = chaos_key(n);
+            let retry = shared
+                .retry(&id, amount, &key, &answer, journey.as_ref(), client)
+                .await;
             // The driver may have stopped waiting (drain bound); then the record is lost
             // to it and already marked as unanswered.
             let _ = tx.send(Done {
@@ -342,6 +354,7 @@ pub async fn drive_live(
                     answer,
                 },
                 journey,
+                retry,
             });
         });
     }
@@ -409,6 +422,7 @@ pub async fn drive_live(
         send_lag,
         pool: shared.pool_stats(),
         journeys: books.journeys,
+        retries: books.retries,
     }
 }
 

@@ -185,6 +185,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) -> Option<Strin
         client_ip: r.client.address.as_deref(),
         return_url: return_url.as_deref(),
     };
+    let scope = super::second_attempt::key_scope(&r.order_id, r.payment);
     // The attempts of the last channel tried, when they are left to settle the order.
     let mut tried: Option<Attempts> = None;
     for (i, ch) in shared.channels.iter().enumerate() {
@@ -192,7 +193,7 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) -> Option<Strin
         if admitted == Admit::Refuse {
             continue;
         }
-        let (attempts, step) = attempts_on(&shared, ch, &params, flaws).await;
+        let (attempts, step) = attempts_on(&shared, ch, &params, &scope, flaws).await;
         // The customer is sent to a challenge: a definite answer of this channel; the
         // webhook or the return page settles the order.
         if let Answer::Action { redirect_url, .. } = &attempts.last {
@@ -238,14 +239,17 @@ async fn attempt_charge(shared: Arc<Shared>, r: CheckoutRequest) -> Option<Strin
 
 /// The attempt loop on one channel: within `1 + max_retries` requests, retrying with the
 /// same key, confirming soft declines again under a new key; and the flawed second charge.
+/// Every key starts with `scope`, the payment's part ([`super::second_attempt::key_scope`]).
 async fn attempts_on(
     shared: &Shared,
     ch: &Channel,
     params: &ChargeParams<'_>,
+    scope: &str,
     flaws: Flaws,
 ) -> (Attempts, Step) {
     let policy = shared.retry_policy();
-    let order_id = params.order_id;
+    // Keys are the payment's: the order id, or the order's n-th card (`key_scope`).
+    let order_id = scope;
     let mut call = Call::Create;
     let mut key = create_key(order_id, 0, flaws);
     let mut sent = 0u32;

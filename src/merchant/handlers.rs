@@ -64,6 +64,10 @@ pub(crate) struct CheckoutRequest {
     /// Who pays, from the request's headers (not the body).
     #[serde(skip)]
     pub client: super::velocity::Client,
+    /// Which payment of the order this checkout is: 0 the first card, 1.. another card
+    /// after a decline (`second_attempt`).
+    #[serde(skip)]
+    pub payment: u32,
 }
 
 fn parse_checkout(body: &[u8]) -> Result<CheckoutRequest, String> {
@@ -93,13 +97,24 @@ async fn checkout(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full
     if let Some(msg) = order_id_refusal(&r.order_id, shared.cfg.dialect) {
         return json_error(StatusCode::BAD_REQUEST, &msg);
     }
+    let card = crate::domain::card::fingerprint(Some(&r.payment_method));
     match shared
         .store
-        .begin_checkout(&r.order_id, r.amount, &r.currency)
+        .begin_checkout(&r.order_id, r.amount, &r.currency, card)
     {
         Begin::Started => {}
-        // A repeated checkout never charges again: it is told where the order stands.
-        Begin::Existing(order) => return checkout_answer(&order, shared.cfg.reference.flaws),
+        // A repeated checkout with the same card never charges again: it is told where the
+        // order stands. Another card may pay a declined order (`second_attempt`).
+        Begin::Existing(order) if order.card == card => {
+            return checkout_answer(&order, shared.cfg.reference.flaws)
+        }
+        Begin::Existing(order) => match shared.store.second_payment(&r.order_id, card) {
+            Ok(n) => r.payment = n,
+            Err(now) => {
+                let order = now.map_or(order, |o| *o);
+                return super::second_attempt::answer(&order, &r);
+            }
+        },
         Begin::Conflict(order) => return conflict_answer(&order, &r),
     }
     let ticket = match super::velocity::admit(&shared, &r) {

@@ -22,6 +22,7 @@ pub mod reconcile;
 mod refund_tests;
 pub mod returns;
 pub mod routing;
+pub mod second_attempt;
 pub mod store;
 pub mod velocity;
 

@@ -32,6 +32,11 @@ pub struct Order {
     /// The merchant stopped listening to the provider about this order: no news changes it
     /// any more. Only a flawed merchant closes orders (`timeout_is_failure`).
     pub closed: bool,
+    /// The fingerprint (`domain::card::fingerprint`) of the card last charged for it.
+    pub card: u32,
+    /// Payments started for it: 1 at checkout, one more for each other card
+    /// (`second_attempt`).
+    pub payments: u32,
 }
 
 /// A refund the merchant asked for (or is asking for).
@@ -238,7 +243,14 @@ impl Store {
 
     /// Creates `order_id` as pending and charging, unless it exists already. Decided under
     /// the lock, so of concurrent checkouts of one id exactly one starts.
-    pub fn begin_checkout(&self, order_id: &str, amount: Amount, currency: &str) -> Begin {
+    /// `card` is the payment method's fingerprint.
+    pub fn begin_checkout(
+        &self,
+        order_id: &str,
+        amount: Amount,
+        currency: &str,
+        card: u32,
+    ) -> Begin {
         let mut st = self.lock();
         if let Some(o) = st.orders.get(order_id) {
             if o.amount != amount || o.currency != currency {
@@ -259,9 +271,33 @@ impl Store {
                 created: Instant::now(),
                 charging: true,
                 closed: false,
+                card,
+                payments: 1,
             },
         );
         Begin::Started
+    }
+
+    /// Starts payment number `n` of an existing order with the card `card`, as
+    /// [`second_attempt::verdict`] rules (decided under the lock: of concurrent checkouts
+    /// one starts). `Err` gives back the order as it stands when nothing is to be charged.
+    ///
+    /// [`second_attempt::verdict`]: super::second_attempt::verdict
+    pub fn second_payment(&self, order_id: &str, card: u32) -> Result<u32, Option<Box<Order>>> {
+        use super::second_attempt::{verdict, Verdict};
+        let mut st = self.lock();
+        let Some(o) = st.orders.get_mut(order_id) else {
+            return Err(None);
+        };
+        match verdict(o, card, self.flaws) {
+            Verdict::Answer => return Err(Some(Box::new(o.clone()))),
+            Verdict::Reopen => o.status = OrderStatus::Pending,
+            Verdict::ChargeAsIs => {}
+        }
+        o.charging = true;
+        o.card = card;
+        o.payments += 1;
+        Ok(o.payments - 1)
     }
 
     /// The checkout request stopped talking to the provider.
@@ -369,7 +405,7 @@ mod tests {
     }
 
     fn started(store: &Store, id: &str) {
-        assert_eq!(store.begin_checkout(id, 1000, "usd"), Begin::Started);
+        assert_eq!(store.begin_checkout(id, 1000, "usd", 1), Begin::Started);
     }
 
     #[test]
@@ -454,11 +490,11 @@ mod tests {
         let store = Store::new();
         started(&store, "ord-1");
         assert!(matches!(
-            store.begin_checkout("ord-1", 1000, "usd"),
+            store.begin_checkout("ord-1", 1000, "usd", 1),
             Begin::Existing(o) if o.status == OrderStatus::Pending
         ));
         for (amount, currency) in [(5, "usd"), (1000, "eur")] {
-            match store.begin_checkout("ord-1", amount, currency) {
+            match store.begin_checkout("ord-1", amount, currency, 1) {
                 Begin::Conflict(o) => {
                     assert_eq!((o.amount, o.currency.as_str()), (1000, "usd"))
                 }

@@ -3,6 +3,7 @@
 //! neutral decline codes a charge can fail with. Pure; ordinary cards leave it to chaos.
 
 use crate::domain::FailReason;
+use crate::scenario::customers::ANOTHER_CARD;
 
 /// Why a charge was declined, finer than [`FailReason`] (the dialect words each one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,6 +55,11 @@ pub enum TestCard {
     Decline(DeclineCode),
     /// Needs 3D Secure authentication: the intent goes to `requires_action`.
     RequiresAction,
+    /// The card customers pay an order again with after a decline
+    /// ([`ANOTHER_CARD`]): another card from the customer's wallet, so none of the
+    /// order's seeded card fate (a sticky decline, a forced challenge), which belongs to the
+    /// first card, reaches it. Transport faults still do.
+    AnotherCard,
 }
 
 /// The outcome `payment_method` forces. Both spellings seen in real code are accepted:
@@ -62,6 +68,9 @@ pub fn test_card(payment_method: Option<&str>) -> TestCard {
     let Some(pm) = payment_method else {
         return TestCard::Ordinary;
     };
+    if pm == ANOTHER_CARD {
+        return TestCard::AnotherCard;
+    }
     let name = ["pm_card_visa_", "pm_card_", "tok_visa_", "tok_"]
         .iter()
         .find_map(|p| pm.strip_prefix(p))
@@ -145,6 +154,7 @@ mod tests {
         ] {
             assert_eq!(test_card(pm), TestCard::Ordinary, "{pm:?}");
         }
+        assert_eq!(test_card(Some(ANOTHER_CARD)), TestCard::AnotherCard);
     }
 
     #[test]

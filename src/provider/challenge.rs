@@ -124,6 +124,7 @@ impl State {
             it.amount,
             it.currency.clone(),
         );
+        e.card = crate::domain::card::fingerprint(it.payment_method.as_deref());
         e.attempt = order
             .as_deref()
             .map_or(0, |o| self.ledger.bump(o, PaymentOp::Charge));

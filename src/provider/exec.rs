@@ -300,6 +300,10 @@ impl State {
             Target::New(p) => p.card.clone(),
             Target::Existing { card, .. } => card.clone(),
         };
+        e.card = crate::domain::card::fingerprint(match &target {
+            Target::New(p) => p.payment_method.as_deref(),
+            Target::Existing { payment_method, .. } => payment_method.as_deref(),
+        });
 
         // Transport faults come first: they are injected before the idempotency layer.
         let fault = order.and_then(|o| ctx.chaos.attempt(o, n, ctx.at));

@@ -581,6 +581,8 @@ impl Ledger {
             answer_delay_ms: 0,
             raw_card: e.raw_card,
             channel: 0,
+            card: e.card,
+            conn: 0,
         });
     }
 
@@ -588,6 +590,13 @@ impl Ledger {
     pub(super) fn delay_answer(&mut self, i: usize, latency: Duration) {
         if let Some(e) = self.entries.get_mut(i) {
             e.answer_delay_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        }
+    }
+
+    /// Notes the connection (numbered by the server) entry `i`'s request came on.
+    pub(super) fn note_connection(&mut self, i: usize, conn: u64) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.conn = conn;
         }
     }
 
@@ -641,6 +650,8 @@ pub(super) struct Draft {
     pub(super) money_moved: bool,
     pub(super) status: u16,
     pub(super) raw_card: Option<RawCard>,
+    /// The payment method's fingerprint (`domain::card::fingerprint`), 0 when not known.
+    pub(super) card: u32,
 }
 
 impl Draft {
@@ -665,6 +676,7 @@ impl Draft {
             money_moved: false,
             status: 0,
             raw_card: None,
+            card: 0,
         }
     }
 }

@@ -174,9 +174,15 @@ pub(crate) async fn run(
     limits: ServerLimits,
 ) {
     let shutdown = shared.shutdown.clone();
+    // Numbers each connection (from 1) for the ledger: a later request on a connection proves
+    // its client read the answer before (HTTP/1.1, one exchange at a time).
+    let conns = AtomicU64::new(0);
     let make = move |peer: SocketAddr, reset: net::ResetHandle| {
         let shared = Arc::clone(&shared);
-        service_fn(move |req| serve_request(Arc::clone(&shared), peer, role, reset.clone(), req))
+        let conn = conns.fetch_add(1, Ordering::Relaxed) + 1;
+        service_fn(move |req| {
+            serve_request(Arc::clone(&shared), peer, conn, role, reset.clone(), req)
+        })
     };
     net::serve("provider", listener, make, shutdown, limits).await;
 }
@@ -195,6 +201,7 @@ struct Note {
 async fn serve_request(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    conn: u64,
     role: Role,
     reset: net::ResetHandle,
     req: Request<net::Body>,
@@ -218,7 +225,7 @@ async fn serve_request(
         return if to_control {
             Ok(control::handle(&shared, peer, req).await)
         } else {
-            handle(&shared, req, &reset, None).await
+            handle(&shared, req, &reset, conn, None).await
         };
     };
     let (at, started) = (SystemTime::now(), Instant::now());
@@ -227,7 +234,7 @@ async fn serve_request(
     let answered = if to_control {
         Ok(control::handle(&shared, peer, req).await)
     } else {
-        handle(&shared, req, &reset, Some(&mut note)).await
+        handle(&shared, req, &reset, conn, Some(&mut note)).await
     };
     hook(&RequestLog {
         at,
@@ -246,6 +253,7 @@ async fn handle(
     shared: &Arc<Shared>,
     req: Request<net::Body>,
     reset: &net::ResetHandle,
+    conn: u64,
     note: Option<&mut Note>,
 ) -> Answered {
     if challenge::is_challenge_path(req.uri().path()) {
@@ -306,6 +314,7 @@ async fn handle(
         if !plan.latency.is_zero() {
             st.ledger.delay_answer(before, plan.latency);
         }
+        st.ledger.note_connection(before, conn);
         let entry = st.ledger.entries().get(before);
         if let (Some(note), Some(e)) = (note, entry) {
             note.fault = e.fault;

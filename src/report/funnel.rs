@@ -1,8 +1,10 @@
 //! The journey funnel of a run with 3D Secure challenges: checkouts → challenge (answered
 //! with a redirect) → challenge shown → completed / failed / abandoned / never returned →
-//! returned → fulfilled (final paid), the forged returns, and each step's latency. Built
-//! from the customer simulator's journey records and the final order states; rendered in
-//! Markdown and HTML here. `None` (and no section) when no checkout met a challenge.
+//! returned → fulfilled (final paid), the forged returns, the customers who paid again
+//! with another card (and how many of those orders ended paid), and each step's latency.
+//! Built from the customer simulator's journey and retry records and the final order
+//! states; rendered in Markdown and HTML here. `None` (and no section) when no checkout met
+//! a challenge and no customer paid again.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{OrderSnapshot, OrderStatus};
 use crate::load::journeys::{JourneyRecord, JourneyStep};
+use crate::load::retries::RetryRecord;
 
 use super::RunReport;
 
@@ -33,6 +36,13 @@ pub struct Funnel {
     pub forged_returns: u64,
     /// Journeys cut short by a step that failed (an unreachable page, a missing redirect).
     pub errors: u64,
+    /// Customers who paid the same order again with another card, by why (`declined`,
+    /// `failed_challenge`, `no_return`).
+    #[serde(default)]
+    pub retries: BTreeMap<String, u64>,
+    /// Orders paid again with another card that ended paid.
+    #[serde(default)]
+    pub retries_paid: u64,
     /// Per step: how many, and their latency from the step's start.
     pub steps: Vec<StepLatency>,
 }
@@ -47,13 +57,14 @@ pub struct StepLatency {
     pub max_ms: f64,
 }
 
-/// The funnel of `journeys` among `checkouts` sent, `orders` the final states.
+/// The funnel of `journeys` and `retries` among `checkouts` sent, `orders` the final states.
 pub fn build(
     journeys: &[JourneyRecord],
+    retries: &[RetryRecord],
     checkouts: u64,
     orders: &[OrderSnapshot],
 ) -> Option<Funnel> {
-    if journeys.is_empty() {
+    if journeys.is_empty() && retries.is_empty() {
         return None;
     }
     let paid: std::collections::HashSet<&str> = orders
@@ -71,14 +82,21 @@ pub fn build(
     }
     let count =
         |f: &dyn Fn(&JourneyRecord) -> bool| journeys.iter().filter(|j| f(j)).count() as u64;
+    let mut by_cause = BTreeMap::new();
+    for r in retries {
+        *by_cause.entry(r.after.as_str().to_string()).or_insert(0) += 1;
+    }
+    let retry_us: Vec<u64> = retries.iter().map(|r| r.latency_us).collect();
     let steps = JourneyStep::ALL
         .iter()
-        .filter_map(|s| {
-            let mut v = durations.remove(s)?;
+        .map(|s| (s.as_str(), durations.remove(s)))
+        .chain([(RETRY_STEP, Some(retry_us).filter(|v| !v.is_empty()))])
+        .filter_map(|(s, v)| {
+            let mut v = v?;
             v.sort_unstable();
             let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
             Some(StepLatency {
-                step: s.as_str().to_string(),
+                step: s.to_string(),
                 count: v.len() as u64,
                 p50_ms: at(0.5),
                 p99_ms: at(0.99),
@@ -95,9 +113,17 @@ pub fn build(
         fulfilled: count(&|j| paid.contains(j.order_id.as_str())),
         forged_returns: count(&|j| j.did(JourneyStep::ForgedReturn)),
         errors: count(&|j| j.error.is_some()),
+        retries: by_cause,
+        retries_paid: retries
+            .iter()
+            .filter(|r| paid.contains(r.order_id.as_str()))
+            .count() as u64,
         steps,
     })
 }
+
+/// The step latency row of the second checkouts with another card.
+const RETRY_STEP: &str = "retry_with_another_card";
 
 /// The funnel's rows: label and count, in funnel order.
 fn rows(f: &Funnel) -> Vec<(String, u64)> {
@@ -114,6 +140,12 @@ fn rows(f: &Funnel) -> Vec<(String, u64)> {
     rows.push(("forged returns".to_string(), f.forged_returns));
     if f.errors > 0 {
         rows.push(("journeys cut short by an error".to_string(), f.errors));
+    }
+    for (cause, n) in &f.retries {
+        rows.push((format!("paid again with another card ({cause})"), *n));
+    }
+    if !f.retries.is_empty() {
+        rows.push(("paid again and fulfilled".to_string(), f.retries_paid));
     }
     rows
 }
@@ -173,6 +205,7 @@ pub fn html_section(r: &RunReport) -> String {
 mod tests {
     use super::*;
     use crate::domain::CheckoutAnswer;
+    use crate::load::retries::RetryCause;
 
     fn j(order: &str, journey: &str, steps: &[JourneyStep]) -> JourneyRecord {
         JourneyRecord {
@@ -204,7 +237,21 @@ mod tests {
             status: OrderStatus::Paid,
             fulfilments: Some(1),
         };
-        let f = build(&journeys, 10, &[paid("o1"), paid("o3"), paid("o9")]).unwrap();
+        let retry = |order: &str, after| RetryRecord {
+            order_id: order.into(),
+            after,
+            payment_method: "pm_card_amex".into(),
+            answer: CheckoutAnswer::Told {
+                status: OrderStatus::Paid,
+            },
+            latency_us: 4_000,
+        };
+        let retries = [
+            retry("o3", RetryCause::NoReturn),
+            retry("o8", RetryCause::Declined),
+        ];
+        let orders = [paid("o1"), paid("o3"), paid("o9")];
+        let f = build(&journeys, &retries, 10, &orders).unwrap();
         assert_eq!(
             (
                 f.checkouts,
@@ -218,6 +265,13 @@ mod tests {
         assert_eq!(f.journeys["abandons"], 1);
         assert_eq!(f.steps[0].step, "challenge_shown");
         assert_eq!((f.steps[0].count, f.steps[0].p99_ms), (3, 2.0));
-        assert!(build(&[], 10, &[]).is_none());
+        assert_eq!(f.retries["no_return"], 1);
+        assert_eq!(f.retries["declined"], 1);
+        assert_eq!(f.retries_paid, 1);
+        let last = f.steps.last().unwrap();
+        assert_eq!((last.step.as_str(), last.count), (RETRY_STEP, 2));
+        assert!(build(&[], &[], 10, &[]).is_none());
+        let only_retries = build(&[], &retries[1..], 10, &[]).unwrap();
+        assert_eq!((only_retries.challenged, only_retries.retries_paid), (0, 0));
     }
 }

@@ -396,6 +396,7 @@ pub fn build(inp: &ReportInputs) -> RunReport {
         channels: channels::report(inp),
         journeys: funnel::build(
             inp.evidence.journeys,
+            inp.evidence.retries,
             inp.evidence.checkouts.len() as u64,
             inp.evidence.orders,
         ),

@@ -287,6 +287,7 @@ pub async fn merge(opts: &MergeOptions) -> anyhow::Result<(RunReport, PathBuf)> 
         card_testing: card_testing.as_ref(),
         // Shard files carry no journeys: challenges are not merged (see the README).
         journeys: &[],
+        retries: &[],
     };
     let reconciliation = verify::reconcile(&evidence);
     let history = History::new(evidence);

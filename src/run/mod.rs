@@ -250,6 +250,7 @@ async fn run_scenario(
         orders: &orders,
         card_testing: card_testing.as_ref(),
         journeys: &loaded.journeys,
+        retries: &loaded.retries,
     };
     // Before the report takes the generator's logs.
     let shard_file = (external_provider || scenario.shard.is_part()).then(|| {

@@ -86,6 +86,10 @@ pub enum Flaw {
     /// back from the challenge meets a 404 and believes a paid order failed (customer
     /// misinformed).
     WrongReturnUrl,
+    /// Takes a second payment for an order with another card whatever the order's state:
+    /// a customer who cannot tell that the first card paid (the browser died after the
+    /// challenge) and pays again is charged twice (double charge).
+    SecondAttemptDoubleCharge,
 }
 
 impl Flaw {

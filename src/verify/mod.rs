@@ -20,6 +20,7 @@ use crate::domain::{
     WebhookAttempt,
 };
 use crate::load::journeys::JourneyRecord;
+use crate::load::retries::RetryRecord;
 
 pub use discrepancy::{Check, Discrepancy};
 pub use rules::answer_label;
@@ -37,6 +38,8 @@ pub struct Evidence<'a> {
     pub card_testing: Option<&'a card_testing::CardTestingPlan>,
     /// The customers' journeys through challenges (none without challenges).
     pub journeys: &'a [JourneyRecord],
+    /// The second checkouts of customers who paid again with another card.
+    pub retries: &'a [RetryRecord],
 }
 
 /// Orders counted by provider truth (rows, [`TruthLabel::ALL`]) × merchant final state
@@ -216,6 +219,10 @@ fn checkout_window(c: &CheckoutRecord) -> (u64, u64) {
 
 #[cfg(test)]
 mod channel_tests;
+#[cfg(test)]
+mod read_proof_tests;
+#[cfg(test)]
+mod second_card_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]

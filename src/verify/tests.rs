@@ -17,6 +17,7 @@ pub(crate) struct Set {
     pub checkouts: Vec<CheckoutRecord>,
     pub orders: Vec<OrderSnapshot>,
     pub journeys: Vec<crate::load::journeys::JourneyRecord>,
+    pub retries: Vec<crate::load::retries::RetryRecord>,
     /// Checkouts shed at the in-flight cap: the load counts them, the verifier never
     /// sees them (the report's fixtures read the count).
     pub shed: u64,
@@ -34,6 +35,7 @@ impl Set {
             orders: &self.orders,
             card_testing: None,
             journeys: &self.journeys,
+            retries: &self.retries,
         }
     }
 

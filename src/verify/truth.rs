@@ -78,12 +78,14 @@ pub struct AnsweredDecline {
     pub at_ms: u64,
 }
 
-/// The first hard decline the provider executed for an order, heard or not, and its key.
+/// The first hard decline the provider executed for an order, heard or not, its key and
+/// its card's fingerprint (0: not known).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FirstDecline {
     pub seq: u64,
     pub reason: FailReason,
     pub key: Option<String>,
+    pub card: u32,
 }
 
 /// A charge request that retried a hard decline: sent after the merchant heard it, or under
@@ -121,8 +123,24 @@ pub struct OrderTruth {
     pub declines: BTreeSet<FailReason>,
     /// The first hard decline executed (soft declines may be retried).
     pub first_decline: Option<FirstDecline>,
-    /// The first hard decline the merchant heard.
+    /// The hard decline later charge requests are judged against: `first_decline`, or the
+    /// first of the card the customer paid again with, once another card came.
+    pub judged_decline: Option<FirstDecline>,
+    /// The first hard decline of `judged_decline`'s card the merchant heard.
     pub answered_decline: Option<AnsweredDecline>,
+    /// The seq from which the merchant had provably read a telling answer: the next
+    /// request on that answer's connection (its client read the answer to send it).
+    pub read_from_seq: Option<u64>,
+    /// For telling answers of unknown connection only: the earliest time one went out
+    /// (`at_ms` + its injected latency); a request arriving later knew.
+    pub heard_at_ms: Option<u64>,
+    /// The fingerprints of the cards that declined hard, in first-decline order.
+    pub declined_cards: Vec<u32>,
+    /// Money charged by requests paying with another card than the order's first charge
+    /// request (both fingerprints known): the customer paying again.
+    pub other_card_charged: Amount,
+    /// The fingerprint of the order's first charge request's card (0: not known).
+    pub first_card: u32,
     /// Charge requests that retried the hard decline, in arrival order: any after
     /// `answered_decline`, and those under a new key after `first_decline`. A retry under
     /// the same key before the merchant heard the decline is what it should do.
@@ -184,6 +202,7 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
         .filter_map(|e| Some((e.payment_id.as_deref()?, e.order_id.as_deref()?)))
         .collect();
 
+    let next = next_on_connection(&entries);
     let mut out: BTreeMap<String, OrderTruth> = BTreeMap::new();
     for e in entries {
         match e.op {
@@ -191,7 +210,7 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
                 let Some(order) = e.order_id.as_deref() else {
                     continue;
                 };
-                add_charge(out.entry(order.to_string()).or_default(), e);
+                add_charge(out.entry(order.to_string()).or_default(), e, &next);
             }
             PaymentOp::Refund if e.money_moved => {
                 let order = e.order_id.as_deref().or_else(|| {
@@ -209,7 +228,39 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
     out
 }
 
-fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
+/// For each entry of known connection, the seq of the next entry on the same connection
+/// (of the same channel): `entries` in seq order.
+fn next_on_connection(entries: &[&LedgerEntry]) -> HashMap<u64, u64> {
+    let mut last: HashMap<(u8, u64), u64> = HashMap::new();
+    let mut next = HashMap::new();
+    for e in entries.iter().filter(|e| e.conn != 0) {
+        if let Some(prev) = last.insert((e.channel, e.conn), e.seq) {
+            next.insert(prev, e.seq);
+        }
+    }
+    next
+}
+
+impl OrderTruth {
+    /// Notes that `e`'s answer told the merchant of the decline, if the merchant read it:
+    /// proven by the next request on its connection (whatever it was for), or, for an
+    /// entry of unknown connection, assumed from the time it went out (`told`).
+    fn heard(&mut self, e: &LedgerEntry, told: AnsweredDecline, next: &HashMap<u64, u64>) {
+        if e.conn == 0 {
+            self.heard_at_ms = Some(self.heard_at_ms.map_or(told.at_ms, |h| h.min(told.at_ms)));
+        } else if let Some(&p) = next.get(&e.seq) {
+            self.read_from_seq = Some(self.read_from_seq.map_or(p, |r| r.min(p)));
+        }
+    }
+
+    /// Whether the merchant had read the decline when it sent `e`.
+    fn knew(&self, e: &LedgerEntry) -> bool {
+        self.read_from_seq.is_some_and(|p| e.seq >= p)
+            || self.heard_at_ms.is_some_and(|h| e.at_ms > h)
+    }
+}
+
+fn add_charge(t: &mut OrderTruth, e: &LedgerEntry, next: &HashMap<u64, u64>) {
     t.attempts += 1;
     if let Some(c) = &e.raw_card {
         t.raw_card_requests += 1;
@@ -217,6 +268,23 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             .get_or_insert_with(|| (e.seq, e.at_ms, c.clone()));
     }
     let key = e.idempotency_key.as_deref();
+    if t.attempts == 1 {
+        t.first_card = e.card;
+    }
+    let declined_card = e.card != 0 && t.declined_cards.contains(&e.card);
+    // Another card, none of whose charges declined, after a decline is the customer paying
+    // again (a new payment, under a new key by necessity), not a retry of the declined
+    // card: it is judged from a clean slate. A card that declined before is not.
+    if t.judged_decline
+        .as_ref()
+        .is_some_and(|d| d.card != 0 && e.card != 0 && d.card != e.card)
+        && !declined_card
+    {
+        t.judged_decline = None;
+        t.answered_decline = None;
+        t.read_from_seq = None;
+        t.heard_at_ms = None;
+    }
     // When this entry's answer told the merchant of the decline, if it did.
     let told_at = |e: &LedgerEntry, reason: FailReason| {
         (!e.unanswered).then_some(AnsweredDecline {
@@ -225,10 +293,13 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             at_ms: e.at_ms.saturating_add(e.answer_delay_ms),
         })
     };
-    if let Some(first) = &t.first_decline {
+    if let Some(first) = &t.judged_decline {
         // No key at all ties nothing to the declined request: a new payment too.
         let new_key = key.is_none() || first.key.as_deref() != key;
-        let knew = t.answered_decline.is_some_and(|a| e.at_ms > a.at_ms);
+        // A same-key request knew the decline only once the merchant had read an answer
+        // telling it: a retry after its own timeout is the right recovery, however late the
+        // answer went out.
+        let knew = t.knew(e);
         if knew || new_key {
             t.after_decline.push(LaterCharge {
                 seq: e.seq,
@@ -247,16 +318,34 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
             if t.answered_decline.is_none_or(|b| a.at_ms < b.at_ms) {
                 t.answered_decline = Some(a);
             }
+            t.heard(e, a, next);
         }
+    } else if declined_card {
+        // Back to a card that declined, after another card's payment: a retry of it.
+        t.after_decline.push(LaterCharge {
+            seq: e.seq,
+            attempt: e.attempt,
+            result: e.result,
+            new_key: true,
+        });
     } else if let Some(reason) = e.declined.filter(|d| is_hard(*d)) {
-        t.first_decline = Some(FirstDecline {
+        let d = FirstDecline {
             seq: e.seq,
             reason,
             key: key.map(str::to_string),
-        });
+            card: e.card,
+        };
+        t.first_decline.get_or_insert_with(|| d.clone());
+        t.judged_decline = Some(d);
         if matches!(e.result, AttemptResult::Declined(_)) {
             t.answered_decline = told_at(e, reason);
+            if let Some(a) = t.answered_decline {
+                t.heard(e, a, next);
+            }
         }
+    }
+    if e.card != 0 && !declined_card && e.declined.is_some_and(is_hard) {
+        t.declined_cards.push(e.card);
     }
     if let Some(d) = e.declined {
         if is_hard(d) {
@@ -270,6 +359,9 @@ fn add_charge(t: &mut OrderTruth, e: &LedgerEntry) {
     if e.money_moved {
         t.charged += e.amount;
         t.charges += 1;
+        if e.card != 0 && t.first_card != 0 && e.card != t.first_card {
+            t.other_card_charged += e.amount;
+        }
         match t
             .charges_by_channel
             .iter_mut()
@@ -353,6 +445,8 @@ pub(crate) mod tests {
             answer_delay_ms: 0,
             raw_card: None,
             channel: 0,
+            card: 0,
+            conn: 0,
         }
     }
 
@@ -382,6 +476,8 @@ pub(crate) mod tests {
             answer_delay_ms: 0,
             raw_card: None,
             channel: 0,
+            card: 0,
+            conn: 0,
         }
     }
 

@@ -1,9 +1,11 @@
 //! Customer journeys through 3D Secure challenges, run whole: half the orders need
 //! authentication, and their customers complete, fail, abandon or never come back, some
-//! forging a return first. Each journey flaw of the reference merchant fails exactly its
-//! check; the correct merchant in the same scenario verifies clean (see `flaws::exposes`).
+//! forging a return first, some paying again with another card. Each journey flaw of the
+//! reference merchant fails exactly its check; the correct merchant in the same scenario
+//! verifies clean (see `flaws::exposes`). `scenarios/journeys.toml` verifies clean.
 
 use crate::flaws::{exposes_with, exposing};
+use crate::util::run_toml;
 
 /// Every journey at once, challenges expiring after 1 s, a fifth of the customers forging
 /// a return page before their challenge.
@@ -136,5 +138,57 @@ async fn cashier_journeys_verify_clean_and_abandoned_trades_close() {
     assert!(
         fin["failed_provider_error"].as_u64().unwrap() >= abandoned,
         "{fin}; {j}"
+    );
+}
+
+/// [`with_lost_returns`] where every customer who cannot tell the first card paid (or
+/// whose card declined) pays again with another card.
+fn with_lost_returns_paid_again(toml: String) -> String {
+    format!(
+        "{}retries_with_another_card = 1.0\n",
+        with_lost_returns(toml)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_attempt_double_charge_charges_an_order_the_first_card_paid() {
+    let n = exposes_with(
+        "second_attempt_double_charge",
+        "double_charge",
+        exposing("", ""),
+        with_lost_returns_paid_again,
+    )
+    .await;
+    assert!(n > 0);
+}
+
+/// Card declines and failed challenges, every customer paying again with another card:
+/// the correct merchant charges the new card once, never a declined card again, and
+/// verifies clean (no `hard_decline_retried` for a new card under a new key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_paying_again_with_another_card_are_charged_once_and_verify_clean() {
+    let setup = exposing("insufficient_funds = 0.3\nrisk_block = 0.1", "");
+    let run = run_toml(&with_lost_returns_paid_again(setup.toml())).await;
+    let v = &run.json["verification"];
+    assert_eq!(v["passed"], true, "{:#}", v["discrepancies"]);
+    let f = &run.json["journeys"];
+    let declined = f["retries"]["declined"].as_u64().unwrap_or(0);
+    let after_challenge = f["retries"]["failed_challenge"].as_u64().unwrap_or(0);
+    assert!(declined > 0, "{f:#}");
+    assert!(after_challenge + declined > 0, "{f:#}");
+    assert!(f["retries_paid"].as_u64().unwrap() > 0, "{f:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journeys_scenario_verifies_clean_with_customers_paying_again() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/journeys.toml");
+    let text = std::fs::read_to_string(path).expect("scenarios/journeys.toml readable");
+    let run = run_toml(&text).await;
+    let v = &run.json["verification"];
+    assert_eq!(v["passed"], true, "{:#}", v["discrepancies"]);
+    let retries = run.json["journeys"]["retries"].as_object().unwrap();
+    assert!(
+        retries.values().any(|n| n.as_u64() > Some(0)),
+        "{retries:?}"
     );
 }

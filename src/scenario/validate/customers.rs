@@ -101,6 +101,13 @@ mod tests {
             (0.5, 0.0, 0.5, 0.0)
         );
         assert_eq!(c.forged_returns, 0.1);
+        assert_eq!(c.retries_with_another_card, 0.0, "off unless asked for");
+        let s = ok(&format!(
+            "{MINIMAL}\n[customers]\nretries_with_another_card = 0.25\n"
+        ));
+        assert_eq!(s.journeys.customers.retries_with_another_card, 0.25);
+        let all = problems_with("\n[customers]\nretries_with_another_card = -1.0\n");
+        assert_problem(&all, "customers.retries_with_another_card", "0.0..=1.0");
     }
 
     #[test]
