@@ -20,9 +20,12 @@ ensure_debian_tools() {
   ((${#missing[@]} == 0)) && return 0
   command -v apt-get >/dev/null || die "missing ${missing[*]}, and no apt-get to install them with"
   local sudo=()
-  ((EUID == 0)) || sudo=(sudo)
+  ((EUID == 0)) || sudo=(sudo -n)
   log "installing ${missing[*]} from Debian"
-  "${sudo[@]}" apt-get install -y "${missing[@]}" >"$WORK/apt.log" 2>&1 ||
+  # A fresh machine (a CI container) may have no package lists yet: then update once.
+  { "${sudo[@]}" apt-get install -y "${missing[@]}" ||
+    { "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y "${missing[@]}"; }; } \
+    >"$WORK/apt.log" 2>&1 ||
     die "apt-get install -y ${missing[*]} failed (see $WORK/apt.log)"
 }
 
