@@ -40,28 +40,18 @@ cleanup() {
   done
 }
 
-# The first child of a process (children appear a moment after the fork).
-child_of() {
-  local p=$1 c="" i
-  for ((i = 0; i < 200; i++)); do
-    read -r c _ <"/proc/$p/task/$p/children" 2>/dev/null || true
-    [[ -n $c ]] && break
-    sleep 0.01
-  done
-  [[ -n $c ]] && echo "$c"
-}
-
 # start_server NAME CMD… : starts a server whose output contains "listening on http://ADDR",
-# waits for that line (10 s at most) and sets SERVER_PID and SERVER_URL.
+# waits for that line (30 s at most: a busy machine starts a process late, and a server that
+# starts is what a smoke run must see) and sets SERVER_PID and SERVER_URL.
 start_server() {
-  local name=$1 i
+  local name=$1 deadline=$((SECONDS + 30))
   shift
   local out="$WORK/$name.$RANDOM.log"
   "$@" >"$out" 2>&1 &
   SERVER_PID=$!
   track "$SERVER_PID"
   SERVER_URL=""
-  for ((i = 0; i < 200; i++)); do
+  while ((SECONDS < deadline)); do
     SERVER_URL=$(grep -o -m1 'listening on http://127\.0\.0\.1:[0-9]*' "$out" 2>/dev/null | sed 's/^listening on //') || true
     [[ -n $SERVER_URL ]] && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break

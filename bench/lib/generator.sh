@@ -47,15 +47,27 @@ PROBE_N=0
 probe_paychaos() {
   local rate=$1 ms=$2 hook=${3:-}
   PROBE_N=$((PROBE_N + 1))
-  start_server hyper-peer "$HYPER_PEER" 127.0.0.1:0 || return 1
-  PEER_PID=$SERVER_PID
-  # Each part runs in a subshell of its own, so PROBE_N starts again in each: the folder
-  # is made unique here (a run refuses an --out that holds an earlier report).
-  local dir
-  dir=$(mktemp -d "$WORK/paychaos-$PROBE_N-$rate-XXXX")
-  gen_scenario "$rate" "$ms" "$SERVER_URL" "$dir/scenario.toml"
-  RUN_LIMIT=$((ms / 1000 + 120)) run_paychaos "$dir/scenario.toml" "$dir" "$hook" || return 1
-  stop_pid "$PEER_PID"
+  local dir attempt
+  for attempt in 1 2; do
+    start_server hyper-peer "$HYPER_PEER" 127.0.0.1:0 || return 1
+    PEER_PID=$SERVER_PID
+    # Each part runs in a subshell of its own, so PROBE_N starts again in each: the folder
+    # is made unique here (a run refuses an --out that holds an earlier report).
+    dir=$(mktemp -d "$WORK/paychaos-$PROBE_N-$rate-XXXX")
+    gen_scenario "$rate" "$ms" "$SERVER_URL" "$dir/scenario.toml"
+    if RUN_LIMIT=$((ms / 1000 + 120)) run_paychaos "$dir/scenario.toml" "$dir" "$hook"; then
+      stop_pid "$PEER_PID"
+      break
+    fi
+    stop_pid "$PEER_PID"
+    # The provider's port was free when drawn; on a shared machine another process can bind
+    # it first. That is no failure of the part: once more, on another port.
+    if ((attempt == 1)) && grep -q 'cannot listen on .*provider\.listen' "$dir/stderr.log"; then
+      log "the provider's port was taken meanwhile: once more on another"
+      continue
+    fi
+    return 1
+  done
   local planned sent shed errors lag achieved
   read -r planned sent shed errors lag achieved < <(jq -r \
     '.load | "\(.planned) \(.sent) \(.shed) \(.errors) \(.send_lag_p99_ms) \(.achieved_rate)"' "$RUN_REPORT")

@@ -15,7 +15,14 @@ run_paychaos() {
   local fifo="$dir/stderr.fifo"
   rm -f "$fifo"
   mkfifo "$fifo"
+  # paychaos's pid is written by the shell that then becomes paychaos (exec), before it
+  # starts: looking for the child of `time` once the start line is read would miss a run
+  # that has already ended when a busy machine schedules this loop late.
+  local pidfile="$dir/paychaos.pid"
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
   timeout -s INT -k 30 "${RUN_LIMIT:-600}" /usr/bin/time -v -o "$dir/time.txt" \
+    bash -c 'echo $$ >"$1" && shift && exec "$@"' paychaos-run "$pidfile" \
     "$PAYCHAOS" run "$scn" --out "$dir/report" >"$dir/stdout.log" 2>"$fifo" &
   local tpid=$!
   track "$tpid"
@@ -26,8 +33,7 @@ run_paychaos() {
     case $line in
     "paychaos: scenario '"*)
       RUN_T0=$EPOCHREALTIME
-      # timeout → time → paychaos
-      RUN_PID=$(child_of "$(child_of "$tpid")") || RUN_PID=""
+      RUN_PID=$(<"$pidfile") || RUN_PID=""
       if [[ -n $RUN_PID ]]; then
         RUN_C0=$(cpu_ticks "$RUN_PID") || RUN_C0=""
         if [[ -n $hook ]]; then "$hook" "$RUN_PID"; fi

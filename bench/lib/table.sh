@@ -174,7 +174,7 @@ print_table() {
   {
     echo "paychaos performance, side by side ($MODE_NOTE)"
     echo
-    echo "$(date -u '+%F %H:%M UTC') · $(machine) · load average at start $LOAD_AT_START · paychaos $commit · $runs, loopback, release builds"
+    echo "$(date -u '+%F %H:%M UTC') · $(machine) · load average at start $LOAD_AT_START · paychaos $commit · $runs, loopback, $PROFILE builds"
     echo
     row "what" "paychaos" "peer, same run" "ratio" "target" "met"
     row "---" "---" "---" "---" "---" "---"

@@ -19,7 +19,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpSocket;
 
-const INTENT: &[u8] = include_bytes!("../../intent.json");
+const INTENT: &[u8] = include_bytes!("intent.json");
 const ORDERS: &[u8] = br#"{"orders":[]}"#;
 /// The backlog paychaos's own listeners use, so that a stall overflows both alike.
 const BACKLOG: u32 = 4096;

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const INTENT: &[u8] = include_bytes!("../../intent.json");
+const INTENT: &[u8] = include_bytes!("intent.json");
 
 #[tokio::main]
 async fn main() {
