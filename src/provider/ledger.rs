@@ -15,6 +15,8 @@ use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
 use crate::provider::cards::DeclineCode;
 use crate::provider::charges::Charge;
 use crate::provider::dialects::{ApiError, NewIntent, NewRefund};
+use crate::provider::index::IdIndex;
+use crate::provider::metadata::Metadata;
 use crate::provider::replica::{marked, Replica};
 
 /// Where a payment intent stands.
@@ -76,7 +78,7 @@ pub struct Intent {
     pub currency: String,
     pub status: IntentStatus,
     pub payment_method: Option<String>,
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: Metadata,
     /// Unix seconds.
     pub created: u64,
     pub latest_charge: Option<String>,
@@ -161,13 +163,15 @@ pub struct Ledger {
     intents: VecDeque<Intent>,
     /// Intents evicted by the retention before `intents[0]`.
     first_intent: usize,
-    by_id: HashMap<String, usize>,
+    /// Intent numbers by intent id (read from the intents themselves).
+    by_id: IdIndex,
     by_order: HashMap<String, Vec<usize>>,
     refunds: VecDeque<Refund>,
     /// Oldest first; charge `c` is `charges[c - first_charge]`.
     charges: VecDeque<Charge>,
     first_charge: usize,
-    charge_by_id: HashMap<String, usize>,
+    /// Charge numbers by charge id (read from the charges themselves).
+    charge_by_id: IdIndex,
     /// Numbers payment ids of intents without an order id.
     anonymous: u64,
     /// Wall clock (unix seconds) of the request being executed, for `created` fields.
@@ -190,12 +194,12 @@ impl Ledger {
             counters: HashMap::with_capacity(n),
             intents: VecDeque::with_capacity(n),
             first_intent: 0,
-            by_id: HashMap::with_capacity(n),
+            by_id: IdIndex::with_capacity(n),
             by_order: HashMap::with_capacity(n),
             refunds: VecDeque::new(),
             charges: VecDeque::with_capacity(n),
             first_charge: 0,
-            charge_by_id: HashMap::with_capacity(n),
+            charge_by_id: IdIndex::with_capacity(n),
             anonymous: 0,
             now: 0,
             replica: None,
@@ -222,7 +226,7 @@ impl Ledger {
 
     /// The intent with this id.
     pub fn intent(&self, id: &str) -> Option<&Intent> {
-        self.by_id.get(id).map(|&i| self.at(i))
+        self.index(id).map(|i| self.at(i))
     }
 
     /// Every refund paid out, in order.
@@ -245,15 +249,14 @@ impl Ledger {
 
     /// The charge with this id.
     pub fn charge(&self, id: &str) -> Option<&Charge> {
-        self.charge_by_id
-            .get(id)
-            .map(|&c| &self.charges[c - self.first_charge])
+        self.charge_index(id)
+            .map(|c| &self.charges[c - self.first_charge])
     }
 
     /// The latest charge of intent `i`, to update on capture, refund or cancel.
     pub(super) fn latest_charge_mut(&mut self, i: usize) -> Option<&mut Charge> {
         let id = self.at(i).latest_charge.as_deref()?;
-        let &c = self.charge_by_id.get(id)?;
+        let c = self.charge_index(id)?;
         Some(&mut self.charges[c - self.first_charge])
     }
 
@@ -275,7 +278,15 @@ impl Ledger {
     }
 
     pub(super) fn index(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
+        let (intents, first) = (&self.intents, self.first_intent);
+        self.by_id.get(id, |i| intents[i - first].id.as_str())
+    }
+
+    /// The number of the charge with this id.
+    fn charge_index(&self, id: &str) -> Option<usize> {
+        let (charges, first) = (&self.charges, self.first_charge);
+        self.charge_by_id
+            .get(id, |c| charges[c - first].id.as_str())
     }
 
     pub(super) fn at(&self, i: usize) -> &Intent {
@@ -331,9 +342,12 @@ impl Ledger {
                 it.last_error = None;
             }
         }
-        self.charge_by_id
-            .insert(record.id.clone(), self.first_charge + self.charges.len());
+        let c = self.first_charge + self.charges.len();
         self.charges.push_back(record);
+        let (charges, first) = (&self.charges, self.first_charge);
+        let id = &charges[c - first].id;
+        self.charge_by_id
+            .insert(id, c, |c| charges[c - first].id.as_str());
         self.at(i)
     }
 
@@ -363,11 +377,8 @@ impl Ledger {
         }
         it.amount_refunded += amount;
         it.refunds += 1;
-        let captured_charge = it
-            .latest_charge
-            .as_deref()
-            .and_then(|c| self.charge_by_id.get(c));
-        if let Some(&c) = captured_charge {
+        let latest = it.latest_charge.clone();
+        if let Some(c) = latest.as_deref().and_then(|c| self.charge_index(c)) {
             self.charges[c - self.first_charge].amount_refunded += amount;
         }
         let it = self.at(i);
@@ -420,7 +431,7 @@ impl Ledger {
             })
         });
         // Only reachable when one order reuses a key's id (e.g. no key twice): keep ids unique.
-        while self.by_id.contains_key(&id) {
+        while self.index(&id).is_some() {
             self.anonymous += 1;
             id = hashed_id(
                 "pi_",
@@ -444,7 +455,6 @@ impl Ledger {
             IntentStatus::RequiresPaymentMethod
         };
         let i = self.first_intent + self.intents.len();
-        self.by_id.insert(id.clone(), i);
         if let Some(o) = order {
             self.by_order.entry(o).or_default().push(i);
         }
@@ -454,7 +464,7 @@ impl Ledger {
             currency: p.currency,
             status,
             payment_method: p.payment_method,
-            metadata: p.metadata,
+            metadata: p.metadata.into(),
             created: unix,
             latest_charge: None,
             last_error: None,
@@ -473,6 +483,9 @@ impl Ledger {
             return_url: p.return_url,
             challenge_url: None,
         });
+        let (intents, first) = (&self.intents, self.first_intent);
+        let id = &intents[i - first].id;
+        self.by_id.insert(id, i, |j| intents[j - first].id.as_str());
         i
     }
 
@@ -503,12 +516,17 @@ impl Ledger {
     pub(super) fn evict_payments(&mut self, keep: usize) -> Vec<String> {
         let mut gone = Vec::new();
         while self.intents.len() > keep {
+            // Forgotten by the index while it is still there: the index reads ids from it.
+            let (intents, first) = (&self.intents, self.first_intent);
+            if let Some(it) = intents.front() {
+                self.by_id
+                    .remove(&it.id, |j| intents[j - first].id.as_str());
+            }
             let Some(it) = self.intents.pop_front() else {
                 break;
             };
             let i = self.first_intent;
             self.first_intent += 1;
-            self.by_id.remove(&it.id);
             if let Some(o) = it.order_id() {
                 let emptied = self.by_order.get_mut(o).is_some_and(|list| {
                     list.retain(|&j| j != i);
@@ -525,16 +543,17 @@ impl Ledger {
         // at the front whose payment is gone go with it; past twice `keep`, the oldest go anyway
         // (a long-lived payment's first charge must not pin every later one).
         while let Some(c) = self.charges.front() {
-            if self.by_id.contains_key(&c.payment_intent) && self.charges.len() <= 2 * keep {
+            if self.index(&c.payment_intent).is_some() && self.charges.len() <= 2 * keep {
                 break;
             }
-            if let Some(c) = self.charges.pop_front() {
-                self.charge_by_id.remove(&c.id);
-                self.first_charge += 1;
-            }
+            let (charges, first) = (&self.charges, self.first_charge);
+            self.charge_by_id
+                .remove(&c.id, |j| charges[j - first].id.as_str());
+            self.charges.pop_front();
+            self.first_charge += 1;
         }
         while let Some(r) = self.refunds.front() {
-            if self.by_id.contains_key(&r.payment_intent) && self.refunds.len() <= keep {
+            if self.index(&r.payment_intent).is_some() && self.refunds.len() <= keep {
                 break;
             }
             self.refunds.pop_front();
