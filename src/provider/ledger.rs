@@ -141,6 +141,15 @@ pub struct Refund {
     pub created: u64,
 }
 
+/// What the ledger knows of one order id.
+#[derive(Debug, Default)]
+struct OrderRecord {
+    /// Requests so far per operation ([`op_index`]): the next attempt numbers.
+    counters: [u32; 3],
+    /// Its intents' numbers, oldest first.
+    intents: Vec<usize>,
+}
+
 /// Index of a per-order counter: one per operation.
 fn op_index(op: PaymentOp) -> usize {
     match op {
@@ -157,15 +166,15 @@ pub struct Ledger {
     /// Entries numbered before `entries[0]` (taken out at the end of a run, or evicted by
     /// the retention): `seq` goes on.
     taken: u64,
-    /// Requests so far per order id and operation (the next attempt number).
-    counters: HashMap<String, [u32; 3]>,
+    /// Per order id: its attempt counters and its intents, one entry (and one copy of the
+    /// order id) for both.
+    orders: HashMap<String, OrderRecord>,
     /// Oldest first; intent `i` (the number the maps hold) is `intents[i - first_intent]`.
     intents: VecDeque<Intent>,
     /// Intents evicted by the retention before `intents[0]`.
     first_intent: usize,
     /// Intent numbers by intent id (read from the intents themselves).
     by_id: IdIndex,
-    by_order: HashMap<String, Vec<usize>>,
     refunds: VecDeque<Refund>,
     /// Oldest first; charge `c` is `charges[c - first_charge]`.
     charges: VecDeque<Charge>,
@@ -191,11 +200,10 @@ impl Ledger {
         Ledger {
             entries: Vec::with_capacity(n),
             taken: 0,
-            counters: HashMap::with_capacity(n),
+            orders: HashMap::with_capacity(n),
             intents: VecDeque::with_capacity(n),
             first_intent: 0,
             by_id: IdIndex::with_capacity(n),
-            by_order: HashMap::with_capacity(n),
             refunds: VecDeque::new(),
             charges: VecDeque::with_capacity(n),
             first_charge: 0,
@@ -237,7 +245,7 @@ impl Ledger {
     /// Every intent whose `metadata[key]` is `value`, oldest first (indexed for `order_id`).
     pub fn find(&self, key: &str, value: &str) -> Vec<Intent> {
         if key == "order_id" {
-            let ix = self.by_order.get(value).map_or(&[][..], Vec::as_slice);
+            let ix = self.orders.get(value).map_or(&[][..], |o| &o.intents[..]);
             return ix.iter().map(|&i| self.at(i).clone()).collect();
         }
         self.intents
@@ -266,11 +274,14 @@ impl Ledger {
         if old == new.as_deref() {
             return;
         }
-        if let Some(list) = old.and_then(|o| self.by_order.get_mut(o)) {
+        if let Some(list) = old
+            .and_then(|o| self.orders.get_mut(o))
+            .map(|o| &mut o.intents)
+        {
             list.retain(|&j| j != i);
         }
         if let Some(o) = new {
-            let list = self.by_order.entry(o).or_default();
+            let list = &mut self.orders.entry(o).or_default().intents;
             // Oldest first, as `find` promises.
             let at = list.partition_point(|&j| j < i);
             list.insert(at, i);
@@ -456,7 +467,7 @@ impl Ledger {
         };
         let i = self.first_intent + self.intents.len();
         if let Some(o) = order {
-            self.by_order.entry(o).or_default().push(i);
+            self.order_mut(&o).intents.push(i);
         }
         self.intents.push_back(Intent {
             id,
@@ -491,18 +502,27 @@ impl Ledger {
 
     /// The next attempt number of `op` for `order`, counting this one.
     pub(super) fn bump(&mut self, order: &str, op: PaymentOp) -> u32 {
-        let slot = match self.counters.get_mut(order) {
-            Some(c) => c,
-            None => self.counters.entry(order.to_string()).or_default(),
-        };
+        let slot = &mut self.order_mut(order).counters;
         let n = slot[op_index(op)];
         slot[op_index(op)] += 1;
         n
     }
 
+    /// The record of `order`, made on its first request.
+    fn order_mut(&mut self, order: &str) -> &mut OrderRecord {
+        // Looked up first: the order id is copied only when the order is new.
+        if !self.orders.contains_key(order) {
+            self.orders
+                .insert(order.to_string(), OrderRecord::default());
+        }
+        self.orders.get_mut(order).expect("inserted above")
+    }
+
     /// How many `op` requests `order` has had, without counting one more.
     pub(super) fn count(&self, order: &str, op: PaymentOp) -> u32 {
-        self.counters.get(order).map_or(0, |c| c[op_index(op)])
+        self.orders
+            .get(order)
+            .map_or(0, |o| o.counters[op_index(op)])
     }
 
     /// Payments (intents) held now.
@@ -528,13 +548,12 @@ impl Ledger {
             let i = self.first_intent;
             self.first_intent += 1;
             if let Some(o) = it.order_id() {
-                let emptied = self.by_order.get_mut(o).is_some_and(|list| {
-                    list.retain(|&j| j != i);
-                    list.is_empty()
+                let emptied = self.orders.get_mut(o).is_some_and(|rec| {
+                    rec.intents.retain(|&j| j != i);
+                    rec.intents.is_empty()
                 });
                 if emptied {
-                    self.by_order.remove(o);
-                    self.counters.remove(o);
+                    self.orders.remove(o);
                 }
             }
             gone.push(it.id);

@@ -324,6 +324,32 @@ mod tests {
     }
 
     #[test]
+    fn an_intent_answer_is_its_events_object_in_the_same_allocation() {
+        let it = intent(IntentStatus::Succeeded);
+        let meta = EventMeta {
+            kind: EventKind::Succeeded,
+            seed: 1,
+            request_id: "req_1",
+            idempotency_key: Some("k"),
+            created: 1,
+            nth: 0,
+        };
+        let alone = render(&Answer::Intent(Box::new(it.clone())), None).0;
+        let (r, ev) = render(&Answer::Intent(Box::new(it)), Some(meta));
+        let ev = ev.expect("an event");
+        assert_eq!(
+            r.body, alone.body,
+            "the same answer with or without its event"
+        );
+        assert_eq!(json(&ev.body)["data"]["object"], json(&r.body));
+        let inside = ev.body.as_ptr_range();
+        assert!(
+            inside.contains(&r.body.as_ptr()),
+            "a slice of the event body"
+        );
+    }
+
+    #[test]
     fn expanded_intent_keeps_the_event_object_unexpanded() {
         let it = intent(IntentStatus::Succeeded);
         let charge = Charge::new("ch_1", &it, 1, None);
