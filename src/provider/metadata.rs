@@ -128,7 +128,8 @@ mod tests {
             "serialised as the map was"
         );
         m.clear();
-        assert!(m.is_empty() && m.len() == 0);
+        assert!(m.is_empty());
+        assert_eq!(m.len(), 0);
     }
 
     #[test]
