@@ -2,11 +2,10 @@
 //! failed with the card's decline), kept by the ledger for `GET /v1/charges/{id}` and
 //! `latest_charge` expansion. Plain data; the dialect words its outcome.
 
-use std::collections::BTreeMap;
-
 use crate::domain::Amount;
 use crate::provider::cards::DeclineCode;
 use crate::provider::ledger::Intent;
+use crate::provider::metadata::Metadata;
 
 /// One charge attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,7 +17,7 @@ pub struct Charge {
     /// Unix seconds.
     pub created: u64,
     pub payment_method: Option<String>,
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: Metadata,
     pub description: Option<String>,
     pub customer: Option<String>,
     /// `None`: the card accepted (captured or only authorised); else why it declined.
@@ -76,7 +75,7 @@ mod tests {
             currency: "usd".into(),
             status: IntentStatus::RequiresConfirmation,
             payment_method: Some("pm_card_visa".into()),
-            metadata: BTreeMap::from([("order_id".into(), "o".into())]),
+            metadata: Metadata::from([("order_id".into(), "o".into())]),
             created: 1,
             latest_charge: None,
             last_error: None,

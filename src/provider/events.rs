@@ -3,10 +3,13 @@
 //! `starting_after`, `ending_before`, type filters), as `GET /v1/events` does; a bounded
 //! provider forgets the oldest. Pure.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use foldhash::{HashMap, HashMapExt};
 
 use crate::provider::dialects::{ApiError, EventKind};
+use crate::provider::index::IdIndex;
 use crate::provider::webhooks::Event;
 
 /// Stripe's default and largest page size.
@@ -47,13 +50,16 @@ pub struct EventPage {
 /// Every event created (or the newest, once evicting), in creation order.
 #[derive(Debug, Default)]
 pub struct EventLog {
-    events: Vec<Event>,
+    /// Shared with the webhook dispatcher, which delivers the same event: one copy of it.
+    events: Vec<Arc<Event>>,
     /// Events evicted before `events[0]`: event `i` (the number `by_id` holds) is
     /// `events[i - first]`.
     first: usize,
-    by_id: HashMap<String, usize>,
+    /// Event numbers by event id (read from the events themselves).
+    by_id: IdIndex,
     /// Events reserved so far per payment id and kind: numbers repeats so ids stay unique.
-    reserved: HashMap<String, Vec<(EventKind, u32)>>,
+    /// Counted in place per kind ([`kind_slot`]): no allocation beside the id.
+    reserved: HashMap<String, [u32; KINDS]>,
 }
 
 impl EventLog {
@@ -66,7 +72,7 @@ impl EventLog {
         EventLog {
             events: Vec::with_capacity(n),
             first: 0,
-            by_id: HashMap::with_capacity(n),
+            by_id: IdIndex::with_capacity(n),
             reserved: HashMap::with_capacity(n),
         }
     }
@@ -78,16 +84,9 @@ impl EventLog {
             Some(k) => k,
             None => self.reserved.entry(payment_id.to_string()).or_default(),
         };
-        match kinds.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => {
-                *n += 1;
-                *n - 1
-            }
-            None => {
-                kinds.push((kind, 1));
-                0
-            }
-        }
+        let n = &mut kinds[kind_slot(kind)];
+        *n += 1;
+        *n - 1
     }
 
     /// Forgets the numbering of a payment the ledger no longer holds.
@@ -102,30 +101,44 @@ impl EventLog {
             return 0;
         }
         let excess = self.events.len() - keep;
-        for e in self.events.drain(..excess) {
-            self.by_id.remove(&e.id);
+        // Forgotten by the index while they are still there: the index reads ids from them.
+        let (events, first) = (&self.events, self.first);
+        for e in &events[..excess] {
+            self.by_id.remove(&e.id, |i| events[i - first].id.as_str());
         }
+        self.events.drain(..excess);
         self.first += excess;
         excess
     }
 
     /// Adds a created event; a second event with an id already logged replaces nothing.
-    pub fn record(&mut self, event: Event) {
-        if self.by_id.contains_key(&event.id) {
+    pub fn record(&mut self, event: impl Into<Arc<Event>>) {
+        let event = event.into();
+        if self.position(&event.id).is_some() {
             return;
         }
-        self.by_id
-            .insert(event.id.clone(), self.first + self.events.len());
+        let i = self.first + self.events.len();
         self.events.push(event);
+        let (events, first) = (&self.events, self.first);
+        self.by_id
+            .insert(&events[i - first].id, i, |j| events[j - first].id.as_str());
     }
 
     /// The event with this id.
-    pub fn get(&self, id: &str) -> Option<&Event> {
-        self.by_id.get(id).map(|&i| &self.events[i - self.first])
+    pub fn get(&self, id: &str) -> Option<&Arc<Event>> {
+        self.position(id).map(|at| &self.events[at])
+    }
+
+    /// Where the event with this id is in `events`.
+    fn position(&self, id: &str) -> Option<usize> {
+        let (events, first) = (&self.events, self.first);
+        self.by_id
+            .get(id, |i| events[i - first].id.as_str())
+            .map(|i| i - first)
     }
 
     /// Every event, in creation order.
-    pub fn all(&self) -> &[Event] {
+    pub fn all(&self) -> &[Arc<Event>] {
         &self.events
     }
 
@@ -140,14 +153,11 @@ impl EventLog {
     /// One page of the list, newest first.
     pub fn page(&self, q: &EventQuery) -> Result<EventPage, ApiError> {
         let cursor = |param: &'static str, id: &str| {
-            self.by_id
-                .get(id)
-                .map(|&i| i - self.first)
-                .ok_or_else(|| ApiError::NoSuchObject {
-                    object: "event",
-                    id: id.to_string(),
-                    param: Some(param),
-                })
+            self.position(id).ok_or_else(|| ApiError::NoSuchObject {
+                object: "event",
+                id: id.to_string(),
+                param: Some(param),
+            })
         };
         let wanted = |i: &usize| type_matches(&q.types, &self.events[*i].event_type);
         let limit = q.limit.clamp(1, MAX_LIMIT);
@@ -184,6 +194,20 @@ impl EventLog {
                 .collect(),
             has_more,
         })
+    }
+}
+
+/// How many event kinds there are.
+const KINDS: usize = 5;
+
+/// Where `kind` is counted in a payment's [`EventLog::reserve`] counts.
+fn kind_slot(kind: EventKind) -> usize {
+    match kind {
+        EventKind::Succeeded => 0,
+        EventKind::PaymentFailed => 1,
+        EventKind::RequiresAction => 2,
+        EventKind::AmountCapturableUpdated => 3,
+        EventKind::Canceled => 4,
     }
 }
 

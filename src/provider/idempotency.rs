@@ -34,19 +34,54 @@ impl Fingerprint {
     }
 }
 
+/// The endpoint a key was first used on. The creates are constant paths, kept without an
+/// allocation; a path naming an object (`/v1/payment_intents/pi_…/confirm`) is kept whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Constant(&'static str),
+    Path(Box<str>),
+}
+
+/// Endpoints that name no object: most keys are used on one of them.
+const CONSTANT_ENDPOINTS: [&str; 5] = [
+    "/v1/payment_intents",
+    "/v1/refunds",
+    "/v1/payment_methods",
+    "/gateway/pay",
+    "/gateway/refund",
+];
+
+impl Endpoint {
+    pub fn of(path: &str) -> Endpoint {
+        match CONSTANT_ENDPOINTS.iter().find(|c| **c == path) {
+            Some(c) => Endpoint::Constant(c),
+            None => Endpoint::Path(path.into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Endpoint::Constant(c) => c,
+            Endpoint::Path(p) => p,
+        }
+    }
+}
+
 /// What a key holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Slot {
     /// The first request with this key is still executing.
     InFlight {
         fingerprint: Fingerprint,
-        endpoint: String,
+        endpoint: Endpoint,
     },
     /// The first request finished; its answer is saved for replays.
     Done {
         fingerprint: Fingerprint,
-        endpoint: String,
+        endpoint: Endpoint,
         status: u16,
+        /// Often a slice of the event the execution created (the answer is its
+        /// `data.object`), so the two share one allocation.
         body: Bytes,
     },
 }
@@ -133,7 +168,7 @@ impl IdempotencyStore {
                     self.born,
                     Slot::InFlight {
                         fingerprint,
-                        endpoint: endpoint.to_string(),
+                        endpoint: Endpoint::of(endpoint),
                     },
                 ),
             );
@@ -150,9 +185,9 @@ impl IdempotencyStore {
                 ..
             } => (*fingerprint, endpoint),
         };
-        if first_endpoint != endpoint {
+        if first_endpoint.as_str() != endpoint {
             return Begin::EndpointMismatch {
-                first: first_endpoint.clone(),
+                first: first_endpoint.as_str().to_string(),
             };
         }
         if first_fp != fingerprint {
@@ -182,7 +217,7 @@ impl IdempotencyStore {
         };
         *slot = Slot::Done {
             fingerprint: *fingerprint,
-            endpoint: std::mem::take(endpoint),
+            endpoint: std::mem::replace(endpoint, Endpoint::Constant("")),
             status,
             body,
         };
@@ -332,6 +367,30 @@ mod tests {
         assert_eq!(
             s.begin("k", other, "/v1/refunds"),
             Begin::EndpointMismatch { first: EP.into() }
+        );
+    }
+
+    #[test]
+    fn an_endpoint_naming_an_object_is_kept_and_compared_whole() {
+        let confirm = "/v1/payment_intents/pi_1/confirm";
+        assert_eq!(Endpoint::of(EP), Endpoint::Constant(EP));
+        assert_eq!(Endpoint::of(confirm), Endpoint::Path(confirm.into()));
+        let mut s = IdempotencyStore::new();
+        s.begin("k", fp(&[]), confirm);
+        let other = "/v1/payment_intents/pi_2/confirm";
+        assert_eq!(
+            s.begin("k", fp(&[]), other),
+            Begin::EndpointMismatch {
+                first: confirm.into()
+            }
+        );
+        assert!(s.complete("k", 200, Bytes::from_static(b"{}")));
+        assert_eq!(
+            s.begin("k", fp(&[]), confirm),
+            Begin::Replay {
+                status: 200,
+                body: Bytes::from_static(b"{}")
+            }
         );
     }
 

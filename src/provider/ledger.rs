@@ -15,6 +15,8 @@ use crate::domain::{Amount, AttemptResult, FailReason, LedgerEntry, PaymentOp};
 use crate::provider::cards::DeclineCode;
 use crate::provider::charges::Charge;
 use crate::provider::dialects::{ApiError, NewIntent, NewRefund};
+use crate::provider::index::IdIndex;
+use crate::provider::metadata::Metadata;
 use crate::provider::replica::{marked, Replica};
 
 /// Where a payment intent stands.
@@ -76,7 +78,7 @@ pub struct Intent {
     pub currency: String,
     pub status: IntentStatus,
     pub payment_method: Option<String>,
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: Metadata,
     /// Unix seconds.
     pub created: u64,
     pub latest_charge: Option<String>,
@@ -139,6 +141,15 @@ pub struct Refund {
     pub created: u64,
 }
 
+/// What the ledger knows of one order id.
+#[derive(Debug, Default)]
+struct OrderRecord {
+    /// Requests so far per operation ([`op_index`]): the next attempt numbers.
+    counters: [u32; 3],
+    /// Its intents' numbers, oldest first.
+    intents: Vec<usize>,
+}
+
 /// Index of a per-order counter: one per operation.
 fn op_index(op: PaymentOp) -> usize {
     match op {
@@ -155,19 +166,21 @@ pub struct Ledger {
     /// Entries numbered before `entries[0]` (taken out at the end of a run, or evicted by
     /// the retention): `seq` goes on.
     taken: u64,
-    /// Requests so far per order id and operation (the next attempt number).
-    counters: HashMap<String, [u32; 3]>,
+    /// Per order id: its attempt counters and its intents, one entry (and one copy of the
+    /// order id) for both.
+    orders: HashMap<String, OrderRecord>,
     /// Oldest first; intent `i` (the number the maps hold) is `intents[i - first_intent]`.
     intents: VecDeque<Intent>,
     /// Intents evicted by the retention before `intents[0]`.
     first_intent: usize,
-    by_id: HashMap<String, usize>,
-    by_order: HashMap<String, Vec<usize>>,
+    /// Intent numbers by intent id (read from the intents themselves).
+    by_id: IdIndex,
     refunds: VecDeque<Refund>,
     /// Oldest first; charge `c` is `charges[c - first_charge]`.
     charges: VecDeque<Charge>,
     first_charge: usize,
-    charge_by_id: HashMap<String, usize>,
+    /// Charge numbers by charge id (read from the charges themselves).
+    charge_by_id: IdIndex,
     /// Numbers payment ids of intents without an order id.
     anonymous: u64,
     /// Wall clock (unix seconds) of the request being executed, for `created` fields.
@@ -187,15 +200,14 @@ impl Ledger {
         Ledger {
             entries: Vec::with_capacity(n),
             taken: 0,
-            counters: HashMap::with_capacity(n),
+            orders: HashMap::with_capacity(n),
             intents: VecDeque::with_capacity(n),
             first_intent: 0,
-            by_id: HashMap::with_capacity(n),
-            by_order: HashMap::with_capacity(n),
+            by_id: IdIndex::with_capacity(n),
             refunds: VecDeque::new(),
             charges: VecDeque::with_capacity(n),
             first_charge: 0,
-            charge_by_id: HashMap::with_capacity(n),
+            charge_by_id: IdIndex::with_capacity(n),
             anonymous: 0,
             now: 0,
             replica: None,
@@ -222,7 +234,7 @@ impl Ledger {
 
     /// The intent with this id.
     pub fn intent(&self, id: &str) -> Option<&Intent> {
-        self.by_id.get(id).map(|&i| self.at(i))
+        self.index(id).map(|i| self.at(i))
     }
 
     /// Every refund paid out, in order.
@@ -233,7 +245,7 @@ impl Ledger {
     /// Every intent whose `metadata[key]` is `value`, oldest first (indexed for `order_id`).
     pub fn find(&self, key: &str, value: &str) -> Vec<Intent> {
         if key == "order_id" {
-            let ix = self.by_order.get(value).map_or(&[][..], Vec::as_slice);
+            let ix = self.orders.get(value).map_or(&[][..], |o| &o.intents[..]);
             return ix.iter().map(|&i| self.at(i).clone()).collect();
         }
         self.intents
@@ -245,15 +257,14 @@ impl Ledger {
 
     /// The charge with this id.
     pub fn charge(&self, id: &str) -> Option<&Charge> {
-        self.charge_by_id
-            .get(id)
-            .map(|&c| &self.charges[c - self.first_charge])
+        self.charge_index(id)
+            .map(|c| &self.charges[c - self.first_charge])
     }
 
     /// The latest charge of intent `i`, to update on capture, refund or cancel.
     pub(super) fn latest_charge_mut(&mut self, i: usize) -> Option<&mut Charge> {
         let id = self.at(i).latest_charge.as_deref()?;
-        let &c = self.charge_by_id.get(id)?;
+        let c = self.charge_index(id)?;
         Some(&mut self.charges[c - self.first_charge])
     }
 
@@ -263,11 +274,14 @@ impl Ledger {
         if old == new.as_deref() {
             return;
         }
-        if let Some(list) = old.and_then(|o| self.by_order.get_mut(o)) {
+        if let Some(list) = old
+            .and_then(|o| self.orders.get_mut(o))
+            .map(|o| &mut o.intents)
+        {
             list.retain(|&j| j != i);
         }
         if let Some(o) = new {
-            let list = self.by_order.entry(o).or_default();
+            let list = &mut self.orders.entry(o).or_default().intents;
             // Oldest first, as `find` promises.
             let at = list.partition_point(|&j| j < i);
             list.insert(at, i);
@@ -275,7 +289,15 @@ impl Ledger {
     }
 
     pub(super) fn index(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
+        let (intents, first) = (&self.intents, self.first_intent);
+        self.by_id.get(id, |i| intents[i - first].id.as_str())
+    }
+
+    /// The number of the charge with this id.
+    fn charge_index(&self, id: &str) -> Option<usize> {
+        let (charges, first) = (&self.charges, self.first_charge);
+        self.charge_by_id
+            .get(id, |c| charges[c - first].id.as_str())
     }
 
     pub(super) fn at(&self, i: usize) -> &Intent {
@@ -331,9 +353,12 @@ impl Ledger {
                 it.last_error = None;
             }
         }
-        self.charge_by_id
-            .insert(record.id.clone(), self.first_charge + self.charges.len());
+        let c = self.first_charge + self.charges.len();
         self.charges.push_back(record);
+        let (charges, first) = (&self.charges, self.first_charge);
+        let id = &charges[c - first].id;
+        self.charge_by_id
+            .insert(id, c, |c| charges[c - first].id.as_str());
         self.at(i)
     }
 
@@ -363,11 +388,8 @@ impl Ledger {
         }
         it.amount_refunded += amount;
         it.refunds += 1;
-        let captured_charge = it
-            .latest_charge
-            .as_deref()
-            .and_then(|c| self.charge_by_id.get(c));
-        if let Some(&c) = captured_charge {
+        let latest = it.latest_charge.clone();
+        if let Some(c) = latest.as_deref().and_then(|c| self.charge_index(c)) {
             self.charges[c - self.first_charge].amount_refunded += amount;
         }
         let it = self.at(i);
@@ -420,7 +442,7 @@ impl Ledger {
             })
         });
         // Only reachable when one order reuses a key's id (e.g. no key twice): keep ids unique.
-        while self.by_id.contains_key(&id) {
+        while self.index(&id).is_some() {
             self.anonymous += 1;
             id = hashed_id(
                 "pi_",
@@ -444,9 +466,8 @@ impl Ledger {
             IntentStatus::RequiresPaymentMethod
         };
         let i = self.first_intent + self.intents.len();
-        self.by_id.insert(id.clone(), i);
         if let Some(o) = order {
-            self.by_order.entry(o).or_default().push(i);
+            self.order_mut(&o).intents.push(i);
         }
         self.intents.push_back(Intent {
             id,
@@ -454,7 +475,7 @@ impl Ledger {
             currency: p.currency,
             status,
             payment_method: p.payment_method,
-            metadata: p.metadata,
+            metadata: p.metadata.into(),
             created: unix,
             latest_charge: None,
             last_error: None,
@@ -473,23 +494,35 @@ impl Ledger {
             return_url: p.return_url,
             challenge_url: None,
         });
+        let (intents, first) = (&self.intents, self.first_intent);
+        let id = &intents[i - first].id;
+        self.by_id.insert(id, i, |j| intents[j - first].id.as_str());
         i
     }
 
     /// The next attempt number of `op` for `order`, counting this one.
     pub(super) fn bump(&mut self, order: &str, op: PaymentOp) -> u32 {
-        let slot = match self.counters.get_mut(order) {
-            Some(c) => c,
-            None => self.counters.entry(order.to_string()).or_default(),
-        };
+        let slot = &mut self.order_mut(order).counters;
         let n = slot[op_index(op)];
         slot[op_index(op)] += 1;
         n
     }
 
+    /// The record of `order`, made on its first request.
+    fn order_mut(&mut self, order: &str) -> &mut OrderRecord {
+        // Looked up first: the order id is copied only when the order is new.
+        if !self.orders.contains_key(order) {
+            self.orders
+                .insert(order.to_string(), OrderRecord::default());
+        }
+        self.orders.get_mut(order).expect("inserted above")
+    }
+
     /// How many `op` requests `order` has had, without counting one more.
     pub(super) fn count(&self, order: &str, op: PaymentOp) -> u32 {
-        self.counters.get(order).map_or(0, |c| c[op_index(op)])
+        self.orders
+            .get(order)
+            .map_or(0, |o| o.counters[op_index(op)])
     }
 
     /// Payments (intents) held now.
@@ -503,20 +536,24 @@ impl Ledger {
     pub(super) fn evict_payments(&mut self, keep: usize) -> Vec<String> {
         let mut gone = Vec::new();
         while self.intents.len() > keep {
+            // Forgotten by the index while it is still there: the index reads ids from it.
+            let (intents, first) = (&self.intents, self.first_intent);
+            if let Some(it) = intents.front() {
+                self.by_id
+                    .remove(&it.id, |j| intents[j - first].id.as_str());
+            }
             let Some(it) = self.intents.pop_front() else {
                 break;
             };
             let i = self.first_intent;
             self.first_intent += 1;
-            self.by_id.remove(&it.id);
             if let Some(o) = it.order_id() {
-                let emptied = self.by_order.get_mut(o).is_some_and(|list| {
-                    list.retain(|&j| j != i);
-                    list.is_empty()
+                let emptied = self.orders.get_mut(o).is_some_and(|rec| {
+                    rec.intents.retain(|&j| j != i);
+                    rec.intents.is_empty()
                 });
                 if emptied {
-                    self.by_order.remove(o);
-                    self.counters.remove(o);
+                    self.orders.remove(o);
                 }
             }
             gone.push(it.id);
@@ -525,16 +562,17 @@ impl Ledger {
         // at the front whose payment is gone go with it; past twice `keep`, the oldest go anyway
         // (a long-lived payment's first charge must not pin every later one).
         while let Some(c) = self.charges.front() {
-            if self.by_id.contains_key(&c.payment_intent) && self.charges.len() <= 2 * keep {
+            if self.index(&c.payment_intent).is_some() && self.charges.len() <= 2 * keep {
                 break;
             }
-            if let Some(c) = self.charges.pop_front() {
-                self.charge_by_id.remove(&c.id);
-                self.first_charge += 1;
-            }
+            let (charges, first) = (&self.charges, self.first_charge);
+            self.charge_by_id
+                .remove(&c.id, |j| charges[j - first].id.as_str());
+            self.charges.pop_front();
+            self.first_charge += 1;
         }
         while let Some(r) = self.refunds.front() {
-            if self.by_id.contains_key(&r.payment_intent) && self.refunds.len() <= keep {
+            if self.index(&r.payment_intent).is_some() && self.refunds.len() <= keep {
                 break;
             }
             self.refunds.pop_front();

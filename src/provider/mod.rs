@@ -6,7 +6,8 @@
 //! charge (update, capture, cancel) and the reads of `charges` and `events`; `cards` knows
 //! the test payment methods; `trade` picks the gateway's pay target and key by order number;
 //! `overload` sheds requests beyond the in-flight cap before any of this; `replica` marks the
-//! ids of one replica of a set behind a load balancer.
+//! ids of one replica of a set behind a load balancer; `metadata` is the compact map of an
+//! intent's and a charge's metadata, `index` the id indexes that keep no copy of the ids.
 //! Served on its own (`serve_with`), it also answers the `control` API under `/_paychaos/`
 //! and logs each request through `reqlog`.
 
@@ -31,8 +32,10 @@ pub mod events;
 pub mod exec;
 pub mod form;
 pub mod idempotency;
+pub mod index;
 pub mod ledger;
 mod lifecycle;
+pub mod metadata;
 mod overload;
 pub mod payment_methods;
 pub mod replica;

@@ -96,7 +96,8 @@ impl Shared {
         };
         let answer = Answer::Intent(Box::new(s.intent.clone()));
         if let (_, Some(ev)) = self.dialect.render(&answer, Some(meta)) {
-            self.lock().events.record(ev.clone());
+            let ev = Arc::new(ev);
+            self.lock().events.record(Arc::clone(&ev));
             self.dispatcher.enqueue(ev);
         }
     }
@@ -386,7 +387,8 @@ fn run_late(shared: &Shared, late: Late, request_id: &str, key: Option<&str>) {
     }
     if let Some(ev) = event {
         // Listed by `GET /v1/events` (and resendable) like the events of answered requests.
-        shared.lock().events.record(ev.clone());
+        let ev = Arc::new(ev);
+        shared.lock().events.record(Arc::clone(&ev));
         shared.dispatcher.enqueue(ev);
     }
 }
@@ -404,7 +406,7 @@ async fn respond(
         reply,
         latency,
         lost,
-        save,
+        mut save,
         event,
         event_nth,
     } = plan;
@@ -447,9 +449,21 @@ async fn respond(
                 nth: event_nth,
             });
             let (rendered, event) = shared.dialect.render(&answer, meta);
+            // With no latency to wait, the answer is saved under its key in the same lock
+            // as its event is listed: one acquisition after the decision, not two.
+            let save_now = save.take_if(|_| latency.is_zero());
+            let event = event.map(Arc::new);
+            if event.is_some() || save_now.is_some() {
+                let mut st = shared.lock();
+                if let Some(ev) = &event {
+                    // Listed by `GET /v1/events` before the answer goes out.
+                    st.events.record(Arc::clone(ev));
+                }
+                if let Some(k) = save_now {
+                    st.keys.complete(&k, rendered.status, rendered.body.clone());
+                }
+            }
             if let Some(ev) = event {
-                // Listed by `GET /v1/events` before the answer goes out.
-                shared.lock().events.record(ev.clone());
                 shared.dispatcher.enqueue(ev);
             }
             (rendered, false)

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::domain::FailReason;
 use crate::provider::cards::DeclineCode;
+use crate::provider::metadata::Metadata;
 use crate::scenario::card_testers::{card_fingerprint, Limit, Trail, VelocityRules};
 
 /// The metadata key naming the paying customer.
@@ -54,7 +55,7 @@ impl Velocity {
     pub fn gate(
         &mut self,
         at: Duration,
-        metadata: &std::collections::BTreeMap<String, String>,
+        metadata: &Metadata,
         payment_method: Option<&str>,
         decline: Option<Decline>,
     ) -> (Option<Decline>, Option<Limit>) {
@@ -116,10 +117,9 @@ impl Velocity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
-    fn meta(customer: &str, ip: &str) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::new();
+    fn meta(customer: &str, ip: &str) -> Metadata {
+        let mut m = Metadata::new();
         m.insert(CUSTOMER_KEY.to_string(), customer.to_string());
         m.insert(ADDRESS_KEY.to_string(), ip.to_string());
         m
@@ -171,7 +171,7 @@ mod tests {
         let mut v = engine();
         for _ in 0..10 {
             assert_eq!(
-                v.gate(Duration::ZERO, &BTreeMap::new(), None, None),
+                v.gate(Duration::ZERO, &Metadata::new(), None, None),
                 (None, None)
             );
         }

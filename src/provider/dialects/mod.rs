@@ -138,7 +138,7 @@ pub struct MetadataPatch {
 
 impl MetadataPatch {
     /// Applies the patch to `metadata`.
-    pub fn apply(&self, metadata: &mut BTreeMap<String, String>) {
+    pub fn apply(&self, metadata: &mut crate::provider::metadata::Metadata) {
         if self.clear {
             metadata.clear();
         }

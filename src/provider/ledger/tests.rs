@@ -44,7 +44,7 @@ fn intent_ids_derive_from_order_and_key_and_stay_unique() {
     let a = l.create_intent(42, 1, new_intent(None), None);
     let b = l.create_intent(42, 1, new_intent(None), None);
     assert_ne!(l.intents[a].id, l.intents[b].id);
-    assert_eq!(l.by_order["ord-000001"], vec![i, j]);
+    assert_eq!(l.orders["ord-000001"].intents, vec![i, j]);
     assert_eq!(
         l.intent(&l.intents[a].id.clone()).map(|it| it.order_id()),
         Some(None)
@@ -69,7 +69,7 @@ fn eviction_keeps_the_newest_payments_and_what_is_theirs() {
         l.evict_entries(2 * n);
     }
     assert_eq!(l.payments(), n);
-    assert!(l.by_id.len() <= n && l.by_order.len() <= n && l.counters.len() <= n);
+    assert!(l.by_id.len() <= n && l.orders.len() <= n);
     assert!(l.charges.len() <= n && l.charge_by_id.len() <= n);
     assert!(l.entries.len() <= 2 * n + 2 * n / 8);
     assert!(l
@@ -86,13 +86,12 @@ fn eviction_keeps_the_newest_payments_and_what_is_theirs() {
 }
 
 /// Capacities of every per-order structure, to tell whether one grew.
-fn capacities(l: &Ledger) -> [usize; 7] {
+fn capacities(l: &Ledger) -> [usize; 6] {
     [
         l.entries.capacity(),
-        l.counters.capacity(),
+        l.orders.capacity(),
         l.intents.capacity(),
         l.by_id.capacity(),
-        l.by_order.capacity(),
         l.charges.capacity(),
         l.charge_by_id.capacity(),
     ]
@@ -147,4 +146,17 @@ fn record_numbers_entries_in_arrival_order() {
         [(0, 5), (1, 3)]
     );
     assert_eq!(snap, l.entries());
+}
+
+#[test]
+fn one_entry_per_order_holds_its_counters_and_its_intents() {
+    let mut l = Ledger::new();
+    l.bump("ord-1", PaymentOp::Charge);
+    l.bump("ord-1", PaymentOp::Query);
+    let i = l.create_intent(1, 1, new_intent(Some("ord-1")), Some("k"));
+    assert_eq!(l.orders.len(), 1, "one copy of the order id");
+    assert_eq!(l.orders["ord-1"].counters, [1, 1, 0]);
+    assert_eq!(l.orders["ord-1"].intents, vec![i]);
+    // The counters and the list header in one 40-byte value beside the key.
+    assert_eq!(std::mem::size_of::<OrderRecord>(), 40);
 }

@@ -225,7 +225,8 @@ impl Dispatcher {
     }
 
     /// Queues an event for delivery (returns at once).
-    pub fn enqueue(&self, event: Event) {
+    pub fn enqueue(&self, event: impl Into<Arc<Event>>) {
+        let event = event.into();
         let shared = &self.shared;
         let n = shared.created.fetch_add(1, Ordering::Relaxed);
         let nowhere = shared.target.is_none() && event.url.is_none();
@@ -298,7 +299,7 @@ impl Dispatcher {
 /// All deliveries of one event: the genuine one (after the chaos delay and any reorder
 /// hold), then, once its first attempt is over, the duplicate and the attacker copies
 /// alongside its retries. `n` is the event's creation number.
-async fn run_event(shared: &Shared, event: Event, n: u64) {
+async fn run_event(shared: &Shared, event: Arc<Event>, n: u64) {
     let enqueued = Instant::now();
     let decision = shared.chaos().webhook(event.chaos_key());
     let delay_ms = u64::try_from(decision.delay.as_millis()).unwrap_or(u64::MAX);
@@ -444,7 +445,8 @@ impl Dispatcher {
 
     /// Delivers `event` once more as a fresh delivery with its own retries, logged like the
     /// others (attempts from 0, not a duplicate). No chaos applies: a resend is asked for.
-    pub fn resend(&self, event: Event) -> Result<(), ResendError> {
+    pub fn resend(&self, event: impl Into<Arc<Event>>) -> Result<(), ResendError> {
+        let event = event.into();
         let shared = &self.shared;
         // The event's own URL (a gateway trade's notify_url) wins over the configured one.
         let target = match (&event.url, &shared.target) {
@@ -462,11 +464,11 @@ impl Dispatcher {
                 target,
                 format: event.format,
                 secret: guard.0.cfg.secret.clone(),
-                event_id: event.id,
-                event_type: event.event_type,
-                order_id: event.order_id,
-                payment_id: event.payment_id,
-                body: event.body,
+                event_id: event.id.clone(),
+                event_type: event.event_type.clone(),
+                order_id: event.order_id.clone(),
+                payment_id: event.payment_id.clone(),
+                body: event.body.clone(),
                 duplicate: false,
                 forged: false,
                 stale: false,

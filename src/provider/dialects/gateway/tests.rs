@@ -21,7 +21,7 @@ fn intent(status: IntentStatus, decline: Option<FailReason>) -> Intent {
         currency: "usd".into(),
         status,
         payment_method: Some(PAYMENT_METHOD.into()),
-        metadata,
+        metadata: metadata.into(),
         created: 1,
         latest_charge: Some("ch_1".into()),
         last_error: decline.map(|reason| Decline {

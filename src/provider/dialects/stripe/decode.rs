@@ -545,14 +545,14 @@ mod tests {
         assert_eq!(update.amount, Some(700));
         assert!(update.changes_payment());
         assert_eq!(update.description.as_deref(), Some("d"));
-        let mut meta = BTreeMap::from([
+        let mut meta = crate::provider::metadata::Metadata::from([
             ("note".to_string(), "x".to_string()),
             ("keep".to_string(), "y".to_string()),
         ]);
         update.metadata.apply(&mut meta);
         assert_eq!(
             meta,
-            BTreeMap::from([
+            crate::provider::metadata::Metadata::from([
                 ("keep".to_string(), "y".to_string()),
                 ("order_id".to_string(), "o2".to_string())
             ])

@@ -91,7 +91,13 @@ pub fn event_for(meta: &EventMeta<'_>, it: &Intent, pi: &str) -> Event {
         },
     });
     head.pop(); // reopen to append the intent as rendered once
-    let body = format!("{head},\"data\":{{\"object\":{pi}}}}}");
+    const DATA: &str = ",\"data\":{\"object\":";
+    // Sized exactly: the body is kept whole for the run, and its allocation is kept too.
+    let mut body = String::with_capacity(head.len() + DATA.len() + pi.len() + 2);
+    body.push_str(&head);
+    body.push_str(DATA);
+    body.push_str(pi);
+    body.push_str("}}");
     Event {
         id,
         event_type: kind.to_string(),
@@ -104,6 +110,14 @@ pub fn event_for(meta: &EventMeta<'_>, it: &Intent, pi: &str) -> Event {
         url: None,
         chaos_key,
     }
+}
+
+/// The `data.object` of an event `body` made by [`event_for`] around an object of `len`
+/// bytes, sharing the event's allocation.
+pub fn object_of(body: &Bytes, len: usize) -> Bytes {
+    // `event_for` closes the body with `}}` after the object.
+    let end = body.len() - 2;
+    body.slice(end - len..end)
 }
 
 /// `{"object":"list","url":"/v1/events","has_more":…,"data":[…]}` around stored bodies.

@@ -27,11 +27,18 @@ const SEARCH_URL: &str = "/v1/payment_intents/search";
 /// Routes the endpoints the mock serves.
 pub fn route(method: &Method, path: &str) -> Option<Route> {
     let rest = path.strip_prefix("/v1/")?;
-    let segs: Vec<&str> = rest.split('/').collect();
+    // Every route has at most three segments: read them without a vector per request.
+    let mut buf = [""; 3];
+    let mut n = 0;
+    for seg in rest.split('/') {
+        *buf.get_mut(n)? = seg;
+        n += 1;
+    }
+    let segs = &buf[..n];
     let post = method == Method::POST;
     let get = method == Method::GET;
     let id = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    match segs.as_slice() {
+    match segs {
         ["payment_intents"] if post => Some(Route::CreateIntent),
         ["payment_intents", "search"] if get => Some(Route::SearchIntents),
         ["payment_intents", "search"] => None,
@@ -98,7 +105,19 @@ pub fn render(answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Optio
         Answer::Intent(it) => {
             let pi = intent_json(it, None);
             let ev = with_event(it, &pi);
-            (pi, ev)
+            if let Some(ev) = ev {
+                // The answer is the event's `data.object`: one allocation holds both, and
+                // the idempotency store and the event log keep it once between them.
+                let body = events::object_of(&ev.body, pi.len());
+                debug_assert_eq!(&body[..], pi.as_bytes());
+                let rendered = Rendered {
+                    status: status(answer),
+                    body,
+                    should_retry: should_retry(answer),
+                };
+                return (rendered, Some(ev));
+            }
+            (pi, None)
         }
         Answer::IntentWithCharge(it, charge) => {
             let ev = with_event(it, &intent_json(it, None));
@@ -302,6 +321,32 @@ mod tests {
         assert_eq!(json(&r.body)["error"]["decline_code"], "insufficient_funds");
         let ev = ev.expect("an event");
         assert_eq!(ev.id, event_id(7, "pi_1", "payment_intent.payment_failed"));
+    }
+
+    #[test]
+    fn an_intent_answer_is_its_events_object_in_the_same_allocation() {
+        let it = intent(IntentStatus::Succeeded);
+        let meta = EventMeta {
+            kind: EventKind::Succeeded,
+            seed: 1,
+            request_id: "req_1",
+            idempotency_key: Some("k"),
+            created: 1,
+            nth: 0,
+        };
+        let alone = render(&Answer::Intent(Box::new(it.clone())), None).0;
+        let (r, ev) = render(&Answer::Intent(Box::new(it)), Some(meta));
+        let ev = ev.expect("an event");
+        assert_eq!(
+            r.body, alone.body,
+            "the same answer with or without its event"
+        );
+        assert_eq!(json(&ev.body)["data"]["object"], json(&r.body));
+        let inside = ev.body.as_ptr_range();
+        assert!(
+            inside.contains(&r.body.as_ptr()),
+            "a slice of the event body"
+        );
     }
 
     #[test]

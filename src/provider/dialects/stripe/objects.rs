@@ -11,6 +11,7 @@ use crate::chaos::key;
 use crate::provider::cards::DeclineCode;
 use crate::provider::charges::Charge;
 use crate::provider::ledger::{Intent, IntentStatus, Refund};
+use crate::provider::metadata::Metadata;
 
 pub(super) fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain structs serialise")
@@ -124,7 +125,7 @@ struct IntentJson<'a> {
     client_secret: String,
     created: u64,
     livemode: bool,
-    metadata: &'a BTreeMap<String, String>,
+    metadata: &'a Metadata,
     payment_method: Option<&'a str>,
     payment_method_types: &'a [String],
     latest_charge: Option<LatestCharge<'a>>,
@@ -279,7 +280,7 @@ struct ChargeJson<'a> {
     failure_code: Option<&'static str>,
     failure_message: Option<&'static str>,
     livemode: bool,
-    metadata: &'a BTreeMap<String, String>,
+    metadata: &'a Metadata,
     outcome: OutcomeJson,
     paid: bool,
     payment_intent: &'a str,
@@ -381,7 +382,7 @@ pub(super) mod tests {
             currency: "usd".into(),
             status,
             payment_method: Some("pm_card_visa".into()),
-            metadata: BTreeMap::from([("order_id".into(), "ord-000001".into())]),
+            metadata: Metadata::from([("order_id".into(), "ord-000001".into())]),
             created: 1_700_000_000,
             latest_charge: Some("ch_1".into()),
             last_error: None,
