@@ -136,15 +136,19 @@ pub fn settlement_after(a: &Attempts) -> Option<Settlement> {
     }
 }
 
-/// Clears the order's `charging` mark however the charge ends (even by a panic).
+/// Clears the order's `charging` mark however the charge ends (even by a panic) unless
+/// [`Store::finish_checkout`](super::store::Store::finish_checkout) did.
 struct ChargingGuard<'a> {
     shared: &'a Shared,
     order_id: &'a str,
+    armed: bool,
 }
 
 impl Drop for ChargingGuard<'_> {
     fn drop(&mut self) {
-        self.shared.store.end_checkout(self.order_id);
+        if self.armed {
+            self.shared.store.end_checkout(self.order_id);
+        }
     }
 }
 
@@ -158,12 +162,18 @@ pub(crate) async fn charge_order(
     r: CheckoutRequest,
 ) -> Option<(Order, Option<String>)> {
     let order_id = r.order_id.clone();
-    let _guard = ChargingGuard {
+    let mut guard = ChargingGuard {
         shared: &shared,
         order_id: &order_id,
+        armed: true,
     };
     let redirect = attempt_charge(shared.clone(), r).await;
-    shared.store.get(&order_id).map(|o| (o, redirect))
+    // One critical section reads the order and clears the mark.
+    guard.armed = false;
+    shared
+        .store
+        .finish_checkout(&order_id)
+        .map(|o| (o, redirect))
 }
 
 /// The attempts of [`charge_order`] and their settlement, over the channels in routing

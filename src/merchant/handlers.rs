@@ -13,10 +13,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::charge::{charge_order, order_id_refusal};
+use super::decode::{self, Event};
 use super::provider_client::{backoff, is_soft, reason_for, refund_key, should_retry, Answer};
 use super::store::{Begin, Effect, Order, RefundState, Settlement};
 use super::Shared;
@@ -30,8 +31,9 @@ pub(crate) async fn route(
     shared: Arc<Shared>,
     req: Request<net::Body>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = req.uri().path().to_string();
-    let resp = match (req.method(), path.as_str()) {
+    // Borrowed from the request only for the routes that do not take it.
+    let path = req.uri().path();
+    let resp = match (req.method(), path) {
         (&Method::POST, "/checkout") => checkout(shared, req).await,
         (&Method::GET, "/orders") => list_orders(&shared),
         (&Method::GET, p) if p.starts_with("/orders/") => {
@@ -159,13 +161,23 @@ pub const CONFLICTING_REPEAT: &str = "order_exists_with_other_amount";
 
 pub(crate) fn checkout_answer(o: &Order, flaws: Flaws) -> Response<Full<Bytes>> {
     let (told, message) = customer_answer(o.status, flaws);
-    let body = json!({
-        "order_id": o.order_id,
-        "status": status_word(told),
-        "reason": reason_of(told),
-        "message": message,
-    });
-    json_response(http_status_for(told), &body)
+    let body = CheckoutAnswer {
+        message,
+        order_id: &o.order_id,
+        reason: reason_of(told),
+        status: status_word(told),
+    };
+    serialized_response(http_status_for(told), &body)
+}
+
+/// A checkout answer's body. Serialised straight from this struct (no `Value` tree); the
+/// fields are in the order a `json!` object's sorted keys came out, so the bytes are too.
+#[derive(Serialize)]
+struct CheckoutAnswer<'a> {
+    message: &'static str,
+    order_id: &'a str,
+    reason: Option<&'static str>,
+    status: &'static str,
 }
 
 /// What the customer is told about an order in `status`, and the words used.
@@ -227,18 +239,28 @@ pub(crate) fn reason_of(s: OrderStatus) -> Option<&'static str> {
 // ---------------------------------------------------------------------------------------
 // Orders
 
-fn order_json(o: &Order) -> Value {
-    json!({
-        "order_id": o.order_id,
-        "status": status_word(o.status),
-        "reason": reason_of(o.status),
-        "fulfilments": o.fulfilments,
-    })
+/// An order as `GET /orders[/{id}]` shows it (fields in sorted order, as in
+/// [`CheckoutAnswer`]).
+#[derive(Serialize)]
+struct OrderJson<'a> {
+    fulfilments: u32,
+    order_id: &'a str,
+    reason: Option<&'static str>,
+    status: &'static str,
+}
+
+fn order_json(o: &Order) -> OrderJson<'_> {
+    OrderJson {
+        fulfilments: o.fulfilments,
+        order_id: &o.order_id,
+        reason: reason_of(o.status),
+        status: status_word(o.status),
+    }
 }
 
 fn get_order(shared: &Shared, order_id: &str) -> Response<Full<Bytes>> {
     match shared.store.get(order_id) {
-        Some(o) => json_response(StatusCode::OK, &order_json(&o)),
+        Some(o) => serialized_response(StatusCode::OK, &order_json(&o)),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("no order with id '{order_id}'"),
@@ -247,8 +269,13 @@ fn get_order(shared: &Shared, order_id: &str) -> Response<Full<Bytes>> {
 }
 
 fn list_orders(shared: &Shared) -> Response<Full<Bytes>> {
-    let orders: Vec<Value> = shared.store.all().iter().map(order_json).collect();
-    json_response(StatusCode::OK, &json!({ "orders": orders }))
+    #[derive(Serialize)]
+    struct Orders<'a> {
+        orders: Vec<OrderJson<'a>>,
+    }
+    let all = shared.store.all();
+    let orders = all.iter().map(order_json).collect();
+    serialized_response(StatusCode::OK, &Orders { orders })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -271,8 +298,8 @@ async fn webhook(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<
             return json_error(StatusCode::BAD_REQUEST, &msg);
         }
     }
-    let event: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let event: Event = match decode::object(&body) {
+        Ok(v) => v.unwrap_or_default(),
         Err(e) => {
             return json_error(
                 StatusCode::BAD_REQUEST,
@@ -280,29 +307,31 @@ async fn webhook(shared: Arc<Shared>, req: Request<net::Body>) -> Response<Full<
             )
         }
     };
-    let Some(event_id) = event["id"].as_str() else {
+    let Some(event_id) = event.id.as_str() else {
         return json_error(StatusCode::BAD_REQUEST, "webhook event has no string 'id'");
     };
     if flaws.has(Flaw::CrashFirstDelivery) && shared.store.first_delivery(event_id) {
         return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
     }
     if flaws.has(Flaw::IgnoreWebhooks) {
-        return json_response(StatusCode::OK, &json!({"received": true}));
+        return constant_response(StatusCode::OK, RECEIVED);
     }
     let effect = if shared.store.first_sight(event_id) {
         apply_event(&shared, &event)
     } else if flaws.has(Flaw::NoEventDedupe) {
         repeat_event(&shared, &event)
     } else {
-        return json_response(
-            StatusCode::OK,
-            &json!({"received": true, "duplicate": true}),
-        );
+        return constant_response(StatusCode::OK, RECEIVED_DUPLICATE);
     };
     // Refunds run in their own task: the provider gets its 2xx at once.
     run_effect(&shared, effect);
-    json_response(StatusCode::OK, &json!({"received": true}))
+    constant_response(StatusCode::OK, RECEIVED)
 }
+
+/// The acknowledgement of a webhook, rendered once.
+const RECEIVED: &[u8] = br#"{"received":true}"#;
+/// The acknowledgement of a webhook already handled.
+const RECEIVED_DUPLICATE: &[u8] = br#"{"duplicate":true,"received":true}"#;
 
 /// Checks `Stripe-Signature` against the secret, with Stripe's 300 s tolerance.
 fn check_signature(header: Option<&str>, body: &[u8], secret: &str) -> Result<(), String> {
@@ -316,43 +345,44 @@ fn check_signature(header: Option<&str>, body: &[u8], secret: &str) -> Result<()
 }
 
 /// Applies a verified, first-seen event to its order.
-fn apply_event(shared: &Shared, event: &Value) -> Effect {
+fn apply_event(shared: &Shared, event: &Event<'_>) -> Effect {
     match event_settlement(event) {
         Some((order_id, Settlement::Paid { .. }))
-            if super::returns::waits_for_return(shared, &order_id) =>
+            if super::returns::waits_for_return(shared, order_id) =>
         {
             Effect::None
         }
-        Some((order_id, s)) => shared.store.settle(&order_id, &s),
+        Some((order_id, s)) => shared.store.settle(order_id, &s),
         None => Effect::None,
     }
 }
 
 /// Applies an event seen before as if it were new (only with `no_event_dedupe`).
-fn repeat_event(shared: &Shared, event: &Value) -> Effect {
+fn repeat_event(shared: &Shared, event: &Event<'_>) -> Effect {
     match event_settlement(event) {
-        Some((order_id, s)) => shared.store.repeat(&order_id, &s),
+        Some((order_id, s)) => shared.store.repeat(order_id, &s),
         None => Effect::None,
     }
 }
 
 /// What an event says about which order: `None` for other types or events without an order.
-fn event_settlement(event: &Value) -> Option<(String, Settlement)> {
-    let pi = &event["data"]["object"];
-    let order_id = pi["metadata"]["order_id"].as_str()?.to_string();
-    let s = match event["type"].as_str()? {
+fn event_settlement<'e>(event: &'e Event<'_>) -> Option<(&'e str, Settlement)> {
+    let pi = &event.object;
+    let order_id = pi.order_id.as_str()?;
+    let s = match event.kind.as_str()? {
         "payment_intent.succeeded" => Settlement::Paid {
-            payment_id: pi["id"].as_str()?.to_string(),
+            payment_id: pi.id.as_str()?.to_string(),
         },
         "payment_intent.payment_failed" => {
-            match reason_for(pi["last_payment_error"]["decline_code"].as_str()) {
+            let code = pi.last_payment_error.0.as_ref();
+            match reason_for(code.and_then(|e| e.decline_code.as_str())) {
                 r if is_soft(r) => Settlement::SoftDeclined,
                 r => Settlement::Failed(r),
             }
         }
         // The customer never finished the challenge and the provider gave the payment up:
         // nothing was charged, and the order must not wait for it any more.
-        "payment_intent.canceled" if pi["cancellation_reason"] == "automatic" => {
+        "payment_intent.canceled" if pi.cancellation_reason.is("automatic") => {
             Settlement::Failed(FailReason::ProviderError)
         }
         _ => return None,
@@ -436,7 +466,23 @@ pub(crate) async fn read_body(req: Request<net::Body>) -> Result<Bytes, Response
 }
 
 pub(crate) fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(v.to_string())));
+    bytes_response(status, Bytes::from(v.to_string()))
+}
+
+/// A JSON answer serialised straight from `v`.
+fn serialized_response<T: Serialize>(status: StatusCode, v: &T) -> Response<Full<Bytes>> {
+    // Serialising plain structs of strings and numbers cannot fail.
+    let body = serde_json::to_vec(v).expect("a plain struct serialises");
+    bytes_response(status, Bytes::from(body))
+}
+
+/// A JSON answer rendered once, sent without a copy.
+fn constant_response(status: StatusCode, body: &'static [u8]) -> Response<Full<Bytes>> {
+    bytes_response(status, Bytes::from_static(body))
+}
+
+fn bytes_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         CONTENT_TYPE,

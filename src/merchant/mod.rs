@@ -10,6 +10,7 @@
 pub mod api;
 pub mod breaker;
 pub mod charge;
+pub mod decode;
 pub mod failover;
 pub mod gateway_client;
 pub mod gateway_notify;

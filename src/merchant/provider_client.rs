@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
-use hyper::{Method, Request};
+use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, Request, Uri};
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::decode::{self, ErrorBody, Intent, Obj, SearchResult};
 use crate::domain::{Amount, FailReason};
 pub use crate::net::{ClientError, Reply};
 use crate::net::{LoopbackUrl, Pool, UrlError};
@@ -66,6 +68,32 @@ impl HttpClient {
         self.pool
             .send(b.body(Full::new(content))?, self.timeout)
             .await
+    }
+
+    /// [`HttpClient::send`] of a `POST` whose headers are already typed, so that none is
+    /// parsed or copied per call.
+    pub async fn post_typed(
+        &self,
+        path: &str,
+        headers: &[(HeaderName, &HeaderValue)],
+        content_type: HeaderValue,
+        body: Bytes,
+    ) -> Result<Reply, ClientError> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = if self.prefix.is_empty() {
+            Uri::try_from(path)
+        } else {
+            Uri::try_from(format!("{}{path}", self.prefix))
+        }
+        .map_err(hyper::http::Error::from)?;
+        let h = req.headers_mut();
+        h.reserve(headers.len() + 2);
+        for (k, v) in headers {
+            h.insert(k.clone(), (*v).clone());
+        }
+        h.insert(CONTENT_TYPE, content_type);
+        self.pool.send(req, self.timeout).await
     }
 }
 
@@ -127,22 +155,21 @@ fn is_retryable_status(status: u16) -> bool {
 
 /// Sorts an HTTP answer of a charge or refund call into an [`Answer`].
 pub fn classify(status: u16, body: &[u8]) -> Answer {
-    let json: Option<Value> = serde_json::from_slice(body).ok();
     match status {
-        200..=299 => match json {
-            Some(v) => classify_object(&v),
+        200..=299 => match decode::object::<Intent>(body) {
+            Ok(Some(pi)) => classify_object(&pi),
             // A success we cannot read may still have moved money.
-            None => Answer::Indeterminate,
+            _ => Answer::Indeterminate,
         },
         402 => {
-            let err = json.as_ref().map(|v| &v["error"]);
-            let code = err.and_then(|e| e["decline_code"].as_str());
-            let payment_id = err
-                .and_then(|e| e["payment_intent"]["id"].as_str())
-                .map(str::to_string);
+            let err = decode::object::<ErrorBody>(body)
+                .ok()
+                .flatten()
+                .and_then(|b| b.error.0)
+                .unwrap_or_default();
             Answer::Declined {
-                reason: reason_for(code),
-                payment_id,
+                reason: reason_for(err.decline_code.as_str()),
+                payment_id: err.payment_intent_id.as_str().map(str::to_string),
             }
         }
         s if is_retryable_status(s) => Answer::Retryable { status: s },
@@ -151,29 +178,29 @@ pub fn classify(status: u16, body: &[u8]) -> Answer {
 }
 
 /// A 2xx body: a succeeded PaymentIntent, a declined one, or a refund.
-fn classify_object(v: &Value) -> Answer {
-    let Some(id) = v["id"].as_str() else {
+fn classify_object(pi: &Intent<'_>) -> Answer {
+    let Some(id) = pi.id.as_str() else {
         return Answer::Indeterminate;
     };
     let succeeded = || Answer::Succeeded {
         payment_id: id.to_string(),
     };
-    match v["object"].as_str() {
-        Some("refund") => succeeded(),
-        _ => match intent_state(v) {
-            IntentState::Succeeded => succeeded(),
-            IntentState::Declined(reason) => Answer::Declined {
-                reason,
-                payment_id: Some(id.to_string()),
+    if pi.object.is("refund") {
+        return succeeded();
+    }
+    match state_of(pi) {
+        IntentState::Succeeded => succeeded(),
+        IntentState::Declined(reason) => Answer::Declined {
+            reason,
+            payment_id: Some(id.to_string()),
+        },
+        IntentState::Open => match pi.redirect_url.as_str() {
+            Some(url) if pi.status.is("requires_action") => Answer::Action {
+                payment_id: id.to_string(),
+                redirect_url: url.to_string(),
             },
-            IntentState::Open => match v["next_action"]["redirect_to_url"]["url"].as_str() {
-                Some(url) if v["status"] == "requires_action" => Answer::Action {
-                    payment_id: id.to_string(),
-                    redirect_url: url.to_string(),
-                },
-                // processing, requires_action without a redirect, …: not settled yet.
-                _ => Answer::Indeterminate,
-            },
+            // processing, requires_action without a redirect, …: not settled yet.
+            _ => Answer::Indeterminate,
         },
     }
 }
@@ -188,14 +215,22 @@ pub enum IntentState {
     Open,
 }
 
-/// Reads a PaymentIntent's state.
+/// Reads a PaymentIntent's state from a JSON tree (see [`state_of`]).
 pub fn intent_state(pi: &Value) -> IntentState {
-    let err = &pi["last_payment_error"];
-    match pi["status"].as_str() {
+    match Obj::<Intent>::deserialize(pi) {
+        Ok(Obj(Some(pi))) => state_of(&pi),
+        _ => IntentState::Open,
+    }
+}
+
+/// Reads a PaymentIntent's state.
+pub fn state_of(pi: &Intent<'_>) -> IntentState {
+    match pi.status.as_str() {
         Some("succeeded") => IntentState::Succeeded,
-        Some("requires_payment_method") if err.is_object() => {
-            IntentState::Declined(reason_for(err["decline_code"].as_str()))
-        }
+        Some("requires_payment_method") => match &pi.last_payment_error.0 {
+            Some(err) => IntentState::Declined(reason_for(err.decline_code.as_str())),
+            None => IntentState::Open,
+        },
         _ => IntentState::Open,
     }
 }
@@ -254,6 +289,9 @@ where
 pub struct ProviderClient {
     http: HttpClient,
     bearer: String,
+    /// `bearer` as a header value, built once; `None` when the key cannot be one (every
+    /// call then fails as it is built, as with a request builder).
+    bearer_header: Option<HeaderValue>,
 }
 
 /// Why a search gave no usable list.
@@ -271,12 +309,14 @@ pub enum SearchError {
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 impl ProviderClient {
     pub fn new(base_url: &str, api_key: &str, timeout: Duration) -> Result<Self, UrlError> {
         Ok(ProviderClient {
             http: HttpClient::new(base_url, timeout)?,
             bearer: format!("Bearer {api_key}"),
+            bearer_header: HeaderValue::try_from(format!("Bearer {api_key}")).ok(),
         })
     }
 
@@ -306,17 +346,19 @@ impl ProviderClient {
     }
 
     async fn post(&self, path: &str, body: String, key: &str) -> Answer {
-        let headers = [
-            (AUTHORIZATION.as_str(), self.bearer.as_str()),
-            ("Idempotency-Key", key),
-        ];
+        // Keys are derived from order ids, which are plain text: one that is not a header
+        // value cannot be sent, and its outcome is as unknown as a lost answer.
+        let (Ok(key), Some(bearer)) = (HeaderValue::try_from(key), &self.bearer_header) else {
+            return Answer::Indeterminate;
+        };
+        let headers = [(AUTHORIZATION, bearer), (IDEMPOTENCY_KEY, &key)];
         let reply = self
             .http
-            .send(
-                Method::POST,
+            .post_typed(
                 path,
                 &headers,
-                Some((FORM, Bytes::from(body))),
+                HeaderValue::from_static(FORM),
+                Bytes::from(body),
             )
             .await;
         match reply {
@@ -359,14 +401,15 @@ impl ProviderClient {
         if !r.status.is_success() {
             return Err(status_err());
         }
-        let v: Value = serde_json::from_slice(&r.body).map_err(|_| status_err())?;
-        let data = v["data"].as_array().ok_or_else(status_err)?;
+        let found: Option<SearchResult> = decode::object(&r.body).map_err(|_| status_err())?;
+        let data = found.and_then(|s| s.data.0).ok_or_else(status_err)?;
         Ok(data
             .iter()
             .filter_map(|pi| {
+                let pi = pi.0.as_ref()?;
                 Some(FoundIntent {
-                    id: pi["id"].as_str()?.to_string(),
-                    state: intent_state(pi),
+                    id: pi.id.as_str()?.to_string(),
+                    state: state_of(pi),
                 })
             })
             .collect())
@@ -445,11 +488,20 @@ pub fn charge_form(p: &ChargeParams<'_>) -> String {
 /// `k=v&…`, values percent-encoded; keys are written literally, brackets included, as the
 /// SDKs send them.
 fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
+    let room = pairs
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum::<usize>();
+    let mut out = String::with_capacity(room + room / 4);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.extend(form_urlencoded::byte_serialize(v.as_bytes()));
+    }
+    out
 }
 
 /// Percent-encodes a form or query value.

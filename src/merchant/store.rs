@@ -307,6 +307,17 @@ impl Store {
         }
     }
 
+    /// The checkout request stopped talking to the provider: the order as its charge left
+    /// it, read in the same critical section that clears its `charging` mark (so no
+    /// reconciler round can slip in between), `None` for an unknown order.
+    pub fn finish_checkout(&self, order_id: &str) -> Option<Order> {
+        let mut st = self.lock();
+        let o = st.orders.get_mut(order_id)?;
+        let seen = o.clone();
+        o.charging = false;
+        Some(seen)
+    }
+
     /// Applies provider news to an order; unknown orders are ignored.
     pub fn settle(&self, order_id: &str, s: &Settlement) -> Effect {
         let mut st = self.lock();
@@ -526,6 +537,22 @@ mod tests {
             .map(|(id, _)| id)
             .collect();
         assert_eq!(ids, vec!["ord-b".to_string()]);
+    }
+
+    #[test]
+    fn finishing_a_checkout_reads_the_order_as_charged_and_hands_it_to_the_reconciler() {
+        let store = Store::new();
+        started(&store, "ord-1");
+        let seen = store.finish_checkout("ord-1").unwrap();
+        assert!(seen.charging, "read while its charge was still counted");
+        assert_eq!(seen.status, OrderStatus::Pending);
+        let ids: Vec<String> = store
+            .to_reconcile(Instant::now())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, ["ord-1"]);
+        assert!(store.finish_checkout("nope").is_none());
     }
 
     #[test]

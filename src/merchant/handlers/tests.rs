@@ -31,9 +31,14 @@ fn customer_messages_name_the_real_cause() {
 
 #[test]
 fn events_map_to_settlements_and_others_are_ignored() {
+    let settle = |v: serde_json::Value| {
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let e: Event = decode::object(&bytes).unwrap().unwrap();
+        event_settlement(&e).map(|(o, s)| (o.to_string(), s))
+    };
     let ok = event("evt_1", "payment_intent.succeeded", "ord-1", "pi_1");
     assert_eq!(
-        event_settlement(&ok),
+        settle(ok),
         Some((
             "ord-1".into(),
             Settlement::Paid {
@@ -43,14 +48,14 @@ fn events_map_to_settlements_and_others_are_ignored() {
     );
     let failed = event("evt_2", "payment_intent.payment_failed", "ord-1", "pi_1");
     assert_eq!(
-        event_settlement(&failed),
+        settle(failed),
         Some((
             "ord-1".into(),
             Settlement::Failed(FailReason::InsufficientFunds)
         ))
     );
     let other = event("evt_3", "charge.refunded", "ord-1", "pi_1");
-    assert_eq!(event_settlement(&other), None);
+    assert_eq!(settle(other), None);
 }
 
 #[test]
@@ -458,4 +463,38 @@ async fn concurrent_checkouts_of_one_order_with_other_amounts_charge_once_and_re
     assert!(form_of(&reqs[0]).contains(&("amount".into(), amount)));
     let m = std::sync::Arc::into_inner(m).expect("every task is done");
     m.stop().await;
+}
+
+#[tokio::test]
+async fn answers_rendered_from_structs_are_the_bytes_of_the_json_trees_they_replace() {
+    use http_body_util::BodyExt;
+    let body = |r: Response<Full<Bytes>>| async move {
+        r.into_body().collect().await.unwrap().to_bytes().to_vec()
+    };
+    let store = crate::merchant::store::Store::new();
+    store.begin_checkout("ord-\"1", 1000, "usd");
+    for s in [None, Some(FailReason::RiskBlocked)] {
+        if let Some(r) = s {
+            store.settle("ord-\"1", &Settlement::Failed(r));
+        }
+        let order = store.get("ord-\"1").unwrap();
+        let (told, message) = customer_answer(order.status, Flaws::NONE);
+        let tree = json!({"order_id": order.order_id, "status": status_word(told),
+            "reason": reason_of(told), "message": message});
+        let got = body(checkout_answer(&order, Flaws::NONE)).await;
+        assert_eq!(got, tree.to_string().into_bytes());
+        let tree = json!({"order_id": order.order_id, "status": status_word(order.status),
+            "reason": reason_of(order.status), "fulfilments": order.fulfilments});
+        assert_eq!(
+            serde_json::to_vec(&order_json(&order)).unwrap(),
+            tree.to_string().into_bytes()
+        );
+    }
+    assert_eq!(RECEIVED, json!({"received": true}).to_string().as_bytes());
+    assert_eq!(
+        RECEIVED_DUPLICATE,
+        json!({"received": true, "duplicate": true})
+            .to_string()
+            .as_bytes()
+    );
 }
