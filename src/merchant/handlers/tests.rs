@@ -472,7 +472,7 @@ async fn answers_rendered_from_structs_are_the_bytes_of_the_json_trees_they_repl
         r.into_body().collect().await.unwrap().to_bytes().to_vec()
     };
     let store = crate::merchant::store::Store::new();
-    store.begin_checkout("ord-\"1", 1000, "usd");
+    store.begin_checkout("ord-\"1", 1000, "usd", 1);
     for s in [None, Some(FailReason::RiskBlocked)] {
         if let Some(r) = s {
             store.settle("ord-\"1", &Settlement::Failed(r));
