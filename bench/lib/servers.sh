@@ -7,13 +7,16 @@
 
 PROVIDER_TARGETS=(paychaos hyper wiremock)
 
-# Starts one of the three servers on a free loopback port (SERVER_PID, SERVER_URL).
+# Starts one of the three servers on a free loopback port (SERVER_PID, SERVER_URL); any
+# further arguments go to paychaos.
 start_target() {
-  case $1 in
-  paychaos) start_server paychaos-provider "$PAYCHAOS" provider --listen 127.0.0.1:0 --quiet ;;
+  local t=$1
+  shift
+  case $t in
+  paychaos) start_server paychaos-provider "$PAYCHAOS" provider --listen 127.0.0.1:0 --quiet "$@" ;;
   hyper) start_server hyper-peer "$HYPER_PEER" 127.0.0.1:0 ;;
   wiremock) start_server wiremock-peer "$WIREMOCK_PEER" 127.0.0.1:0 ;;
-  *) die "unknown target $1" ;;
+  *) die "unknown target $t" ;;
   esac
 }
 
@@ -83,10 +86,11 @@ part_provider() {
 }
 
 # Memory kept: RSS after a 1 s warm-up, then wrk runs of MEMORY_CHUNK_SECS until PAYMENTS
-# requests were answered (at most 120 chunks), then RSS again.
+# requests were answered (at most 120 chunks), then RSS again. paychaos runs with
+# `--retain 0`: its default retention would cap what it keeps and hide the cost per payment.
 memory_once() {
   local t=$1 rep=$2
-  start_target "$t" || return 1
+  start_target "$t" --retain 0 || return 1
   local pid=$SERVER_PID url=$SERVER_URL
   wrk_run "$url" 1 "mem-warm-$t-$rep" intents || return 1
   local rss0 rss1 answered=0 chunk=0

@@ -93,6 +93,7 @@ mod tests {
             chaos_id: None,
             return_url: None,
             challenge_url: None,
+            version: 0,
         }
     }
 

@@ -1,14 +1,15 @@
-//! The provider's event log: every event created (as rendered and signed for webhooks),
-//! retrievable by id and listed newest first with cursor pagination (`limit`,
-//! `starting_after`, `ending_before`, type filters), as `GET /v1/events` does; a bounded
-//! provider forgets the oldest. Pure.
+//! The provider's event log: every event created, retrievable by id and listed newest first
+//! with cursor pagination (`limit`, `starting_after`, `ending_before`, type filters), as
+//! `GET /v1/events` does; a bounded provider forgets the oldest. An event is kept as what
+//! renders it again ([`Compact`]: its intent's number and version, its kind and request),
+//! or, when that cannot be, as rendered. Pure: the rendering is the caller's.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use foldhash::{HashMap, HashMapExt};
 
-use crate::provider::dialects::{ApiError, EventKind};
+use crate::provider::dialects::{ApiError, EventKind, EventMeta};
 use crate::provider::index::IdIndex;
 use crate::provider::webhooks::Event;
 
@@ -47,11 +48,106 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
+/// Stripe's event ids: `evt_` and 16 hex digits.
+pub const COMPACT_ID_LEN: usize = 20;
+
+/// What renders an event again, byte for byte: about a hundred bytes instead of the
+/// kilobyte and a half of its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compact {
+    id: [u8; COMPACT_ID_LEN],
+    pub event_type: &'static str,
+    pub kind: EventKind,
+    pub nth: u32,
+    /// The intent's number in the ledger and the version the event was rendered from.
+    pub intent: usize,
+    pub version: u32,
+    pub created: u64,
+    pub seed: u64,
+    /// The request's number (`req_…`); `None` for an automatic event (no request).
+    pub request: Option<u64>,
+    pub idempotency_key: Option<Box<str>>,
+}
+
+impl Compact {
+    /// The record of `event`, rendered with `meta` from version `version` of intent number
+    /// `intent`; `None` when its id or request id is not in the form the record keeps.
+    pub fn of(
+        event: &Event,
+        meta: &EventMeta<'_>,
+        event_type: &'static str,
+        intent: usize,
+        version: u32,
+    ) -> Option<Compact> {
+        let id: [u8; COMPACT_ID_LEN] = event.id.as_bytes().try_into().ok()?;
+        let request = match meta.request_id {
+            "" => None,
+            r => Some(parse_request_id(r)?),
+        };
+        Some(Compact {
+            id,
+            event_type,
+            kind: meta.kind,
+            nth: meta.nth,
+            intent,
+            version,
+            created: meta.created,
+            seed: meta.seed,
+            request,
+            idempotency_key: meta.idempotency_key.map(Box::from),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        // Made from a `&str` in `of`.
+        std::str::from_utf8(&self.id).unwrap_or("")
+    }
+
+    /// The request id the event names ("" for none).
+    pub fn request_id(&self) -> String {
+        self.request.map(request_id).unwrap_or_default()
+    }
+}
+
+/// The id of request number `n`.
+pub fn request_id(n: u64) -> String {
+    format!("req_{n:014x}")
+}
+
+/// The number of a request id made by [`request_id`].
+fn parse_request_id(id: &str) -> Option<u64> {
+    let n = u64::from_str_radix(id.strip_prefix("req_")?, 16).ok()?;
+    (request_id(n) == id).then_some(n)
+}
+
+/// One logged event.
+#[derive(Clone, Debug)]
+pub enum Logged {
+    /// As rendered: shared with the webhook dispatcher, which delivers the same event.
+    Full(Arc<Event>),
+    Compact(Compact),
+}
+
+impl Logged {
+    pub fn id(&self) -> &str {
+        match self {
+            Logged::Full(e) => &e.id,
+            Logged::Compact(c) => c.id(),
+        }
+    }
+
+    pub fn event_type(&self) -> &str {
+        match self {
+            Logged::Full(e) => &e.event_type,
+            Logged::Compact(c) => c.event_type,
+        }
+    }
+}
+
 /// Every event created (or the newest, once evicting), in creation order.
 #[derive(Debug, Default)]
 pub struct EventLog {
-    /// Shared with the webhook dispatcher, which delivers the same event: one copy of it.
-    events: Vec<Arc<Event>>,
+    events: Vec<Logged>,
     /// Events evicted before `events[0]`: event `i` (the number `by_id` holds) is
     /// `events[i - first]`.
     first: usize,
@@ -104,28 +200,37 @@ impl EventLog {
         // Forgotten by the index while they are still there: the index reads ids from them.
         let (events, first) = (&self.events, self.first);
         for e in &events[..excess] {
-            self.by_id.remove(&e.id, |i| events[i - first].id.as_str());
+            self.by_id.remove(e.id(), |i| events[i - first].id());
         }
         self.events.drain(..excess);
         self.first += excess;
         excess
     }
 
-    /// Adds a created event; a second event with an id already logged replaces nothing.
+    /// Adds a created event as rendered; a second event with an id already logged replaces
+    /// nothing.
     pub fn record(&mut self, event: impl Into<Arc<Event>>) {
-        let event = event.into();
-        if self.position(&event.id).is_some() {
+        self.log(Logged::Full(event.into()));
+    }
+
+    /// Adds a created event as what renders it again; as [`EventLog::record`].
+    pub fn record_compact(&mut self, event: Compact) {
+        self.log(Logged::Compact(event));
+    }
+
+    fn log(&mut self, event: Logged) {
+        if self.position(event.id()).is_some() {
             return;
         }
         let i = self.first + self.events.len();
         self.events.push(event);
         let (events, first) = (&self.events, self.first);
         self.by_id
-            .insert(&events[i - first].id, i, |j| events[j - first].id.as_str());
+            .insert(events[i - first].id(), i, |j| events[j - first].id());
     }
 
     /// The event with this id.
-    pub fn get(&self, id: &str) -> Option<&Arc<Event>> {
+    pub fn get(&self, id: &str) -> Option<&Logged> {
         self.position(id).map(|at| &self.events[at])
     }
 
@@ -133,12 +238,12 @@ impl EventLog {
     fn position(&self, id: &str) -> Option<usize> {
         let (events, first) = (&self.events, self.first);
         self.by_id
-            .get(id, |i| events[i - first].id.as_str())
+            .get(id, |i| events[i - first].id())
             .map(|i| i - first)
     }
 
     /// Every event, in creation order.
-    pub fn all(&self) -> &[Arc<Event>] {
+    pub fn all(&self) -> &[Logged] {
         &self.events
     }
 
@@ -150,8 +255,12 @@ impl EventLog {
         self.events.is_empty()
     }
 
-    /// One page of the list, newest first.
-    pub fn page(&self, q: &EventQuery) -> Result<EventPage, ApiError> {
+    /// One page of the list, newest first, each event's body as `body` renders it.
+    pub fn page(
+        &self,
+        q: &EventQuery,
+        body: impl Fn(&Logged) -> Bytes,
+    ) -> Result<EventPage, ApiError> {
         let cursor = |param: &'static str, id: &str| {
             self.position(id).ok_or_else(|| ApiError::NoSuchObject {
                 object: "event",
@@ -159,7 +268,7 @@ impl EventLog {
                 param: Some(param),
             })
         };
-        let wanted = |i: &usize| type_matches(&q.types, &self.events[*i].event_type);
+        let wanted = |i: &usize| type_matches(&q.types, self.events[*i].event_type());
         let limit = q.limit.clamp(1, MAX_LIMIT);
         let (picked, has_more): (Vec<usize>, bool) = match (&q.starting_after, &q.ending_before) {
             (Some(_), Some(_)) => {
@@ -188,10 +297,7 @@ impl EventLog {
             }
         };
         Ok(EventPage {
-            data: picked
-                .into_iter()
-                .map(|i| self.events[i].body.clone())
-                .collect(),
+            data: picked.into_iter().map(|i| body(&self.events[i])).collect(),
             has_more,
         })
     }
@@ -251,6 +357,19 @@ mod tests {
         l
     }
 
+    fn body(l: &Logged) -> Bytes {
+        match l {
+            Logged::Full(e) => e.body.clone(),
+            Logged::Compact(c) => Bytes::from(format!("{{\"id\":\"{}\"}}", c.id())),
+        }
+    }
+
+    impl EventLog {
+        fn page_of(&self, q: &EventQuery) -> Result<EventPage, ApiError> {
+            self.page(q, body)
+        }
+    }
+
     fn ids(p: &EventPage) -> Vec<String> {
         p.data
             .iter()
@@ -273,10 +392,10 @@ mod tests {
     #[test]
     fn first_page_is_newest_first_with_has_more() {
         let l = log(5);
-        let p = l.page(&q(2, None, None)).unwrap();
+        let p = l.page_of(&q(2, None, None)).unwrap();
         assert_eq!(ids(&p), ["evt_4", "evt_3"]);
         assert!(p.has_more);
-        let all = l.page(&EventQuery::default()).unwrap();
+        let all = l.page_of(&EventQuery::default()).unwrap();
         assert_eq!(all.data.len(), 5);
         assert!(!all.has_more);
     }
@@ -284,22 +403,22 @@ mod tests {
     #[test]
     fn starting_after_walks_to_the_oldest_and_ending_before_walks_back() {
         let l = log(5);
-        let p = l.page(&q(2, Some("evt_3"), None)).unwrap();
+        let p = l.page_of(&q(2, Some("evt_3"), None)).unwrap();
         assert_eq!(
             (ids(&p), p.has_more),
             (vec!["evt_2".into(), "evt_1".into()], true)
         );
-        let last = l.page(&q(2, Some("evt_1"), None)).unwrap();
+        let last = l.page_of(&q(2, Some("evt_1"), None)).unwrap();
         assert_eq!(
             (ids(&last), last.has_more),
             (vec!["evt_0".to_string()], false)
         );
-        let back = l.page(&q(2, None, Some("evt_1"))).unwrap();
+        let back = l.page_of(&q(2, None, Some("evt_1"))).unwrap();
         assert_eq!(
             (ids(&back), back.has_more),
             (vec!["evt_3".into(), "evt_2".into()], true)
         );
-        let top = l.page(&q(2, None, Some("evt_3"))).unwrap();
+        let top = l.page_of(&q(2, None, Some("evt_3"))).unwrap();
         assert_eq!(
             (ids(&top), top.has_more),
             (vec!["evt_4".to_string()], false)
@@ -311,22 +430,22 @@ mod tests {
         let l = log(5);
         let mut f = q(10, None, None);
         f.types = vec!["payment_intent.payment_failed".into()];
-        assert_eq!(ids(&l.page(&f).unwrap()), ["evt_3", "evt_1"]);
+        assert_eq!(ids(&l.page_of(&f).unwrap()), ["evt_3", "evt_1"]);
         f.types = vec!["payment_intent.*".into()];
-        assert_eq!(l.page(&f).unwrap().data.len(), 5);
+        assert_eq!(l.page_of(&f).unwrap().data.len(), 5);
         f.types = vec!["charge.*".into()];
-        assert!(l.page(&f).unwrap().data.is_empty());
+        assert!(l.page_of(&f).unwrap().data.is_empty());
         // The cursor need not match the filter.
         f.types = vec!["payment_intent.succeeded".into()];
         f.starting_after = Some("evt_3".into());
-        assert_eq!(ids(&l.page(&f).unwrap()), ["evt_2", "evt_0"]);
+        assert_eq!(ids(&l.page_of(&f).unwrap()), ["evt_2", "evt_0"]);
     }
 
     #[test]
     fn unknown_cursor_and_both_cursors_are_refused() {
         let l = log(2);
         assert_eq!(
-            l.page(&q(2, Some("evt_9"), None)),
+            l.page_of(&q(2, Some("evt_9"), None)),
             Err(ApiError::NoSuchObject {
                 object: "event",
                 id: "evt_9".into(),
@@ -334,7 +453,7 @@ mod tests {
             })
         );
         assert!(matches!(
-            l.page(&q(2, Some("evt_0"), Some("evt_1"))),
+            l.page_of(&q(2, Some("evt_0"), Some("evt_1"))),
             Err(ApiError::ExclusiveParams { .. })
         ));
     }
@@ -364,16 +483,16 @@ mod tests {
         assert_eq!(l.evict(10), 10);
         assert_eq!((l.len(), l.by_id.len()), (10, 10));
         assert!(l.get("evt_9").is_none());
-        assert_eq!(l.get("evt_10").unwrap().id, "evt_10");
-        let p = l.page(&q(3, Some("evt_12"), None)).unwrap();
+        assert_eq!(l.get("evt_10").unwrap().id(), "evt_10");
+        let p = l.page_of(&q(3, Some("evt_12"), None)).unwrap();
         assert_eq!(
             (ids(&p), p.has_more),
             (vec!["evt_11".into(), "evt_10".into()], false)
         );
-        let back = l.page(&q(2, None, Some("evt_17"))).unwrap();
+        let back = l.page_of(&q(2, None, Some("evt_17"))).unwrap();
         assert_eq!(ids(&back), ["evt_19", "evt_18"]);
         l.record(event(20, "payment_intent.succeeded"));
-        assert_eq!(ids(&l.page(&q(1, None, None)).unwrap()), ["evt_20"]);
+        assert_eq!(ids(&l.page_of(&q(1, None, None)).unwrap()), ["evt_20"]);
         assert_eq!(l.evict(10), 0, "under the batch slack");
         l.reserve("pi_1", EventKind::Succeeded);
         l.forget_payment("pi_1");
@@ -393,7 +512,7 @@ mod tests {
         again.body = Bytes::from_static(b"{}");
         l.record(again);
         assert_eq!(l.len(), 1);
-        assert_eq!(l.get("evt_1").unwrap().event_type, "a");
+        assert_eq!(l.get("evt_1").unwrap().event_type(), "a");
         assert!(l.get("evt_2").is_none());
     }
 }

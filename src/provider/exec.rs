@@ -21,6 +21,7 @@ use crate::provider::dialects::{
 use crate::provider::events::EventLog;
 use crate::provider::idempotency::{Begin, Fingerprint, IdempotencyStore};
 use crate::provider::ledger::{Draft, IntentStatus, Ledger};
+use crate::provider::rerender;
 use crate::provider::retention::{Evicted, Retention};
 
 /// What [`State::apply`] needs to know about the moment and the run.
@@ -117,6 +118,9 @@ pub struct State {
     pub velocity: Option<crate::provider::velocity::Velocity>,
     /// Payment methods the merchant created from raw card numbers.
     payment_methods: crate::provider::payment_methods::PaymentMethods,
+    /// The dialect that renders saved answers and logged events again from their intent's
+    /// version (`rerender`); `None` keeps them as rendered.
+    pub rerender: Option<&'static dyn Dialect>,
 }
 
 impl State {
@@ -135,6 +139,7 @@ impl State {
             op_attempts: HashMap::default(),
             velocity: None,
             payment_methods: Default::default(),
+            rerender: None,
         }
     }
 
@@ -390,7 +395,7 @@ impl State {
             e.fault,
             Some(FaultKind::TimeoutAfterCharge | FaultKind::LateCharge)
         );
-        let save = match gate.check(&mut self.keys, ctx) {
+        let save = match gate.check(&mut self.keys, &self.ledger, ctx) {
             Gated::Go(save) => save,
             Gated::Stop(reply, result, status) => {
                 if e.payment_id.is_none() {
@@ -568,7 +573,7 @@ impl State {
         );
         e.key = gate.key.map(str::to_string);
         e.attempt = attempt;
-        let save = match gate.check(&mut self.keys, ctx) {
+        let save = match gate.check(&mut self.keys, &self.ledger, ctx) {
             Gated::Go(save) => save,
             Gated::Stop(reply, result, status) => {
                 (e.result, e.status) = (result, status);
@@ -679,7 +684,7 @@ impl State {
         };
         // Refunded (or refused), and the answer lost: saved under the key for a retry.
         let lost = e.fault == Some(FaultKind::TimeoutAfterCharge);
-        let save = match gate.check(&mut self.keys, ctx) {
+        let save = match gate.check(&mut self.keys, &self.ledger, ctx) {
             Gated::Go(save) => save,
             Gated::Stop(reply, result, status) => {
                 (e.result, e.status) = (result, status);
@@ -743,18 +748,19 @@ pub(super) enum Gated {
 }
 
 impl Gate<'_> {
-    pub(super) fn check(&self, keys: &mut IdempotencyStore, ctx: &Ctx) -> Gated {
+    pub(super) fn check(&self, keys: &mut IdempotencyStore, ledger: &Ledger, ctx: &Ctx) -> Gated {
         let Some(k) = self.key else {
             return Gated::Go(None);
         };
         let error = match keys.begin(k, self.fingerprint, self.endpoint) {
             Begin::Fresh => return Gated::Go(Some(k.to_string())),
             Begin::Replay { status, body } => {
+                let body = rerender::saved_body(ledger, ctx.dialect, &body);
                 return Gated::Stop(
                     Reply::Replay { status, body },
                     AttemptResult::Replayed,
                     status,
-                )
+                );
             }
             Begin::EndpointMismatch { first } => ApiError::IdempotencyEndpoint {
                 key: k.to_string(),

@@ -67,6 +67,25 @@ impl Endpoint {
     }
 }
 
+/// A saved answer's body: its bytes, or the intent state it renders (see
+/// `ledger::versions`), which the dialect renders again to the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Saved {
+    Bytes(Bytes),
+    /// The intent number `intent` at `version`, as `Answer::Intent` (or `Answer::Declined`).
+    Intent {
+        intent: usize,
+        version: u32,
+        declined: bool,
+    },
+}
+
+impl From<Bytes> for Saved {
+    fn from(b: Bytes) -> Saved {
+        Saved::Bytes(b)
+    }
+}
+
 /// What a key holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Slot {
@@ -80,9 +99,7 @@ pub enum Slot {
         fingerprint: Fingerprint,
         endpoint: Endpoint,
         status: u16,
-        /// Often a slice of the event the execution created (the answer is its
-        /// `data.object`), so the two share one allocation.
-        body: Bytes,
+        body: Saved,
     },
 }
 
@@ -92,7 +109,7 @@ pub enum Begin {
     /// First use: the key is now in flight; execute, then `complete` (or `abort`).
     Fresh,
     /// Same key, same parameters, answered before: send this again.
-    Replay { status: u16, body: Bytes },
+    Replay { status: u16, body: Saved },
     /// Same key, first used on another endpoint.
     EndpointMismatch { first: String },
     /// Same key and endpoint, other parameters.
@@ -204,7 +221,7 @@ impl IdempotencyStore {
 
     /// Saves the answer of the request that began `key`. Returns false (and changes
     /// nothing) unless the key is in flight.
-    pub fn complete(&mut self, key: &str, status: u16, body: Bytes) -> bool {
+    pub fn complete(&mut self, key: &str, status: u16, body: impl Into<Saved>) -> bool {
         let Some((_, slot)) = self.slots.get_mut(key) else {
             return false;
         };
@@ -219,7 +236,7 @@ impl IdempotencyStore {
             fingerprint: *fingerprint,
             endpoint: std::mem::replace(endpoint, Endpoint::Constant("")),
             status,
-            body,
+            body: body.into(),
         };
         true
     }
@@ -315,7 +332,7 @@ mod tests {
                 s.begin("k1", f, EP),
                 Begin::Replay {
                     status: 402,
-                    body: Bytes::from_static(b"{\"error\":{}}")
+                    body: Bytes::from_static(b"{\"error\":{}}").into()
                 }
             );
         }
@@ -332,7 +349,7 @@ mod tests {
             s.begin("k", f, EP),
             Begin::Replay {
                 status: 200,
-                body: Bytes::from_static(b"first")
+                body: Bytes::from_static(b"first").into()
             }
         );
     }
@@ -389,7 +406,7 @@ mod tests {
             s.begin("k", fp(&[]), confirm),
             Begin::Replay {
                 status: 200,
-                body: Bytes::from_static(b"{}")
+                body: Bytes::from_static(b"{}").into()
             }
         );
     }

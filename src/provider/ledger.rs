@@ -108,6 +108,9 @@ pub struct Intent {
     /// The challenge page the customer is sent to while the intent is `requires_action`
     /// with a `return_url` (`next_action.redirect_to_url.url`).
     pub challenge_url: Option<String>,
+    /// Changes so far: a saved answer or a logged event names the state it was rendered
+    /// from by it, and is rendered again from that state (see `ledger::versions`).
+    pub version: u32,
 }
 
 impl Intent {
@@ -181,6 +184,12 @@ pub struct Ledger {
     first_charge: usize,
     /// Charge numbers by charge id (read from the charges themselves).
     charge_by_id: IdIndex,
+    /// Per intent (as `intents`): whether a saved answer or a logged event renders from its
+    /// current version, which must then be kept when it changes.
+    pins: VecDeque<bool>,
+    /// Earlier versions of intents that something still renders from, by intent number and
+    /// version: only those changed after an answer or event was rendered from them.
+    history: HashMap<(usize, u32), Intent>,
     /// Numbers payment ids of intents without an order id.
     anonymous: u64,
     /// Wall clock (unix seconds) of the request being executed, for `created` fields.
@@ -208,6 +217,8 @@ impl Ledger {
             charges: VecDeque::with_capacity(n),
             first_charge: 0,
             charge_by_id: IdIndex::with_capacity(n),
+            pins: VecDeque::with_capacity(n),
+            history: HashMap::new(),
             anonymous: 0,
             now: 0,
             replica: None,
@@ -304,7 +315,9 @@ impl Ledger {
         &self.intents[i - self.first_intent]
     }
 
+    /// Intent `i`, to change: a new version of it.
     pub(super) fn at_mut(&mut self, i: usize) -> &mut Intent {
+        self.touch(i);
         &mut self.intents[i - self.first_intent]
     }
 
@@ -318,11 +331,11 @@ impl Ledger {
         seed: u64,
         decline: Option<(DeclineCode, FailReason)>,
     ) -> &Intent {
-        let now = self.now;
-        let it = &mut self.intents[i - self.first_intent];
+        let (now, replica) = (self.now, self.replica);
+        let it = self.at_mut(i);
         it.charges += 1;
         let charge = marked(
-            self.replica,
+            replica,
             hashed_id(
                 "ch_",
                 seed,
@@ -370,7 +383,7 @@ impl Ledger {
         unix: u64,
         r: NewRefund,
     ) -> Result<Refund, ApiError> {
-        let it = &mut self.intents[i - self.first_intent];
+        let it = self.at_mut(i);
         let remaining = it.amount_received.saturating_sub(it.amount_refunded);
         if it.status != IntentStatus::Succeeded {
             return Err(ApiError::UnexpectedState {
@@ -493,7 +506,9 @@ impl Ledger {
             chaos_id,
             return_url: p.return_url,
             challenge_url: None,
+            version: 0,
         });
+        self.pins.push_back(false);
         let (intents, first) = (&self.intents, self.first_intent);
         let id = &intents[i - first].id;
         self.by_id.insert(id, i, |j| intents[j - first].id.as_str());
@@ -545,6 +560,7 @@ impl Ledger {
             let Some(it) = self.intents.pop_front() else {
                 break;
             };
+            self.pins.pop_front();
             let i = self.first_intent;
             self.first_intent += 1;
             if let Some(o) = it.order_id() {
@@ -577,6 +593,7 @@ impl Ledger {
             }
             self.refunds.pop_front();
         }
+        self.forget_versions_before(self.first_intent);
         gone
     }
 
@@ -721,3 +738,4 @@ impl Draft {
 
 #[cfg(test)]
 mod tests;
+mod versions;

@@ -233,7 +233,7 @@ impl State {
             ControlFlow::Break(plan) => return plan,
         };
         let lost = e.fault == Some(FaultKind::TimeoutAfterCharge);
-        let save = match gate.check(&mut self.keys, ctx) {
+        let save = match gate.check(&mut self.keys, &self.ledger, ctx) {
             Gated::Go(save) => save,
             Gated::Stop(reply, result, status) => {
                 (e.result, e.status) = (result, status);
@@ -289,7 +289,7 @@ impl State {
 
     /// `GET /v1/events`.
     pub(super) fn list_events(&mut self, ctx: &Ctx, q: &EventQuery) -> Plan {
-        let answer = match self.events.page(q) {
+        let answer = match self.events.page(q, |l| self.event_body(l)) {
             Ok(page) => Answer::Events(page),
             Err(e) => Answer::Error(e),
         };
@@ -299,11 +299,9 @@ impl State {
     /// `GET /v1/events/{id}`.
     pub(super) fn retrieve_event(&mut self, ctx: &Ctx, id: &str) -> Plan {
         let found = self.events.get(id);
-        let payment = found
-            .and_then(|ev| ev.payment_id.as_deref())
-            .and_then(|p| self.ledger.index(p));
+        let payment = found.and_then(|l| self.event_intent(l));
         let answer = match found {
-            Some(ev) => Answer::Event(ev.body.clone()),
+            Some(l) => Answer::Event(self.event_body(l)),
             None => Answer::Error(ApiError::NoSuchObject {
                 object: "event",
                 id: id.to_string(),

@@ -40,6 +40,7 @@ mod overload;
 pub mod payment_methods;
 pub mod replica;
 pub mod reqlog;
+mod rerender;
 pub mod retention;
 mod server;
 mod trade;

@@ -97,7 +97,7 @@ impl Shared {
         let answer = Answer::Intent(Box::new(s.intent.clone()));
         if let (_, Some(ev)) = self.dialect.render(&answer, Some(meta)) {
             let ev = Arc::new(ev);
-            self.lock().events.record(Arc::clone(&ev));
+            self.lock().log_event(&answer, &ev, Some(&meta));
             self.dispatcher.enqueue(ev);
         }
     }
@@ -126,7 +126,7 @@ impl Shared {
 
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        format!("req_{n:014x}")
+        crate::provider::events::request_id(n)
     }
 
     /// Sleeps for `d`, cut short by shutdown.
@@ -149,6 +149,9 @@ pub(crate) fn fresh_state(cfg: &ProviderConfig) -> State {
         None => State::with_capacity(sizing::per_order(cfg.expected_orders)),
     };
     state.velocity = cfg.velocity.map(crate::provider::velocity::Velocity::new);
+    // A bounded provider forgets intents its saved answers and events may still name.
+    let dialect = dialects::of(cfg.dialect);
+    state.rerender = cfg.retain.is_none().then_some(dialect);
     state.ledger.replica = cfg.replica;
     state
 }
@@ -380,15 +383,12 @@ fn run_late(shared: &Shared, late: Late, request_id: &str, key: Option<&str>) {
     });
     let (rendered, event) = shared.dialect.render(&answer, meta);
     if let Some(k) = plan.save {
-        shared
-            .lock()
-            .keys
-            .complete(&k, rendered.status, rendered.body);
+        shared.lock().save_answer(&k, &answer, &rendered);
     }
     if let Some(ev) = event {
         // Listed by `GET /v1/events` (and resendable) like the events of answered requests.
         let ev = Arc::new(ev);
-        shared.lock().events.record(Arc::clone(&ev));
+        shared.lock().log_event(&answer, &ev, meta.as_ref());
         shared.dispatcher.enqueue(ev);
     }
 }
@@ -457,10 +457,10 @@ async fn respond(
                 let mut st = shared.lock();
                 if let Some(ev) = &event {
                     // Listed by `GET /v1/events` before the answer goes out.
-                    st.events.record(Arc::clone(ev));
+                    st.log_event(&answer, ev, meta.as_ref());
                 }
                 if let Some(k) = save_now {
-                    st.keys.complete(&k, rendered.status, rendered.body.clone());
+                    st.save_answer(&k, &answer, &rendered);
                 }
             }
             if let Some(ev) = event {

@@ -253,11 +253,9 @@ fn replace_plan(shared: &Shared, body: &[u8], patch: bool) -> Resp {
 fn events(shared: &Shared, order: &Option<String>) -> Resp {
     let events: Vec<_> = {
         let st = shared.lock();
-        st.events
-            .all()
-            .iter()
+        st.all_events()
+            .into_iter()
             .filter(|e| matches_order(&e.order_id, order))
-            .cloned()
             .collect()
     };
     let log = shared.dispatcher.log();
@@ -281,7 +279,7 @@ fn events(shared: &Shared, order: &Option<String>) -> Resp {
 }
 
 fn resend(shared: &Shared, id: &str) -> Resp {
-    let event = shared.lock().events.get(id).cloned();
+    let event = shared.lock().event(id);
     let Some(event) = event else {
         return error(StatusCode::NOT_FOUND, format!("no event {id:?}"));
     };

@@ -346,7 +346,7 @@ pub enum EventKind {
 }
 
 /// What an event records about the request that caused it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct EventMeta<'a> {
     pub kind: EventKind,
     pub seed: u64,
@@ -405,6 +405,13 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
 
     /// The HTTP status `answer` is sent with.
     fn status(&self, answer: &Answer) -> u16;
+
+    /// The name of an event kind when the dialect's events are rendered from their intent
+    /// alone, byte for byte the same each time (so the provider may keep the intent's
+    /// version instead of the bytes); `None` when they are not.
+    fn rerendered_event_type(&self, _kind: EventKind) -> Option<&'static str> {
+        None
+    }
 
     /// The page the customer of intent `it`, held for them (`requires_action`), is sent to;
     /// `None` when there is none to serve. Stripe's: the 3D Secure challenge, only with a

@@ -44,6 +44,7 @@ fn intent(status: IntentStatus, decline: Option<FailReason>) -> Intent {
         chaos_id: None,
         return_url: None,
         challenge_url: None,
+        version: 0,
     }
 }
 

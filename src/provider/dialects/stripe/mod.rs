@@ -12,7 +12,9 @@ use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use hyper::Method;
 
-use crate::provider::dialects::{Answer, ApiError, Decoded, Dialect, EventMeta, Rendered, Route};
+use crate::provider::dialects::{
+    Answer, ApiError, Decoded, Dialect, EventKind, EventMeta, Rendered, Route,
+};
 use crate::provider::webhooks::Event;
 
 pub use decode::{decode, parse_search};
@@ -195,6 +197,10 @@ impl Dialect for Stripe {
 
     fn render(&self, answer: &Answer, event: Option<EventMeta<'_>>) -> (Rendered, Option<Event>) {
         render(answer, event)
+    }
+
+    fn rerendered_event_type(&self, kind: EventKind) -> Option<&'static str> {
+        Some(event_type(kind))
     }
 
     fn status(&self, answer: &Answer) -> u16 {

@@ -404,6 +404,7 @@ pub(super) mod tests {
             chaos_id: None,
             return_url: None,
             challenge_url: None,
+            version: 0,
         }
     }
 
