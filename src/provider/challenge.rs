@@ -167,7 +167,7 @@ impl State {
         };
         e.status = ctx.dialect.status(&answer);
         self.finish(ctx, e, false);
-        let nth = self.events.reserve(&it.id, kind);
+        let nth = self.reserve_event(&it.id, kind);
         Some(Stepped {
             intent: it,
             event: Some((kind, nth)),
@@ -201,7 +201,7 @@ impl State {
         e.result = AttemptResult::Ok;
         e.status = ctx.dialect.status(&Answer::Intent(Box::new(it.clone())));
         self.finish(ctx, e, false);
-        let nth = self.events.reserve(&it.id, EventKind::Canceled);
+        let nth = self.reserve_event(&it.id, EventKind::Canceled);
         Some(Stepped {
             intent: it,
             event: Some((EventKind::Canceled, nth)),

@@ -114,10 +114,15 @@ pub fn request_id(n: u64) -> String {
     format!("req_{n:014x}")
 }
 
-/// The number of a request id made by [`request_id`].
+/// The number of a request id made by [`request_id`] (14 lower-case hex digits, which
+/// numbers far more requests than a run makes); read without an allocation.
 fn parse_request_id(id: &str) -> Option<u64> {
-    let n = u64::from_str_radix(id.strip_prefix("req_")?, 16).ok()?;
-    (request_id(n) == id).then_some(n)
+    let digits = id.strip_prefix("req_")?;
+    let hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    if digits.len() != 14 || !digits.as_bytes().iter().all(hex) {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok()
 }
 
 /// One logged event.
@@ -153,9 +158,9 @@ pub struct EventLog {
     first: usize,
     /// Event numbers by event id (read from the events themselves).
     by_id: IdIndex,
-    /// Events reserved so far per payment id and kind: numbers repeats so ids stay unique.
-    /// Counted in place per kind ([`kind_slot`]): no allocation beside the id.
-    reserved: HashMap<String, [u32; KINDS]>,
+    /// Events reserved so far per payment (its intent number) and kind: numbers repeats so
+    /// ids stay unique. Counted in place per kind ([`kind_slot`]): no allocation.
+    reserved: HashMap<usize, [u32; KINDS]>,
 }
 
 impl EventLog {
@@ -175,19 +180,15 @@ impl EventLog {
 
     /// How many events of `kind` for `payment_id` came before this one (0 for the first);
     /// called once per event, under the provider's lock, when the event is decided.
-    pub fn reserve(&mut self, payment_id: &str, kind: EventKind) -> u32 {
-        let kinds = match self.reserved.get_mut(payment_id) {
-            Some(k) => k,
-            None => self.reserved.entry(payment_id.to_string()).or_default(),
-        };
-        let n = &mut kinds[kind_slot(kind)];
+    pub fn reserve(&mut self, payment: usize, kind: EventKind) -> u32 {
+        let n = &mut self.reserved.entry(payment).or_default()[kind_slot(kind)];
         *n += 1;
         *n - 1
     }
 
     /// Forgets the numbering of a payment the ledger no longer holds.
-    pub fn forget_payment(&mut self, payment_id: &str) {
-        self.reserved.remove(payment_id);
+    pub fn forget_payment(&mut self, payment: usize) {
+        self.reserved.remove(&payment);
     }
 
     /// Forgets the oldest events until at most `keep` are held, in batches of an eighth of
@@ -471,7 +472,7 @@ mod tests {
         };
         let before = caps(&l);
         for i in 0..n {
-            l.reserve(&format!("pi_{i}"), EventKind::Succeeded);
+            l.reserve(i, EventKind::Succeeded);
             l.record(event(i, "payment_intent.succeeded"));
         }
         assert_eq!(caps(&l), before);
@@ -494,19 +495,19 @@ mod tests {
         l.record(event(20, "payment_intent.succeeded"));
         assert_eq!(ids(&l.page_of(&q(1, None, None)).unwrap()), ["evt_20"]);
         assert_eq!(l.evict(10), 0, "under the batch slack");
-        l.reserve("pi_1", EventKind::Succeeded);
-        l.forget_payment("pi_1");
-        assert_eq!(l.reserve("pi_1", EventKind::Succeeded), 0);
+        l.reserve(1, EventKind::Succeeded);
+        l.forget_payment(1);
+        assert_eq!(l.reserve(1, EventKind::Succeeded), 0);
         assert!(l.reserved.len() <= 1);
     }
 
     #[test]
     fn reserve_numbers_repeats_and_record_keeps_the_first_of_an_id() {
         let mut l = EventLog::new();
-        assert_eq!(l.reserve("pi_1", EventKind::PaymentFailed), 0);
-        assert_eq!(l.reserve("pi_1", EventKind::PaymentFailed), 1);
-        assert_eq!(l.reserve("pi_1", EventKind::Succeeded), 0);
-        assert_eq!(l.reserve("pi_2", EventKind::PaymentFailed), 0);
+        assert_eq!(l.reserve(1, EventKind::PaymentFailed), 0);
+        assert_eq!(l.reserve(1, EventKind::PaymentFailed), 1);
+        assert_eq!(l.reserve(1, EventKind::Succeeded), 0);
+        assert_eq!(l.reserve(2, EventKind::PaymentFailed), 0);
         l.record(event(1, "a"));
         let mut again = event(1, "b");
         again.body = Bytes::from_static(b"{}");

@@ -14,6 +14,14 @@ use crate::provider::exec::{Ctx, Gate, Gated, Plan, Reply, State};
 use crate::provider::ledger::{Draft, IntentStatus, Ledger};
 
 impl State {
+    /// How many events of `kind` intent `id` had before this one (see `EventLog::reserve`).
+    pub(super) fn reserve_event(&mut self, id: &str, kind: EventKind) -> u32 {
+        // Every event is about an intent the ledger holds: it was just decided on.
+        self.ledger
+            .number_of(id)
+            .map_or(0, |i| self.events.reserve(i, kind))
+    }
+
     /// Numbers the plan's event among its intent's events of that kind, and expands
     /// `latest_charge` when the request asked for it.
     pub(super) fn finish_plan(&mut self, plan: &mut Plan, expand: &[String]) {
@@ -21,7 +29,7 @@ impl State {
             return;
         };
         if let (Some(kind), Some(it)) = (plan.event, answer.intent()) {
-            plan.event_nth = self.events.reserve(&it.id, kind);
+            plan.event_nth = self.reserve_event(&it.id, kind);
         }
         if !expand.iter().any(|x| x == "latest_charge") {
             return;

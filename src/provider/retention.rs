@@ -46,9 +46,10 @@ pub struct Evicted {
 impl State {
     /// Forgets the oldest records past `r`, counting them in `self.evicted`.
     pub(super) fn retain(&mut self, r: Retention) {
+        let first = self.ledger.first_number();
         let gone = self.ledger.evict_payments(r.payments);
-        for id in &gone {
-            self.events.forget_payment(id);
+        for i in first..self.ledger.first_number() {
+            self.events.forget_payment(i);
         }
         let count = |n: usize| n as u64;
         self.evicted.payments += count(gone.len());

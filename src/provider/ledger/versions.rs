@@ -46,6 +46,11 @@ impl Ledger {
         self.history.get(&(i, version))
     }
 
+    /// The number of the oldest intent held (those before it were evicted).
+    pub fn first_number(&self) -> usize {
+        self.first_intent
+    }
+
     /// The number of the intent with this id, if the ledger holds it.
     pub fn number_of(&self, id: &str) -> Option<usize> {
         self.index(id)
