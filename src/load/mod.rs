@@ -400,4 +400,6 @@ pub async fn wait_for_merchant(
 #[cfg(test)]
 mod connection_tests;
 #[cfg(test)]
+mod pool_tests;
+#[cfg(test)]
 mod tests;
