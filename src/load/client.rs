@@ -17,6 +17,7 @@ use super::journeys::{self, JourneyRecord};
 use super::retries::{self, RetryRecord};
 use super::{LoadPlan, Stage};
 use crate::domain::{CheckoutAnswer, OrderSnapshot};
+use crate::net::link::Link;
 use crate::net::{ClientError, LoopbackUrl, Pool, PoolStats, Reply, UrlError};
 use crate::scenario::contract::{Contract, ContractError, Template, Values};
 use crate::scenario::customers::CustomerSpec;
@@ -166,15 +167,37 @@ impl Checkout {
         payment_method: &str,
         client: Option<(&str, &str)>,
     ) -> (CheckoutAnswer, Option<String>) {
-        let (pool, method, path) = match &self.target {
-            Ok(t) => t,
+        match self.prepare(order_id, amount, payment_method, client) {
+            Ok((pool, req)) => self.read(pool.send(req, self.timeout).await),
             Err(detail) => {
-                let error = CheckoutAnswer::Error {
-                    detail: detail.clone(),
-                };
-                return (error, None);
+                let detail = detail.to_string();
+                (CheckoutAnswer::Error { detail }, None)
             }
-        };
+        }
+    }
+
+    /// The checkout request of order `order_id`: its body rendered from the contract's
+    /// template (the order's fields spliced in); `Err` names why the contract's checkout is
+    /// unusable.
+    pub(super) fn request(
+        &self,
+        order_id: &str,
+        amount: u64,
+        payment_method: &str,
+        client: Option<(&str, &str)>,
+    ) -> Result<Request<Full<Bytes>>, &str> {
+        self.prepare(order_id, amount, payment_method, client)
+            .map(|(_, req)| req)
+    }
+
+    fn prepare(
+        &self,
+        order_id: &str,
+        amount: u64,
+        payment_method: &str,
+        client: Option<(&str, &str)>,
+    ) -> Result<(&Pool, Request<Full<Bytes>>), &str> {
+        let (pool, method, path) = self.target.as_ref().map_err(String::as_str)?;
         let body = self.body.render_json(&Values {
             order_id,
             amount,
@@ -190,7 +213,15 @@ impl Checkout {
                 }
             }
         }
-        match pool.send(req, self.timeout).await {
+        Ok((pool, req))
+    }
+
+    /// The answer of one exchange read through the contract; a failure is an `Error` answer.
+    pub(super) fn read(
+        &self,
+        reply: Result<Reply, ClientError>,
+    ) -> (CheckoutAnswer, Option<String>) {
+        match reply {
             Ok(a) => self.contract.read_checkout(a.status.as_u16(), &a.body),
             Err(e) => {
                 let error = CheckoutAnswer::Error {
@@ -199,6 +230,33 @@ impl Checkout {
                 (error, None)
             }
         }
+    }
+
+    /// The size of the bounded pool, `None` with a connection per checkout (or no usable
+    /// checkout URL).
+    pub(super) fn connections(&self) -> Option<usize> {
+        self.target
+            .as_ref()
+            .ok()
+            .and_then(|(pool, _, _)| pool.connections())
+    }
+
+    /// A connection of its own to the checkout URL's address, for one worker of the pool.
+    pub(super) fn link(&self) -> Option<Link> {
+        let (pool, _, _) = self.target.as_ref().ok()?;
+        Some(Link::new(pool.addr(), pool.host().clone()))
+    }
+
+    /// How long a checkout may wait for a connection, and then for its answer.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Whether the customer told `answer` (with no challenge) may pay again, by the seed
+    /// and the order's chaos key `order_key`: its follow-up is then [`Checkout::retry`].
+    pub(super) fn may_retry(&self, answer: &CheckoutAnswer, order_key: &str) -> bool {
+        retries::cause(answer, None).is_some()
+            && retries::retries(self.seed, &self.customers, order_key)
     }
 
     /// The journey of order `order_id` (chaos key `order_key`) from the challenge page

@@ -13,19 +13,21 @@ pub mod card_testers;
 mod cashier;
 mod client;
 mod contract;
+mod due;
 pub mod journeys;
 mod live;
+mod pooled;
 mod profiles;
 pub mod retries;
 mod scheduler;
 mod shed;
+mod spawned;
 pub mod stop;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::key::hash;
@@ -134,47 +136,8 @@ pub fn lag_histogram() -> SecondHistogram {
 /// After the schedule ends, in-flight checkouts get this long beyond their own timeout.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
-/// A finished checkout, sent back to the driver task, which alone records.
-struct Done {
-    slot: usize,
-    offset: Duration,
-    record: CheckoutRecord,
-    journey: Option<JourneyRecord>,
-    retry: Option<RetryRecord>,
-}
-
-/// A sent checkout's place in the books: its schedule index until its answer comes.
-enum Slot {
-    Waiting(u64),
-    Done(CheckoutRecord),
-}
-
-/// The driver task's books: one slot per sent checkout, one recorder.
-struct Books {
-    records: Vec<Slot>,
-    recorder: Recorder,
-    finished: usize,
-    live: Option<Arc<LiveCounters>>,
-    journeys: Vec<JourneyRecord>,
-    retries: Vec<RetryRecord>,
-}
-
-impl Books {
-    fn finish(&mut self, d: Done) {
-        if let Some(live) = &self.live {
-            live.on_answer(d.offset, &d.record.answer, d.record.latency_us);
-        }
-        self.recorder.record(
-            d.offset.as_secs(),
-            outcome(&d.record.answer),
-            d.record.latency_us,
-        );
-        self.records[d.slot] = Slot::Done(d.record);
-        self.journeys.extend(d.journey);
-        self.retries.extend(d.retry);
-        self.finished += 1;
-    }
-}
+/// Worker threads of the generator's own runtime (its pacer has a thread of its own besides).
+const GENERATOR_THREADS: usize = 2;
 
 fn outcome(answer: &CheckoutAnswer) -> Outcome {
     match answer {
@@ -191,6 +154,69 @@ fn outcome(answer: &CheckoutAnswer) -> Outcome {
     }
 }
 
+/// What a driver of one connection mode works from.
+struct Drive<'a> {
+    plan: &'a LoadPlan,
+    schedule: Schedule,
+    shared: Arc<Checkout>,
+    load_start: tokio::time::Instant,
+    /// The load start from the run origin.
+    base: Duration,
+    shutdown: CancellationToken,
+    live: Option<Arc<LiveCounters>>,
+    /// Card testers run beside the schedule: its customers are named too.
+    honest: bool,
+}
+
+/// What a driver gives back: the result but the testers' records, when it stopped waiting for
+/// answers, and the longest a checkout may take.
+struct Driven {
+    result: LoadResult,
+    deadline: tokio::time::Instant,
+    bound: Duration,
+}
+
+/// Records how late the checkout intended at `intended` (in `second`) leaves.
+fn record_lag(
+    send_lag: &mut BTreeMap<u64, SecondHistogram>,
+    second: u64,
+    intended: tokio::time::Instant,
+) {
+    let lag = tokio::time::Instant::now().saturating_duration_since(intended);
+    send_lag
+        .entry(second)
+        .or_insert_with(lag_histogram)
+        .record(
+            u64::try_from(lag.as_micros())
+                .unwrap_or(MAX_US)
+                .clamp(1, MAX_US),
+        )
+        .expect("value clamped into bounds");
+}
+
+/// The record of sent checkout `n` that never reported: an error, late until now.
+fn unanswered(
+    plan: &LoadPlan,
+    schedule: &Schedule,
+    load_start: tokio::time::Instant,
+    base: Duration,
+    n: u64,
+    recorder: &mut Recorder,
+) -> CheckoutRecord {
+    let offset = schedule.offset(n).unwrap_or_default();
+    let latency_us = u64::try_from((load_start + offset).elapsed().as_micros()).unwrap_or(u64::MAX);
+    recorder.record(offset.as_secs(), Outcome::Error, latency_us);
+    CheckoutRecord {
+        amount: order_amount(plan.seed, &plan.orders, &chaos_key(n)),
+        order_id: order_id(&plan.run_id, n),
+        intended_ms: u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX),
+        latency_us,
+        answer: CheckoutAnswer::Error {
+            detail: "no answer recorded: the checkout task did not finish".into(),
+        },
+    }
+}
+
 /// Drives checkouts until the plan ends or `shutdown` is cancelled.
 ///
 /// Open loop: the n-th checkout is due at `load start + offset(n)` whatever happened to the
@@ -201,6 +227,10 @@ fn outcome(answer: &CheckoutAnswer) -> Outcome {
 /// answer. After the schedule (or the shutdown) the checkouts in flight are awaited, each
 /// bounded by those two timeouts.
 /// Nothing is sized by the planned count: the books grow with the checkouts sent.
+///
+/// The generator runs on a runtime of its own (a pacer thread and [`GENERATOR_THREADS`]
+/// workers), so it never parks or wakes with the servers it measures, which stay on the
+/// caller's.
 pub async fn drive(
     plan: &LoadPlan,
     contract: &Contract,
@@ -218,27 +248,38 @@ pub async fn drive_live(
     shutdown: CancellationToken,
     live: Option<Arc<LiveCounters>>,
 ) -> LoadResult {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (plan, contract) = (plan.clone(), contract.clone());
+    std::thread::Builder::new()
+        .name("load-pacer".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(GENERATOR_THREADS)
+                .thread_name("load-worker")
+                .enable_all()
+                .build()
+                .expect("the load generator's runtime starts");
+            let result = rt.block_on(drive_here(&plan, &contract, origin, shutdown, live));
+            let _ = tx.send(result);
+            // Anything still running (a hung follow-up) is past every bound: not waited for.
+            rt.shutdown_background();
+        })
+        .expect("the load generator's thread starts");
+    rx.await.expect("the load generator ended without a result")
+}
+
+/// [`drive_live`] on the current runtime.
+async fn drive_here(
+    plan: &LoadPlan,
+    contract: &Contract,
+    origin: Instant,
+    shutdown: CancellationToken,
+    live: Option<Arc<LiveCounters>>,
+) -> LoadResult {
     let load_start = tokio::time::Instant::now();
     let base = load_start.into_std().saturating_duration_since(origin);
     let schedule = Schedule::new(&plan.stages);
     let shared = Arc::new(Checkout::new(plan, contract));
-    let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
-    let mut shed = ShedLog::new(schedule.clone(), base);
-    let mut books = Books {
-        records: Vec::new(),
-        recorder: Recorder::default(),
-        finished: 0,
-        live,
-        journeys: Vec::new(),
-        retries: Vec::new(),
-    };
-    let mut send_lag: BTreeMap<u64, SecondHistogram> = BTreeMap::new();
-    let mut spawned = 0usize;
-    let mut interrupted = false;
-    let mut last_send = Duration::ZERO;
-    let mut behind = 0u64;
-    let sleep = tokio::time::sleep_until(load_start);
-    tokio::pin!(sleep);
     let testers = plan.testers.clone().map(|t| {
         tokio::spawn(card_testers::run(
             card_testers::Bursts {
@@ -253,177 +294,34 @@ pub async fn drive_live(
             shutdown.clone(),
         ))
     });
-
-    for n in plan.shard.indexes(schedule.planned()) {
-        let offset = schedule.offset(n).expect("n is below the planned count");
-        let intended = load_start + offset;
-        if intended > tokio::time::Instant::now() {
-            // Record answers while waiting, so the books stay small and in-flight is exact.
-            sleep.as_mut().reset(intended);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = shutdown.cancelled() => {
-                        interrupted = true;
-                        break;
-                    }
-                    _ = &mut sleep => break,
-                    Some(done) = rx.recv() => books.finish(done),
-                }
-            }
-        } else {
-            interrupted = shutdown.is_cancelled();
-            // Running behind: let the spawned checkouts run now and then, even on a
-            // single-threaded runtime.
-            behind += 1;
-            if behind.is_multiple_of(64) {
-                tokio::task::yield_now().await;
-            }
-        }
-        if interrupted {
-            break;
-        }
-        while let Ok(done) = rx.try_recv() {
-            books.finish(done);
-        }
-
-        let second = offset.as_secs();
-        last_send = load_start.elapsed();
-        if spawned - books.finished >= plan.max_in_flight {
-            if let Some(live) = &books.live {
-                live.on_shed(offset);
-            }
-            books.recorder.record_shed(second);
-            shed.shed(n);
-            continue;
-        }
-        let id = order_id(&plan.run_id, n);
-        let amount = order_amount(plan.seed, &plan.orders, &chaos_key(n));
-        let intended_ms = u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX);
-        let slot = books.records.len();
-        if let Some(live) = &books.live {
-            live.on_sent(offset);
-        }
-        let lag = tokio::time::Instant::now().saturating_duration_since(intended);
-        send_lag
-            .entry(second)
-            .or_insert_with(lag_histogram)
-            .record(
-                u64::try_from(lag.as_micros())
-                    .unwrap_or(MAX_US)
-                    .clamp(1, MAX_US),
-            )
-            .expect("value clamped into bounds");
-        books.recorder.record_sent(second);
-        books.records.push(Slot::Waiting(n));
-        spawned += 1;
-        let (shared, tx) = (Arc::clone(&shared), tx.clone());
-        let honest = testers.is_some();
-        tokio::spawn(async move {
-            // Among testers, an honest customer is named too: one customer and address
-            // each, so the merchant's limits can be seen to leave them alone.
-            let identity = honest.then(|| card_testers::honest_identity(n));
-            let client = identity.as_ref().map(|(c, a)| (c.as_str(), a.as_str()));
-            let (answer, redirect) = match client {
-                Some(client) => {
-                    let method = shared.payment_method();
-                    shared.send_as(&id, amount, method, Some(client)).await
-                }
-                None => shared.send(&id, amount).await,
-            };
-            let latency_us = u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX);
-            // The customer's journey starts when the checkout answer arrives.
-            let journey = match redirect {
-                Some(url) => Some(shared.journey(&id, &chaos_key(n), &url).await),
-                None => None,
-            };
-            let key = chaos_key(n);
-            let retry = shared
-                .retry(&id, amount, &key, &answer, journey.as_ref(), client)
-                .await;
-            // The driver may have stopped waiting (drain bound); then the record is lost
-            // to it and already marked as unanswered.
-            let _ = tx.send(Done {
-                slot,
-                offset,
-                record: CheckoutRecord {
-                    order_id: id,
-                    amount,
-                    intended_ms,
-                    latency_us,
-                    answer,
-                },
-                journey,
-                retry,
-            });
-        });
-    }
-    let elapsed = if interrupted {
-        load_start.elapsed()
-    } else {
-        last_send
+    let d = Drive {
+        plan,
+        schedule,
+        shared: Arc::clone(&shared),
+        load_start,
+        base,
+        shutdown,
+        live,
+        honest: testers.is_some(),
     };
-
-    drop(tx);
-    // A checkout may wait up to its timeout for a connection, then have its whole timeout.
-    let bound = match shared.pool_stats() {
-        Some(_) => plan.request_timeout * 2,
-        None => plan.request_timeout,
+    let Driven {
+        mut result,
+        deadline,
+        bound,
+    } = match shared.connections() {
+        Some(size) => pooled::drive(d, size).await,
+        None => spawned::drive(d).await,
     };
-    let deadline = tokio::time::Instant::now() + bound + DRAIN_GRACE;
-    while books.finished < spawned {
-        tokio::select! {
-            done = rx.recv() => match done {
-                Some(done) => books.finish(done),
-                None => break, // a task ended without reporting (it panicked)
-            },
-            _ = tokio::time::sleep_until(deadline) => break,
-        }
-    }
-    // Every sent checkout is accounted for: one that never reported is an error.
-    let mut records = Vec::with_capacity(books.records.len());
-    for slot in books.records {
-        records.push(match slot {
-            Slot::Done(record) => record,
-            Slot::Waiting(n) => {
-                let offset = schedule.offset(n).unwrap_or_default();
-                let latency_us =
-                    u64::try_from((load_start + offset).elapsed().as_micros()).unwrap_or(u64::MAX);
-                books
-                    .recorder
-                    .record(offset.as_secs(), Outcome::Error, latency_us);
-                CheckoutRecord {
-                    amount: order_amount(plan.seed, &plan.orders, &chaos_key(n)),
-                    order_id: order_id(&plan.run_id, n),
-                    intended_ms: u64::try_from((base + offset).as_millis()).unwrap_or(u64::MAX),
-                    latency_us,
-                    answer: CheckoutAnswer::Error {
-                        detail: "no answer recorded: the checkout task did not finish".into(),
-                    },
-                }
-            }
-        });
-    }
     // Slots are in schedule order, which is order-id order; tester orders come after, in
     // their own order-id order. Each tester waits for every answer, so the same bounds hold.
     if let Some(t) = testers {
         let stop = tokio::time::sleep_until(deadline + bound);
         tokio::select! {
-            r = t => records.extend(r.unwrap_or_default()),
+            r = t => result.records.extend(r.unwrap_or_default()),
             _ = stop => {}
         }
     }
-    LoadResult {
-        records,
-        shed,
-        recorder: books.recorder,
-        elapsed,
-        interrupted,
-        send_lag,
-        pool: shared.pool_stats(),
-        journeys: books.journeys,
-        retries: books.retries,
-    }
+    result
 }
 
 /// Reads final order states through the contract: one GET of the bulk export when the
@@ -501,5 +399,7 @@ pub async fn wait_for_merchant(
 
 #[cfg(test)]
 mod connection_tests;
+#[cfg(test)]
+mod pool_tests;
 #[cfg(test)]
 mod tests;

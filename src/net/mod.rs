@@ -13,6 +13,7 @@
 mod body;
 mod client;
 mod limits;
+pub mod link;
 mod listener;
 mod loopback;
 pub mod network;
