@@ -15,7 +15,7 @@ mod books;
 pub use books::Currency;
 use books::{EventIds, Orders};
 
-use crate::domain::{Amount, FailReason, OrderStatus};
+use crate::domain::{Amount, FailReason, OrderSnapshot, OrderStatus};
 use crate::scenario::flaws::{Flaw, Flaws};
 
 /// One order as the merchant keeps it.
@@ -404,15 +404,27 @@ impl Store {
         f(&v)
     }
 
-    /// How many orders the books hold, and how many of them are still pending.
-    pub fn pending(&self) -> (usize, usize) {
+    /// The orders of `order_ids` (in that order) as the order routes show them: status and
+    /// fulfilments, nothing else. Unknown ids are left out.
+    pub fn snapshots(&self, order_ids: &[String]) -> Vec<OrderSnapshot> {
         let st = self.lock();
-        let pending = st
-            .orders
-            .iter()
-            .filter(|o| o.status == OrderStatus::Pending)
-            .count();
-        (st.orders.len(), pending)
+        // An id listed twice is shown once, as the export (one object per order) gives it.
+        let mut taken = vec![false; st.orders.len()];
+        let mut out = Vec::with_capacity(order_ids.len().min(st.orders.len()));
+        for id in order_ids {
+            let Some(n) = st.orders.position(id) else {
+                continue;
+            };
+            if !std::mem::replace(&mut taken[n], true) {
+                let o = st.orders.at(n);
+                out.push(OrderSnapshot {
+                    order_id: o.order_id.clone(),
+                    status: o.status,
+                    fulfilments: Some(o.fulfilments),
+                });
+            }
+        }
+        out
     }
 
     /// Pending orders the reconciler should ask about, with their age at `now`.

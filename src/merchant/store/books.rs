@@ -33,13 +33,19 @@ impl Orders {
         }
     }
 
-    fn position(&self, id: &str) -> Option<usize> {
+    /// Where the order `id` is in arrival order.
+    pub fn position(&self, id: &str) -> Option<usize> {
         let list = &self.list;
         self.index
             .find(self.hasher.hash_one(id), |&n| {
                 list[n as usize].order_id == id
             })
             .map(|&n| n as usize)
+    }
+
+    /// The order at `position`.
+    pub fn at(&self, position: usize) -> &Order {
+        &self.list[position]
     }
 
     pub fn get(&self, id: &str) -> Option<&Order> {
