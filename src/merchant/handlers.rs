@@ -273,9 +273,12 @@ fn list_orders(shared: &Shared) -> Response<Full<Bytes>> {
     struct Orders<'a> {
         orders: Vec<OrderJson<'a>>,
     }
-    let all = shared.store.all();
-    let orders = all.iter().map(order_json).collect();
-    serialized_response(StatusCode::OK, &Orders { orders })
+    // Serialised in place: a copy of every order (and of its strings) would double the
+    // books for as long as the answer is being built.
+    shared.store.with_all(|all| {
+        let orders = all.iter().map(|o| order_json(o)).collect();
+        serialized_response(StatusCode::OK, &Orders { orders })
+    })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -96,9 +96,18 @@ pub struct MerchantHandle {
     /// Closes when every tracked task has ended (see [`Tracker`]).
     done: mpsc::Receiver<()>,
     refunding: Arc<AtomicUsize>,
+    /// The books themselves (not [`Shared`], whose task tracker would keep `done` open).
+    books: Arc<Store>,
 }
 
 impl MerchantHandle {
+    /// The orders of `order_ids` as `GET /orders` shows them, in that order, read in place:
+    /// the run's embedded merchant is read without rendering and parsing a JSON export of
+    /// every order. Orders the books do not know are absent.
+    pub fn order_snapshots(&self, order_ids: &[String]) -> Vec<crate::domain::OrderSnapshot> {
+        self.books.snapshots(order_ids)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -148,9 +157,13 @@ pub fn serve(
         ));
         (counts, m.url.clone())
     });
+    let books = Arc::new(Store::sized(
+        cfg.reference.flaws,
+        sizing::per_order(cfg.expected_orders),
+    ));
     let shared = Arc::new(Shared {
         monitor: watch.as_ref().map(|(m, _)| Arc::clone(m)),
-        store: Store::sized(cfg.reference.flaws, sizing::per_order(cfg.expected_orders)),
+        store: Arc::clone(&books),
         cfg,
         channels,
         tasks: tasks.clone(),
@@ -181,13 +194,14 @@ pub fn serve(
         addr,
         done,
         refunding,
+        books,
     })
 }
 
 /// State every task of one merchant shares.
 pub(crate) struct Shared {
     pub cfg: MerchantConfig,
-    pub store: Store,
+    pub store: Arc<Store>,
     /// The primary provider, then the backups; each with its breaker.
     pub channels: Vec<routing::Channel>,
     pub tasks: Tracker,

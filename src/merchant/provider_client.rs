@@ -18,7 +18,11 @@ pub use crate::net::{ClientError, Reply};
 use crate::net::{LoopbackUrl, Pool, UrlError};
 
 /// Idle connections kept per client; more concurrent calls open (and then close) extra ones.
-const MAX_IDLE: usize = 64;
+/// As many as the calls a busy merchant has in flight at once: with fewer, every burst above
+/// the cap closes connections it reopens a moment later, and the connect/accept/close of that
+/// churn is the largest kernel cost of a checkout (and its buffers the largest heap item). The
+/// pool still closes any connection idle for `net::IDLE_TIMEOUT`.
+const MAX_IDLE: usize = 2048;
 
 /// A plain HTTP/1 client bound to one base URL, over the shared kept-alive [`Pool`].
 pub struct HttpClient {

@@ -1,15 +1,21 @@
 //! The merchant's books: every order (status, reason, payment id, fulfilments, refunds,
 //! creation time) and the webhook event ids already handled. One `std::sync::Mutex`, short
 //! critical sections, never held across an `.await`. Every state change goes through
-//! [`transition`], so checkout, webhooks and the reconciler obey the same rules.
+//! [`transition`], so checkout, webhooks and the reconciler obey the same rules. How the
+//! records are laid out in memory is `books`'.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::HashSet;
 use tokio::time::Instant;
 
-use crate::domain::{Amount, FailReason, OrderStatus};
+mod books;
+
+pub use books::Currency;
+use books::{EventIds, Orders};
+
+use crate::domain::{Amount, FailReason, OrderSnapshot, OrderStatus};
 use crate::scenario::flaws::{Flaw, Flaws};
 
 /// One order as the merchant keeps it.
@@ -17,7 +23,7 @@ use crate::scenario::flaws::{Flaw, Flaws};
 pub struct Order {
     pub order_id: String,
     pub amount: Amount,
-    pub currency: String,
+    pub currency: Currency,
     pub status: OrderStatus,
     /// The PaymentIntent that paid the order, once paid.
     pub payment_id: Option<String>,
@@ -194,8 +200,8 @@ fn apply(order: &mut Order, s: &Settlement, flaws: Flaws) -> Effect {
 
 #[derive(Default)]
 struct State {
-    orders: HashMap<String, Order>,
-    seen_events: HashSet<String>,
+    orders: Orders,
+    seen_events: EventIds,
     /// Events delivered at least once (only kept with `crash_first_delivery`).
     delivered_events: HashSet<String>,
 }
@@ -227,8 +233,8 @@ impl Store {
     pub fn sized(flaws: Flaws, orders: usize) -> Store {
         Store {
             state: Mutex::new(State {
-                orders: HashMap::with_capacity(orders),
-                seen_events: HashSet::with_capacity(orders),
+                orders: Orders::with_capacity(orders),
+                seen_events: EventIds::with_capacity(orders),
                 delivered_events: HashSet::default(),
             }),
             flaws,
@@ -253,28 +259,25 @@ impl Store {
     ) -> Begin {
         let mut st = self.lock();
         if let Some(o) = st.orders.get(order_id) {
-            if o.amount != amount || o.currency != currency {
+            if o.amount != amount || o.currency != *currency {
                 return Begin::Conflict(o.clone());
             }
             return Begin::Existing(o.clone());
         }
-        st.orders.insert(
-            order_id.to_string(),
-            Order {
-                order_id: order_id.to_string(),
-                amount,
-                currency: currency.to_string(),
-                status: OrderStatus::Pending,
-                payment_id: None,
-                fulfilments: 0,
-                refunds: Vec::new(),
-                created: Instant::now(),
-                charging: true,
-                closed: false,
-                card,
-                payments: 1,
-            },
-        );
+        st.orders.insert_new(Order {
+            order_id: order_id.to_string(),
+            amount,
+            currency: Currency::from(currency),
+            status: OrderStatus::Pending,
+            payment_id: None,
+            fulfilments: 0,
+            refunds: Vec::new(),
+            created: Instant::now(),
+            charging: true,
+            closed: false,
+            card,
+            payments: 1,
+        });
         Begin::Started
     }
 
@@ -377,7 +380,7 @@ impl Store {
 
     /// Records a webhook event id; `false` when it was seen before.
     pub fn first_sight(&self, event_id: &str) -> bool {
-        self.lock().seen_events.insert(event_id.to_string())
+        self.lock().seen_events.insert(event_id)
     }
 
     pub fn get(&self, order_id: &str) -> Option<Order> {
@@ -386,9 +389,42 @@ impl Store {
 
     /// Every order, sorted by id.
     pub fn all(&self) -> Vec<Order> {
-        let mut v: Vec<Order> = self.lock().orders.values().cloned().collect();
+        let mut v: Vec<Order> = self.lock().orders.iter().cloned().collect();
         v.sort_by(|a, b| a.order_id.cmp(&b.order_id));
         v
+    }
+
+    /// `f` of every order, sorted by id, read in place while the books are locked: the bulk
+    /// export of a long run's million orders copies none of them.
+    pub fn with_all<R>(&self, f: impl FnOnce(&[&Order]) -> R) -> R {
+        let st = self.lock();
+        let mut v: Vec<&Order> = st.orders.iter().collect();
+        // Ids are unique, so an unstable sort gives the same order.
+        v.sort_unstable_by(|a, b| a.order_id.cmp(&b.order_id));
+        f(&v)
+    }
+
+    /// The orders of `order_ids` (in that order) as the order routes show them: status and
+    /// fulfilments, nothing else. Unknown ids are left out.
+    pub fn snapshots(&self, order_ids: &[String]) -> Vec<OrderSnapshot> {
+        let st = self.lock();
+        // An id listed twice is shown once, as the export (one object per order) gives it.
+        let mut taken = vec![false; st.orders.len()];
+        let mut out = Vec::with_capacity(order_ids.len().min(st.orders.len()));
+        for id in order_ids {
+            let Some(n) = st.orders.position(id) else {
+                continue;
+            };
+            if !std::mem::replace(&mut taken[n], true) {
+                let o = st.orders.at(n);
+                out.push(OrderSnapshot {
+                    order_id: o.order_id.clone(),
+                    status: o.status,
+                    fulfilments: Some(o.fulfilments),
+                });
+            }
+        }
+        out
     }
 
     /// Pending orders the reconciler should ask about, with their age at `now`.
@@ -396,7 +432,7 @@ impl Store {
         let st = self.lock();
         let mut v: Vec<(String, Duration)> = st
             .orders
-            .values()
+            .iter()
             .filter(|o| needs_reconcile(o))
             .map(|o| (o.order_id.clone(), now.saturating_duration_since(o.created)))
             .collect();

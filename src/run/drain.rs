@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::harness::Harness;
 use crate::domain::{OrderSnapshot, OrderStatus};
-use crate::load;
 use crate::provider::ProviderHandle;
-use crate::scenario::contract::Contract;
 
 /// The most an interrupted run waits for things to settle.
 pub const BRIEF: Duration = Duration::from_secs(3);
@@ -32,14 +31,14 @@ pub fn limit(timeout: Duration, interrupted: bool) -> Duration {
 /// pending at the merchant, or until `limit` passes (at most [`BRIEF`] more once
 /// `interrupt` fires; at once on `abort`). Returns whether everything settled.
 pub async fn drain(
-    provider: Option<&ProviderHandle>,
-    contract: &Contract,
+    harness: &Harness,
     order_ids: &[String],
     limit: Duration,
     busy: impl Fn() -> bool,
     interrupt: &CancellationToken,
     abort: &CancellationToken,
 ) -> bool {
+    let provider = harness.provider.as_ref();
     let mut deadline = tokio::time::Instant::now() + limit;
     // Settled on two polls in a row: work the last acknowledgement started (a refund of a
     // late payment) has then reached the provider.
@@ -49,7 +48,7 @@ pub async fn drain(
         let now_settled = provider.is_none_or(ProviderHandle::idle)
             && !busy()
             && matches!(
-                load::fetch_orders(contract, order_ids).await,
+                harness.read_orders(&harness.contract, order_ids).await,
                 Ok(orders) if settled(&orders, order_ids.len())
             );
         if now_settled && settled_before {

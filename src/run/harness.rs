@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::briefing::external_briefing;
+use crate::domain::OrderSnapshot;
 use crate::load;
 use crate::merchant::{self, MerchantConfig, MerchantHandle, DEFAULT_API_KEY};
 use crate::provider::{self, ProviderConfig, ProviderHandle};
@@ -206,6 +207,24 @@ impl Harness {
         self.merchant
             .as_ref()
             .is_some_and(|m| m.refunds_in_flight() > 0)
+    }
+
+    /// The final states of `order_ids` (those the merchant knows, in that order): the
+    /// embedded merchant's are read from its books, exactly what its bulk export shows,
+    /// without the export's JSON of every order (and its parse tree, the largest transient
+    /// of a long run's end); an external merchant's through `contract`.
+    ///
+    /// # Errors
+    /// Only for an external merchant: a failed or unreadable answer.
+    pub async fn read_orders(
+        &self,
+        contract: &Contract,
+        order_ids: &[String],
+    ) -> Result<Vec<OrderSnapshot>, load::ReadError> {
+        match &self.merchant {
+            Some(m) => Ok(m.order_snapshots(order_ids)),
+            None => load::fetch_orders(contract, order_ids).await,
+        }
     }
 
     /// Whether every backup provider is idle (late charges executed, deliveries done).

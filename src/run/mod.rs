@@ -26,7 +26,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::RunId;
-use crate::load;
 use crate::report::{self, compare, Generator, History, ReportInputs, RunReport};
 use crate::scenario::Scenario;
 use crate::verify::{self, Evidence};
@@ -196,8 +195,7 @@ async fn run_scenario(
     let drain_shown =
         (!opts.quiet).then(|| tokio::spawn(crate::progress::drain(drain_for, drain_done.clone())));
     let drained = drain::drain(
-        harness.provider.as_ref(),
-        contract,
+        &harness,
         &order_ids,
         drain_for,
         || harness.merchant_busy() || !harness.backups_idle(),
@@ -213,7 +211,7 @@ async fn run_scenario(
     loaded.interrupted |= interrupt.is_cancelled() && driven.stopped_early_at.is_none();
     // Unreadable final states leave every order `missing`; the report is still written (it
     // says so) and the run then ends as one that could not be done.
-    let (orders, final_read_error) = match load::fetch_orders(contract, &order_ids).await {
+    let (orders, final_read_error) = match harness.read_orders(contract, &order_ids).await {
         Ok(o) => (o, None),
         Err(e) => (Vec::new(), Some(e)),
     };

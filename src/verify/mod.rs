@@ -127,7 +127,7 @@ impl Reconciliation {
 
 /// Checks the evidence of a run against every invariant.
 pub fn reconcile(e: &Evidence) -> Reconciliation {
-    let truths = truth::order_truths(e.ledger);
+    let mut truths = truth::order_truths(e.ledger);
     let empty = OrderTruth::default();
 
     // First record wins should the load ever report an order twice. Shed checkouts were
@@ -169,17 +169,10 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
     discrepancies.sort();
 
     let mut confusion = Confusion::default();
-    let mut orders = BTreeMap::new();
+    let mut verified = Vec::with_capacity(ctx.orders.len());
     for o in &ctx.orders {
         confusion.add(o.truth.label(), o.final_state());
-        orders.insert(
-            o.order_id.to_string(),
-            VerifiedOrder {
-                truth: o.truth.clone(),
-                told: answer_label(o.told),
-                final_state: o.final_state(),
-            },
-        );
+        verified.push((answer_label(o.told), o.final_state()));
     }
 
     let provider_saw_a_charge = e.ledger.iter().any(|l| l.op == PaymentOp::Charge);
@@ -200,8 +193,29 @@ pub fn reconcile(e: &Evidence) -> Reconciliation {
             .count() as u64
     };
 
+    let card_testing = card_testing::tally(&ctx);
+    drop(ctx);
+    // Each truth (and its id) moves into the report's order list: a copy would hold every
+    // order's truth twice until the end of the run. The views were made from `sent`, in
+    // its (id) order.
+    let orders = sent
+        .keys()
+        .zip(verified)
+        .map(|(&id, (told, final_state))| {
+            let (id, truth) = truths
+                .remove_entry(id)
+                .unwrap_or_else(|| (id.to_string(), OrderTruth::default()));
+            let order = VerifiedOrder {
+                truth,
+                told,
+                final_state,
+            };
+            (id, order)
+        })
+        .collect();
+
     Reconciliation {
-        card_testing: card_testing::tally(&ctx),
+        card_testing,
         orders,
         checks,
         discrepancies,

@@ -210,7 +210,7 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
                 let Some(order) = e.order_id.as_deref() else {
                     continue;
                 };
-                add_charge(out.entry(order.to_string()).or_default(), e, &next);
+                add_charge(truth_of(&mut out, order), e, &next);
             }
             PaymentOp::Refund if e.money_moved => {
                 let order = e.order_id.as_deref().or_else(|| {
@@ -219,13 +219,22 @@ pub fn order_truths(ledger: &[LedgerEntry]) -> BTreeMap<String, OrderTruth> {
                         .and_then(|p| order_of_payment.get(p).copied())
                 });
                 if let Some(order) = order {
-                    out.entry(order.to_string()).or_default().refunded += e.amount;
+                    truth_of(&mut out, order).refunded += e.amount;
                 }
             }
             PaymentOp::Refund | PaymentOp::Query => {}
         }
     }
     out
+}
+
+/// The truth of `order`, new if need be: the id is copied once per order, not once per
+/// ledger entry as `entry(order.to_string())` would.
+fn truth_of<'m>(out: &'m mut BTreeMap<String, OrderTruth>, order: &str) -> &'m mut OrderTruth {
+    if !out.contains_key(order) {
+        out.insert(order.to_string(), OrderTruth::default());
+    }
+    out.get_mut(order).expect("inserted above")
 }
 
 /// For each entry of known connection, the seq of the next entry on the same connection

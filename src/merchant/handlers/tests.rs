@@ -498,3 +498,63 @@ async fn answers_rendered_from_structs_are_the_bytes_of_the_json_trees_they_repl
             .as_bytes()
     );
 }
+
+#[test]
+fn the_books_read_in_place_give_what_the_bulk_export_reads_through_the_contract() {
+    use crate::domain::OrderSnapshot;
+    use crate::merchant::store::Store;
+    let store = Store::new();
+    let paid = |pi: &str| Settlement::Paid {
+        payment_id: pi.into(),
+    };
+    let mut ids: Vec<String> = vec!["ord-pending".into(), "ord-paid".into(), "ord-twice".into()];
+    for id in &ids {
+        store.begin_checkout(id, 1000, "usd", 1);
+    }
+    store.settle("ord-paid", &paid("pi_1"));
+    store.settle("ord-twice", &paid("pi_2"));
+    store.repeat("ord-twice", &paid("pi_2"));
+    for r in FailReason::ALL {
+        let id = format!("ord-{}", r.as_str());
+        store.begin_checkout(&id, 1000, "usd", 1);
+        store.settle(&id, &Settlement::Failed(r));
+        ids.push(id);
+    }
+    // Asked out of order, with an unknown id and one id twice.
+    ids.reverse();
+    ids.insert(2, "ord-unknown".into());
+    ids.push("ord-paid".into());
+    let export = store.with_all(|all| {
+        let orders: Vec<_> = all.iter().map(|o| order_json(o)).collect();
+        serde_json::to_value(serde_json::json!({ "orders": orders })).unwrap()
+    });
+    // What the run reads from the export through the reference contract's words: each id
+    // asked for, once, when the export has it.
+    let words = crate::scenario::contract::Contract::reference("http://127.0.0.1:1").words;
+    let mut read: Vec<OrderSnapshot> = Vec::new();
+    for id in &ids {
+        let found = export["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["order_id"] == id.as_str());
+        if let Some(o) = found.filter(|_| !read.iter().any(|r| &r.order_id == id)) {
+            read.push(OrderSnapshot {
+                order_id: id.clone(),
+                status: words
+                    .status(o["status"].as_str().unwrap(), o["reason"].as_str())
+                    .unwrap(),
+                fulfilments: o["fulfilments"].as_u64().map(|n| n as u32),
+            });
+        }
+    }
+    assert_eq!(read.len(), 3 + FailReason::ALL.len());
+    assert_eq!(
+        read.iter()
+            .find(|r| r.order_id == "ord-twice")
+            .unwrap()
+            .fulfilments,
+        Some(2)
+    );
+    assert_eq!(store.snapshots(&ids), read);
+}
