@@ -1,13 +1,15 @@
 //! Load generation against a merchant over HTTP: profiles become stages (`profiles.rs`), stages
-//! become absolute send offsets (`scheduler.rs`), [`drive`] sends one spawned checkout per
-//! offset through a bounded pool of kept-alive connections, or a new connection each
-//! (`client.rs`, sized by [`auto_connections`]), and reads answers through the merchant
-//! [`Contract`] (the scenario's data; reading through it in `contract.rs`). Checkouts over the
-//! in-flight cap are shed: counted (`shed.rs`), never recorded one by one. While it runs it
-//! publishes [`LiveCounters`] (`live.rs`) for a progress line or a stop condition such as a
-//! capacity run's (`stop.rs`). Card testers (`card_testers.rs`) run beside the schedule, one
-//! task per burst, and their records follow the planned ones. Never imports `provider`,
-//! `merchant` or `verify`.
+//! become absolute send offsets (`scheduler.rs`), and [`drive`] sends them on a runtime of its
+//! own (a pacer thread and two workers, so the generator neither parks nor wakes with the
+//! servers it measures). With a bounded pool of kept-alive connections (`client.rs`, sized by
+//! [`auto_connections`]) one long-lived worker per connection takes due checkouts from a line
+//! (`pooled.rs`, `due.rs`); with a new connection per checkout each is a task of its own
+//! (`spawned.rs`). Answers are read through the merchant [`Contract`] (the scenario's data;
+//! reading through it in `contract.rs`). Checkouts over the in-flight cap are shed: counted
+//! (`shed.rs`), never recorded one by one. While it runs it publishes [`LiveCounters`]
+//! (`live.rs`) for a progress line or a stop condition such as a capacity run's (`stop.rs`).
+//! Card testers (`card_testers.rs`) run beside the schedule, one task per burst, and their
+//! records follow the planned ones. Never imports `provider`, `merchant` or `verify`.
 
 pub mod card_testers;
 mod cashier;
