@@ -82,8 +82,8 @@ pub struct Pool {
 /// One connection: its sender and the task that drives it, ended when the handle is dropped
 /// (so that a timed-out or surplus connection closes its socket at once).
 #[derive(Debug)]
-struct Conn {
-    sender: SendRequest<Full<Bytes>>,
+pub(super) struct Conn {
+    pub(super) sender: SendRequest<Full<Bytes>>,
     task: AbortHandle,
 }
 
@@ -262,25 +262,27 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Conn, ClientError> {
-        let connect_err = |source| ClientError::Connect {
-            addr: self.addr,
-            source,
-        };
-        let stream = TcpStream::connect(self.addr).await.map_err(connect_err)?;
-        stream.set_nodelay(true).map_err(connect_err)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        // The connection's errors surface through the requests on it; nothing to log here.
-        let task = tokio::spawn(async move {
-            let _ = conn.await;
-        })
-        .abort_handle();
-        Ok(Conn { sender, task })
+        open(self.addr).await
     }
 
     /// How many connections sit idle.
     pub fn idle_len(&self) -> usize {
         self.lock().len()
     }
+}
+
+/// Opens one HTTP/1.1 connection to `addr` (no Nagle delay), driven by a task of its own.
+pub(super) async fn open(addr: SocketAddr) -> Result<Conn, ClientError> {
+    let connect_err = |source| ClientError::Connect { addr, source };
+    let stream = TcpStream::connect(addr).await.map_err(connect_err)?;
+    stream.set_nodelay(true).map_err(connect_err)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    // The connection's errors surface through the requests on it; nothing to log here.
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    })
+    .abort_handle();
+    Ok(Conn { sender, task })
 }
 
 /// Pools for every address a client sends to, made on first use; for senders whose URL

@@ -9,27 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, HOST, LOCATION};
 use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-use tokio::task::AbortHandle;
 
-use super::client::{ClientError, Reply};
-
-/// The sender of one open connection and the task driving it, ended when dropped (so a
-/// failed or timed-out connection closes its socket at once).
-struct Conn {
-    sender: SendRequest<Full<Bytes>>,
-    task: AbortHandle,
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+use super::client::{open, ClientError, Conn, Reply};
 
 /// At most one open connection to one address, reused exchange after exchange.
 pub struct Link {
@@ -124,17 +107,8 @@ impl Link {
     }
 
     async fn connect(&mut self) -> Result<Conn, ClientError> {
-        let addr = self.addr;
-        let connect_err = |source| ClientError::Connect { addr, source };
-        let stream = TcpStream::connect(addr).await.map_err(connect_err)?;
-        stream.set_nodelay(true).map_err(connect_err)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let conn = open(self.addr).await?;
         self.opened += 1;
-        // The connection's errors surface through the requests on it.
-        let task = tokio::spawn(async move {
-            let _ = conn.await;
-        })
-        .abort_handle();
-        Ok(Conn { sender, task })
+        Ok(conn)
     }
 }
