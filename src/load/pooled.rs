@@ -275,7 +275,7 @@ pub(super) async fn drive(d: Drive<'_>, size: usize) -> Driven {
         match tokio::time::timeout_at(join_by, w).await {
             Ok(Ok(books)) => {
                 answered.extend(books.answered);
-                add(&mut stats, &books.stats);
+                stats.absorb(&books.stats);
             }
             Ok(Err(_)) => {} // it panicked: its checkouts are unanswered below
             Err(_) => abort.abort(),
@@ -283,7 +283,7 @@ pub(super) async fn drive(d: Drive<'_>, size: usize) -> Driven {
     }
     // The follow-ups and card testers go through the checkout's own pool.
     if let Some(other) = checkout.pool_stats() {
-        add(&mut stats, &other);
+        stats.absorb(&other);
     }
     answered.sort_unstable_by_key(|a| a.n);
 
@@ -337,13 +337,4 @@ pub(super) async fn drive(d: Drive<'_>, size: usize) -> Driven {
         deadline,
         bound,
     }
-}
-
-fn add(to: &mut PoolStats, from: &PoolStats) {
-    to.waited += from.waited;
-    to.gave_up += from.gave_up;
-    to.wait_total_us += from.wait_total_us;
-    to.wait_max_us = to.wait_max_us.max(from.wait_max_us);
-    to.exchanges += from.exchanges;
-    to.held_total_us += from.held_total_us;
 }

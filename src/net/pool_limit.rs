@@ -33,6 +33,19 @@ pub struct PoolStats {
     pub held_total_us: u64,
 }
 
+impl PoolStats {
+    /// Adds what another pool (or another user of the same cap) did to these figures; the cap
+    /// itself is the caller's to add or keep, as the pools are separate or shared.
+    pub fn absorb(&mut self, other: &PoolStats) {
+        self.waited += other.waited;
+        self.gave_up += other.gave_up;
+        self.wait_total_us += other.wait_total_us;
+        self.wait_max_us = self.wait_max_us.max(other.wait_max_us);
+        self.exchanges += other.exchanges;
+        self.held_total_us += other.held_total_us;
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Limit {
     permits: Semaphore,

@@ -164,13 +164,9 @@ fn join(scenario: &Scenario, shards: &[Loaded]) -> anyhow::Result<Joined> {
         shed_indexes.extend(l.file.shed.iter().copied());
         if let Some(p) = l.file.pool {
             let m = pool.get_or_insert_with(PoolStats::default);
+            // Each shard had a pool of its own: their caps add up.
             m.connections += p.connections;
-            m.waited += p.waited;
-            m.gave_up += p.gave_up;
-            m.wait_total_us += p.wait_total_us;
-            m.wait_max_us = m.wait_max_us.max(p.wait_max_us);
-            m.exchanges += p.exchanges;
-            m.held_total_us += p.held_total_us;
+            m.absorb(&p);
         }
     }
     // Order ids are zero-padded sequence numbers (longer past a million): schedule order.
